@@ -1,0 +1,42 @@
+"""One typed accessor for the project's own settings (``settings.BFLUENCE`` and the JWT keys)."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import lru_cache
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    permission_catalogue: tuple[str, ...]
+    signing_key: str
+    previous_signing_keys: tuple[str, ...]
+    issuer: str
+    audience: str
+    leeway_seconds: int
+    access_token_lifetime: timedelta
+    max_request_body_bytes: int
+
+
+@lru_cache(maxsize=1)
+def app_settings() -> AppSettings:
+    own, jwt = settings.BFLUENCE, settings.SIMPLE_JWT
+    return AppSettings(
+        permission_catalogue=tuple(own["PERMISSION_CATALOGUE"]),
+        signing_key=jwt["SIGNING_KEY"],
+        previous_signing_keys=tuple(own["JWT_PREVIOUS_SIGNING_KEYS"]),
+        issuer=jwt["ISSUER"],
+        audience=jwt["AUDIENCE"],
+        leeway_seconds=int(jwt["LEEWAY"]),
+        access_token_lifetime=jwt["ACCESS_TOKEN_LIFETIME"],
+        max_request_body_bytes=int(own["MAX_REQUEST_BODY_BYTES"]),
+    )
+
+
+@receiver(setting_changed)
+def _forget_cached_settings(*, setting: str, **kwargs) -> None:
+    if setting in {"BFLUENCE", "SIMPLE_JWT"}:
+        app_settings.cache_clear()

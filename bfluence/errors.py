@@ -1,0 +1,244 @@
+"""The one error shape of the API: ``{"error": "<stable code>", "error_description": "<human text>"}``.
+
+Every failure, whether raised by our code, by DRF or by Django itself, is rendered here. ``error`` is a
+stable English identifier partners can switch on; ``error_description`` is translated (pt-BR by
+default, English on ``Accept-Language: en``).
+"""
+
+import math
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+REALM = "bfluence"
+
+
+class ApiError(exceptions.APIException):
+    """Base of our errors: ``default_code`` is the SPEC's ``error`` code."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid_request"
+    default_detail = _("The request is not valid.")
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class InvalidRequest(ApiError):
+    default_detail = _("The request is not valid.")
+
+
+class RequestTooLarge(ApiError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = _("The request body is too large.")
+
+
+class UnsupportedGrantType(ApiError):
+    default_code = "unsupported_grant_type"
+    default_detail = _("Only grant_type=client_credentials is supported.")
+
+
+class InvalidScope(ApiError):
+    default_code = "invalid_scope"
+    default_detail = _("The requested scope is not granted to this client.")
+
+
+class InvalidClient(ApiError):
+    """One response for every client-authentication failure, so nothing tells them apart."""
+
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_code = "invalid_client"
+    default_detail = _("Client authentication failed.")
+
+    def __init__(self, *, via_basic: bool = False) -> None:
+        super().__init__()
+        self.via_basic = via_basic
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": f'Basic realm="{REALM}"'} if self.via_basic else {}
+
+
+class NotFound(ApiError):
+    status_code = status.HTTP_404_NOT_FOUND
+    default_code = "not_found"
+    default_detail = _("Not found.")
+
+
+class BearerError(ApiError):
+    """Errors of RFC 6750 Bearer authentication: each carries its ``WWW-Authenticate`` challenge.
+
+    ``header_description`` is plain ASCII English, as RFC 6750 §3 requires of the header; the body's
+    ``error_description`` is translated.
+    """
+
+    header_description = ""
+    header_scope = ""
+
+    def headers(self) -> dict[str, str]:
+        parts = [f'Bearer realm="{REALM}"']
+        if self.default_code != "unauthorized":
+            parts.append(f'error="{self.default_code}"')
+        if self.header_description:
+            parts.append(f'error_description="{self.header_description}"')
+        if self.header_scope:
+            parts.append(f'scope="{self.header_scope}"')
+        return {"WWW-Authenticate": ", ".join(parts)}
+
+
+class Unauthorized(BearerError):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_code = "unauthorized"
+    default_detail = _("Authentication credentials were not provided: send Authorization: Bearer <token>.")
+
+
+class MalformedAuthorization(BearerError):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid_request"
+    default_detail = _("The Authorization header must be 'Bearer <token>'.")
+    header_description = "The Authorization header must be Bearer followed by one token"
+
+
+class TokenInBody(MalformedAuthorization):
+    default_detail = _("Send the access token in the Authorization header, never in the URL or body.")
+    header_description = "Send the access token in the Authorization header only"
+
+
+class InvalidToken(BearerError):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_code = "invalid_token"
+    default_detail = _("The access token is invalid.")
+    header_description = "The access token is invalid"
+
+
+class ExpiredToken(InvalidToken):
+    default_detail = _("The access token has expired: request a new one at /auth/token.")
+    header_description = "The access token expired"
+
+
+class RevokedToken(InvalidToken):
+    default_detail = _("The access token has been revoked: request a new one at /auth/token.")
+    header_description = "The access token was revoked"
+
+
+class InsufficientScope(BearerError):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "insufficient_scope"
+    default_detail = _("The access token lacks the permission this endpoint needs.")
+    header_description = "The access token lacks the required permission"
+
+    def __init__(self, *, needed: str) -> None:
+        super().__init__()
+        self.header_scope = needed
+
+
+class RateLimited(ApiError):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "rate_limited"
+    default_detail = _("Too many requests: wait and retry after the time in Retry-After.")
+
+    def __init__(self, *, wait: float | None) -> None:
+        super().__init__()
+        self.wait = wait
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(max(1, math.ceil(self.wait or 1)))}
+
+
+class MethodNotAllowed(ApiError):
+    status_code = status.HTTP_405_METHOD_NOT_ALLOWED
+    default_code = "method_not_allowed"
+    default_detail = _("This method is not allowed here.")
+
+
+class UnsupportedMediaType(ApiError):
+    status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
+    default_detail = _("Send the body as application/json or application/x-www-form-urlencoded.")
+
+
+class NotAcceptable(ApiError):
+    status_code = status.HTTP_406_NOT_ACCEPTABLE
+    default_code = "not_acceptable"
+    default_detail = _("This endpoint answers in application/json only.")
+
+
+class Forbidden(ApiError):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "forbidden"
+    default_detail = _("You do not have permission to do this.")
+
+
+class ServiceUnavailable(ApiError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "service_unavailable"
+    default_detail = _("The service is temporarily unavailable: retry shortly.")
+
+
+def _as_api_error(exc: Exception) -> ApiError | None:
+    """Translate DRF's and Django's exceptions into ours; ``None`` for anything unexpected."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, (Http404, exceptions.NotFound)):
+        return NotFound()
+    if isinstance(exc, exceptions.NotAuthenticated):
+        return Unauthorized()
+    if isinstance(exc, exceptions.AuthenticationFailed):
+        return InvalidToken()
+    if isinstance(exc, exceptions.Throttled):
+        return RateLimited(wait=exc.wait)
+    if isinstance(exc, exceptions.MethodNotAllowed):
+        return MethodNotAllowed()
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        return UnsupportedMediaType()
+    if isinstance(exc, exceptions.NotAcceptable):
+        return NotAcceptable()
+    if isinstance(exc, exceptions.ParseError):
+        return InvalidRequest(_("The request body could not be parsed."))
+    if isinstance(exc, (exceptions.PermissionDenied, DjangoPermissionDenied)):
+        return Forbidden()
+    return None
+
+
+def _field_errors(detail) -> dict[str, list[str]]:
+    return {field: [str(message) for message in messages] for field, messages in detail.items()}
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF's EXCEPTION_HANDLER: every API error leaves through here, in the one shape."""
+    if isinstance(exc, exceptions.ValidationError):
+        body = {"error": "invalid_request", "error_description": str(_("Some fields are not valid."))}
+        if isinstance(exc.detail, dict):
+            body["fields"] = _field_errors(exc.detail)
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+    error = _as_api_error(exc)
+    if error is None:
+        return None  # a real bug: Django's handler500 answers with a JSON 500 and logs it
+    body = {"error": error.default_code, "error_description": str(error.detail)}
+    return Response(body, status=error.status_code, headers=error.headers())
+
+
+def _json_error(code: str, description, status_code: int) -> JsonResponse:
+    return JsonResponse(
+        {"error": code, "error_description": str(description)},
+        status=status_code,
+        content_type="application/json; charset=utf-8",
+    )
+
+
+# Django-level handlers (outside DRF views: unknown URLs, CSRF, crashes) keep the same shape.
+def handler400(request, exception=None):
+    return _json_error("invalid_request", _("The request is not valid."), 400)
+
+
+def handler403(request, exception=None):
+    return _json_error("forbidden", _("You do not have permission to do this."), 403)
+
+
+def handler404(request, exception=None):
+    return _json_error("not_found", _("Not found."), 404)
+
+
+def handler500(request):
+    return _json_error("server_error", _("Internal error: it has been logged; please retry later."), 500)

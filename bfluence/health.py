@@ -1,0 +1,53 @@
+"""Liveness and readiness probes for load balancers and orchestrators (SPEC §2.8)."""
+
+from django.core.cache import cache
+from django.db import connection
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+
+from bfluence.views import NoStoreAPIView
+
+
+class HealthView(NoStoreAPIView):
+    """``GET /healthz``: the process is alive and answering. Touches nothing else."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    throttle_classes = ()
+    http_method_names = ["get"]
+
+    def get(self, request):
+        return Response({"status": "ok"})
+
+
+def _database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except Exception:  # any failure means "not ready"; the probe must never 500
+        return False
+
+
+def _cache_ok() -> bool:
+    try:
+        cache.set("readyz-probe", "1", 5)
+        return cache.get("readyz-probe") == "1"
+    except Exception:
+        return False
+
+
+class ReadyView(HealthView):
+    """``GET /readyz``: the database and the cache answer; 503 naming what is down otherwise."""
+
+    def get(self, request):
+        checks = {"database": _database_ok(), "cache": _cache_ok()}
+        ready = all(checks.values())
+        body = {
+            "status": "ok" if ready else "unavailable",
+            "checks": {name: "ok" if ok else "down" for name, ok in checks.items()},
+        }
+        if not ready:
+            body.update(error="service_unavailable", error_description="; ".join(
+                f"{name} is down" for name, ok in checks.items() if not ok))
+        return Response(body, status=200 if ready else 503)

@@ -1,0 +1,192 @@
+"""Settings for the Bfluence Partner API.
+
+Every environment variable is read here, and only here (django-environ). Safe defaults: ``DEBUG`` is
+off, and a production start without proper keys stops with a message that says what to set.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from bfluence.durations import parse_duration
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# An optional .env beside manage.py (the run script writes one with generated dev keys). Values already
+# in the environment win over it.
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def _fail(message: str) -> None:
+    raise ImproperlyConfigured(f"Bfluence cannot start: {message}")
+
+
+DEBUG = env.bool("DEBUG", default=False)
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        _fail("set SECRET_KEY (a long random string), or DEBUG=true for local development.")
+    SECRET_KEY = "insecure-development-only-secret-key-not-for-production"
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+
+# --- Token signing ---------------------------------------------------------------------------------
+JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="")
+if not JWT_SIGNING_KEY:
+    if not DEBUG:
+        _fail("set JWT_SIGNING_KEY (at least 32 random bytes, different from SECRET_KEY).")
+    JWT_SIGNING_KEY = "insecure-development-only-jwt-signing-key-0123456789"
+if len(JWT_SIGNING_KEY.encode()) < 32:
+    _fail("JWT_SIGNING_KEY must be at least 32 bytes long.")
+if JWT_SIGNING_KEY == SECRET_KEY:
+    _fail("JWT_SIGNING_KEY must differ from SECRET_KEY.")
+JWT_PREVIOUS_SIGNING_KEYS = env.list("JWT_PREVIOUS_SIGNING_KEYS", default=[])
+if any(len(key.encode()) < 32 for key in JWT_PREVIOUS_SIGNING_KEYS):
+    _fail("every key in JWT_PREVIOUS_SIGNING_KEYS must be at least 32 bytes long.")
+
+JWT_LEEWAY = env.int("JWT_LEEWAY", default=10)
+if not 0 <= JWT_LEEWAY <= 30:
+    _fail("JWT_LEEWAY must be between 0 and 30 seconds.")
+try:
+    ACCESS_TOKEN_LIFETIME = parse_duration(env.str("ACCESS_TOKEN_LIFETIME", default="24h"))
+except ValueError as error:
+    raise ImproperlyConfigured(f"Bfluence cannot start: ACCESS_TOKEN_LIFETIME: {error}") from error
+if ACCESS_TOKEN_LIFETIME.total_seconds() < 60:
+    _fail("ACCESS_TOKEN_LIFETIME must be at least 60s.")
+
+SIMPLE_JWT = {
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": JWT_SIGNING_KEY,
+    "ISSUER": env.str("JWT_ISSUER", default="bfluence"),
+    "AUDIENCE": env.str("JWT_AUDIENCE", default="bfluence-api"),
+    "LEEWAY": JWT_LEEWAY,
+    "ACCESS_TOKEN_LIFETIME": ACCESS_TOKEN_LIFETIME,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_CLAIM": "sub",
+    "TOKEN_TYPE_CLAIM": "token_type",
+    "JTI_CLAIM": "jti",
+    "AUTH_TOKEN_CLASSES": ("tokens.jwt.PartnerAccessToken",),
+}
+
+# The project's own knobs; read through bfluence.conf.app_settings().
+BFLUENCE = {
+    "PERMISSION_CATALOGUE": env.list("PERMISSION_CATALOGUE", default=["bflus:read", "bflus:write"]),
+    "JWT_PREVIOUS_SIGNING_KEYS": JWT_PREVIOUS_SIGNING_KEYS,
+    "MAX_REQUEST_BODY_BYTES": 16 * 1024,
+}
+
+# --- Application -----------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "communities",
+    "tokens",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "bfluence.urls"
+WSGI_APPLICATION = "bfluence.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# Every multi-row write is wrapped explicitly in a transaction by the services.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://bfluence")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Language: pt-BR first, English on request ---------------------------------------------------
+LANGUAGE_CODE = "pt-br"
+LANGUAGES = [("pt-br", "Português (Brasil)"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- HTTP API --------------------------------------------------------------------------------------
+TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ("bfluence.http.JSONUTF8Renderer",),
+    "DEFAULT_PARSER_CLASSES": ("bfluence.http.StrictJSONParser",),
+    "DEFAULT_AUTHENTICATION_CLASSES": ("tokens.authentication.BearerTokenAuthentication",),
+    "DEFAULT_PERMISSION_CLASSES": ("rest_framework.permissions.IsAuthenticated",),
+    "DEFAULT_THROTTLE_CLASSES": (),
+    "EXCEPTION_HANDLER": "bfluence.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "NUM_PROXIES": TRUSTED_PROXIES,
+    "DEFAULT_THROTTLE_RATES": {
+        "token_client": env.str("THROTTLE_TOKEN_CLIENT", default="60/min"),
+        "token_ip": env.str("THROTTLE_TOKEN_IP", default="300/min"),
+        "token_failures": env.str("THROTTLE_TOKEN_FAILURES", default="10/min"),
+        "api": env.str("THROTTLE_API", default="6000/min"),
+    },
+}
+
+# --- HTTPS and response hygiene -------------------------------------------------------------------
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+if SECURE_SSL_REDIRECT:
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    if TRUSTED_PROXIES:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "no-referrer"
+X_FRAME_OPTIONS = "DENY"
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
+# --- Logging: one line per security decision, never a secret or a whole token ---------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.request": {"level": "ERROR"}},
+}

@@ -1,0 +1,41 @@
+from bfluence.commands import ServiceCommand, duration_argument
+from communities.services import community_create
+from tokens.audit import Actor
+
+SECRET_WARNING = "Store it now in the partner's secret store: it is shown once and never again."
+
+
+def permission_list(text: str) -> list[str]:
+    return [code.strip() for code in text.split(",") if code.strip()]
+
+
+class Command(ServiceCommand):
+    help = "Onboard a partner community and print its first client secret (shown once)."
+
+    def add_command_arguments(self, parser) -> None:
+        parser.add_argument("--client-id", required=True, help="Public identifier, e.g. acme-hub.")
+        parser.add_argument("--name", required=True, help="Display name.")
+        parser.add_argument("--permissions", type=permission_list, default=[],
+                            help="Comma-separated codes from the catalogue, e.g. bflus:read,bflus:write.")
+        parser.add_argument("--token-lifetime", type=duration_argument, default=None,
+                            help="A lifetime shorter than the default, e.g. 1h.")
+
+    def run(self, *, client_id, name, permissions, token_lifetime, **options):
+        created = community_create(
+            client_id=client_id, name=name, permissions=permissions, token_lifetime=token_lifetime,
+            actor=Actor.command("create_community"),
+        )
+        community = created.community
+        payload = {
+            "client_id": community.client_id,
+            "client_secret": created.client_secret,
+            "permissions": community.permissions,
+        }
+        text = "\n".join([
+            self.style.SUCCESS(f"Community {community.name!r} created."),
+            f"client_id:     {community.client_id}",
+            f"client_secret: {created.client_secret}",
+            f"permissions:   {', '.join(community.permissions) or '(none)'}",
+            self.style.WARNING(SECRET_WARNING),
+        ])
+        return payload, text

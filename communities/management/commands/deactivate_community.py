@@ -1,0 +1,21 @@
+from bfluence.commands import ServiceCommand
+from communities.services import community_deactivate, community_get
+from tokens.audit import Actor
+
+
+class Command(ServiceCommand):
+    help = "Deactivate a community: it can get no tokens, and every token it holds is revoked now."
+
+    def add_command_arguments(self, parser) -> None:
+        parser.add_argument("client_id")
+        parser.add_argument("--reason", default="", help="Why, for the audit trail.")
+
+    def run(self, *, client_id, reason, **options):
+        community = community_deactivate(
+            community=community_get(client_id=client_id), reason=reason,
+            actor=Actor.command("deactivate_community"),
+        )
+        return (
+            {"client_id": community.client_id, "is_active": community.is_active},
+            self.style.SUCCESS(f"Community {community.client_id} is now inactive; its tokens are revoked."),
+        )

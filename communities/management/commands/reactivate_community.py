@@ -1,0 +1,21 @@
+from bfluence.commands import ServiceCommand
+from communities.services import community_get, community_reactivate
+from tokens.audit import Actor
+
+
+class Command(ServiceCommand):
+    help = "Reactivate a community: it may ask for new tokens (revoked ones stay revoked)."
+
+    def add_command_arguments(self, parser) -> None:
+        parser.add_argument("client_id")
+        parser.add_argument("--reason", default="", help="Why, for the audit trail.")
+
+    def run(self, *, client_id, reason, **options):
+        community = community_reactivate(
+            community=community_get(client_id=client_id), reason=reason,
+            actor=Actor.command("reactivate_community"),
+        )
+        return (
+            {"client_id": community.client_id, "is_active": community.is_active},
+            self.style.SUCCESS(f"Community {community.client_id} is active again."),
+        )

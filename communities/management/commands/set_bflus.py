@@ -1,0 +1,31 @@
+from django.core.management.base import CommandError
+
+from bfluence.commands import ServiceCommand
+from communities.services import community_get, member_set_bflus
+from tokens.audit import Actor
+
+
+def non_negative_int(text: str) -> int:
+    if not text.isdigit() or len(text) > 18:
+        raise CommandError(f"AMOUNT must be a whole number of bflus, 0 or more (got {text!r}).")
+    return int(text)
+
+
+class Command(ServiceCommand):
+    help = "Set a member's bflus balance (the member is created if new)."
+
+    def add_command_arguments(self, parser) -> None:
+        parser.add_argument("client_id", help="The community's client_id.")
+        parser.add_argument("client", help="The community's own reference for the member, e.g. 123.")
+        parser.add_argument("amount", help="The new balance, a whole number >= 0.")
+
+    def run(self, *, client_id, client, amount, **options):
+        bflus = non_negative_int(amount)
+        member = member_set_bflus(
+            community=community_get(client_id=client_id), reference=client, bflus=bflus,
+            actor=Actor.command("set_bflus"),
+        )
+        return (
+            {"community": client_id, "client": member.reference, "bflus": member.bflus},
+            self.style.SUCCESS(f"Member {member.reference} of {client_id} now has {member.bflus} bflus."),
+        )

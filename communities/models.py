@@ -1,0 +1,67 @@
+"""Partner communities and their members' bflus balances."""
+
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+CLIENT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{2,63}$"
+MEMBER_REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class Community(models.Model):
+    """A partner community: its public ``client_id``, what it may do, and whether it may do it now."""
+
+    client_id = models.CharField(
+        _("client ID"),
+        max_length=64,
+        unique=True,
+        validators=[
+            RegexValidator(
+                CLIENT_ID_PATTERN,
+                _("3 to 64 characters: lower-case letters, digits, '-' and '_', starting with a letter or digit."),
+            )
+        ],
+    )
+    name = models.CharField(_("name"), max_length=200)
+    is_active = models.BooleanField(_("active"), default=True)
+    permissions = models.JSONField(_("permissions"), default=list, blank=True)
+    token_lifetime = models.DurationField(
+        _("token lifetime"), null=True, blank=True, help_text=_("Shorter than the default; empty: the default.")
+    )
+    # Tokens issued before this moment are refused, whatever their own state ("revoke all").
+    tokens_revoked_before = models.DateTimeField(_("tokens revoked before"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("community")
+        verbose_name_plural = _("communities")
+        ordering = ["client_id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.client_id})"
+
+
+class Member(models.Model):
+    """One member of a community, known by the community's own reference for them (e.g. ``123``)."""
+
+    community = models.ForeignKey(Community, on_delete=models.PROTECT, related_name="members")
+    reference = models.CharField(
+        _("member reference"),
+        max_length=64,
+        validators=[RegexValidator(MEMBER_REFERENCE_PATTERN, _("Up to 64 letters, digits, '.', '-' or '_'."))],
+    )
+    bflus = models.BigIntegerField(_("bflus"), default=0, validators=[MinValueValidator(0)])
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+        ordering = ["community", "reference"]
+        constraints = [
+            models.UniqueConstraint(fields=["community", "reference"], name="member_unique_per_community"),
+            models.CheckConstraint(condition=models.Q(bflus__gte=0), name="member_bflus_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} @ {self.community_id}"

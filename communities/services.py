@@ -1,0 +1,152 @@
+"""Communities and members: onboarding, (de)activation and bflus balances."""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from bfluence.conf import app_settings
+from communities.models import Community, Member
+from tokens.audit import Actor, audit_record
+from tokens.models import AuditEvent
+from tokens.services import secret_create, secret_rotate, tokens_revoke_all
+
+Event = AuditEvent.EventType
+MIN_TOKEN_LIFETIME = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class NewCommunity:
+    community: Community
+    client_secret: str = field(repr=False)
+
+
+def permissions_validate(codes: list[str]) -> list[str]:
+    """Codes from the catalogue (SPEC §3), deduplicated, in catalogue order."""
+    catalogue = app_settings().permission_catalogue
+    unknown = [code for code in codes if code not in catalogue]
+    if unknown:
+        raise ValidationError(
+            _("Unknown permission(s): %(unknown)s. Known: %(known)s.")
+            % {"unknown": ", ".join(unknown), "known": ", ".join(catalogue)}
+        )
+    return [code for code in catalogue if code in codes]
+
+
+def token_lifetime_validate(lifetime: timedelta | None) -> timedelta | None:
+    default = app_settings().access_token_lifetime
+    if lifetime is not None and not MIN_TOKEN_LIFETIME <= lifetime <= default:
+        raise ValidationError(
+            _("The token lifetime must be between 60 seconds and the default (%(default)s seconds).")
+            % {"default": int(default.total_seconds())}
+        )
+    return lifetime
+
+
+def community_get(*, client_id: str) -> Community:
+    try:
+        return Community.objects.get(client_id=client_id)
+    except Community.DoesNotExist as error:
+        raise ValidationError(_("No community has client_id %(client_id)r.") % {"client_id": client_id}) from error
+
+
+@transaction.atomic
+def community_create(
+    *,
+    client_id: str,
+    name: str,
+    actor: Actor,
+    permissions: list[str] | None = None,
+    token_lifetime: timedelta | None = None,
+) -> NewCommunity:
+    """Onboard a community with its first secret, which is returned here once and never again."""
+    community = Community(
+        client_id=client_id,
+        name=name,
+        permissions=permissions_validate(permissions or []),
+        token_lifetime=token_lifetime_validate(token_lifetime),
+    )
+    community.full_clean()
+    community.save()
+    audit_record(
+        event_type=Event.COMMUNITY_CREATED,
+        actor=actor,
+        community=community,
+        details={"name": name, "permissions": community.permissions},
+    )
+    return NewCommunity(community=community, client_secret=secret_create(community=community, actor=actor))
+
+
+@transaction.atomic
+def community_deactivate(*, community: Community, actor: Actor, reason: str = "") -> Community:
+    """An inactive community gets no tokens, and the ones it has are revoked for good."""
+    Community.objects.filter(pk=community.pk).update(is_active=False)
+    community.is_active = False
+    revoked = tokens_revoke_all(community=community, actor=actor, reason=reason or _("community deactivated"))
+    audit_record(event_type=Event.COMMUNITY_DEACTIVATED, actor=actor, community=community,
+                 details={"reason": reason, "tokens_revoked": revoked})
+    return community
+
+
+@transaction.atomic
+def community_reactivate(*, community: Community, actor: Actor, reason: str = "") -> Community:
+    """Reactivation lets the community ask for new tokens; the revoked ones stay revoked."""
+    Community.objects.filter(pk=community.pk).update(is_active=True)
+    community.is_active = True
+    audit_record(event_type=Event.COMMUNITY_REACTIVATED, actor=actor, community=community,
+                 details={"reason": reason})
+    return community
+
+
+@transaction.atomic
+def member_set_bflus(*, community: Community, reference: str, bflus: int, actor: Actor) -> Member:
+    """Set a member's balance, creating the member if new."""
+    member = (
+        Member.objects.select_for_update().filter(community=community, reference=reference).first()
+        or Member(community=community, reference=reference)
+    )
+    previous = member.bflus if member.pk else None
+    member.bflus = bflus
+    member.full_clean()
+    member.save()
+    audit_record(
+        event_type=Event.MEMBER_BALANCE_SET,
+        actor=actor,
+        community=community,
+        details={"member": reference, "previous": previous, "bflus": bflus},
+    )
+    return member
+
+
+def member_balance_get(*, community_id: int, reference: str) -> Member | None:
+    """The member of this community with this reference; ``None`` for anything else."""
+    return (
+        Member.objects.filter(community_id=community_id, reference=reference)
+        .only("reference", "bflus", "updated_at")
+        .first()
+    )
+
+
+DEMO_CLIENT_ID = "demo-community"
+DEMO_MEMBERS = {"123": 1500, "456": 320, "789": 0}
+
+
+@transaction.atomic
+def community_seed_demo(*, actor: Actor) -> NewCommunity:
+    """The demo community with a few members. Run again, it gets a fresh secret (the old one stops):
+    a secret is never shown twice, so a new one is the only way to print working credentials."""
+    community = Community.objects.filter(client_id=DEMO_CLIENT_ID).first()
+    if community is None:
+        created = community_create(client_id=DEMO_CLIENT_ID, name="Comunidade Demo", actor=actor,
+                                   permissions=["bflus:read"])
+        community, secret = created.community, created.client_secret
+    else:
+        if not community.is_active:
+            community = community_reactivate(community=community, actor=actor, reason="seed_demo")
+        secret = secret_rotate(community=community, actor=actor, reason="seed_demo").client_secret
+    for reference, bflus in DEMO_MEMBERS.items():
+        if not Member.objects.filter(community=community, reference=reference).exists():
+            member_set_bflus(community=community, reference=reference, bflus=bflus, actor=actor)
+    return NewCommunity(community=community, client_secret=secret)

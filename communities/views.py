@@ -1,0 +1,37 @@
+"""Partner data endpoints. Tenancy comes from the token only, never from headers, query or body."""
+
+from rest_framework.response import Response
+
+from bfluence.views import NoStoreAPIView
+from bfluence.errors import NotFound
+from communities.services import member_balance_get
+from tokens.permissions import requires_permission
+
+OWN_COMMUNITY_ALIAS = "hub"
+
+
+class MemberBflusView(NoStoreAPIView):
+    """``GET /communities/{community}/client/{client}/get-bflus`` (SPEC §2.4).
+
+    Another community's member, another community in the path and an unknown member all get the same
+    404, so nothing about other tenants can be learned from here.
+    """
+
+    permission_classes = (requires_permission("bflus:read"),)
+    http_method_names = ["get"]
+
+    def get(self, request, community: str, client: str):
+        principal = request.user
+        if community not in (OWN_COMMUNITY_ALIAS, principal.client_id):
+            raise NotFound()
+        member = member_balance_get(community_id=principal.community_id, reference=client)
+        if member is None:
+            raise NotFound()
+        return Response(
+            {
+                "community": principal.client_id,
+                "client": member.reference,
+                "bflus": member.bflus,
+                "updated_at": member.updated_at.isoformat(),
+            }
+        )

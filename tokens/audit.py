@@ -1,0 +1,88 @@
+"""Who did it: actors, and the one function that writes the audit trail.
+
+Services call ``audit_record`` inside the same transaction as the change it describes, so the trail
+never claims what did not happen, and never misses what did.
+"""
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from communities.models import Community
+from tokens.crypto import PREFIX as SECRET_PREFIX
+from tokens.models import AuditEvent
+
+_MAX_CLIENT_ID = 100
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The one responsible for an action: a staff user, a partner client or an operator's command."""
+
+    kind: str
+    name: str
+
+    @classmethod
+    def staff(cls, user) -> "Actor":
+        return cls(AuditEvent.ActorType.STAFF, user.get_username())
+
+    @classmethod
+    def partner(cls, client_id: str) -> "Actor":
+        return cls(AuditEvent.ActorType.PARTNER, client_id)
+
+    @classmethod
+    def command(cls, name: str) -> "Actor":
+        return cls(AuditEvent.ActorType.COMMAND, f"manage.py {name}")
+
+    @classmethod
+    def anonymous(cls) -> "Actor":
+        return cls(AuditEvent.ActorType.ANONYMOUS, "-")
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
+def printable_client_id(client_id: str) -> str:
+    """The client_id as recorded: bounded, and never a secret pasted into the wrong field."""
+    if client_id.startswith(SECRET_PREFIX):
+        return f"{SECRET_PREFIX}…(redacted)"
+    return "".join(char if char.isprintable() else "?" for char in client_id[:_MAX_CLIENT_ID])
+
+
+def audit_record(
+    *,
+    event_type: str,
+    actor: Actor,
+    community: Community | None = None,
+    client_id: str = "",
+    jti: str = "",
+    source_ip: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    return AuditEvent.objects.create(
+        event_type=event_type,
+        actor_type=actor.kind,
+        actor=actor.name[:200],
+        community=community,
+        client_id=printable_client_id(client_id or (community.client_id if community else "")),
+        jti=jti,
+        source_ip=source_ip,
+        details=details or {},
+    )
+
+
+_decisions = logging.getLogger("bfluence.auth")
+
+
+def log_auth_decision(
+    *, outcome: str, reason: str = "", client_id: str = "", jti: str = "", source_ip: str | None = None
+) -> None:
+    """One structured line per authentication decision: never a secret, never a whole token."""
+    _decisions.info(
+        "auth outcome=%s reason=%s client_id=%s jti=%s ip=%s",
+        outcome,
+        reason or "-",
+        printable_client_id(client_id) or "-",
+        jti or "-",
+        source_ip or "-",
+    )

@@ -1,0 +1,116 @@
+"""Bearer authentication for every private endpoint (SPEC §2.2, §2.3).
+
+simplejwt's ``JWTAuthentication`` split into its steps; we override the ones that differ:
+- ``get_raw_token``: exactly ``Bearer <token>`` (scheme case-insensitive), or a clear 400;
+- ``get_validated_token``: our token class, and RFC 6750 errors that say *expired* or *invalid*;
+- ``get_user``: the token must be recorded, not revoked, issued after the community's last "revoke
+  all", and its community active. That is one indexed database read per request, on purpose: a
+  revocation holds on the very next request on every process, whatever the cache backend.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from rest_framework import HTTP_HEADER_ENCODING
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
+
+from bfluence.errors import ExpiredToken, InvalidToken, MalformedAuthorization, RevokedToken, TokenInBody
+from tokens.audit import log_auth_decision
+from tokens.jwt import PartnerAccessToken
+from tokens.models import IssuedToken
+from tokens.request_info import client_ip
+
+_TOKEN_PARAMETERS = ("access_token", "token")
+
+
+@dataclass(frozen=True)
+class PartnerPrincipal:
+    """The authenticated partner behind a request: ``request.user`` on private endpoints."""
+
+    community_id: int
+    client_id: str
+    community_name: str
+    permissions: frozenset[str]
+    jti: str
+    issued_at: datetime
+    expires_at: datetime
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def has_permission(self, code: str) -> bool:
+        return code in self.permissions
+
+
+class BearerTokenAuthentication(JWTAuthentication):
+    www_authenticate_realm = "bfluence"
+
+    def __init__(self, *args, **kwargs) -> None:
+        # No user model involved: the principal is the community behind the token.
+        super(JWTAuthentication, self).__init__(*args, **kwargs)
+
+    def authenticate(self, request):
+        header = self.get_header(request)
+        if not header:
+            if any(name in request.query_params for name in _TOKEN_PARAMETERS):
+                log_auth_decision(outcome="denied", reason="token_in_url", source_ip=client_ip(request))
+                raise TokenInBody()
+            return None  # DRF answers 401 unauthorized with our challenge
+        raw_token = self.get_raw_token(header)
+        validated = self.get_validated_token(raw_token)
+        return self.get_user(validated), validated
+
+    def authenticate_header(self, request) -> str:
+        return f'Bearer realm="{self.www_authenticate_realm}"'
+
+    def get_raw_token(self, header: bytes) -> bytes:
+        parts = header.split()
+        if len(parts) != 2 or parts[0].lower() != b"bearer":
+            raise MalformedAuthorization()
+        return parts[1]
+
+    def get_validated_token(self, raw_token: bytes) -> PartnerAccessToken:
+        try:
+            return PartnerAccessToken(raw_token.decode(HTTP_HEADER_ENCODING))
+        except ExpiredTokenError as error:
+            log_auth_decision(outcome="denied", reason="expired")
+            raise ExpiredToken() from error
+        except (TokenError, UnicodeDecodeError) as error:
+            log_auth_decision(outcome="denied", reason="invalid_token")
+            raise InvalidToken() from error
+
+    def get_user(self, validated_token: PartnerAccessToken) -> PartnerPrincipal:
+        jti = validated_token["jti"]
+        record = (
+            IssuedToken.objects.select_related("community")
+            .only(
+                "issued_at", "expires_at", "revoked_at",
+                "community__client_id", "community__name", "community__is_active",
+                "community__permissions", "community__tokens_revoked_before",
+            )
+            .filter(pk=jti)
+            .first()
+        )
+        community = record.community if record else None
+        if record is None or community.client_id != validated_token["community"]:
+            log_auth_decision(outcome="denied", reason="unknown_jti", jti=jti)
+            raise InvalidToken()
+        cut_off = community.tokens_revoked_before
+        if record.revoked_at is not None or (cut_off is not None and record.issued_at < cut_off):
+            log_auth_decision(outcome="denied", reason="revoked", client_id=community.client_id, jti=jti)
+            raise RevokedToken()
+        if not community.is_active:
+            log_auth_decision(outcome="denied", reason="community_inactive", client_id=community.client_id,
+                              jti=jti)
+            raise InvalidToken()
+        return PartnerPrincipal(
+            community_id=community.pk,
+            client_id=community.client_id,
+            community_name=community.name,
+            # Permissions withdrawn by staff stop working at once, even in tokens already issued.
+            permissions=frozenset(validated_token["permissions"]).intersection(community.permissions),
+            jti=jti,
+            issued_at=record.issued_at,
+            expires_at=record.expires_at,
+        )

@@ -1,0 +1,94 @@
+"""Reading client credentials off a request, in every form SPEC §2.1 accepts.
+
+1. JSON ``{"client_id", "client_secret"}`` (the seed's form);
+2. OAuth 2.0 form fields ``client_id`` / ``client_secret``;
+3. HTTP Basic (RFC 6749 §2.3.1: both parts form-urlencoded, then base64).
+Never two at once: a secret in the body beside Basic, or a different client_id, is refused.
+"""
+
+import base64
+import binascii
+from urllib.parse import unquote_plus
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from bfluence.errors import InvalidRequest
+from tokens.services import ClientCredentials
+
+MAX_CLIENT_ID = 100
+MAX_SECRET = 200
+
+
+class StrictCharField(serializers.CharField):
+    """A string field that refuses numbers, booleans, lists and objects instead of coercing them."""
+
+    default_error_messages = {"invalid": _("Must be a string.")}
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class ClientCredentialsInput(serializers.Serializer):
+    """The credentials part of a body; both optional here because HTTP Basic may carry them instead."""
+
+    client_id = StrictCharField(required=False, max_length=MAX_CLIENT_ID)
+    client_secret = StrictCharField(required=False, max_length=MAX_SECRET)
+
+
+def _basic_credentials(request, *, strict: bool) -> tuple[str, str] | None:
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _sep, encoded = header.strip().partition(" ")
+    try:
+        if scheme.lower() != "basic":
+            raise ValueError("not Basic")
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+        client_id, separator, secret = decoded.partition(":")
+        client_id, secret = unquote_plus(client_id), unquote_plus(secret)
+        if not separator or not client_id or not secret:
+            raise ValueError("incomplete")
+        if len(client_id) > MAX_CLIENT_ID or len(secret) > MAX_SECRET:
+            raise ValueError("too long")
+    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+        if strict:
+            raise InvalidRequest(
+                _("The Authorization header must be HTTP Basic with client_id:client_secret.")
+            ) from error
+        return None
+    return client_id, secret
+
+
+def client_id_hint(request) -> str | None:
+    """The client_id a request claims to be, for rate limiting only: never raises on odd input."""
+    basic = _basic_credentials(request, strict=False)
+    if basic:
+        return basic[0]
+    try:
+        client_id = request.data.get("client_id")
+    except AttributeError:
+        return None
+    return client_id if isinstance(client_id, str) and client_id else None
+
+
+def client_credentials(request) -> ClientCredentials:
+    """The one set of credentials the request carries; ``invalid_request`` if none, partial or two."""
+    fields = ClientCredentialsInput(data=request.data)
+    fields.is_valid(raise_exception=True)
+    body_id = fields.validated_data.get("client_id")
+    body_secret = fields.validated_data.get("client_secret")
+    basic = _basic_credentials(request, strict=True)
+    if basic is not None:
+        if body_secret is not None or (body_id is not None and body_id != basic[0]):
+            raise InvalidRequest(_("Send the client credentials once: in HTTP Basic or in the body, not both."))
+        return ClientCredentials(client_id=basic[0], client_secret=basic[1], via_basic=True)
+    if not body_id or not body_secret:
+        raise InvalidRequest(_("client_id and client_secret are required."))
+    return ClientCredentials(client_id=body_id, client_secret=body_secret)

@@ -1,0 +1,18 @@
+from datetime import timedelta
+
+from bfluence.commands import ServiceCommand, duration_argument
+from tokens.audit import Actor
+from tokens.services import tokens_purge
+
+
+class Command(ServiceCommand):
+    help = "Delete records of tokens expired longer ago than --older-than (default 30d), in batches."
+
+    def add_command_arguments(self, parser) -> None:
+        parser.add_argument("--older-than", type=duration_argument, default=timedelta(days=30))
+        parser.add_argument("--batch-size", type=int, default=5000)
+
+    def run(self, *, older_than, batch_size, **options):
+        deleted = tokens_purge(older_than=older_than, batch_size=max(1, batch_size),
+                               actor=Actor.command("purge_tokens"))
+        return {"deleted": deleted}, self.style.SUCCESS(f"{deleted} expired token record(s) deleted.")

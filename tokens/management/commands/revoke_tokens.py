@@ -1,0 +1,27 @@
+from bfluence.commands import ServiceCommand
+from communities.services import community_get
+from tokens.audit import Actor
+from tokens.services import tokens_revoke, tokens_revoke_all
+
+
+class Command(ServiceCommand):
+    help = "Revoke a community's tokens now: all of them, or the listed jtis."
+
+    def add_command_arguments(self, parser) -> None:
+        parser.add_argument("client_id")
+        which = parser.add_mutually_exclusive_group(required=True)
+        which.add_argument("--all", action="store_true", help="Every outstanding token of the community.")
+        which.add_argument("--jti", nargs="+", metavar="JTI", help="Only these tokens.")
+        parser.add_argument("--reason", default="", help="Why, for the audit trail.")
+
+    def run(self, *, client_id, all, jti, reason, **options):
+        community = community_get(client_id=client_id)
+        actor = Actor.command("revoke_tokens")
+        if all:
+            revoked = tokens_revoke_all(community=community, actor=actor, reason=reason)
+        else:
+            revoked = tokens_revoke(community=community, jtis=jti, actor=actor, reason=reason)
+        return (
+            {"client_id": client_id, "revoked": revoked},
+            self.style.SUCCESS(f"{revoked} token(s) of {client_id} revoked."),
+        )

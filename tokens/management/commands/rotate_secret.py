@@ -1,0 +1,40 @@
+from datetime import timedelta
+
+from bfluence.commands import ServiceCommand, duration_argument
+from communities.services import community_get
+from tokens.audit import Actor
+from tokens.services import secret_rotate
+
+SECRET_WARNING = "Hand it to the partner now: it is shown once and never again."
+
+
+class Command(ServiceCommand):
+    help = "Issue a new client secret; the old one keeps working for --grace (default 0, at most 7d)."
+
+    def add_command_arguments(self, parser) -> None:
+        parser.add_argument("client_id")
+        parser.add_argument("--grace", type=duration_argument, default=timedelta(0),
+                            help="How long the previous secret keeps working, e.g. 24h (max 7d).")
+        parser.add_argument("--revoke-tokens", action="store_true", help="Also revoke every live token now.")
+        parser.add_argument("--reason", default="", help="Why, for the audit trail.")
+
+    def run(self, *, client_id, grace, revoke_tokens, reason, **options):
+        rotation = secret_rotate(
+            community=community_get(client_id=client_id), grace=grace, revoke_tokens=revoke_tokens,
+            reason=reason, actor=Actor.command("rotate_secret"),
+        )
+        valid_until = rotation.previous_secret_valid_until
+        payload = {
+            "client_id": client_id,
+            "client_secret": rotation.client_secret,
+            "previous_secret_valid_until": valid_until.isoformat() if valid_until else None,
+            "tokens_revoked": rotation.tokens_revoked,
+        }
+        text = "\n".join([
+            self.style.SUCCESS(f"New secret for {client_id}:"),
+            f"client_secret: {rotation.client_secret}",
+            f"previous secret valid until: {valid_until.isoformat() if valid_until else '(none)'}",
+            f"tokens revoked: {rotation.tokens_revoked}",
+            self.style.WARNING(SECRET_WARNING),
+        ])
+        return payload, text

@@ -1,0 +1,135 @@
+"""The ``/auth/*`` endpoints: one view per operation, each a thin caller of ``tokens.services``."""
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from bfluence.http import BoundedFormParser, StrictJSONParser
+from bfluence.views import NoStoreAPIView
+from bfluence.errors import InvalidClient, InvalidRequest, UnsupportedGrantType
+from tokens.audit import Actor
+from tokens.credentials import StrictCharField, client_credentials
+from tokens.request_info import client_ip
+from tokens.services import (
+    AuthenticatedClient,
+    client_authenticate,
+    revocation_request_open,
+    token_issue,
+    token_revoke_presented,
+)
+from tokens.throttling import CLIENT_AUTH_THROTTLES, record_client_auth_failure
+
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+
+
+class ClientAuthenticatedView(NoStoreAPIView):
+    """Endpoints where the partner authenticates with its client credentials, not a token."""
+
+    authentication_classes = ()
+    permission_classes = ()
+    throttle_classes = CLIENT_AUTH_THROTTLES
+    parser_classes = (StrictJSONParser, BoundedFormParser)
+    http_method_names = ["post"]
+
+    def authenticate_client(self, request) -> AuthenticatedClient:
+        credentials = client_credentials(request)
+        try:
+            return client_authenticate(credentials=credentials, source_ip=client_ip(request))
+        except InvalidClient:
+            record_client_auth_failure(request)
+            raise
+
+
+class TokenView(ClientAuthenticatedView):
+    """``POST /auth/token``: client credentials in, a short-lived access token out (SPEC §2.1)."""
+
+    class Input(serializers.Serializer):
+        grant_type = StrictCharField(required=False, max_length=100)
+        scope = StrictCharField(required=False, max_length=1000)
+
+    def post(self, request):
+        fields = self.Input(data=request.data)
+        fields.is_valid(raise_exception=True)
+        grant_type = fields.validated_data.get("grant_type")
+        if grant_type is None and request.content_type.startswith(FORM_MEDIA_TYPE):
+            raise InvalidRequest(_("grant_type is required: use grant_type=client_credentials."))
+        if grant_type is not None and grant_type != "client_credentials":
+            raise UnsupportedGrantType()
+        requested_scope = None
+        if "scope" in fields.validated_data:
+            requested_scope = fields.validated_data["scope"].split()
+            if not requested_scope:
+                raise InvalidRequest(_("scope must list at least one permission."))
+        client = self.authenticate_client(request)
+        issued = token_issue(client=client, requested_scope=requested_scope, source_ip=client_ip(request))
+        return Response(
+            {
+                "access_token": issued.access_token,
+                "token_type": "Bearer",
+                "expires_in": issued.expires_in,
+                "scope": " ".join(issued.permissions),
+            }
+        )
+
+
+class RevokeView(ClientAuthenticatedView):
+    """``POST /auth/revoke`` (RFC 7009): always 200 for an authenticated client."""
+
+    class Input(serializers.Serializer):
+        token = StrictCharField(max_length=8192)
+        token_type_hint = StrictCharField(required=False, max_length=100)
+
+    def post(self, request):
+        fields = self.Input(data=request.data)
+        fields.is_valid(raise_exception=True)
+        client = self.authenticate_client(request)
+        token_revoke_presented(
+            community=client.community,
+            raw_token=fields.validated_data["token"],
+            actor=Actor.partner(client.community.client_id),
+            source_ip=client_ip(request),
+        )
+        return Response({})
+
+
+class RevocationRequestView(ClientAuthenticatedView):
+    """``POST /auth/revocation-requests``: "our credentials are compromised" (SPEC §2.7)."""
+
+    class Input(serializers.Serializer):
+        reason = StrictCharField(max_length=2000)
+
+    def post(self, request):
+        fields = self.Input(data=request.data)
+        fields.is_valid(raise_exception=True)
+        client = self.authenticate_client(request)
+        revocation = revocation_request_open(
+            community=client.community,
+            reason=fields.validated_data["reason"],
+            actor=Actor.partner(client.community.client_id),
+            source_ip=client_ip(request),
+        )
+        return Response(
+            {"id": revocation.pk, "status": revocation.status, "tokens_revoked": revocation.tokens_revoked},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class MeView(NoStoreAPIView):
+    """``GET /auth/me``: what the presented token is (SPEC §2.5)."""
+
+    permission_classes = (IsAuthenticated,)
+    http_method_names = ["get"]
+
+    def get(self, request):
+        principal = request.user
+        return Response(
+            {
+                "client_id": principal.client_id,
+                "community_name": principal.community_name,
+                "permissions": sorted(principal.permissions),
+                "jti": principal.jti,
+                "issued_at": principal.issued_at.isoformat(),
+                "expires_at": principal.expires_at.isoformat(),
+            }
+        )
