@@ -155,7 +155,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ("bfluence.http.StrictJSONParser",),
     "DEFAULT_AUTHENTICATION_CLASSES": ("tokens.authentication.BearerTokenAuthentication",),
     "DEFAULT_PERMISSION_CLASSES": ("rest_framework.permissions.IsAuthenticated",),
-    "DEFAULT_THROTTLE_CLASSES": (),
+    "DEFAULT_THROTTLE_CLASSES": ("tokens.throttling.CommunityRateThrottle",),
     "EXCEPTION_HANDLER": "bfluence.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "NUM_PROXIES": TRUSTED_PROXIES,

@@ -8,9 +8,17 @@
 
 import hashlib
 
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework import settings as drf_settings
+from rest_framework.throttling import SimpleRateThrottle as DRFSimpleRateThrottle
 
 from tokens.credentials import client_id_hint
+
+
+class SimpleRateThrottle(DRFSimpleRateThrottle):
+    """DRF's throttle, reading its rate from the live settings (DRF binds them once, at import)."""
+
+    def get_rate(self):
+        return drf_settings.api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
 
 def _digest(value: str) -> str:

@@ -1,0 +1,17 @@
+"""Settings for the test suite: the real settings, given test-only keys where the environment has none.
+
+CI sets DATABASE_URL and CACHE_URL to run the very same suite against PostgreSQL and Redis.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-django-secret-key-never-used-in-production")
+os.environ.setdefault("JWT_SIGNING_KEY", "test-only-jwt-signing-key-0123456789abcdef")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
+
+from bfluence.settings import *  # noqa: E402,F403
+from bfluence.settings import BASE_DIR, DATABASES  # noqa: E402
+
+# A file, not memory, so that server processes started by the tests see the same test database.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}

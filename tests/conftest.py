@@ -1,0 +1,75 @@
+"""Shared fixtures: real requests through DRF's APIClient, communities made through the services."""
+
+import base64
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from communities.services import community_create, member_set_bflus
+from tokens.audit import Actor
+
+TEST_ACTOR = Actor.command("tests")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Rate-limit counters live in the cache: each test starts with none."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+def make_community(client_id="acme", *, permissions=("bflus:read",), members=None, **kwargs):
+    created = community_create(client_id=client_id, name=f"{client_id} community", actor=TEST_ACTOR,
+                               permissions=list(permissions), **kwargs)
+    for reference, bflus in (members or {}).items():
+        member_set_bflus(community=created.community, reference=reference, bflus=bflus, actor=TEST_ACTOR)
+    return created
+
+
+@pytest.fixture
+def acme(db):
+    """A community with bflus:read and two members; ``.client_secret`` is its plaintext secret."""
+    return make_community("acme", members={"123": 1500, "7": 0})
+
+
+@pytest.fixture
+def globex(db):
+    return make_community("globex", members={"123": 99, "555": 5})
+
+
+def request_token(api, created, **extra):
+    body = {"client_id": created.community.client_id, "client_secret": created.client_secret, **extra}
+    return api.post("/auth/token", body, format="json")
+
+
+def issue_token(api, created, **extra) -> str:
+    response = request_token(api, created, **extra)
+    assert response.status_code == 200, response.content
+    return response.json()["access_token"]
+
+
+def bearer(token: str) -> dict:
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+def basic(client_id: str, secret: str) -> dict:
+    return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+
+
+def get_bflus(api, token, community="hub", client="123", **headers):
+    return api.get(f"/communities/{community}/client/{client}/get-bflus", **bearer(token), **headers)
+
+
+def post_form(api, path, fields: dict, **headers):
+    """An ``application/x-www-form-urlencoded`` POST, as OAuth 2.0 clients send it."""
+    from urllib.parse import urlencode
+
+    return api.generic("POST", path, urlencode(fields), content_type="application/x-www-form-urlencoded",
+                       **headers)
