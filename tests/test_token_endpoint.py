@@ -71,6 +71,15 @@ def test_issuing_records_the_token_and_an_audit_event(api, acme):
     assert (event.actor_type, event.actor, event.client_id) == ("partner", "acme", "acme")
 
 
+def test_issuing_marks_the_secret_as_used(api, acme):
+    from tokens.models import ClientSecret
+
+    assert ClientSecret.objects.get(community=acme.community).last_used_at is None
+    request_token(api, acme)
+    used = ClientSecret.objects.get(community=acme.community).last_used_at
+    assert used is not None and timezone.now() - used < timedelta(seconds=5)
+
+
 def test_oauth_form_with_credentials_in_the_body(api, acme):
     response = post_form(api, "/auth/token", {"grant_type": "client_credentials", "client_id": "acme",
                                         "client_secret": acme.client_secret})
@@ -194,6 +203,12 @@ def test_basic_and_a_different_body_client_id_are_invalid_request(api, acme):
 @pytest.mark.parametrize("header", ["Basic !!!notbase64", "Basic " + "YWNtZQ==", "Bearer abc", "Digest x"])
 def test_malformed_authorization_header_is_invalid_request(api, acme, header):
     response = post_form(api, "/auth/token", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=header)
+    assert_error(response, 400, "invalid_request")
+
+
+def test_nul_character_in_basic_credentials_is_invalid_request(api, acme):
+    response = post_form(api, "/auth/token", {"grant_type": "client_credentials"},
+                         **basic("ac\x00me", acme.client_secret))
     assert_error(response, 400, "invalid_request")
 
 

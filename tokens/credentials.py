@@ -57,6 +57,8 @@ def _basic_credentials(request, *, strict: bool) -> tuple[str, str] | None:
             raise ValueError("incomplete")
         if len(client_id) > MAX_CLIENT_ID or len(secret) > MAX_SECRET:
             raise ValueError("too long")
+        if "\x00" in client_id or "\x00" in secret:
+            raise ValueError("NUL character")
     except (ValueError, binascii.Error, UnicodeDecodeError) as error:
         if strict:
             raise InvalidRequest(
