@@ -43,6 +43,14 @@ class PartnerPrincipal:
         return code in self.permissions
 
 
+class _Denied(Exception):
+    """Internal: why a token was refused, with what is known of it, for the one log line."""
+
+    def __init__(self, error, reason: str, *, client_id: str = "", jti: str = "") -> None:
+        super().__init__(reason)
+        self.error, self.reason, self.client_id, self.jti = error, reason, client_id, jti
+
+
 class BearerTokenAuthentication(JWTAuthentication):
     www_authenticate_realm = "bfluence"
 
@@ -51,11 +59,25 @@ class BearerTokenAuthentication(JWTAuthentication):
         super(JWTAuthentication, self).__init__(*args, **kwargs)
 
     def authenticate(self, request):
+        """One decision, one log line: accepted or denied, with client_id, jti, reason and IP."""
+        try:
+            result = self._authenticate(request)
+        except _Denied as denied:
+            log_auth_decision(outcome="denied", reason=denied.reason, client_id=denied.client_id,
+                              jti=denied.jti, source_ip=client_ip(request))
+            raise denied.error from None
+        if result is not None:
+            principal = result[0]
+            log_auth_decision(outcome="accepted", client_id=principal.client_id, jti=principal.jti,
+                              source_ip=client_ip(request))
+        return result
+
+    def _authenticate(self, request):
+        # A token in the URL would sit in access logs and browser history: refuse it, even beside a header.
+        if any(name in request.query_params for name in _TOKEN_PARAMETERS):
+            raise _Denied(TokenInBody(), "token_in_url")
         header = self.get_header(request)
         if not header:
-            if any(name in request.query_params for name in _TOKEN_PARAMETERS):
-                log_auth_decision(outcome="denied", reason="token_in_url", source_ip=client_ip(request))
-                raise TokenInBody()
             return None  # DRF answers 401 unauthorized with our challenge
         raw_token = self.get_raw_token(header)
         validated = self.get_validated_token(raw_token)
@@ -67,18 +89,16 @@ class BearerTokenAuthentication(JWTAuthentication):
     def get_raw_token(self, header: bytes) -> bytes:
         parts = header.split()
         if len(parts) != 2 or parts[0].lower() != b"bearer":
-            raise MalformedAuthorization()
+            raise _Denied(MalformedAuthorization(), "malformed_header")
         return parts[1]
 
     def get_validated_token(self, raw_token: bytes) -> PartnerAccessToken:
         try:
             return PartnerAccessToken(raw_token.decode(HTTP_HEADER_ENCODING))
         except ExpiredTokenError as error:
-            log_auth_decision(outcome="denied", reason="expired")
-            raise ExpiredToken() from error
+            raise _Denied(ExpiredToken(), "expired") from error
         except (TokenError, UnicodeDecodeError) as error:
-            log_auth_decision(outcome="denied", reason="invalid_token")
-            raise InvalidToken() from error
+            raise _Denied(InvalidToken(), "invalid_token") from error
 
     def get_user(self, validated_token: PartnerAccessToken) -> PartnerPrincipal:
         jti = validated_token["jti"]
@@ -94,16 +114,12 @@ class BearerTokenAuthentication(JWTAuthentication):
         )
         community = record.community if record else None
         if record is None or community.client_id != validated_token["community"]:
-            log_auth_decision(outcome="denied", reason="unknown_jti", jti=jti)
-            raise InvalidToken()
+            raise _Denied(InvalidToken(), "unknown_jti", jti=jti)
         cut_off = community.tokens_revoked_before
         if record.revoked_at is not None or (cut_off is not None and record.issued_at < cut_off):
-            log_auth_decision(outcome="denied", reason="revoked", client_id=community.client_id, jti=jti)
-            raise RevokedToken()
+            raise _Denied(RevokedToken(), "revoked", client_id=community.client_id, jti=jti)
         if not community.is_active:
-            log_auth_decision(outcome="denied", reason="community_inactive", client_id=community.client_id,
-                              jti=jti)
-            raise InvalidToken()
+            raise _Denied(InvalidToken(), "community_inactive", client_id=community.client_id, jti=jti)
         return PartnerPrincipal(
             community_id=community.pk,
             client_id=community.client_id,
