@@ -68,6 +68,7 @@ def serve() -> None:
     ensure_env_file()
     say("migrating the SQLite database")
     manage("migrate", "--no-input", "-v", "0")
+    manage("collectstatic", "--no-input", "-v", "0")
     manage("seed_demo")
     say("serving on http://127.0.0.1:8000 (Ctrl+C stops)")
     os.execv(str(PYTHON), [str(PYTHON), "manage.py", "runserver", "127.0.0.1:8000", "--insecure", "--noreload"])

@@ -5,15 +5,18 @@ stable English identifier partners can switch on; ``error_description`` is trans
 default, English on ``Accept-Language: en``).
 """
 
+import logging
 import math
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 REALM = "bfluence"
+_log = logging.getLogger("bfluence.errors")
 
 
 class ApiError(exceptions.APIException):
@@ -174,12 +177,21 @@ class ServiceUnavailable(ApiError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_code = "service_unavailable"
     default_detail = _("The service is temporarily unavailable: retry shortly.")
+    retry_after_seconds = 5
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_seconds)}
 
 
 def _as_api_error(exc: Exception) -> ApiError | None:
     """Translate DRF's and Django's exceptions into ours; ``None`` for anything unexpected."""
     if isinstance(exc, ApiError):
         return exc
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The database is unreachable or restarting: the transaction was rolled back, nothing is
+        # half-written, and the caller may simply retry.
+        _log.error("database unavailable: %s", type(exc).__name__)
+        return ServiceUnavailable()
     if isinstance(exc, (Http404, exceptions.NotFound)):
         return NotFound()
     if isinstance(exc, exceptions.NotAuthenticated):

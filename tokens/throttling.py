@@ -7,18 +7,46 @@
 """
 
 import hashlib
+import logging
 
 from rest_framework import settings as drf_settings
+from rest_framework.exceptions import APIException
 from rest_framework.throttling import SimpleRateThrottle as DRFSimpleRateThrottle
 
+from bfluence.errors import ServiceUnavailable
 from tokens.credentials import client_id_hint
+
+_log = logging.getLogger("bfluence.throttling")
 
 
 class SimpleRateThrottle(DRFSimpleRateThrottle):
-    """DRF's throttle, reading its rate from the live settings (DRF binds them once, at import)."""
+    """DRF's throttle, reading its rate from the live settings (DRF binds them once, at import), and
+    deciding what happens when the cache that holds the counts is down.
+
+    ``fail_open``: let the request through uncounted (private calls: the token is still fully checked
+    against the database). Otherwise answer a clean 503 (client authentication: never let an
+    unthrottled brute force through).
+    """
+
+    fail_open = False
 
     def get_rate(self):
         return drf_settings.api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def allow_request(self, request, view) -> bool:
+        try:
+            return super().allow_request(request, view)
+        except APIException:
+            raise  # a bad request found while reading the client_id: not a cache problem
+        except Exception as error:  # any cache backend's failure: Redis, memcached, …
+            return self._cache_unavailable(error)
+
+    def _cache_unavailable(self, error: Exception) -> bool:
+        _log.warning("rate-limit cache unavailable (%s): %s", type(error).__name__,
+                     "request allowed" if self.fail_open else "request refused with 503")
+        if self.fail_open:
+            return True
+        raise ServiceUnavailable() from error
 
 
 def _digest(value: str) -> str:
@@ -58,9 +86,12 @@ class _FailureThrottle(SimpleRateThrottle):
         if key is None:
             return
         now = self.timer()
-        history = [moment for moment in self.cache.get(key, []) if moment > now - self.duration]
-        history.insert(0, now)
-        self.cache.set(key, history, self.duration)
+        try:
+            history = [moment for moment in self.cache.get(key, []) if moment > now - self.duration]
+            history.insert(0, now)
+            self.cache.set(key, history, self.duration)
+        except Exception as error:  # the 401 stands; only the count is lost
+            _log.warning("rate-limit cache unavailable (%s): failure not counted", type(error).__name__)
 
 
 class FailedAuthIPThrottle(_FailureThrottle):
@@ -87,6 +118,7 @@ def record_client_auth_failure(request) -> None:
 
 class CommunityRateThrottle(SimpleRateThrottle):
     scope = "api"
+    fail_open = True
 
     def get_cache_key(self, request, view):
         principal = request.user

@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Load without loss: drive a running server for a fixed time, then check nothing was lost or let through.
+
+    DATABASE_URL=… SECRET_KEY=… JWT_SIGNING_KEY=… \\
+    python bench/load_check.py --base-url http://127.0.0.1:8000 --client-id ID --client-secret S \\
+        [--seconds 10] [--threads 4] [--member 123]
+
+Each thread loops until the time is up (and at most --max-iterations times): get a token, call get-bflus
+a few times, and every few rounds revoke the token (RFC 7009) and check the very next call is refused.
+Then, through the server's own database, it checks: zero 5xx; every token a client received has exactly
+one issued-token record and one ``token_issued`` audit row; no revoked token ever got a 200.
+Prints one JSON report; exits 1 on any violation. Only 127.0.0.1 targets are accepted.
+"""
+
+import argparse
+import base64
+import json
+import os
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def call(method: str, url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=json.dumps(body).encode() if body else None, method=method,
+                                     headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        try:
+            return error.code, json.loads(error.read() or b"{}")
+        except ValueError:
+            return error.code, {}
+    except OSError:
+        return 0, {}  # connection refused or reset: counted apart from HTTP statuses
+
+
+def jti_of(token: str) -> str:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["jti"]
+
+
+class Load:
+    def __init__(self, args) -> None:
+        self.args = args
+        self.lock = threading.Lock()
+        self.statuses: Counter = Counter()
+        self.received: list[str] = []
+        self.revoked: list[str] = []
+        self.violations: list[str] = []
+
+    def note(self, status: int) -> None:
+        with self.lock:
+            self.statuses[status] += 1
+
+    def worker(self, deadline: float) -> None:
+        args, base = self.args, self.args.base_url
+        credentials = {"client_id": args.client_id, "client_secret": args.client_secret}
+        bflus_url = f"{base}/communities/hub/client/{args.member}/get-bflus"
+        for iteration in range(args.max_iterations):
+            if time.monotonic() >= deadline:
+                return
+            status, body = call("POST", f"{base}/auth/token", credentials)
+            self.note(status)
+            if status != 200:
+                continue
+            token = body["access_token"]
+            with self.lock:
+                self.received.append(jti_of(token))
+            for _ in range(3):
+                self.note(call("GET", bflus_url, token=token)[0])
+            if iteration % 4 == 3:
+                status, _ = call("POST", f"{base}/auth/revoke", {**credentials, "token": token})
+                self.note(status)
+                after, _ = call("GET", bflus_url, token=token)
+                self.note(after)
+                with self.lock:
+                    self.revoked.append(jti_of(token))
+                    if after == 200:
+                        self.violations.append(f"revoked token {jti_of(token)} got a 200")
+
+    def run(self) -> dict:
+        deadline = time.monotonic() + self.args.seconds
+        started = time.monotonic()
+        threads = [threading.Thread(target=self.worker, args=(deadline,)) for _ in range(self.args.threads)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.monotonic() - started
+        server_errors = sum(count for status, count in self.statuses.items() if status >= 500)
+        if server_errors:
+            self.violations.append(f"{server_errors} responses were 5xx")
+        return {
+            "seconds": round(elapsed, 1),
+            "requests": sum(self.statuses.values()),
+            "statuses": {str(status): count for status, count in sorted(self.statuses.items())},
+            "server_errors": server_errors,
+            "tokens_received": len(self.received),
+            "tokens_revoked": len(self.revoked),
+        }
+
+
+def verify_records(received: list[str], revoked: list[str]) -> tuple[dict, list[str]]:
+    """Check the server's records through its own models (same DATABASE_URL as the server)."""
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bfluence.settings")
+    import django
+
+    django.setup()
+    from django.db.models import Count
+
+    from tokens.models import AuditEvent, IssuedToken
+
+    violations = []
+    records = dict(IssuedToken.objects.filter(pk__in=received).values_list("pk", "revoked_at"))
+    audits = Counter(AuditEvent.objects.filter(event_type="token_issued", jti__in=received)
+                     .values_list("jti", flat=True))
+    for jti in received:
+        if jti not in records:
+            violations.append(f"token {jti} was received but has no issued-token record")
+        if audits[jti] != 1:
+            violations.append(f"token {jti} has {audits[jti]} token_issued audit rows")
+    violations += [f"revoked token {jti} is not marked revoked" for jti in revoked if records.get(jti) is None]
+    duplicated = (AuditEvent.objects.filter(event_type="token_issued").values("jti")
+                  .annotate(rows=Count("id")).filter(rows__gt=1).count())
+    if duplicated:
+        violations.append(f"{duplicated} jtis have more than one token_issued audit row")
+    checked = {"records_checked": len(received), "audit_rows_checked": sum(audits.values())}
+    return checked, violations
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--client-id", required=True)
+    parser.add_argument("--client-secret", required=True)
+    parser.add_argument("--member", default="123")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--max-iterations", type=int, default=100_000)
+    args = parser.parse_args()
+    if urlparse(args.base_url).hostname not in {"127.0.0.1", "localhost", "::1"}:
+        parser.error("load is sent to this machine only (127.0.0.1)")
+    args.base_url = args.base_url.rstrip("/")
+    args.seconds = min(args.seconds, 300)
+
+    load = Load(args)
+    report = load.run()
+    checked, violations = verify_records(load.received, load.revoked)
+    report.update(checked)
+    report["violations"] = load.violations + violations
+    print(json.dumps(report, indent=2))
+    return 1 if report["violations"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""gunicorn settings for production (``gunicorn -c gunicorn.conf.py bfluence.wsgi``).
+
+Every value can be overridden by the environment, so one file serves every host.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+worker_class = "sync"
+# Recycle workers now and then, staggered, so no slow leak ever matters.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 10000))
+max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", 1000))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", 30))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 5))
+# Headers and request lines bounded well below gunicorn's defaults: a JWT is far smaller.
+limit_request_line = 8190
+limit_request_field_size = 8190
+limit_request_fields = 50
+
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# %(U)s is the path *without* the query string: a token a partner wrongly put in a URL never reaches a log.
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -1,0 +1,200 @@
+"""Real services for the process-level tests: gunicorn servers, and private PostgreSQL and Redis
+instances that a test may stop and restart without touching the machine's own ones.
+
+Everything listens on 127.0.0.1 only, on free ports, and is stopped when its test ends.
+"""
+
+import glob
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http(method: str, url: str, body: dict | None = None, token: str | None = None,
+         timeout: float = 10) -> tuple[int, dict]:
+    """One JSON request; (status, body). Connection failures raise OSError."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        try:
+            return error.code, json.loads(raw or b"{}")
+        except ValueError:
+            return error.code, {"raw": raw[:200].decode(errors="replace")}
+
+
+def wait_for(check, *, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} not ready after {seconds}s")
+
+
+def server_env(**overrides: str) -> dict[str, str]:
+    """The environment of a production-like server process (test keys, DEBUG off)."""
+    from django.conf import settings
+
+    env = {key: value for key, value in os.environ.items()
+           if key not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "CACHE_URL"}}
+    env.update(DJANGO_SETTINGS_MODULE="bfluence.settings", SECRET_KEY=settings.SECRET_KEY,
+               JWT_SIGNING_KEY=settings.JWT_SIGNING_KEY, ALLOWED_HOSTS="127.0.0.1", DEBUG="false",
+               GUNICORN_ACCESS_LOG="")
+    env.update(overrides)
+    return env
+
+
+class Gunicorn:
+    """``gunicorn -c gunicorn.conf.py`` on a free port, as deployed."""
+
+    def __init__(self, *, workers: int = 1, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        # A file, not a pipe: a pipe nobody drains fills up and blocks the workers' logging.
+        self.log = tempfile.NamedTemporaryFile(prefix="bfluence-gunicorn-", suffix=".log")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "bfluence.wsgi",
+             "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers), "--log-level", "warning"],
+            cwd=ROOT, env=server_env(**env), stdout=subprocess.DEVNULL, stderr=self.log,
+        )
+        try:
+            wait_for(self._healthy, seconds=30, what="gunicorn")
+        except RuntimeError:
+            self.stop()
+            raise
+
+    def _healthy(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited: {self.log_tail()}")
+        return http("GET", f"{self.url}/healthz", timeout=2)[0] == 200
+
+    def log_tail(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")[-3000:]
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        return [int(pid) for pid in children]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+def _postgres_bin(name: str) -> str | None:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found[-1] if found else None
+
+
+def private_services_available() -> str | None:
+    """Why the private services cannot run here, or None when they can."""
+    if os.geteuid() != 0 or not shutil.which("runuser"):
+        return "needs root and runuser to run a private PostgreSQL as the postgres user"
+    if not (_postgres_bin("initdb") and _postgres_bin("pg_ctl")):
+        return "PostgreSQL server binaries are not installed"
+    if not shutil.which("redis-server"):
+        return "redis-server is not installed"
+    return None
+
+
+class PrivatePostgres:
+    """A throw-away PostgreSQL cluster (fsync off) that tests may stop and start at will."""
+
+    def __init__(self) -> None:
+        self.dir = tempfile.mkdtemp(prefix="bfluence-pg-")
+        shutil.chown(self.dir, "postgres", "postgres")
+        self.data = os.path.join(self.dir, "data")
+        self.port = free_port()
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+        self._as_postgres(_postgres_bin("initdb"), "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync")
+        self.start()
+
+    def _as_postgres(self, *command: str) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", *command], check=True, capture_output=True, timeout=60)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._as_postgres(_postgres_bin("pg_ctl"), "-D", self.data, "-o", options, "-w", "-l",
+                          os.path.join(self.dir, "log"), "start")
+
+    def stop(self) -> None:
+        self._as_postgres(_postgres_bin("pg_ctl"), "-D", self.data, "-m", "fast", "-w", "stop")
+
+    def destroy(self) -> None:
+        try:
+            self.stop()
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def query(self, sql: str) -> list[tuple]:
+        import psycopg
+
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres") as connection:
+            return connection.execute(sql).fetchall()
+
+
+class PrivateRedis:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+        self.start()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+
+        def answers() -> bool:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+
+        wait_for(answers, seconds=10, what="redis")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def manage(*args: str, **env: str) -> str:
+    """Run a management command against a private stack; its stdout."""
+    result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=server_env(**env),
+                            capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr[-2000:])
+    return result.stdout

@@ -1,0 +1,68 @@
+"""With the cache (Redis) unreachable, correctness holds and answers stay clean (SPEC §6, non-negotiable 7).
+
+A real Redis client pointed at a closed port: every cache call fails the way it does in an outage.
+"""
+
+import socket
+
+import pytest
+from django.core.cache import cache
+from django.test import override_settings
+
+from communities.services import community_deactivate
+from tests.conftest import TEST_ACTOR, get_bflus, issue_token, request_token
+from tokens.services import tokens_revoke_all
+
+pytestmark = pytest.mark.django_db
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # released: nothing listens there
+
+
+@pytest.fixture
+def redis_down():
+    url = f"redis://127.0.0.1:{_closed_port()}/0"
+    backend = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url,
+               "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}}
+    with override_settings(CACHES={"default": backend}):
+        yield
+    cache.close()
+
+
+@pytest.fixture
+def token_before_outage(api, acme):
+    return issue_token(api, acme)
+
+
+def test_private_calls_keep_working_uncounted(api, token_before_outage, redis_down):
+    assert get_bflus(api, token_before_outage).status_code == 200
+
+
+def test_revocation_still_holds_with_the_cache_down(api, acme, token_before_outage, redis_down):
+    tokens_revoke_all(community=acme.community, actor=TEST_ACTOR, reason="outage drill")
+    response = get_bflus(api, token_before_outage)
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_token"
+
+
+def test_deactivation_still_holds_with_the_cache_down(api, acme, token_before_outage, redis_down):
+    community_deactivate(community=acme.community, actor=TEST_ACTOR)
+    assert get_bflus(api, token_before_outage).status_code == 401
+
+
+def test_token_endpoint_answers_a_clean_503_rather_than_skip_brute_force_limits(api, acme, redis_down):
+    response = request_token(api, acme)
+    assert response.status_code == 503
+    assert response.json()["error"] == "service_unavailable"
+    assert int(response["Retry-After"]) > 0
+
+
+def test_readyz_names_the_cache_as_down(api, redis_down):
+    response = api.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"] == {"database": "ok", "cache": "down"}
+    assert body["error"] == "service_unavailable"
