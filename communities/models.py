@@ -37,6 +37,11 @@ class Community(models.Model):
         verbose_name = _("community")
         verbose_name_plural = _("communities")
         ordering = ["client_id"]
+        permissions = [
+            ("rotate_secret", _("Can rotate a community's client secret")),
+            ("deactivate_community", _("Can deactivate and reactivate a community")),
+            ("revoke_community_tokens", _("Can revoke all tokens of a community")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.client_id})"

@@ -82,6 +82,27 @@ def community_create(
 
 
 @transaction.atomic
+def community_update(
+    *, community: Community, actor: Actor, name: str, permissions: list[str], token_lifetime: timedelta | None
+) -> Community:
+    """Staff edits: name, permissions (withdrawn ones stop working at once) and token lifetime."""
+    stored = Community.objects.select_for_update().get(pk=community.pk)
+    before = {"name": stored.name, "permissions": stored.permissions,
+              "token_lifetime": int(stored.token_lifetime.total_seconds()) if stored.token_lifetime else None}
+    community.name = name
+    community.permissions = permissions_validate(permissions)
+    community.token_lifetime = token_lifetime_validate(token_lifetime)
+    community.full_clean()
+    community.save(update_fields=["name", "permissions", "token_lifetime", "updated_at"])
+    after = {"name": name, "permissions": community.permissions,
+             "token_lifetime": int(token_lifetime.total_seconds()) if token_lifetime else None}
+    changed = {key: {"from": before[key], "to": after[key]} for key in after if before[key] != after[key]}
+    if changed:
+        audit_record(event_type=Event.COMMUNITY_UPDATED, actor=actor, community=community, details=changed)
+    return community
+
+
+@transaction.atomic
 def community_deactivate(*, community: Community, actor: Actor, reason: str = "") -> Community:
     """An inactive community gets no tokens, and the ones it has are revoked for good."""
     Community.objects.filter(pk=community.pk).update(is_active=False)

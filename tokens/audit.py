@@ -21,14 +21,15 @@ class Actor:
 
     kind: str
     name: str
+    source_ip: str | None = None
 
     @classmethod
-    def staff(cls, user) -> "Actor":
-        return cls(AuditEvent.ActorType.STAFF, user.get_username())
+    def staff(cls, user, source_ip: str | None = None) -> "Actor":
+        return cls(AuditEvent.ActorType.STAFF, user.get_username(), source_ip)
 
     @classmethod
-    def partner(cls, client_id: str) -> "Actor":
-        return cls(AuditEvent.ActorType.PARTNER, client_id)
+    def partner(cls, client_id: str, source_ip: str | None = None) -> "Actor":
+        return cls(AuditEvent.ActorType.PARTNER, client_id, source_ip)
 
     @classmethod
     def command(cls, name: str) -> "Actor":
@@ -66,7 +67,7 @@ def audit_record(
         community=community,
         client_id=printable_client_id(client_id or (community.client_id if community else "")),
         jti=jti,
-        source_ip=source_ip,
+        source_ip=source_ip or actor.source_ip,
         details=details or {},
     )
 

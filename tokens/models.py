@@ -63,6 +63,7 @@ class IssuedToken(models.Model):
         verbose_name = _("issued token")
         verbose_name_plural = _("issued tokens")
         ordering = ["-issued_at"]
+        permissions = [("revoke_issuedtoken", _("Can revoke issued tokens"))]
         indexes = [
             models.Index(fields=["community", "expires_at"], name="token_community_expiry"),
             models.Index(fields=["expires_at"], name="token_expiry"),
@@ -151,6 +152,7 @@ class RevocationRequest(models.Model):
         verbose_name = _("revocation request")
         verbose_name_plural = _("revocation requests")
         ordering = ["status", "-created_at"]
+        permissions = [("handle_revocationrequest", _("Can handle revocation requests"))]
         indexes = [models.Index(fields=["status", "created_at"], name="revocation_request_queue")]
 
     def __str__(self) -> str:

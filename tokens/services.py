@@ -259,6 +259,20 @@ def secret_rotate(
 
 
 @transaction.atomic
+def secret_expire_previous(*, community: Community, actor: Actor) -> int:
+    """End a rotation's grace window now: every valid secret but the newest stops at once."""
+    now = timezone.now()
+    valid = list(ClientSecret.objects.select_for_update().filter(community=community)
+                 .exclude(valid_until__lte=now).order_by("-created_at"))
+    previous = [secret.pk for secret in valid[1:]]
+    stopped = ClientSecret.objects.filter(pk__in=previous).update(valid_until=now)
+    if stopped:
+        audit_record(event_type=Event.SECRET_EXPIRED, actor=actor, community=community,
+                     details={"secrets_stopped": stopped})
+    return stopped
+
+
+@transaction.atomic
 def revocation_request_open(
     *, community: Community, reason: str, actor: Actor, source_ip: str | None = None
 ) -> RevocationRequest:
@@ -272,6 +286,25 @@ def revocation_request_open(
     audit_record(event_type=Event.REVOCATION_REQUEST_OPENED, actor=actor, community=community,
                  source_ip=source_ip, details={"request_id": request.pk, "tokens_revoked": revoked})
     return request
+
+
+@transaction.atomic
+def revocation_request_handle(*, revocation: RevocationRequest, staff_user, grace: timedelta = timedelta(0)
+                              ) -> SecretRotation:
+    """Close a revocation request the safe way: a new secret now (shown once), every token revoked."""
+    revocation = RevocationRequest.objects.select_for_update().get(pk=revocation.pk)
+    if revocation.status != RevocationRequest.Status.PENDING:
+        raise ValidationError(_("This revocation request has already been handled."))
+    actor = Actor.staff(staff_user)
+    rotation = secret_rotate(community=revocation.community, actor=actor, grace=grace, revoke_tokens=True,
+                             reason=_("revocation request #%(id)s") % {"id": revocation.pk})
+    revocation.status = RevocationRequest.Status.DONE
+    revocation.handled_by = staff_user
+    revocation.handled_at = timezone.now()
+    revocation.save(update_fields=["status", "handled_by", "handled_at"])
+    audit_record(event_type=Event.REVOCATION_REQUEST_HANDLED, actor=actor, community=revocation.community,
+                 details={"request_id": revocation.pk, "tokens_revoked": rotation.tokens_revoked})
+    return rotation
 
 
 def tokens_purge(*, older_than: timedelta, actor: Actor, batch_size: int = 5000) -> int:
