@@ -9,6 +9,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -82,7 +83,7 @@ class CommunityAdmin(admin.ModelAdmin):
     def secrets_summary(self, community):
         now = timezone.now()
         valid = [secret for secret in community.secrets.all() if secret.is_valid_at(now)]
-        return format_html_join(format_html("<br>"), "{} · {} · {} · {}",
+        return format_html_join(mark_safe("<br>"), "{} · {} · {} · {}",
                                 (_secret_line(secret, now) for secret in valid)) or "—"
 
     @admin.display(description=gettext_lazy("secrets"))
