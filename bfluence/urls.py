@@ -2,10 +2,15 @@
 
 from django.contrib import admin
 from django.urls import path, re_path
+from django.utils.translation import gettext_lazy as _
 
 from bfluence.health import HealthView, ReadyView
 from communities.views import MemberBflusView
 from tokens.views import MeView, RevocationRequestView, RevokeView, TokenView
+
+admin.site.site_header = _("Bfluence staff console")
+admin.site.site_title = _("Bfluence staff console")
+admin.site.index_title = _("Partner communities and their credentials")
 
 handler400 = "bfluence.errors.handler400"
 handler403 = "bfluence.errors.handler403"

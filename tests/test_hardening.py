@@ -138,7 +138,7 @@ def test_security_headers_and_no_cors(api, acme):
     response = api.get("/communities/hub/client/123/get-bflus", **bearer(issue_token(api, acme)),
                        HTTP_ORIGIN="https://evil.example")
     assert response["X-Content-Type-Options"] == "nosniff"
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     assert response["X-Frame-Options"] == "DENY"
     assert response["Cache-Control"] == "no-store"
     assert not any(name.lower().startswith("access-control-") for name in response.headers)

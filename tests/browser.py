@@ -1,0 +1,46 @@
+"""Headless Debian Chromium driven by Playwright, for the end-to-end tests (never ``playwright install``)."""
+
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+# Without these, Chromium keeps calling outside hosts this machine cannot reach.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+needs_chromium = pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"{CHROMIUM} is not installed "
+                                    "(apt-get install chromium); .ci/run installs it")
+
+
+@contextmanager
+def chromium_page():
+    """A fresh browser page whose requests to anything but this machine are aborted (no CDN, no leaks)."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop; our test-database calls in between are still synchronous.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(locale="pt-BR", viewport={"width": 1280, "height": 860})
+            page.route("**/*", lambda route: route.continue_()
+                       if urlparse(route.request.url).hostname in LOCAL_HOSTS else route.abort())
+            yield page
+        finally:
+            browser.close()
+
+
+def screenshot(page, name: str, tmp_path: Path) -> Path:
+    """Into docs/screenshots/ when UPDATE_SCREENSHOTS=1 (for the README), else into the test's tmp dir."""
+    folder = SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
+    target = folder / f"{name}.png"
+    page.screenshot(path=str(target), full_page=True)
+    return target
