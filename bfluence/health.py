@@ -2,6 +2,8 @@
 
 from django.core.cache import cache
 from django.db import connection
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
@@ -16,6 +18,8 @@ class HealthView(NoStoreAPIView):
     throttle_classes = ()
     http_method_names = ["get"]
 
+    @extend_schema(operation_id="healthz", tags=["operations"], auth=[],
+                   responses={200: inline_serializer("Health", {"status": serializers.CharField()})})
     def get(self, request):
         return Response({"status": "ok"})
 
@@ -37,9 +41,19 @@ def _cache_ok() -> bool:
         return False
 
 
+READINESS = inline_serializer("Readiness", {
+    "status": serializers.CharField(),
+    "checks": serializers.DictField(child=serializers.ChoiceField(choices=["ok", "down"])),
+    "error": serializers.CharField(required=False),
+    "error_description": serializers.CharField(required=False),
+})
+
+
 class ReadyView(HealthView):
     """``GET /readyz``: the database and the cache answer; 503 naming what is down otherwise."""
 
+    @extend_schema(operation_id="readyz", tags=["operations"], auth=[],
+                   responses={200: READINESS, 503: READINESS})
     def get(self, request):
         checks = {"database": _database_ok(), "cache": _cache_ok()}
         ready = all(checks.values())

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy
 
 from bfluence.durations import parse_duration
 
@@ -87,6 +88,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "communities",
     "tokens",
 ]
@@ -166,6 +169,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ("rest_framework.permissions.IsAuthenticated",),
     "DEFAULT_THROTTLE_CLASSES": ("tokens.throttling.CommunityRateThrottle",),
     "EXCEPTION_HANDLER": "bfluence.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     "NUM_PROXIES": TRUSTED_PROXIES,
     "DEFAULT_THROTTLE_RATES": {
@@ -174,6 +178,33 @@ REST_FRAMEWORK = {
         "token_failures": env.str("THROTTLE_TOKEN_FAILURES", default="10/min"),
         "api": env.str("THROTTLE_API", default="6000/min"),
     },
+}
+
+# OpenAPI 3 at /api/schema/ and interactive docs at /api/docs/, every asset served by us (no CDN).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Bfluence Partner API",
+    "DESCRIPTION": gettext_lazy(
+        "Partner communities exchange their client_id and client_secret for a short-lived Bearer token "
+        "(JWT, HS256) at POST /auth/token, then call private endpoints with Authorization: Bearer <token>. "
+        "Every error has the shape {\"error\", \"error_description\"}. To try it here: Authorize with "
+        "your client_id and client_secret (client credentials), then Try it out on get-bflus."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": False, "displayOperationId": False, "tryItOutEnabled": True},
+    "SWAGGER_UI_OAUTH2_CONFIG": {"scopes": ["bflus:read"]},
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "",
+    "PREPROCESSING_HOOKS": ["bfluence.schema_hooks.canonical_paths_only"],
+    "TAGS": [
+        {"name": "auth", "description": gettext_lazy("Tokens: get, inspect, revoke.")},
+        {"name": "communities", "description": gettext_lazy("Your community's data.")},
+        {"name": "operations", "description": gettext_lazy("Health probes for load balancers.")},
+    ],
 }
 
 # --- HTTPS and response hygiene -------------------------------------------------------------------

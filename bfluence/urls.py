@@ -1,8 +1,9 @@
 """URL map of the Bfluence Partner API. A trailing slash is accepted on API paths, never required."""
 
 from django.contrib import admin
-from django.urls import path, re_path
+from django.urls import path
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from bfluence.health import HealthView, ReadyView
 from communities.views import MemberBflusView
@@ -17,17 +18,21 @@ handler403 = "bfluence.errors.handler403"
 handler404 = "bfluence.errors.handler404"
 handler500 = "bfluence.errors.handler500"
 
+
+def api_path(route: str, view, name: str) -> list:
+    """The canonical path, plus the same with a trailing slash (accepted, never advertised)."""
+    return [path(route, view, name=name), path(f"{route}/", view)]
+
+
 urlpatterns = [
-    re_path(r"^auth/token/?$", TokenView.as_view(), name="auth-token"),
-    re_path(r"^auth/revoke/?$", RevokeView.as_view(), name="auth-revoke"),
-    re_path(r"^auth/revocation-requests/?$", RevocationRequestView.as_view(), name="auth-revocation-requests"),
-    re_path(r"^auth/me/?$", MeView.as_view(), name="auth-me"),
-    re_path(
-        r"^communities/(?P<community>[^/]{1,100})/client/(?P<client>[^/]{1,100})/get-bflus/?$",
-        MemberBflusView.as_view(),
-        name="get-bflus",
-    ),
+    *api_path("auth/token", TokenView.as_view(), "auth-token"),
+    *api_path("auth/revoke", RevokeView.as_view(), "auth-revoke"),
+    *api_path("auth/revocation-requests", RevocationRequestView.as_view(), "auth-revocation-requests"),
+    *api_path("auth/me", MeView.as_view(), "auth-me"),
+    *api_path("communities/<str:community>/client/<str:client>/get-bflus", MemberBflusView.as_view(), "get-bflus"),
     path("healthz", HealthView.as_view(), name="healthz"),
     path("readyz", ReadyView.as_view(), name="readyz"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
 ]

@@ -1,10 +1,13 @@
 """Partner data endpoints. Tenancy comes from the token only, never from headers, query or body."""
 
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
 from bfluence.views import NoStoreAPIView
 from bfluence.errors import NotFound
 from communities.services import member_balance_get
+from tokens import schema
 from tokens.permissions import requires_permission
 
 OWN_COMMUNITY_ALIAS = "hub"
@@ -20,6 +23,18 @@ class MemberBflusView(NoStoreAPIView):
     permission_classes = (requires_permission("bflus:read"),)
     http_method_names = ["get"]
 
+    @extend_schema(
+        operation_id="get_bflus", tags=["communities"],
+        parameters=[
+            OpenApiParameter("community", str, OpenApiParameter.PATH,
+                             description=_("'hub' (your own community) or your own client_id.")),
+            OpenApiParameter("client", str, OpenApiParameter.PATH,
+                             description=_("Your community's reference for the member, e.g. 123.")),
+        ],
+        responses={200: schema.MemberBflus, **schema.error_responses(400, 401, 403, 404, 429, 503)},
+        summary=_("A member's bflus balance"),
+        description=_("Needs the bflus:read permission. Any member that is not yours answers 404."),
+    )
     def get(self, request, community: str, client: str):
         principal = request.user
         if community not in (OWN_COMMUNITY_ALIAS, principal.client_id):

@@ -26,16 +26,20 @@ def chromium_page():
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop; our test-database calls in between are still synchronous.
+    # Only for the browser's lifetime: server processes started by other tests must not inherit it.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(locale="pt-BR", viewport={"width": 1280, "height": 860})
-            page.route("**/*", lambda route: route.continue_()
-                       if urlparse(route.request.url).hostname in LOCAL_HOSTS else route.abort())
-            yield page
-        finally:
-            browser.close()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(locale="pt-BR", viewport={"width": 1280, "height": 860})
+                page.route("**/*", lambda route: route.continue_()
+                           if urlparse(route.request.url).hostname in LOCAL_HOSTS else route.abort())
+                yield page
+            finally:
+                browser.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 def screenshot(page, name: str, tmp_path: Path) -> Path:

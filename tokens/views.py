@@ -8,6 +8,9 @@ from rest_framework.response import Response
 from bfluence.http import BoundedFormParser, StrictJSONParser
 from bfluence.views import NoStoreAPIView
 from bfluence.errors import InvalidClient, InvalidRequest, UnsupportedGrantType
+from drf_spectacular.utils import extend_schema
+
+from tokens import schema
 from tokens.audit import Actor
 from tokens.credentials import StrictCharField, client_credentials
 from tokens.request_info import client_ip
@@ -41,6 +44,9 @@ class ClientAuthenticatedView(NoStoreAPIView):
             raise
 
 
+CLIENT_AUTH_ERRORS = (400, 401, 405, 413, 415, 429, 503)
+
+
 class TokenView(ClientAuthenticatedView):
     """``POST /auth/token``: client credentials in, a short-lived access token out (SPEC §2.1)."""
 
@@ -48,6 +54,14 @@ class TokenView(ClientAuthenticatedView):
         grant_type = StrictCharField(required=False, max_length=100)
         scope = StrictCharField(required=False, max_length=1000)
 
+    @extend_schema(
+        operation_id="auth_token", tags=["auth"], auth=[], request=schema.BOTH_FORMS,
+        responses={200: schema.TokenResponse, **schema.error_responses(*CLIENT_AUTH_ERRORS)},
+        summary=_("Get an access token"),
+        description=_("Exchange client_id + client_secret for a Bearer token. Call it from your server, never "
+                      "from a browser. JSON body, or the OAuth 2.0 form with the client in the body or in HTTP "
+                      "Basic. When the token expires (401 invalid_token), simply ask again."),
+    )
     def post(self, request):
         fields = self.Input(data=request.data)
         fields.is_valid(raise_exception=True)
@@ -80,6 +94,14 @@ class RevokeView(ClientAuthenticatedView):
         token = StrictCharField(max_length=8192)
         token_type_hint = StrictCharField(required=False, max_length=100)
 
+    @extend_schema(
+        operation_id="auth_revoke", tags=["auth"], auth=[],
+        request={"application/json": schema.RevokeRequest, "application/x-www-form-urlencoded": schema.RevokeRequest},
+        responses={200: schema.Revoked, **schema.error_responses(*CLIENT_AUTH_ERRORS)},
+        summary=_("Revoke a token (RFC 7009)"),
+        description=_("Always 200 for an authenticated client, also for unknown or already revoked tokens. "
+                      "The token is refused from the very next request."),
+    )
     def post(self, request):
         fields = self.Input(data=request.data)
         fields.is_valid(raise_exception=True)
@@ -99,6 +121,15 @@ class RevocationRequestView(ClientAuthenticatedView):
     class Input(serializers.Serializer):
         reason = StrictCharField(max_length=2000)
 
+    @extend_schema(
+        operation_id="auth_revocation_request", tags=["auth"], auth=[],
+        request={"application/json": schema.RevocationRequestCreate,
+                 "application/x-www-form-urlencoded": schema.RevocationRequestCreate},
+        responses={202: schema.RevocationRequestAccepted, **schema.error_responses(*CLIENT_AUTH_ERRORS)},
+        summary=_("Report compromised credentials"),
+        description=_("Revokes every outstanding token of your community at once and asks Bfluence staff to "
+                      "rotate your secret; they hand you the new one."),
+    )
     def post(self, request):
         fields = self.Input(data=request.data)
         fields.is_valid(raise_exception=True)
@@ -121,6 +152,11 @@ class MeView(NoStoreAPIView):
     permission_classes = (IsAuthenticated,)
     http_method_names = ["get"]
 
+    @extend_schema(
+        operation_id="auth_me", tags=["auth"],
+        responses={200: schema.Me, **schema.error_responses(400, 401, 429, 503)},
+        summary=_("Describe the presented token"),
+    )
     def get(self, request):
         principal = request.user
         return Response(

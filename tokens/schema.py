@@ -1,0 +1,120 @@
+"""What the OpenAPI document says about our API (drf-spectacular): security schemes, error responses,
+and the request/response shapes of the endpoints whose bodies are not plain serializers.
+
+Texts are gettext_lazy: the schema is served in the caller's language (pt-BR by default, English with
+``Accept-Language: en`` or ``?lang=en``).
+"""
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, inline_serializer
+from rest_framework import serializers
+
+ERROR_CODES = {
+    400: ("invalid_request", "unsupported_grant_type", "invalid_scope"),
+    401: ("invalid_client", "unauthorized", "invalid_token"),
+    403: ("insufficient_scope",),
+    404: ("not_found",),
+    405: ("method_not_allowed",),
+    413: ("invalid_request",),
+    415: ("invalid_request",),
+    429: ("rate_limited",),
+    503: ("service_unavailable",),
+}
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """Private endpoints: a Bearer JWT, which Swagger UI can also fetch itself (client credentials)."""
+
+    target_class = "tokens.authentication.BearerTokenAuthentication"
+    name = ["bearerAuth", "clientCredentials"]
+
+    def get_security_requirement(self, auto_schema):
+        needed = [permission.code for permission in auto_schema.view.permission_classes
+                  if hasattr(permission, "code")]
+        return [{"bearerAuth": []}, {"clientCredentials": needed}]
+
+    def get_security_definition(self, auto_schema):
+        from bfluence.conf import app_settings
+
+        return [
+            {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+             "description": str(_("The access_token from POST /auth/token."))},
+            {"type": "oauth2", "description": str(_("OAuth 2.0 client credentials (RFC 6749 §4.4).")),
+             "flows": {"clientCredentials": {
+                 "tokenUrl": "/auth/token",
+                 "scopes": {code: code for code in app_settings().permission_catalogue},
+             }}},
+        ]
+
+
+ErrorSerializer = inline_serializer("Error", {
+    "error": serializers.CharField(help_text=_("Stable code to switch on, e.g. invalid_token.")),
+    "error_description": serializers.CharField(help_text=_("Human text, in pt-BR or English.")),
+    "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False,
+                                    help_text=_("Per-field messages, for invalid_request.")),
+})
+
+
+def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
+    """The error responses an operation can give, each listing its possible ``error`` codes."""
+    return {
+        status: OpenApiResponse(
+            ErrorSerializer,
+            description=", ".join(ERROR_CODES[status]),
+            examples=[OpenApiExample(code, value={"error": code, "error_description": "…"}, status_codes=[status])
+                      for code in ERROR_CODES[status]],
+        )
+        for status in statuses
+    }
+
+
+TokenRequest = inline_serializer("TokenRequest", {
+    "grant_type": serializers.ChoiceField(choices=["client_credentials"], required=False,
+                                          help_text=_("Required in the form; optional in JSON.")),
+    "client_id": serializers.CharField(required=False, max_length=100,
+                                       help_text=_("Your community's client_id (or use HTTP Basic).")),
+    "client_secret": serializers.CharField(required=False, max_length=200,
+                                           help_text=_("Your bfl_sk_… secret (or use HTTP Basic).")),
+    "scope": serializers.CharField(required=False, max_length=1000,
+                                   help_text=_("Optional: a space-separated subset of your permissions.")),
+})
+
+TokenResponse = inline_serializer("TokenResponse", {
+    "access_token": serializers.CharField(help_text=_("The JWT to send as Authorization: Bearer.")),
+    "token_type": serializers.ChoiceField(choices=["Bearer"]),
+    "expires_in": serializers.IntegerField(help_text=_("Seconds until it expires.")),
+    "scope": serializers.CharField(help_text=_("The permissions in the token, space-separated.")),
+})
+
+RevokeRequest = inline_serializer("RevokeRequest", {
+    "client_id": serializers.CharField(required=False), "client_secret": serializers.CharField(required=False),
+    "token": serializers.CharField(help_text=_("The access token to revoke.")),
+    "token_type_hint": serializers.CharField(required=False),
+})
+
+Revoked = inline_serializer("Revoked", {})
+
+RevocationRequestCreate = inline_serializer("RevocationRequestCreate", {
+    "client_id": serializers.CharField(required=False), "client_secret": serializers.CharField(required=False),
+    "reason": serializers.CharField(max_length=2000, help_text=_("What happened, for Bfluence staff.")),
+})
+
+RevocationRequestAccepted = inline_serializer("RevocationRequestAccepted", {
+    "id": serializers.IntegerField(), "status": serializers.ChoiceField(choices=["pending"]),
+    "tokens_revoked": serializers.IntegerField(),
+})
+
+Me = inline_serializer("Me", {
+    "client_id": serializers.CharField(), "community_name": serializers.CharField(),
+    "permissions": serializers.ListField(child=serializers.CharField()), "jti": serializers.CharField(),
+    "issued_at": serializers.DateTimeField(), "expires_at": serializers.DateTimeField(),
+})
+
+MemberBflus = inline_serializer("MemberBflus", {
+    "community": serializers.CharField(help_text=_("Your client_id.")),
+    "client": serializers.CharField(help_text=_("The member's reference in your community.")),
+    "bflus": serializers.IntegerField(min_value=0), "updated_at": serializers.DateTimeField(),
+})
+
+BOTH_FORMS = {"application/json": TokenRequest, "application/x-www-form-urlencoded": TokenRequest}
