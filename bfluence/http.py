@@ -60,7 +60,11 @@ class StrictJSONParser(BaseParser):
 
 
 class BoundedFormParser(BaseParser):
-    """``application/x-www-form-urlencoded`` as OAuth 2.0 clients send it; a field given twice is refused."""
+    """``application/x-www-form-urlencoded`` as OAuth 2.0 clients send it.
+
+    A field given twice comes out as a list, which every field we read refuses as "not a string"
+    (RFC 6749 §3.2: parameters must not be repeated); fields we do not read are ignored either way.
+    """
 
     media_type = "application/x-www-form-urlencoded"
 
@@ -70,7 +74,5 @@ class BoundedFormParser(BaseParser):
             form = QueryDict(raw.decode("utf-8"), encoding="utf-8")
         except UnicodeDecodeError as error:
             raise InvalidRequest(_("The form body is not valid UTF-8.")) from error
-        if any(len(values) > 1 for _key, values in form.lists()):
-            raise InvalidRequest(_("The form body repeats a field."))
-        return {key: value for key, value in form.items()}
+        return {key: values[0] if len(values) == 1 else values for key, values in form.lists()}
 

@@ -10,6 +10,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
+from communities.models import CLIENT_ID_PATTERN
+
 ERROR_CODES = {
     400: ("invalid_request", "unsupported_grant_type", "invalid_scope"),
     401: ("invalid_client", "unauthorized", "invalid_token"),
@@ -69,15 +71,32 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     }
 
 
+NO_NUL = r"^[^\u0000]+$"
+
+
+def _client_fields(required: bool) -> dict:
+    return {
+        "client_id": serializers.RegexField(CLIENT_ID_PATTERN, required=required, max_length=64,
+                                            help_text=_("Your community's client_id (or use HTTP Basic).")),
+        "client_secret": serializers.RegexField(r"^bfl_sk_[A-Za-z0-9]{49}$", required=required,
+                                                help_text=_("Your bfl_sk_… secret (or use HTTP Basic).")),
+    }
+
+
+SCOPE = serializers.RegexField(r"^[a-z0-9:_.-]+( [a-z0-9:_.-]+)*$", required=False, max_length=1000,
+                               help_text=_("Optional: a space-separated subset of your permissions."))
+
+# The seed's JSON form: credentials in the body.
 TokenRequest = inline_serializer("TokenRequest", {
     "grant_type": serializers.ChoiceField(choices=["client_credentials"], required=False,
-                                          help_text=_("Required in the form; optional in JSON.")),
-    "client_id": serializers.CharField(required=False, max_length=100,
-                                       help_text=_("Your community's client_id (or use HTTP Basic).")),
-    "client_secret": serializers.CharField(required=False, max_length=200,
-                                           help_text=_("Your bfl_sk_… secret (or use HTTP Basic).")),
-    "scope": serializers.CharField(required=False, max_length=1000,
-                                   help_text=_("Optional: a space-separated subset of your permissions.")),
+                                          help_text=_("Optional in JSON.")),
+    **_client_fields(required=True), "scope": SCOPE,
+})
+
+# The OAuth 2.0 form (RFC 6749 §4.4): grant_type required; the client in the form (or in HTTP Basic).
+TokenForm = inline_serializer("TokenForm", {
+    "grant_type": serializers.ChoiceField(choices=["client_credentials"]),
+    **_client_fields(required=True), "scope": SCOPE,
 })
 
 TokenResponse = inline_serializer("TokenResponse", {
@@ -87,17 +106,22 @@ TokenResponse = inline_serializer("TokenResponse", {
     "scope": serializers.CharField(help_text=_("The permissions in the token, space-separated.")),
 })
 
-RevokeRequest = inline_serializer("RevokeRequest", {
-    "client_id": serializers.CharField(required=False), "client_secret": serializers.CharField(required=False),
-    "token": serializers.CharField(help_text=_("The access token to revoke.")),
-    "token_type_hint": serializers.CharField(required=False),
+def client_authenticated_bodies(name: str, fields: dict) -> dict:
+    """JSON or form, the credentials in the body. (HTTP Basic instead of the two fields also works, as
+    the descriptions say; OpenAPI cannot express "these two fields, or that header".)"""
+    body = inline_serializer(name, {**_client_fields(required=True), **fields})
+    return {"application/json": body, "application/x-www-form-urlencoded": body}
+
+
+REVOKE_BODIES = client_authenticated_bodies("RevokeRequest", {
+    "token": serializers.RegexField(NO_NUL, max_length=8192, help_text=_("The access token to revoke.")),
+    "token_type_hint": serializers.RegexField(NO_NUL, required=False, max_length=100),
 })
 
 Revoked = inline_serializer("Revoked", {})
 
-RevocationRequestCreate = inline_serializer("RevocationRequestCreate", {
-    "client_id": serializers.CharField(required=False), "client_secret": serializers.CharField(required=False),
-    "reason": serializers.CharField(max_length=2000, help_text=_("What happened, for Bfluence staff.")),
+REVOCATION_REQUEST_BODIES = client_authenticated_bodies("RevocationRequestCreate", {
+    "reason": serializers.RegexField(NO_NUL, max_length=2000, help_text=_("What happened, for Bfluence staff.")),
 })
 
 RevocationRequestAccepted = inline_serializer("RevocationRequestAccepted", {
@@ -117,4 +141,4 @@ MemberBflus = inline_serializer("MemberBflus", {
     "bflus": serializers.IntegerField(min_value=0), "updated_at": serializers.DateTimeField(),
 })
 
-BOTH_FORMS = {"application/json": TokenRequest, "application/x-www-form-urlencoded": TokenRequest}
+BOTH_FORMS = {"application/json": TokenRequest, "application/x-www-form-urlencoded": TokenForm}

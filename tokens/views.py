@@ -96,7 +96,7 @@ class RevokeView(ClientAuthenticatedView):
 
     @extend_schema(
         operation_id="auth_revoke", tags=["auth"], auth=[],
-        request={"application/json": schema.RevokeRequest, "application/x-www-form-urlencoded": schema.RevokeRequest},
+        request=schema.REVOKE_BODIES,
         responses={200: schema.Revoked, **schema.error_responses(*CLIENT_AUTH_ERRORS)},
         summary=_("Revoke a token (RFC 7009)"),
         description=_("Always 200 for an authenticated client, also for unknown or already revoked tokens. "
@@ -123,8 +123,7 @@ class RevocationRequestView(ClientAuthenticatedView):
 
     @extend_schema(
         operation_id="auth_revocation_request", tags=["auth"], auth=[],
-        request={"application/json": schema.RevocationRequestCreate,
-                 "application/x-www-form-urlencoded": schema.RevocationRequestCreate},
+        request=schema.REVOCATION_REQUEST_BODIES,
         responses={202: schema.RevocationRequestAccepted, **schema.error_responses(*CLIENT_AUTH_ERRORS)},
         summary=_("Report compromised credentials"),
         description=_("Revokes every outstanding token of your community at once and asks Bfluence staff to "
