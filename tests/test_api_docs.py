@@ -67,3 +67,17 @@ def test_docs_page_loads_its_assets_from_this_server_only(client):
     assert "cdn." not in page and "unpkg" not in page and "jsdelivr" not in page
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in page
     assert client.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js").status_code == 200
+
+
+def test_schema_language_can_be_chosen_with_a_query_parameter(client):
+    english = client.get("/api/schema/", {"format": "json", "lang": "en"}).json()
+    assert english["paths"]["/auth/token"]["post"]["summary"] == "Get an access token"
+
+
+def test_partner_guide_curl_revocation_form_works(api, acme):
+    """The guide's revoke command: HTTP Basic plus a form body holding only the token."""
+    from tests.conftest import basic, get_bflus, issue_token, post_form
+
+    token = issue_token(api, acme)
+    assert post_form(api, "/auth/revoke", {"token": token}, **basic("acme", acme.client_secret)).status_code == 200
+    assert get_bflus(api, token).status_code == 401
