@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "bfluence",
     "communities",
     "tokens",
 ]
@@ -158,6 +159,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+
+# An unauthenticated twin of get-bflus, for bench/ only: the yardstick authentication is measured against.
+# `manage.py check --deploy` refuses it.
+BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)
 
 # --- HTTP API --------------------------------------------------------------------------------------
 TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)

@@ -8,6 +8,9 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-only-django-secret-key-never-used-in-production")
 os.environ.setdefault("JWT_SIGNING_KEY", "test-only-jwt-signing-key-0123456789abcdef")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
+# Live-server threads must not keep connections open past their request: the test database is dropped
+# at the end of the run.
+os.environ.setdefault("CONN_MAX_AGE", "0")
 
 from bfluence.settings import *  # noqa: E402,F403
 from bfluence.settings import BASE_DIR, DATABASES  # noqa: E402

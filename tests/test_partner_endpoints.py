@@ -208,3 +208,9 @@ def test_readyz_checks_database_and_cache(api):
     response = api.get("/readyz")
     assert response.status_code == 200
     assert response.json()["checks"] == {"database": "ok", "cache": "ok"}
+
+
+def test_the_bench_twin_of_get_bflus_does_not_exist_outside_the_bench_configuration(api, acme):
+    response = api.get(f"/communities/{acme.community.pk}/client/123/bflus")
+    assert response.status_code == 404
+    assert api.get(f"/bench/communities/{acme.community.pk}/client/123/bflus").status_code == 404

@@ -41,3 +41,9 @@ def test_unsafe_or_missing_production_settings_stop_start_up(overrides, says):
     assert result.returncode != 0
     assert "Bfluence cannot start" in result.stderr
     assert says in result.stderr
+
+
+def test_bench_endpoints_are_refused_by_the_deployment_check():
+    result = start(BENCH_ENDPOINTS="true")
+    assert result.returncode != 0
+    assert "bfluence.E001" in result.stderr + result.stdout

@@ -1,0 +1,52 @@
+"""Database queries per request, pinned (issue: performance). A change here is a change in cost.
+
+Counts are inside the test's transaction, so an atomic block adds its SAVEPOINT and RELEASE.
+"""
+
+import pytest
+
+from tests.conftest import bearer, get_bflus, issue_token, request_token
+from tokens.crypto import generate_secret
+
+pytestmark = pytest.mark.django_db
+
+
+def test_token_issue_costs_one_read_and_three_writes(api, acme, django_assert_num_queries):
+    # secrets read; savepoint; insert token; update last-used; insert audit row; release
+    with django_assert_num_queries(6):
+        assert request_token(api, acme).status_code == 200
+
+
+def test_a_second_token_within_a_minute_skips_the_last_used_write(api, acme, django_assert_num_queries):
+    request_token(api, acme)
+    with django_assert_num_queries(5):
+        assert request_token(api, acme).status_code == 200
+
+
+def test_failed_client_authentication_costs_one_read_and_one_audit_write(api, acme, django_assert_num_queries):
+    with django_assert_num_queries(2):
+        response = api.post("/auth/token", {"client_id": "acme", "client_secret": generate_secret()},
+                            format="json")
+    assert response.status_code == 401
+
+
+def test_get_bflus_costs_the_revocation_check_and_the_member_read(api, acme, django_assert_num_queries):
+    token = issue_token(api, acme)
+    with django_assert_num_queries(2):
+        assert get_bflus(api, token).status_code == 200
+
+
+def test_me_costs_only_the_revocation_check(api, acme, django_assert_num_queries):
+    token = issue_token(api, acme)
+    with django_assert_num_queries(1):
+        assert api.get("/auth/me", **bearer(token)).status_code == 200
+
+
+def test_a_forged_token_costs_no_query(api, acme, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert get_bflus(api, "eyJhbGciOiJIUzI1NiJ9.e30.c2ln").status_code == 401
+
+
+def test_health_probe_costs_no_query(api, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert api.get("/healthz").status_code == 200
