@@ -131,6 +131,8 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://bfluence")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "bfluence.cache.RedisCache"  # same backend, one client per pool
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

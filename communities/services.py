@@ -1,6 +1,5 @@
 """Communities and members: onboarding, (de)activation and bflus balances."""
 
-import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -9,13 +8,12 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from bfluence.conf import app_settings
-from communities.models import MEMBER_REFERENCE_PATTERN, Community, Member
+from communities.models import Community, Member
 from tokens.audit import Actor, audit_record
 from tokens.models import AuditEvent
 from tokens.services import secret_create, secret_rotate, tokens_revoke_all
 
 Event = AuditEvent.EventType
-_MEMBER_REFERENCE = re.compile(MEMBER_REFERENCE_PATTERN)
 MIN_TOKEN_LIFETIME = timedelta(seconds=60)
 
 
@@ -141,21 +139,6 @@ def member_set_bflus(*, community: Community, reference: str, bflus: int, actor:
         details={"member": reference, "previous": previous, "bflus": bflus},
     )
     return member
-
-
-def member_balance_get(*, community_id: int, reference: str) -> Member | None:
-    """The member of this community with this reference; ``None`` for anything else.
-
-    A reference that could never have been stored (NUL bytes, odd characters, too long) is answered
-    without asking the database, which would refuse some of them loudly.
-    """
-    if not _MEMBER_REFERENCE.fullmatch(reference):
-        return None
-    return (
-        Member.objects.filter(community_id=community_id, reference=reference)
-        .only("reference", "bflus", "updated_at")
-        .first()
-    )
 
 
 DEMO_CLIENT_ID = "demo-community"

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 
 from bfluence.views import NoStoreAPIView
 from bfluence.errors import NotFound
-from communities.services import member_balance_get
+from communities.selectors import member_balance_get
 from tokens import schema
 from tokens.permissions import requires_permission
 
@@ -22,6 +22,8 @@ class MemberBflusView(NoStoreAPIView):
 
     permission_classes = (requires_permission("bflus:read"),)
     http_method_names = ["get"]
+    # Authentication reads this member in the same query as the token: one round trip per request.
+    prefetch_member_kwarg = "client"
 
     @extend_schema(
         operation_id="get_bflus", tags=["communities"],
@@ -39,7 +41,10 @@ class MemberBflusView(NoStoreAPIView):
         principal = request.user
         if community not in (OWN_COMMUNITY_ALIAS, principal.client_id):
             raise NotFound()
-        member = member_balance_get(community_id=principal.community_id, reference=client)
+        if principal.member_prefetched:
+            member = principal.member
+        else:
+            member = member_balance_get(community_id=principal.community_id, reference=client)
         if member is None:
             raise NotFound()
         return Response(

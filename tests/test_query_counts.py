@@ -30,10 +30,19 @@ def test_failed_client_authentication_costs_one_read_and_one_audit_write(api, ac
     assert response.status_code == 401
 
 
-def test_get_bflus_costs_the_revocation_check_and_the_member_read(api, acme, django_assert_num_queries):
+def test_get_bflus_reads_token_and_member_in_one_query(api, acme, django_assert_num_queries):
     token = issue_token(api, acme)
-    with django_assert_num_queries(2):
-        assert get_bflus(api, token).status_code == 200
+    with django_assert_num_queries(1):
+        assert get_bflus(api, token).json()["bflus"] == 1500
+    with django_assert_num_queries(1):
+        assert get_bflus(api, token, client="999").status_code == 404
+
+
+def test_get_bflus_with_an_impossible_member_reference_still_checks_the_token(api, acme,
+                                                                              django_assert_num_queries):
+    token = issue_token(api, acme)
+    with django_assert_num_queries(1):
+        assert get_bflus(api, token, client="a" * 90).status_code == 404
 
 
 def test_me_costs_only_the_revocation_check(api, acme, django_assert_num_queries):

@@ -16,10 +16,11 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 
 from bfluence.errors import ExpiredToken, InvalidToken, MalformedAuthorization, RevokedToken, TokenInBody
+from communities.selectors import MemberBalance, is_member_reference
 from tokens.audit import log_auth_decision
 from tokens.jwt import PartnerAccessToken
-from tokens.models import IssuedToken
 from tokens.request_info import client_ip
+from tokens.selectors import live_token_get, live_token_with_member_get
 
 _TOKEN_PARAMETERS = ("access_token", "token")
 
@@ -35,6 +36,10 @@ class PartnerPrincipal:
     jti: str
     issued_at: datetime
     expires_at: datetime
+
+    # get-bflus's member, read in the same query as the token (see MemberBflusView.prefetch_member_kwarg).
+    member_prefetched: bool = False
+    member: MemberBalance | None = None
 
     is_authenticated = True
     is_anonymous = False
@@ -81,7 +86,15 @@ class BearerTokenAuthentication(JWTAuthentication):
             return None  # DRF answers 401 unauthorized with our challenge
         raw_token = self.get_raw_token(header)
         validated = self.get_validated_token(raw_token)
-        return self.get_user(validated), validated
+        return self.get_user(validated, member_reference=self._member_to_prefetch(request)), validated
+
+    @staticmethod
+    def _member_to_prefetch(request) -> str | None:
+        """The member reference the view will read, if it asked for it to be read with the token."""
+        context = getattr(request, "parser_context", None) or {}
+        kwarg = getattr(context.get("view"), "prefetch_member_kwarg", None)
+        reference = context.get("kwargs", {}).get(kwarg) if kwarg else None
+        return reference if reference is not None and is_member_reference(reference) else None
 
     def authenticate_header(self, request) -> str:
         return f'Bearer realm="{self.www_authenticate_realm}"'
@@ -100,33 +113,29 @@ class BearerTokenAuthentication(JWTAuthentication):
         except (TokenError, UnicodeDecodeError) as error:
             raise _Denied(InvalidToken(), "invalid_token") from error
 
-    def get_user(self, validated_token: PartnerAccessToken) -> PartnerPrincipal:
+    def get_user(self, validated_token: PartnerAccessToken, member_reference: str | None = None
+                 ) -> PartnerPrincipal:
         jti = validated_token["jti"]
-        record = (
-            IssuedToken.objects.select_related("community")
-            .only(
-                "issued_at", "expires_at", "revoked_at",
-                "community__client_id", "community__name", "community__is_active",
-                "community__permissions", "community__tokens_revoked_before",
-            )
-            .filter(pk=jti)
-            .first()
-        )
-        community = record.community if record else None
-        if record is None or community.client_id != validated_token["community"]:
+        if member_reference is None:
+            record = live_token_get(jti=jti)
+        else:
+            record = live_token_with_member_get(jti=jti, reference=member_reference)
+        if record is None or record.client_id != validated_token["community"]:
             raise _Denied(InvalidToken(), "unknown_jti", jti=jti)
-        cut_off = community.tokens_revoked_before
+        cut_off = record.tokens_revoked_before
         if record.revoked_at is not None or (cut_off is not None and record.issued_at < cut_off):
-            raise _Denied(RevokedToken(), "revoked", client_id=community.client_id, jti=jti)
-        if not community.is_active:
-            raise _Denied(InvalidToken(), "community_inactive", client_id=community.client_id, jti=jti)
+            raise _Denied(RevokedToken(), "revoked", client_id=record.client_id, jti=jti)
+        if not record.community_is_active:
+            raise _Denied(InvalidToken(), "community_inactive", client_id=record.client_id, jti=jti)
         return PartnerPrincipal(
-            community_id=community.pk,
-            client_id=community.client_id,
-            community_name=community.name,
+            community_id=record.community_id,
+            client_id=record.client_id,
+            community_name=record.community_name,
             # Permissions withdrawn by staff stop working at once, even in tokens already issued.
-            permissions=frozenset(validated_token["permissions"]).intersection(community.permissions),
+            permissions=frozenset(validated_token["permissions"]).intersection(record.community_permissions),
             jti=jti,
             issued_at=record.issued_at,
             expires_at=record.expires_at,
+            member_prefetched=member_reference is not None,
+            member=record.member,
         )

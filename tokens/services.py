@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from bfluence.conf import app_settings
 from bfluence.errors import InvalidClient, InvalidScope
+from bfluence.precompiled import PrecompiledQuery
 from communities.models import Community
 from tokens import crypto
 from tokens.audit import Actor, audit_record, log_auth_decision
@@ -58,13 +59,38 @@ class SecretRotation:
     tokens_revoked: int
 
 
-def _valid_secrets(community_filter: dict, now) -> list[ClientSecret]:
-    return list(
-        ClientSecret.objects.select_related("community")
-        .filter(**community_filter, community__is_active=True)
-        .exclude(valid_until__lte=now)
-        .order_by("-created_at")[:_SECRETS_COMPARED]
-    )
+@dataclass(frozen=True)
+class _StoredSecret:
+    secret_id: int
+    salt: str
+    digest: str
+    last_used_at: datetime | None
+    community: Community
+
+
+_COMMUNITY_FIELDS = ("id", "client_id", "name", "is_active", "permissions", "token_lifetime")
+# The hot read of every token request, compiled once: the community's two newest secrets. Rotation
+# keeps every valid secret among the two newest, so validity is then checked here, with the app's clock.
+_newest_secrets_query = PrecompiledQuery(
+    lambda client_id: ClientSecret.objects
+    .filter(community__client_id=client_id, community__is_active=True)
+    .order_by("-created_at")
+    .values_list("id", "salt", "digest", "last_used_at", "valid_until",
+                 *(f"community__{name}" for name in _COMMUNITY_FIELDS))
+    [:_SECRETS_COMPARED],
+    "\x00client-id\x00",
+)
+
+
+def _valid_secrets(client_id: str) -> list[_StoredSecret]:
+    now = timezone.now()
+    return [
+        _StoredSecret(secret_id, salt, digest, last_used_at,
+                      Community.from_db("default", _COMMUNITY_FIELDS, community_values))
+        for secret_id, salt, digest, last_used_at, valid_until, *community_values
+        in _newest_secrets_query.rows(client_id)
+        if valid_until is None or valid_until > now
+    ]
 
 
 def client_authenticate(*, credentials: ClientCredentials, source_ip: str | None) -> AuthenticatedClient:
@@ -79,8 +105,7 @@ def client_authenticate(*, credentials: ClientCredentials, source_ip: str | None
         log_auth_decision(outcome="denied", reason="malformed_secret", client_id=credentials.client_id,
                           source_ip=source_ip)
         raise InvalidClient(via_basic=credentials.via_basic)
-    now = timezone.now()
-    candidates = _valid_secrets({"community__client_id": credentials.client_id}, now)
+    candidates = _valid_secrets(credentials.client_id)
     matched = None
     for index in range(_SECRETS_COMPARED):
         stored = candidates[index] if index < len(candidates) else None
@@ -98,7 +123,8 @@ def client_authenticate(*, credentials: ClientCredentials, source_ip: str | None
         log_auth_decision(outcome="denied", reason="invalid_client", client_id=credentials.client_id,
                           source_ip=source_ip)
         raise InvalidClient(via_basic=credentials.via_basic)
-    return AuthenticatedClient(community=matched.community, secret_id=matched.pk, last_used_at=matched.last_used_at)
+    return AuthenticatedClient(community=matched.community, secret_id=matched.secret_id,
+                               last_used_at=matched.last_used_at)
 
 
 def _granted_permissions(community: Community, requested: list[str] | None) -> list[str]:
