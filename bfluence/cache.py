@@ -28,11 +28,11 @@ class RedisCache(DjangoRedisCache):
         super().__init__(server, params)
         self._class = RedisCacheClient
 
-    def incr_with_expiry(self, key: str, timeout: int) -> int:
-        """Count one more in ``key``, creating it (with ``timeout``) if new: one round trip."""
+    def incr_with_expiry(self, key: str, timeout: int, amount: int = 1) -> int:
+        """Add ``amount`` to the counter ``key``, creating it (with ``timeout``) if new: one round trip."""
         key = self.make_and_validate_key(key)
         pipeline = self._cache.get_client(key, write=True).pipeline(transaction=False)
-        pipeline.incr(key)
+        pipeline.incr(key, amount)
         pipeline.expire(key, timeout, nx=True)
         count, _expiry_set = pipeline.execute()
         return count

@@ -8,16 +8,19 @@ from rest_framework.test import APIClient
 
 from communities.services import community_create, member_set_bflus
 from tokens.audit import Actor
+from tokens.throttling import WindowCounterThrottle
 
 TEST_ACTOR = Actor.command("tests")
 
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
-    """Rate-limit counters live in the cache: each test starts with none."""
+    """Rate-limit counters live in the cache (and in batches not yet added): each test starts with none."""
     cache.clear()
+    WindowCounterThrottle._pending.clear()
     yield
     cache.clear()
+    WindowCounterThrottle._pending.clear()
 
 
 @pytest.fixture

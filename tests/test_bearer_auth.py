@@ -285,3 +285,17 @@ def test_private_calls_are_rate_limited_per_community(api, acme, token, settings
 def test_forged_tokens_differ_from_real_ones_only_where_a_test_says(api, token, signing):
     """The forging helper itself makes tokens we accept: each rejection above is down to its one change."""
     assert get_bflus(api, forge(claims_of(token), **signing)).status_code == 200
+
+
+def test_generous_limits_are_counted_in_batches_and_still_enforced(api, acme, token, settings):
+    """At 100 per window and more, each process adds to the shared counter in batches of 1%."""
+    from django.core.cache import cache
+
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "api": "200/h"}
+    with override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}):
+        first = [get_bflus(api, token).status_code for _ in range(151)]
+        shared = cache.get(f"throttle_api_acme:{int(time.time() // 3600)}")
+        rest = [get_bflus(api, token).status_code for _ in range(52)]
+    assert first + rest[:49] == [200] * 200
+    assert rest[-1] == 429
+    assert 150 <= shared <= 151  # batches of 2: the shared count lags by at most one batch

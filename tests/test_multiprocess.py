@@ -34,7 +34,7 @@ def _database_url() -> str:
 @pytest.fixture(scope="module")
 def servers(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
-        env = {"DATABASE_URL": _database_url(), "THROTTLE_TOKEN_CLIENT": "4/min"}
+        env = {"DATABASE_URL": _database_url(), "THROTTLE_TOKEN_CLIENT": "4/h"}
     if SHARED_CACHE:
         env["CACHE_URL"] = os.environ["CACHE_URL"]
     pair = []
