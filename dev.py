@@ -3,6 +3,7 @@
 
     python3 dev.py serve     # venv, install, migrate (SQLite), demo community, serve on 127.0.0.1:8000
     python3 dev.py test      # venv, install, the whole test suite (extra arguments go to pytest)
+    python3 dev.py bench     # venv, install (and Debian's wrk), the benchmark table (bench/run.py)
 
 Standard library only: it runs before anything is installed.
 """
@@ -10,6 +11,7 @@ Standard library only: it runs before anything is installed.
 import hashlib
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import venv
@@ -80,12 +82,24 @@ def test(pytest_args: list[str]) -> None:
     os.execv(str(PYTHON), [str(PYTHON), "-m", "pytest", *pytest_args])
 
 
+def bench(bench_args: list[str]) -> None:
+    """The benchmark needs wrk (Debian's package) and the machine's PostgreSQL and Redis on 127.0.0.1."""
+    ensure_venv()
+    if not shutil.which("wrk"):
+        say("installing Debian's wrk")
+        run("apt-get", "install", "-y", "-qq", "wrk")
+    os.chdir(ROOT)
+    os.execv(str(PYTHON), [str(PYTHON), "bench/run.py", *bench_args])
+
+
 def main() -> None:
     command, *rest = sys.argv[1:] or ["help"]
     if command == "serve":
         serve()
     elif command == "test":
         test(rest)
+    elif command == "bench":
+        bench(rest)
     else:
         print(__doc__)
         sys.exit(0 if command in {"help", "-h", "--help"} else 2)
