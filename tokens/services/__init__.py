@@ -1,0 +1,30 @@
+"""Credentials: authenticating clients, issuing and revoking tokens, creating and rotating secrets.
+
+Views, admin actions and management commands call these functions and nothing else writes credentials.
+Every write is atomic and records its audit event in the same transaction.
+"""
+
+from tokens.services.client_secrets import (
+    MAX_GRACE,
+    SecretRotation,
+    secret_create,
+    secret_expire_previous,
+    secret_rotate,
+)
+from tokens.services.issuance import (
+    AuthenticatedClient,
+    ClientCredentials,
+    IssuedAccessToken,
+    client_authenticate,
+    token_issue,
+    token_lifetime_for,
+)
+from tokens.services.revocation import token_revoke_presented, tokens_purge, tokens_revoke, tokens_revoke_all
+from tokens.services.revocation_requests import revocation_request_handle, revocation_request_open
+
+__all__ = [
+    "MAX_GRACE", "AuthenticatedClient", "ClientCredentials", "IssuedAccessToken", "SecretRotation",
+    "client_authenticate", "revocation_request_handle", "revocation_request_open", "secret_create",
+    "secret_expire_previous", "secret_rotate", "token_issue", "token_lifetime_for", "token_revoke_presented",
+    "tokens_purge", "tokens_revoke", "tokens_revoke_all",
+]

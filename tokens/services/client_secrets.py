@@ -1,0 +1,96 @@
+"""Client secrets: creation, rotation with a grace window, and ending that window early."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from communities.models import Community
+from tokens import crypto
+from tokens.audit import Actor, audit_record
+from tokens.models import AuditEvent, ClientSecret
+from tokens.services.revocation import tokens_revoke_all
+
+MAX_GRACE = timedelta(days=7)
+Event = AuditEvent.EventType
+
+
+@dataclass(frozen=True)
+class SecretRotation:
+    community: Community
+    client_secret: str = field(repr=False)
+    previous_secret_valid_until: datetime | None
+    tokens_revoked: int
+
+
+@transaction.atomic
+def secret_create(*, community: Community, actor: Actor) -> str:
+    """Create a secret for a new community; the plaintext is returned here, once, and never again."""
+    secret = crypto.generate_secret()
+    stored = crypto.digest_secret(secret)
+    ClientSecret.objects.create(community=community, hint=stored.hint, salt=stored.salt, digest=stored.digest)
+    audit_record(event_type=Event.SECRET_CREATED, actor=actor, community=community,
+                 details={"hint": stored.hint})
+    return secret
+
+
+@transaction.atomic
+def secret_rotate(
+    *,
+    community: Community,
+    actor: Actor,
+    grace: timedelta = timedelta(0),
+    revoke_tokens: bool = False,
+    reason: str = "",
+) -> SecretRotation:
+    """Issue a new secret; the current one keeps working for ``grace`` (at most 7 days), then stops.
+
+    Only the newest previous secret gets the grace window: any older one stops now, so a community
+    never holds more than two valid secrets.
+    """
+    if grace < timedelta(0) or grace > MAX_GRACE:
+        raise ValidationError(_("The grace period must be between 0 and 7 days."))
+    community = Community.objects.select_for_update().get(pk=community.pk)
+    now = timezone.now()
+    valid = list(ClientSecret.objects.filter(community=community).exclude(valid_until__lte=now)
+                 .order_by("-created_at"))
+    valid_until = now + grace if valid else None
+    for position, old in enumerate(valid):
+        old.valid_until = valid_until if position == 0 else now
+        old.save(update_fields=["valid_until"])
+    secret = crypto.generate_secret()
+    stored = crypto.digest_secret(secret)
+    ClientSecret.objects.create(community=community, hint=stored.hint, salt=stored.salt, digest=stored.digest)
+    revoked = 0
+    if revoke_tokens:
+        revoked = tokens_revoke_all(community=community, actor=actor, reason=reason or _("secret rotated"))
+    audit_record(
+        event_type=Event.SECRET_ROTATED,
+        actor=actor,
+        community=community,
+        details={
+            "hint": stored.hint,
+            "grace_seconds": int(grace.total_seconds()),
+            "tokens_revoked": revoked,
+            "reason": reason,
+        },
+    )
+    return SecretRotation(community=community, client_secret=secret,
+                          previous_secret_valid_until=valid_until, tokens_revoked=revoked)
+
+
+@transaction.atomic
+def secret_expire_previous(*, community: Community, actor: Actor) -> int:
+    """End a rotation's grace window now: every valid secret but the newest stops at once."""
+    now = timezone.now()
+    valid = list(ClientSecret.objects.select_for_update().filter(community=community)
+                 .exclude(valid_until__lte=now).order_by("-created_at"))
+    previous = [secret.pk for secret in valid[1:]]
+    stopped = ClientSecret.objects.filter(pk__in=previous).update(valid_until=now)
+    if stopped:
+        audit_record(event_type=Event.SECRET_EXPIRED, actor=actor, community=community,
+                     details={"secrets_stopped": stopped})
+    return stopped

@@ -1,0 +1,166 @@
+"""Client authentication and token issuance (SPEC §2.1, §2.2, §5)."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from bfluence.conf import app_settings
+from bfluence.errors import InvalidClient, InvalidScope
+from bfluence.precompiled import PrecompiledQuery
+from communities.models import Community
+from tokens import crypto
+from tokens.audit import Actor, audit_record, log_auth_decision
+from tokens.jwt import PartnerAccessToken
+from tokens.models import AuditEvent, ClientSecret, IssuedToken
+
+# "Last used" is for staff deciding when an old secret can go: a minute is precise enough, and saves
+# a write on every token request of a busy partner.
+LAST_USED_PRECISION = timedelta(minutes=1)
+_SECRETS_COMPARED = 2  # a community holds at most two valid secrets (during a rotation window)
+Event = AuditEvent.EventType
+
+
+@dataclass(frozen=True)
+class ClientCredentials:
+    client_id: str
+    client_secret: str = field(repr=False)
+    via_basic: bool = False
+
+
+@dataclass(frozen=True)
+class AuthenticatedClient:
+    community: Community
+    secret_id: int
+    last_used_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class IssuedAccessToken:
+    access_token: str = field(repr=False)
+    jti: str
+    expires_in: int
+    permissions: list[str]
+
+
+@dataclass(frozen=True)
+class _StoredSecret:
+    secret_id: int
+    salt: str
+    digest: str
+    last_used_at: datetime | None
+    community: Community
+
+
+_COMMUNITY_FIELDS = ("id", "client_id", "name", "is_active", "permissions", "token_lifetime")
+# The hot read of every token request, compiled once: the community's two newest secrets. Rotation
+# keeps every valid secret among the two newest, so validity is then checked here, with the app's clock.
+_newest_secrets_query = PrecompiledQuery(
+    lambda client_id: ClientSecret.objects
+    .filter(community__client_id=client_id, community__is_active=True)
+    .order_by("-created_at")
+    .values_list("id", "salt", "digest", "last_used_at", "valid_until",
+                 *(f"community__{name}" for name in _COMMUNITY_FIELDS))
+    [:_SECRETS_COMPARED],
+    "\x00client-id\x00",
+)
+
+
+def _valid_secrets(client_id: str) -> list[_StoredSecret]:
+    now = timezone.now()
+    return [
+        _StoredSecret(secret_id, salt, digest, last_used_at,
+                      Community.from_db("default", _COMMUNITY_FIELDS, community_values))
+        for secret_id, salt, digest, last_used_at, valid_until, *community_values
+        in _newest_secrets_query.rows(client_id)
+        if valid_until is None or valid_until > now
+    ]
+
+
+def client_authenticate(*, credentials: ClientCredentials, source_ip: str | None) -> AuthenticatedClient:
+    """Check a client_id + secret. Every failure looks and costs the same (SPEC §2.1, §5).
+
+    Unknown client, wrong secret, expired secret and inactive community all run one query and two
+    digest comparisons, write one audit row and raise the same ``InvalidClient``. Only a secret that
+    fails its checksum is refused earlier, before any database work.
+    """
+    presented = credentials.client_secret
+    if not crypto.is_well_formed(presented):
+        log_auth_decision(outcome="denied", reason="malformed_secret", client_id=credentials.client_id,
+                          source_ip=source_ip)
+        raise InvalidClient(via_basic=credentials.via_basic)
+    candidates = _valid_secrets(credentials.client_id)
+    matched = None
+    for index in range(_SECRETS_COMPARED):
+        stored = candidates[index] if index < len(candidates) else None
+        salt, digest = (stored.salt, stored.digest) if stored else (crypto.DUMMY_SALT, crypto.DUMMY_DIGEST)
+        if crypto.secret_matches(presented, salt=salt, digest=digest) and stored is not None:
+            matched = stored
+    if matched is None:
+        audit_record(
+            event_type=Event.CLIENT_AUTH_FAILED,
+            actor=Actor.anonymous(),
+            community=candidates[0].community if candidates else None,
+            client_id=credentials.client_id,
+            source_ip=source_ip,
+        )
+        log_auth_decision(outcome="denied", reason="invalid_client", client_id=credentials.client_id,
+                          source_ip=source_ip)
+        raise InvalidClient(via_basic=credentials.via_basic)
+    return AuthenticatedClient(community=matched.community, secret_id=matched.secret_id,
+                               last_used_at=matched.last_used_at)
+
+
+def _granted_permissions(community: Community, requested: list[str] | None) -> list[str]:
+    granted = [code for code in app_settings().permission_catalogue if code in community.permissions]
+    if requested is None:
+        return granted
+    if any(code not in granted for code in requested):
+        raise InvalidScope()
+    return [code for code in granted if code in requested]
+
+
+def token_lifetime_for(community: Community) -> timedelta:
+    default = app_settings().access_token_lifetime
+    return min(default, community.token_lifetime) if community.token_lifetime else default
+
+
+@transaction.atomic
+def token_issue(
+    *, client: AuthenticatedClient, requested_scope: list[str] | None, source_ip: str | None
+) -> IssuedAccessToken:
+    """Mint an access token for an authenticated client and record it under its ``jti``."""
+    community = client.community
+    permissions = _granted_permissions(community, requested_scope)
+    lifetime = token_lifetime_for(community)
+    token = PartnerAccessToken.for_community(
+        client_id=community.client_id, permissions=permissions, lifetime=lifetime
+    )
+    jti = token["jti"]
+    IssuedToken.objects.create(
+        jti=jti,
+        community=community,
+        client_secret_id=client.secret_id,
+        scope=token["scope"],
+        issued_at=token.issued_at,
+        expires_at=token.issued_at + lifetime,
+        source_ip=source_ip,
+    )
+    if client.last_used_at is None or token.issued_at - client.last_used_at >= LAST_USED_PRECISION:
+        ClientSecret.objects.filter(pk=client.secret_id).update(last_used_at=token.issued_at)
+    audit_record(
+        event_type=Event.TOKEN_ISSUED,
+        actor=Actor.partner(community.client_id),
+        community=community,
+        jti=jti,
+        source_ip=source_ip,
+        details={"scope": token["scope"], "expires_in": int(lifetime.total_seconds())},
+    )
+    log_auth_decision(outcome="issued", client_id=community.client_id, jti=jti, source_ip=source_ip)
+    return IssuedAccessToken(
+        access_token=str(token),
+        jti=jti,
+        expires_in=int(lifetime.total_seconds()),
+        permissions=permissions,
+    )
