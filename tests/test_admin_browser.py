@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.db import connections
 from playwright.sync_api import expect
 
 from communities.models import Community
@@ -46,6 +47,9 @@ def test_security_user_onboards_revokes_and_rotates_in_the_browser(live_server, 
         screenshot(page, "secret-once", tmp_path)
         community = Community.objects.get(client_id="browserco")
         member_set_bflus(community=community, reference="123", bflus=700, actor=TEST_ACTOR)
+        # Database work done under Playwright's event loop gets its own connection: close it here, or it
+        # would outlive the test and keep the test database from being dropped.
+        connections.close_all()
 
         # The partner gets a token over HTTP and uses it.
         status, body = partner_token(base, "browserco", secret)
