@@ -55,8 +55,8 @@ try:
     ACCESS_TOKEN_LIFETIME = parse_duration(env.str("ACCESS_TOKEN_LIFETIME", default="24h"))
 except ValueError as error:
     raise ImproperlyConfigured(f"Bfluence cannot start: ACCESS_TOKEN_LIFETIME: {error}") from error
-if ACCESS_TOKEN_LIFETIME.total_seconds() < 60:
-    _fail("ACCESS_TOKEN_LIFETIME must be at least 60s.")
+if ACCESS_TOKEN_LIFETIME.total_seconds() < 1:
+    _fail("ACCESS_TOKEN_LIFETIME must be at least 1s.")
 
 SIMPLE_JWT = {
     "ALGORITHM": "HS256",

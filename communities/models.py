@@ -4,8 +4,9 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-CLIENT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{2,63}$"
-MEMBER_REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+# Identifiers travel in URLs, headers and logs: letters, digits and a few safe marks, matched exactly.
+CLIENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+MEMBER_REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@+:~-]{0,63}$"
 
 
 class Community(models.Model):
@@ -18,7 +19,7 @@ class Community(models.Model):
         validators=[
             RegexValidator(
                 CLIENT_ID_PATTERN,
-                _("3 to 64 characters: lower-case letters, digits, '-' and '_', starting with a letter or digit."),
+                _("Up to 64 letters, digits, '.', '-' and '_', starting with a letter or digit."),
             )
         ],
     )
@@ -54,7 +55,7 @@ class Member(models.Model):
     reference = models.CharField(
         _("member reference"),
         max_length=64,
-        validators=[RegexValidator(MEMBER_REFERENCE_PATTERN, _("Up to 64 letters, digits, '.', '-' or '_'."))],
+        validators=[RegexValidator(MEMBER_REFERENCE_PATTERN, _("Up to 64 letters, digits and . _ @ + : ~ -, starting with a letter or digit."))],
     )
     bflus = models.BigIntegerField(_("bflus"), default=0, validators=[MinValueValidator(0)])
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

@@ -14,7 +14,7 @@ from tokens.models import AuditEvent
 from tokens.services import secret_create, secret_rotate, tokens_revoke_all
 
 Event = AuditEvent.EventType
-MIN_TOKEN_LIFETIME = timedelta(seconds=60)
+MIN_TOKEN_LIFETIME = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def token_lifetime_validate(lifetime: timedelta | None) -> timedelta | None:
     default = app_settings().access_token_lifetime
     if lifetime is not None and not MIN_TOKEN_LIFETIME <= lifetime <= default:
         raise ValidationError(
-            _("The token lifetime must be between 60 seconds and the default (%(default)s seconds).")
+            _("The token lifetime must be between 1 second and the default (%(default)s seconds).")
             % {"default": int(default.total_seconds())}
         )
     return lifetime

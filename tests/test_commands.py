@@ -226,3 +226,18 @@ def test_seed_demo_prints_working_credentials_and_a_curl_example(api):
     response = get_bflus(api, issue_token(api, demo))
     assert response.json()["bflus"] == 1500
     assert Community.objects.filter(client_id=body["client_id"]).count() == 1
+
+
+def test_client_ids_keep_their_case_and_match_exactly(api):
+    body = run_json("create_community", "--client-id", "Acme.Corp_1", "--name", "Acme Corp",
+                    "--permissions", "bflus:read", "--token-lifetime", "2s")
+    assert request_token(api, as_created("Acme.Corp_1", body["client_secret"])).json()["expires_in"] == 2
+    wrong_case = api.post("/auth/token", {"client_id": "acme.corp_1", "client_secret": body["client_secret"]},
+                          format="json")
+    assert wrong_case.status_code == 401
+
+
+def test_member_references_may_be_e_mail_like(api, acme):
+    assert run_json("set_bflus", "acme", "ana+vip@example.com", "7")["bflus"] == 7
+    token = issue_token(api, acme)
+    assert get_bflus(api, token, client="ana+vip@example.com").json()["bflus"] == 7
