@@ -1,5 +1,9 @@
 """Staff console for communities and members. Every action calls the same services as the commands."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, OuterRef, Subquery
@@ -129,10 +133,7 @@ class CommunityAdmin(admin.ModelAdmin):
 
         return [
             view(self.rotate_secret_view, "rotate-secret"),
-            view(self.stop_previous_secret_view, "stop-previous-secret"),
-            view(self.revoke_tokens_view, "revoke-tokens"),
-            view(self.deactivate_view, "deactivate"),
-            view(self.reactivate_view, "reactivate"),
+            *(view(partial(self._reason_action, action=action), name) for name, action in REASON_ACTIONS.items()),
         ] + super().get_urls()
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -150,8 +151,9 @@ class CommunityAdmin(admin.ModelAdmin):
             raise PermissionDenied
         return get_object_or_404(Community, pk=object_id)
 
-    def _back(self, community) -> HttpResponseRedirect:
-        return HttpResponseRedirect(reverse("admin:communities_community_change", args=[community.pk]))
+    @staticmethod
+    def _change_url(community) -> str:
+        return reverse("admin:communities_community_change", args=[community.pk])
 
     @method_decorator(sensitive_post_parameters())
     def rotate_secret_view(self, request, object_id):
@@ -168,49 +170,60 @@ class CommunityAdmin(admin.ModelAdmin):
                                  _("Rotate the secret of %(name)s") % {"name": community},
                                  form=form, button=_("Rotate and show the new secret"), original=community)
 
-    def _reason_action(self, request, object_id, *, permission, question, button, perform, done):
-        community = self._community(request, object_id, permission)
+    def _reason_action(self, request, object_id, *, action: "ReasonAction"):
+        community = self._community(request, object_id, action.permission)
         form = ReasonForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            result = perform(community=community, actor=staff_actor(request), reason=form.cleaned_data["reason"])
-            self.message_user(request, done(community, result), messages.SUCCESS)
-            return self._back(community)
-        return render_admin_page(request, self, "admin/bfluence/confirm_with_reason.html", question,
-                                 form=form, question=question, subject=str(community), button=button,
-                                 cancel_url=reverse("admin:communities_community_change", args=[community.pk]))
+            result = action.perform(community=community, actor=staff_actor(request),
+                                    reason=form.cleaned_data["reason"])
+            self.message_user(request, action.done(community, result), messages.SUCCESS)
+            return HttpResponseRedirect(self._change_url(community))
+        return render_admin_page(request, self, "admin/bfluence/confirm_with_reason.html", action.question,
+                                 form=form, question=action.question, subject=str(community),
+                                 button=action.button, cancel_url=self._change_url(community))
 
-    def stop_previous_secret_view(self, request, object_id):
-        return self._reason_action(
-            request, object_id, permission="communities.rotate_secret",
-            question=_("Stop the previous secret now, before its grace window ends?"),
-            button=_("Stop the previous secret"),
-            perform=lambda community, actor, reason: secret_expire_previous(community=community, actor=actor),
-            done=lambda community, stopped: _("%(count)s previous secret(s) stopped.") % {"count": stopped},
-        )
 
-    def revoke_tokens_view(self, request, object_id):
-        return self._reason_action(
-            request, object_id, permission="communities.revoke_community_tokens",
-            question=_("Revoke every live token of this community? Its next request will get a 401."),
-            button=_("Revoke all tokens"), perform=tokens_revoke_all,
-            done=lambda community, count: _("%(count)s token(s) revoked.") % {"count": count},
-        )
+@dataclass(frozen=True)
+class ReasonAction:
+    """A community action that asks for a reason, then calls one service."""
 
-    def deactivate_view(self, request, object_id):
-        return self._reason_action(
-            request, object_id, permission="communities.deactivate_community",
-            question=_("Deactivate this community? It gets no tokens, and every token it holds is revoked."),
-            button=_("Deactivate"), perform=community_deactivate,
-            done=lambda community, _result: _("%(name)s is inactive.") % {"name": community},
-        )
+    permission: str
+    question: str
+    button: str
+    perform: Callable
+    done: Callable
 
-    def reactivate_view(self, request, object_id):
-        return self._reason_action(
-            request, object_id, permission="communities.deactivate_community",
-            question=_("Reactivate this community? It may ask for new tokens again."),
-            button=_("Reactivate"), perform=community_reactivate,
-            done=lambda community, _result: _("%(name)s is active again.") % {"name": community},
-        )
+
+REASON_ACTIONS = {
+    "stop-previous-secret": ReasonAction(
+        "communities.rotate_secret",
+        gettext_lazy("Stop the previous secret now, before its grace window ends?"),
+        gettext_lazy("Stop the previous secret"),
+        lambda community, actor, reason: secret_expire_previous(community=community, actor=actor),
+        lambda community, stopped: _("%(count)s previous secret(s) stopped.") % {"count": stopped},
+    ),
+    "revoke-tokens": ReasonAction(
+        "communities.revoke_community_tokens",
+        gettext_lazy("Revoke every live token of this community? Its next request will get a 401."),
+        gettext_lazy("Revoke all tokens"),
+        tokens_revoke_all,
+        lambda community, count: _("%(count)s token(s) revoked.") % {"count": count},
+    ),
+    "deactivate": ReasonAction(
+        "communities.deactivate_community",
+        gettext_lazy("Deactivate this community? It gets no tokens, and every token it holds is revoked."),
+        gettext_lazy("Deactivate"),
+        community_deactivate,
+        lambda community, _result: _("%(name)s is inactive.") % {"name": community},
+    ),
+    "reactivate": ReasonAction(
+        "communities.deactivate_community",
+        gettext_lazy("Reactivate this community? It may ask for new tokens again."),
+        gettext_lazy("Reactivate"),
+        community_reactivate,
+        lambda community, _result: _("%(name)s is active again.") % {"name": community},
+    ),
+}
 
 
 @admin.register(Member)

@@ -108,7 +108,8 @@ def test_revoke_json_then_the_token_is_refused_on_the_next_request(api, acme):
     assert get_bflus(api, token).status_code == 401
     record = IssuedToken.objects.get(pk=jti_of(token))
     assert record.revoked_at is not None and record.revoked_by == "partner:acme"
-    assert AuditEvent.objects.filter(event_type="token_revoked", jti=record.jti).count() == 1
+    event = AuditEvent.objects.get(event_type="token_revoked", jti=record.jti)
+    assert (event.actor, event.source_ip) == ("acme", "127.0.0.1")
 
 
 def test_revoke_with_form_and_basic(api, acme):
@@ -168,7 +169,8 @@ def test_revocation_request_revokes_every_token_and_queues_the_request(api, acme
     for token in tokens:
         assert get_bflus(api, token).status_code == 401
     assert get_bflus(api, other).status_code == 200
-    assert AuditEvent.objects.filter(event_type="revocation_request_opened", community=acme.community).exists()
+    opened = AuditEvent.objects.get(event_type="revocation_request_opened", community=acme.community)
+    assert opened.source_ip == request.source_ip == "127.0.0.1"
 
 
 def test_revocation_request_with_basic_auth(api, acme):

@@ -40,6 +40,10 @@ class ClientAuthenticatedView(NoStoreAPIView):
         request.source_ip = client_ip(request)
         super().initial(request, *args, **kwargs)
 
+    @staticmethod
+    def partner_actor(request, client: AuthenticatedClient) -> Actor:
+        return Actor.partner(client.community.client_id, request.source_ip)
+
     def authenticate_client(self, request) -> AuthenticatedClient:
         credentials = client_credentials(request)
         try:
@@ -114,8 +118,7 @@ class RevokeView(ClientAuthenticatedView):
         token_revoke_presented(
             community=client.community,
             raw_token=fields.validated_data["token"],
-            actor=Actor.partner(client.community.client_id, request.source_ip),
-            source_ip=request.source_ip,
+            actor=self.partner_actor(request, client),
         )
         return Response({})
 
@@ -141,8 +144,7 @@ class RevocationRequestView(ClientAuthenticatedView):
         revocation = revocation_request_open(
             community=client.community,
             reason=fields.validated_data["reason"],
-            actor=Actor.partner(client.community.client_id, request.source_ip),
-            source_ip=request.source_ip,
+            actor=self.partner_actor(request, client),
         )
         return Response(
             {"id": revocation.pk, "status": revocation.status, "tokens_revoked": revocation.tokens_revoked},

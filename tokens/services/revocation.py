@@ -21,23 +21,19 @@ def _revoke_queryset(queryset, *, actor: Actor, reason: str, now) -> int:
 
 
 @transaction.atomic
-def token_revoke_presented(
-    *, community: Community, raw_token: str, actor: Actor, source_ip: str | None
-) -> bool:
+def token_revoke_presented(*, community: Community, raw_token: str, actor: Actor) -> bool:
     """RFC 7009: revoke the presented token if it is this community's. Never another's."""
     claims = decode_ignoring_expiry(raw_token)
     if claims is None or claims.get("community") != community.client_id:
         return False
     return bool(
         tokens_revoke(community=community, jtis=[str(claims["jti"])], actor=actor,
-                      reason=_("revoked by the partner (RFC 7009)"), source_ip=source_ip)
+                      reason=_("revoked by the partner (RFC 7009)"))
     )
 
 
 @transaction.atomic
-def tokens_revoke(
-    *, community: Community, jtis: list[str], actor: Actor, reason: str, source_ip: str | None = None
-) -> int:
+def tokens_revoke(*, community: Community, jtis: list[str], actor: Actor, reason: str) -> int:
     """Revoke the listed tokens of one community; tokens of other communities are left alone."""
     now = timezone.now()
     revoked = 0
@@ -46,13 +42,13 @@ def tokens_revoke(
                             reason=reason, now=now):
             revoked += 1
             audit_record(event_type=Event.TOKEN_REVOKED, actor=actor, community=community, jti=jti,
-                         source_ip=source_ip, details={"reason": reason})
+                         details={"reason": reason})
     return revoked
 
 
 @transaction.atomic
 def tokens_revoke_all(
-    *, community: Community, actor: Actor, reason: str, source_ip: str | None = None
+    *, community: Community, actor: Actor, reason: str
 ) -> int:
     """Revoke every outstanding token of a community, including any being issued right now."""
     now = timezone.now()
@@ -62,7 +58,7 @@ def tokens_revoke_all(
     revoked = _revoke_queryset(IssuedToken.objects.filter(community=community), actor=actor,
                                reason=reason, now=now)
     audit_record(event_type=Event.TOKENS_REVOKED_ALL, actor=actor, community=community,
-                 source_ip=source_ip, details={"reason": reason, "revoked": revoked})
+                 details={"reason": reason, "revoked": revoked})
     return revoked
 
 

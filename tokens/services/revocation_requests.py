@@ -17,18 +17,14 @@ Event = AuditEvent.EventType
 
 
 @transaction.atomic
-def revocation_request_open(
-    *, community: Community, reason: str, actor: Actor, source_ip: str | None = None
-) -> RevocationRequest:
+def revocation_request_open(*, community: Community, reason: str, actor: Actor) -> RevocationRequest:
     """"Our credentials are compromised": revoke every token now, and queue the request for staff."""
     revoked = tokens_revoke_all(community=community, actor=actor,
-                                reason=_("revocation request: %(reason)s") % {"reason": reason[:200]},
-                                source_ip=source_ip)
-    request = RevocationRequest.objects.create(
-        community=community, reason=reason, opened_by=str(actor), source_ip=source_ip, tokens_revoked=revoked
-    )
+                                reason=_("revocation request: %(reason)s") % {"reason": reason[:200]})
+    request = RevocationRequest.objects.create(community=community, reason=reason, opened_by=str(actor),
+                                               source_ip=actor.source_ip, tokens_revoked=revoked)
     audit_record(event_type=Event.REVOCATION_REQUEST_OPENED, actor=actor, community=community,
-                 source_ip=source_ip, details={"request_id": request.pk, "tokens_revoked": revoked})
+                 details={"request_id": request.pk, "tokens_revoked": revoked})
     return request
 
 
