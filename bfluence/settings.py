@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "bfluence",
     "communities",
     "tokens",
+    "console",
 ]
 
 MIDDLEWARE = [

@@ -16,9 +16,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters
 
-from bfluence.admin_tools import ReasonForm, render_admin_page, secret_once_response, staff_actor
+from console.pages import ReasonForm, render_admin_page, secret_once_response, staff_actor
 from bfluence.durations import parse_duration
-from communities.forms import GRACE_CHOICES
+from console.forms import GRACE_CHOICES
 from tokens.models import AuditEvent, IssuedToken, RevocationRequest
 from tokens.services import revocation_request_handle, revocation_request_open, tokens_revoke
 
@@ -84,7 +84,7 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
             return None
         hidden = [("action", "revoke_selected")] + [(ACTION_CHECKBOX_NAME, token.pk) for token in queryset]
         return render_admin_page(
-            request, self, "admin/bfluence/confirm_with_reason.html", _("Revoke tokens"), form=form,
+            request, self, "console/confirm_with_reason.html", _("Revoke tokens"), form=form,
             question=_("Revoke these %(count)s token(s)? Their next request will get a 401.")
             % {"count": queryset.count()},
             hidden_fields=hidden, button=_("Revoke"), cancel_url=reverse("admin:tokens_issuedtoken_changelist"),
@@ -105,6 +105,7 @@ class HandleRequestForm(forms.Form):
 @admin.register(RevocationRequest)
 class RevocationRequestAdmin(admin.ModelAdmin):
     form = RevocationRequestForm
+    change_form_template = "console/revocationrequest_change_form.html"
     list_display = ("id", "community", "status", "created_at", "opened_by", "tokens_revoked", "handled_by",
                     "handled_at")
     list_filter = ("status", "community")
@@ -160,7 +161,7 @@ class RevocationRequestAdmin(admin.ModelAdmin):
                                         title=_("Request #%(id)s handled: the new client secret")
                                         % {"id": revocation.pk})
         return render_admin_page(
-            request, self, "admin/bfluence/form_page.html",
+            request, self, "console/form_page.html",
             _("Handle request #%(id)s of %(community)s") % {"id": revocation.pk, "community": revocation.community},
             form=form, button=_("Rotate the secret, close the request and show the new secret"),
         )

@@ -19,8 +19,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters
 
-from bfluence.admin_tools import ReasonForm, render_admin_page, secret_once_response, staff_actor
-from communities.forms import CommunityChangeForm, OnboardCommunityForm, RotateSecretForm
+from console.pages import ReasonForm, render_admin_page, secret_once_response, staff_actor
+from console.forms import CommunityChangeForm, OnboardCommunityForm, RotateSecretForm
 from communities.models import Community, Member
 from communities.services import (
     community_create,
@@ -49,6 +49,7 @@ def _secret_line(secret: ClientSecret, now) -> tuple:
 @admin.register(Community)
 class CommunityAdmin(admin.ModelAdmin):
     form = CommunityChangeForm
+    change_form_template = "console/community_change_form.html"
     list_display = ("client_id", "name", "is_active", "permission_list", "live_tokens", "last_token_issued",
                     "secrets_summary")
     list_filter = ("is_active",)
@@ -114,7 +115,7 @@ class CommunityAdmin(admin.ModelAdmin):
                 return secret_once_response(request, self, community=created.community,
                                             client_secret=created.client_secret,
                                             title=_("Community created: its client secret"))
-        return render_admin_page(request, self, "admin/bfluence/form_page.html", _("Onboard a community"),
+        return render_admin_page(request, self, "console/form_page.html", _("Onboard a community"),
                                  form=form, button=_("Create community and show its secret"))
 
     def save_model(self, request, obj, form, change):
@@ -166,7 +167,7 @@ class CommunityAdmin(admin.ModelAdmin):
             note = _("%(count)s token(s) revoked.") % {"count": rotation.tokens_revoked}
             return secret_once_response(request, self, community=community, client_secret=rotation.client_secret,
                                         title=_("New client secret"), note=note)
-        return render_admin_page(request, self, "admin/bfluence/form_page.html",
+        return render_admin_page(request, self, "console/form_page.html",
                                  _("Rotate the secret of %(name)s") % {"name": community},
                                  form=form, button=_("Rotate and show the new secret"), original=community)
 
@@ -178,7 +179,7 @@ class CommunityAdmin(admin.ModelAdmin):
                                     reason=form.cleaned_data["reason"])
             self.message_user(request, action.done(community, result), messages.SUCCESS)
             return HttpResponseRedirect(self._change_url(community))
-        return render_admin_page(request, self, "admin/bfluence/confirm_with_reason.html", action.question,
+        return render_admin_page(request, self, "console/confirm_with_reason.html", action.question,
                                  form=form, question=action.question, subject=str(community),
                                  button=action.button, cancel_url=self._change_url(community))
 

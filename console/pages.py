@@ -31,7 +31,7 @@ def render_admin_page(request, model_admin, template: str, title: str, **context
 
 def secret_once_response(request, model_admin, *, community, client_secret: str, title: str, note: str = ""):
     """The only page that ever shows a client secret. Never cached, never shown again."""
-    response = render_admin_page(request, model_admin, "admin/bfluence/secret_once.html", title,
+    response = render_admin_page(request, model_admin, "console/secret_once.html", title,
                                  community=community, client_secret=client_secret, note=note)
     add_never_cache_headers(response)
     return response

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ConsoleConfig(AppConfig):
+    """The staff console: admin screens that combine communities, credentials and the audit trail.
+
+    It sits on top of every other app (console > tokens > communities), so the apps below never import
+    a screen, and screens that need several apps have one home.
+    """
+
+    name = "console"
+    verbose_name = _("Staff console")
