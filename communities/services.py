@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from bfluence.conf import app_settings
+from bfluence.scrub import scrub
 from communities.models import Community, Member
 from tokens.audit import Actor, audit_record
 from tokens.models import AuditEvent
@@ -62,6 +63,7 @@ def community_create(
     token_lifetime: timedelta | None = None,
 ) -> NewCommunity:
     """Onboard a community with its first secret, which is returned here once and never again."""
+    name = scrub(name)
     community = Community(
         client_id=client_id,
         name=name,
@@ -84,6 +86,7 @@ def community_update(
     *, community: Community, actor: Actor, name: str, permissions: list[str], token_lifetime: timedelta | None
 ) -> Community:
     """Staff edits: name, permissions (withdrawn ones stop working at once) and token lifetime."""
+    name = scrub(name)
     stored = Community.objects.select_for_update().get(pk=community.pk)
     before = {"name": stored.name, "permissions": stored.permissions,
               "token_lifetime": int(stored.token_lifetime.total_seconds()) if stored.token_lifetime else None}

@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from bfluence.scrub import scrub, scrub_value
 from communities.models import Community
 from tokens.crypto import PREFIX as SECRET_PREFIX
 from tokens.models import AuditEvent
@@ -60,15 +61,16 @@ def audit_record(
     source_ip: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
+    """Write one audit row. Free text in ``details`` (reasons, names) is scrubbed of secrets and tokens."""
     return AuditEvent.objects.create(
         event_type=event_type,
         actor_type=actor.kind,
-        actor=actor.name[:200],
+        actor=scrub(actor.name)[:200],
         community=community,
         client_id=printable_client_id(client_id or (community.client_id if community else "")),
         jti=jti,
         source_ip=source_ip or actor.source_ip,
-        details=details or {},
+        details=scrub_value(details or {}),
     )
 
 

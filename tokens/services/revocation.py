@@ -1,11 +1,13 @@
 """Revoking tokens, one, some or all of a community's, and purging old records."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from bfluence.conf import app_settings
+from bfluence.scrub import scrub
 from communities.models import Community
 from tokens.audit import Actor, audit_record
 from tokens.jwt import decode_ignoring_expiry
@@ -14,9 +16,15 @@ from tokens.models import AuditEvent, IssuedToken
 Event = AuditEvent.EventType
 
 
+def still_accepted_after(now: datetime) -> datetime:
+    """Tokens expiring after this moment may still be accepted now: bearer checks allow ``JWT_LEEWAY``."""
+    return now - timedelta(seconds=app_settings().leeway_seconds)
+
+
 def _revoke_queryset(queryset, *, actor: Actor, reason: str, now) -> int:
-    return queryset.filter(revoked_at__isnull=True, expires_at__gt=now).update(
-        revoked_at=now, revoked_by=str(actor)[:200], revocation_reason=reason[:500]
+    """Revoke every token of ``queryset`` that would still be accepted, leeway included."""
+    return queryset.filter(revoked_at__isnull=True, expires_at__gt=still_accepted_after(now)).update(
+        revoked_at=now, revoked_by=scrub(str(actor))[:200], revocation_reason=scrub(reason)[:500]
     )
 
 

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from bfluence.scrub import scrub
 from communities.models import Community
 from tokens.audit import Actor, audit_record
 from tokens.models import AuditEvent, RevocationRequest
@@ -19,6 +20,7 @@ Event = AuditEvent.EventType
 @transaction.atomic
 def revocation_request_open(*, community: Community, reason: str, actor: Actor) -> RevocationRequest:
     """"Our credentials are compromised": revoke every token now, and queue the request for staff."""
+    reason = scrub(reason)  # people paste the leaked secret or token as evidence
     revoked = tokens_revoke_all(community=community, actor=actor,
                                 reason=_("revocation request: %(reason)s") % {"reason": reason[:200]})
     request = RevocationRequest.objects.create(community=community, reason=reason, opened_by=str(actor),

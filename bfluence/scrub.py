@@ -1,0 +1,43 @@
+"""The one scrubber for free text: nothing that looks like a client secret or a bearer token survives.
+
+Reasons typed by partners, operators and staff are stored where every support account reads them, and
+log lines quote URLs, headers and exceptions. People paste credentials into both ("this token leaked:
+eyJ…"). Services run every free-text field through ``scrub`` before storing it, and the log filter
+(``bfluence.log_filters``) runs every log line through it, so the two can never disagree.
+
+Plain Python, no Django and no app imports: anything may use it, settings and logging included.
+"""
+
+import re
+
+_REDACTIONS = [
+    # A JWT, whole or partial: our header and payload are base64url JSON, so they start with "eyJ".
+    (re.compile(r"eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){0,2}"), "[redacted-token]"),
+    # Any other JWT/JWS-shaped string: three long base64url segments joined by dots.
+    (re.compile(r"[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"), "[redacted-token]"),
+    # A client secret, whole or cut short (tokens.crypto: "bfl_sk_" + 49 base62 characters). Its first
+    # four characters are the hint staff see everywhere by design ("bfl_sk_AbCd…"): those stay readable.
+    (re.compile(r"bfl_sk_[A-Za-z0-9]{5,}"), "bfl_sk_[redacted]"),
+    # A secret's body pasted without its prefix: exactly 49 base62 characters standing alone.
+    (re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]{49}(?![A-Za-z0-9])"), "[redacted-secret]"),
+    # Credentials in query strings and form bodies, whatever their shape.
+    (re.compile(r"(?i)\b(access_token|token|client_secret|client_assertion)=[^&\s\"']+"), r"\1=[redacted]"),
+]
+
+
+def scrub(text: str) -> str:
+    """``text`` with every secret- or token-shaped part replaced by a visible ``[redacted…]`` marker."""
+    for pattern, replacement in _REDACTIONS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def scrub_value(value):
+    """``scrub`` applied to every string inside JSON-like data (audit details): dicts, lists, strings."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {key: scrub_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub_value(item) for item in value]
+    return value

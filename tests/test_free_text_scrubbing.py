@@ -1,0 +1,109 @@
+"""Secrets and tokens pasted into free text are scrubbed before they are stored or logged (SPEC §2.7, §5).
+
+Reasons given by partners, operators and staff land in the audit trail, the token records and the
+revocation requests, which every support account can read. One scrubber (``bfluence.scrub``) cleans
+them all, and the log redaction filter uses the very same one.
+"""
+
+import io
+import logging
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.urls import reverse
+
+from bfluence.log_filters import RedactCredentials
+from bfluence.scrub import scrub
+from communities.services import community_deactivate, community_reactivate
+from tests.conftest import TEST_ACTOR, issue_token, make_community
+from tokens.audit import Actor
+from tokens.models import IssuedToken
+from tokens.services import secret_rotate, tokens_revoke, tokens_revoke_all
+
+pytestmark = pytest.mark.django_db
+
+# A JWT-shaped string that is not ours (its header does not start with "eyJ"): still a bearer credential.
+FOREIGN_JWT = "ewogICJhbGciOiAiUlMyNTYiIH0.ewogICJzdWIiOiAiYWxpY2UiIH0.c2lnbmF0dXJlLW9mLXNvbWVvbmUtZWxzZQ"
+
+
+def whole_database() -> str:
+    """``manage.py dumpdata``: every table of every app, as the operator's backup would hold it."""
+    out = io.StringIO()
+    call_command("dumpdata", stdout=out)
+    return out.getvalue()
+
+
+def pasted(secret: str, token: str) -> str:
+    return f"leaked: {secret} and Bearer {token} (also {secret[len('bfl_sk_'):]}, {FOREIGN_JWT})"
+
+
+def test_no_pasted_secret_or_token_survives_anywhere_in_the_database(api, acme, globex, client):
+    acme_token, globex_token = issue_token(api, acme), issue_token(api, globex)
+    spare = issue_token(api, globex)
+    text_acme, text_globex = pasted(acme.client_secret, acme_token), pasted(globex.client_secret, globex_token)
+
+    # Staff, through the console: a revocation request taken by phone, and a token revoked with a reason.
+    staff = User.objects.create_superuser("root", password="x")
+    client.force_login(staff)
+    response = client.post(reverse("admin:tokens_revocationrequest_add"),
+                           {"community": globex.community.pk, "reason": text_globex})
+    assert response.status_code == 302
+    tokens_revoke(community=globex.community, jtis=[IssuedToken.objects.filter(community=globex.community)
+                                                    .latest("issued_at").jti],
+                  actor=Actor.staff(staff), reason=pasted(globex.client_secret, spare))
+    # Operators, through commands.
+    call_command("rotate_secret", "globex", "--reason", text_globex, stdout=io.StringIO())
+    call_command("revoke_tokens", "globex", "--all", "--reason", text_globex, stdout=io.StringIO())
+    call_command("deactivate_community", "globex", "--reason", text_globex, stdout=io.StringIO())
+    community_reactivate(community=globex.community, actor=TEST_ACTOR, reason=text_globex)
+    # The partner itself, reporting the compromise with the evidence pasted in.
+    response = api.post("/auth/revocation-requests",
+                        {"client_id": "acme", "client_secret": acme.client_secret, "reason": text_acme},
+                        format="json")
+    assert response.status_code == 202
+
+    dumped = whole_database()
+    assert "revocation request" in dumped and "[redacted" in dumped  # the reasons are there, cleaned
+    for secret in (acme.client_secret, globex.client_secret):
+        assert secret not in dumped
+        assert secret[len("bfl_sk_"):] not in dumped
+    for token in (acme_token, globex_token, spare, FOREIGN_JWT):
+        for part in token.split("."):
+            assert part not in dumped
+
+
+def test_service_level_reasons_are_scrubbed_too(acme):
+    token_like = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.abcdefghijklmnopqrstuvwxyz012345"
+    secret_rotate(community=acme.community, actor=TEST_ACTOR, reason=f"old one was {acme.client_secret}")
+    tokens_revoke_all(community=acme.community, actor=TEST_ACTOR, reason=token_like)
+    community_deactivate(community=acme.community, actor=TEST_ACTOR, reason=token_like)
+    dumped = whole_database()
+    assert acme.client_secret not in dumped and "abcdefghijklmnopqrstuvwxyz012345" not in dumped
+
+
+def test_a_community_name_is_free_text_too(db):
+    created = make_community("namy")
+    from communities.services import community_update
+
+    community_update(community=created.community, actor=TEST_ACTOR, name=f"Namy {created.client_secret}",
+                     permissions=[], token_lifetime=None)
+    assert created.client_secret not in whole_database()
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("no secrets here, just a jti 0f3c9e5a2b7d4c1e8f6a9b0c3d2e1f4a", "0f3c9e5a2b7d4c1e8f6a9b0c3d2e1f4a"),
+    ("see https://docs.example.com/a.b.c and v1.2.3", "https://docs.example.com/a.b.c and v1.2.3"),
+    ("ticket SUP-1234: partner called at 14:05", "ticket SUP-1234: partner called at 14:05"),
+])
+def test_ordinary_text_is_left_alone(text, kept):
+    assert kept in scrub(text)
+
+
+def test_the_log_filter_uses_the_same_scrubber(acme):
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "reason=%s", (FOREIGN_JWT + " " +
+                                                                             acme.client_secret,), None)
+    assert RedactCredentials().filter(record)
+    assert record.getMessage() == "reason=" + scrub(FOREIGN_JWT + " " + acme.client_secret)
+    assert FOREIGN_JWT.split(".")[2] not in record.getMessage()
+    assert acme.client_secret not in record.getMessage()
