@@ -92,6 +92,10 @@ class AuditEvent(models.Model):
         REVOCATION_REQUEST_HANDLED = "revocation_request_handled", _("revocation request handled")
         MEMBER_BALANCE_SET = "member_balance_set", _("member balance set")
         TOKENS_PURGED = "tokens_purged", _("expired token records purged")
+        CLIENT_KEY_ADDED = "client_key_added", _("client public key registered")
+        CLIENT_KEY_RETIRED = "client_key_retired", _("client public key retired")
+        CLIENT_AUTH_POLICY_SET = "client_auth_policy_set", _("client authentication policy set")
+        API_CALL_REFUSED = "api_call_refused", _("API call refused")
 
     class ActorType(models.TextChoices):
         STAFF = "staff", _("staff user")
@@ -157,3 +161,86 @@ class RevocationRequest(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.community_id} ({self.status})"
+
+
+class ClientAuthPolicy(models.Model):
+    """How a community's server may authenticate (SPEC §4.1). No row: the defaults, secret only.
+
+    Read in the same query as the secrets at the token endpoint and as the token at every API call
+    (a LEFT JOIN on this one-to-one), so a policy costs no extra round trip.
+    """
+
+    class DPoP(models.TextChoices):
+        OFF = "off", _("off")
+        OPTIONAL = "optional", _("optional")
+        REQUIRED = "required", _("required")
+
+    community = models.OneToOneField(Community, on_delete=models.CASCADE, primary_key=True,
+                                     related_name="auth_policy")
+    allow_client_secret = models.BooleanField(_("client_secret allowed"), default=True)
+    allow_private_key_jwt = models.BooleanField(_("private_key_jwt allowed"), default=False)
+    dpop = models.CharField(_("DPoP"), max_length=10, choices=DPoP.choices, default=DPoP.OFF)
+    # Normalised CIDR strings ("203.0.113.0/24", "2001:db8::/32"); empty: from anywhere.
+    allowed_ips = models.JSONField(_("allowed source IPs"), default=list, blank=True)
+    allowlist_applies_to_api = models.BooleanField(_("allowlist also for API calls"), default=False)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("client authentication policy")
+        verbose_name_plural = _("client authentication policies")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(allow_client_secret=True) | models.Q(allow_private_key_jwt=True),
+                name="auth_policy_allows_some_method",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"auth policy ({self.community_id})"
+
+
+class ClientKey(models.Model):
+    """A partner's public key for ``private_key_jwt`` (RFC 7523), stored as a public JWK.
+
+    Never a private key. Retiring sets ``retired_at`` (at once, no grace): the row stays for the trail.
+    """
+
+    community = models.ForeignKey(Community, on_delete=models.PROTECT, related_name="client_keys")
+    kid = models.CharField(_("key ID (kid)"), max_length=100)
+    thumbprint = models.CharField(_("thumbprint (RFC 7638)"), max_length=64)
+    key_type = models.CharField(_("key type"), max_length=20)
+    public_jwk = models.JSONField(_("public key (JWK)"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("client public key")
+        verbose_name_plural = _("client public keys")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["community", "kid"], condition=models.Q(retired_at__isnull=True),
+                                    name="client_key_active_kid_unique"),
+            models.UniqueConstraint(fields=["community", "thumbprint"],
+                                    condition=models.Q(retired_at__isnull=True),
+                                    name="client_key_active_thumbprint_unique"),
+        ]
+        indexes = [models.Index(fields=["community", "retired_at"], name="client_key_community_active")]
+
+    def __str__(self) -> str:
+        return f"{self.kid} ({self.community_id})"
+
+
+class UsedJti(models.Model):
+    """A ``jti`` already seen (client assertion or DPoP proof), kept until it could no longer be replayed.
+
+    Single use rests on the primary key, not on the cache: a replay on any process, any server, hits
+    the unique row. ``key`` is a digest of (kind, issuer, jti), so caller input is bounded and opaque.
+    """
+
+    key = models.CharField(max_length=64, primary_key=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("used jti")
+        verbose_name_plural = _("used jtis")

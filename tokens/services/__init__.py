@@ -11,6 +11,16 @@ from tokens.services.client_secrets import (
     secret_expire_previous,
     secret_rotate,
 )
+from tokens.services.client_auth import (
+    PolicyChange,
+    client_auth_policy_get,
+    client_auth_policy_set,
+    client_key_add,
+    client_key_retire,
+    jti_use_once,
+    policy_summary,
+    used_jtis_purge,
+)
 from tokens.services.issuance import (
     AuthenticatedClient,
     ClientCredentials,
@@ -27,4 +37,6 @@ __all__ = [
     "client_authenticate", "revocation_request_handle", "revocation_request_open", "secret_create",
     "secret_expire_previous", "secret_rotate", "token_issue", "token_lifetime_for", "token_revoke_presented",
     "tokens_purge", "tokens_revoke", "tokens_revoke_all",
+    "PolicyChange", "client_auth_policy_get", "client_auth_policy_set", "client_key_add", "client_key_retire",
+    "jti_use_once", "policy_summary", "used_jtis_purge",
 ]

@@ -12,6 +12,7 @@ from communities.models import Community
 from tokens.audit import Actor, audit_record
 from tokens.jwt import decode_ignoring_expiry
 from tokens.models import AuditEvent, IssuedToken
+from tokens.services.client_auth import used_jtis_purge
 
 Event = AuditEvent.EventType
 
@@ -85,6 +86,7 @@ def tokens_purge(*, older_than: timedelta, actor: Actor, batch_size: int = 5000)
             if not batch:
                 break
             deleted += IssuedToken.objects.filter(pk__in=batch).delete()[0]
+    used_jtis_purge()  # single-use jtis that have expired can no longer be replayed anyway
     audit_record(event_type=Event.TOKENS_PURGED, actor=actor,
                  details={"deleted": deleted, "older_than_seconds": int(older_than.total_seconds())})
     return deleted

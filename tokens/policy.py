@@ -1,0 +1,104 @@
+"""A community's client-authentication policy as the hot paths read it (SPEC §4.1), and IP allowlists.
+
+The policy row is LEFT JOINed into the one query each hot path already makes; ``POLICY_COLUMNS`` are
+the columns to add (prefixed by the path to the community) and ``ClientPolicy.from_columns`` turns
+them back into a value, the defaults when the community has no row.
+"""
+
+import ipaddress
+from dataclasses import dataclass
+from functools import lru_cache
+
+METHOD_CLIENT_SECRET = "client_secret"
+METHOD_PRIVATE_KEY_JWT = "private_key_jwt"
+METHODS = (METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT)
+DPOP_MODES = ("off", "optional", "required")
+MAX_ALLOWED_NETWORKS = 100
+
+POLICY_COLUMNS = ("allow_client_secret", "allow_private_key_jwt", "dpop", "allowed_ips",
+                  "allowlist_applies_to_api")
+
+
+def policy_columns(prefix: str) -> tuple[str, ...]:
+    """The policy's columns seen from a query on another model, e.g. ``community__auth_policy__``."""
+    return tuple(f"{prefix}{name}" for name in POLICY_COLUMNS)
+
+
+@lru_cache(maxsize=4096)
+def _networks(allowed: tuple[str, ...]) -> tuple:
+    return tuple(ipaddress.ip_network(cidr) for cidr in allowed)
+
+
+def _comparable(address: ipaddress.IPv4Address | ipaddress.IPv6Address):
+    # An IPv4 client reaching a dual-stack socket shows up as ::ffff:a.b.c.d: judge it as IPv4.
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def ip_in(source_ip: str | None, allowed: tuple[str, ...]) -> bool:
+    """Whether ``source_ip`` is inside one of the ``allowed`` networks. Unknown IP: never inside."""
+    if source_ip is None:
+        return False
+    try:
+        address = _comparable(ipaddress.ip_address(source_ip))
+    except ValueError:
+        return False
+    return any(address.version == network.version and address in network for network in _networks(allowed))
+
+
+def networks_normalise(entries: list[str]) -> list[str]:
+    """Staff input (``203.0.113.7``, ``10.0.0.0/8``, ``2001:db8::/32``) as canonical CIDR strings.
+
+    A single address becomes a /32 or /128; host bits set (``10.0.0.1/8``) are refused rather than
+    silently widened, so the allowlist is exactly what staff meant. Raises ``ValueError``.
+    """
+    normalised = []
+    for entry in entries:
+        entry = entry.strip()
+        if not entry:
+            continue
+        try:
+            network = ipaddress.ip_network(entry, strict=True)
+        except ValueError as error:
+            raise ValueError(f"{entry!r} is not an IP address or CIDR range (host bits must be zero).") from error
+        if isinstance(network, ipaddress.IPv6Network) and network.network_address.ipv4_mapped is not None:
+            raise ValueError(f"{entry!r}: write IPv4-mapped ranges as plain IPv4.")
+        if str(network) not in normalised:
+            normalised.append(str(network))
+    if len(normalised) > MAX_ALLOWED_NETWORKS:
+        raise ValueError(f"At most {MAX_ALLOWED_NETWORKS} ranges.")
+    return normalised
+
+
+@dataclass(frozen=True)
+class ClientPolicy:
+    allow_client_secret: bool = True
+    allow_private_key_jwt: bool = False
+    dpop: str = "off"
+    allowed_ips: tuple[str, ...] = ()
+    allowlist_applies_to_api: bool = False
+
+    @classmethod
+    def from_columns(cls, allow_secret, allow_key_jwt, dpop, allowed_ips, applies_to_api) -> "ClientPolicy":
+        if allow_secret is None:  # no policy row (LEFT JOIN): the defaults
+            return DEFAULT_POLICY
+        return cls(bool(allow_secret), bool(allow_key_jwt), dpop, tuple(allowed_ips or ()), bool(applies_to_api))
+
+    @property
+    def methods(self) -> list[str]:
+        return [method for method, on in ((METHOD_CLIENT_SECRET, self.allow_client_secret),
+                                          (METHOD_PRIVATE_KEY_JWT, self.allow_private_key_jwt)) if on]
+
+    def allows_method(self, method: str) -> bool:
+        return method in self.methods
+
+    def admits_client(self, source_ip: str | None) -> bool:
+        """Token endpoint, revocation: from an allowed network, or from anywhere without an allowlist."""
+        return not self.allowed_ips or ip_in(source_ip, self.allowed_ips)
+
+    def admits_api_call(self, source_ip: str | None) -> bool:
+        return not (self.allowlist_applies_to_api and self.allowed_ips) or ip_in(source_ip, self.allowed_ips)
+
+
+DEFAULT_POLICY = ClientPolicy()
