@@ -1,19 +1,28 @@
 #!/usr/bin/env python3
-"""Benchmark the production stack and print one table.
+"""Benchmark the production stack against a plain ceiling and print the tables.
 
-    .venv/bin/python bench/run.py [--seconds 10] [--connections 8] [--workers 2] [--growth]
+    .venv/bin/python bench/run.py [--seconds 10] [--connections 8] [--workers 2] [--rounds 3]
+                                  [--growth [--growth-tokens 1000000]]
 
-Starts gunicorn with the repo's gunicorn.conf.py on PostgreSQL + Redis (the machine's, at 127.0.0.1;
-a fresh database ``bfluence_bench`` and Redis db 3), pins the server to core 0 and wrk to core 1 where
-there are two cores, and drives, each twice, in turn:
+Starts two gunicorns with the repo's gunicorn.conf.py on PostgreSQL + Redis (the machine's, at 127.0.0.1;
+a fresh database ``bfluence_bench`` and Redis db 3), both pinned to core 0 and wrk to core 1 where there
+are two cores:
 
-    (a) POST /auth/token                      client authentication + token issue
-    (b) GET  get-bflus with a valid token     full authentication (signature, claims, revocation, ...)
-    (c) GET  the bench twin of get-bflus      the same member read, no authentication (bench only)
+- the project, with bench.settings (production settings plus the twin's route), and
+- the plain ceiling (bench/ceiling): Django + DRF, Security and Common middleware only, no authentication.
 
-It prints requests/s, p50, p99 and non-2xx per run, the ratios (a)/(c) and (b)/(c) per round and their
-spread, and each worker's resident memory afterwards. ``--growth`` measures (b) and (c) again after growing the
-data from 10 communities and 1,000 issued-token records to 10,000 and 1,000,000. Only 127.0.0.1 is ever targeted.
+Each round drives, one after the other and in a rotating order (interleaved, so drift on this shared
+machine hits every endpoint alike):
+
+    ceiling   GET the member read on the plain ceiling      what a plain DRF service does
+    twin      GET the same read on the project's stack      the stack without authentication
+    bflus     GET get-bflus with a valid token              full authentication, strict revocation
+    token     POST /auth/token                              client authentication + token issue
+
+It prints requests/s, p50 and p99 per run, the ratios bflus/ceiling, bflus/twin, token/ceiling and
+token/twin per round and their medians, and p99/p50. ``--growth`` then grows the data from 1,000 issued-token
+records to ``--growth-tokens`` (at most 1,000,000; 10,000 communities) and measures bflus against the
+ceiling again. Only 127.0.0.1 is ever targeted; every run is bounded in time.
 """
 
 import argparse
@@ -46,7 +55,7 @@ def server_env() -> dict[str, str]:
     env.update(
         DEBUG="false", SECRET_KEY=secrets.token_urlsafe(50), JWT_SIGNING_KEY=secrets.token_urlsafe(48),
         ALLOWED_HOSTS="127.0.0.1", DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
-        CACHE_URL="redis://127.0.0.1:6379/3", BENCH_ENDPOINTS="true",
+        CACHE_URL="redis://127.0.0.1:6379/3", DJANGO_SETTINGS_MODULE="bench.settings",
         # Limits far above what one machine can send: the benchmark measures work, not refusals.
         THROTTLE_TOKEN_CLIENT="100000000/min", THROTTLE_TOKEN_IP="100000000/min",
         THROTTLE_TOKEN_FAILURES="100000000/min", THROTTLE_API="100000000/min",
@@ -80,18 +89,18 @@ def pin(core: int) -> list[str]:
 
 
 class Server:
-    def __init__(self, env: dict, workers: int) -> None:
+    def __init__(self, env: dict, workers: int, app: str = "bfluence.wsgi", probe: str = "/healthz") -> None:
         self.port = 18000 + secrets.randbelow(1000)
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [*pin(0), PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "bfluence.wsgi",
+            [*pin(0), PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", app,
              "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1):
+                with urllib.request.urlopen(f"{self.url}{probe}", timeout=1):
                     return
             except OSError:
                 time.sleep(0.2)
@@ -166,12 +175,56 @@ def seed(community_id: int, *, communities: int, tokens: int, start: int = 0) ->
         connection.execute("CHECKPOINT")
 
 
-def table(rows: list[tuple]) -> str:
-    lines = ["| run | endpoint | requests/s | p50 ms | p99 ms | non-2xx |", "|---|---|---:|---:|---:|---:|"]
+NAMES = {
+    "ceiling": "plain ceiling (Django + DRF, no auth)",
+    "twin": "bench twin (project stack, no auth)",
+    "bflus": "get-bflus, authenticated",
+    "token": "POST /auth/token",
+}
+RATIOS = (("bflus", "ceiling"), ("bflus", "twin"), ("token", "ceiling"), ("token", "twin"))
+
+
+def runs_table(rows: list[tuple]) -> str:
+    lines = ["| round | endpoint | requests/s | p50 ms | p99 ms | p99/p50 | errors |",
+             "|---|---|---:|---:|---:|---:|---:|"]
     for run, name, result in rows:
-        lines.append(f"| {run} | {name} | {result['rps']:.0f} | {result['p50_ms']:.2f} | {result['p99_ms']:.2f} "
-                     f"| {result['non_2xx'] + result['socket_errors']} |")
+        lines.append(f"| {run} | {NAMES[name]} | {result['rps']:.0f} | {result['p50_ms']:.2f} | "
+                     f"{result['p99_ms']:.2f} | {result['p99_ms'] / result['p50_ms']:.1f} | "
+                     f"{result['non_2xx'] + result['socket_errors']} |")
     return "\n".join(lines)
+
+
+def ratios_table(rounds: list[dict]) -> str:
+    header = " | ".join(f"{a} ÷ {b}" for a, b in RATIOS)
+    lines = [f"| round | {header} |", "|---|" + "---:|" * len(RATIOS)]
+    per_round = [[results[a]["rps"] / results[b]["rps"] for a, b in RATIOS] for results in rounds]
+    for run, values in enumerate(per_round, 1):
+        lines.append(f"| {run} | " + " | ".join(f"{value:.2f}" for value in values) + " |")
+    columns = list(zip(*per_round))
+    lines.append("| **median** | " + " | ".join(f"**{statistics.median(c):.2f}**" for c in columns) + " |")
+    if len(rounds) > 1:
+        lines.append("| range | " + " | ".join(f"{min(c):.2f}–{max(c):.2f}" for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def tails_table(rounds: list[dict]) -> str:
+    lines = ["| endpoint | median p50 ms | median p99 ms | median p99/p50 |", "|---|---:|---:|---:|"]
+    for name in NAMES:
+        p50 = statistics.median(results[name]["p50_ms"] for results in rounds)
+        p99 = statistics.median(results[name]["p99_ms"] for results in rounds)
+        tail = statistics.median(results[name]["p99_ms"] / results[name]["p50_ms"] for results in rounds)
+        lines.append(f"| {NAMES[name]} | {p50:.2f} | {p99:.2f} | {tail:.1f} |")
+    return "\n".join(lines)
+
+
+def measure(endpoints: dict, order: list[str], *, seconds: int, connections: int, label: str) -> dict:
+    results = {}
+    for name in order:
+        spec = endpoints[name]
+        say(f"{label}: {name}")
+        results[name] = wrk(spec["url"], seconds=seconds, connections=connections, script=spec.get("script"),
+                            headers=spec.get("headers"))
+    return results
 
 
 def main() -> int:
@@ -179,12 +232,15 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--growth", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--growth", action="store_true", help="also measure with up to --growth-tokens records")
+    parser.add_argument("--growth-tokens", type=int, default=1_000_000)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install wrk")
     seconds = max(1, min(args.seconds, 60))
+    rounds = max(1, min(args.rounds, 10))
+    growth_tokens = max(2_000, min(args.growth_tokens, 1_000_000))
 
     env = server_env()
     say("fresh database bfluence_bench, migrations, one community with a member")
@@ -196,70 +252,65 @@ def main() -> int:
     community_id = query("SELECT id FROM communities_community WHERE client_id = 'benchco'")[0][0]
     seed(community_id, communities=9, tokens=1_000)  # the small dataset: 10 communities, 1,000 tokens
 
-    say(f"gunicorn, {args.workers} workers{' on core 0, wrk on core 1' if pin(0) else ''}")
-    server = Server(env, args.workers)
+    say(f"gunicorn x2 (project, plain ceiling), {args.workers} workers each"
+        f"{' on core 0, wrk on core 1' if pin(0) else ''}")
+    member_path = f"/bench/communities/{community_id}/client/123/bflus"
+    project = Server(env, args.workers)
+    ceiling = None
     try:
-        request = urllib.request.Request(f"{server.url}/auth/token", method="POST",
+        ceiling = Server(env, args.workers, app="bench.ceiling.wsgi", probe=member_path)
+        request = urllib.request.Request(f"{project.url}/auth/token", method="POST",
                                          data=json.dumps(created).encode(), headers={"Content-Type": "application/json"})
         token = json.load(urllib.request.urlopen(request))["access_token"]
         endpoints = {
-            "(a) POST /auth/token": dict(url=f"{server.url}/auth/token",
-                                         script=token_script(created["client_id"], created["client_secret"])),
-            "(b) get-bflus, authenticated": dict(url=f"{server.url}/communities/hub/client/123/get-bflus",
-                                                 headers={"Authorization": f"Bearer {token}"}),
-            "(c) bench twin, no auth": dict(url=f"{server.url}/bench/communities/{community_id}/client/123/bflus"),
+            "ceiling": dict(url=f"{ceiling.url}{member_path}"),
+            "twin": dict(url=f"{project.url}{member_path}"),
+            "bflus": dict(url=f"{project.url}/communities/hub/client/123/get-bflus",
+                          headers={"Authorization": f"Bearer {token}"}),
+            "token": dict(url=f"{project.url}/auth/token",
+                          script=token_script(created["client_id"], created["client_secret"])),
         }
-        for spec in endpoints.values():  # warm-up: connections, caches, code paths
-            wrk(spec["url"], seconds=2, connections=args.connections, script=spec.get("script"),
-                headers=spec.get("headers"))
-        rows, ratios = [], []
-        for run in range(1, args.rounds + 1):
-            results = {}
-            for name, spec in endpoints.items():
-                say(f"run {run}: {name}")
-                results[name] = wrk(spec["url"], seconds=seconds, connections=args.connections,
-                                    script=spec.get("script"), headers=spec.get("headers"))
-                rows.append((run, name, results[name]))
-            base = results["(c) bench twin, no auth"]["rps"]
-            ratios.append((results["(a) POST /auth/token"]["rps"] / base,
-                           results["(b) get-bflus, authenticated"]["rps"] / base))
-        memory = server.worker_rss_mib()
+        names = list(endpoints)
+        measure(endpoints, names, seconds=2, connections=args.connections, label="warm-up")
+        rows, results_per_round = [], []
+        for run in range(rounds):
+            order = names[run % len(names):] + names[:run % len(names)]  # rotate who goes first
+            results = measure(endpoints, order, seconds=seconds, connections=args.connections,
+                              label=f"round {run + 1}")
+            results_per_round.append(results)
+            rows.extend((run + 1, name, results[name]) for name in names)
+        memory = project.worker_rss_mib()
 
         growth = None
         if args.growth:
-            say("growing to 10,000 communities and 1,000,000 issued-token records")
-            seed(community_id, communities=10_000 - 10, tokens=1_000_000 - 1_000, start=10)
-            twin, authenticated = endpoints["(c) bench twin, no auth"], endpoints["(b) get-bflus, authenticated"]
-            large = []
-            for _ in range(args.rounds):
-                large.append((wrk(authenticated["url"], seconds=seconds, connections=args.connections,
-                                  headers=authenticated["headers"]),
-                              wrk(twin["url"], seconds=seconds, connections=args.connections)))
-            small = [(results_b, results_c) for results_b, results_c in zip(
-                [r for _run, name, r in rows if name.startswith("(b)")],
-                [r for _run, name, r in rows if name.startswith("(c)")])]
-            growth = {size: (statistics.median(b["p50_ms"] for b, _c in runs),
-                             statistics.median(b["rps"] / c["rps"] for b, c in runs))
-                      for size, runs in (("small", small), ("large", large))}
+            say(f"growing to 10,000 communities and {growth_tokens:,} issued-token records")
+            seed(community_id, communities=10_000 - 10, tokens=growth_tokens - 1_000, start=10)
+            large = [measure(endpoints, ["bflus", "ceiling"] if run % 2 else ["ceiling", "bflus"], seconds=seconds,
+                             connections=args.connections, label=f"growth round {run + 1}")
+                     for run in range(rounds)]
+            growth = {size: (statistics.median(r["bflus"]["p50_ms"] for r in runs),
+                             statistics.median(r["bflus"]["rps"] / r["ceiling"]["rps"] for r in runs))
+                      for size, runs in (("small", results_per_round), ("large", large))}
     finally:
-        server.stop()
+        project.stop()
+        if ceiling:
+            ceiling.stop()
 
     print(f"\nBenchmark {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
-          f"gunicorn {args.workers} workers, wrk {args.connections} connections, {seconds}s per run\n")
-    print(table(rows))
-    print("\n| round | (a)/(c) token issue | (b)/(c) authenticated get-bflus |\n|---|---:|---:|")
-    for run, (token_ratio, auth_ratio) in enumerate(ratios, 1):
-        print(f"| {run} | {token_ratio:.2f} | {auth_ratio:.2f} |")
-    if len(ratios) > 1:
-        spread = [max(values) - min(values) for values in zip(*ratios)]
-        print(f"| spread | ±{spread[0] / 2:.2f} | ±{spread[1] / 2:.2f} |")
-    print(f"\nWorker resident memory after the runs: {', '.join(f'{size:.0f} MiB' for size in memory)}")
+          f"gunicorn {args.workers} sync workers per server, wrk {args.connections} connections, "
+          f"{seconds}s per run, {rounds} interleaved rounds\n")
+    print(runs_table(rows))
+    print("\nRatios of requests/s within each round (1.00 = as fast as the plain ceiling):\n")
+    print(ratios_table(results_per_round))
+    print("\nLatency (medians over the rounds; target p99 <= 2.5 x p50):\n")
+    print(tails_table(results_per_round))
+    print(f"\nProject worker resident memory after the runs: {', '.join(f'{size:.0f} MiB' for size in memory)}")
     if growth:
         (small_p50, small_ratio), (large_p50, large_ratio) = growth["small"], growth["large"]
-        print(f"\n| data | get-bflus p50 ms | (b)/(c) |\n|---|---:|---:|\n"
+        print(f"\n| data | get-bflus p50 ms | bflus ÷ ceiling |\n|---|---:|---:|\n"
               f"| 10 communities, 1,000 token records | {small_p50:.2f} | {small_ratio:.2f} |\n"
-              f"| 10,000 communities, 1,000,000 token records | {large_p50:.2f} | {large_ratio:.2f} |\n"
-              f"\np50 change with 1,000× the records: {(large_p50 / small_p50 - 1) * 100:+.0f}%")
+              f"| 10,000 communities, {growth_tokens:,} token records | {large_p50:.2f} | {large_ratio:.2f} |\n"
+              f"\np50 change with {growth_tokens // 1000:,}x the records: {(large_p50 / small_p50 - 1) * 100:+.0f}%")
     return 0
 
 

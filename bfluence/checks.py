@@ -5,8 +5,9 @@ from django.core.checks import Error, Tags, register
 
 
 @register(Tags.security, deploy=True)
-def bench_endpoints_off(app_configs, **kwargs):
-    if settings.BENCH_ENDPOINTS:
-        return [Error("BENCH_ENDPOINTS is on: it serves member balances without authentication.",
-                      hint="Unset BENCH_ENDPOINTS; it is for bench/ only.", id="bfluence.E001")]
+def bench_settings_refused(app_configs, **kwargs):
+    if (settings.SETTINGS_MODULE or "").startswith("bench."):
+        return [Error("Running with the benchmark's settings: they route a member read without authentication.",
+                      hint="Use bfluence.settings; bench.* settings are for bench/run.py only.",
+                      id="bfluence.E001")]
     return []

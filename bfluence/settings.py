@@ -163,10 +163,6 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
-# An unauthenticated twin of get-bflus, for bench/ only: the yardstick authentication is measured against.
-# `manage.py check --deploy` refuses it.
-BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)
-
 # --- HTTP API --------------------------------------------------------------------------------------
 TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
 

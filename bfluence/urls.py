@@ -1,13 +1,12 @@
 """URL map of the Bfluence Partner API. A trailing slash is accepted on API paths, never required."""
 
-from django.conf import settings
 from django.contrib import admin
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from bfluence.health import HealthView, ReadyView
-from communities.views import BenchMemberBflusView, MemberBflusView
+from communities.views import MemberBflusView
 from tokens.views import MeView, RevocationRequestView, RevokeView, TokenView
 
 admin.site.site_header = _("Bfluence staff console")
@@ -37,7 +36,3 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
 ]
-
-if settings.BENCH_ENDPOINTS:
-    urlpatterns.append(path("bench/communities/<int:community_id>/client/<str:client>/bflus",
-                            BenchMemberBflusView.as_view(), name="bench-bflus"))

@@ -56,20 +56,3 @@ class MemberBflusView(NoStoreAPIView):
             }
         )
 
-
-class BenchMemberBflusView(NoStoreAPIView):
-    """Bench configuration only (``BENCH_ENDPOINTS``): get-bflus's member read with no authentication,
-    so bench/ can report what authentication costs. Never routed in production."""
-
-    authentication_classes = ()
-    permission_classes = ()
-    throttle_classes = ()
-    http_method_names = ["get"]
-    schema = None
-
-    def get(self, request, community_id: int, client: str):
-        member = member_balance_get(community_id=community_id, reference=client)
-        if member is None:
-            raise NotFound()
-        return Response({"community": community_id, "client": member.reference, "bflus": member.bflus,
-                         "updated_at": member.updated_at.isoformat()})

@@ -43,7 +43,15 @@ def test_unsafe_or_missing_production_settings_stop_start_up(overrides, says):
     assert says in result.stderr
 
 
-def test_bench_endpoints_are_refused_by_the_deployment_check():
-    result = start(BENCH_ENDPOINTS="true")
+def test_the_benchmark_settings_are_refused_by_the_deployment_check():
+    result = start(DJANGO_SETTINGS_MODULE="bench.settings")
     assert result.returncode != 0
     assert "bfluence.E001" in result.stderr + result.stdout
+
+
+def test_the_unauthenticated_bench_twin_is_not_routed_in_production():
+    from django.urls import Resolver404, resolve
+
+    resolve("/auth/token")  # the production map is the one loaded here
+    with pytest.raises(Resolver404):
+        resolve("/bench/communities/1/client/123/bflus")

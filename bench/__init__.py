@@ -1,0 +1,1 @@
+"""Benchmark-only code: never imported by the production settings or URLs (STYLE.md)."""
