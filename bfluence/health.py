@@ -16,7 +16,7 @@ class HealthView(NoStoreAPIView):
     authentication_classes = ()
     permission_classes = (AllowAny,)
     throttle_classes = ()
-    http_method_names = ["get"]
+    http_method_names = ["get", "head"]
 
     @extend_schema(operation_id="healthz", tags=["operations"], auth=[],
                    responses={200: inline_serializer("Health", {"status": serializers.CharField()})})
