@@ -230,14 +230,20 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
-# --- Logging: one line per security decision, never a secret or a whole token ---------------------
+# --- Logging: one JSON object per line, never a secret or a whole token ---------------------------
+# json (default; what log shippers parse) or text (escaped one-line form for reading a local terminal).
+LOG_FORMAT = env.str("LOG_FORMAT", default="json").lower()
+_LOG_FORMATTERS = {"json": "bfluence.log_format.JsonLogFormatter", "text": "bfluence.log_format.TextLogFormatter"}
+if LOG_FORMAT not in _LOG_FORMATTERS:
+    _fail("LOG_FORMAT must be json or text.")
+LOGGING_CONFIG = "bfluence.log_format.configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {"structured": {"()": _LOG_FORMATTERS[LOG_FORMAT]}},
     "filters": {"redact_credentials": {"()": "bfluence.log_filters.RedactCredentials"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_credentials"]},
+        "console": {"class": "logging.StreamHandler", "formatter": "structured", "filters": ["redact_credentials"]},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {

@@ -51,6 +51,14 @@ def printable_client_id(client_id: str) -> str:
     return "".join(char if char.isprintable() else "?" for char in client_id[:_MAX_CLIENT_ID])
 
 
+def loggable_client_id(client_id: str) -> str:
+    """The client_id for a log field: as sent (bounded), since the JSON encoder escapes control
+    characters; a secret pasted into the wrong field never."""
+    if client_id.startswith(SECRET_PREFIX):
+        return f"{SECRET_PREFIX}…(redacted)"
+    return client_id[:_MAX_CLIENT_ID]
+
+
 def audit_record(
     *,
     event_type: str,
@@ -80,12 +88,18 @@ _decisions = logging.getLogger("bfluence.auth")
 def log_auth_decision(
     *, outcome: str, reason: str = "", client_id: str = "", jti: str = "", source_ip: str | None = None
 ) -> None:
-    """One structured line per authentication decision: never a secret, never a whole token."""
+    """One structured line per authentication decision: never a secret, never a whole token.
+
+    Every value is a field of its own (``extra``), so the JSON formatter escapes it: a client_id holding
+    spaces, ``key=value`` or a newline stays one string in one line (SECURITY.md, log-line forgery).
+    """
     _decisions.info(
-        "auth outcome=%s reason=%s client_id=%s jti=%s ip=%s",
-        outcome,
-        reason or "-",
-        printable_client_id(client_id) or "-",
-        jti or "-",
-        source_ip or "-",
+        "auth decision",
+        extra={
+            "outcome": outcome,
+            "reason": reason or None,
+            "client_id": loggable_client_id(client_id) or None,
+            "jti": jti or None,
+            "ip": source_ip or None,
+        },
     )
