@@ -23,6 +23,9 @@ limit_request_fields = 50
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
-# %(U)s is the path *without* the query string: a token a partner wrongly put in a URL never reaches a log.
-access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
+# gunicorn's error and access logs in the app's format (LOG_FORMAT: json, the default, or text) and through
+# its credential redaction: the error log quotes whole request lines and URIs, query strings included.
+# Access records carry the path *without* the query string (see bfluence/gunicorn_logging.py).
+_text_logs = os.environ.get("LOG_FORMAT", "json").lower() == "text"
+logger_class = f"bfluence.gunicorn_logging.{'TextGunicornLogger' if _text_logs else 'JsonGunicornLogger'}"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
