@@ -17,7 +17,7 @@ from typing import Any
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
-from bfluence.log_filters import redact
+from bfluence.scrub import scrub
 
 # Django attaches the request object (and runserver a preformatted time) to some records; their string
 # forms repeat the whole URL, query string included. The message already says what happened.
@@ -26,18 +26,18 @@ _STANDARD_ATTRS = frozenset(RESERVED_ATTRS) | {"taskName"}
 _PLAIN = (str, int, float, bool, type(None), datetime.datetime)
 
 
-def scrub_value(value: Any) -> Any:
+def loggable(value: Any) -> Any:
     """The value as it may be logged: strings redacted, containers walked, anything else made a string
     (and redacted), since an object's ``str()`` could quote a secret."""
     if isinstance(value, str):
-        return redact(value)
+        return scrub(value)
     if isinstance(value, dict):
-        return {str(key): scrub_value(item) for key, item in value.items()}
+        return {str(key): loggable(item) for key, item in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [scrub_value(item) for item in value]
+        return [loggable(item) for item in value]
     if isinstance(value, _PLAIN):
         return value
-    return redact(str(value))
+    return scrub(str(value))
 
 
 def record_fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -60,7 +60,7 @@ class JsonLogFormatter(JsonFormatter):
         super().__init__(*args, **kwargs)
 
     def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
-        return {key: scrub_value(value) for key, value in log_data.items()}
+        return {key: loggable(value) for key, value in log_data.items()}
 
 
 class TextLogFormatter(logging.Formatter):
@@ -76,13 +76,13 @@ class TextLogFormatter(logging.Formatter):
         parts += [f"{key}={_quoted(value)}" for key, value in record_fields(record).items()]
         line = " ".join(parts)
         if record.exc_info:
-            line += "\n" + redact(self.formatException(record.exc_info))
+            line += "\n" + scrub(self.formatException(record.exc_info))
         return line
 
 
 def _quoted(value: Any) -> str:
     # Readable accents, but every character that is not printable (U+2028, U+0085...) escaped.
-    text = json.dumps(scrub_value(value), ensure_ascii=False, default=str)
+    text = json.dumps(loggable(value), ensure_ascii=False, default=str)
     return "".join(char if char.isprintable() else f"\\u{ord(char):04x}" for char in text)
 
 
