@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""The two commands of the README, on a fresh machine with only python3.
+"""The README's commands, on a fresh machine with only python3.
 
-    python3 dev.py serve     # venv, install, migrate (SQLite), demo community, serve on 127.0.0.1:8000
-    python3 dev.py test      # venv, install, the whole test suite (extra arguments go to pytest)
-    python3 dev.py bench     # venv, install (and Debian's wrk), the benchmark table (bench/run.py)
+    python3 dev.py serve [--port 8000]   # venv + requirements.txt, migrate (SQLite), demo community,
+                                         # prints credentials and curls, serves on 127.0.0.1:PORT
+    python3 dev.py test [PYTEST ARGS]    # venv + requirements-dev.txt, the whole test suite
+    python3 dev.py check [--no-tests]    # ruff (lint, format), mypy, import-linter, the suite under coverage
+    python3 dev.py manage COMMAND ...    # manage.py with the venv and the local .env (e.g. createsuperuser)
+    python3 dev.py bench [ARGS]          # venv + requirements-dev.txt (and Debian's wrk), bench/run.py
 
 Standard library only: it runs before anything is installed.
 """
 
+import argparse
 import hashlib
 import os
 import secrets
@@ -20,34 +24,56 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 PYTHON = VENV / "bin" / "python"
-REQUIREMENTS = ROOT / "requirements.txt"
 STAMP = VENV / ".requirements.sha256"
 ENV_FILE = ROOT / ".env"
+# What each command needs installed: production's pins, or production's plus the tests' and tools'.
+PRODUCTION = ("requirements.txt",)
+DEVELOPMENT = ("requirements.txt", "requirements-dev.txt")
+CHECK_PATHS = ("bfluence", "communities", "tokens", "audit", "console", "tests", "examples", "bench", "dev.py",
+               "manage.py", "gunicorn.conf.py")
 
 
 def say(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
-def run(*args: str, **kwargs) -> None:
-    subprocess.run(args, check=True, cwd=ROOT, **kwargs)
+def run(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(args, check=kwargs.pop("check", True), cwd=ROOT, **kwargs)
 
 
-def ensure_venv() -> None:
-    """Create the venv and install the pinned requirements, again only when they change."""
+def fingerprint(files: tuple[str, ...]) -> str:
+    """One hash over the named files' contents: any change to any of them means "install again"."""
+    digest = hashlib.sha256()
+    for name in files:
+        digest.update(name.encode() + b"\0" + (ROOT / name).read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def ensure_venv(files: tuple[str, ...] = DEVELOPMENT) -> None:
+    """Create the venv and install the pinned requirements, again only when one of the files changes.
+
+    The stamp keeps one line per installed set ("requirements.txt" alone, or with requirements-dev.txt),
+    so ``serve`` after ``test`` installs nothing, and ``test`` after ``serve`` adds only the dev pins.
+    """
     if not PYTHON.exists():
         say(f"creating {VENV.relative_to(ROOT)}")
         venv.EnvBuilder(with_pip=True).create(VENV)
-    wanted = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
-    if STAMP.exists() and STAMP.read_text().strip() == wanted:
+    installed = dict(line.split(" ", 1) for line in STAMP.read_text().splitlines() if " " in line) \
+        if STAMP.exists() else {}
+    key, wanted = "+".join(files), fingerprint(files)
+    if installed.get(key) == wanted or installed.get("+".join(DEVELOPMENT)) == fingerprint(DEVELOPMENT):
         return
-    say("installing requirements.txt")
-    run(str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(REQUIREMENTS))
-    STAMP.write_text(wanted)
+    say(f"installing {files[-1]}")
+    run(str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(ROOT / files[-1]))
+    installed[key] = wanted
+    STAMP.write_text("".join(f"{name} {digest}\n" for name, digest in installed.items()))
 
 
 def ensure_env_file() -> None:
-    """Local keys, generated once and kept out of git (.gitignore), so the server runs with DEBUG off."""
+    """Local keys, generated once and kept out of git (.gitignore), so the server runs with DEBUG off.
+
+    The test suite never reads this file (bfluence/settings_test.py), so it cannot change a test's outcome.
+    """
     if ENV_FILE.exists():
         return
     say("writing .env with fresh local keys")
@@ -65,21 +91,60 @@ def manage(*args: str) -> None:
     run(str(PYTHON), "manage.py", *args)
 
 
-def serve() -> None:
-    ensure_venv()
+def serve(args: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="dev.py serve", description="Run the service locally (SQLite).")
+    parser.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000)")
+    port = parser.parse_args(args).port
+    ensure_venv(PRODUCTION)
     ensure_env_file()
     say("migrating the SQLite database")
     manage("migrate", "--no-input", "-v", "0")
     manage("collectstatic", "--no-input", "-v", "0")
-    manage("seed_demo")
-    say("serving on http://127.0.0.1:8000 (Ctrl+C stops)")
-    os.execv(str(PYTHON), [str(PYTHON), "manage.py", "runserver", "127.0.0.1:8000", "--insecure", "--noreload"])
+    manage("seed_demo", "--base-url", f"http://127.0.0.1:{port}")
+    say(f"serving on http://127.0.0.1:{port} (Ctrl+C stops)")
+    os.execv(str(PYTHON), [str(PYTHON), "manage.py", "runserver", f"127.0.0.1:{port}", "--insecure", "--noreload"])
+
+
+def manage_passthrough(args: list[str]) -> None:
+    """``manage.py`` with the venv and the same local settings as ``serve`` (its .env)."""
+    ensure_venv(PRODUCTION)
+    ensure_env_file()
+    os.chdir(ROOT)
+    os.execv(str(PYTHON), [str(PYTHON), "manage.py", *(args or ["help"])])
 
 
 def test(pytest_args: list[str]) -> None:
     ensure_venv()
     os.chdir(ROOT)
     os.execv(str(PYTHON), [str(PYTHON), "-m", "pytest", *pytest_args])
+
+
+def check(args: list[str]) -> None:
+    """Every maintainer check, configured in pyproject.toml; all run, and the exit says if any failed."""
+    parser = argparse.ArgumentParser(prog="dev.py check", description="Lint, types, layers, coverage.")
+    parser.add_argument("--no-tests", action="store_true",
+                        help="skip the test suite under coverage (the fast checks only)")
+    options, pytest_args = parser.parse_known_args(args)
+    ensure_venv()
+    tool = str(VENV / "bin")
+    steps = [
+        ("ruff lint", [f"{tool}/ruff", "check", *CHECK_PATHS]),
+        ("ruff format", [f"{tool}/ruff", "format", "--check", "--diff", *CHECK_PATHS]),
+        ("mypy", [f"{tool}/mypy"]),
+        ("import-linter (layers)", [f"{tool}/lint-imports"]),
+    ]
+    if not options.no_tests:
+        steps += [
+            ("test suite under coverage", [f"{tool}/coverage", "run", "-m", "pytest", "-q", *pytest_args]),
+            ("coverage floor", [f"{tool}/coverage", "report"]),
+        ]
+    failed = []
+    for name, command in steps:
+        say(name)
+        if run(*[str(part) for part in command], check=False).returncode != 0:
+            failed.append(name)
+    say(f"failed: {', '.join(failed)}" if failed else "all checks passed")
+    sys.exit(1 if failed else 0)
 
 
 def bench(bench_args: list[str]) -> None:
@@ -92,17 +157,15 @@ def bench(bench_args: list[str]) -> None:
     os.execv(str(PYTHON), [str(PYTHON), "bench/run.py", *bench_args])
 
 
+COMMANDS = {"serve": serve, "test": test, "check": check, "manage": manage_passthrough, "bench": bench}
+
+
 def main() -> None:
     command, *rest = sys.argv[1:] or ["help"]
-    if command == "serve":
-        serve()
-    elif command == "test":
-        test(rest)
-    elif command == "bench":
-        bench(rest)
-    else:
+    if command not in COMMANDS:
         print(__doc__)
         sys.exit(0 if command in {"help", "-h", "--help"} else 2)
+    COMMANDS[command](rest)
 
 
 if __name__ == "__main__":
