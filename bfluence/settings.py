@@ -15,9 +15,10 @@ from bfluence.durations import parse_duration
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-# An optional .env beside manage.py (the run script writes one with generated dev keys). Values already
-# in the environment win over it.
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# An optional .env beside manage.py (dev.py writes one with generated dev keys). Values already in the
+# environment win over it. The test settings switch it off: a developer's .env must not change a test.
+if env.bool("BFLUENCE_READ_DOTENV", default=True):
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 
 def _fail(message: str) -> None:
