@@ -22,7 +22,7 @@ _log = logging.getLogger("bfluence.errors")
 class ApiError(exceptions.APIException):
     """Base of our errors: ``default_code`` is the SPEC's ``error`` code."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
     default_code = "invalid_request"
     default_detail = _("The request is not valid.")
 
@@ -199,7 +199,7 @@ def _as_api_error(exc: Exception) -> ApiError | None:
     if isinstance(exc, exceptions.AuthenticationFailed):
         return InvalidToken()
     if isinstance(exc, exceptions.Throttled):
-        return RateLimited(wait=exc.wait)
+        return RateLimited(wait=exc.wait)  # type: ignore[attr-defined]  # set in Throttled.__init__
     if isinstance(exc, exceptions.MethodNotAllowed):
         return MethodNotAllowed()
     if isinstance(exc, exceptions.UnsupportedMediaType):
@@ -220,7 +220,8 @@ def _field_errors(detail) -> dict[str, list[str]]:
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF's EXCEPTION_HANDLER: every API error leaves through here, in the one shape."""
     if isinstance(exc, exceptions.ValidationError):
-        body = {"error": "invalid_request", "error_description": str(_("Some fields are not valid."))}
+        body: dict[str, object] = {"error": "invalid_request",
+                                   "error_description": str(_("Some fields are not valid."))}
         if isinstance(exc.detail, dict):
             body["fields"] = _field_errors(exc.detail)
         return Response(body, status=status.HTTP_400_BAD_REQUEST)

@@ -15,8 +15,8 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 # at the end of the run.
 os.environ.setdefault("CONN_MAX_AGE", "0")
 
-from bfluence.settings import *  # noqa: E402,F403
-from bfluence.settings import BASE_DIR, DATABASES  # noqa: E402
+from bfluence.settings import *  # noqa: F403
+from bfluence.settings import BASE_DIR, DATABASES
 
 # A file, not memory, so that server processes started by the tests see the same test database.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -55,7 +55,9 @@ class Member(models.Model):
     reference = models.CharField(
         _("member reference"),
         max_length=64,
-        validators=[RegexValidator(MEMBER_REFERENCE_PATTERN, _("Up to 64 letters, digits and . _ @ + : ~ -, starting with a letter or digit."))],
+        validators=[RegexValidator(
+            MEMBER_REFERENCE_PATTERN, _("Up to 64 letters, digits and . _ @ + : ~ -, starting with a letter or digit.")
+        )],
     )
     bflus = models.BigIntegerField(_("bflus"), default=0, validators=[MinValueValidator(0)])
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

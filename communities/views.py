@@ -4,8 +4,8 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
-from bfluence.views import NoStoreAPIView
 from bfluence.errors import NotFound
+from bfluence.views import NoStoreAPIView
 from communities.selectors import member_balance_get
 from tokens import schema
 from tokens.permissions import requires_permission

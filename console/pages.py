@@ -3,8 +3,8 @@ the confirm-with-a-reason page. Admin classes stay thin: they render these and c
 
 from django import forms
 from django.template.response import TemplateResponse
-from django.utils.translation import gettext_lazy as _
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext_lazy as _
 
 from tokens.audit import Actor
 from tokens.request_info import client_ip

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -64,7 +66,7 @@ class BfluenceClient:
     # --- the API ---------------------------------------------------------------------------------
     def get_bflus(self, member: str) -> dict[str, Any]:
         """A member's balance. Raises ``BfluenceError`` (e.g. code ``not_found``) on a 4xx."""
-        return self._call("GET", f"/communities/hub/client/{requests.utils.quote(member, safe='')}/get-bflus")
+        return self._call("GET", f"/communities/hub/client/{quote(member, safe='')}/get-bflus")
 
     def me(self) -> dict[str, Any]:
         return self._call("GET", "/auth/me")

@@ -69,8 +69,8 @@ def partner(servers):
 
 def test_revoke_endpoint_on_b_is_refused_on_a(servers, partner):
     (a, b), (created, token) = servers, partner
-    status, _ = http("POST", f"{b.url}/auth/revoke", {"client_id": created.community.client_id, "client_secret": created.client_secret,
-                                                       "token": token})
+    status, _ = http("POST", f"{b.url}/auth/revoke", {"client_id": created.community.client_id,
+                                                       "client_secret": created.client_secret, "token": token})
     assert status == 200
     assert bflus_status(a, token) == 401
 

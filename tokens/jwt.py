@@ -50,7 +50,7 @@ class KeyringTokenBackend(TokenBackend):
     def encode(self, payload: dict[str, Any]) -> str:
         claims = {**payload, "iss": self.issuer, "aud": self.audience}
         return jwt.encode(
-            claims, self.signing_key, algorithm=ALGORITHM, headers={"kid": self.current_kid, "typ": "at+jwt"}
+            claims, self.keys[self.current_kid], algorithm=ALGORITHM, headers={"kid": self.current_kid, "typ": "at+jwt"}
         )
 
     def decode(self, token, verify: bool = True, *, verify_expiry: bool = True) -> dict[str, Any]:

@@ -59,4 +59,4 @@ def live_token_with_member_get(*, jti: str, reference: str) -> LiveToken | None:
         return None
     *token, member_reference, bflus, updated_at = rows[0]
     member = MemberBalance(member_reference, bflus, updated_at) if member_reference is not None else None
-    return LiveToken(*token, member=member)
+    return LiveToken(*token, member=member)  # type: ignore[misc]  # `token` is the nine columns before member

@@ -1,15 +1,14 @@
 """The ``/auth/*`` endpoints: one view per operation, each a thin caller of ``tokens.services``."""
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from bfluence.errors import InvalidClient, InvalidRequest, UnsupportedGrantType
 from bfluence.http import BoundedFormParser, StrictJSONParser
 from bfluence.views import NoStoreAPIView
-from bfluence.errors import InvalidClient, InvalidRequest, UnsupportedGrantType
-from drf_spectacular.utils import extend_schema
-
 from tokens import schema
 from tokens.audit import Actor
 from tokens.credentials import StrictCharField, client_credentials

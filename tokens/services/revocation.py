@@ -3,6 +3,7 @@
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -22,7 +23,7 @@ def still_accepted_after(now: datetime) -> datetime:
     return now - timedelta(seconds=app_settings().leeway_seconds)
 
 
-def _revoke_queryset(queryset, *, actor: Actor, reason: str, now) -> int:
+def _revoke_queryset(queryset: QuerySet[IssuedToken], *, actor: Actor, reason: str, now: datetime) -> int:
     """Revoke every token of ``queryset`` that would still be accepted, leeway included."""
     return queryset.filter(revoked_at__isnull=True, expires_at__gt=still_accepted_after(now)).update(
         revoked_at=now, revoked_by=scrub(str(actor))[:200], revocation_reason=scrub(reason)[:500]

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -31,7 +32,8 @@ def revocation_request_open(*, community: Community, reason: str, actor: Actor) 
 
 
 @transaction.atomic
-def revocation_request_handle(*, revocation: RevocationRequest, staff_user, grace: timedelta = timedelta(0)
+def revocation_request_handle(*, revocation: RevocationRequest, staff_user: User,
+                              grace: timedelta = timedelta(0)
                               ) -> SecretRotation:
     """Close a revocation request the safe way: a new secret now (shown once), every token revoked."""
     revocation = RevocationRequest.objects.select_for_update().get(pk=revocation.pk)
