@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from bfluence.health import HealthView, ReadyView
 from communities.views import MemberBflusView
+from tokens.discovery import AuthorizationServerMetadataView
 from tokens.views import MeView, RevocationRequestView, RevokeView, TokenView
 
 admin.site.site_header = _("Bfluence staff console")
@@ -30,6 +31,8 @@ urlpatterns = [
     *api_path("auth/revocation-requests", RevocationRequestView.as_view(), "auth-revocation-requests"),
     *api_path("auth/me", MeView.as_view(), "auth-me"),
     *api_path("communities/<str:community>/client/<str:client>/get-bflus", MemberBflusView.as_view(), "get-bflus"),
+    path(".well-known/oauth-authorization-server", AuthorizationServerMetadataView.as_view(),
+         name="oauth-authorization-server"),
     path("healthz", HealthView.as_view(), name="healthz"),
     path("readyz", ReadyView.as_view(), name="readyz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -8,6 +8,7 @@ pytestmark = pytest.mark.django_db
 ENDPOINTS = {
     ("/auth/token", "post"), ("/auth/revoke", "post"), ("/auth/revocation-requests", "post"), ("/auth/me", "get"),
     ("/communities/{community}/client/{client}/get-bflus", "get"), ("/healthz", "get"), ("/readyz", "get"),
+    ("/.well-known/oauth-authorization-server", "get"),
 }
 
 

@@ -14,7 +14,8 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from bfluence.errors import InvalidRequest
-from tokens.services import ClientCredentials
+from tokens.assertions import ASSERTION_TYPE, MAX_ASSERTION_LENGTH, assertion_client_id_hint
+from tokens.services import ClientAssertion, ClientCredentials
 
 MAX_CLIENT_ID = 100
 MAX_SECRET = 200
@@ -36,10 +37,12 @@ class StrictCharField(serializers.CharField):
 
 
 class ClientCredentialsInput(serializers.Serializer):
-    """The credentials part of a body; both optional here because HTTP Basic may carry them instead."""
+    """The credentials part of a body; all optional here because HTTP Basic may carry them instead."""
 
     client_id = StrictCharField(required=False, max_length=MAX_CLIENT_ID)
     client_secret = StrictCharField(required=False, max_length=MAX_SECRET)
+    client_assertion_type = StrictCharField(required=False, max_length=200)
+    client_assertion = StrictCharField(required=False, max_length=MAX_ASSERTION_LENGTH)
 
 
 def _basic_credentials(request, *, strict: bool) -> tuple[str, str] | None:
@@ -75,15 +78,33 @@ def client_id_hint(request) -> str | None:
         return basic[0]
     try:
         client_id = request.data.get("client_id")
+        if client_id is None and "client_assertion" in request.data:
+            client_id = assertion_client_id_hint(request.data.get("client_assertion"))
     except AttributeError:
         return None
     return client_id if isinstance(client_id, str) and client_id else None
 
 
-def client_credentials(request) -> ClientCredentials:
-    """The one set of credentials the request carries; ``invalid_request`` if none, partial or two."""
+def _client_assertion(request, fields: dict, *, audiences: tuple[str, ...]) -> ClientAssertion:
+    """RFC 7523 §2.2: both assertion fields, and nothing else that authenticates."""
+    if fields.get("client_secret") is not None or request.headers.get("Authorization") is not None:
+        raise InvalidRequest(_("Send the client credentials once: a client assertion or a secret, not both."))
+    if fields.get("client_assertion_type") != ASSERTION_TYPE or not fields.get("client_assertion"):
+        raise InvalidRequest(
+            _("private_key_jwt needs client_assertion_type=%(type)s and client_assertion.") % {"type": ASSERTION_TYPE})
+    return ClientAssertion(client_id=fields.get("client_id"), assertion=fields["client_assertion"],
+                           audiences=audiences)
+
+
+def client_credentials(request, *, audiences: tuple[str, ...] = ()) -> ClientCredentials | ClientAssertion:
+    """The one set of credentials the request carries; ``invalid_request`` if none, partial or two.
+
+    ``audiences``: what a client assertion's ``aud`` may be at this endpoint (see ``ClientAssertion``).
+    """
     fields = ClientCredentialsInput(data=request.data)
     fields.is_valid(raise_exception=True)
+    if "client_assertion" in fields.validated_data or "client_assertion_type" in fields.validated_data:
+        return _client_assertion(request, fields.validated_data, audiences=audiences)
     body_id = fields.validated_data.get("client_id")
     body_secret = fields.validated_data.get("client_secret")
     basic = _basic_credentials(request, strict=True)

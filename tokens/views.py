@@ -1,17 +1,20 @@
 """The ``/auth/*`` endpoints: one view per operation, each a thin caller of ``tokens.services``."""
 
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from bfluence.conf import app_settings
 from bfluence.errors import InvalidClient, InvalidRequest, UnsupportedGrantType
 from bfluence.http import BoundedFormParser, StrictJSONParser
 from bfluence.views import NoStoreAPIView
 from tokens import schema
 from tokens.audit import Actor
 from tokens.credentials import StrictCharField, client_credentials
+from tokens.discovery import issuer_url
 from tokens.request_info import client_ip
 from tokens.services import (
     AuthenticatedClient,
@@ -43,8 +46,19 @@ class ClientAuthenticatedView(NoStoreAPIView):
     def partner_actor(request, client: AuthenticatedClient) -> Actor:
         return Actor.partner(client.community.client_id, request.source_ip)
 
+    @staticmethod
+    def assertion_audiences(request) -> tuple[str, ...]:
+        """What a client assertion's ``aud`` may be here: our token endpoint's URL (RFC 7523 §3), the
+        URL of this endpoint (what clients put when they sign for the endpoint they call), our issuer."""
+        return tuple(dict.fromkeys([
+            request.build_absolute_uri(reverse("auth-token")),
+            request.build_absolute_uri(request.path).rstrip("/"),
+            issuer_url(request),
+            app_settings().issuer,
+        ]))
+
     def authenticate_client(self, request) -> AuthenticatedClient:
-        credentials = client_credentials(request)
+        credentials = client_credentials(request, audiences=self.assertion_audiences(request))
         try:
             return client_authenticate(credentials=credentials, source_ip=request.source_ip)
         except InvalidClient:

@@ -23,6 +23,7 @@ from tokens.services.client_auth import (
 )
 from tokens.services.issuance import (
     AuthenticatedClient,
+    ClientAssertion,
     ClientCredentials,
     IssuedAccessToken,
     client_authenticate,
@@ -33,7 +34,7 @@ from tokens.services.revocation import token_revoke_presented, tokens_purge, tok
 from tokens.services.revocation_requests import revocation_request_handle, revocation_request_open
 
 __all__ = [
-    "MAX_GRACE", "AuthenticatedClient", "ClientCredentials", "IssuedAccessToken", "SecretRotation",
+    "MAX_GRACE", "AuthenticatedClient", "ClientAssertion", "ClientCredentials", "IssuedAccessToken", "SecretRotation",
     "client_authenticate", "revocation_request_handle", "revocation_request_open", "secret_create",
     "secret_expire_previous", "secret_rotate", "token_issue", "token_lifetime_for", "token_revoke_presented",
     "tokens_purge", "tokens_revoke", "tokens_revoke_all",

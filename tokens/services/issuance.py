@@ -13,7 +13,8 @@ from communities.models import Community
 from tokens import crypto
 from tokens.audit import Actor, audit_record, log_auth_decision
 from tokens.jwt import PartnerAccessToken
-from tokens.models import AuditEvent, ClientSecret, IssuedToken
+from tokens.models import AuditEvent, ClientKey, ClientSecret, IssuedToken
+from tokens.policy import DEFAULT_POLICY, METHOD_CLIENT_SECRET, ClientPolicy, policy_columns
 
 # "Last used" is for staff deciding when an old secret can go: a minute is precise enough, and saves
 # a write on every token request of a busy partner.
@@ -30,10 +31,25 @@ class ClientCredentials:
 
 
 @dataclass(frozen=True)
+class ClientAssertion:
+    """``private_key_jwt`` (RFC 7523 §2.2): a JWT the partner signed with its private key.
+
+    ``audiences``: the values ``aud`` may take here (our token endpoint's URL, this endpoint's URL,
+    ``JWT_ISSUER``), worked out by the view from the request.
+    """
+
+    client_id: str | None
+    assertion: str = field(repr=False)
+    audiences: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class AuthenticatedClient:
     community: Community
-    secret_id: int
+    secret_id: int | None
     last_used_at: datetime | None = None
+    key_id: int | None = None
+    policy: ClientPolicy = DEFAULT_POLICY
 
 
 @dataclass(frozen=True)
@@ -51,6 +67,7 @@ class _StoredSecret:
     digest: str
     last_used_at: datetime | None
     community: Community
+    policy: ClientPolicy
 
 
 _COMMUNITY_FIELDS = ("id", "client_id", "name", "is_active", "permissions", "token_lifetime")
@@ -61,7 +78,8 @@ _newest_secrets_query = PrecompiledQuery(
     .filter(community__client_id=client_id, community__is_active=True)
     .order_by("-created_at")
     .values_list("id", "salt", "digest", "last_used_at", "valid_until",
-                 *(f"community__{name}" for name in _COMMUNITY_FIELDS))
+                 *(f"community__{name}" for name in _COMMUNITY_FIELDS),
+                 *policy_columns("community__auth_policy__"))
     [:_SECRETS_COMPARED],
     "\x00client-id\x00",
 )
@@ -69,22 +87,60 @@ _newest_secrets_query = PrecompiledQuery(
 
 def _valid_secrets(client_id: str) -> list[_StoredSecret]:
     now = timezone.now()
+    fields = len(_COMMUNITY_FIELDS)
     return [
         _StoredSecret(secret_id, salt, digest, last_used_at,
-                      Community.from_db("default", _COMMUNITY_FIELDS, community_values))
-        for secret_id, salt, digest, last_used_at, valid_until, *community_values
+                      Community.from_db("default", _COMMUNITY_FIELDS, rest[:fields]),
+                      ClientPolicy.from_columns(*rest[fields:]))
+        for secret_id, salt, digest, last_used_at, valid_until, *rest
         in _newest_secrets_query.rows(client_id)
         if valid_until is None or valid_until > now
     ]
 
 
-def client_authenticate(*, credentials: ClientCredentials, source_ip: str | None) -> AuthenticatedClient:
-    """Check a client_id + secret. Every failure looks and costs the same (SPEC §2.1, §5).
+def client_refuse(*, reason: str, client_id: str, community: Community | None, source_ip: str | None,
+                  method: str, via_basic: bool = False) -> InvalidClient:
+    """The one refusal of client authentication: an audit row saying why, a log line, ``invalid_client``.
+
+    The reason is for staff only; the caller always gets the same response.
+    """
+    audit_record(
+        event_type=Event.CLIENT_AUTH_FAILED,
+        actor=Actor.anonymous(),
+        community=community,
+        client_id=client_id,
+        source_ip=source_ip,
+        details={"reason": reason, "method": method},
+    )
+    log_auth_decision(outcome="denied", reason=reason, client_id=client_id, source_ip=source_ip)
+    return InvalidClient(via_basic=via_basic)
+
+
+def client_admit(*, client: AuthenticatedClient, method: str, source_ip: str | None,
+                 via_basic: bool = False) -> AuthenticatedClient:
+    """The community's policy, checked once the credentials proved who the caller is (SPEC §4.1)."""
+    policy = client.policy
+    reason = ("method_not_allowed" if not policy.allows_method(method)
+              else "ip_not_allowed" if not policy.admits_client(source_ip) else None)
+    if reason is not None:
+        raise client_refuse(reason=reason, client_id=client.community.client_id, community=client.community,
+                            source_ip=source_ip, method=method, via_basic=via_basic)
+    return client
+
+
+def client_authenticate(*, credentials: ClientCredentials | ClientAssertion, source_ip: str | None
+                        ) -> AuthenticatedClient:
+    """Check a client_id + secret, or a client assertion. Every failure looks and costs the same
+    (SPEC §2.1, §4.1, §5).
 
     Unknown client, wrong secret, expired secret and inactive community all run one query and two
     digest comparisons, write one audit row and raise the same ``InvalidClient``. Only a secret that
     fails its checksum is refused earlier, before any database work.
     """
+    if isinstance(credentials, ClientAssertion):
+        from tokens.services.key_auth import assertion_authenticate  # builds on this module's pieces
+
+        return assertion_authenticate(credentials=credentials, source_ip=source_ip)
     presented = credentials.client_secret
     if not crypto.is_well_formed(presented):
         log_auth_decision(outcome="denied", reason="malformed_secret", client_id=credentials.client_id,
@@ -98,18 +154,13 @@ def client_authenticate(*, credentials: ClientCredentials, source_ip: str | None
         if crypto.secret_matches(presented, salt=salt, digest=digest) and stored is not None:
             matched = stored
     if matched is None:
-        audit_record(
-            event_type=Event.CLIENT_AUTH_FAILED,
-            actor=Actor.anonymous(),
-            community=candidates[0].community if candidates else None,
-            client_id=credentials.client_id,
-            source_ip=source_ip,
-        )
-        log_auth_decision(outcome="denied", reason="invalid_client", client_id=credentials.client_id,
-                          source_ip=source_ip)
-        raise InvalidClient(via_basic=credentials.via_basic)
-    return AuthenticatedClient(community=matched.community, secret_id=matched.secret_id,
-                               last_used_at=matched.last_used_at)
+        raise client_refuse(reason="invalid_client", client_id=credentials.client_id,
+                            community=candidates[0].community if candidates else None, source_ip=source_ip,
+                            method=METHOD_CLIENT_SECRET, via_basic=credentials.via_basic)
+    client = AuthenticatedClient(community=matched.community, secret_id=matched.secret_id,
+                                 last_used_at=matched.last_used_at, policy=matched.policy)
+    return client_admit(client=client, method=METHOD_CLIENT_SECRET, source_ip=source_ip,
+                        via_basic=credentials.via_basic)
 
 
 def _granted_permissions(community: Community, requested: list[str] | None) -> list[str]:
@@ -148,7 +199,10 @@ def token_issue(
         source_ip=source_ip,
     )
     if client.last_used_at is None or token.issued_at - client.last_used_at >= LAST_USED_PRECISION:
-        ClientSecret.objects.filter(pk=client.secret_id).update(last_used_at=token.issued_at)
+        if client.key_id is not None:
+            ClientKey.objects.filter(pk=client.key_id).update(last_used_at=token.issued_at)
+        else:
+            ClientSecret.objects.filter(pk=client.secret_id).update(last_used_at=token.issued_at)
     audit_record(
         event_type=Event.TOKEN_ISSUED,
         actor=Actor.partner(community.client_id),

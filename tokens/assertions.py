@@ -1,0 +1,135 @@
+"""``private_key_jwt`` client assertions (RFC 7523 §2.2 and §3, RFC 7521 §4.2): reading and verifying.
+
+Pure functions over PyJWT; the database part (keys, single-use ``jti``) is in
+``tokens.services.key_auth``. Every refusal raises ``AssertionRejected`` with a reason for the audit
+trail; the caller answers all of them with the same ``invalid_client``.
+
+What an assertion must be: signed with ES256, RS256, PS256 or EdDSA (never ``none``, never HS*: a
+public key used as an HMAC secret would let anyone sign); ``iss`` = ``sub`` = the client_id; ``aud``
+one of our own URLs or ``JWT_ISSUER``; ``exp`` in the future and at most an hour ahead; ``iat`` not in
+the future; a ``jti``; no header that names its own key (``jwk``, ``jku``, ``x5u``, ``x5c``) or
+``crit``.
+"""
+
+import time
+from dataclasses import dataclass
+
+import jwt
+
+from tokens.keys import SIGNING_ALGORITHMS, UnacceptableKey, dummy_key, verifying_key
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+MAX_ASSERTION_LENGTH = 8192
+MAX_LIFETIME_SECONDS = 3600  # what Authlib and most clients send by default
+MAX_JTI_LENGTH = 200
+_FORBIDDEN_HEADERS = {"jku", "jwk", "x5u", "x5c", "crit", "b64"}
+_KEY_TYPE_FOR = {"ES256": "EC", "RS256": "RSA", "PS256": "RSA", "EdDSA": "OKP"}
+
+
+class AssertionRejected(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ParsedAssertion:
+    """What the assertion claims, before anything about it is trusted."""
+
+    raw: str
+    algorithm: str
+    kid: str | None
+    client_id: str
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    key_id: int
+    kid: str
+    public_jwk: dict
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def assertion_parse(raw: str) -> ParsedAssertion:
+    """Structure only, no signature: a malformed assertion is refused before any database work."""
+    if not isinstance(raw, str) or len(raw) > MAX_ASSERTION_LENGTH:
+        raise AssertionRejected("malformed_assertion")
+    try:
+        header = jwt.get_unverified_header(raw)
+        claims = jwt.decode(raw, options={"verify_signature": False})
+    except (jwt.InvalidTokenError, ValueError, TypeError) as error:
+        raise AssertionRejected("malformed_assertion") from error
+    algorithm, kid = header.get("alg"), header.get("kid")
+    if algorithm not in SIGNING_ALGORITHMS:
+        raise AssertionRejected("algorithm_not_allowed")
+    if _FORBIDDEN_HEADERS.intersection(header) or (kid is not None and not isinstance(kid, str)):
+        raise AssertionRejected("forbidden_header")
+    issuer, subject = claims.get("iss"), claims.get("sub")
+    if not isinstance(issuer, str) or not issuer or issuer != subject or len(issuer) > 100:
+        raise AssertionRejected("iss_sub_mismatch")
+    return ParsedAssertion(raw=raw, algorithm=algorithm, kid=kid, client_id=issuer)
+
+
+def assertion_client_id_hint(raw) -> str | None:
+    """The client_id an assertion claims, for rate limiting only: never raises."""
+    try:
+        return assertion_parse(raw).client_id
+    except AssertionRejected:
+        return None
+
+
+def _candidates(parsed: ParsedAssertion, keys: list[StoredKey]) -> list[StoredKey]:
+    key_type = _KEY_TYPE_FOR[parsed.algorithm]
+    return [key for key in keys
+            if key.public_jwk.get("kty") == key_type and (parsed.kid is None or key.kid == parsed.kid)]
+
+
+def _decode(parsed: ParsedAssertion, key, audiences: tuple[str, ...], leeway: int) -> dict:
+    return jwt.decode(
+        parsed.raw, key, algorithms=[parsed.algorithm], audience=list(audiences), issuer=parsed.client_id,
+        leeway=leeway, options={"require": ["iss", "sub", "aud", "exp", "iat", "jti"]},
+    )
+
+
+def assertion_verify(parsed: ParsedAssertion, keys: list[StoredKey], *, audiences: tuple[str, ...],
+                     leeway: int) -> tuple[StoredKey, dict]:
+    """The key that signed it and its verified claims; ``AssertionRejected`` otherwise.
+
+    Picks the key by ``kid``, or tries the community's few keys of the right type when there is none
+    (Authlib sends no ``kid`` by default). With no candidate, a throwaway key of the same algorithm is
+    tried instead, so an unknown client or kid costs what a wrong signature costs.
+    """
+    candidates = _candidates(parsed, keys)
+    claims, signer = None, None
+    try:
+        for candidate in candidates or [None]:
+            key = dummy_key(parsed.algorithm) if candidate is None else verifying_key(
+                candidate.public_jwk, parsed.algorithm)
+            try:
+                claims = _decode(parsed, key, audiences, leeway)
+            except jwt.InvalidSignatureError:
+                continue
+            signer = candidate
+            break
+    except jwt.ExpiredSignatureError as error:
+        raise AssertionRejected("expired") from error
+    except jwt.ImmatureSignatureError as error:
+        raise AssertionRejected("not_yet_valid") from error
+    except jwt.InvalidAudienceError as error:
+        raise AssertionRejected("wrong_audience") from error
+    except (jwt.InvalidTokenError, UnacceptableKey, ValueError, TypeError) as error:
+        raise AssertionRejected("invalid_claims") from error
+    if signer is None or claims is None:
+        raise AssertionRejected("bad_signature_or_unknown_key")
+    now = time.time()
+    if not _is_int(claims["exp"]) or claims["exp"] > now + MAX_LIFETIME_SECONDS + leeway:
+        raise AssertionRejected("lifetime_too_long")
+    if not _is_int(claims["iat"]):
+        raise AssertionRejected("invalid_claims")
+    jti = claims["jti"]
+    if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
+        raise AssertionRejected("invalid_jti")
+    return signer, claims
