@@ -156,3 +156,13 @@ def test_set_client_auth_text_output_mentions_the_api_switch(acme_community):
     call_command("set_client_auth", "acme", "--allowed-ips", "192.0.2.0/24", "--allowlist-api", stdout=out)
     assert "192.0.2.0/24" in out.getvalue() and "API calls: yes" in out.getvalue()
     assert ClientAuthPolicy.objects.get().allowlist_applies_to_api is True
+
+
+def test_production_requirements_pin_the_key_libraries():
+    """private_key_jwt and DPoP run in production: their libraries cannot be test-only dependencies."""
+    from pathlib import Path
+
+    pinned = {line.split("==")[0].lower() for line in
+              (Path(__file__).resolve().parent.parent / "requirements.txt").read_text().splitlines()
+              if "==" in line and not line.startswith("#")}
+    assert {"cryptography", "joserfc", "pyjwt"} <= pinned
