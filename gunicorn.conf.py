@@ -6,7 +6,9 @@ Every value can be overridden by the environment, so one file serves every host.
 import multiprocessing
 import os
 
-bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+# Loopback only: nginx in front buffers slow clients, which sync workers must never wait for
+# (deploy/nginx/bfluence.conf). Never expose gunicorn itself.
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 worker_class = "sync"
 # Recycle workers now and then, staggered, so no slow leak ever matters.

@@ -155,7 +155,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic writes and nginx serves /static/ from (deploy/nginx/bfluence.conf).
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 # WhiteNoise serves the admin's and the docs' static files from the app servers themselves: no CDN and
 # no separate web server. ``collectstatic`` at deploy time adds compressed copies; without it, files are
 # found in the apps directly.

@@ -198,3 +198,105 @@ def manage(*args: str, **env: str) -> str:
     if result.returncode != 0:
         raise RuntimeError(result.stderr[-2000:])
     return result.stdout
+
+
+def self_signed_certificate(directory: str) -> tuple[str, str]:
+    """A throw-away certificate for 127.0.0.1 and localhost; (certificate, key) paths."""
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout", key, "-out", cert,
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True, timeout=30)
+    return cert, key
+
+
+def nginx_available() -> str | None:
+    """Why the nginx front door cannot run here, or None when it can."""
+    if not shutil.which("nginx") and not os.path.exists("/usr/sbin/nginx"):
+        return "nginx is not installed (Debian package nginx; .ci/run installs it)"
+    if not shutil.which("openssl"):
+        return "openssl is not installed"
+    return None
+
+
+class Nginx:
+    """A private nginx running deploy/nginx/bfluence.conf as shipped, on free 127.0.0.1 ports.
+
+    Only what ties the site to one host is rewritten: listen addresses, certificate paths, the checkout's
+    path and gunicorn's port.
+    """
+
+    def __init__(self, *, upstream_port: int, static_root: str | None = None) -> None:
+        self.dir = tempfile.mkdtemp(prefix="bfluence-nginx-")
+        self.cert, key = self_signed_certificate(self.dir)
+        self.https_port, self.http_port = free_port(), free_port()
+        self.https_url, self.http_url = f"https://127.0.0.1:{self.https_port}", f"http://127.0.0.1:{self.http_port}"
+        site = (ROOT / "deploy" / "nginx" / "bfluence.conf").read_text()
+        for shipped, here in [
+            ("listen 443 ssl;", f"listen 127.0.0.1:{self.https_port} ssl;"),
+            ("listen 80;", f"listen 127.0.0.1:{self.http_port};"),
+            ("listen [::]:443 ssl;", ""), ("listen [::]:80;", ""),
+            ("/etc/letsencrypt/live/api.example.com/fullchain.pem", self.cert),
+            ("/etc/letsencrypt/live/api.example.com/privkey.pem", key),
+            ("server 127.0.0.1:8000;", f"server 127.0.0.1:{upstream_port};"),
+            ("/srv/bfluence/staticfiles/", f"{static_root or self.dir}/"),
+            ("/srv/bfluence", str(ROOT)),
+            ("/var/www/html", self.dir),
+        ]:
+            assert shipped in site, shipped
+            site = site.replace(shipped, here)
+        Path(self.dir, "site.conf").write_text(site)
+        temp_paths = "\n".join(f"    {kind}_temp_path {self.dir}/{kind};"
+                               for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        Path(self.dir, "nginx.conf").write_text(f"""
+daemon off;
+worker_processes 1;
+pid {self.dir}/nginx.pid;
+error_log {self.dir}/error.log warn;
+{"user root;" if os.geteuid() == 0 else ""}
+events {{ worker_connections 1024; }}
+http {{
+    include /etc/nginx/mime.types;
+    access_log off;
+{temp_paths}
+    include {self.dir}/site.conf;
+}}
+""")
+        self.process = subprocess.Popen(
+            [shutil.which("nginx") or "/usr/sbin/nginx", "-p", self.dir, "-c", f"{self.dir}/nginx.conf",
+             "-e", f"{self.dir}/error.log"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+
+        def listening() -> bool:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"nginx exited: {self.error_log()}")
+            with socket.create_connection(("127.0.0.1", self.https_port), timeout=1):
+                return True
+
+        try:
+            wait_for(listening, seconds=15, what="nginx")
+        except RuntimeError:
+            self.stop()
+            raise
+
+    def error_log(self) -> str:
+        try:
+            return Path(self.dir, "error.log").read_text(errors="replace")[-3000:]
+        except OSError:
+            return ""
+
+    def ssl_context(self):
+        import ssl
+
+        return ssl.create_default_context(cafile=self.cert)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
