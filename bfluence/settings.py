@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "communities",
     "tokens",
     "console",
+    "axes",  # staff sign-in rate limit (see AXES_* below)
 ]
 
 MIDDLEWARE = [
@@ -108,6 +109,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires: turns a lockout into the console page
 ]
 
 ROOT_URLCONF = "bfluence.urls"
@@ -138,6 +140,41 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     CACHES["default"]["BACKEND"] = "bfluence.cache.RedisCache"  # same backend, one client per pool
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Staff sign-in: rate limited per account + source IP (django-axes, SPEC §5a) -------------------
+# Attempts are counted in the database (axes' database handler), so the limit holds with any cache
+# backend and any number of processes. Locked attempts are refused before the password hasher runs.
+AUTHENTICATION_BACKENDS = [
+    "console.signin.StaffSignInGuard",  # axes' check first: a locked account+IP never reaches the hasher
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+try:
+    AXES_FAILURE_LIMIT = env.int("STAFF_SIGNIN_FAILURE_LIMIT", default=5)
+except ValueError as error:
+    raise ImproperlyConfigured("Bfluence cannot start: STAFF_SIGNIN_FAILURE_LIMIT must be a number.") from error
+if not 1 <= AXES_FAILURE_LIMIT <= 100:
+    _fail("STAFF_SIGNIN_FAILURE_LIMIT must be between 1 and 100.")
+try:
+    AXES_COOLOFF_TIME = parse_duration(env.str("STAFF_SIGNIN_LOCKOUT", default="15m"))
+except ValueError as error:
+    raise ImproperlyConfigured(f"Bfluence cannot start: STAFF_SIGNIN_LOCKOUT: {error}") from error
+if not 60 <= AXES_COOLOFF_TIME.total_seconds() <= 86400:
+    _fail("STAFF_SIGNIN_LOCKOUT must be between 1m and 24h.")
+# The lockout lasts exactly AXES_COOLOFF_TIME from the failure that triggered it, as the page says;
+# attempts while locked are refused (and audited) without extending it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "console.signin.attempted_username"  # an unknown name is never stored
+AXES_CLIENT_IP_CALLABLE = "console.signin.source_ip"  # the same TRUSTED_PROXIES rule as everything else
+AXES_LOCKOUT_CALLABLE = "console.signin.lockout_response"  # a console page, never API JSON
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in the audit trail already
+AXES_ENABLE_ADMIN = False  # the audit trail is the console's record; locks are lifted with axes_reset_* commands
+AXES_VERBOSE = False
+# Masked in what axes stores of the login request (besides the password, always masked).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken", "client_secret", "access_token",
+                             "token"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -11,3 +11,6 @@ class ConsoleConfig(AppConfig):
 
     name = "console"
     verbose_name = _("Staff console")
+
+    def ready(self) -> None:
+        from console import signin  # noqa: F401  (connects the staff sign-in audit receivers)

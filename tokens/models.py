@@ -96,6 +96,9 @@ class AuditEvent(models.Model):
         CLIENT_KEY_RETIRED = "client_key_retired", _("client public key retired")
         CLIENT_AUTH_POLICY_SET = "client_auth_policy_set", _("client authentication policy set")
         API_CALL_REFUSED = "api_call_refused", _("API call refused")
+        STAFF_SIGNED_IN = "staff_signed_in", _("staff signed in")
+        STAFF_SIGN_IN_FAILED = "staff_sign_in_failed", _("staff sign-in failed")
+        STAFF_LOCKED_OUT = "staff_locked_out", _("staff sign-in locked out")
 
     class ActorType(models.TextChoices):
         STAFF = "staff", _("staff user")

@@ -1,0 +1,158 @@
+"""Staff sign-in (issue 10 item 11, SPEC §5a): rate limited per account + source IP with django-axes,
+a console page for the lockout, and every sign-in, failed sign-in and lockout in the audit trail.
+
+Through the real admin login view. Attempts are counted in the database, so the limit holds with any
+cache; a cleared cache unlocks nothing.
+"""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core import serializers
+from django.core.cache import cache
+from django.test import Client
+from django.utils import timezone
+
+from tokens.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+Event = AuditEvent.EventType
+
+PASSWORD = "correct-horse-battery-staple-7"
+WRONG = "Tr0ub4dor&3-not-it"
+LOGIN = "/admin/login/?next=/admin/"
+LIMIT = settings.AXES_FAILURE_LIMIT
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    """The limit is about counting attempts, not hashing cost: a fast hasher keeps 100 attempts quick."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def sue():
+    return User.objects.create_user("sue", password=PASSWORD, is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def bob():
+    return User.objects.create_user("bob", password=PASSWORD, is_staff=True, is_superuser=True)
+
+
+def sign_in(username: str, password: str, ip: str = "203.0.113.7", client: Client | None = None, **headers):
+    client = client or Client()
+    response = client.post(LOGIN, {"username": username, "password": password}, REMOTE_ADDR=ip, **headers)
+    return client, response
+
+
+def signed_in(response) -> bool:
+    return response.status_code == 302 and response["Location"] == "/admin/"
+
+
+def lock(username: str = "sue", ip: str = "203.0.113.7") -> None:
+    for _ in range(LIMIT):
+        sign_in(username, WRONG, ip)
+
+
+def test_hundred_wrong_passwords_then_the_right_one_is_refused_while_locked(sue):
+    statuses = [sign_in("sue", WRONG)[1].status_code for _ in range(100)]
+
+    assert statuses[:LIMIT - 1] == [200] * (LIMIT - 1)  # the form again, with its error
+    assert set(statuses[LIMIT - 1:]) == {429}  # from the failure that reaches the limit on
+    client, response = sign_in("sue", PASSWORD)
+    assert response.status_code == 429 and not signed_in(response)
+    assert client.get("/admin/").status_code == 302  # no session: back to the sign-in page
+    # Attempts while locked are refused without being counted: the lockout ends when the page says.
+    assert AccessAttempt.objects.get(username="sue").failures_since_start == LIMIT
+
+
+def test_the_lockout_ends_after_the_cool_off_and_the_right_password_then_works(sue):
+    lock()
+    assert sign_in("sue", PASSWORD)[1].status_code == 429
+    with time_machine.travel(timezone.now() + settings.AXES_COOLOFF_TIME + timedelta(seconds=1)):
+        assert signed_in(sign_in("sue", PASSWORD)[1])
+    # Success resets the count: a new streak of failures starts from zero.
+    assert not AccessAttempt.objects.filter(username="sue").exists()
+
+
+def test_another_address_signs_in_to_the_locked_account(sue):
+    lock(ip="203.0.113.7")
+
+    assert signed_in(sign_in("sue", PASSWORD, ip="198.51.100.20")[1])
+
+
+def test_another_account_signs_in_from_the_locked_address(sue, bob):
+    lock("sue", ip="203.0.113.7")
+
+    assert signed_in(sign_in("bob", PASSWORD, ip="203.0.113.7")[1])
+    assert sign_in("sue", PASSWORD, ip="203.0.113.7")[1].status_code == 429
+
+
+def test_a_forged_x_forwarded_for_does_not_buy_fresh_attempts(sue):
+    for attempt in range(LIMIT):
+        sign_in("sue", WRONG, ip="203.0.113.7", HTTP_X_FORWARDED_FOR=f"10.9.8.{attempt}")
+
+    _, response = sign_in("sue", PASSWORD, ip="203.0.113.7", HTTP_X_FORWARDED_FOR="10.9.9.9")
+    assert response.status_code == 429
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"203.0.113.7"}
+
+
+def test_the_lock_lives_in_the_database_so_a_cleared_cache_unlocks_nothing(sue):
+    assert settings.AXES_HANDLER == "axes.handlers.database.AxesDatabaseHandler"
+    lock()
+    cache.clear()
+
+    assert sign_in("sue", PASSWORD)[1].status_code == 429
+
+
+def test_the_lockout_is_a_console_page_never_api_json(sue):
+    lock()
+    for headers in ({}, {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest"}, {"HTTP_ACCEPT": "application/json"}):
+        _, response = sign_in("sue", PASSWORD, **headers)
+        assert response.status_code == 429
+        assert response["Content-Type"].startswith("text/html")
+        assert int(response["Retry-After"]) == int(settings.AXES_COOLOFF_TIME.total_seconds())
+        assert "no-store" in response["Cache-Control"]
+        body = response.content.decode()
+        assert '"error"' not in body and 'id="site-name"' in body  # the console's own header and layout
+    _, english = sign_in("sue", PASSWORD, HTTP_ACCEPT_LANGUAGE="en")
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    assert f"Try again in {minutes} minutes" in english.content.decode()
+    _, portuguese = sign_in("sue", PASSWORD, HTTP_ACCEPT_LANGUAGE="pt-BR")
+    assert f"Tente de novo em {minutes} minutos" in portuguese.content.decode()
+
+
+def test_sign_in_failed_sign_in_and_lockout_are_audited_with_who_and_ip(sue):
+    sign_in("sue", PASSWORD, ip="198.51.100.20")
+    lock(ip="203.0.113.7")
+    sign_in("sue", PASSWORD, ip="203.0.113.7")  # refused while locked
+
+    signed_in_row = AuditEvent.objects.get(event_type=Event.STAFF_SIGNED_IN)
+    assert (signed_in_row.actor_type, signed_in_row.actor, signed_in_row.source_ip) == ("staff", "sue",
+                                                                                        "198.51.100.20")
+    failed = AuditEvent.objects.filter(event_type=Event.STAFF_SIGN_IN_FAILED).order_by("id")
+    assert [row.details["reason"] for row in failed] == ["invalid_credentials"] * LIMIT + ["locked_out"]
+    assert {(row.actor_type, row.actor, row.source_ip) for row in failed} == {("staff", "sue", "203.0.113.7")}
+    [locked] = AuditEvent.objects.filter(event_type=Event.STAFF_LOCKED_OUT)  # once, when it started
+    assert (locked.actor, locked.source_ip) == ("sue", "203.0.113.7")
+    assert locked.details == {"failures": LIMIT, "account_known": True,
+                              "locked_for_seconds": int(settings.AXES_COOLOFF_TIME.total_seconds())}
+
+
+def test_nothing_secret_lands_in_the_audit_trail_or_the_attempt_records(sue):
+    sign_in("sue", WRONG)
+    sign_in(PASSWORD, PASSWORD)  # the password typed into the username field: a classic slip
+    sign_in("sue", PASSWORD)
+
+    stored = serializers.serialize("json", AuditEvent.objects.all()) + serializers.serialize(
+        "json", AccessAttempt.objects.all())
+    for secret in (PASSWORD, WRONG):
+        assert secret not in stored
+    unknown = AuditEvent.objects.get(event_type=Event.STAFF_SIGN_IN_FAILED, actor_type="anonymous")
+    assert unknown.actor == "-" and unknown.details["account_known"] is False
+    assert unknown.source_ip == "203.0.113.7"
