@@ -35,16 +35,19 @@ class JsonGunicornLogger(Logger):
         if not self.access_log_enabled:
             return
         atoms = self.atoms(resp, req, environ, request_time)
-        self.access_log.info("request", extra={
-            "remote_addr": atoms["h"],
-            "method": atoms["m"],
-            "path": atoms["U"],
-            "protocol": atoms["H"],
-            "status": int(atoms["s"]) if str(atoms["s"]).isdigit() else atoms["s"],
-            "bytes": atoms["B"],
-            "duration_ms": atoms["M"],
-            "user_agent": atoms["a"],
-        })
+        self.access_log.info(
+            "request",
+            extra={
+                "remote_addr": atoms["h"],
+                "method": atoms["m"],
+                "path": atoms["U"],
+                "protocol": atoms["H"],
+                "status": int(atoms["s"]) if str(atoms["s"]).isdigit() else atoms["s"],
+                "bytes": atoms["B"],
+                "duration_ms": atoms["M"],
+                "user_agent": atoms["a"],
+            },
+        )
 
 
 class TextGunicornLogger(JsonGunicornLogger):

@@ -42,8 +42,11 @@ def loggable(value: Any) -> Any:
 
 def record_fields(record: logging.LogRecord) -> dict[str, Any]:
     """The structured fields a caller passed with ``extra={...}``."""
-    return {key: value for key, value in record.__dict__.items()
-            if key not in _STANDARD_ATTRS and key not in _NOT_LOGGED and not key.startswith("_")}
+    return {
+        key: value
+        for key, value in record.__dict__.items()
+        if key not in _STANDARD_ATTRS and key not in _NOT_LOGGED and not key.startswith("_")
+    }
 
 
 class JsonLogFormatter(JsonFormatter):
@@ -71,8 +74,12 @@ class TextLogFormatter(logging.Formatter):
     """
 
     def format(self, record: logging.LogRecord) -> str:
-        parts = [self.formatTime(record, "%Y-%m-%d %H:%M:%S"), record.levelname, record.name,
-                 _quoted(record.getMessage())]
+        parts = [
+            self.formatTime(record, "%Y-%m-%d %H:%M:%S"),
+            record.levelname,
+            record.name,
+            _quoted(record.getMessage()),
+        ]
         parts += [f"{key}={_quoted(value)}" for key, value in record_fields(record).items()]
         line = " ".join(parts)
         if record.exc_info:

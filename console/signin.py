@@ -84,9 +84,14 @@ def _audit_sign_in_failed(sender, credentials, request=None, **kwargs) -> None:
         return
     actor = _claimed_actor(request, attempted_username(request, credentials))
     locked = bool(getattr(request, _REFUSED_WHILE_LOCKED, False))
-    audit_record(event_type=Event.STAFF_SIGN_IN_FAILED, actor=actor,
-                 details={"reason": "locked_out" if locked else "invalid_credentials",
-                          "account_known": actor.kind == AuditEvent.ActorType.STAFF})
+    audit_record(
+        event_type=Event.STAFF_SIGN_IN_FAILED,
+        actor=actor,
+        details={
+            "reason": "locked_out" if locked else "invalid_credentials",
+            "account_known": actor.kind == AuditEvent.ActorType.STAFF,
+        },
+    )
 
 
 @receiver(user_locked_out, dispatch_uid="bfluence-audit-staff-locked-out")
@@ -95,10 +100,15 @@ def _audit_locked_out(sender, request, username=None, ip_address=None, **kwargs)
         return  # already locked: that attempt is recorded as a refused sign-in, not a new lockout
     actor = _claimed_actor(request, username)  # axes passes attempted_username's answer
     cool_off = get_cool_off(request)
-    audit_record(event_type=Event.STAFF_LOCKED_OUT, actor=actor,
-                 details={"failures": getattr(request, "axes_failures_since_start", None),
-                          "locked_for_seconds": int(cool_off.total_seconds()) if cool_off else None,
-                          "account_known": actor.kind == AuditEvent.ActorType.STAFF})
+    audit_record(
+        event_type=Event.STAFF_LOCKED_OUT,
+        actor=actor,
+        details={
+            "failures": getattr(request, "axes_failures_since_start", None),
+            "locked_for_seconds": int(cool_off.total_seconds()) if cool_off else None,
+            "account_known": actor.kind == AuditEvent.ActorType.STAFF,
+        },
+    )
 
 
 def lockout_response(request, original_response=None, credentials=None) -> TemplateResponse:

@@ -20,7 +20,7 @@ from tests.stack import free_port, server_env, wait_for
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bfl_sk_" + "Qx7" * 15
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhY21lIn0.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg"
-LEAKS = (SECRET, SECRET[len("bfl_sk_"):], TOKEN, TOKEN.split(".")[2])
+LEAKS = (SECRET, SECRET[len("bfl_sk_") :], TOKEN, TOKEN.split(".")[2])
 
 
 def raw_request(port: int, data: str) -> bytes:
@@ -39,26 +39,54 @@ def gunicorn_logs():
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="bfluence-gunicorn-logs-") as folder:
         out, err = Path(folder, "stdout.log"), Path(folder, "stderr.log")
-        env = server_env(DATABASE_URL=f"sqlite:///{folder}/db.sqlite3", GUNICORN_ACCESS_LOG="-", LOG_FORMAT="json")
+        env = server_env(
+            DATABASE_URL=f"sqlite:///{folder}/db.sqlite3", GUNICORN_ACCESS_LOG="-", LOG_FORMAT="json"
+        )
         with out.open("w") as stdout, err.open("w") as stderr:
             process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "tests.gunicorn_probe_app:application",
-                 "--bind", f"127.0.0.1:{port}", "--workers", "1", "--log-level", "debug"],
-                cwd=ROOT, env=env, stdout=stdout, stderr=stderr)
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "-c",
+                    "gunicorn.conf.py",
+                    "tests.gunicorn_probe_app:application",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    "1",
+                    "--log-level",
+                    "debug",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=stdout,
+                stderr=stderr,
+            )
             try:
-                wait_for(lambda: b" 200 " in raw_request(port, "GET /healthz HTTP/1.0\r\n\r\n"), seconds=30,
-                         what="gunicorn")
+                wait_for(
+                    lambda: b" 200 " in raw_request(port, "GET /healthz HTTP/1.0\r\n\r\n"),
+                    seconds=30,
+                    what="gunicorn",
+                )
                 query = f"client_secret={SECRET}&access_token={TOKEN}"
                 answers = [
                     # Normal requests: the app answers; gunicorn's access log records them.
-                    raw_request(port, f"GET /healthz?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
-                    raw_request(port, f"GET /auth/me?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
+                    raw_request(
+                        port, f"GET /healthz?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+                    ),
+                    raw_request(
+                        port, f"GET /auth/me?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+                    ),
                     # Refused by gunicorn's parser, which quotes the request line in its error log.
                     raw_request(port, f"GET /auth/token?{query}\x01 HTTP/1.1\r\n\r\n"),
                     raw_request(port, f"GET /auth/token?{query} HTTP/1.1\r\nBad Header\r\n\r\n"),
                     # A failure inside the worker: gunicorn logs it with a traceback quoting the URI.
-                    raw_request(port, f"GET {FAILING_PATH}?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                                      "Connection: close\r\n\r\n"),
+                    raw_request(
+                        port,
+                        f"GET {FAILING_PATH}?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        "Connection: close\r\n\r\n",
+                    ),
                 ]
             finally:
                 process.terminate()
@@ -77,11 +105,18 @@ def test_the_error_log_paths_really_ran(gunicorn_logs):
     assert answers[0].startswith(b"HTTP/1.1 200") and answers[1].startswith(b"HTTP/1.1 400")
     assert answers[2].startswith(b"HTTP/1.1 400") and answers[3].startswith(b"HTTP/1.1 400")
     errors = [json.loads(line) for line in gunicorn_logs["stderr"].splitlines()]
-    refused = [entry["message"] for entry in errors if entry["message"].startswith("Invalid request from ip=")]
-    assert any("Invalid HTTP request line" in message and "client_secret=[redacted]" in message
-               for message in refused), refused
+    refused = [
+        entry["message"] for entry in errors if entry["message"].startswith("Invalid request from ip=")
+    ]
+    assert any(
+        "Invalid HTTP request line" in message and "client_secret=[redacted]" in message
+        for message in refused
+    ), refused
     failed = [entry for entry in errors if entry["message"].startswith("Error handling request")]
-    assert failed and "response body failed for /__fail_in_worker__?client_secret=[redacted]" in failed[0]["exc_info"]
+    assert (
+        failed
+        and "response body failed for /__fail_in_worker__?client_secret=[redacted]" in failed[0]["exc_info"]
+    )
 
 
 def test_every_line_gunicorn_writes_is_one_json_object(gunicorn_logs):
@@ -105,6 +140,7 @@ def test_access_records_are_fields_with_the_path_but_never_the_query(gunicorn_lo
 def test_text_log_format_selects_the_text_logger_class():
     env = {**os.environ, "LOG_FORMAT": "text"}
     code = "import runpy; print(runpy.run_path('gunicorn.conf.py')['logger_class'])"
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30
+    )
     assert result.stdout.strip() == "bfluence.gunicorn_logging.TextGunicornLogger", result.stderr

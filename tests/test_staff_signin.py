@@ -62,8 +62,8 @@ def lock(username: str = "sue", ip: str = "203.0.113.7") -> None:
 def test_hundred_wrong_passwords_then_the_right_one_is_refused_while_locked(sue):
     statuses = [sign_in("sue", WRONG)[1].status_code for _ in range(100)]
 
-    assert statuses[:LIMIT - 1] == [200] * (LIMIT - 1)  # the form again, with its error
-    assert set(statuses[LIMIT - 1:]) == {429}  # from the failure that reaches the limit on
+    assert statuses[: LIMIT - 1] == [200] * (LIMIT - 1)  # the form again, with its error
+    assert set(statuses[LIMIT - 1 :]) == {429}  # from the failure that reaches the limit on
     client, response = sign_in("sue", PASSWORD)
     assert response.status_code == 429 and not signed_in(response)
     assert client.get("/admin/").status_code == 302  # no session: back to the sign-in page
@@ -133,15 +133,21 @@ def test_sign_in_failed_sign_in_and_lockout_are_audited_with_who_and_ip(sue):
     sign_in("sue", PASSWORD, ip="203.0.113.7")  # refused while locked
 
     signed_in_row = AuditEvent.objects.get(event_type=Event.STAFF_SIGNED_IN)
-    assert (signed_in_row.actor_type, signed_in_row.actor, signed_in_row.source_ip) == ("staff", "sue",
-                                                                                        "198.51.100.20")
+    assert (signed_in_row.actor_type, signed_in_row.actor, signed_in_row.source_ip) == (
+        "staff",
+        "sue",
+        "198.51.100.20",
+    )
     failed = AuditEvent.objects.filter(event_type=Event.STAFF_SIGN_IN_FAILED).order_by("id")
     assert [row.details["reason"] for row in failed] == ["invalid_credentials"] * LIMIT + ["locked_out"]
     assert {(row.actor_type, row.actor, row.source_ip) for row in failed} == {("staff", "sue", "203.0.113.7")}
     [locked] = AuditEvent.objects.filter(event_type=Event.STAFF_LOCKED_OUT)  # once, when it started
     assert (locked.actor, locked.source_ip) == ("sue", "203.0.113.7")
-    assert locked.details == {"failures": LIMIT, "account_known": True,
-                              "locked_for_seconds": int(settings.AXES_COOLOFF_TIME.total_seconds())}
+    assert locked.details == {
+        "failures": LIMIT,
+        "account_known": True,
+        "locked_for_seconds": int(settings.AXES_COOLOFF_TIME.total_seconds()),
+    }
 
 
 def test_nothing_secret_lands_in_the_audit_trail_or_the_attempt_records(sue):
@@ -150,7 +156,8 @@ def test_nothing_secret_lands_in_the_audit_trail_or_the_attempt_records(sue):
     sign_in("sue", PASSWORD)
 
     stored = serializers.serialize("json", AuditEvent.objects.all()) + serializers.serialize(
-        "json", AccessAttempt.objects.all())
+        "json", AccessAttempt.objects.all()
+    )
     for secret in (PASSWORD, WRONG):
         assert secret not in stored
     unknown = AuditEvent.objects.get(event_type=Event.STAFF_SIGN_IN_FAILED, actor_type="anonymous")

@@ -32,8 +32,11 @@ FORGED_CLIENT_IDS = [
 @pytest.fixture
 def log_output():
     """Everything the configured console handler writes while the test runs."""
-    handler = next(handler for handler in logging.getLogger().handlers
-                   if isinstance(handler.formatter, (JsonLogFormatter, TextLogFormatter)))
+    handler = next(
+        handler
+        for handler in logging.getLogger().handlers
+        if isinstance(handler.formatter, (JsonLogFormatter, TextLogFormatter))
+    )
     stream = io.StringIO()
     previous = handler.setStream(stream)
     yield stream
@@ -57,7 +60,9 @@ def test_production_logging_is_json_with_the_redaction_filter(settings):
 @pytest.mark.django_db
 @pytest.mark.parametrize("forged", FORGED_CLIENT_IDS)
 def test_forged_client_id_gives_exactly_one_json_line_with_the_value_intact(api, acme, log_output, forged):
-    response = api.post("/auth/token", {"client_id": forged, "client_secret": acme.client_secret}, format="json")
+    response = api.post(
+        "/auth/token", {"client_id": forged, "client_secret": acme.client_secret}, format="json"
+    )
 
     assert response.status_code == 401
     entries = json_lines(log_output)
@@ -74,7 +79,9 @@ def test_forged_client_id_gives_exactly_one_json_line_with_the_value_intact(api,
 
 @pytest.mark.django_db
 def test_a_real_decision_line_has_its_fields(api, acme, log_output):
-    response = api.post("/auth/token", {"client_id": "acme", "client_secret": acme.client_secret}, format="json")
+    response = api.post(
+        "/auth/token", {"client_id": "acme", "client_secret": acme.client_secret}, format="json"
+    )
 
     assert response.status_code == 200
     [decision] = [entry for entry in json_lines(log_output) if entry["logger"] == "bfluence.auth"]
@@ -91,8 +98,11 @@ def test_secrets_and_tokens_are_redacted_in_message_fields_and_tracebacks(log_ou
     try:
         raise ValueError(f"bad url /auth/me?client_secret={acme_secret}&access_token={TOKEN}")
     except ValueError:
-        logger.exception("failed on %s", f"/x?token={TOKEN}",
-                         extra={"detail": {"nested": [acme_secret]}, "header": f"Bearer {TOKEN}"})
+        logger.exception(
+            "failed on %s",
+            f"/x?token={TOKEN}",
+            extra={"detail": {"nested": [acme_secret]}, "header": f"Bearer {TOKEN}"},
+        )
 
     [entry] = json_lines(log_output)
     written = log_output.getvalue()
@@ -106,8 +116,9 @@ def test_django_request_object_is_not_dumped_with_its_query_string(log_output):
     from django.test import RequestFactory
 
     request = RequestFactory().get(f"/auth/me?access_token={TOKEN}")
-    logging.getLogger("django.request").error("Internal Server Error: %s", request.path,
-                                              extra={"request": request, "status_code": 500})
+    logging.getLogger("django.request").error(
+        "Internal Server Error: %s", request.path, extra={"request": request, "status_code": 500}
+    )
 
     [entry] = json_lines(log_output)
     assert "request" not in entry and entry["status_code"] == 500
@@ -123,17 +134,24 @@ def test_text_format_for_local_runs_is_one_escaped_line_too(forged):
 
     assert len(line.splitlines()) == 1
     assert not any(char in line for char in "\r\n\u2028\u2029\u0085\x1b")
-    assert " outcome=\"denied\" client_id=" in line
+    assert ' outcome="denied" client_id=' in line
     quoted = line.split(" client_id=", 1)[1]
     assert json.loads(quoted) == forged  # the value, JSON-quoted, decodes back to exactly what was sent
 
 
 def _manage_check(**env_overrides) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
-    env.update(SECRET_KEY="s" * 50, JWT_SIGNING_KEY="j" * 40, DEBUG="false", PYTHONPATH=str(ROOT),
-               **env_overrides)
-    return subprocess.run([sys.executable, str(ROOT / "manage.py"), "check"], env=env, cwd="/tmp",
-                          capture_output=True, text=True, timeout=60)
+    env.update(
+        SECRET_KEY="s" * 50, JWT_SIGNING_KEY="j" * 40, DEBUG="false", PYTHONPATH=str(ROOT), **env_overrides
+    )
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "check"],
+        env=env,
+        cwd="/tmp",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_unknown_log_format_stops_start_up():
