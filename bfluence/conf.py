@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network
 from functools import lru_cache
 
 from django.conf import settings
@@ -19,6 +20,7 @@ class AppSettings:
     leeway_seconds: int
     access_token_lifetime: timedelta
     max_request_body_bytes: int
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...]
 
 
 @lru_cache(maxsize=1)
@@ -33,6 +35,7 @@ def app_settings() -> AppSettings:
         leeway_seconds=int(jwt["LEEWAY"]),
         access_token_lifetime=jwt["ACCESS_TOKEN_LIFETIME"],
         max_request_body_bytes=int(own["MAX_REQUEST_BODY_BYTES"]),
+        trusted_proxies=tuple(own.get("TRUSTED_PROXIES", ())),
     )
 
 

@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy
 
 from bfluence.durations import parse_duration
+from bfluence.source_ip import parse_trusted_proxies
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -204,7 +205,12 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 # --- HTTP API --------------------------------------------------------------------------------------
-TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
+# Addresses / CIDR ranges of our own reverse proxies: X-Forwarded-For is believed from them only.
+try:
+    TRUSTED_PROXIES = parse_trusted_proxies(env.list("TRUSTED_PROXIES", default=[]))
+except ValueError as error:
+    raise ImproperlyConfigured(f"Bfluence cannot start: TRUSTED_PROXIES: {error}") from error
+BFLUENCE["TRUSTED_PROXIES"] = TRUSTED_PROXIES
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ("bfluence.http.JSONUTF8Renderer",),
@@ -215,7 +221,6 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "bfluence.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
-    "NUM_PROXIES": TRUSTED_PROXIES,
     "DEFAULT_THROTTLE_RATES": {
         "token_client": env.str("THROTTLE_TOKEN_CLIENT", default="60/min"),
         "token_ip": env.str("THROTTLE_TOKEN_IP", default="300/min"),

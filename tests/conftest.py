@@ -1,8 +1,11 @@
 """Shared fixtures: real requests through DRF's APIClient, communities made through the services."""
 
 import base64
+from datetime import timedelta
 
 import pytest
+import time_machine
+from django.utils import timezone
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
@@ -21,6 +24,15 @@ def _fresh_rate_limits():
     yield
     cache.clear()
     WindowCounterThrottle._pending.clear()
+
+
+@pytest.fixture
+def one_window():
+    """Start the test at the top of an hour (clock ticking on): a sequence of requests measured against a
+    per-minute or per-hour limit never straddles a fixed window's boundary, so the counts are exact."""
+    now = timezone.now()
+    with time_machine.travel(now.replace(minute=0, second=0, microsecond=0) + timedelta(seconds=1), tick=True):
+        yield
 
 
 @pytest.fixture

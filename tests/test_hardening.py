@@ -162,7 +162,7 @@ def test_check_deploy_is_clean_in_production():
     env = {key: value for key, value in os.environ.items() if key not in {"DJANGO_SETTINGS_MODULE"}}
     env.update(DEBUG="false", SECRET_KEY="p" * 20 + "roduction-secret-key-with-enough-variety-0123456789",
                JWT_SIGNING_KEY="another-production-key-of-more-than-32-bytes", SECURE_SSL_REDIRECT="true",
-               ALLOWED_HOSTS="api.bfluence.example", TRUSTED_PROXIES="1")
+               ALLOWED_HOSTS="api.bfluence.example", TRUSTED_PROXIES="10.0.0.0/8")
     result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr

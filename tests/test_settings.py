@@ -55,3 +55,21 @@ def test_the_unauthenticated_bench_twin_is_not_routed_in_production():
     resolve("/auth/token")  # the production map is the one loaded here
     with pytest.raises(Resolver404):
         resolve("/bench/communities/1/client/123/bflus")
+
+
+@pytest.mark.parametrize("value, says", [
+    ("1", "TRUSTED_PROXIES"),            # the old count form: an address list now
+    ("0", "TRUSTED_PROXIES"),
+    ("10.0.0.1, load-balancer", "load-balancer"),
+    ("10.0.0.0/33", "10.0.0.0/33"),
+    ("10.0.0.300", "10.0.0.300"),
+])
+def test_unparseable_trusted_proxies_stop_start_up(value, says):
+    result = start(TRUSTED_PROXIES=value)
+    assert result.returncode != 0
+    assert "Bfluence cannot start" in result.stderr and says in result.stderr
+
+
+def test_trusted_proxies_take_addresses_and_ranges():
+    result = start(TRUSTED_PROXIES="10.0.0.5, 192.168.0.0/16 ,fd00::/8")
+    assert result.returncode == 0, result.stderr

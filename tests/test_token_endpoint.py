@@ -349,6 +349,7 @@ def _rates(**rates):
     })
 
 
+@pytest.mark.usefixtures("one_window")  # fixed windows: the sequence fits in one
 def test_too_many_requests_per_client_id_are_rate_limited(api, acme):
     with _rates(token_client="3/min"):
         for _ in range(3):
@@ -358,12 +359,14 @@ def test_too_many_requests_per_client_id_are_rate_limited(api, acme):
     assert 1 <= int(response["Retry-After"]) <= 60
 
 
+@pytest.mark.usefixtures("one_window")  # fixed windows: the sequence fits in one
 def test_too_many_requests_per_source_ip_are_rate_limited(api, acme, globex):
     with _rates(token_ip="3/min"):
         statuses = [request_token(api, created).status_code for created in (acme, globex, acme, globex)]
     assert statuses == [200, 200, 200, 429]
 
 
+@pytest.mark.usefixtures("one_window")  # fixed windows: the sequence fits in one
 def test_repeated_failures_lock_out_the_source_ip_even_with_the_right_secret(api, acme, globex):
     with _rates(token_failures="3/min"):
         for _ in range(3):
@@ -375,12 +378,14 @@ def test_repeated_failures_lock_out_the_source_ip_even_with_the_right_secret(api
     assert int(response["Retry-After"]) >= 1
 
 
+@pytest.mark.usefixtures("one_window")  # fixed windows: the sequence fits in one
 def test_successes_do_not_count_as_failures(api, acme):
     with _rates(token_failures="2/min"):
         statuses = [request_token(api, acme).status_code for _ in range(5)]
     assert statuses == [200] * 5
 
 
+@pytest.mark.usefixtures("one_window")  # fixed windows: the sequence fits in one
 def test_forwarded_for_is_ignored_without_trusted_proxies(api, acme):
     with _rates(token_ip="2/min"):
         statuses = [request_token(api, acme, ).status_code if i == 0 else

@@ -1,18 +1,13 @@
-"""Facts about the caller taken from the request: its IP, as far as configured proxies are trusted."""
+"""Facts about the caller taken from the request: its IP, as far as our own proxies are trusted."""
 
-import ipaddress
-
-from rest_framework.throttling import BaseThrottle
+from bfluence.conf import app_settings
+from bfluence.source_ip import source_ip
 
 
 def client_ip(request) -> str | None:
-    """The source IP, honouring ``TRUSTED_PROXIES`` exactly as the throttles do (DRF ``NUM_PROXIES``).
+    """The source IP (``TRUSTED_PROXIES``, SPEC §6): what audit rows, logs and rate limits all record.
 
-    With no trusted proxy, ``X-Forwarded-For`` is ignored, so it cannot be spoofed. Anything that is
-    not an IP address yields ``None`` rather than a poisoned record.
+    ``X-Forwarded-For`` counts only when the direct peer is one of our proxies, so nobody who reaches the
+    app port directly can dodge a per-IP limit or put an invented address into the audit trail.
     """
-    ident = BaseThrottle().get_ident(request)
-    try:
-        return str(ipaddress.ip_address(ident))
-    except (TypeError, ValueError):
-        return None
+    return source_ip(request.META, app_settings().trusted_proxies)

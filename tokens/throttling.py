@@ -1,12 +1,10 @@
 """Rate limits (SPEC §6), built on DRF's throttles and Django's cache (Redis in production).
 
-- ``token_ip`` / ``token_client``: every client-authenticated request, per source IP and per client_id;
-- ``token_failures``: only *failed* client authentications, per source IP and per client_id + IP, so a
-  brute force is cut off long before the general limits while honest traffic never feels it;
-- ``api``: private calls per community.
+- ``api``: private calls per community (here);
+- ``token_ip`` / ``token_failures`` / ``token_client``: client authentication, in
+  ``tokens.client_auth_limits`` (what is counted there depends on the outcome of the secret check).
 """
 
-import hashlib
 import logging
 import threading
 
@@ -14,8 +12,8 @@ from rest_framework import settings as drf_settings
 from rest_framework.exceptions import APIException
 from rest_framework.throttling import SimpleRateThrottle as DRFSimpleRateThrottle
 
+from bfluence.cache import counters
 from bfluence.errors import ServiceUnavailable
-from tokens.credentials import client_id_hint
 
 _log = logging.getLogger("bfluence.throttling")
 
@@ -48,11 +46,6 @@ class SimpleRateThrottle(DRFSimpleRateThrottle):
         if self.fail_open:
             return True
         raise ServiceUnavailable() from error
-
-
-def _digest(value: str) -> str:
-    # Keys built from caller input are hashed: bounded length, no odd characters in cache keys.
-    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 class WindowCounterThrottle(SimpleRateThrottle):
@@ -105,79 +98,10 @@ class WindowCounterThrottle(SimpleRateThrottle):
         return total
 
     def _add(self, key: str, amount: int) -> int:
-        if hasattr(self.cache, "incr_with_expiry"):  # our Redis backend: one round trip
-            return self.cache.incr_with_expiry(key, int(self.duration) + 1, amount)
-        try:
-            return self.cache.incr(key, amount)
-        except ValueError:  # first request of the window (or the key just expired)
-            if self.cache.add(key, amount, self.duration + 1):
-                return amount
-            return self.cache.incr(key, amount)
+        return counters(self.cache, {key: (amount, int(self.duration) + 1)})[0][0]
 
     def wait(self) -> float:
         return self.retry_after
-
-
-class TokenIPThrottle(WindowCounterThrottle):
-    scope = "token_ip"
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
-
-
-class TokenClientThrottle(WindowCounterThrottle):
-    scope = "token_client"
-
-    def get_cache_key(self, request, view):
-        client_id = client_id_hint(request)
-        if not client_id:
-            return None
-        return self.cache_format % {"scope": self.scope, "ident": _digest(client_id)}
-
-
-class _FailureThrottle(SimpleRateThrottle):
-    """Refuses once the recent *failures* reach the limit; successes are never counted."""
-
-    scope = "token_failures"
-
-    def throttle_success(self) -> bool:
-        return True  # checking does not count: only record_failure() does
-
-    def record_failure(self, request) -> None:
-        if self.rate is None:
-            return
-        key = self.get_cache_key(request, None)
-        if key is None:
-            return
-        now = self.timer()
-        try:
-            history = [moment for moment in self.cache.get(key, []) if moment > now - self.duration]
-            history.insert(0, now)
-            self.cache.set(key, history, self.duration)
-        except Exception as error:  # the 401 stands; only the count is lost
-            _log.warning("rate-limit cache unavailable (%s): failure not counted", type(error).__name__)
-
-
-class FailedAuthIPThrottle(_FailureThrottle):
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": "token_failures_ip", "ident": self.get_ident(request)}
-
-
-class FailedAuthClientIPThrottle(_FailureThrottle):
-    def get_cache_key(self, request, view):
-        client_id = client_id_hint(request)
-        if not client_id:
-            return None
-        ident = _digest(f"{client_id}\x00{self.get_ident(request)}")
-        return self.cache_format % {"scope": "token_failures_client_ip", "ident": ident}
-
-
-CLIENT_AUTH_THROTTLES = (TokenIPThrottle, TokenClientThrottle, FailedAuthIPThrottle, FailedAuthClientIPThrottle)
-
-
-def record_client_auth_failure(request) -> None:
-    for throttle_class in (FailedAuthIPThrottle, FailedAuthClientIPThrottle):
-        throttle_class().record_failure(request)
 
 
 class CommunityRateThrottle(WindowCounterThrottle):

@@ -23,7 +23,7 @@ from tokens.services import (
     token_issue,
     token_revoke_presented,
 )
-from tokens.throttling import CLIENT_AUTH_THROTTLES, record_client_auth_failure
+from tokens.client_auth_limits import ClientAuthThrottle
 
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 
@@ -33,7 +33,9 @@ class ClientAuthenticatedView(NoStoreAPIView):
 
     authentication_classes = ()
     permission_classes = ()
-    throttle_classes = CLIENT_AUTH_THROTTLES
+    throttle_classes = (ClientAuthThrottle,)
+    # Whether an authenticated request counts against its client_id's THROTTLE_TOKEN_CLIENT (SPEC §2.1).
+    counts_against_client_limit = True
     parser_classes = (StrictJSONParser, BoundedFormParser)
     http_method_names = ["post"]
 
@@ -58,12 +60,16 @@ class ClientAuthenticatedView(NoStoreAPIView):
         ]))
 
     def authenticate_client(self, request) -> AuthenticatedClient:
+        """The client check, then its count: a failure per IP and client_id + IP, a success per client_id."""
         credentials = client_credentials(request, audiences=self.assertion_audiences(request))
+        limits = request.client_auth_limits  # admitted by ClientAuthThrottle
         try:
-            return client_authenticate(credentials=credentials, source_ip=request.source_ip)
+            client = client_authenticate(credentials=credentials, source_ip=request.source_ip)
         except InvalidClient:
-            record_client_auth_failure(request)
+            limits.record_failure()
             raise
+        limits.record_success(client_id=client.community.client_id, counted=self.counts_against_client_limit)
+        return client
 
 
 CLIENT_AUTH_ERRORS = (400, 401, 405, 413, 415, 429, 503)
@@ -138,6 +144,11 @@ class RevokeView(ClientAuthenticatedView):
 
 class RevocationRequestView(ClientAuthenticatedView):
     """``POST /auth/revocation-requests``: "our credentials are compromised" (SPEC §2.7)."""
+
+    # Must always get through for a valid secret: a thief holding the leaked secret can spend the
+    # client_id's allowance from anywhere, so the report is not checked against it (the per-IP limits
+    # still apply, and the report suspends the secret it was made with).
+    counts_against_client_limit = False
 
     class Input(serializers.Serializer):
         reason = StrictCharField(max_length=2000)

@@ -1,0 +1,72 @@
+"""Who is calling: the source IP, believing ``X-Forwarded-For`` only from our own proxies (SPEC §6).
+
+``TRUSTED_PROXIES`` lists the addresses / CIDR ranges of the reverse proxies in front of the app. The
+header is read only when the direct peer is one of them, right to left (each proxy appends the address it
+received the request from), skipping trusted entries; the first untrusted entry is the source. Whatever
+a caller writes into the header itself sits to the left of that and is never reached. With the default
+(empty) the header is ignored: behind a load balancer every partner then shares the balancer's address.
+"""
+
+import ipaddress
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+
+Network = IPv4Network | IPv6Network
+Address = IPv4Address | IPv6Address
+
+
+def parse_trusted_proxies(entries: list[str]) -> tuple[Network, ...]:
+    """The setting's entries as networks; ``ValueError`` naming the first entry that is not one.
+
+    A bare number is refused rather than read as an address: the old form of the setting was a count of
+    proxies, and "1" would otherwise mean 0.0.0.1 — an upgrade must not silently trust the wrong peer.
+    """
+    networks = []
+    for entry in (entry.strip() for entry in entries):
+        if not entry:
+            continue
+        if entry.isdigit():
+            raise ValueError(f"a list of proxy addresses or CIDR ranges, not a count (got {entry!r}); "
+                             "leave it empty when no proxy sits in front of the app")
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError as error:
+            raise ValueError(f"{entry!r} is not an IP address or CIDR range (e.g. 10.0.0.5 or 10.0.0.0/8)") from error
+    return tuple(networks)
+
+
+def _address(text: str) -> Address | None:
+    """An address as proxies write it: bare, ``[v6]:port`` or ``v4:port``; IPv4-mapped IPv6 as IPv4."""
+    text = text.strip()
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _trusted(address: Address, proxies: tuple[Network, ...]) -> bool:
+    return any(address in network for network in proxies)
+
+
+def source_ip(meta: dict, proxies: tuple[Network, ...]) -> str | None:
+    """The source IP of a request given its WSGI ``META``; ``None`` only when the peer itself has none."""
+    hop = _address(meta.get("REMOTE_ADDR") or "")
+    if hop is None:
+        return None
+    if not proxies or not _trusted(hop, proxies):
+        return str(hop)
+    # A header sent on several lines reaches us joined with commas: one list either way.
+    for entry in reversed(meta.get("HTTP_X_FORWARDED_FOR", "").split(",")):
+        address = _address(entry)
+        if address is None:
+            break  # unreadable: charge the request to the trusted hop that handed it over
+        hop = address
+        if not _trusted(hop, proxies):
+            break
+    return str(hop)

@@ -1,0 +1,173 @@
+"""Rate limits on client authentication (SPEC §2.1): knowing a client_id gives no power over that partner.
+
+Failures count per source IP and per client_id + source IP, every attempt per source IP, and per
+client_id only what the partner itself consumes (authenticated requests). So nothing an outsider sends,
+from any number of addresses, makes the partner's own correct request from its own address fail; and
+"our credentials are compromised" always gets through with a valid secret.
+
+Addresses here are the direct peer (``REMOTE_ADDR``): with no trusted proxy that is the source IP.
+"""
+
+import threading
+from collections import Counter
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from tests.conftest import make_community
+from tests.stack import http
+
+PARTNER_IP = "203.0.113.7"
+BOTNET = [f"198.51.100.{n}" for n in range(1, 21)]
+ENDPOINTS = ("/auth/token", "/auth/revoke", "/auth/revocation-requests")
+pytestmark = pytest.mark.usefixtures("one_window")
+
+
+def rates(**rates):
+    return override_settings(REST_FRAMEWORK={
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **rates},
+    })
+
+
+def post(api, path, body, ip):
+    return api.post(path, body, format="json", REMOTE_ADDR=ip)
+
+
+def partner_requests_succeed(api, created, ip=PARTNER_IP) -> list[int]:
+    """The partner's own correct calls, from its own address: a token, a revocation, a compromise report."""
+    credentials = {"client_id": created.community.client_id, "client_secret": created.client_secret}
+    token = post(api, "/auth/token", credentials, ip)
+    revoke = post(api, "/auth/revoke", {**credentials, "token": token.json().get("access_token", "x")}, ip)
+    report = post(api, "/auth/revocation-requests", {**credentials, "reason": "our server was breached"}, ip)
+    return [token.status_code, revoke.status_code, report.status_code]
+
+
+@pytest.mark.django_db
+def test_requests_naming_a_client_id_without_a_secret_never_limit_the_partner(api, acme):
+    with rates(token_client="3/min", token_failures="2/min"):
+        for ip in BOTNET:
+            for path in ENDPOINTS:
+                for _ in range(2):
+                    assert post(api, path, {"client_id": "acme"}, ip).status_code == 400
+        assert partner_requests_succeed(api, acme) == [200, 200, 202]
+
+
+@pytest.mark.django_db
+def test_wrong_secrets_from_many_addresses_never_limit_the_partner(api, acme, globex):
+    wrong = {"client_id": "acme", "client_secret": globex.client_secret, "token": "x", "reason": "x"}
+    with rates(token_client="3/min", token_failures="2/min"):
+        for ip in BOTNET:
+            statuses = [post(api, path, wrong, ip).status_code for path in ENDPOINTS]
+            assert statuses == [401, 401, 429]  # the address is cut off after its own 2 failures
+        assert partner_requests_succeed(api, acme) == [200, 200, 202]
+
+
+@pytest.mark.django_db
+def test_wrong_secrets_in_http_basic_never_limit_the_partner(api, acme, globex):
+    from tests.conftest import basic
+
+    with rates(token_client="2/min", token_failures="1/min"):
+        for ip in BOTNET:
+            api.post("/auth/token", {}, format="json", REMOTE_ADDR=ip, **basic("acme", globex.client_secret))
+        assert partner_requests_succeed(api, acme) == [200, 200, 202]
+
+
+@pytest.mark.django_db
+def test_failures_lock_out_only_the_address_they_come_from(api, acme, globex):
+    attacker = "198.51.100.66"
+    wrong = {"client_id": "acme", "client_secret": globex.client_secret}
+    right_globex = {"client_id": "globex", "client_secret": globex.client_secret}
+    with rates(token_failures="3/min"):
+        assert [post(api, "/auth/token", wrong, attacker).status_code for _ in range(4)] == [401, 401, 401, 429]
+        locked = post(api, "/auth/token", right_globex, attacker)  # per source IP: every client_id
+        assert locked.status_code == 429 and locked.json()["error"] == "rate_limited"
+        assert int(locked["Retry-After"]) >= 1
+        assert post(api, "/auth/token", right_globex, PARTNER_IP).status_code == 200
+        assert partner_requests_succeed(api, acme) == [200, 200, 202]
+
+
+@pytest.mark.django_db
+def test_only_authenticated_requests_count_per_client_id(api, acme, globex):
+    wrong = {"client_id": "acme", "client_secret": globex.client_secret}
+    right = {"client_id": "acme", "client_secret": acme.client_secret}
+    with rates(token_client="2/min", token_failures="100/min"):
+        for _ in range(10):
+            assert post(api, "/auth/token", wrong, "198.51.100.1").status_code == 401
+            assert post(api, "/auth/token", {"client_id": "acme"}, "198.51.100.1").status_code == 400
+        # The partner's own servers, from two addresses, share its per-client_id allowance.
+        statuses = [post(api, "/auth/token", right, ip).status_code
+                    for ip in (PARTNER_IP, "203.0.113.8", PARTNER_IP)]
+    assert statuses == [200, 200, 429]
+
+
+@pytest.mark.django_db
+def test_compromise_report_gets_through_when_a_leaked_secret_spent_the_client_limit(api, acme):
+    """The thief holds the real secret and burns the partner's per-client allowance from elsewhere."""
+    right = {"client_id": "acme", "client_secret": acme.client_secret}
+    with rates(token_client="2/min"):
+        thief = [post(api, "/auth/token", right, "198.51.100.99").status_code for _ in range(3)]
+        assert thief == [200, 200, 429]
+        report = post(api, "/auth/revocation-requests", {**right, "reason": "leaked"}, PARTNER_IP)
+    assert report.status_code == 202, report.content
+
+
+@pytest.mark.django_db
+def test_failures_from_the_partners_own_address_do_count_there(api, acme, globex):
+    """The limits still bite where the failures come from: the partner's address after its own 3 failures."""
+    wrong = {"client_id": "acme", "client_secret": globex.client_secret}
+    with rates(token_failures="3/min"):
+        for _ in range(3):
+            assert post(api, "/auth/token", wrong, PARTNER_IP).status_code == 401
+        assert partner_requests_succeed(api, acme)[0] == 429
+
+
+@pytest.mark.django_db
+def test_every_attempt_counts_per_source_ip(api, acme):
+    with rates(token_ip="3/min"):
+        statuses = [post(api, "/auth/token", body, "198.51.100.5").status_code
+                    for body in ({"client_id": "acme"}, {}, {"client_id": "acme", "client_secret": acme.client_secret},
+                                 {"client_id": "acme", "client_secret": acme.client_secret})]
+        assert statuses == [400, 400, 200, 429]
+        assert post(api, "/auth/token", {"client_id": "acme", "client_secret": acme.client_secret},
+                    PARTNER_IP).status_code == 200
+
+
+# --- exact under concurrency (item 2) -------------------------------------------------------------
+
+def _parallel(count: int, send) -> Counter:
+    """``count`` requests released at once from as many threads; their status codes."""
+    start = threading.Barrier(count)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def one(index: int) -> None:
+        start.wait(timeout=30)
+        status = send(index)
+        with lock:
+            statuses.append(status)
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(statuses) == count
+    return Counter(statuses)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_wrong_secrets_get_exactly_the_limit_of_checked_answers(live_server):
+    """20 wrong secrets at once from one address against a limit of 5: exactly 5 answered 401.
+
+    (The in-process test server queues only a few connections; tests/test_attack_run.py sends 50 at once
+    to real gunicorn workers.)"""
+    victim = make_community("victim")
+    wrong = {"client_id": "victim", "client_secret": make_community("other").client_secret}
+    with rates(token_failures="5/h", token_ip="1000/min"):
+        statuses = _parallel(20, lambda _n: http("POST", f"{live_server.url}/auth/token", wrong, timeout=60)[0])
+        assert statuses == Counter({401: 5, 429: 15})
+        status, _body = http("POST", f"{live_server.url}/auth/token",
+                             {"client_id": "victim", "client_secret": victim.client_secret})
+    assert status == 429  # that address is locked out for the window, right secret or not
