@@ -54,10 +54,6 @@ class RedisCache(DjangoRedisCache):
         added = len(increments) * 2
         return results[0:added:2], [int(value or 0) for value in results[added:]]
 
-    def incr_with_expiry(self, key: str, timeout: int, amount: int = 1) -> int:
-        """Add ``amount`` to the counter ``key``, creating it (with ``timeout``) if new: one round trip."""
-        return self.counters({key: (amount, timeout)})[0][0]
-
 
 def counters(cache, increments: Increments, reads: Sequence[str] = ()) -> tuple[list[int], list[int]]:
     """``RedisCache.counters`` on any Django cache: the counts after adding, and the counts read (0 if none)."""
