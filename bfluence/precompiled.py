@@ -62,21 +62,41 @@ class PrecompiledQuery:
                     for position, (functions, expression) in converters.items()]
         return _Compiled(sql, positions, params, detached)
 
-    def rows(self, *arguments, using: str = "default") -> list[tuple]:
-        connection = connections[using]
-        key = (using, connection.vendor)
+    def _compiled_for(self, using: str) -> _Compiled:
+        key = (using, connections[using].vendor)
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = self._compiled[key] = self._compile(using)
+        return compiled
+
+    def rows(self, *arguments, using: str = "default") -> list[tuple]:
+        rows = self.raw_rows(*arguments, using=using)
+        converters = self._compiled_for(using).converters
+        if converters:
+            connection = connections[using]
+            rows = [_converted(row, converters, connection) for row in rows]
+        return rows
+
+    def raw_rows(self, *arguments, using: str = "default") -> list[tuple]:
+        """The rows as the database driver returns them, before Django's converters.
+
+        For callers that must do the same work whatever the rows: client authentication converts
+        only the row whose secret matched, so a known client_id costs no more than an unknown one.
+        """
+        compiled = self._compiled_for(using)
         params = list(compiled.static_params)
         for position, argument in zip(compiled.positions, arguments):
             params[position] = argument
-        with connection.cursor() as cursor:
+        with connections[using].cursor() as cursor:
             cursor.execute(compiled.sql, params)
-            rows = cursor.fetchall()
-        if compiled.converters:
-            rows = [_converted(row, compiled.converters, connection) for row in rows]
-        return rows
+            return cursor.fetchall()
+
+    def convert(self, row, using: str = "default") -> tuple:
+        """One raw row through the converters Django would apply (JSON, datetimes on SQLite, …)."""
+        compiled = self._compiled_for(using)
+        if not compiled.converters:
+            return tuple(row)
+        return _converted(row, compiled.converters, connections[using])
 
 
 def _converted(row, converters, connection) -> tuple:

@@ -149,6 +149,8 @@ class RevocationRequest(models.Model):
     opened_by = models.CharField(_("opened by"), max_length=200)
     source_ip = models.GenericIPAddressField(_("source IP"), null=True, blank=True)
     tokens_revoked = models.PositiveIntegerField(_("tokens revoked"), default=0)
+    # Every secret valid when the request was opened stopped then, for good (SPEC §2.7).
+    secrets_suspended = models.PositiveIntegerField(_("secrets suspended"), default=0)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     handled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

@@ -126,7 +126,7 @@ REVOCATION_REQUEST_BODIES = client_authenticated_bodies("RevocationRequestCreate
 
 RevocationRequestAccepted = inline_serializer("RevocationRequestAccepted", {
     "id": serializers.IntegerField(), "status": serializers.ChoiceField(choices=["pending"]),
-    "tokens_revoked": serializers.IntegerField(),
+    "tokens_revoked": serializers.IntegerField(), "secrets_suspended": serializers.IntegerField(),
 })
 
 Me = inline_serializer("Me", {

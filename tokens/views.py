@@ -158,8 +158,9 @@ class RevocationRequestView(ClientAuthenticatedView):
         request=schema.REVOCATION_REQUEST_BODIES,
         responses={202: schema.RevocationRequestAccepted, **schema.error_responses(*CLIENT_AUTH_ERRORS)},
         summary=_("Report compromised credentials"),
-        description=_("Revokes every outstanding token of your community at once and asks Bfluence staff to "
-                      "rotate your secret; they hand you the new one."),
+        description=_("Revokes every outstanding token of your community and suspends every current secret at "
+                      "once (the leaked one can mint nothing more), and asks Bfluence staff for a new secret; "
+                      "they hand it to you out of band."),
     )
     def post(self, request):
         fields = self.Input(data=request.data)
@@ -171,7 +172,8 @@ class RevocationRequestView(ClientAuthenticatedView):
             actor=self.partner_actor(request, client),
         )
         return Response(
-            {"id": revocation.pk, "status": revocation.status, "tokens_revoked": revocation.tokens_revoked},
+            {"id": revocation.pk, "status": revocation.status, "tokens_revoked": revocation.tokens_revoked,
+             "secrets_suspended": revocation.secrets_suspended},
             status=status.HTTP_202_ACCEPTED,
         )
 

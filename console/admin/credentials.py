@@ -17,8 +17,6 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters
 
 from console.pages import ReasonForm, render_admin_page, secret_once_response, staff_actor
-from bfluence.durations import parse_duration
-from console.forms import GRACE_CHOICES
 from tokens.models import AuditEvent, IssuedToken, RevocationRequest
 from tokens.services import revocation_request_handle, revocation_request_open, tokens_revoke
 
@@ -98,16 +96,16 @@ class RevocationRequestForm(forms.ModelForm):
 
 
 class HandleRequestForm(forms.Form):
-    grace = forms.ChoiceField(label=gettext_lazy("The old secret keeps working for"), choices=GRACE_CHOICES,
-                              initial="0s")
+    """Nothing to choose: the reported secrets were suspended when the request was opened, and completing
+    it offers no grace window for them (SPEC §2.7)."""
 
 
 @admin.register(RevocationRequest)
 class RevocationRequestAdmin(admin.ModelAdmin):
     form = RevocationRequestForm
     change_form_template = "console/revocationrequest_change_form.html"
-    list_display = ("id", "community", "status", "created_at", "opened_by", "tokens_revoked", "handled_by",
-                    "handled_at")
+    list_display = ("id", "community", "status", "created_at", "opened_by", "tokens_revoked", "secrets_suspended",
+                    "handled_by", "handled_at")
     list_filter = ("status", "community")
     ordering = ("-status", "-created_at")  # "pending" sorts after "done": pending first
     list_select_related = ("community", "handled_by")
@@ -115,8 +113,8 @@ class RevocationRequestAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ()
-        return ("community", "reason", "status", "opened_by", "source_ip", "tokens_revoked", "created_at",
-                "handled_by", "handled_at")
+        return ("community", "reason", "status", "opened_by", "source_ip", "tokens_revoked", "secrets_suspended",
+                "created_at", "handled_by", "handled_at")
 
     def get_fields(self, request, obj=None):
         return ("community", "reason") if obj is None else self.get_readonly_fields(request, obj)
@@ -148,11 +146,10 @@ class RevocationRequestAdmin(admin.ModelAdmin):
         if not request.user.has_perm("tokens.handle_revocationrequest"):
             raise PermissionDenied
         revocation = get_object_or_404(RevocationRequest.objects.select_related("community"), pk=object_id)
-        form = HandleRequestForm(request.POST or None)
+        form = HandleRequestForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             try:
-                rotation = revocation_request_handle(revocation=revocation, staff_user=request.user,
-                                                     grace=parse_duration(form.cleaned_data["grace"]))
+                rotation = revocation_request_handle(revocation=revocation, staff_user=request.user)
             except ValidationError as error:
                 self.message_user(request, " ".join(error.messages), messages.ERROR)
                 return HttpResponseRedirect(reverse("admin:tokens_revocationrequest_changelist"))

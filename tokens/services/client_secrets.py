@@ -85,8 +85,9 @@ def secret_rotate(
 @transaction.atomic
 def secret_expire_previous(*, community: Community, actor: Actor) -> int:
     """End a rotation's grace window now: every valid secret but the newest stops at once."""
+    Community.objects.select_for_update().get(pk=community.pk)  # see issuance._still_entitled
     now = timezone.now()
-    valid = list(ClientSecret.objects.select_for_update().filter(community=community)
+    valid = list(ClientSecret.objects.filter(community=community)
                  .exclude(valid_until__lte=now).order_by("-created_at"))
     previous = [secret.pk for secret in valid[1:]]
     stopped = ClientSecret.objects.filter(pk__in=previous).update(valid_until=now)

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from bfluence.conf import app_settings
@@ -14,7 +15,7 @@ from tokens import crypto
 from tokens.audit import Actor, audit_record, log_auth_decision
 from tokens.jwt import PartnerAccessToken
 from tokens.models import AuditEvent, ClientKey, ClientSecret, IssuedToken
-from tokens.policy import DEFAULT_POLICY, METHOD_CLIENT_SECRET, ClientPolicy, policy_columns
+from tokens.policy import DEFAULT_POLICY, METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT, ClientPolicy, policy_columns
 
 # "Last used" is for staff deciding when an old secret can go: a minute is precise enough, and saves
 # a write on every token request of a busy partner.
@@ -50,6 +51,7 @@ class AuthenticatedClient:
     last_used_at: datetime | None = None
     key_id: int | None = None
     policy: ClientPolicy = DEFAULT_POLICY
+    via_basic: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,24 +62,16 @@ class IssuedAccessToken:
     permissions: list[str]
 
 
-@dataclass(frozen=True)
-class _StoredSecret:
-    secret_id: int
-    salt: str
-    digest: str
-    last_used_at: datetime | None
-    community: Community
-    policy: ClientPolicy
-
-
 _COMMUNITY_FIELDS = ("id", "client_id", "name", "is_active", "permissions", "token_lifetime")
 # The hot read of every token request, compiled once: the community's two newest secrets. Rotation
 # keeps every valid secret among the two newest, so validity is then checked here, with the app's clock.
+# Read raw: only the row whose secret matched is converted (JSON, datetimes), so that the rows a known
+# client_id returns and an unknown one does not cost next to nothing (issue 10, item 8).
 _newest_secrets_query = PrecompiledQuery(
     lambda client_id: ClientSecret.objects
     .filter(community__client_id=client_id, community__is_active=True)
     .order_by("-created_at")
-    .values_list("id", "salt", "digest", "last_used_at", "valid_until",
+    .values_list("salt", "digest", "id", "last_used_at", "valid_until",
                  *(f"community__{name}" for name in _COMMUNITY_FIELDS),
                  *policy_columns("community__auth_policy__"))
     [:_SECRETS_COMPARED],
@@ -85,17 +79,24 @@ _newest_secrets_query = PrecompiledQuery(
 )
 
 
-def _valid_secrets(client_id: str) -> list[_StoredSecret]:
-    now = timezone.now()
-    fields = len(_COMMUNITY_FIELDS)
-    return [
-        _StoredSecret(secret_id, salt, digest, last_used_at,
-                      Community.from_db("default", _COMMUNITY_FIELDS, rest[:fields]),
-                      ClientPolicy.from_columns(*rest[fields:]))
-        for secret_id, salt, digest, last_used_at, valid_until, *rest
-        in _newest_secrets_query.rows(client_id)
-        if valid_until is None or valid_until > now
-    ]
+def _matching_secret(client_id: str, presented: str) -> tuple | None:
+    """The stored secret ``presented`` matches, converted, or None; the same work whatever the rows.
+
+    Always two constant-time comparisons (against a dummy digest when the client has fewer secrets,
+    or none: unknown client_id), and nothing built from a row unless its digest matched.
+    """
+    rows = _newest_secrets_query.raw_rows(client_id)
+    matched = None
+    for index in range(_SECRETS_COMPARED):
+        row = rows[index] if index < len(rows) else None
+        salt, digest = (row[0], row[1]) if row is not None else (crypto.DUMMY_SALT, crypto.DUMMY_DIGEST)
+        if crypto.secret_matches(presented, salt=salt, digest=digest) and row is not None:
+            matched = row
+    if matched is None:
+        return None
+    matched = _newest_secrets_query.convert(matched)
+    valid_until = matched[4]
+    return matched if valid_until is None or valid_until > timezone.now() else None
 
 
 def client_refuse(*, reason: str, client_id: str, community: Community | None, source_ip: str | None,
@@ -133,9 +134,12 @@ def client_authenticate(*, credentials: ClientCredentials | ClientAssertion, sou
     """Check a client_id + secret, or a client assertion. Every failure looks and costs the same
     (SPEC §2.1, §4.1, §5).
 
-    Unknown client, wrong secret, expired secret and inactive community all run one query and two
-    digest comparisons, write one audit row and raise the same ``InvalidClient``. Only a secret that
-    fails its checksum is refused earlier, before any database work.
+    Unknown client, wrong secret, expired or suspended secret and inactive community all run one
+    query and two digest comparisons, write one audit row and raise the same ``InvalidClient``. The
+    work does not depend on whether the client_id exists: the rows read are converted only on a match,
+    and the audit row never points at the community (a foreign key only known clients had was
+    measurably slower to insert). Only a secret that fails its checksum is refused earlier, before any
+    database work.
     """
     if isinstance(credentials, ClientAssertion):
         from tokens.services.key_auth import assertion_authenticate  # builds on this module's pieces
@@ -146,19 +150,15 @@ def client_authenticate(*, credentials: ClientCredentials | ClientAssertion, sou
         log_auth_decision(outcome="denied", reason="malformed_secret", client_id=credentials.client_id,
                           source_ip=source_ip)
         raise InvalidClient(via_basic=credentials.via_basic)
-    candidates = _valid_secrets(credentials.client_id)
-    matched = None
-    for index in range(_SECRETS_COMPARED):
-        stored = candidates[index] if index < len(candidates) else None
-        salt, digest = (stored.salt, stored.digest) if stored else (crypto.DUMMY_SALT, crypto.DUMMY_DIGEST)
-        if crypto.secret_matches(presented, salt=salt, digest=digest) and stored is not None:
-            matched = stored
+    matched = _matching_secret(credentials.client_id, presented)
     if matched is None:
-        raise client_refuse(reason="invalid_client", client_id=credentials.client_id,
-                            community=candidates[0].community if candidates else None, source_ip=source_ip,
-                            method=METHOD_CLIENT_SECRET, via_basic=credentials.via_basic)
-    client = AuthenticatedClient(community=matched.community, secret_id=matched.secret_id,
-                                 last_used_at=matched.last_used_at, policy=matched.policy)
+        raise client_refuse(reason="invalid_client", client_id=credentials.client_id, community=None,
+                            source_ip=source_ip, method=METHOD_CLIENT_SECRET, via_basic=credentials.via_basic)
+    _salt, _digest, secret_id, last_used_at, _valid_until, *rest = matched
+    fields = len(_COMMUNITY_FIELDS)
+    client = AuthenticatedClient(community=Community.from_db("default", _COMMUNITY_FIELDS, rest[:fields]),
+                                 secret_id=secret_id, last_used_at=last_used_at,
+                                 policy=ClientPolicy.from_columns(*rest[fields:]), via_basic=credentials.via_basic)
     return client_admit(client=client, method=METHOD_CLIENT_SECRET, source_ip=source_ip,
                         via_basic=credentials.via_basic)
 
@@ -177,12 +177,45 @@ def token_lifetime_for(community: Community) -> timedelta:
     return min(default, community.token_lifetime) if community.token_lifetime else default
 
 
-@transaction.atomic
+def _still_entitled(client: AuthenticatedClient) -> Community | None:
+    """Inside the issuing transaction: lock the community row, then read it and the credential again.
+
+    Everything that cuts a community off (rotation, deactivation, a compromise report, "revoke all")
+    writes that same row first, so it either committed before this read, and is seen here, or waits
+    for this transaction, and then revokes the token it recorded. A request that passed verification
+    just before the cut-off can therefore never mint a token that outlives it (issue 10, item 7).
+    """
+    queryset = Community.objects.select_for_update(of=("self",)).filter(pk=client.community.pk, is_active=True)
+    if client.secret_id is not None:
+        queryset = queryset.filter(Q(secrets__valid_until__isnull=True) | Q(secrets__valid_until__gt=timezone.now()),
+                                   secrets__pk=client.secret_id)
+    elif client.key_id is not None:
+        queryset = queryset.filter(client_keys__pk=client.key_id, client_keys__retired_at__isnull=True)
+    row = queryset.values_list(*_COMMUNITY_FIELDS).first()
+    return Community.from_db("default", _COMMUNITY_FIELDS, row) if row is not None else None
+
+
 def token_issue(
     *, client: AuthenticatedClient, requested_scope: list[str] | None, source_ip: str | None
 ) -> IssuedAccessToken:
-    """Mint an access token for an authenticated client and record it under its ``jti``."""
-    community = client.community
+    """Mint an access token for an authenticated client and record it under its ``jti``.
+
+    The client's right to it is checked again under a lock in the same transaction (see
+    ``_still_entitled``); if it was cut off since it authenticated, the answer is ``invalid_client``.
+    """
+    with transaction.atomic():
+        community = _still_entitled(client)
+        if community is not None:
+            return _token_mint(client=client, community=community, requested_scope=requested_scope,
+                               source_ip=source_ip)
+    raise client_refuse(reason="cut_off_while_issuing", client_id=client.community.client_id, community=None,
+                        source_ip=source_ip,
+                        method=METHOD_CLIENT_SECRET if client.secret_id is not None else METHOD_PRIVATE_KEY_JWT,
+                        via_basic=client.via_basic)
+
+
+def _token_mint(*, client: AuthenticatedClient, community: Community, requested_scope: list[str] | None,
+                source_ip: str | None) -> IssuedAccessToken:
     permissions = _granted_permissions(community, requested_scope)
     lifetime = token_lifetime_for(community)
     token = PartnerAccessToken.for_community(

@@ -1,7 +1,5 @@
 """Revocation requests: a partner's "our credentials are compromised", and staff closing it."""
 
-from datetime import timedelta
-
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -11,7 +9,7 @@ from django.utils.translation import gettext as _
 from bfluence.scrub import scrub
 from communities.models import Community
 from tokens.audit import Actor, audit_record
-from tokens.models import AuditEvent, RevocationRequest
+from tokens.models import AuditEvent, ClientSecret, RevocationRequest
 from tokens.services.client_secrets import SecretRotation, secret_rotate
 from tokens.services.revocation import tokens_revoke_all
 
@@ -20,27 +18,41 @@ Event = AuditEvent.EventType
 
 @transaction.atomic
 def revocation_request_open(*, community: Community, reason: str, actor: Actor) -> RevocationRequest:
-    """"Our credentials are compromised": revoke every token now, and queue the request for staff."""
+    """"Our credentials are compromised" (SPEC §2.7): stop every current secret and every token now, and
+    queue the request for staff.
+
+    Whoever holds the leaked secret must not mint one more token, so every secret valid now is
+    suspended, for good: its validity ends now, and nothing ever extends a secret's validity again (a
+    later rotation gives a grace window only to secrets still valid). Staff hand over a new secret.
+    """
     reason = scrub(reason)  # people paste the leaked secret or token as evidence
+    # The community row first, as everything that cuts a community off: see issuance._still_entitled.
+    community = Community.objects.select_for_update().get(pk=community.pk)
+    now = timezone.now()
+    suspended = (ClientSecret.objects.filter(community=community).exclude(valid_until__lte=now)
+                 .update(valid_until=now))
     revoked = tokens_revoke_all(community=community, actor=actor,
                                 reason=_("revocation request: %(reason)s") % {"reason": reason[:200]})
-    request = RevocationRequest.objects.create(community=community, reason=reason, opened_by=str(actor),
-                                               source_ip=actor.source_ip, tokens_revoked=revoked)
+    request = RevocationRequest.objects.create(community=community, reason=reason, opened_by=str(actor)[:200],
+                                               source_ip=actor.source_ip, tokens_revoked=revoked,
+                                               secrets_suspended=suspended)
     audit_record(event_type=Event.REVOCATION_REQUEST_OPENED, actor=actor, community=community,
-                 details={"request_id": request.pk, "tokens_revoked": revoked})
+                 details={"request_id": request.pk, "tokens_revoked": revoked, "secrets_suspended": suspended})
     return request
 
 
 @transaction.atomic
-def revocation_request_handle(*, revocation: RevocationRequest, staff_user: User,
-                              grace: timedelta = timedelta(0)
-                              ) -> SecretRotation:
-    """Close a revocation request the safe way: a new secret now (shown once), every token revoked."""
+def revocation_request_handle(*, revocation: RevocationRequest, staff_user: User) -> SecretRotation:
+    """Close a revocation request the safe way: a new secret now (shown once), every token revoked.
+
+    There is no grace window to give: the reported secrets were suspended when the request was opened,
+    and a rotation extends no secret that is no longer valid.
+    """
     revocation = RevocationRequest.objects.select_for_update().get(pk=revocation.pk)
     if revocation.status != RevocationRequest.Status.PENDING:
         raise ValidationError(_("This revocation request has already been handled."))
     actor = Actor.staff(staff_user)
-    rotation = secret_rotate(community=revocation.community, actor=actor, grace=grace, revoke_tokens=True,
+    rotation = secret_rotate(community=revocation.community, actor=actor, revoke_tokens=True,
                              reason=_("revocation request #%(id)s") % {"id": revocation.pk})
     revocation.status = RevocationRequest.Status.DONE
     revocation.handled_by = staff_user
