@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tokens', '0004_client_auth'),
+        ('tokens', '0005_staff_signin_events'),
     ]
 
     operations = [
