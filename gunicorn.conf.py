@@ -31,3 +31,20 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 _text_logs = os.environ.get("LOG_FORMAT", "json").lower() == "text"
 logger_class = f"bfluence.gunicorn_logging.{'TextGunicornLogger' if _text_logs else 'JsonGunicornLogger'}"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# Prometheus metrics of all workers together (bfluence/metrics.py), on a listener of their own that the
+# public site never routes to: METRICS_BIND (host:port, loopback by default; empty: no listener).
+metrics_bind = os.environ.get("METRICS_BIND", "127.0.0.1:9808")
+if metrics_bind and os.environ.get("METRICS_ENABLED", "true").lower() not in {"0", "false", "no", "off"}:
+    from bfluence import gunicorn_metrics
+
+    gunicorn_metrics.prepare()  # PROMETHEUS_MULTIPROC_DIR, before any worker imports prometheus_client
+
+    def when_ready(server):
+        gunicorn_metrics.serve(server, metrics_bind)
+
+    def child_exit(server, worker):
+        gunicorn_metrics.worker_gone(worker.pid)
+
+    def on_exit(server):
+        gunicorn_metrics.cleanup()

@@ -15,6 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from bfluence import metrics
+
 REALM = "bfluence"
 _log = logging.getLogger("bfluence.errors")
 
@@ -191,6 +193,7 @@ def _as_api_error(exc: Exception) -> ApiError | None:
         # The database is unreachable or restarting: the transaction was rolled back, nothing is
         # half-written, and the caller may simply retry.
         _log.error("database unavailable: %s", type(exc).__name__)
+        metrics.backend_error("database")
         return ServiceUnavailable()
     if isinstance(exc, (Http404, exceptions.NotFound)):
         return NotFound()

@@ -112,6 +112,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires: turns a lockout into the console page
 ]
+# Prometheus metrics (bfluence/metrics.py); gunicorn serves them on METRICS_BIND (gunicorn.conf.py).
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
+if METRICS_ENABLED:
+    MIDDLEWARE.insert(0, "bfluence.metrics.RequestMetricsMiddleware")
 
 ROOT_URLCONF = "bfluence.urls"
 WSGI_APPLICATION = "bfluence.wsgi.application"

@@ -65,7 +65,7 @@ def server_env(**overrides: str) -> dict[str, str]:
            if key not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "CACHE_URL"}}
     env.update(DJANGO_SETTINGS_MODULE="bfluence.settings", SECRET_KEY=settings.SECRET_KEY,
                JWT_SIGNING_KEY=settings.JWT_SIGNING_KEY, ALLOWED_HOSTS="127.0.0.1", DEBUG="false",
-               GUNICORN_ACCESS_LOG="")
+               GUNICORN_ACCESS_LOG="", METRICS_BIND="")  # a test that wants metrics picks a free port
     env.update(overrides)
     return env
 

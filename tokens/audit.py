@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from bfluence import metrics
 from bfluence.scrub import scrub, scrub_value
 from communities.models import Community
 from tokens.crypto import PREFIX as SECRET_PREFIX
@@ -86,13 +87,15 @@ _decisions = logging.getLogger("bfluence.auth")
 
 
 def log_auth_decision(
-    *, outcome: str, reason: str = "", client_id: str = "", jti: str = "", source_ip: str | None = None
+    *, outcome: str, reason: str = "", client_id: str = "", jti: str = "", source_ip: str | None = None,
+    kind: str = "client",
 ) -> None:
     """One structured line per authentication decision: never a secret, never a whole token.
 
     Every value is a field of its own (``extra``), so the JSON formatter escapes it: a client_id holding
     spaces, ``key=value`` or a newline stays one string in one line (SECURITY.md, log-line forgery).
     """
+    metrics.auth_decision(kind=kind, outcome=outcome, reason=reason)  # "bearer" or "client"
     _decisions.info(
         "auth decision",
         extra={

@@ -69,12 +69,12 @@ class BearerTokenAuthentication(JWTAuthentication):
             result = self._authenticate(request)
         except _Denied as denied:
             log_auth_decision(outcome="denied", reason=denied.reason, client_id=denied.client_id,
-                              jti=denied.jti, source_ip=client_ip(request))
+                              jti=denied.jti, source_ip=client_ip(request), kind="bearer")
             raise denied.error from None
         if result is not None:
             principal = result[0]
             log_auth_decision(outcome="accepted", client_id=principal.client_id, jti=principal.jti,
-                              source_ip=client_ip(request))
+                              source_ip=client_ip(request), kind="bearer")
         return result
 
     def _authenticate(self, request):

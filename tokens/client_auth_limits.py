@@ -30,6 +30,7 @@ from rest_framework import settings as drf_settings
 from rest_framework.exceptions import APIException
 from rest_framework.throttling import BaseThrottle
 
+from bfluence import metrics
 from bfluence.cache import counters
 from bfluence.errors import RateLimited, ServiceUnavailable
 from tokens.credentials import client_id_hint
@@ -49,6 +50,7 @@ class _Window:
 
     def __init__(self, scope: str, name: str, ident: str, now: float) -> None:
         rate = drf_settings.api_settings.DEFAULT_THROTTLE_RATES.get(scope)
+        self.scope = scope
         self.enabled = rate is not None
         if not self.enabled:
             return
@@ -78,6 +80,7 @@ class ClientAuthLimits:
         self.retry_after = 0.0
 
     def _refuse(self, windows: list[_Window]) -> bool:
+        metrics.throttled(windows[0].scope)
         self.retry_after = max(window.wait for window in windows)
         return False
 
@@ -98,10 +101,12 @@ class ClientAuthLimits:
         try:
             added, _ = counters(cache, increments)
         except Exception as error:  # any cache backend's failure: the 401 stands, only the count is lost
+            metrics.backend_error("cache")
             _log.warning("rate-limit cache unavailable (%s): failure not counted", type(error).__name__)
             return
         refused = [window for window, count in zip(self.failures, added) if count > window.limit]
         if refused:
+            metrics.throttled(refused[0].scope)
             raise RateLimited(wait=max(window.wait for window in refused))
 
     def record_success(self, *, client_id: str, counted: bool) -> None:
@@ -112,12 +117,14 @@ class ClientAuthLimits:
         try:
             added, failures = counters(cache, increments, [window.key for window in self.failures])
         except Exception as error:  # admitted a moment ago: let the authenticated partner through
+            metrics.backend_error("cache")
             _log.warning("rate-limit cache unavailable (%s): success not counted", type(error).__name__)
             return
         refused = self._failures_reached(failures)
         if added and added[0] > per_client.limit:
             refused.append(per_client)
         if refused:
+            metrics.throttled(refused[0].scope)
             raise RateLimited(wait=max(window.wait for window in refused))
 
 
@@ -140,6 +147,7 @@ class ClientAuthThrottle(BaseThrottle):
         try:
             allowed = limits.admit()
         except Exception as error:  # any cache backend's failure: Redis, memcached, …
+            metrics.backend_error("cache")
             _log.warning("rate-limit cache unavailable (%s): request refused with 503", type(error).__name__)
             raise ServiceUnavailable() from error
         self.retry_after = limits.retry_after

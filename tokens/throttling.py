@@ -12,6 +12,7 @@ from rest_framework import settings as drf_settings
 from rest_framework.exceptions import APIException
 from rest_framework.throttling import SimpleRateThrottle as DRFSimpleRateThrottle
 
+from bfluence import metrics
 from bfluence.cache import counters
 from bfluence.errors import ServiceUnavailable
 
@@ -41,6 +42,7 @@ class SimpleRateThrottle(DRFSimpleRateThrottle):
             return self._cache_unavailable(error)
 
     def _cache_unavailable(self, error: Exception) -> bool:
+        metrics.backend_error("cache")
         _log.warning("rate-limit cache unavailable (%s): %s", type(error).__name__,
                      "request allowed" if self.fail_open else "request refused with 503")
         if self.fail_open:
@@ -78,6 +80,7 @@ class WindowCounterThrottle(SimpleRateThrottle):
         if count <= self.num_requests:
             return True
         self.retry_after = (window + 1) * self.duration - now
+        metrics.throttled(self.scope)
         return False
 
     def _count(self, key: str) -> int:
