@@ -110,6 +110,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "console.signin.OneSignInAttemptAtATime",  # sign-in attempts per account + IP one at a time (exact limit)
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires: turns a lockout into the console page
 ]
 # Prometheus metrics (bfluence/metrics.py); gunicorn serves them on METRICS_BIND (gunicorn.conf.py).

@@ -6,6 +6,11 @@ cache backend and however many processes run. This module only adapts it to the 
 by the project's ``TRUSTED_PROXIES`` rule, a console page for the lockout, and the audit rows.
 """
 
+import hashlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from axes.backends import AxesStandaloneBackend
 from axes.exceptions import AxesBackendPermissionDenied
 from axes.helpers import get_cool_off
@@ -13,8 +18,10 @@ from axes.signals import user_locked_out
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.db import connection, transaction
 from django.dispatch import receiver
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 
 from tokens.audit import Actor, audit_record
@@ -109,6 +116,52 @@ def _audit_locked_out(sender, request, username=None, ip_address=None, **kwargs)
             "account_known": actor.kind == AuditEvent.ActorType.STAFF,
         },
     )
+
+
+@contextmanager
+def one_attempt_at_a_time(username: str, ip: str | None) -> Iterator[None]:
+    """Hold the sign-in of one account from one address to one attempt at a time.
+
+    axes checks the count, then the password is hashed, then the failure is counted: parallel attempts
+    would all pass the check before any failure lands (30 at once on 4 workers got 8 guesses against a
+    limit of 5). Serialised per account + IP, the count every attempt sees is exact. On PostgreSQL a
+    transaction-scoped advisory lock does it across every process and host; SQLite is the one-machine
+    development database, where a process-wide lock does.
+    """
+    if connection.vendor == "postgresql":
+        digest = hashlib.sha256(f"bfluence-signin|{username}|{ip}".encode()).digest()
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], "big", signed=True)]
+                )
+            yield
+    else:
+        with _process_lock:
+            yield
+
+
+_process_lock = threading.Lock()
+
+
+class OneSignInAttemptAtATime:
+    """Middleware (just before axes'): runs each console sign-in POST inside ``one_attempt_at_a_time``.
+    Other requests pass straight through."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+        self.login_path: str | None = None  # resolved on first use: URLconf may not be loaded yet
+
+    def __call__(self, request):
+        if request.method != "POST":
+            return self.get_response(request)
+        if self.login_path is None:
+            self.login_path = reverse("admin:login")
+        if request.path_info != self.login_path:
+            return self.get_response(request)
+        username = request.POST.get(get_user_model().USERNAME_FIELD, "")
+        with one_attempt_at_a_time(username, source_ip(request)):
+            return self.get_response(request)
 
 
 def lockout_response(request, original_response=None, credentials=None) -> TemplateResponse:

@@ -163,3 +163,48 @@ def test_nothing_secret_lands_in_the_audit_trail_or_the_attempt_records(sue):
     unknown = AuditEvent.objects.get(event_type=Event.STAFF_SIGN_IN_FAILED, actor_type="anonymous")
     assert unknown.actor == "-" and unknown.details["account_known"] is False
     assert unknown.source_ip == "203.0.113.7"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_wrong_passwords_get_exactly_the_limit_of_guesses(live_server):
+    """Attempts at one account from one address are serialised (advisory lock on PostgreSQL), so the
+    count every attempt sees is exact: 20 at once get LIMIT password checks, then the lock."""
+    import re
+    import threading
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+    from http.cookiejar import CookieJar
+
+    User.objects.create_user("sue", password=PASSWORD, is_staff=True)
+    login = f"{live_server.url}/admin/login/"
+    sessions = []
+    for _ in range(20):
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+        page = opener.open(login, timeout=30).read().decode()
+        sessions.append((opener, re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)))
+    statuses, start = [], threading.Barrier(len(sessions))
+
+    def attempt(opener, csrf, number):
+        body = urllib.parse.urlencode(
+            {"username": "sue", "password": f"wrong-{number}", "csrfmiddlewaretoken": csrf}
+        ).encode()
+        start.wait()
+        try:
+            statuses.append(opener.open(urllib.request.Request(login, data=body), timeout=60).status)
+        except urllib.error.HTTPError as error:
+            statuses.append(error.code)
+
+    threads = [
+        threading.Thread(target=attempt, args=(*session, number)) for number, session in enumerate(sessions)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(statuses) == [200] * (LIMIT - 1) + [429] * (len(sessions) - LIMIT + 1)
+    failed = AuditEvent.objects.filter(event_type=Event.STAFF_SIGN_IN_FAILED)
+    assert failed.filter(details__reason="invalid_credentials").count() == LIMIT  # passwords checked
+    assert AuditEvent.objects.filter(event_type=Event.STAFF_LOCKED_OUT).count() == 1
+    assert AccessAttempt.objects.get(username="sue").failures_since_start == LIMIT
