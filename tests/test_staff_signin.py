@@ -54,9 +54,10 @@ def signed_in(response) -> bool:
     return response.status_code == 302 and response["Location"] == "/admin/"
 
 
-def lock(username: str = "sue", ip: str = "203.0.113.7") -> None:
+def lock(username: str = "sue", ip: str = "203.0.113.7", forwarded: str | None = None) -> None:
+    headers = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
     for _ in range(LIMIT):
-        sign_in(username, WRONG, ip)
+        sign_in(username, WRONG, ip, **headers)
 
 
 def test_hundred_wrong_passwords_then_the_right_one_is_refused_while_locked(sue):
@@ -100,6 +101,19 @@ def test_a_forged_x_forwarded_for_does_not_buy_fresh_attempts(sue):
     _, response = sign_in("sue", PASSWORD, ip="203.0.113.7", HTTP_X_FORWARDED_FOR="10.9.9.9")
     assert response.status_code == 429
     assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"203.0.113.7"}
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_the_one_counted_and_audited(sue, settings):
+    from bfluence.source_ip import parse_trusted_proxies
+
+    settings.BFLUENCE = {**settings.BFLUENCE, "TRUSTED_PROXIES": parse_trusted_proxies(["10.0.0.2"])}
+    lock(ip="10.0.0.2", forwarded="198.51.100.66")
+
+    assert sign_in("sue", PASSWORD, "10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.66")[1].status_code == 429
+    assert signed_in(sign_in("sue", PASSWORD, "10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.77")[1])
+    locked = AuditEvent.objects.get(event_type=Event.STAFF_LOCKED_OUT)
+    assert locked.source_ip == "198.51.100.66"
+    assert AuditEvent.objects.get(event_type=Event.STAFF_SIGNED_IN).source_ip == "198.51.100.77"
 
 
 def test_the_lock_lives_in_the_database_so_a_cleared_cache_unlocks_nothing(sue):
