@@ -121,7 +121,8 @@ def verify_records(received: list[str], revoked: list[str]) -> tuple[dict, list[
     django.setup()
     from django.db.models import Count
 
-    from tokens.models import AuditEvent, IssuedToken
+    from audit.models import AuditEvent
+    from tokens.models import IssuedToken
 
     violations = []
     records = dict(IssuedToken.objects.filter(pk__in=received).values_list("pk", "revoked_at"))

@@ -10,6 +10,9 @@ Plain Python, no Django and no app imports: anything may use it, settings and lo
 
 import re
 
+# The first characters of every client secret (tokens.crypto makes them): recognisable in any field.
+SECRET_PREFIX = "bfl_sk_"
+
 _REDACTIONS = [
     # A JWT, whole or partial: our header and payload are base64url JSON, so they start with "eyJ".
     (re.compile(r"eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){0,2}"), "[redacted-token]"),

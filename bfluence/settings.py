@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "bfluence",
+    "audit",
     "communities",
     "tokens",
     "console",

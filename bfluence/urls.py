@@ -6,8 +6,8 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from bfluence.health import HealthView, ReadyView
-from communities.views import MemberBflusView
 from tokens.discovery import AuthorizationServerMetadataView
+from tokens.member_views import MemberBflusView
 from tokens.views import MeView, RevocationRequestView, RevokeView, TokenView
 
 admin.site.site_header = _("Bfluence staff console")

@@ -1,27 +1,23 @@
-"""Communities and members: onboarding, (de)activation and bflus balances."""
+"""Communities and members: their records, reactivation and bflus balances.
 
-from dataclasses import dataclass, field
+What also touches credentials lives one layer up, in ``tokens.services.onboarding``: onboarding (the
+community with its first secret), deactivation (which revokes its tokens) and the demo community.
+"""
+
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from audit.models import AuditEvent
+from audit.services import Actor, audit_record
 from bfluence.conf import app_settings
 from bfluence.scrub import scrub
 from communities.models import Community, Member
-from tokens.audit import Actor, audit_record
-from tokens.models import AuditEvent
-from tokens.services import secret_create, secret_rotate, tokens_revoke_all
 
 Event = AuditEvent.EventType
 MIN_TOKEN_LIFETIME = timedelta(seconds=1)
-
-
-@dataclass(frozen=True)
-class NewCommunity:
-    community: Community
-    client_secret: str = field(repr=False)
 
 
 def permissions_validate(codes: list[str]) -> list[str]:
@@ -54,15 +50,16 @@ def community_get(*, client_id: str) -> Community:
 
 
 @transaction.atomic
-def community_create(
+def community_register(
     *,
     client_id: str,
     name: str,
     actor: Actor,
     permissions: list[str] | None = None,
     token_lifetime: timedelta | None = None,
-) -> NewCommunity:
-    """Onboard a community with its first secret, which is returned here once and never again."""
+) -> Community:
+    """The community's record and its audit row. Onboarding (``tokens.services.community_create``) calls
+    this and adds the first secret in the same transaction."""
     name = scrub(name)
     community = Community(
         client_id=client_id,
@@ -78,7 +75,7 @@ def community_create(
         community=community,
         details={"name": name, "permissions": community.permissions},
     )
-    return NewCommunity(community=community, client_secret=secret_create(community=community, actor=actor))
+    return community
 
 
 @transaction.atomic
@@ -100,17 +97,6 @@ def community_update(
     changed = {key: {"from": before[key], "to": after[key]} for key in after if before[key] != after[key]}
     if changed:
         audit_record(event_type=Event.COMMUNITY_UPDATED, actor=actor, community=community, details=changed)
-    return community
-
-
-@transaction.atomic
-def community_deactivate(*, community: Community, actor: Actor, reason: str = "") -> Community:
-    """An inactive community gets no tokens, and the ones it has are revoked for good."""
-    Community.objects.filter(pk=community.pk).update(is_active=False)
-    community.is_active = False
-    revoked = tokens_revoke_all(community=community, actor=actor, reason=reason or _("community deactivated"))
-    audit_record(event_type=Event.COMMUNITY_DEACTIVATED, actor=actor, community=community,
-                 details={"reason": reason, "tokens_revoked": revoked})
     return community
 
 
@@ -142,26 +128,3 @@ def member_set_bflus(*, community: Community, reference: str, bflus: int, actor:
         details={"member": reference, "previous": previous, "bflus": bflus},
     )
     return member
-
-
-DEMO_CLIENT_ID = "demo-community"
-DEMO_MEMBERS = {"123": 1500, "456": 320, "789": 0}
-
-
-@transaction.atomic
-def community_seed_demo(*, actor: Actor) -> NewCommunity:
-    """The demo community with a few members. Run again, it gets a fresh secret (the old one stops):
-    a secret is never shown twice, so a new one is the only way to print working credentials."""
-    community = Community.objects.filter(client_id=DEMO_CLIENT_ID).first()
-    if community is None:
-        created = community_create(client_id=DEMO_CLIENT_ID, name="Comunidade Demo", actor=actor,
-                                   permissions=["bflus:read"])
-        community, secret = created.community, created.client_secret
-    else:
-        if not community.is_active:
-            community = community_reactivate(community=community, actor=actor, reason="seed_demo")
-        secret = secret_rotate(community=community, actor=actor, reason="seed_demo").client_secret
-    for reference, bflus in DEMO_MEMBERS.items():
-        if not Member.objects.filter(community=community, reference=reference).exists():
-            member_set_bflus(community=community, reference=reference, bflus=bflus, actor=actor)
-    return NewCommunity(community=community, client_secret=secret)

@@ -6,7 +6,7 @@ from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext_lazy as _
 
-from tokens.audit import Actor
+from audit.services import Actor
 from tokens.request_info import client_ip
 
 

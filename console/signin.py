@@ -24,8 +24,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 
-from tokens.audit import Actor, audit_record
-from tokens.models import AuditEvent
+from audit.models import AuditEvent
+from audit.services import Actor, audit_record
 from tokens.request_info import client_ip
 
 Event = AuditEvent.EventType

@@ -9,8 +9,9 @@ from django.utils import timezone
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from communities.services import community_create, member_set_bflus
-from tokens.audit import Actor
+from audit.services import Actor
+from communities.services import member_set_bflus
+from tokens.services import community_create
 from tokens.throttling import WindowCounterThrottle
 
 TEST_ACTOR = Actor.command("tests")

@@ -8,9 +8,10 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from communities.models import Community, Member
 from tests.conftest import get_bflus, issue_token, request_token
-from tokens.models import AuditEvent, ClientSecret, IssuedToken, RevocationRequest
+from tokens.models import ClientSecret, IssuedToken, RevocationRequest
 
 pytestmark = pytest.mark.django_db
 SECRET = re.compile(r"bfl_sk_[A-Za-z0-9]{49}")
@@ -52,7 +53,7 @@ def result_rows(response) -> str:
 
 
 def as_partner(community, secret):
-    from communities.services import NewCommunity
+    from tokens.services import NewCommunity
 
     return NewCommunity(community=community, client_secret=secret)
 
@@ -68,7 +69,7 @@ def test_security_user_onboards_a_community_and_sees_the_secret_once(api, securi
     assert request_token(api, as_partner(community, secret)).status_code == 200
 
     for page in (url("communities_community_changelist"), url("communities_community_change", community.pk),
-                 url("tokens_auditevent_changelist"), url("tokens_issuedtoken_changelist")):
+                 url("audit_auditevent_changelist"), url("tokens_issuedtoken_changelist")):
         assert secret not in security_client.get(page).content.decode()
     event = AuditEvent.objects.get(event_type="community_created")
     assert (event.actor_type, event.actor, event.source_ip) == ("staff", "sue-security", "127.0.0.1")
@@ -241,13 +242,13 @@ def test_handling_a_request_rotates_the_secret_once_and_closes_it(api, support_c
 def test_audit_trail_is_read_only_and_filterable(api, support_client, acme):
     issue_token(api, acme)
     event = AuditEvent.objects.filter(event_type="token_issued").get()
-    changelist = url("tokens_auditevent_changelist")
+    changelist = url("audit_auditevent_changelist")
     rows = result_rows(support_client.get(changelist, {"event_type__exact": "token_issued"}))
     assert event.jti in rows
     assert "comunidade criada" not in rows and "comunidade criada" in result_rows(support_client.get(changelist))
-    assert support_client.get(url("tokens_auditevent_add")).status_code == 403
-    assert support_client.post(url("tokens_auditevent_change", event.pk), {"actor": "x"}).status_code == 403
-    assert support_client.post(url("tokens_auditevent_delete", event.pk), {"post": "yes"}).status_code == 403
+    assert support_client.get(url("audit_auditevent_add")).status_code == 403
+    assert support_client.post(url("audit_auditevent_change", event.pk), {"actor": "x"}).status_code == 403
+    assert support_client.post(url("audit_auditevent_delete", event.pk), {"post": "yes"}).status_code == 403
     assert AuditEvent.objects.get(pk=event.pk).actor == "acme"
 
 
@@ -287,6 +288,6 @@ def superuser_client(admin_client):
 def test_superuser_sees_everything(superuser_client, acme):
     for name in ("communities_community_changelist", "communities_member_changelist",
                  "tokens_issuedtoken_changelist", "tokens_revocationrequest_changelist",
-                 "tokens_auditevent_changelist"):
+                 "audit_auditevent_changelist"):
         assert superuser_client.get(url(name)).status_code == 200
 

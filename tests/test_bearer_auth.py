@@ -13,10 +13,10 @@ import time_machine
 from django.test import override_settings
 from django.utils import timezone
 
-from communities.services import community_deactivate, community_reactivate, permissions_validate
+from communities.services import community_reactivate, permissions_validate
 from tests.conftest import TEST_ACTOR, get_bflus, issue_token
 from tokens.jwt import key_id
-from tokens.services import tokens_revoke_all
+from tokens.services import community_deactivate, tokens_revoke_all
 
 pytestmark = pytest.mark.django_db
 

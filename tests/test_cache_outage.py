@@ -9,9 +9,8 @@ import pytest
 from django.core.cache import cache
 from django.test import override_settings
 
-from communities.services import community_deactivate
 from tests.conftest import TEST_ACTOR, get_bflus, issue_token, request_token
-from tokens.services import tokens_revoke_all
+from tokens.services import community_deactivate, tokens_revoke_all
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from joserfc.jwk import ECKey, RSAKey
 
+from audit.models import AuditEvent
 from tests.conftest import make_community
 from tests.keyfactory import private_key, public_jwk_json, public_pem
-from tokens.models import AuditEvent, ClientAuthPolicy, ClientKey
+from tokens.models import ClientAuthPolicy, ClientKey
 
 pytestmark = pytest.mark.django_db
 

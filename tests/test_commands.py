@@ -9,9 +9,10 @@ import time_machine
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from communities.models import Community, Member
 from tests.conftest import get_bflus, issue_token, make_community, request_token
-from tokens.models import AuditEvent, ClientSecret, IssuedToken
+from tokens.models import ClientSecret, IssuedToken
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +30,7 @@ def run_json(*args) -> dict:
 
 
 def as_created(client_id, secret):
-    from communities.services import NewCommunity
+    from tokens.services import NewCommunity
 
     return NewCommunity(community=Community.objects.get(client_id=client_id), client_secret=secret)
 

@@ -13,13 +13,13 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.urls import reverse
 
+from audit.services import Actor
 from bfluence.log_filters import RedactCredentials
 from bfluence.scrub import scrub
-from communities.services import community_deactivate, community_reactivate
+from communities.services import community_reactivate
 from tests.conftest import TEST_ACTOR, issue_token, make_community
-from tokens.audit import Actor
 from tokens.models import IssuedToken
-from tokens.services import secret_rotate, tokens_revoke, tokens_revoke_all
+from tokens.services import community_deactivate, secret_rotate, tokens_revoke, tokens_revoke_all
 
 pytestmark = pytest.mark.django_db
 

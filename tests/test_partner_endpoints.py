@@ -3,8 +3,9 @@
 import jwt
 import pytest
 
+from audit.models import AuditEvent
 from tests.conftest import basic, bearer, get_bflus, issue_token, post_form
-from tokens.models import AuditEvent, IssuedToken, RevocationRequest
+from tokens.models import IssuedToken, RevocationRequest
 
 pytestmark = pytest.mark.django_db
 

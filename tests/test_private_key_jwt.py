@@ -13,11 +13,18 @@ import pytest
 import time_machine
 from joserfc.jwk import ECKey
 
-from tests.conftest import basic, get_bflus, make_community, post_form, request_token
+from audit.models import AuditEvent
+from tests.conftest import (
+    TEST_ACTOR,  # noqa: E402
+    basic,
+    get_bflus,
+    make_community,
+    post_form,
+    request_token,
+)
 from tests.keyfactory import ASSERTION_TYPE, assertion, pem_private, private_key, public_jwk_json, public_pem
-from tokens.models import AuditEvent, ClientKey, IssuedToken, UsedJti
+from tokens.models import ClientKey, IssuedToken, UsedJti
 from tokens.services import PolicyChange, client_auth_policy_set, client_key_add, tokens_purge
-from tests.conftest import TEST_ACTOR  # noqa: E402
 
 pytestmark = pytest.mark.django_db
 TOKEN_URL = "http://testserver/auth/token"

@@ -6,10 +6,11 @@ import pytest
 from django.core import serializers
 from django.db import connection
 
+from audit.models import AuditEvent
 from bfluence.log_format import JsonLogFormatter
 from tests.conftest import basic, issue_token, post_form
 from tokens import crypto
-from tokens.models import AuditEvent, ClientSecret, IssuedToken
+from tokens.models import ClientSecret, IssuedToken
 
 pytestmark = pytest.mark.django_db
 

@@ -8,9 +8,10 @@ import pytest
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 
+from audit.models import AuditEvent
 from tests.conftest import TEST_ACTOR, make_community
 from tests.keyfactory import ASSERTION_TYPE, assertion, pem_private, private_key, public_pem
-from tokens.models import AuditEvent, IssuedToken
+from tokens.models import IssuedToken
 from tokens.services import PolicyChange, client_auth_policy_set, client_key_add
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -67,9 +68,10 @@ def post_form(url: str, fields: dict) -> int:
 
 @pytest.mark.multiprocess
 def test_a_replayed_assertion_is_refused_by_another_gunicorn_process(django_db_setup):
+    import os
+
     from tests.stack import Gunicorn
     from tests.test_multiprocess import SHARED_CACHE, _database_url
-    import os
 
     key = private_key("ES256")
     keys_only("replayco", key)

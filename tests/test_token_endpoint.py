@@ -8,11 +8,11 @@ import time_machine
 from django.test import override_settings
 from django.utils import timezone
 
-from communities.services import community_deactivate
+from audit.models import AuditEvent
 from tests.conftest import TEST_ACTOR, basic, make_community, post_form, request_token
 from tokens.jwt import key_id
-from tokens.models import AuditEvent, IssuedToken
-from tokens.services import secret_rotate
+from tokens.models import IssuedToken
+from tokens.services import community_deactivate, secret_rotate
 
 pytestmark = pytest.mark.django_db
 

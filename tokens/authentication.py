@@ -15,9 +15,9 @@ from rest_framework import HTTP_HEADER_ENCODING
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 
+from audit.services import log_auth_decision
 from bfluence.errors import ExpiredToken, InvalidToken, MalformedAuthorization, RevokedToken, TokenInBody
 from communities.selectors import MemberBalance, is_member_reference
-from tokens.audit import log_auth_decision
 from tokens.jwt import PartnerAccessToken
 from tokens.request_info import client_ip
 from tokens.selectors import live_token_get, live_token_with_member_get

@@ -13,7 +13,8 @@ import secrets
 import zlib
 from dataclasses import dataclass
 
-PREFIX = "bfl_sk_"
+from bfluence.scrub import SECRET_PREFIX as PREFIX
+
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _BODY_LENGTH = 43  # 62**43 > 2**256
 _CHECKSUM_LENGTH = 6  # 62**6 > 2**32

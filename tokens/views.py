@@ -7,12 +7,12 @@ from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from audit.services import Actor
 from bfluence.conf import app_settings
 from bfluence.errors import InvalidClient, InvalidRequest, UnsupportedGrantType
 from bfluence.http import BoundedFormParser, StrictJSONParser
 from bfluence.views import NoStoreAPIView
 from tokens import schema
-from tokens.audit import Actor
 from tokens.credentials import StrictCharField, client_credentials
 from tokens.discovery import issuer_url
 from tokens.request_info import client_ip

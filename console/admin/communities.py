@@ -19,18 +19,18 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters
 
-from console.pages import ReasonForm, render_admin_page, secret_once_response, staff_actor
-from console.forms import CommunityChangeForm, OnboardCommunityForm, RotateSecretForm
 from communities.models import Community, Member
-from communities.services import (
+from communities.services import community_reactivate, community_update, member_set_bflus
+from console.forms import CommunityChangeForm, OnboardCommunityForm, RotateSecretForm
+from console.pages import ReasonForm, render_admin_page, secret_once_response, staff_actor
+from tokens.models import ClientSecret, IssuedToken
+from tokens.services import (
     community_create,
     community_deactivate,
-    community_reactivate,
-    community_update,
-    member_set_bflus,
+    secret_expire_previous,
+    secret_rotate,
+    tokens_revoke_all,
 )
-from tokens.models import ClientSecret, IssuedToken
-from tokens.services import secret_expire_previous, secret_rotate, tokens_revoke_all
 
 
 def _secret_line(secret: ClientSecret, now) -> tuple:

@@ -16,8 +16,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters
 
+from audit.models import AuditEvent
 from console.pages import ReasonForm, render_admin_page, secret_once_response, staff_actor
-from tokens.models import AuditEvent, IssuedToken, RevocationRequest
+from tokens.models import IssuedToken, RevocationRequest
 from tokens.services import revocation_request_handle, revocation_request_open, tokens_revoke
 
 

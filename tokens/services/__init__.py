@@ -1,16 +1,10 @@
-"""Credentials: authenticating clients, issuing and revoking tokens, creating and rotating secrets.
+"""Credentials: authenticating clients, issuing and revoking tokens, creating and rotating secrets, and
+the community lifecycle steps that involve them (onboarding, deactivation, the demo community).
 
 Views, admin actions and management commands call these functions and nothing else writes credentials.
 Every write is atomic and records its audit event in the same transaction.
 """
 
-from tokens.services.client_secrets import (
-    MAX_GRACE,
-    SecretRotation,
-    secret_create,
-    secret_expire_previous,
-    secret_rotate,
-)
 from tokens.services.client_auth import (
     PolicyChange,
     client_auth_policy_get,
@@ -21,6 +15,13 @@ from tokens.services.client_auth import (
     policy_summary,
     used_jtis_purge,
 )
+from tokens.services.client_secrets import (
+    MAX_GRACE,
+    SecretRotation,
+    secret_create,
+    secret_expire_previous,
+    secret_rotate,
+)
 from tokens.services.issuance import (
     AuthenticatedClient,
     ClientAssertion,
@@ -30,14 +31,46 @@ from tokens.services.issuance import (
     token_issue,
     token_lifetime_for,
 )
+from tokens.services.onboarding import (
+    DEMO_CLIENT_ID,
+    NewCommunity,
+    community_create,
+    community_deactivate,
+    community_seed_demo,
+)
 from tokens.services.revocation import token_revoke_presented, tokens_purge, tokens_revoke, tokens_revoke_all
 from tokens.services.revocation_requests import revocation_request_handle, revocation_request_open
 
 __all__ = [
-    "MAX_GRACE", "AuthenticatedClient", "ClientAssertion", "ClientCredentials", "IssuedAccessToken", "SecretRotation",
-    "client_authenticate", "revocation_request_handle", "revocation_request_open", "secret_create",
-    "secret_expire_previous", "secret_rotate", "token_issue", "token_lifetime_for", "token_revoke_presented",
-    "tokens_purge", "tokens_revoke", "tokens_revoke_all",
-    "PolicyChange", "client_auth_policy_get", "client_auth_policy_set", "client_key_add", "client_key_retire",
-    "jti_use_once", "policy_summary", "used_jtis_purge",
+    "DEMO_CLIENT_ID",
+    "MAX_GRACE",
+    "AuthenticatedClient",
+    "ClientAssertion",
+    "ClientCredentials",
+    "IssuedAccessToken",
+    "NewCommunity",
+    "PolicyChange",
+    "SecretRotation",
+    "client_auth_policy_get",
+    "client_auth_policy_set",
+    "client_authenticate",
+    "client_key_add",
+    "client_key_retire",
+    "community_create",
+    "community_deactivate",
+    "community_seed_demo",
+    "jti_use_once",
+    "policy_summary",
+    "revocation_request_handle",
+    "revocation_request_open",
+    "secret_create",
+    "secret_expire_previous",
+    "secret_rotate",
+    "token_issue",
+    "token_lifetime_for",
+    "token_revoke_presented",
+    "tokens_purge",
+    "tokens_revoke",
+    "tokens_revoke_all",
+    "used_jtis_purge",
 ]

@@ -9,12 +9,19 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit.models import AuditEvent
+from audit.services import Actor, audit_record
 from communities.models import Community
-from tokens.audit import Actor, audit_record
 from tokens.keys import UnacceptableKey, public_key_parse
-from tokens.models import AuditEvent, ClientAuthPolicy, ClientKey, UsedJti
-from tokens.policy import DPOP_MODES, METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT, METHODS, ClientPolicy, \
-    networks_normalise
+from tokens.models import ClientAuthPolicy, ClientKey, UsedJti
+from tokens.policy import (
+    DPOP_MODES,
+    METHOD_CLIENT_SECRET,
+    METHOD_PRIVATE_KEY_JWT,
+    METHODS,
+    ClientPolicy,
+    networks_normalise,
+)
 
 Event = AuditEvent.EventType
 MAX_ACTIVE_KEYS = 5  # rotation needs two; five leaves room, and bounds the work of a kid-less assertion

@@ -8,10 +8,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit.models import AuditEvent
+from audit.services import Actor, audit_record
 from communities.models import Community
 from tokens import crypto
-from tokens.audit import Actor, audit_record
-from tokens.models import AuditEvent, ClientSecret
+from tokens.models import ClientSecret
 from tokens.services.revocation import tokens_revoke_all
 
 MAX_GRACE = timedelta(days=7)

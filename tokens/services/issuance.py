@@ -7,15 +7,22 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from audit.models import AuditEvent
+from audit.services import Actor, audit_record, log_auth_decision
 from bfluence.conf import app_settings
 from bfluence.errors import InvalidClient, InvalidScope
 from bfluence.precompiled import PrecompiledQuery
 from communities.models import Community
 from tokens import crypto
-from tokens.audit import Actor, audit_record, log_auth_decision
 from tokens.jwt import PartnerAccessToken
-from tokens.models import AuditEvent, ClientKey, ClientSecret, IssuedToken
-from tokens.policy import DEFAULT_POLICY, METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT, ClientPolicy, policy_columns
+from tokens.models import ClientKey, ClientSecret, IssuedToken
+from tokens.policy import (
+    DEFAULT_POLICY,
+    METHOD_CLIENT_SECRET,
+    METHOD_PRIVATE_KEY_JWT,
+    ClientPolicy,
+    policy_columns,
+)
 
 # "Last used" is for staff deciding when an old secret can go: a minute is precise enough, and saves
 # a write on every token request of a busy partner.

@@ -7,12 +7,13 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit.models import AuditEvent
+from audit.services import Actor, audit_record
 from bfluence.conf import app_settings
 from bfluence.scrub import scrub
 from communities.models import Community
-from tokens.audit import Actor, audit_record
 from tokens.jwt import decode_ignoring_expiry
-from tokens.models import AuditEvent, IssuedToken
+from tokens.models import IssuedToken
 from tokens.services.client_auth import used_jtis_purge
 
 Event = AuditEvent.EventType

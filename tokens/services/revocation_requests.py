@@ -6,10 +6,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit.models import AuditEvent
+from audit.services import Actor, audit_record
 from bfluence.scrub import scrub
 from communities.models import Community
-from tokens.audit import Actor, audit_record
-from tokens.models import AuditEvent, ClientSecret, RevocationRequest
+from tokens.models import ClientSecret, RevocationRequest
 from tokens.services.client_secrets import SecretRotation, secret_rotate
 from tokens.services.revocation import tokens_revoke_all
 

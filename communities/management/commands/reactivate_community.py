@@ -1,6 +1,6 @@
+from audit.services import Actor
 from bfluence.commands import ServiceCommand
 from communities.services import community_get, community_reactivate
-from tokens.audit import Actor
 
 
 class Command(ServiceCommand):

@@ -1,8 +1,8 @@
 from django.core.management.base import CommandError
 
+from audit.services import Actor
 from bfluence.commands import ServiceCommand
 from communities.services import community_get, member_set_bflus
-from tokens.audit import Actor
 
 
 def non_negative_int(text: str) -> int:

@@ -2,9 +2,9 @@ import sys
 
 from django.core.management.base import CommandError
 
+from audit.services import Actor
 from bfluence.commands import ServiceCommand
 from communities.services import community_get
-from tokens.audit import Actor
 from tokens.services import client_key_add
 
 

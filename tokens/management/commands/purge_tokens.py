@@ -1,7 +1,7 @@
 from datetime import timedelta
 
+from audit.services import Actor
 from bfluence.commands import ServiceCommand, duration_argument
-from tokens.audit import Actor
 from tokens.services import tokens_purge
 
 

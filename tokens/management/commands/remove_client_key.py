@@ -1,6 +1,6 @@
+from audit.services import Actor
 from bfluence.commands import ServiceCommand
 from communities.services import community_get
-from tokens.audit import Actor
 from tokens.services import client_auth_policy_get, client_key_retire
 
 

@@ -1,8 +1,8 @@
 from datetime import timedelta
 
+from audit.services import Actor
 from bfluence.commands import ServiceCommand, duration_argument
 from communities.services import community_get
-from tokens.audit import Actor
 from tokens.services import secret_rotate
 
 SECRET_WARNING = "Hand it to the partner now: it is shown once and never again."

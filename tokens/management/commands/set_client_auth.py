@@ -1,8 +1,8 @@
 import argparse
 
+from audit.services import Actor
 from bfluence.commands import ServiceCommand
 from communities.services import community_get
-from tokens.audit import Actor
 from tokens.services import PolicyChange, client_auth_policy_set, policy_summary
 
 

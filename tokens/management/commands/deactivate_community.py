@@ -1,6 +1,7 @@
+from audit.services import Actor
 from bfluence.commands import ServiceCommand
-from communities.services import community_deactivate, community_get
-from tokens.audit import Actor
+from communities.services import community_get
+from tokens.services import community_deactivate
 
 
 class Command(ServiceCommand):

@@ -1,6 +1,6 @@
+from audit.services import Actor
 from bfluence.commands import ServiceCommand, duration_argument
-from communities.services import community_create
-from tokens.audit import Actor
+from tokens.services import community_create
 
 SECRET_WARNING = "Store it now in the partner's secret store: it is shown once and never again."
 

@@ -1,4 +1,6 @@
-"""Partner data endpoints. Tenancy comes from the token only, never from headers, query or body."""
+"""Partner data endpoints: communities' data behind bearer tokens. Tenancy comes from the token only,
+never from headers, query or body. (Here, not in `communities`: they need token authentication, and
+`communities` sits below `tokens`; docs/architecture.md.)"""
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
