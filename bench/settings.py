@@ -7,3 +7,5 @@ without authentication.
 from bfluence.settings import *  # noqa: F403
 
 ROOT_URLCONF = "bench.urls"
+# The twin is an API path: the same lean stack as get-bflus.
+API_PATH_PREFIXES = [*API_PATH_PREFIXES, "/bench/"]  # noqa: F405

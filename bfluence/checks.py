@@ -2,6 +2,31 @@
 
 from django.conf import settings
 from django.core.checks import Error, Tags, register
+from django.core.checks.security import csrf
+
+_CONSOLE_NEEDS = (
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+)
+
+
+def _console_middleware() -> list[str]:
+    wrapped = "bfluence.middleware.ConsoleMiddleware" in settings.MIDDLEWARE
+    return list(getattr(settings, "CONSOLE_MIDDLEWARE", ())) if wrapped else list(settings.MIDDLEWARE)
+
+
+@register(Tags.security, Tags.admin)
+def console_middleware_complete(app_configs, **kwargs):
+    """What admin.E408-E410 and security.W003 would say (silenced: they look in MIDDLEWARE only)."""
+    found = _console_middleware()
+    missing = [name for name in _CONSOLE_NEEDS if name not in found]
+    if missing or [name for name in found if name in _CONSOLE_NEEDS] != list(_CONSOLE_NEEDS):
+        return [Error("The staff console needs sessions, CSRF, authentication and messages middleware, "
+                      "in that order.", hint=f"Missing or out of order: {', '.join(missing) or 'order'}.",
+                      id="bfluence.E002")]
+    return []
 
 
 @register(Tags.security, deploy=True)
@@ -11,3 +36,11 @@ def bench_settings_refused(app_configs, **kwargs):
                       hint="Use bfluence.settings; bench.* settings are for bench/run.py only.",
                       id="bfluence.E001")]
     return []
+
+
+@register(Tags.security, deploy=True)
+def console_csrf_cookie_secure(app_configs, **kwargs):
+    """Django's security.W016, which it runs only when CSRF middleware is listed in MIDDLEWARE itself."""
+    if "django.middleware.csrf.CsrfViewMiddleware" not in _console_middleware():
+        return []
+    return [] if settings.CSRF_USE_SESSIONS or settings.CSRF_COOKIE_SECURE else [csrf.W016]

@@ -104,16 +104,25 @@ MIDDLEWARE = [
     "bfluence.probes.HealthProbeMiddleware",  # first: load balancers probe by IP, before Host checks
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "bfluence.middleware.ConsoleMiddleware",  # last: runs CONSOLE_MIDDLEWARE, for every path but the API's
+]
+# What the staff console (and any page that is not the API) needs; the API authenticates by Bearer token
+# alone, so these never run on API_PATH_PREFIXES (bfluence/middleware.py says why).
+CONSOLE_MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "console.signin.OneSignInAttemptAtATime",  # sign-in attempts per account + IP one at a time (exact limit)
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires: turns a lockout into the console page
 ]
+API_PATH_PREFIXES = ["/auth/", "/communities/", "/healthz", "/readyz"]
+# Django's and django-axes' own checks look for these in MIDDLEWARE only; bfluence/checks.py checks
+# CONSOLE_MIDDLEWARE instead (and repeats security.W016, which Django then skips).
+SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410", "security.W003", "axes.W002"]
 # Prometheus metrics (bfluence/metrics.py); gunicorn serves them on METRICS_BIND (gunicorn.conf.py).
 METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
 if METRICS_ENABLED:
