@@ -150,6 +150,9 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 # Every multi-row write is wrapped explicitly in a transaction by the services.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Same backend; the health check probes only connections idle for a second (bfluence/postgresql).
+    DATABASES["default"]["ENGINE"] = "bfluence.postgresql"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://bfluence")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
