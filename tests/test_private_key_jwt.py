@@ -15,7 +15,7 @@ from joserfc.jwk import ECKey
 
 from audit.models import AuditEvent
 from tests.conftest import (
-    TEST_ACTOR,  # noqa: E402
+    TEST_ACTOR,
     basic,
     get_bflus,
     make_community,

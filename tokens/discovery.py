@@ -22,7 +22,8 @@ Metadata = inline_serializer("AuthorizationServerMetadata", {
     "issuer": serializers.URLField(), "token_endpoint": serializers.URLField(),
     "revocation_endpoint": serializers.URLField(), "grant_types_supported": _strings,
     "response_types_supported": _strings, "scopes_supported": _strings,
-    "token_endpoint_auth_methods_supported": _strings, "token_endpoint_auth_signing_alg_values_supported": _strings,
+    "token_endpoint_auth_methods_supported": _strings,
+    "token_endpoint_auth_signing_alg_values_supported": _strings,
     "revocation_endpoint_auth_methods_supported": _strings,
     "revocation_endpoint_auth_signing_alg_values_supported": _strings,
     "dpop_signing_alg_values_supported": _strings, "service_documentation": serializers.URLField(),
@@ -37,7 +38,8 @@ class AuthorizationServerMetadataView(NoStoreAPIView):
     throttle_classes = ()
     http_method_names = ["get", "head"]
 
-    @extend_schema(operation_id="oauth_authorization_server_metadata", tags=["auth"], auth=[], responses={200: Metadata},
+    @extend_schema(operation_id="oauth_authorization_server_metadata", tags=["auth"], auth=[],
+                   responses={200: Metadata},
                    summary="OAuth 2.0 authorization server metadata (RFC 8414)")
     def get(self, request):
         algorithms = list(SIGNING_ALGORITHMS)

@@ -7,7 +7,7 @@ and any private key, is refused: we only ever hold what can verify, never what c
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import jwt
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -20,6 +20,7 @@ SIGNING_ALGORITHMS = ("ES256", "RS256", "PS256", "EdDSA")
 MIN_RSA_BITS = 2048
 MAX_KEY_TEXT = 16 * 1024
 MAX_KID = 100
+PRIVATE_KEY_REFUSED = "That is a private key: register the public key only, and keep the private one secret."
 _ALGORITHMS_BY_TYPE = {"EC": ("ES256",), "RSA": ("RS256", "PS256"), "OKP": ("EdDSA",)}
 _PUBLIC_MEMBERS = {"EC": ("kty", "crv", "x", "y"), "RSA": ("kty", "n", "e"), "OKP": ("kty", "crv", "x")}
 
@@ -74,7 +75,7 @@ def _import(data: str | dict):
     except (JoseError, ValueError, TypeError, KeyError) as error:
         raise UnacceptableKey("Not a PEM public key or a JWK.") from error
     if key.is_private:
-        raise UnacceptableKey("That is a private key: register the public key only, and keep the private one secret.")
+        raise UnacceptableKey(PRIVATE_KEY_REFUSED)
     _check_supported(key)
     return key
 
@@ -96,7 +97,7 @@ def public_key_parse(text: str) -> PublicKey:
         if not isinstance(data, dict) or "keys" in data:
             raise UnacceptableKey("Give one JWK object, not a JWK set.")
         if "d" in data or "p" in data:
-            raise UnacceptableKey("That is a private key: register the public key only, and keep the private one secret.")
+            raise UnacceptableKey(PRIVATE_KEY_REFUSED)
         kid = data.get("kid")
         if kid is not None and (not isinstance(kid, str) or not kid.strip() or len(kid) > MAX_KID
                                 or not kid.isprintable()):
@@ -105,7 +106,7 @@ def public_key_parse(text: str) -> PublicKey:
             data.get("kty"), ("kty",))})
     else:
         if "PRIVATE KEY" in text:
-            raise UnacceptableKey("That is a private key: register the public key only, and keep the private one secret.")
+            raise UnacceptableKey(PRIVATE_KEY_REFUSED)
         key = _import(text)
     public_jwk = {name: value for name, value in key.as_dict(private=False).items()
                   if name in _PUBLIC_MEMBERS[key.key_type]}
@@ -131,7 +132,7 @@ def verifying_key(public_jwk: dict, algorithm: str):
     return _verifier(json.dumps(public_jwk, sort_keys=True), algorithm)
 
 
-@lru_cache(maxsize=None)
+@cache
 def dummy_key(algorithm: str):
     """A throwaway public key per algorithm: verified against when no real key matches, so a failure
     for an unknown client or kid costs what a wrong signature costs."""

@@ -187,3 +187,6 @@ class UsedJti(models.Model):
     class Meta:
         verbose_name = _("used jti")
         verbose_name_plural = _("used jtis")
+
+    def __str__(self) -> str:
+        return f"used jti {self.key[:12]}…"
