@@ -128,6 +128,37 @@ class RevokedToken(InvalidToken):
     header_description = "The access token was revoked"
 
 
+# The algorithms DPoP proofs may use (tokens.keys.SIGNING_ALGORITHMS; a test keeps the two equal).
+DPOP_ALGORITHMS = "ES256 RS256 PS256 EdDSA"
+
+
+class DPoPError(BearerError):
+    """Errors at calls made with a DPoP-bound token (RFC 9449 §7.1): the challenge names the DPoP
+    scheme and the proof algorithms we accept."""
+
+    status_code = status.HTTP_401_UNAUTHORIZED
+
+    def headers(self) -> dict[str, str]:
+        parts = [f'DPoP realm="{REALM}"', f'error="{self.default_code}"']
+        if self.header_description:
+            parts.append(f'error_description="{self.header_description}"')
+        parts.append(f'algs="{DPOP_ALGORITHMS}"')
+        return {"WWW-Authenticate": ", ".join(parts)}
+
+
+class InvalidDPoPProof(DPoPError):
+    default_code = "invalid_dpop_proof"
+    default_detail = _("This token is bound to a key (DPoP): send a fresh DPoP proof for this request, signed "
+                       "with that key.")
+    header_description = "A fresh DPoP proof for this request is required"
+
+
+class InvalidDPoPToken(DPoPError):
+    default_code = "invalid_token"
+    default_detail = _("The access token is not valid with this authorization scheme.")
+    header_description = "The access token is invalid for this scheme"
+
+
 class InsufficientScope(BearerError):
     status_code = status.HTTP_403_FORBIDDEN
     default_code = "insufficient_scope"

@@ -51,3 +51,27 @@ def assertion(key, client_id: str, audience: str, *, alg: str = "ES256", headers
         else:
             payload[name] = value
     return jwt.encode(payload, pem_private(key), algorithm=alg, headers=headers)
+
+
+def dpop_proof(key, method: str, url: str, *, access_token: str | None = None, alg: str = "ES256",
+               headers: dict | None = None, **claims) -> str:
+    """A DPoP proof (RFC 9449 §4.2) for one request; ``claims`` override or (with None) drop defaults."""
+    import base64
+    import hashlib
+
+    payload = {"jti": uuid.uuid4().hex, "htm": method, "htu": url, "iat": int(time.time())}
+    if access_token is not None:
+        digest = hashlib.sha256(access_token.encode()).digest()
+        payload["ath"] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    for name, value in claims.items():
+        if value is None:
+            payload.pop(name, None)
+        else:
+            payload[name] = value
+    header = {"typ": "dpop+jwt", "jwk": key.as_dict(private=False), **(headers or {})}
+    return jwt.encode(payload, pem_private(key), algorithm=alg, headers=header)
+
+
+def wrong_secret_for(secret: str) -> str:
+    """The secret with its last character changed: never equal to it (a blind replace may be a no-op)."""
+    return secret[:-1] + ("a" if secret[-1] != "a" else "b")

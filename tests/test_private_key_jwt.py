@@ -22,7 +22,15 @@ from tests.conftest import (
     post_form,
     request_token,
 )
-from tests.keyfactory import ASSERTION_TYPE, assertion, pem_private, private_key, public_jwk_json, public_pem
+from tests.keyfactory import (
+    ASSERTION_TYPE,
+    assertion,
+    pem_private,
+    private_key,
+    public_jwk_json,
+    public_pem,
+    wrong_secret_for,
+)
 from tokens.models import ClientKey, IssuedToken, UsedJti
 from tokens.services import PolicyChange, client_auth_policy_set, client_key_add, tokens_purge
 
@@ -104,8 +112,9 @@ def test_replayed_assertion_is_refused_and_the_replay_is_audited(api, keyed):
     signed = assertion(private_key("ES256"), "acme", TOKEN_URL)
     assert token_with(api, signed).status_code == 200
     body = refused(token_with(api, signed))
-    assert body == refused(post_form(api, "/auth/token", {"grant_type": "client_credentials",
-                                                          "client_id": "acme", "client_secret": "bfl_sk_x"}))
+    wrong = {"grant_type": "client_credentials", "client_id": "acme",
+             "client_secret": wrong_secret_for(keyed.client_secret)}
+    assert body == refused(post_form(api, "/auth/token", wrong))
     assert AuditEvent.objects.filter(event_type="client_auth_failed", details__reason="replayed_jti").count() == 1
     assert IssuedToken.objects.count() == 1
     # Not even at another endpoint.
@@ -141,7 +150,7 @@ def _forged(kind):
                                   "embedded_jwk", "garbage", "unknown_client"])
 def test_bad_assertions_get_the_same_invalid_client_as_a_wrong_secret(api, keyed, kind):
     wrong_secret = refused(post_form(api, "/auth/token", {"grant_type": "client_credentials", "client_id": "acme",
-                                                          "client_secret": keyed.client_secret[:-1] + "x"}))
+                                                          "client_secret": wrong_secret_for(keyed.client_secret)}))
     assert refused(token_with(api, _forged(kind))) == wrong_secret
     assert not IssuedToken.objects.exists()
     reason = AuditEvent.objects.filter(event_type="client_auth_failed").latest("id").details["reason"]

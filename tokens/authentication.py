@@ -16,11 +16,21 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 
 from audit.services import log_auth_decision
-from bfluence.errors import ExpiredToken, InvalidToken, MalformedAuthorization, RevokedToken, TokenInBody
+from bfluence.errors import (
+    ExpiredToken,
+    InvalidDPoPProof,
+    InvalidDPoPToken,
+    InvalidToken,
+    MalformedAuthorization,
+    RevokedToken,
+    TokenInBody,
+)
 from communities.selectors import MemberBalance, is_member_reference
+from tokens.dpop import ProofRejected
 from tokens.jwt import PartnerAccessToken
 from tokens.request_info import client_ip
 from tokens.selectors import live_token_get, live_token_with_member_get
+from tokens.services import api_call_refused, dpop_proof_accept
 
 _TOKEN_PARAMETERS = ("access_token", "token")
 
@@ -65,28 +75,57 @@ class BearerTokenAuthentication(JWTAuthentication):
 
     def authenticate(self, request):
         """One decision, one log line: accepted or denied, with client_id, jti, reason and IP."""
+        source_ip = client_ip(request)
         try:
-            result = self._authenticate(request)
+            result = self._authenticate(request, source_ip)
         except _Denied as denied:
             log_auth_decision(outcome="denied", reason=denied.reason, client_id=denied.client_id,
-                              jti=denied.jti, source_ip=client_ip(request), kind="bearer")
+                             jti=denied.jti, source_ip=source_ip, kind="bearer")
             raise denied.error from None
         if result is not None:
             principal = result[0]
             log_auth_decision(outcome="accepted", client_id=principal.client_id, jti=principal.jti,
-                              source_ip=client_ip(request), kind="bearer")
+                              source_ip=source_ip, kind="bearer")
         return result
 
-    def _authenticate(self, request):
+    def _authenticate(self, request, source_ip: str | None):
         # A token in the URL would sit in access logs and browser history: refuse it, even beside a header.
         if any(name in request.query_params for name in _TOKEN_PARAMETERS):
             raise _Denied(TokenInBody(), "token_in_url")
         header = self.get_header(request)
         if not header:
             return None  # DRF answers 401 unauthorized with our challenge
-        raw_token = self.get_raw_token(header)
+        scheme, raw_token = self.get_scheme_and_token(header)
         validated = self.get_validated_token(raw_token)
-        return self.get_user(validated, member_reference=self._member_to_prefetch(request)), validated
+        bound_to = validated.dpop_jkt
+        # RFC 9449 §7.2: a key-bound token never works as a plain Bearer token, and the DPoP scheme
+        # carries only key-bound tokens. Cheap checks on the signed claims, before any database work.
+        if scheme == b"bearer" and bound_to is not None:
+            raise _Denied(InvalidDPoPToken(), "dpop_token_as_bearer", jti=validated["jti"])
+        if scheme == b"dpop" and bound_to is None:
+            raise _Denied(InvalidDPoPToken(), "bearer_token_as_dpop", jti=validated["jti"])
+        principal = self.get_user(validated, member_reference=self._member_to_prefetch(request),
+                                  source_ip=source_ip, dpop_bound=bound_to is not None)
+        if bound_to is not None:
+            self.check_dpop_proof(request, raw_token, bound_to, principal)
+        return principal, validated
+
+    @staticmethod
+    def check_dpop_proof(request, raw_token: bytes, bound_to: str, principal: "PartnerPrincipal") -> None:
+        """A fresh proof for this method and URL, signed by the token's key, used once (RFC 9449 §7.1)."""
+        proof = request.headers.get("DPoP")
+        if proof is None:
+            raise _Denied(InvalidDPoPProof(), "dpop_proof_missing", client_id=principal.client_id,
+                          jti=principal.jti)
+        try:
+            verified = dpop_proof_accept(proof=proof, method=request.method,
+                                         url=request.build_absolute_uri(request.path),
+                                         access_token=raw_token.decode("ascii"))
+        except ProofRejected as rejected:
+            raise _Denied(InvalidDPoPProof(), f"dpop_{rejected.reason}", client_id=principal.client_id,
+                          jti=principal.jti) from None
+        if verified.jkt != bound_to:
+            raise _Denied(InvalidDPoPProof(), "dpop_other_key", client_id=principal.client_id, jti=principal.jti)
 
     @staticmethod
     def _member_to_prefetch(request) -> str | None:
@@ -99,11 +138,15 @@ class BearerTokenAuthentication(JWTAuthentication):
     def authenticate_header(self, request) -> str:
         return f'Bearer realm="{self.www_authenticate_realm}"'
 
-    def get_raw_token(self, header: bytes) -> bytes:
+    def get_scheme_and_token(self, header: bytes) -> tuple[bytes, bytes]:
+        """``Bearer <token>`` or ``DPoP <token>`` (schemes case-insensitive), or a clear 400."""
         parts = header.split()
-        if len(parts) != 2 or parts[0].lower() != b"bearer":
+        if len(parts) != 2 or parts[0].lower() not in (b"bearer", b"dpop"):
             raise _Denied(MalformedAuthorization(), "malformed_header")
-        return parts[1]
+        return parts[0].lower(), parts[1]
+
+    def get_raw_token(self, header: bytes) -> bytes:
+        return self.get_scheme_and_token(header)[1]
 
     def get_validated_token(self, raw_token: bytes) -> PartnerAccessToken:
         try:
@@ -113,8 +156,8 @@ class BearerTokenAuthentication(JWTAuthentication):
         except (TokenError, UnicodeDecodeError) as error:
             raise _Denied(InvalidToken(), "invalid_token") from error
 
-    def get_user(self, validated_token: PartnerAccessToken, member_reference: str | None = None
-                 ) -> PartnerPrincipal:
+    def get_user(self, validated_token: PartnerAccessToken, member_reference: str | None = None,
+                 source_ip: str | None = None, dpop_bound: bool = False) -> PartnerPrincipal:
         jti = validated_token["jti"]
         if member_reference is None:
             record = live_token_get(jti=jti)
@@ -127,6 +170,13 @@ class BearerTokenAuthentication(JWTAuthentication):
             raise _Denied(RevokedToken(), "revoked", client_id=record.client_id, jti=jti)
         if not record.community_is_active:
             raise _Denied(InvalidToken(), "community_inactive", client_id=record.client_id, jti=jti)
+        policy = record.policy
+        if not policy.admits_api_call(source_ip):
+            api_call_refused(community_id=record.community_id, client_id=record.client_id, jti=jti,
+                             source_ip=source_ip, reason="ip_not_allowed")
+            raise _Denied(InvalidToken(), "ip_not_allowed", client_id=record.client_id, jti=jti)
+        if policy.dpop == "required" and not dpop_bound:
+            raise _Denied(InvalidToken(), "dpop_required", client_id=record.client_id, jti=jti)
         return PartnerPrincipal(
             community_id=record.community_id,
             client_id=record.client_id,

@@ -147,6 +147,17 @@ def token_backend() -> KeyringTokenBackend:
     return _backend_for(app_settings())
 
 
+_ABSENT = object()
+
+
+def _valid_confirmation(cnf: object) -> bool:
+    """No ``cnf``, or exactly ``{"jkt": <RFC 7638 thumbprint>}``."""
+    if cnf is _ABSENT:
+        return True
+    return (isinstance(cnf, dict) and set(cnf) == {"jkt"} and isinstance(cnf["jkt"], str)
+            and 0 < len(cnf["jkt"]) <= 64)
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -163,14 +174,22 @@ class PartnerAccessToken(Token):
 
     @classmethod
     def for_community(
-        cls, *, client_id: str, permissions: list[str], lifetime: timedelta
+        cls, *, client_id: str, permissions: list[str], lifetime: timedelta, dpop_jkt: str | None = None
     ) -> "PartnerAccessToken":
         token = cls()
         token.set_exp(from_time=token.current_time, lifetime=lifetime)
         token["sub"] = token["client_id"] = token["community"] = client_id
         token["permissions"] = list(permissions)
         token["scope"] = " ".join(permissions)
+        if dpop_jkt is not None:
+            token["cnf"] = {"jkt": dpop_jkt}  # RFC 9449 §6.1: usable only with proofs by that key
         return token
+
+    @property
+    def dpop_jkt(self) -> str | None:
+        """The DPoP key this token is bound to, if any (checked to be well-formed by ``verify``)."""
+        confirmation = self.payload.get("cnf")
+        return confirmation["jkt"] if confirmation is not None else None
 
     @property
     def issued_at(self) -> datetime:
@@ -194,6 +213,7 @@ class PartnerAccessToken(Token):
             and isinstance(permissions, list)
             and all(isinstance(code, str) for code in permissions)
             and claims.get("scope") == " ".join(permissions)
+            and _valid_confirmation(claims.get("cnf", _ABSENT))
         ):
             raise TokenError(_("Token is invalid"))
         super().verify()

@@ -1,8 +1,9 @@
 """The reads every authenticated request makes, as single precompiled queries.
 
-``live_token_get`` is the revocation check: the token's record and its community, one indexed read by
-primary key. ``live_token_with_member_get`` is the same read with one member's balance LEFT JOINed in,
-so get-bflus costs one database round trip in all.
+``live_token_get`` is the revocation check: the token's record and its community (with the community's
+client-auth policy LEFT JOINed in, for API allowlists and DPoP), one indexed read by primary key.
+``live_token_with_member_get`` is the same read with one member's balance LEFT JOINed in, so get-bflus
+costs one database round trip in all.
 """
 
 from dataclasses import dataclass
@@ -13,12 +14,15 @@ from django.db.models import FilteredRelation, Q
 from bfluence.precompiled import PrecompiledQuery
 from communities.selectors import MemberBalance
 from tokens.models import IssuedToken
+from tokens.policy import DEFAULT_POLICY, ClientPolicy, policy_columns
 
 _JTI, _REFERENCE = "\x00jti\x00", "\x00member-reference\x00"
 _TOKEN_COLUMNS = (
     "issued_at", "expires_at", "revoked_at", "community_id", "community__client_id", "community__name",
     "community__is_active", "community__permissions", "community__tokens_revoked_before",
+    *policy_columns("community__auth_policy__"),
 )
+_TOKEN_FIELDS = 9  # the columns before the policy's
 _MEMBER_COLUMNS = ("member__reference", "member__bflus", "member__updated_at")
 
 
@@ -33,7 +37,13 @@ class LiveToken:
     community_is_active: bool
     community_permissions: list[str]
     tokens_revoked_before: datetime | None
+    policy: ClientPolicy = DEFAULT_POLICY
     member: MemberBalance | None = None
+
+
+def _live_token(columns, member: MemberBalance | None = None) -> LiveToken:
+    return LiveToken(*columns[:_TOKEN_FIELDS], policy=ClientPolicy.from_columns(*columns[_TOKEN_FIELDS:]),
+                     member=member)
 
 
 _token_query = PrecompiledQuery(
@@ -50,7 +60,7 @@ _token_with_member_query = PrecompiledQuery(
 
 def live_token_get(*, jti: str) -> LiveToken | None:
     rows = _token_query.rows(jti)
-    return LiveToken(*rows[0]) if rows else None
+    return _live_token(rows[0]) if rows else None
 
 
 def live_token_with_member_get(*, jti: str, reference: str) -> LiveToken | None:
@@ -59,4 +69,4 @@ def live_token_with_member_get(*, jti: str, reference: str) -> LiveToken | None:
         return None
     *token, member_reference, bflus, updated_at = rows[0]
     member = MemberBalance(member_reference, bflus, updated_at) if member_reference is not None else None
-    return LiveToken(*token, member=member)  # type: ignore[misc]  # `token` is the nine columns before member
+    return _live_token(token, member)

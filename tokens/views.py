@@ -20,6 +20,7 @@ from tokens.services import (
     AuthenticatedClient,
     client_authenticate,
     revocation_request_open,
+    token_binding_for,
     token_issue,
     token_revoke_presented,
 )
@@ -71,6 +72,17 @@ class ClientAuthenticatedView(NoStoreAPIView):
         limits.record_success(client_id=client.community.client_id, counted=self.counts_against_client_limit)
         return client
 
+    @staticmethod
+    def dpop_binding(request, client: AuthenticatedClient) -> str | None:
+        """The DPoP key to bind the token to (RFC 9449 §5); a bad proof fails like a bad secret."""
+        via_basic = request.headers.get("Authorization", "").lower().startswith("basic ")
+        try:
+            return token_binding_for(client=client, proof=request.headers.get("DPoP"), via_basic=via_basic,
+                                     url=request.build_absolute_uri(request.path), source_ip=request.source_ip)
+        except InvalidClient:
+            record_client_auth_failure(request)
+            raise
+
 
 CLIENT_AUTH_ERRORS = (400, 401, 405, 413, 415, 429, 503)
 
@@ -104,11 +116,13 @@ class TokenView(ClientAuthenticatedView):
             if not requested_scope:
                 raise InvalidRequest(_("scope must list at least one permission."))
         client = self.authenticate_client(request)
-        issued = token_issue(client=client, requested_scope=requested_scope, source_ip=request.source_ip)
+        dpop_jkt = self.dpop_binding(request, client)
+        issued = token_issue(client=client, requested_scope=requested_scope, source_ip=request.source_ip,
+                             dpop_jkt=dpop_jkt)
         return Response(
             {
                 "access_token": issued.access_token,
-                "token_type": "Bearer",
+                "token_type": issued.token_type,
                 "expires_in": issued.expires_in,
                 "scope": " ".join(issued.permissions),
             }

@@ -7,6 +7,7 @@ Every write is atomic and records its audit event in the same transaction.
 
 from tokens.services.client_auth import (
     PolicyChange,
+    api_call_refused,
     client_auth_policy_get,
     client_auth_policy_set,
     client_key_add,
@@ -22,6 +23,7 @@ from tokens.services.client_secrets import (
     secret_expire_previous,
     secret_rotate,
 )
+from tokens.services.dpop_binding import dpop_proof_accept, token_binding_for
 from tokens.services.issuance import (
     AuthenticatedClient,
     ClientAssertion,
@@ -51,6 +53,7 @@ __all__ = [
     "NewCommunity",
     "PolicyChange",
     "SecretRotation",
+    "api_call_refused",
     "client_auth_policy_get",
     "client_auth_policy_set",
     "client_authenticate",
@@ -59,6 +62,7 @@ __all__ = [
     "community_create",
     "community_deactivate",
     "community_seed_demo",
+    "dpop_proof_accept",
     "jti_use_once",
     "policy_summary",
     "revocation_request_handle",
@@ -66,6 +70,7 @@ __all__ = [
     "secret_create",
     "secret_expire_previous",
     "secret_rotate",
+    "token_binding_for",
     "token_issue",
     "token_lifetime_for",
     "token_revoke_presented",

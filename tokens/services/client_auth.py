@@ -137,6 +137,13 @@ def policy_summary(policy: ClientPolicy) -> dict:
             "allowlist_applies_to_api": policy.allowlist_applies_to_api}
 
 
+def api_call_refused(*, community_id: int, client_id: str, jti: str, source_ip: str | None, reason: str) -> None:
+    """The audit row for an API call refused by the community's policy (e.g. outside its allowlist)."""
+    audit_record(event_type=Event.API_CALL_REFUSED, actor=Actor.anonymous(),
+                 community=Community(pk=community_id, client_id=client_id), jti=jti, source_ip=source_ip,
+                 details={"reason": reason})
+
+
 def jti_use_once(*, kind: str, issuer: str, jti: str, expires_at: datetime) -> bool:
     """Record a ``jti`` as used; ``False`` if it already was (a replay). Rests on a unique row, so it
     holds across processes and servers whatever the cache. Expired rows are purged by ``purge_tokens``.

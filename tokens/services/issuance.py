@@ -67,6 +67,7 @@ class IssuedAccessToken:
     jti: str
     expires_in: int
     permissions: list[str]
+    token_type: str = "Bearer"  # "DPoP" when bound to a key (RFC 9449 §5)
 
 
 _COMMUNITY_FIELDS = ("id", "client_id", "name", "is_active", "permissions", "token_lifetime")
@@ -203,10 +204,12 @@ def _still_entitled(client: AuthenticatedClient) -> Community | None:
 
 
 def token_issue(
-    *, client: AuthenticatedClient, requested_scope: list[str] | None, source_ip: str | None
+    *, client: AuthenticatedClient, requested_scope: list[str] | None, source_ip: str | None,
+    dpop_jkt: str | None = None,
 ) -> IssuedAccessToken:
     """Mint an access token for an authenticated client and record it under its ``jti``.
 
+    ``dpop_jkt``: bind the token to that DPoP key (``cnf.jkt``); it then works only with a proof.
     The client's right to it is checked again under a lock in the same transaction (see
     ``_still_entitled``); if it was cut off since it authenticated, the answer is ``invalid_client``.
     """
@@ -214,7 +217,7 @@ def token_issue(
         community = _still_entitled(client)
         if community is not None:
             return _token_mint(client=client, community=community, requested_scope=requested_scope,
-                               source_ip=source_ip)
+                               source_ip=source_ip, dpop_jkt=dpop_jkt)
     raise client_refuse(reason="cut_off_while_issuing", client_id=client.community.client_id, community=None,
                         source_ip=source_ip,
                         method=METHOD_CLIENT_SECRET if client.secret_id is not None else METHOD_PRIVATE_KEY_JWT,
@@ -222,11 +225,11 @@ def token_issue(
 
 
 def _token_mint(*, client: AuthenticatedClient, community: Community, requested_scope: list[str] | None,
-                source_ip: str | None) -> IssuedAccessToken:
+                source_ip: str | None, dpop_jkt: str | None) -> IssuedAccessToken:
     permissions = _granted_permissions(community, requested_scope)
     lifetime = token_lifetime_for(community)
     token = PartnerAccessToken.for_community(
-        client_id=community.client_id, permissions=permissions, lifetime=lifetime
+        client_id=community.client_id, permissions=permissions, lifetime=lifetime, dpop_jkt=dpop_jkt
     )
     jti = token["jti"]
     IssuedToken.objects.create(
@@ -249,7 +252,9 @@ def _token_mint(*, client: AuthenticatedClient, community: Community, requested_
         community=community,
         jti=jti,
         source_ip=source_ip,
-        details={"scope": token["scope"], "expires_in": int(lifetime.total_seconds())},
+        details={"scope": token["scope"], "expires_in": int(lifetime.total_seconds()),
+                 **({"dpop_jkt": dpop_jkt} if dpop_jkt else {}),
+                 **({"client_key_id": client.key_id} if client.key_id is not None else {})},
     )
     log_auth_decision(outcome="issued", client_id=community.client_id, jti=jti, source_ip=source_ip)
     return IssuedAccessToken(
@@ -257,4 +262,5 @@ def _token_mint(*, client: AuthenticatedClient, community: Community, requested_
         jti=jti,
         expires_in=int(lifetime.total_seconds()),
         permissions=permissions,
+        token_type="DPoP" if dpop_jkt else "Bearer",
     )

@@ -48,8 +48,10 @@ def _keys_of(client_id: str) -> tuple[list[StoredKey], dict, Community | None, C
     return keys, last_used, community, policy
 
 
-def _refuse(reason: str, parsed_client_id: str, community: Community | None, source_ip: str | None):
-    return client_refuse(reason=reason, client_id=parsed_client_id, community=community, source_ip=source_ip,
+def _refuse(reason: str, parsed_client_id: str, source_ip: str | None):
+    # Like the secret path: the row names the client_id but never points at the community, so a known
+    # and an unknown client_id cost the same to refuse.
+    return client_refuse(reason=reason, client_id=parsed_client_id, community=None, source_ip=source_ip,
                          method=METHOD_PRIVATE_KEY_JWT)
 
 
@@ -72,7 +74,7 @@ def assertion_authenticate(*, credentials: ClientAssertion, source_ip: str | Non
     try:
         signer, claims = assertion_verify(parsed, keys, audiences=credentials.audiences, leeway=leeway)
     except AssertionRejected as rejected:
-        raise _refuse(rejected.reason, parsed.client_id, community, source_ip) from None
+        raise _refuse(rejected.reason, parsed.client_id, source_ip) from None
     client = client_admit(
         client=AuthenticatedClient(community=community, secret_id=None, key_id=signer.key_id,
                                    last_used_at=last_used[signer.key_id], policy=policy),
@@ -82,5 +84,5 @@ def assertion_authenticate(*, credentials: ClientAssertion, source_ip: str | Non
     expires_at = datetime.fromtimestamp(claims["exp"] + leeway, tz=UTC)
     if not jti_use_once(kind="client_assertion", issuer=parsed.client_id, jti=claims["jti"],
                         expires_at=expires_at):
-        raise _refuse("replayed_jti", parsed.client_id, community, source_ip)
+        raise _refuse("replayed_jti", parsed.client_id, source_ip)
     return client
