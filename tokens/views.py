@@ -24,7 +24,6 @@ from tokens.services import (
     token_issue,
     token_revoke_presented,
 )
-from tokens.client_auth_limits import ClientAuthThrottle
 
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 
@@ -75,12 +74,11 @@ class ClientAuthenticatedView(NoStoreAPIView):
     @staticmethod
     def dpop_binding(request, client: AuthenticatedClient) -> str | None:
         """The DPoP key to bind the token to (RFC 9449 §5); a bad proof fails like a bad secret."""
-        via_basic = request.headers.get("Authorization", "").lower().startswith("basic ")
         try:
-            return token_binding_for(client=client, proof=request.headers.get("DPoP"), via_basic=via_basic,
+            return token_binding_for(client=client, proof=request.headers.get("DPoP"), via_basic=client.via_basic,
                                      url=request.build_absolute_uri(request.path), source_ip=request.source_ip)
         except InvalidClient:
-            record_client_auth_failure(request)
+            request.client_auth_limits.record_failure()
             raise
 
 
