@@ -5,10 +5,10 @@ import time
 import jwt
 import pytest
 
+from audit.models import AuditEvent
 from tests.conftest import TEST_ACTOR, bearer, make_community, post_form
 from tests.keyfactory import ASSERTION_TYPE, assertion, dpop_proof, private_key, public_pem
 from tokens.keys import SIGNING_ALGORITHMS
-from audit.models import AuditEvent
 from tokens.models import IssuedToken
 from tokens.services import PolicyChange, client_auth_policy_set, client_key_add
 

@@ -6,9 +6,9 @@ forwarded address counts; otherwise X-Forwarded-For is ignored and cannot open t
 
 import pytest
 
+from audit.models import AuditEvent
 from tests.conftest import TEST_ACTOR, bearer, get_bflus, make_community, post_form, request_token
 from tests.keyfactory import wrong_secret_for
-from audit.models import AuditEvent
 from tokens.services import PolicyChange, client_auth_policy_set
 
 pytestmark = pytest.mark.django_db

@@ -13,6 +13,7 @@ from bfluence.errors import InvalidClient, InvalidRequest, UnsupportedGrantType
 from bfluence.http import BoundedFormParser, StrictJSONParser
 from bfluence.views import NoStoreAPIView
 from tokens import schema
+from tokens.client_auth_limits import ClientAuthThrottle
 from tokens.credentials import StrictCharField, client_credentials
 from tokens.discovery import issuer_url
 from tokens.request_info import client_ip
