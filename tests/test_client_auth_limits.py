@@ -171,3 +171,28 @@ def test_parallel_wrong_secrets_get_exactly_the_limit_of_checked_answers(live_se
         status, _body = http("POST", f"{live_server.url}/auth/token",
                              {"client_id": "victim", "client_secret": victim.client_secret})
     assert status == 429  # that address is locked out for the window, right secret or not
+
+
+# --- cost (issue 14): all of a request's limits in one Redis round trip before the check, one after ---
+
+@pytest.mark.django_db
+@pytest.mark.skipif(not settings.CACHES["default"]["LOCATION"].startswith("redis://"),
+                    reason="counts Redis round trips (CI's PostgreSQL + Redis run)")
+def test_token_endpoint_limits_take_one_redis_round_trip_before_the_secret_check_and_one_after(
+        api, acme, globex, monkeypatch):
+    from redis.connection import Connection
+
+    sent = []
+    original = Connection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        sent.append(command)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(Connection, "send_packed_command", counting)
+    right = {"client_id": "acme", "client_secret": acme.client_secret}
+    wrong = {"client_id": "acme", "client_secret": globex.client_secret}
+    for body, status in ((right, 200), (wrong, 401), ({"client_id": "acme"}, 400)):
+        sent.clear()
+        assert post(api, "/auth/token", body, PARTNER_IP).status_code == status
+        assert len(sent) == (1 if status == 400 else 2), (status, sent)
