@@ -51,6 +51,10 @@ def redis_url():
 def server(django_db_setup, django_db_blocker, redis_url):
     with django_db_blocker.unblock():
         database_url = _database_url()
+    if database_url.startswith("sqlite:"):
+        # SQLite has one writer at a time: four workers writing audit rows at once must queue for the
+        # lock (IMMEDIATE transactions, a generous wait) rather than fail with "database is locked".
+        database_url += "?transaction_mode=IMMEDIATE&timeout=30"
     workers = Gunicorn(
         workers=4, DATABASE_URL=database_url, CACHE_URL=redis_url, TRUSTED_PROXIES="127.0.0.1",
         THROTTLE_TOKEN_FAILURES=f"{FAILURE_LIMIT}/d", THROTTLE_TOKEN_CLIENT="40/d", THROTTLE_TOKEN_IP="1000/min",
