@@ -2,14 +2,20 @@
 """Load without loss: drive a running server for a fixed time, then check nothing was lost or let through.
 
     DATABASE_URL=… SECRET_KEY=… JWT_SIGNING_KEY=… \\
-    python bench/load_check.py --base-url http://127.0.0.1:8000 --client-id ID --client-secret S \\
-        [--seconds 10] [--threads 4] [--member 123]
+    python bench/load_check.py --base-url https://127.0.0.1 --client-id ID --client-secret S \\
+        [--seconds 10] [--threads 4] [--member 123] [--cafile CERT] [--server-pid GUNICORN_MASTER_PID]
 
 Each thread loops until the time is up (and at most --max-iterations times): get a token, call get-bflus
 a few times, and every few rounds revoke the token (RFC 7009) and check the very next call is refused.
 Then, through the server's own database, it checks: zero 5xx; every token a client received has exactly
 one issued-token record and one ``token_issued`` audit row; no revoked token ever got a 200.
 Prints one JSON report; exits 1 on any violation. Only 127.0.0.1 targets are accepted.
+
+It reads every status: a 429 (the server's own rate limits, e.g. ``THROTTLE_TOKEN_CLIENT`` 60/min by
+default, which the token and revoke calls both count against) is a refusal, not a violation: a token
+whose revocation got 429 was not revoked, so a 200 for it afterwards is right. The thread then waits
+the ``Retry-After`` (at most 1 s) instead of hammering. ``--server-pid`` (gunicorn's master) adds the
+workers' resident memory at start and end to the report.
 """
 
 import argparse
@@ -28,6 +34,9 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 
 
+SSL_CONTEXT = None  # --cafile: the server's (self-signed) certificate
+
+
 def call(method: str, url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
     headers = {"Content-Type": "application/json"}
     if token:
@@ -35,13 +44,16 @@ def call(method: str, url: str, body: dict | None = None, token: str | None = No
     request = urllib.request.Request(url, data=json.dumps(body).encode() if body else None, method=method,
                                      headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=15) as response:
+        with urllib.request.urlopen(request, timeout=15, context=SSL_CONTEXT) as response:
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as error:
         try:
-            return error.code, json.loads(error.read() or b"{}")
+            body = json.loads(error.read() or b"{}")
         except ValueError:
-            return error.code, {}
+            body = {}
+        if error.code == 429:
+            body["retry_after"] = float(error.headers.get("Retry-After") or 1)
+        return error.code, body
     except OSError:
         return 0, {}  # connection refused or reset: counted apart from HTTP statuses
 
@@ -58,6 +70,7 @@ class Load:
         self.statuses: Counter = Counter()
         self.received: list[str] = []
         self.revoked: list[str] = []
+        self.revocations_refused = 0
         self.violations: list[str] = []
 
     def note(self, status: int) -> None:
@@ -73,6 +86,8 @@ class Load:
                 return
             status, body = call("POST", f"{base}/auth/token", credentials)
             self.note(status)
+            if status == 429:
+                time.sleep(max(0.0, min(body.get("retry_after", 1), 1, deadline - time.monotonic())))
             if status != 200:
                 continue
             token = body["access_token"]
@@ -83,6 +98,10 @@ class Load:
             if iteration % 4 == 3:
                 status, _ = call("POST", f"{base}/auth/revoke", {**credentials, "token": token})
                 self.note(status)
+                if status != 200:  # refused (429): not revoked, so nothing to check
+                    with self.lock:
+                        self.revocations_refused += 1
+                    continue
                 after, _ = call("GET", bflus_url, token=token)
                 self.note(after)
                 with self.lock:
@@ -109,7 +128,22 @@ class Load:
             "server_errors": server_errors,
             "tokens_received": len(self.received),
             "tokens_revoked": len(self.revoked),
+            "revocations_refused": self.revocations_refused,
+            "rate_limited": self.statuses.get(429, 0),
         }
+
+
+def worker_rss_kib(master_pid: int) -> dict[str, int]:
+    """Resident memory of each gunicorn worker (the master's children), in KiB."""
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    sizes = {}
+    for pid in children:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue  # recycled meanwhile
+        sizes[pid] = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
+    return sizes
 
 
 def verify_records(received: list[str], revoked: list[str]) -> tuple[dict, list[str]]:
@@ -151,14 +185,24 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--max-iterations", type=int, default=100_000)
+    parser.add_argument("--cafile", help="certificate to trust for an https:// base URL (self-signed)")
+    parser.add_argument("--server-pid", type=int, help="gunicorn master: report its workers' memory")
     args = parser.parse_args()
     if urlparse(args.base_url).hostname not in {"127.0.0.1", "localhost", "::1"}:
         parser.error("load is sent to this machine only (127.0.0.1)")
     args.base_url = args.base_url.rstrip("/")
     args.seconds = min(args.seconds, 300)
 
+    if args.cafile:
+        import ssl
+
+        global SSL_CONTEXT
+        SSL_CONTEXT = ssl.create_default_context(cafile=args.cafile)
+    rss_start = worker_rss_kib(args.server_pid) if args.server_pid else None
     load = Load(args)
     report = load.run()
+    if rss_start is not None:
+        report["worker_rss_kib"] = {"start": rss_start, "end": worker_rss_kib(args.server_pid)}
     checked, violations = verify_records(load.received, load.revoked)
     report.update(checked)
     report["violations"] = load.violations + violations

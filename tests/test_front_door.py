@@ -16,10 +16,14 @@ import threading
 import time
 from urllib.parse import urlencode
 
+import subprocess
+import sys
+
 import pytest
 from django.conf import settings
 
 from tests.stack import (
+    ROOT,
     Gunicorn,
     Nginx,
     PrivatePostgres,
@@ -28,6 +32,7 @@ from tests.stack import (
     manage,
     nginx_available,
     private_services_available,
+    server_env,
 )
 
 _unavailable = private_services_available() or nginx_available()
@@ -60,6 +65,10 @@ class FrontDoor:
         created = json.loads(manage("create_community", "--client-id", "frontco", "--name", "Front Co",
                                     "--permissions", "bflus:read", "--json", **self.env))
         manage("set_bflus", "frontco", "123", "1500", **self.env)
+        load = json.loads(manage("create_community", "--client-id", "loadco", "--name", "Load Co",
+                                 "--permissions", "bflus:read", "--json", **self.env))
+        manage("set_bflus", "loadco", "123", "10", **self.env)
+        self.load_credentials = {"client_id": load["client_id"], "client_secret": load["client_secret"]}
         manage("createsuperuser", "--no-input", "--username", "ops", "--email", "ops@bfluence.invalid",
                **self.env, DJANGO_SUPERUSER_PASSWORD=STAFF_PASSWORD)
         self.credentials = {"client_id": created["client_id"], "client_secret": created["client_secret"]}
@@ -274,3 +283,23 @@ def test_slow_loris_clients_never_hold_a_worker(front):
     print("answers while 50 slow clients trickle:", [round(seconds, 3) for seconds, _ in timings])
     assert {status for _, status in timings} == {200}
     assert max(seconds for seconds, _ in timings) < 1.0
+
+
+def test_load_check_through_nginx_with_the_default_limits(front):
+    """Last in this module: it spends the minute's token quota. Default limits, so 429s are expected
+    (THROTTLE_TOKEN_CLIENT 60/min is shared by the token and revoke calls) and none is a violation."""
+    result = subprocess.run(
+        [sys.executable, "bench/load_check.py", "--base-url", front.nginx.https_url, "--cafile", front.nginx.cert,
+         "--seconds", "8", "--threads", "4", "--server-pid", str(front.server.process.pid),
+         "--client-id", front.load_credentials["client_id"],
+         "--client-secret", front.load_credentials["client_secret"]],
+        cwd=ROOT, env=server_env(**front.env), capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    print("load report through nginx:", json.dumps(report))
+    assert report["server_errors"] == 0 and report["violations"] == []
+    assert report["tokens_received"] > 10 and report["records_checked"] == report["tokens_received"]
+    assert report["tokens_revoked"] + report["revocations_refused"] > 0
+    rss = report["worker_rss_kib"]
+    assert len(rss["start"]) == 2 and len(rss["end"]) >= 1
