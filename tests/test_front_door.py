@@ -53,12 +53,12 @@ class Response:
 
 
 class FrontDoor:
-    def __init__(self) -> None:
+    def __init__(self, **extra_env: str) -> None:
         self.postgres = PrivatePostgres()
         self.redis = PrivateRedis()
         self.env = {"DATABASE_URL": self.postgres.url, "CACHE_URL": self.redis.url,
                     "SECURE_SSL_REDIRECT": "true", "TRUSTED_PROXIES": TRUSTED,
-                    "ALLOWED_HOSTS": "127.0.0.1,localhost", "STATIC_ROOT": tempfile.mkdtemp(prefix="bfluence-static-")}
+                    "ALLOWED_HOSTS": "127.0.0.1,localhost", "STATIC_ROOT": tempfile.mkdtemp(prefix="bfluence-static-"), **extra_env}
         self.server = self.nginx = None
         manage("migrate", "--no-input", "-v", "0", **self.env)
         manage("collectstatic", "--no-input", "-v", "0", **self.env)
