@@ -21,6 +21,8 @@ class AppSettings:
     access_token_lifetime: timedelta
     max_request_body_bytes: int
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...]
+    console_password_window: timedelta
+    console_time_zone: str
 
 
 @lru_cache(maxsize=1)
@@ -36,6 +38,8 @@ def app_settings() -> AppSettings:
         access_token_lifetime=jwt["ACCESS_TOKEN_LIFETIME"],
         max_request_body_bytes=int(own["MAX_REQUEST_BODY_BYTES"]),
         trusted_proxies=tuple(own.get("TRUSTED_PROXIES", ())),
+        console_password_window=own["CONSOLE_PASSWORD_WINDOW"],
+        console_time_zone=own["CONSOLE_TIME_ZONE"],
     )
 
 

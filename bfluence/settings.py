@@ -4,6 +4,7 @@ Every environment variable is read here, and only here (django-environ). Safe de
 off, and a production start without proper keys stops with a message that says what to set.
 """
 
+import zoneinfo
 from pathlib import Path
 
 import environ
@@ -74,8 +75,25 @@ SIMPLE_JWT = {
     "AUTH_TOKEN_CLASSES": ("tokens.jwt.PartnerAccessToken",),
 }
 
+# --- Staff console ---------------------------------------------------------------------------------
+# How long a typed password counts as fresh before a secret is created or revealed ("sudo mode").
+try:
+    CONSOLE_PASSWORD_WINDOW = parse_duration(env.str("CONSOLE_PASSWORD_WINDOW", default="10m"))
+except ValueError as error:
+    raise ImproperlyConfigured(f"Bfluence cannot start: CONSOLE_PASSWORD_WINDOW: {error}") from error
+if not 0 < CONSOLE_PASSWORD_WINDOW.total_seconds() <= 12 * 3600:
+    _fail("CONSOLE_PASSWORD_WINDOW must be between 1s and 12h.")
+# The zone staff read times in (the database keeps UTC).
+CONSOLE_TIME_ZONE = env.str("CONSOLE_TIME_ZONE", default="America/Sao_Paulo")
+try:
+    zoneinfo.ZoneInfo(CONSOLE_TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    _fail(f"CONSOLE_TIME_ZONE {CONSOLE_TIME_ZONE!r} is not a known time zone (e.g. America/Sao_Paulo).")
+
 # The project's own knobs; read through bfluence.conf.app_settings().
 BFLUENCE = {
+    "CONSOLE_PASSWORD_WINDOW": CONSOLE_PASSWORD_WINDOW,
+    "CONSOLE_TIME_ZONE": CONSOLE_TIME_ZONE,
     "PERMISSION_CATALOGUE": env.list("PERMISSION_CATALOGUE", default=["bflus:read", "bflus:write"]),
     "JWT_PREVIOUS_SIGNING_KEYS": JWT_PREVIOUS_SIGNING_KEYS,
     "MAX_REQUEST_BODY_BYTES": 16 * 1024,
@@ -83,6 +101,7 @@ BFLUENCE = {
 
 # --- Application -----------------------------------------------------------------------------------
 INSTALLED_APPS = [
+    "console",  # first: its templates refine the admin's own (base_site.html)
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -96,7 +115,6 @@ INSTALLED_APPS = [
     "audit",
     "communities",
     "tokens",
-    "console",
     "axes",  # staff sign-in rate limit (see AXES_* below)
 ]
 
@@ -116,6 +134,7 @@ CONSOLE_MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "console.middleware.StaffTimeZoneMiddleware",  # staff read times in CONSOLE_TIME_ZONE
     "console.signin.OneSignInAttemptAtATime",  # sign-in attempts per account + IP one at a time (exact limit)
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires: turns a lockout into the console page
 ]
@@ -207,6 +226,8 @@ LANGUAGE_CODE = "pt-br"
 LANGUAGES = [("pt-br", "Português (Brasil)"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
+# One date-time format in the console ("27/11/2026 21:30"), whatever the page.
+FORMAT_MODULE_PATH = ["console.formats"]
 USE_I18N = True
 USE_TZ = True
 

@@ -1,8 +1,9 @@
 """URL map of the Bfluence Partner API. A trailing slash is accepted on API paths, never required."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path, reverse_lazy
 from django.utils.translation import gettext_lazy as _
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from bfluence.health import HealthView, ReadyView
@@ -13,10 +14,12 @@ from tokens.views import MeView, RevocationRequestView, RevokeView, TokenView
 admin.site.site_header = _("Bfluence staff console")
 admin.site.site_title = _("Bfluence staff console")
 admin.site.index_title = _("Partner communities and their credentials")
+admin.site.site_url = reverse_lazy("api-docs")  # "view site": what partners see
 
 handler400 = "bfluence.errors.handler400"
-handler403 = "bfluence.errors.handler403"
-handler404 = "bfluence.errors.handler404"
+# Inside /admin/ the console answers with its own pages; elsewhere, the API's JSON errors.
+handler403 = "console.views.handler403"
+handler404 = "console.views.handler404"
 handler500 = "bfluence.errors.handler500"
 
 
@@ -37,5 +40,7 @@ urlpatterns = [
     path("readyz", ReadyView.as_view(), name="readyz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("admin/console/", include("console.urls")),
     path("admin/", admin.site.urls),
+    path("", RedirectView.as_view(pattern_name="api-docs"), name="home"),
 ]

@@ -14,3 +14,4 @@ class ConsoleConfig(AppConfig):
 
     def ready(self) -> None:
         from console import signin  # noqa: F401  (connects the staff sign-in audit receivers)
+        from console import sudo  # noqa: F401  (signing in counts as typing the password)

@@ -1,18 +1,26 @@
-"""Staff console forms for communities. Validation of substance stays in the services."""
+"""Staff console forms. Validation of substance stays in the services."""
 
 from datetime import timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from bfluence.conf import app_settings
 from bfluence.durations import format_duration, parse_duration
 from communities.models import Community
+from console.once import form_key_new
 
 
 def _catalogue_choices():
     return [(code, code) for code in app_settings().permission_catalogue]
+
+
+def console_time(moment) -> str:
+    """A moment as staff read it: their zone (activated by the middleware), the console's one format."""
+    return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
 
 
 class DurationTextField(forms.CharField):
@@ -31,6 +39,26 @@ class DurationTextField(forms.CharField):
             raise ValidationError(_("Use a number and a unit, like 15m, 1h or 12h.")) from error
 
 
+def reason_field(help_text=_("Recorded in the audit trail with your name and IP address.")) -> forms.CharField:
+    return forms.CharField(label=_("Reason"), max_length=500, help_text=help_text,
+                           widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+
+
+class ReasonForm(forms.Form):
+    reason = reason_field()
+
+
+class OnceForm(forms.Form):
+    """A form whose action must happen once: it carries a random key the action claims (console.once)."""
+
+    form_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial["form_key"] = form_key_new()
+
+
 class CommunityFieldsMixin(forms.Form):
     permissions = forms.MultipleChoiceField(label=_("Permissions"), required=False,
                                             widget=forms.CheckboxSelectMultiple, choices=_catalogue_choices)
@@ -38,10 +66,13 @@ class CommunityFieldsMixin(forms.Form):
                                        help_text=_("Shorter than the default, like 1h; blank: the default."))
 
 
-class OnboardCommunityForm(CommunityFieldsMixin, forms.Form):
+class OnboardCommunityForm(OnceForm, CommunityFieldsMixin):
     client_id = forms.CharField(label=_("Client ID"), max_length=64)
     name = forms.CharField(label=_("Name"), max_length=200)
     field_order = ["client_id", "name", "permissions", "token_lifetime"]
+
+    def service_arguments(self) -> dict:
+        return {key: self.cleaned_data[key] for key in ("client_id", "name", "permissions", "token_lifetime")}
 
 
 class CommunityChangeForm(CommunityFieldsMixin, forms.ModelForm):
@@ -50,14 +81,45 @@ class CommunityChangeForm(CommunityFieldsMixin, forms.ModelForm):
         fields = ["name", "permissions", "token_lifetime"]
 
 
-GRACE_CHOICES = [("0s", _("None: the old secret stops now")), ("1h", _("1 hour")), ("24h", _("24 hours")),
-                 ("7d", _("7 days"))]
+GRACE_OPTIONS = [("0s", None), ("1h", _("1 hour")), ("24h", _("24 hours")), ("7d", _("7 days"))]
 
 
-class RotateSecretForm(forms.Form):
-    grace = forms.ChoiceField(label=_("The old secret keeps working for"), choices=GRACE_CHOICES, initial="0s")
-    revoke_tokens = forms.BooleanField(label=_("Also revoke every live token now"), required=False)
-    reason = forms.CharField(label=_("Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+def grace_choices() -> list[tuple[str, str]]:
+    """Each grace window with the moment it ends, in the staff member's zone."""
+    now = timezone.now()
+    choices = []
+    for value, label in GRACE_OPTIONS:
+        if label is None:
+            choices.append((value, _("None: the old secret stops now")))
+        else:
+            choices.append((value, _("%(duration)s (until %(moment)s)")
+                            % {"duration": label, "moment": console_time(now + parse_duration(value))}))
+    return choices
+
+
+class GraceFormMixin(forms.Form):
+    grace = forms.ChoiceField(label=_("The old secret keeps working for"), choices=grace_choices)
 
     def cleaned_grace(self) -> timedelta:
         return parse_duration(self.cleaned_data["grace"])
+
+
+class RotateSecretForm(OnceForm, GraceFormMixin):
+    revoke_tokens = forms.BooleanField(
+        label=_("Also revoke every live token now"), required=False,
+        help_text=_("With a grace window, whoever holds the old secret can still get new tokens until it "
+                    "ends: revoking the live tokens does not lock them out. If the secret leaked, choose "
+                    'no grace.'))
+    reason = reason_field()
+    field_order = ["grace", "revoke_tokens", "reason"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A routine rotation: the partner gets a day to switch. A leak: staff pick "None".
+        self.fields["grace"].initial = "24h"
+
+
+class HandleRequestForm(OnceForm):
+    """No grace to choose: the reported secrets were suspended when the request was opened (SPEC §2.7)."""
+
+    reason = reason_field()

@@ -47,6 +47,27 @@ def shown_secret(response) -> str:
     return found[0]
 
 
+FORM_KEY = re.compile(r'name="form_key" value="([^"]+)"')
+
+
+def form_key(client, page: str) -> str:
+    response = client.get(page)
+    assert response.status_code == 200, response
+    return FORM_KEY.search(response.content.decode()).group(1)
+
+
+def submit_once(client, page: str, data: dict) -> tuple[str, str, dict]:
+    """Fill the form as a browser would (with its one-time key), post it, follow the redirect to the secret.
+
+    Returns the secret, the one-time page's address and the exact data posted (to resubmit it).
+    """
+    posted = {**data, "form_key": form_key(client, page)}
+    response = client.post(page, posted)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert not SECRET.search(response.content.decode())
+    return shown_secret(client.get(response["Location"])), response["Location"], posted
+
+
 def result_rows(response) -> str:
     """The changelist's table only, without the filter sidebar."""
     return response.content.decode().split('id="result_list"')[1].split("</table>")[0]
@@ -61,9 +82,8 @@ def as_partner(community, secret):
 # --- onboarding: the secret shown exactly once ---------------------------------------------------
 
 def test_security_user_onboards_a_community_and_sees_the_secret_once(api, security_client):
-    response = security_client.post(url("communities_community_add"), {
+    secret, _page, _posted = submit_once(security_client, url("communities_community_add"), {
         "client_id": "newco", "name": "New Co", "permissions": ["bflus:read"], "token_lifetime": "1h"})
-    secret = shown_secret(response)
     community = Community.objects.get(client_id="newco")
     assert (community.permissions, community.token_lifetime) == (["bflus:read"], timedelta(hours=1))
     assert request_token(api, as_partner(community, secret)).status_code == 200
@@ -76,8 +96,10 @@ def test_security_user_onboards_a_community_and_sees_the_secret_once(api, securi
 
 
 def test_onboarding_errors_are_shown_and_change_nothing(security_client, acme):
-    response = security_client.post(url("communities_community_add"), {"client_id": "acme", "name": "Dup"})
+    response = security_client.post(url("communities_community_add"), {
+        "client_id": "acme", "name": "Dup", "form_key": form_key(security_client, url("communities_community_add"))})
     assert response.status_code == 200
+    assert "errorlist" in response.content.decode()
     assert not SECRET.search(response.content.decode())
     assert Community.objects.filter(client_id="acme").count() == 1
 
@@ -105,21 +127,30 @@ def test_rotate_page_shows_a_form_and_rotates_only_on_post(security_client, acme
 
 def test_rotate_with_grace_and_revocation_then_stop_the_old_secret_early(api, security_client, acme):
     token = issue_token(api, acme)
-    response = security_client.post(url("communities_community_rotate_secret", acme.community.pk),
-                                    {"grace": "24h", "revoke_tokens": "on", "reason": "yearly rotation"})
-    new_secret = shown_secret(response)
+    new_secret, _page, _posted = submit_once(
+        security_client, url("communities_community_rotate_secret", acme.community.pk),
+        {"grace": "24h", "revoke_tokens": "on", "reason": "yearly rotation"})
     assert get_bflus(api, token).status_code == 401
     assert request_token(api, acme).status_code == 200  # old secret: inside its grace window
     assert request_token(api, as_partner(acme.community, new_secret)).status_code == 200
 
     change_page = security_client.get(url("communities_community_change", acme.community.pk)).content.decode()
-    assert "valid until" in change_page or "válido até" in change_page
+    assert "válido até" in change_page and 'id="stop-previous-secret"' in change_page
     response = security_client.post(url("communities_community_stop_previous_secret", acme.community.pk),
                                     {"reason": "partner confirmed the switch"})
     assert response.status_code == 302
     assert request_token(api, acme).status_code == 401
     assert request_token(api, as_partner(acme.community, new_secret)).status_code == 200
-    assert AuditEvent.objects.filter(event_type="secret_expired", actor="sue-security").exists()
+    event = AuditEvent.objects.get(event_type="secret_expired")
+    assert (event.actor, event.source_ip, event.details["reason"]) == (
+        "sue-security", "127.0.0.1", "partner confirmed the switch")
+    # Nothing left to end: no button, and the page refuses politely instead of writing an empty row.
+    change_page = security_client.get(url("communities_community_change", acme.community.pk)).content.decode()
+    assert 'id="stop-previous-secret"' not in change_page
+    again = security_client.post(url("communities_community_stop_previous_secret", acme.community.pk),
+                                 {"reason": "again"})
+    assert again.status_code == 302
+    assert AuditEvent.objects.filter(event_type="secret_expired").count() == 1
 
 
 def test_support_user_cannot_rotate_create_or_deactivate(support_client, acme):
@@ -215,26 +246,31 @@ def test_staff_open_a_request_received_by_phone(api, support_client, acme):
     assert get_bflus(api, token).status_code == 401
 
 
-def test_handling_a_request_rotates_the_secret_once_and_closes_it(api, support_client, acme):
+def test_security_completes_a_partner_request_the_secret_shows_once_and_the_queue_puts_it_first(
+        api, support_client, acme):
     api.post("/auth/revocation-requests", {"client_id": "acme", "client_secret": acme.client_secret,
                                            "reason": "leak"}, format="json")
     done = RevocationRequest.objects.create(community=acme.community, reason="old", status="done", opened_by="x")
     pending = RevocationRequest.objects.get(status="pending")
     listing = support_client.get(url("tokens_revocationrequest_changelist")).content.decode()
-    assert listing.index(f">{pending.pk}<") < listing.index(f">{done.pk}<")  # pending first
+    assert listing.index(str(pending)) < listing.index(str(done))  # pending first
+    assert "Pedido #" in listing and "leak" in listing
 
+    support_client.force_login(staff("sue-security", "security"))
     page = support_client.get(url("tokens_revocationrequest_change", pending.pk)).content.decode()
     assert 'id="handle-request"' in page
-    new_secret = shown_secret(support_client.post(url("tokens_revocationrequest_handle", pending.pk),
-                                                  {"grace": "0s"}))
+    new_secret, _page, posted = submit_once(support_client, url("tokens_revocationrequest_handle", pending.pk),
+                                            {"grace": "0s", "reason": "partner confirmed by phone"})
     pending.refresh_from_db()
-    assert (pending.status, pending.handled_by.username) == ("done", "sam-support")
-    assert pending.handled_at is not None
+    assert (pending.status, pending.handled_by.username) == ("done", "sue-security")
     assert request_token(api, acme).status_code == 401
     assert request_token(api, as_partner(acme.community, new_secret)).status_code == 200
-    again = support_client.post(url("tokens_revocationrequest_handle", pending.pk), {"grace": "0s"})
+    again = support_client.post(url("tokens_revocationrequest_handle", pending.pk), posted)
     assert again.status_code == 302 and not SECRET.search(again.content.decode())
     assert ClientSecret.objects.filter(community=acme.community).count() == 2
+    for event in AuditEvent.objects.filter(event_type__in=["revocation_request_handled", "secret_rotated"]):
+        assert (event.actor, event.source_ip) == ("sue-security", "127.0.0.1")
+        assert event.details["reason"] == "partner confirmed by phone"
 
 
 # --- audit trail and members ----------------------------------------------------------------------

@@ -103,7 +103,9 @@ class RevocationRequest(models.Model):
         indexes = [models.Index(fields=["status", "created_at"], name="revocation_request_queue")]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.community_id} ({self.status})"
+        # "Pedido #3 — acme (pendente)": what a person reads in lists, links and messages.
+        return _("Request #%(id)s — %(client_id)s (%(status)s)") % {
+            "id": self.pk, "client_id": self.community.client_id, "status": self.get_status_display()}
 
 
 class ClientAuthPolicy(models.Model):

@@ -1,4 +1,4 @@
-"""Staff console for communities and members. Every action calls the same services as the commands."""
+"""Staff screens for communities and members. Every action calls the same services as the commands."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -6,6 +6,7 @@ from functools import partial
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -14,16 +15,20 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
-from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.debug import sensitive_post_parameters
 
+from audit.models import AuditEvent
 from communities.models import Community, Member
 from communities.services import community_reactivate, community_update, member_set_bflus
-from console.forms import CommunityChangeForm, OnboardCommunityForm, RotateSecretForm
-from console.pages import ReasonForm, render_admin_page, secret_once_response, staff_actor
-from tokens.models import ClientSecret, IssuedToken
+from console.forms import CommunityChangeForm, OnboardCommunityForm, ReasonForm, RotateSecretForm, console_time
+from console.humane import ago, community_filter_url
+from console.once import AlreadySubmitted, form_key_claim, secret_page_url, secret_reveal_later
+from console.pages import render_admin_page, staff_actor
+from console.sudo import password_prompt
+from console.usage import community_usage, usage_chart
+from tokens.models import ClientSecret, IssuedToken, RevocationRequest
 from tokens.services import (
     community_create,
     community_deactivate,
@@ -34,16 +39,24 @@ from tokens.services import (
 
 
 def _secret_line(secret: ClientSecret, now) -> tuple:
-    """hint · age · state · last use: enough for staff to see when an old secret is safe to stop."""
+    """hint · created · state · last use: enough for staff to see when an old secret is safe to stop."""
     if secret.valid_until is None:
         state = _("current")
     elif secret.valid_until > now:
-        state = _("valid until %(moment)s") % {"moment": timezone.localtime(secret.valid_until)
-                                                .strftime("%Y-%m-%d %H:%M")}
+        state = _("valid until %(moment)s") % {"moment": console_time(secret.valid_until)}
     else:
         state = _("stopped")
-    last_use = _("%(ago)s ago") % {"ago": timesince(secret.last_used_at, now)} if secret.last_used_at else _("never")
-    return secret.hint, timesince(secret.created_at, now), state, last_use
+    last_use = ago(secret.last_used_at) if secret.last_used_at else _("never used")
+    return secret.hint, console_time(secret.created_at), state, last_use
+
+
+def _live_tokens(community):
+    return IssuedToken.objects.filter(community=community, revoked_at__isnull=True, expires_at__gt=timezone.now())
+
+
+def _previous_secrets(community) -> int:
+    valid = ClientSecret.objects.filter(community=community).exclude(valid_until__lte=timezone.now()).count()
+    return max(valid - 1, 0)
 
 
 @admin.register(Community)
@@ -82,13 +95,13 @@ class CommunityAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("last token issued"), ordering="last_issued")
     def last_token_issued(self, community):
-        return community.last_issued or "—"
+        return console_time(community.last_issued) if community.last_issued else "—"
 
-    @admin.display(description=gettext_lazy("secrets (hint · age · state · last use)"))
+    @admin.display(description=gettext_lazy("valid secrets (hint · created · state · last use)"))
     def secrets_summary(self, community):
         now = timezone.now()
         valid = [secret for secret in community.secrets.all() if secret.is_valid_at(now)]
-        return format_html_join(mark_safe("<br>"), "{} · {} · {} · {}",
+        return format_html_join(mark_safe("<br>"), "<code>{}</code> · {} · {} · {}",
                                 (_secret_line(secret, now) for secret in valid)) or "—"
 
     @admin.display(description=gettext_lazy("secrets"))
@@ -97,26 +110,38 @@ class CommunityAdmin(admin.ModelAdmin):
         rows = format_html_join("", "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
                                 (_secret_line(secret, now) for secret in community.secrets.all()[:10]))
         return format_html(
-            '<table id="secrets"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>',
-            _("hint"), _("age"), _("state"), _("last used"), rows,
+            '<table id="secrets" class="console-table"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}'
+            "</table>", _("hint"), _("created"), _("state"), _("last use"), rows,
         )
 
     # --- onboarding (the add page) -----------------------------------------------------------------
+    @method_decorator(sensitive_post_parameters())
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):
             raise PermissionDenied
+        if prompt := password_prompt(request, request.path):
+            return prompt
         form = OnboardCommunityForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
+            key = form.cleaned_data["form_key"]
             try:
-                created = community_create(actor=staff_actor(request), **form.cleaned_data)
+                with transaction.atomic():
+                    form_key_claim(key=key, user=request.user)
+                    created = community_create(actor=staff_actor(request), **form.service_arguments())
+            except AlreadySubmitted:
+                return HttpResponseRedirect(secret_page_url(key))
             except ValidationError as error:
                 form.add_error(None, error)
             else:
-                return secret_once_response(request, self, community=created.community,
-                                            client_secret=created.client_secret,
-                                            title=_("Community created: its client secret"))
+                self.log_addition(request, created.community, [{"added": {}}])
+                return secret_reveal_later(request, key, community=created.community,
+                                           client_secret=created.client_secret,
+                                           title=_("Community created: its client secret"))
         return render_admin_page(request, self, "console/form_page.html", _("Onboard a community"),
-                                 form=form, button=_("Create community and show its secret"))
+                                 form=form, button=_("Create community and show its secret"),
+                                 crumbs=[(reverse("admin:communities_community_changelist"),
+                                          self.model._meta.verbose_name_plural.capitalize())],
+                                 cancel_url=reverse("admin:communities_community_changelist"))
 
     def save_model(self, request, obj, form, change):
         community_update(community=obj, actor=staff_actor(request), name=form.cleaned_data["name"],
@@ -125,6 +150,44 @@ class CommunityAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # communities are deactivated, never deleted: their history must stay
+
+    # --- the community page: actions, links to its whole history, usage ---------------------------
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        user = request.user
+        community = self.get_object(request, object_id)
+        extra = {}
+        if community is not None:
+            usage = community_usage(community)
+            extra = {
+                "can_rotate": user.has_perm("communities.rotate_secret"),
+                "can_revoke": user.has_perm("communities.revoke_community_tokens"),
+                "can_deactivate": user.has_perm("communities.deactivate_community"),
+                "has_previous_secret": _previous_secrets(community) > 0,
+                "usage": usage,
+                "usage_chart": usage_chart(usage),
+                "last_seen": console_time(usage.last_seen) if usage.last_seen else None,
+                "history_links": self._history_links(community),
+            }
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+    @staticmethod
+    def _history_links(community) -> list[tuple[str, str]]:
+        tokens = IssuedToken.objects.filter(community=community).count()
+        pending = RevocationRequest.objects.filter(community=community, status=RevocationRequest.Status.PENDING)
+        requests = RevocationRequest.objects.filter(community=community).count()
+        events = AuditEvent.objects.filter(community=community).count()
+        return [
+            (community_filter_url("tokens_issuedtoken", community),
+             ngettext("%(count)s token", "%(count)s tokens", tokens) % {"count": tokens}),
+            ("#secrets", _("secrets")),
+            (community_filter_url("tokens_revocationrequest", community),
+             ngettext("%(count)s revocation request", "%(count)s revocation requests", requests)
+             % {"count": requests}
+             + (" " + _("(%(count)s pending)") % {"count": pending.count()} if pending.exists() else "")),
+            (community_filter_url("audit_auditevent", community),
+             ngettext("%(count)s audit event", "%(count)s audit events", events) % {"count": events}),
+            (community_filter_url("communities_member", community), _("members")),
+        ]
 
     # --- actions on one community ------------------------------------------------------------------
     def get_urls(self):
@@ -137,16 +200,6 @@ class CommunityAdmin(admin.ModelAdmin):
             *(view(partial(self._reason_action, action=action), name) for name, action in REASON_ACTIONS.items()),
         ] + super().get_urls()
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        user = request.user
-        extra_context = {
-            **(extra_context or {}),
-            "can_rotate": user.has_perm("communities.rotate_secret"),
-            "can_revoke": user.has_perm("communities.revoke_community_tokens"),
-            "can_deactivate": user.has_perm("communities.deactivate_community"),
-        }
-        return super().change_view(request, object_id, form_url, extra_context)
-
     def _community(self, request, object_id, permission: str) -> Community:
         if not request.user.has_perm(permission):
             raise PermissionDenied
@@ -156,32 +209,72 @@ class CommunityAdmin(admin.ModelAdmin):
     def _change_url(community) -> str:
         return reverse("admin:communities_community_change", args=[community.pk])
 
+    def _crumbs(self, community) -> list[tuple[str, str]]:
+        return [(reverse("admin:communities_community_changelist"), self.model._meta.verbose_name_plural.capitalize()),
+                (self._change_url(community), str(community))]
+
     @method_decorator(sensitive_post_parameters())
     def rotate_secret_view(self, request, object_id):
         community = self._community(request, object_id, "communities.rotate_secret")
+        if prompt := password_prompt(request, request.path):
+            return prompt
         form = RotateSecretForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            rotation = secret_rotate(community=community, actor=staff_actor(request), grace=form.cleaned_grace(),
-                                     revoke_tokens=form.cleaned_data["revoke_tokens"],
-                                     reason=form.cleaned_data["reason"])
-            note = _("%(count)s token(s) revoked.") % {"count": rotation.tokens_revoked}
-            return secret_once_response(request, self, community=community, client_secret=rotation.client_secret,
-                                        title=_("New client secret"), note=note)
-        return render_admin_page(request, self, "console/form_page.html",
-                                 _("Rotate the secret of %(name)s") % {"name": community},
-                                 form=form, button=_("Rotate and show the new secret"), original=community)
+            key = form.cleaned_data["form_key"]
+            try:
+                with transaction.atomic():
+                    form_key_claim(key=key, user=request.user)
+                    rotation = secret_rotate(community=community, actor=staff_actor(request),
+                                             grace=form.cleaned_grace(),
+                                             revoke_tokens=form.cleaned_data["revoke_tokens"],
+                                             reason=form.cleaned_data["reason"])
+            except AlreadySubmitted:
+                return HttpResponseRedirect(secret_page_url(key))
+            self.log_change(request, community, _("Secret rotated: %(reason)s") % {"reason": form.cleaned_data["reason"]})
+            return secret_reveal_later(request, key, community=community, client_secret=rotation.client_secret,
+                                       title=_("New client secret"), note=_rotation_note(rotation))
+        return render_admin_page(
+            request, self, "console/form_page.html", _("Rotate the secret of %(name)s") % {"name": community},
+            form=form, button=_("Rotate and show the new secret"), original=community,
+            crumbs=self._crumbs(community), cancel_url=self._change_url(community),
+            warning=_("The new secret is shown once, on the next page. The partner needs it before the old "
+                      "one stops."),
+        )
 
     def _reason_action(self, request, object_id, *, action: "ReasonAction"):
         community = self._community(request, object_id, action.permission)
+        if not action.available(community):
+            self.message_user(request, action.unavailable, messages.WARNING)
+            return HttpResponseRedirect(self._change_url(community))
         form = ReasonForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            result = action.perform(community=community, actor=staff_actor(request),
-                                    reason=form.cleaned_data["reason"])
-            self.message_user(request, action.done(community, result), messages.SUCCESS)
+            reason = form.cleaned_data["reason"]
+            result = action.perform(community=community, actor=staff_actor(request), reason=reason)
+            done = action.done(community, result)
+            self.log_change(request, community, f"{done} {reason}")
+            self.message_user(request, done, messages.SUCCESS)
             return HttpResponseRedirect(self._change_url(community))
-        return render_admin_page(request, self, "console/confirm_with_reason.html", action.question,
-                                 form=form, question=action.question, subject=str(community),
-                                 button=action.button, cancel_url=self._change_url(community))
+        return render_admin_page(request, self, "console/confirm_with_reason.html", action.title,
+                                 form=form, question=action.question(community), consequence=action.consequence,
+                                 button=action.button, cancel_url=self._change_url(community),
+                                 crumbs=self._crumbs(community))
+
+
+def _rotation_note(rotation) -> str:
+    parts = []
+    if rotation.previous_secret_valid_until is not None:
+        if rotation.previous_secret_valid_until > timezone.now():
+            parts.append(_("The old secret keeps working until %(moment)s.")
+                         % {"moment": console_time(rotation.previous_secret_valid_until)})
+        else:
+            parts.append(_("The old secret has stopped working."))
+    parts.append(ngettext("%(count)s live token revoked.", "%(count)s live tokens revoked.",
+                          rotation.tokens_revoked) % {"count": rotation.tokens_revoked})
+    return " ".join(parts)
+
+
+def _count_live(community) -> int:
+    return _live_tokens(community).count()
 
 
 @dataclass(frozen=True)
@@ -189,40 +282,64 @@ class ReasonAction:
     """A community action that asks for a reason, then calls one service."""
 
     permission: str
-    question: str
+    title: str
+    question: Callable  # community -> the question, with counts
+    consequence: str
     button: str
     perform: Callable
     done: Callable
+    available: Callable = lambda community: True
+    unavailable: str = ""
 
 
 REASON_ACTIONS = {
     "stop-previous-secret": ReasonAction(
         "communities.rotate_secret",
-        gettext_lazy("Stop the previous secret now, before its grace window ends?"),
-        gettext_lazy("Stop the previous secret"),
-        lambda community, actor, reason: secret_expire_previous(community=community, actor=actor),
-        lambda community, stopped: _("%(count)s previous secret(s) stopped.") % {"count": stopped},
+        gettext_lazy("End the old secret now"),
+        lambda community: _("End the old secret of %(name)s now, before its grace window ends?") % {"name": community},
+        gettext_lazy("The partner's requests with the old secret fail from now on; tokens already issued stay valid."),
+        gettext_lazy("End the old secret now"),
+        secret_expire_previous,
+        lambda community, stopped: ngettext("%(count)s old secret ended.", "%(count)s old secrets ended.",
+                                            stopped) % {"count": stopped},
+        available=lambda community: _previous_secrets(community) > 0,
+        unavailable=gettext_lazy("This community has no old secret still working."),
     ),
     "revoke-tokens": ReasonAction(
         "communities.revoke_community_tokens",
-        gettext_lazy("Revoke every live token of this community? Its next request will get a 401."),
+        gettext_lazy("Revoke all tokens"),
+        lambda community: ngettext("Revoke %(count)s live token of %(name)s?",
+                                   "Revoke %(count)s live tokens of %(name)s?", _count_live(community))
+        % {"count": _count_live(community), "name": community},
+        gettext_lazy("Their next request gets a 401; the partner may ask for new tokens with its secret."),
         gettext_lazy("Revoke all tokens"),
         tokens_revoke_all,
-        lambda community, count: _("%(count)s token(s) revoked.") % {"count": count},
+        lambda community, count: ngettext("%(count)s token revoked.", "%(count)s tokens revoked.", count)
+        % {"count": count},
     ),
     "deactivate": ReasonAction(
         "communities.deactivate_community",
-        gettext_lazy("Deactivate this community? It gets no tokens, and every token it holds is revoked."),
+        gettext_lazy("Deactivate"),
+        lambda community: ngettext("Deactivate %(name)s and revoke its %(count)s live token?",
+                                   "Deactivate %(name)s and revoke its %(count)s live tokens?", _count_live(community))
+        % {"count": _count_live(community), "name": community},
+        gettext_lazy("It gets no new tokens until someone reactivates it."),
         gettext_lazy("Deactivate"),
         community_deactivate,
         lambda community, _result: _("%(name)s is inactive.") % {"name": community},
+        available=lambda community: community.is_active,
+        unavailable=gettext_lazy("This community is already inactive."),
     ),
     "reactivate": ReasonAction(
         "communities.deactivate_community",
-        gettext_lazy("Reactivate this community? It may ask for new tokens again."),
+        gettext_lazy("Reactivate"),
+        lambda community: _("Reactivate %(name)s?") % {"name": community},
+        gettext_lazy("It may ask for new tokens again; revoked tokens stay revoked."),
         gettext_lazy("Reactivate"),
         community_reactivate,
         lambda community, _result: _("%(name)s is active again.") % {"name": community},
+        available=lambda community: not community.is_active,
+        unavailable=gettext_lazy("This community is already active."),
     ),
 }
 
@@ -246,4 +363,3 @@ class MemberAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-

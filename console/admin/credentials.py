@@ -1,25 +1,37 @@
-"""Staff console for tokens, revocation requests and the audit trail. Records here are read-only:
-staff act on them only through services (revoke, handle), which write the audit trail."""
+"""Staff screens for tokens, revocation requests and the audit trail. Records here are read-only:
+staff act on them only through services (revoke, open, complete), which write the audit trail."""
 
+from datetime import timedelta
 from itertools import groupby
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.html import format_html
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext, pgettext
 from django.views.decorators.debug import sensitive_post_parameters
 
 from audit.models import AuditEvent
-from console.pages import ReasonForm, render_admin_page, secret_once_response, staff_actor
+from audit.services import Actor
+from console.forms import HandleRequestForm, ReasonForm, console_time
+from console.humane import ago
+from console.once import AlreadySubmitted, form_key_claim, secret_page_url, secret_reveal_later
+from console.pages import render_admin_page, staff_actor
+from console.sudo import password_prompt
 from tokens.models import IssuedToken, RevocationRequest
 from tokens.services import revocation_request_handle, revocation_request_open, tokens_revoke
+
+# A pending request older than this is flagged in the queue.
+REQUEST_LATE_AFTER = timedelta(hours=1)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -33,12 +45,29 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class CommunityFilter(admin.RelatedFieldListFilter):
+    """The community filter, titled in the staff member's language."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.title = _("community")
+
+
+@admin.display(description=gettext_lazy("community"), ordering="community__client_id")
+def community_link(record):
+    if record.community_id is None:
+        return "—"
+    return format_html('<a href="{}">{}</a>', reverse("admin:communities_community_change",
+                                                       args=[record.community_id]), record.community.client_id)
+
+
 class TokenStateFilter(admin.SimpleListFilter):
     title = gettext_lazy("state")
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [("active", _("active")), ("expired", _("expired")), ("revoked", _("revoked"))]
+        return [("active", pgettext("token", "active")), ("expired", pgettext("token", "expired")),
+                ("revoked", pgettext("token", "revoked"))]
 
     def queryset(self, request, queryset):
         now = timezone.now()
@@ -51,11 +80,22 @@ class TokenStateFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _token_is_live(token) -> bool:
+    return token.revoked_at is None and token.expires_at > timezone.now()
+
+
+def _token_state(token) -> str:
+    """A token is masculine in Portuguese ("ativo, expirado, revogado"), a community feminine ("ativa")."""
+    if token.revoked_at:
+        return pgettext("token", "revoked")
+    return pgettext("token", "active") if token.expires_at > timezone.now() else pgettext("token", "expired")
+
+
 @admin.register(IssuedToken)
 class IssuedTokenAdmin(ReadOnlyAdmin):
-    list_display = ("jti", "community", "state", "scope", "issued_at", "expires_at", "revoked_at", "revoked_by",
-                    "source_ip")
-    list_filter = (TokenStateFilter, "community")
+    list_display = ("jti", community_link, "state", "scope", "issued_at", "expires_at", "revoked_at", "revoked_by",
+                    "source_ip", "revoke_button")
+    list_filter = (TokenStateFilter, ("community", CommunityFilter))
     search_fields = ("=jti", "=community__client_id")
     list_select_related = ("community",)
     date_hierarchy = "issued_at"
@@ -63,30 +103,61 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
 
     @admin.display(description=gettext_lazy("state"))
     def state(self, token):
-        if token.revoked_at:
-            return _("revoked")
-        return _("active") if token.expires_at > timezone.now() else _("expired")
+        return _token_state(token)
+
+    @admin.display(description="")
+    def revoke_button(self, token):
+        if not _token_is_live(token):
+            return ""
+        return format_html('<a class="button revoke-one" href="{}">{}</a>',
+                           reverse("admin:tokens_issuedtoken_revoke", args=[token.pk]), _("Revoke"))
 
     def has_revoke_permission(self, request):
         return request.user.has_perm("tokens.revoke_issuedtoken")
 
+    def get_list_display(self, request):
+        shown = super().get_list_display(request)
+        return shown if self.has_revoke_permission(request) else [f for f in shown if f != "revoke_button"]
+
+    def get_urls(self):
+        revoke = path("<path:object_id>/revoke/", self.admin_site.admin_view(self.revoke_one_view),
+                      name="tokens_issuedtoken_revoke")
+        return [revoke] + super().get_urls()
+
+    def revoke_one_view(self, request, object_id):
+        if not self.has_revoke_permission(request):
+            raise PermissionDenied
+        token = get_object_or_404(IssuedToken.objects.select_related("community"), pk=object_id)
+        return self._confirm_and_revoke(request, IssuedToken.objects.filter(pk=token.pk), hidden=[])
+
     @admin.action(description=gettext_lazy("Revoke selected tokens"), permissions=["revoke"])
     def revoke_selected(self, request, queryset):
+        hidden = [("action", "revoke_selected")] + [(ACTION_CHECKBOX_NAME, token.pk) for token in queryset]
+        return self._confirm_and_revoke(request, queryset, hidden=hidden)
+
+    def _confirm_and_revoke(self, request, queryset, *, hidden):
+        changelist = reverse("admin:tokens_issuedtoken_changelist")
         form = ReasonForm(request.POST if "confirm" in request.POST else None)
+        tokens = list(queryset.select_related("community").order_by("community_id", "-issued_at"))
         if form.is_bound and form.is_valid():
             revoked = 0
-            tokens = queryset.select_related("community").order_by("community_id")
             for community, group in groupby(tokens, key=lambda token: token.community):
                 revoked += tokens_revoke(community=community, jtis=[token.jti for token in group],
                                          actor=staff_actor(request), reason=form.cleaned_data["reason"])
-            self.message_user(request, _("%(count)s token(s) revoked.") % {"count": revoked}, messages.SUCCESS)
-            return None
-        hidden = [("action", "revoke_selected")] + [(ACTION_CHECKBOX_NAME, token.pk) for token in queryset]
+            self.message_user(request, ngettext("%(count)s token revoked.", "%(count)s tokens revoked.", revoked)
+                              % {"count": revoked}, messages.SUCCESS)
+            return HttpResponseRedirect(changelist)
+        live = [token for token in tokens if _token_is_live(token)]
         return render_admin_page(
             request, self, "console/confirm_with_reason.html", _("Revoke tokens"), form=form,
-            question=_("Revoke these %(count)s token(s)? Their next request will get a 401.")
-            % {"count": queryset.count()},
-            hidden_fields=hidden, button=_("Revoke"), cancel_url=reverse("admin:tokens_issuedtoken_changelist"),
+            question=ngettext("Revoke %(count)s active token?", "Revoke %(count)s active tokens?", len(live))
+            % {"count": len(live)},
+            consequence=_("Their next request gets a 401. Tokens already revoked or expired stay as they are."),
+            listed={"headings": [_("token ID (jti)"), _("community"), _("state"), _("expires at")],
+                    "rows": [(token.jti, token.community.client_id, _token_state(token),
+                              console_time(token.expires_at)) for token in tokens]},
+            hidden_fields=hidden, button=_("Revoke"), cancel_url=changelist,
+            crumbs=[(changelist, self.model._meta.verbose_name_plural.capitalize())],
         )
 
 
@@ -94,22 +165,34 @@ class RevocationRequestForm(forms.ModelForm):
     class Meta:
         model = RevocationRequest
         fields = ["community", "reason"]
+        labels = {"community": gettext_lazy("community")}
 
 
-class HandleRequestForm(forms.Form):
-    """Nothing to choose: the reported secrets were suspended when the request was opened, and completing
-    it offers no grace window for them (SPEC §2.7)."""
+def _opened_by_me(revocation, request) -> bool:
+    return revocation.opened_by == str(Actor.staff(request.user))
 
 
 @admin.register(RevocationRequest)
 class RevocationRequestAdmin(admin.ModelAdmin):
     form = RevocationRequestForm
     change_form_template = "console/revocationrequest_change_form.html"
-    list_display = ("id", "community", "status", "created_at", "opened_by", "tokens_revoked", "secrets_suspended",
+    list_display = ("__str__", community_link, "status", "reason_short", "waiting", "opened_by", "tokens_revoked",
                     "handled_by", "handled_at")
-    list_filter = ("status", "community")
-    ordering = ("-status", "-created_at")  # "pending" sorts after "done": pending first
+    list_filter = ("status", ("community", CommunityFilter))
+    ordering = ("-status", "created_at")  # "pending" sorts after "done": pending first, oldest first
     list_select_related = ("community", "handled_by")
+
+    @admin.display(description=gettext_lazy("reason"))
+    def reason_short(self, revocation):
+        return Truncator(revocation.reason).chars(120)
+
+    @admin.display(description=gettext_lazy("waiting"), ordering="created_at")
+    def waiting(self, revocation):
+        if revocation.status != RevocationRequest.Status.PENDING:
+            return "—"
+        late = timezone.now() - revocation.created_at > REQUEST_LATE_AFTER
+        return format_html('<span class="{}">{}{}</span>', "waiting-late" if late else "waiting",
+                           "⚠ " if late else "", ago(revocation.created_at))
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -138,8 +221,12 @@ class RevocationRequestAdmin(admin.ModelAdmin):
         return [handle] + super().get_urls()
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        revocation = self.get_object(request, object_id)
+        mine = revocation is not None and _opened_by_me(revocation, request)
         extra_context = {**(extra_context or {}),
-                         "can_handle": request.user.has_perm("tokens.handle_revocationrequest")}
+                         "can_handle": request.user.has_perm("tokens.handle_revocationrequest") and not mine,
+                         "handle_blocked": _("You opened this request: someone else in the security group must "
+                                             "complete it.") if mine and revocation.status == "pending" else ""}
         return super().change_view(request, object_id, form_url, extra_context)
 
     @method_decorator(sensitive_post_parameters())
@@ -147,28 +234,47 @@ class RevocationRequestAdmin(admin.ModelAdmin):
         if not request.user.has_perm("tokens.handle_revocationrequest"):
             raise PermissionDenied
         revocation = get_object_or_404(RevocationRequest.objects.select_related("community"), pk=object_id)
-        form = HandleRequestForm(request.POST if request.method == "POST" else None)
+        back = reverse("admin:tokens_revocationrequest_change", args=[revocation.pk])
+        if revocation.status != RevocationRequest.Status.PENDING or _opened_by_me(revocation, request):
+            self.message_user(request, _("This request is closed.") if revocation.status != "pending" else
+                              _("You opened this request: someone else must complete it."), messages.ERROR)
+            return HttpResponseRedirect(back)
+        if prompt := password_prompt(request, request.path):
+            return prompt
+        form = HandleRequestForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
+            key = form.cleaned_data["form_key"]
             try:
-                rotation = revocation_request_handle(revocation=revocation, staff_user=request.user)
+                with transaction.atomic():
+                    form_key_claim(key=key, user=request.user)
+                    rotation = revocation_request_handle(
+                        revocation=revocation, staff_user=request.user, source_ip=staff_actor(request).source_ip,
+                        reason=form.cleaned_data["reason"])
+            except AlreadySubmitted:
+                return HttpResponseRedirect(secret_page_url(key))
             except ValidationError as error:
                 self.message_user(request, " ".join(error.messages), messages.ERROR)
-                return HttpResponseRedirect(reverse("admin:tokens_revocationrequest_changelist"))
-            return secret_once_response(request, self, community=revocation.community,
-                                        client_secret=rotation.client_secret,
-                                        title=_("Request #%(id)s handled: the new client secret")
-                                        % {"id": revocation.pk})
+                return HttpResponseRedirect(back)
+            self.log_change(request, revocation, _("Completed: %(reason)s") % {"reason": form.cleaned_data["reason"]})
+            note = ngettext("%(count)s live token revoked.", "%(count)s live tokens revoked.", rotation.tokens_revoked)
+            return secret_reveal_later(request, key, community=revocation.community,
+                                       client_secret=rotation.client_secret,
+                                       title=_("%(request)s completed: the new client secret") % {"request": revocation},
+                                       note=note % {"count": rotation.tokens_revoked})
+        changelist = reverse("admin:tokens_revocationrequest_changelist")
         return render_admin_page(
-            request, self, "console/form_page.html",
-            _("Handle request #%(id)s of %(community)s") % {"id": revocation.pk, "community": revocation.community},
+            request, self, "console/form_page.html", _("Complete %(request)s") % {"request": revocation},
             form=form, button=_("Rotate the secret, close the request and show the new secret"),
+            crumbs=[(changelist, self.model._meta.verbose_name_plural.capitalize()), (back, str(revocation))],
+            cancel_url=back, danger=True,
+            warning=_("The partner reported: %(reason)s") % {"reason": Truncator(revocation.reason).chars(300)},
         )
 
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("occurred_at", "event_type", "actor_type", "actor", "client_id", "jti", "source_ip", "details")
-    list_filter = ("event_type", "actor_type", "community", ("occurred_at", admin.DateFieldListFilter))
+    list_display = ("occurred_at", "event_type", "actor_type", "actor", community_link, "jti", "source_ip", "details")
+    list_filter = ("event_type", "actor_type", ("community", CommunityFilter), ("occurred_at", admin.DateFieldListFilter))
     search_fields = ("actor", "=client_id", "=jti")
     date_hierarchy = "occurred_at"
     list_select_related = ("community",)

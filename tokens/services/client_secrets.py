@@ -84,7 +84,7 @@ def secret_rotate(
 
 
 @transaction.atomic
-def secret_expire_previous(*, community: Community, actor: Actor) -> int:
+def secret_expire_previous(*, community: Community, actor: Actor, reason: str = "") -> int:
     """End a rotation's grace window now: every valid secret but the newest stops at once."""
     Community.objects.select_for_update().get(pk=community.pk)  # see issuance._still_entitled
     now = timezone.now()
@@ -94,5 +94,5 @@ def secret_expire_previous(*, community: Community, actor: Actor) -> int:
     stopped = ClientSecret.objects.filter(pk__in=previous).update(valid_until=now)
     if stopped:
         audit_record(event_type=Event.SECRET_EXPIRED, actor=actor, community=community,
-                     details={"secrets_stopped": stopped})
+                     details={"secrets_stopped": stopped, "reason": reason})
     return stopped

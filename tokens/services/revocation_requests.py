@@ -43,22 +43,30 @@ def revocation_request_open(*, community: Community, reason: str, actor: Actor) 
 
 
 @transaction.atomic
-def revocation_request_handle(*, revocation: RevocationRequest, staff_user: User) -> SecretRotation:
+def revocation_request_handle(*, revocation: RevocationRequest, staff_user: User, source_ip: str | None = None,
+                              reason: str = "") -> SecretRotation:
     """Close a revocation request the safe way: a new secret now (shown once), every token revoked.
 
     There is no grace window to give: the reported secrets were suspended when the request was opened,
     and a rotation extends no secret that is no longer valid.
+
+    Two people: whoever opened a request in the console cannot also complete it, so no one account
+    can both cut a partner off and obtain its next secret. Requests the partner opened have no such
+    opener.
     """
     revocation = RevocationRequest.objects.select_for_update().get(pk=revocation.pk)
     if revocation.status != RevocationRequest.Status.PENDING:
         raise ValidationError(_("This revocation request has already been handled."))
-    actor = Actor.staff(staff_user)
+    actor = Actor.staff(staff_user, source_ip=source_ip)
+    if revocation.opened_by == str(actor):
+        raise ValidationError(_("You opened this request: someone else must complete it."))
     rotation = secret_rotate(community=revocation.community, actor=actor, revoke_tokens=True,
-                             reason=_("revocation request #%(id)s") % {"id": revocation.pk})
+                             reason=reason or _("revocation request #%(id)s") % {"id": revocation.pk})
     revocation.status = RevocationRequest.Status.DONE
     revocation.handled_by = staff_user
     revocation.handled_at = timezone.now()
     revocation.save(update_fields=["status", "handled_by", "handled_at"])
     audit_record(event_type=Event.REVOCATION_REQUEST_HANDLED, actor=actor, community=revocation.community,
-                 details={"request_id": revocation.pk, "tokens_revoked": rotation.tokens_revoked})
+                 details={"request_id": revocation.pk, "tokens_revoked": rotation.tokens_revoked,
+                          "reason": reason})
     return rotation

@@ -1,0 +1,27 @@
+"""What the console itself must remember: which secret-creating forms were already submitted."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class FormSubmission(models.Model):
+    """One row per submitted secret-creating form, keyed by the random token the form carried.
+
+    The unique key makes a resubmitted form (reload, Back, double click, replay) fail to insert in the
+    same transaction as the rotation it would repeat: on every database and with any number of
+    processes, one form creates at most one secret.
+    """
+
+    key = models.CharField(_("form key"), max_length=64, unique=True)
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                              verbose_name=_("staff member"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("form submission")
+        verbose_name_plural = _("form submissions")
+
+    def __str__(self) -> str:
+        return _("form submitted at %(moment)s") % {"moment": self.created_at}

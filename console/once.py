@@ -1,0 +1,54 @@
+"""A new secret is shown once: the POST that creates it redirects to a page that pops it from the session.
+
+GitHub's and Stripe's pattern. The secret never travels in a URL and is never rendered by the POST
+itself, so reloading, going Back or resubmitting can neither repeat the action nor show it again:
+- each secret-creating form carries a random key, claimed in the action's own transaction
+  (``FormSubmission`` has it unique), so the same form never acts twice;
+- the secret waits in the staff member's own session under that key and is removed the first time
+  the page shows it.
+"""
+
+import secrets
+
+from django.db import IntegrityError, transaction
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+
+from console.models import FormSubmission
+
+_SESSION_PREFIX = "console.secret."
+
+
+class AlreadySubmitted(Exception):
+    """This form was submitted before: its action already happened and must not happen again."""
+
+
+def form_key_new() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def form_key_claim(*, key: str, user) -> None:
+    """Call inside the action's transaction: if the action later fails, the key is free again."""
+    try:
+        with transaction.atomic():
+            FormSubmission.objects.create(key=key, staff=user)
+    except IntegrityError as error:
+        raise AlreadySubmitted from error
+
+
+def secret_page_url(key: str) -> str:
+    return reverse("console:secret-once", args=[key])
+
+
+def secret_reveal_later(request, key: str, *, community, client_secret: str, title: str, note: str = ""
+                        ) -> HttpResponseRedirect:
+    """Keep the secret for one display in this staff member's session, and send the browser there."""
+    request.session[_SESSION_PREFIX + key] = {
+        "community": community.pk, "client_secret": client_secret, "title": str(title), "note": str(note),
+    }
+    return HttpResponseRedirect(secret_page_url(key))
+
+
+def secret_pop(request, key: str) -> dict | None:
+    """The waiting secret, removed from the session as it is read: a second call gets ``None``."""
+    return request.session.pop(_SESSION_PREFIX + key, None)

@@ -1,0 +1,88 @@
+"""Console pages that belong to no one model: the password prompt, the one-time secret page, errors."""
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth import authenticate
+from django.http import HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.debug import sensitive_post_parameters
+
+from bfluence import errors as api_errors
+from communities.models import Community
+from console.middleware import console_prefix
+from console.once import secret_pop
+from console.pages import render_admin_page
+from console.sudo import password_confirmed
+
+
+class ConfirmPasswordForm(forms.Form):
+    password = forms.CharField(label=gettext_lazy("Your password"), strip=False,
+                               widget=forms.PasswordInput(attrs={"autocomplete": "current-password",
+                                                                 "autofocus": True}))
+
+
+def _safe_next(request) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                       require_https=request.is_secure()):
+        return target
+    return reverse("admin:index")
+
+
+@sensitive_post_parameters("password")
+def confirm_password(request):
+    """GitHub's sudo prompt. Goes through ``authenticate`` so sign-in lockouts count these tries too."""
+    form = ConfirmPasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = authenticate(request, username=request.user.get_username(), password=form.cleaned_data["password"])
+        if user is not None and user.pk == request.user.pk:
+            password_confirmed(request)
+            return HttpResponseRedirect(_safe_next(request))
+        form.add_error("password", _("That is not your password."))
+    return render_admin_page(request, None, "console/confirm_password.html", _("Confirm your password"),
+                             form=form, next=_safe_next(request))
+
+
+def secret_once(request, key: str):
+    """The one page that ever shows a client secret, and only once: it is taken out of the session here."""
+    shown = secret_pop(request, key)
+    if shown is None:
+        response = render_admin_page(request, None, "console/secret_gone.html", _("This secret was already shown"),
+                                     status=410)
+    else:
+        community = Community.objects.get(pk=shown["community"])
+        response = render_admin_page(request, None, "console/secret_once.html", shown["title"],
+                                     community=community, client_secret=shown["client_secret"],
+                                     note=shown["note"])
+    add_never_cache_headers(response)
+    return response
+
+
+# --- errors: console pages inside the console, the API's JSON everywhere else ----------------------
+
+def _in_console(request) -> bool:
+    return request.path.startswith(console_prefix())
+
+
+def _error_page(request, status: int, title: str, message: str):
+    context = {**admin.site.each_context(request), "title": title, "message": message}
+    return render(request, "console/error.html", context, status=status)
+
+
+def handler403(request, exception=None):
+    if _in_console(request):
+        return _error_page(request, 403, _("Not allowed"),
+                           _("Your role does not allow this. Ask someone in the security group."))
+    return api_errors.handler403(request, exception)
+
+
+def handler404(request, exception=None):
+    if _in_console(request):
+        return _error_page(request, 404, _("Not found"),
+                           _("There is nothing at this address. It may have been typed wrong."))
+    return api_errors.handler404(request, exception)

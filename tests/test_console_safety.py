@@ -1,0 +1,170 @@
+"""SPEC §5a in the console, without a browser: one-time secrets, sudo mode, the two-person rule, roles,
+console error pages. The browser tests drive the same through Chromium."""
+
+import time
+
+import pytest
+import time_machine
+from django.contrib.auth.models import Group, User
+from django.urls import reverse
+
+from console.models import FormSubmission
+from tests.conftest import request_token
+from tests.test_admin import SECRET, as_partner, form_key, staff, submit_once, url
+from audit.models import AuditEvent
+from tokens.models import ClientSecret, RevocationRequest
+
+pytestmark = pytest.mark.django_db
+
+
+def login(client, username: str, group: str, password: str = "") -> User:
+    user = staff(username, group)
+    if password:
+        user.set_password(password)
+        user.save()
+    client.force_login(user)
+    return user
+
+
+# --- a secret is revealed exactly once ------------------------------------------------------------
+
+def test_rotation_reload_and_resubmit_never_rotate_again_nor_show_the_secret_again(api, client, acme):
+    login(client, "sue", "security")
+    page = url("communities_community_rotate_secret", acme.community.pk)
+    secret, secret_page, posted = submit_once(client, page, {"grace": "0s", "reason": "leak"})
+    assert ClientSecret.objects.filter(community=acme.community).count() == 2
+
+    reload = client.get(secret_page)  # reload, or Back onto the one-time page
+    assert reload.status_code == 410 and not SECRET.search(reload.content.decode())
+    assert "no-store" in reload["Cache-Control"]
+    resubmit = client.post(page, posted)  # the browser's "resubmit form?" or a double click
+    assert resubmit.status_code == 302 and resubmit["Location"] == secret_page
+    assert not SECRET.search(client.get(secret_page).content.decode())
+
+    assert ClientSecret.objects.filter(community=acme.community).count() == 2
+    assert AuditEvent.objects.filter(event_type="secret_rotated").count() == 1
+    assert FormSubmission.objects.count() == 1
+    assert request_token(api, as_partner(acme.community, secret)).status_code == 200
+
+
+def test_onboarding_resubmitted_creates_no_second_secret(client):
+    login(client, "sue", "security")
+    page = url("communities_community_add")
+    _secret, secret_page, posted = submit_once(client, page, {"client_id": "newco", "name": "New Co"})
+    assert client.post(page, posted)["Location"] == secret_page
+    assert ClientSecret.objects.filter(community__client_id="newco").count() == 1
+    assert client.get(secret_page).status_code == 410
+
+
+def test_the_one_time_page_belongs_to_the_session_that_acted(client, acme):
+    login(client, "sue", "security")
+    page = url("communities_community_rotate_secret", acme.community.pk)
+    posted = {"grace": "0s", "reason": "r", "form_key": form_key(client, page)}
+    secret_page = client.post(page, posted)["Location"]
+    client.logout()
+    login(client, "other-security", "security")
+    response = client.get(secret_page)
+    assert response.status_code == 410 and not SECRET.search(response.content.decode())
+
+
+def test_a_failed_rotation_frees_its_form_key(client, acme):
+    login(client, "sue", "security")
+    page = url("communities_community_rotate_secret", acme.community.pk)
+    posted = {"grace": "999d", "reason": "x", "form_key": form_key(client, page)}
+    assert client.post(page, posted).status_code == 200  # invalid choice: form shown again
+    assert FormSubmission.objects.count() == 0 and ClientSecret.objects.count() == 1
+
+
+# --- sudo mode ------------------------------------------------------------------------------------
+
+def test_a_stale_password_is_asked_for_again_before_a_secret_is_created(client, acme):
+    login(client, "sue", "security", password="the-right-password-42")
+    page = url("communities_community_rotate_secret", acme.community.pk)
+    key = form_key(client, page)
+    with time_machine.travel(time.time() + 11 * 60):
+        prompt = client.get(page)
+        assert prompt.status_code == 302 and "/confirm-password/" in prompt["Location"]
+        # A POST with a stale password does nothing, whatever it carries.
+        stale = client.post(page, {"grace": "0s", "reason": "x", "form_key": key})
+        assert stale.status_code == 302 and "/confirm-password/" in stale["Location"]
+        assert ClientSecret.objects.count() == 1
+        wrong = client.post(prompt["Location"], {"password": "not-it", "next": page})
+        assert wrong.status_code == 200 and "errorlist" in wrong.content.decode()
+        right = client.post(prompt["Location"], {"password": "the-right-password-42", "next": page})
+        assert right.status_code == 302 and right["Location"] == page
+        assert client.get(page).status_code == 200
+        secret, _page, _posted = submit_once(client, page, {"grace": "0s", "reason": "after sudo"})
+    assert ClientSecret.objects.count() == 2 and SECRET.fullmatch(secret)
+
+
+def test_the_password_prompt_only_returns_to_this_site(client):
+    login(client, "sue", "security", password="pw-for-sue-123456")
+    response = client.post(reverse("console:confirm-password"),
+                           {"password": "pw-for-sue-123456", "next": "https://evil.example/"})
+    assert response.status_code == 302 and response["Location"] == url("index")
+
+
+# --- roles and the two-person rule ----------------------------------------------------------------
+
+def test_support_can_open_a_request_but_never_complete_one_or_obtain_a_secret(api, client, acme):
+    login(client, "sam", "support")
+    assert client.post(url("tokens_revocationrequest_add"),
+                       {"community": acme.community.pk, "reason": "phoned in"}).status_code == 302
+    opened = RevocationRequest.objects.get()
+    page = client.get(url("tokens_revocationrequest_change", opened.pk)).content.decode()
+    assert 'id="handle-request"' not in page
+    handle = url("tokens_revocationrequest_handle", opened.pk)
+    assert client.get(handle).status_code == 403
+    assert client.post(handle, {"grace": "0s", "reason": "x", "form_key": "k" * 20}).status_code == 403
+    for name in ("communities_community_rotate_secret", "communities_community_add"):
+        args = (acme.community.pk,) if "rotate" in name else ()
+        assert client.get(url(name, *args)).status_code == 403
+    assert ClientSecret.objects.count() == 1
+    assert RevocationRequest.objects.get().status == "pending"
+
+
+def test_whoever_opened_a_request_cannot_complete_it(client, acme):
+    login(client, "sue", "security")
+    client.post(url("tokens_revocationrequest_add"), {"community": acme.community.pk, "reason": "phoned in"})
+    opened = RevocationRequest.objects.get()
+    page = client.get(url("tokens_revocationrequest_change", opened.pk)).content.decode()
+    assert 'id="handle-request"' not in page and 'id="handle-blocked"' in page
+    response = client.post(url("tokens_revocationrequest_handle", opened.pk),
+                           {"grace": "0s", "reason": "x", "form_key": "k" * 20})
+    assert response.status_code == 302 and not SECRET.search(response.content.decode())
+    assert ClientSecret.objects.count() == 1 and RevocationRequest.objects.get().status == "pending"
+
+    # A second person completes it.
+    login(client, "tom", "security")
+    secret, _page, _posted = submit_once(client, url("tokens_revocationrequest_handle", opened.pk),
+                                         {"grace": "0s", "reason": "second person"})
+    assert RevocationRequest.objects.get().status == "done" and SECRET.fullmatch(secret)
+
+
+def test_support_sees_every_page_but_no_secret_creating_control(client, acme):
+    login(client, "sam", "support")
+    page = client.get(url("communities_community_change", acme.community.pk)).content.decode()
+    assert 'id="rotate-secret"' not in page and 'id="revoke-tokens"' in page and 'id="usage-chart"' in page
+    for name in ("communities_community_changelist", "tokens_issuedtoken_changelist",
+                 "tokens_revocationrequest_changelist", "audit_auditevent_changelist"):
+        assert client.get(url(name)).status_code == 200
+    assert not Group.objects.get(name="support").permissions.filter(codename="handle_revocationrequest").exists()
+
+
+# --- console pages, never API JSON, inside /admin/ ------------------------------------------------
+
+def test_console_errors_are_console_pages(client, acme):
+    login(client, "sam", "support")
+    forbidden = client.get(url("communities_community_rotate_secret", acme.community.pk))
+    assert forbidden.status_code == 403 and forbidden["Content-Type"].startswith("text/html")
+    assert "console-error" in forbidden.content.decode() and '"error"' not in forbidden.content.decode()
+    missing = client.get("/admin/communities/community/999999/rotate-secret/")
+    assert missing.status_code in (403, 404) and missing["Content-Type"].startswith("text/html")
+    missing = client.get("/admin/console/nothing-here/")
+    assert missing.status_code == 404 and "console-error" in missing.content.decode()
+
+
+def test_api_errors_stay_json_and_the_root_leads_to_the_docs(client):
+    assert client.get("/no-such-endpoint").json()["error"] == "not_found"
+    root = client.get("/")
+    assert root.status_code == 302 and root["Location"] == "/api/docs/"
