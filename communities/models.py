@@ -51,7 +51,8 @@ class Community(models.Model):
 class Member(models.Model):
     """One member of a community, known by the community's own reference for them (e.g. ``123``)."""
 
-    community = models.ForeignKey(Community, on_delete=models.PROTECT, related_name="members")
+    community = models.ForeignKey(Community, on_delete=models.PROTECT, related_name="members",
+                                  verbose_name=_("community"))
     reference = models.CharField(
         _("member reference"),
         max_length=64,
@@ -67,7 +68,10 @@ class Member(models.Model):
         verbose_name_plural = _("members")
         ordering = ["community", "reference"]
         constraints = [
-            models.UniqueConstraint(fields=["community", "reference"], name="member_unique_per_community"),
+            models.UniqueConstraint(
+                fields=["community", "reference"], name="member_unique_per_community",
+                violation_error_message=_("This community already has a member with this reference."),
+            ),
             models.CheckConstraint(condition=models.Q(bflus__gte=0), name="member_bflus_not_negative"),
         ]
 

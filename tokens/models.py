@@ -19,7 +19,8 @@ class ClientSecret(models.Model):
     A community holds one current secret, and briefly a second one during a rotation's grace window.
     """
 
-    community = models.ForeignKey(Community, on_delete=models.PROTECT, related_name="secrets")
+    community = models.ForeignKey(Community, on_delete=models.PROTECT, related_name="secrets",
+                                  verbose_name=_("community"))
     hint = models.CharField(_("hint"), max_length=32)
     salt = models.CharField(max_length=32)
     digest = models.CharField(max_length=64)
@@ -48,9 +49,11 @@ class IssuedToken(models.Model):
     """One row per access token ever issued, keyed by its ``jti``: what makes revocation possible."""
 
     jti = models.CharField(_("token ID (jti)"), max_length=64, primary_key=True)
-    community = models.ForeignKey(Community, on_delete=models.PROTECT, related_name="issued_tokens")
+    community = models.ForeignKey(Community, on_delete=models.PROTECT, related_name="issued_tokens",
+                                  verbose_name=_("community"))
     client_secret = models.ForeignKey(
-        ClientSecret, on_delete=models.SET_NULL, null=True, blank=True, related_name="issued_tokens"
+        ClientSecret, on_delete=models.SET_NULL, null=True, blank=True, related_name="issued_tokens",
+        verbose_name=_("client secret"),
     )
     scope = models.CharField(_("scope"), max_length=500, blank=True)
     issued_at = models.DateTimeField(_("issued at"))
@@ -81,7 +84,8 @@ class RevocationRequest(models.Model):
         PENDING = "pending", _("pending")
         DONE = "done", _("done")
 
-    community = models.ForeignKey(Community, on_delete=models.PROTECT, related_name="revocation_requests")
+    community = models.ForeignKey(Community, on_delete=models.PROTECT, related_name="revocation_requests",
+                                  verbose_name=_("community"))
     reason = models.TextField(_("reason"), max_length=2000)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
     opened_by = models.CharField(_("opened by"), max_length=200)
@@ -91,7 +95,8 @@ class RevocationRequest(models.Model):
     secrets_suspended = models.PositiveIntegerField(_("secrets suspended"), default=0)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     handled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("handled by"),
     )
     handled_at = models.DateTimeField(_("handled at"), null=True, blank=True)
 
