@@ -1,8 +1,7 @@
 """URL map of the Bfluence Partner API. A trailing slash is accepted on API paths, never required."""
 
 from django.contrib import admin
-from django.urls import include, path, reverse_lazy
-from django.utils.translation import gettext_lazy as _
+from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -10,11 +9,6 @@ from bfluence.health import HealthView, ReadyView
 from tokens.discovery import AuthorizationServerMetadataView
 from tokens.member_views import MemberBflusView
 from tokens.views import MeView, RevocationRequestView, RevokeView, TokenView
-
-admin.site.site_header = _("Bfluence staff console")
-admin.site.site_title = _("Bfluence staff console")
-admin.site.index_title = _("Partner communities and their credentials")
-admin.site.site_url = reverse_lazy("api-docs")  # "view site": what partners see
 
 handler400 = "bfluence.errors.handler400"
 # Inside /admin/ the console answers with its own pages; elsewhere, the API's JSON errors.

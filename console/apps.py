@@ -13,5 +13,15 @@ class ConsoleConfig(AppConfig):
     verbose_name = _("Staff console")
 
     def ready(self) -> None:
+        from django.contrib import admin
+        from django.urls import reverse_lazy
+
         from console import signin  # noqa: F401  (connects the staff sign-in audit receivers)
         from console import sudo  # noqa: F401  (signing in counts as typing the password)
+
+        admin.site.site_header = _("Bfluence staff console")
+        admin.site.site_title = _("Bfluence staff console")
+        admin.site.index_title = _("Partner communities and their credentials")
+        admin.site.site_url = reverse_lazy("api-docs")  # "view site": what partners see
+        # The lists need the width at 1280 px; the home page and the breadcrumbs lead everywhere.
+        admin.site.enable_nav_sidebar = False

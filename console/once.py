@@ -36,6 +36,14 @@ def form_key_claim(*, key: str, user) -> None:
         raise AlreadySubmitted from error
 
 
+def form_already_submitted(request) -> str | None:
+    """The secret page's address if this POST replays a form this staff member already submitted."""
+    key = request.POST.get("form_key", "") if request.method == "POST" else ""
+    if key and FormSubmission.objects.filter(key=key, staff=request.user).exists():
+        return secret_page_url(key)
+    return None
+
+
 def secret_page_url(key: str) -> str:
     return reverse("console:secret-once", args=[key])
 

@@ -48,3 +48,25 @@ def screenshot(page, name: str, tmp_path: Path) -> Path:
     target = folder / f"{name}.png"
     page.screenshot(path=str(target), full_page=True)
     return target
+
+
+@pytest.fixture
+def staff_groups(transactional_db):
+    """The support and security groups as the migrations leave them.
+
+    Browser tests need a transactional database, which is emptied after each test; the groups the
+    migrations created go with it, so they are put back here, from the migrations' own lists.
+    """
+    from importlib import import_module
+
+    from django.contrib.auth.models import Group, Permission
+
+    groups = import_module("tokens.migrations.0003_staff_groups").GROUPS
+    withdrawn = {"tokens.handle_revocationrequest"}  # console.0002: support never completes a request
+    for name, codes in groups.items():
+        group, _created = Group.objects.get_or_create(name=name)
+        for code in codes:
+            if name == "support" and code in withdrawn:
+                continue
+            app_label, codename = code.split(".")
+            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))

@@ -173,7 +173,8 @@ class CommunityAdmin(admin.ModelAdmin):
     @staticmethod
     def _history_links(community) -> list[tuple[str, str]]:
         tokens = IssuedToken.objects.filter(community=community).count()
-        pending = RevocationRequest.objects.filter(community=community, status=RevocationRequest.Status.PENDING)
+        pending = RevocationRequest.objects.filter(community=community,
+                                                   status=RevocationRequest.Status.PENDING).count()
         requests = RevocationRequest.objects.filter(community=community).count()
         events = AuditEvent.objects.filter(community=community).count()
         return [
@@ -183,7 +184,8 @@ class CommunityAdmin(admin.ModelAdmin):
             (community_filter_url("tokens_revocationrequest", community),
              ngettext("%(count)s revocation request", "%(count)s revocation requests", requests)
              % {"count": requests}
-             + (" " + _("(%(count)s pending)") % {"count": pending.count()} if pending.exists() else "")),
+             + (" " + ngettext("(%(count)s pending)", "(%(count)s pending)", pending) % {"count": pending}
+                if pending else "")),
             (community_filter_url("audit_auditevent", community),
              ngettext("%(count)s audit event", "%(count)s audit events", events) % {"count": events}),
             (community_filter_url("communities_member", community), _("members")),
@@ -268,8 +270,9 @@ def _rotation_note(rotation) -> str:
                          % {"moment": console_time(rotation.previous_secret_valid_until)})
         else:
             parts.append(_("The old secret has stopped working."))
-    parts.append(ngettext("%(count)s live token revoked.", "%(count)s live tokens revoked.",
-                          rotation.tokens_revoked) % {"count": rotation.tokens_revoked})
+    if rotation.tokens_revoked:
+        parts.append(ngettext("%(count)s live token revoked.", "%(count)s live tokens revoked.",
+                              rotation.tokens_revoked) % {"count": rotation.tokens_revoked})
     return " ".join(parts)
 
 

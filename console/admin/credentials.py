@@ -24,7 +24,7 @@ from audit.models import AuditEvent
 from audit.services import Actor
 from console.forms import HandleRequestForm, ReasonForm, console_time
 from console.humane import ago
-from console.once import AlreadySubmitted, form_key_claim, secret_page_url, secret_reveal_later
+from console.once import AlreadySubmitted, form_already_submitted, form_key_claim, secret_page_url, secret_reveal_later
 from console.pages import render_admin_page, staff_actor
 from console.sudo import password_prompt
 from tokens.models import IssuedToken, RevocationRequest
@@ -93,8 +93,8 @@ def _token_state(token) -> str:
 
 @admin.register(IssuedToken)
 class IssuedTokenAdmin(ReadOnlyAdmin):
-    list_display = ("jti", community_link, "state", "scope", "issued_at", "expires_at", "revoked_at", "revoked_by",
-                    "source_ip", "revoke_button")
+    list_display = ("short_jti", community_link, "state", "scope", "issued_at", "expires_at", "revoked", "source_ip",
+                    "revoke_button")
     list_filter = (TokenStateFilter, ("community", CommunityFilter))
     search_fields = ("=jti", "=community__client_id")
     list_select_related = ("community",)
@@ -104,6 +104,17 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
     @admin.display(description=gettext_lazy("state"))
     def state(self, token):
         return _token_state(token)
+
+    @admin.display(description=gettext_lazy("token ID (jti)"), ordering="jti")
+    def short_jti(self, token):
+        """The first 12 characters (the whole ID on hover and in search): the list stays readable."""
+        return format_html('<code title="{}">{}…</code>', token.jti, token.jti[:12])
+
+    @admin.display(description=gettext_lazy("revoked"), ordering="revoked_at")
+    def revoked(self, token):
+        if not token.revoked_at:
+            return "—"
+        return _("%(moment)s by %(who)s") % {"moment": console_time(token.revoked_at), "who": token.revoked_by}
 
     @admin.display(description="")
     def revoke_button(self, token):
@@ -176,8 +187,8 @@ def _opened_by_me(revocation, request) -> bool:
 class RevocationRequestAdmin(admin.ModelAdmin):
     form = RevocationRequestForm
     change_form_template = "console/revocationrequest_change_form.html"
-    list_display = ("__str__", community_link, "status", "reason_short", "waiting", "opened_by", "tokens_revoked",
-                    "handled_by", "handled_at")
+    # The name says community and status ("Pedido #3 — acme (pendente)"): the rest fits 1280 px.
+    list_display = ("__str__", "reason_short", "waiting", "opener", "tokens_revoked", "completed")
     list_filter = ("status", ("community", CommunityFilter))
     ordering = ("-status", "created_at")  # "pending" sorts after "done": pending first, oldest first
     list_select_related = ("community", "handled_by")
@@ -185,6 +196,18 @@ class RevocationRequestAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("reason"))
     def reason_short(self, revocation):
         return Truncator(revocation.reason).chars(120)
+
+    @admin.display(description=gettext_lazy("opened by"), ordering="opened_by")
+    def opener(self, revocation):
+        kind, _sep, name = revocation.opened_by.partition(":")
+        return _("the partner") if kind == "partner" else name or revocation.opened_by
+
+    @admin.display(description=gettext_lazy("completed"), ordering="handled_at")
+    def completed(self, revocation):
+        if revocation.handled_at is None:
+            return "—"
+        return _("%(moment)s by %(who)s") % {"moment": console_time(revocation.handled_at),
+                                             "who": revocation.handled_by.get_username()}
 
     @admin.display(description=gettext_lazy("waiting"), ordering="created_at")
     def waiting(self, revocation):
@@ -235,6 +258,8 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             raise PermissionDenied
         revocation = get_object_or_404(RevocationRequest.objects.select_related("community"), pk=object_id)
         back = reverse("admin:tokens_revocationrequest_change", args=[revocation.pk])
+        if replayed := form_already_submitted(request):  # the request is closed by now: say so, once
+            return HttpResponseRedirect(replayed)
         if revocation.status != RevocationRequest.Status.PENDING or _opened_by_me(revocation, request):
             self.message_user(request, _("This request is closed.") if revocation.status != "pending" else
                               _("You opened this request: someone else must complete it."), messages.ERROR)

@@ -1,0 +1,265 @@
+"""SPEC §5a in Chromium: each secret-revealing action shows its secret once whatever the browser does,
+sudo mode, each role against each action, a console error page, and the usage chart with data."""
+
+import re
+import time
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.contrib.auth.models import Group, User
+from django.db import connections
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from communities.models import Community
+from tests.browser import chromium_page, needs_chromium, screenshot, staff_groups  # noqa: F401
+from tests.conftest import make_community
+from tests.stack import http
+from tokens.crypto import generate_secret
+from tokens.models import AuditEvent, ClientSecret, RevocationRequest
+
+pytestmark = [needs_chromium, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("staff_groups")]
+SECRET = re.compile(r"bfl_sk_[A-Za-z0-9]{49}")
+PASSWORD = "a-long-password-for-staff"
+
+
+def staff_user(username: str, group: str) -> User:
+    user = User.objects.create_user(username, password=PASSWORD, is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+def sign_in(page, base: str, username: str) -> None:
+    page.context.clear_cookies()
+    page.goto(f"{base}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    expect(page.locator("#user-tools")).to_be_visible()
+
+
+def secrets_of(client_id: str) -> int:
+    count = ClientSecret.objects.filter(community__client_id=client_id).count()
+    connections.close_all()  # work done under Playwright's loop: never leave its connection open
+    return count
+
+
+def submit_and_read_secret(page) -> tuple[str, object]:
+    """Submit the form on screen; return the secret read from the one-time page and the POST sent."""
+    with page.expect_request(lambda request: request.method == "POST") as posted:
+        page.click("#page-form input[type=submit]")
+    expect(page.locator("#client-secret")).to_be_visible()
+    assert "/admin/console/secret/" in page.url
+    return page.inner_text("#client-secret").strip(), posted.value
+
+
+def assert_never_again(page, base: str, post, *, client_id: str, secrets: int) -> None:
+    """Reload, Back, Forward, "I have stored it" then Back, and the same POST again: no second secret."""
+    secret_page = page.url
+    page.reload()
+    expect(page.locator("#secret-gone")).to_be_visible()
+    page.go_back()
+    assert not SECRET.search(page.content())
+    page.go_forward()
+    expect(page.locator("#secret-gone")).to_be_visible()
+    replay = page.request.post(post.url, data=post.post_data, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Origin": base, "Referer": post.url})
+    assert (replay.status, replay.url) == (410, secret_page)
+    assert not SECRET.search(replay.text())
+    assert secrets_of(client_id) == secrets
+
+
+def test_every_secret_revealing_action_shows_its_secret_once_whatever_the_browser_does(live_server, tmp_path):
+    base = live_server.url
+    staff_user("sue", "security")
+    staff_user("tom", "security")
+    with chromium_page() as page:
+        sign_in(page, base, "sue")
+
+        # Onboarding.
+        page.goto(f"{base}/admin/communities/community/add/")
+        page.fill("#id_client_id", "onceco")
+        page.fill("#id_name", "Once Co")
+        page.check("input[name=permissions][value='bflus:read']")
+        first, post = submit_and_read_secret(page)
+        assert SECRET.fullmatch(first)
+        page.click("#secret-stored")  # "I have stored it", then Back onto the one-time page
+        page.go_back()
+        expect(page.locator("#secret-gone")).to_be_visible()
+        assert_never_again(page, base, post, client_id="onceco", secrets=1)
+
+        # Rotation.
+        community = Community.objects.get(client_id="onceco")
+        page.goto(f"{base}/admin/communities/community/{community.pk}/change/")
+        page.click("#rotate-secret")
+        expect(page.locator("#id_grace")).to_have_value("24h")  # a sensible default for a routine rotation
+        expect(page.locator(".breadcrumbs")).to_contain_text("Once Co")
+        page.fill("#id_reason", "yearly rotation")
+        second, post = submit_and_read_secret(page)
+        assert second != first
+        expect(page.locator("#secret-note")).to_contain_text("continua valendo até")
+        # Even a throw-away test secret stays out of the repo's screenshots: masked before the picture.
+        page.evaluate("s => { document.getElementById('client-secret').textContent = s; }",
+                      "bfl_sk_" + "•" * 42 + " (mascarado na documentação)")
+        screenshot(page, "secret-once", tmp_path)
+        assert_never_again(page, base, post, client_id="onceco", secrets=2)
+        assert http("POST", f"{base}/auth/token", {"client_id": "onceco", "client_secret": second})[0] == 200
+
+        # Completing a request the partner opened: another secret, once.
+        status, _body = http("POST", f"{base}/auth/revocation-requests",
+                             {"client_id": "onceco", "client_secret": second, "reason": "laptop stolen"})
+        assert status in (200, 201, 202)
+        request = RevocationRequest.objects.get()
+        connections.close_all()
+        page.goto(f"{base}/admin/tokens/revocationrequest/{request.pk}/change/")
+        page.click("#handle-request")
+        expect(page.locator("#id_grace")).to_have_value("0s")
+        page.fill("#id_reason", "confirmed with the partner")
+        third, post = submit_and_read_secret(page)
+        assert third not in (first, second)
+        assert_never_again(page, base, post, client_id="onceco", secrets=3)
+
+    event = AuditEvent.objects.get(event_type="revocation_request_handled")
+    assert (event.actor, event.source_ip, event.details["reason"]) == ("sue", "127.0.0.1",
+                                                                       "confirmed with the partner")
+
+
+def test_a_stale_password_is_asked_for_before_a_secret_is_created(live_server):
+    base = live_server.url
+    staff_user("sue", "security")
+    community = make_community("sudoco").community
+    connections.close_all()
+    with chromium_page() as page:
+        sign_in(page, base, "sue")
+        rotate = f"{base}/admin/communities/community/{community.pk}/rotate-secret/"
+        page.goto(rotate)
+        expect(page.locator("#page-form")).to_be_visible()  # just signed in: no prompt
+        with time_machine.travel(time.time() + 11 * 60, tick=True):
+            page.goto(rotate)
+            expect(page.locator("#confirm-password-form")).to_be_visible()
+            page.fill("#id_password", "not-my-password")
+            page.click("#confirm-password-form input[type=submit]")
+            expect(page.locator(".errorlist")).to_be_visible()
+            page.fill("#id_password", PASSWORD)
+            page.click("#confirm-password-form input[type=submit]")
+            expect(page.locator("#page-form")).to_be_visible()
+            assert page.url == rotate
+            page.fill("#id_reason", "after confirming")
+            secret, _post = submit_and_read_secret(page)
+    assert SECRET.fullmatch(secret) and secrets_of("sudoco") == 2
+
+
+def test_each_role_against_each_action_including_open_then_complete(live_server, tmp_path):
+    base = live_server.url
+    staff_user("sam", "support")
+    staff_user("sue", "security")
+    staff_user("tom", "security")
+    community = make_community("roleco").community
+    connections.close_all()
+    change = f"{base}/admin/communities/community/{community.pk}/change/"
+    with chromium_page() as page:
+        sign_in(page, base, "sam")
+        page.goto(change)
+        expect(page.locator("#revoke-tokens")).to_be_visible()
+        for control in ("#rotate-secret", "#deactivate", "#stop-previous-secret"):
+            expect(page.locator(control)).to_have_count(0)
+        for path in (f"communities/community/{community.pk}/rotate-secret/", "communities/community/add/",
+                     f"communities/community/{community.pk}/deactivate/"):
+            response = page.goto(f"{base}/admin/{path}")
+            assert response.status == 403
+            expect(page.locator("#console-error")).to_be_visible()  # a console page, not API JSON
+            assert '"error"' not in page.content() and "#user-tools"
+        screenshot(page, "console-forbidden", tmp_path)
+
+        # Support opens a request (the form warns it revokes at once) but cannot complete it.
+        page.goto(f"{base}/admin/tokens/revocationrequest/add/")
+        expect(page.locator("#form-warning")).to_be_visible()
+        page.select_option("#id_community", str(community.pk))
+        page.fill("#id_reason", "partner phoned: leaked secret")
+        page.click("input[name=_save]")
+        opened = RevocationRequest.objects.get()
+        connections.close_all()
+        page.goto(f"{base}/admin/tokens/revocationrequest/{opened.pk}/change/")
+        expect(page.locator("#handle-request")).to_have_count(0)
+        assert page.goto(f"{base}/admin/tokens/revocationrequest/{opened.pk}/handle/").status == 403
+
+        # Security may complete what someone else opened, but not a request of their own.
+        sign_in(page, base, "sue")
+        page.goto(f"{base}/admin/tokens/revocationrequest/add/")
+        page.select_option("#id_community", str(community.pk))
+        page.fill("#id_reason", "second report")
+        page.click("input[name=_save]")
+        own = RevocationRequest.objects.get(opened_by="staff:sue")
+        connections.close_all()
+        page.goto(f"{base}/admin/tokens/revocationrequest/{own.pk}/change/")
+        expect(page.locator("#handle-blocked")).to_be_visible()
+        expect(page.locator("#handle-request")).to_have_count(0)
+        page.goto(f"{base}/admin/tokens/revocationrequest/{own.pk}/handle/")
+        expect(page.locator(".messagelist .error")).to_be_visible()
+        assert secrets_of("roleco") == 1
+
+        page.goto(f"{base}/admin/tokens/revocationrequest/{opened.pk}/change/")
+        page.click("#handle-request")
+        page.fill("#id_reason", "completing sam's request")
+        secret, _post = submit_and_read_secret(page)
+        assert SECRET.fullmatch(secret)
+
+        sign_in(page, base, "tom")
+        page.goto(f"{base}/admin/tokens/revocationrequest/{own.pk}/change/")
+        page.click("#handle-request")
+        page.fill("#id_reason", "completing sue's request")
+        submit_and_read_secret(page)
+    assert secrets_of("roleco") == 3
+    assert set(RevocationRequest.objects.values_list("status", flat=True)) == {"done"}
+
+
+def test_the_community_page_charts_its_usage_and_the_queue_flags_old_requests(live_server, tmp_path):
+    base = live_server.url
+    staff_user("sam", "support")
+    created = make_community("chartco", members={"123": 700})
+    community = created.community
+    connections.close_all()
+    for _ in range(3):
+        assert http("POST", f"{base}/auth/token", {"client_id": "chartco", "client_secret": created.client_secret})[0] == 200
+    wrong = generate_secret()  # well formed, so the attempt reaches the database and the audit trail
+    for _ in range(2):
+        assert http("POST", f"{base}/auth/token", {"client_id": "chartco", "client_secret": wrong})[0] == 401
+    # Earlier days, as the audit trail would hold them.
+    for days_ago, count in ((3, 4), (10, 2)):
+        AuditEvent.objects.filter(pk__in=[AuditEvent.objects.create(
+            event_type="token_issued", actor_type="partner", actor="chartco", community=community).pk
+            for _ in range(count)]).update(occurred_at=timezone.now() - timedelta(days=days_ago))
+    RevocationRequest.objects.filter(pk=RevocationRequest.objects.create(
+        community=community, reason="partner e-mailed: a contractor kept the secret", opened_by="partner:chartco").pk
+    ).update(created_at=timezone.now() - timedelta(hours=3))
+    RevocationRequest.objects.create(community=community, reason="second report, by phone", opened_by="staff:sam")
+    connections.close_all()
+
+    with chromium_page() as page:
+        sign_in(page, base, "sam")
+        page.goto(f"{base}/admin/communities/community/{community.pk}/change/")
+        chart = page.locator("#usage-chart")
+        expect(chart).to_be_visible()
+        assert (chart.get_attribute("data-issued"), chart.get_attribute("data-failed")) == ("9", "2")
+        expect(page.locator("#usage-issued")).to_have_text("9")
+        expect(page.locator("#usage-failed")).to_have_text("2")
+        assert page.locator("#usage-chart rect.bar-issued").count() == 30
+        heights = [float(bar.get_attribute("height")) for bar in page.locator("#usage-chart rect.bar-issued").all()]
+        assert sum(1 for height in heights if height > 0) == 3
+        assert chart.bounding_box()["width"] > 300
+        expect(page.locator("#history-links")).to_contain_text("2 pedidos de revogação")
+        expect(page.locator("#console-zone")).to_contain_text("America/Sao_Paulo")
+        screenshot(page, "community-usage", tmp_path)
+
+        page.goto(f"{base}/admin/tokens/revocationrequest/")
+        rows = page.locator("#result_list tbody tr")
+        expect(rows.first).to_contain_text("contractor")  # the oldest pending first
+        expect(rows.first.locator(".waiting-late")).to_be_visible()
+        expect(rows.nth(1).locator(".waiting-late")).to_have_count(0)
+        screenshot(page, "request-queue", tmp_path)
+
+        page.goto(f"{base}/admin/tokens/issuedtoken/")
+        page.screenshot(path=str(tmp_path / "issued-tokens.png"), full_page=True)
+        table = page.locator("#result_list").bounding_box()
+        assert table["x"] + table["width"] <= 1280  # readable at 1280 px, no sideways scrolling
