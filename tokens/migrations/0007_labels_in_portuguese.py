@@ -9,8 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('communities', '0004_labels_in_portuguese'),
-        ('tokens', '0005_revocationrequest_secrets_suspended'),
-        ('tokens', '0005_staff_signin_events'),
+        ('tokens', '0006_revocationrequest_secrets_suspended'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
