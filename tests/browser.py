@@ -68,5 +68,5 @@ def staff_groups(transactional_db):
         for code in codes:
             if name == "support" and code in withdrawn:
                 continue
-            app_label, codename = code.split(".")
-            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+            # By codename: the audit trail's permissions moved from tokens to the audit app.
+            group.permissions.add(Permission.objects.get(codename=code.split(".")[1]))
