@@ -16,7 +16,10 @@ def parse_duration(text: str) -> timedelta:
     if match is None:
         raise ValueError(f"invalid duration {text!r}: use a number and a unit, like 90s, 15m, 24h or 7d")
     amount, unit = match.groups()
-    return timedelta(seconds=int(amount) * _UNIT_SECONDS[unit])
+    try:
+        return timedelta(seconds=int(amount) * _UNIT_SECONDS[unit])
+    except OverflowError as error:
+        raise ValueError(f"invalid duration {text!r}: far too long") from error
 
 
 def format_duration(value: timedelta) -> str:

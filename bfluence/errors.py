@@ -41,6 +41,11 @@ class RequestTooLarge(ApiError):
     default_detail = _("The request body is too large.")
 
 
+class LengthRequired(ApiError):
+    status_code = status.HTTP_411_LENGTH_REQUIRED
+    default_detail = _("Send the body with a Content-Length header; chunked transfer encoding is not accepted.")
+
+
 class UnsupportedGrantType(ApiError):
     default_code = "unsupported_grant_type"
     default_detail = _("Only grant_type=client_credentials is supported.")

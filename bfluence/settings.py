@@ -7,6 +7,9 @@ off, and a production start without proper keys stops with a message that says w
 import zoneinfo
 from pathlib import Path
 
+import re
+import secrets
+
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy
@@ -34,6 +37,10 @@ if not SECRET_KEY:
     if not DEBUG:
         _fail("set SECRET_KEY (a long random string), or DEBUG=true for local development.")
     SECRET_KEY = "insecure-development-only-secret-key-not-for-production"
+elif not DEBUG and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5):
+    # Django's own deployment check calls such a key weak; here it stops the start instead of a warning.
+    _fail("SECRET_KEY is too weak: use at least 50 random characters, e.g. "
+          "python3 -c 'import secrets; print(secrets.token_urlsafe(50))'.")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
@@ -42,7 +49,10 @@ JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="")
 if not JWT_SIGNING_KEY:
     if not DEBUG:
         _fail("set JWT_SIGNING_KEY (at least 32 random bytes, different from SECRET_KEY).")
-    JWT_SIGNING_KEY = "insecure-development-only-jwt-signing-key-0123456789"
+    # Generated per process, never a constant from the repository (anyone could forge tokens with it).
+    # Tokens then hold only within one process and until it restarts: `dev.py serve` writes a stable
+    # key into .env for local runs.
+    JWT_SIGNING_KEY = secrets.token_urlsafe(48)
 if len(JWT_SIGNING_KEY.encode()) < 32:
     _fail("JWT_SIGNING_KEY must be at least 32 bytes long.")
 if JWT_SIGNING_KEY == SECRET_KEY:
@@ -51,15 +61,17 @@ JWT_PREVIOUS_SIGNING_KEYS = env.list("JWT_PREVIOUS_SIGNING_KEYS", default=[])
 if any(len(key.encode()) < 32 for key in JWT_PREVIOUS_SIGNING_KEYS):
     _fail("every key in JWT_PREVIOUS_SIGNING_KEYS must be at least 32 bytes long.")
 
-JWT_LEEWAY = env.int("JWT_LEEWAY", default=10)
-if not 0 <= JWT_LEEWAY <= 30:
-    _fail("JWT_LEEWAY must be between 0 and 30 seconds.")
+_leeway = env.str("JWT_LEEWAY", default="10").strip()
+if not re.fullmatch(r"[0-9]{1,2}", _leeway) or int(_leeway) > 30:
+    _fail(f"JWT_LEEWAY must be a whole number of seconds from 0 to 30 (got {_leeway!r}).")
+JWT_LEEWAY = int(_leeway)
 try:
     ACCESS_TOKEN_LIFETIME = parse_duration(env.str("ACCESS_TOKEN_LIFETIME", default="24h"))
 except ValueError as error:
     raise ImproperlyConfigured(f"Bfluence cannot start: ACCESS_TOKEN_LIFETIME: {error}") from error
-if ACCESS_TOKEN_LIFETIME.total_seconds() < 1:
-    _fail("ACCESS_TOKEN_LIFETIME must be at least 1s.")
+if not 1 <= ACCESS_TOKEN_LIFETIME.total_seconds() <= 30 * 86400:
+    # Beyond 30 days a leaked token is a standing credential; far beyond, timestamps overflow.
+    _fail("ACCESS_TOKEN_LIFETIME must be between 1s and 30d.")
 
 SIMPLE_JWT = {
     "ALGORITHM": "HS256",
@@ -251,6 +263,19 @@ except ValueError as error:
     raise ImproperlyConfigured(f"Bfluence cannot start: TRUSTED_PROXIES: {error}") from error
 BFLUENCE["TRUSTED_PROXIES"] = TRUSTED_PROXIES
 
+# DRF's "N/period" (the throttles read the period's first letter): checked here, so that a typo stops
+# the start with a message instead of failing every request at run time.
+_RATE = re.compile(r"[1-9][0-9]{0,8}/(s|sec|second|m|min|minute|h|hour|d|day)")
+
+
+def _rate(name: str, default: str) -> str:
+    rate = env.str(name, default=default).strip()
+    if not _RATE.fullmatch(rate):
+        _fail(f"{name} must look like 60/min: a whole number from 1, '/', then s, m (min), h or d "
+              f"(got {rate!r}).")
+    return rate
+
+
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ("bfluence.http.JSONUTF8Renderer",),
     "DEFAULT_PARSER_CLASSES": ("bfluence.http.StrictJSONParser",),
@@ -261,10 +286,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_RATES": {
-        "token_client": env.str("THROTTLE_TOKEN_CLIENT", default="60/min"),
-        "token_ip": env.str("THROTTLE_TOKEN_IP", default="300/min"),
-        "token_failures": env.str("THROTTLE_TOKEN_FAILURES", default="10/min"),
-        "api": env.str("THROTTLE_API", default="6000/min"),
+        "token_client": _rate("THROTTLE_TOKEN_CLIENT", "60/min"),
+        "token_ip": _rate("THROTTLE_TOKEN_IP", "300/min"),
+        "token_failures": _rate("THROTTLE_TOKEN_FAILURES", "10/min"),
+        "api": _rate("THROTTLE_API", "6000/min"),
     },
 }
 

@@ -2,11 +2,18 @@
 
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 # Identifiers travel in URLs, headers and logs: letters, digits and a few safe marks, matched exactly.
+# Written as OpenAPI (ECMA-262) documents them; the validators below end with \Z instead, because
+# Python's "$" also matches before a trailing newline ("acme\n" would pass).
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 MEMBER_REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@+:~-]{0,63}$"
+
+
+def _whole(pattern: str) -> str:
+    return pattern.removesuffix("$") + r"\Z"
 
 
 class Community(models.Model):
@@ -18,7 +25,7 @@ class Community(models.Model):
         unique=True,
         validators=[
             RegexValidator(
-                CLIENT_ID_PATTERN,
+                _whole(CLIENT_ID_PATTERN),
                 _("Up to 64 letters, digits, '.', '-' and '_', starting with a letter or digit."),
             )
         ],
@@ -38,6 +45,14 @@ class Community(models.Model):
         verbose_name = _("community")
         verbose_name_plural = _("communities")
         ordering = ["client_id"]
+        constraints = [
+            # "acme" and "ACME" would be two tenants that staff, partners and logs cannot tell apart
+            # (SPEC §4). Matching stays exact: a client_id keeps the case it was created with.
+            models.UniqueConstraint(
+                Lower("client_id"), name="community_client_id_unique_ignoring_case",
+                violation_error_message=_("A community with this client ID, ignoring letter case, already exists."),
+            ),
+        ]
         permissions = [
             ("rotate_secret", _("Can rotate a community's client secret")),
             ("deactivate_community", _("Can deactivate and reactivate a community")),
@@ -57,7 +72,7 @@ class Member(models.Model):
         _("member reference"),
         max_length=64,
         validators=[RegexValidator(
-            MEMBER_REFERENCE_PATTERN, _("Up to 64 letters, digits and . _ @ + : ~ -, starting with a letter or digit.")
+            _whole(MEMBER_REFERENCE_PATTERN), _("Up to 64 letters, digits and . _ @ + : ~ -, starting with a letter or digit.")
         )],
     )
     bflus = models.BigIntegerField(_("bflus"), default=0, validators=[MinValueValidator(0)])

@@ -7,7 +7,7 @@ community with its first secret), deactivation (which revokes its tokens) and th
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from audit.models import AuditEvent
@@ -67,8 +67,12 @@ def community_register(
         permissions=permissions_validate(permissions or []),
         token_lifetime=token_lifetime_validate(token_lifetime),
     )
-    community.full_clean()
-    community.save()
+    community.full_clean()  # also checks "equal ignoring case" (Community.Meta.constraints)
+    try:
+        with transaction.atomic():
+            community.save()
+    except IntegrityError as error:  # the same client_id created at the same moment, by someone else
+        raise ValidationError(_("A community with this client ID, ignoring letter case, already exists.")) from error
     audit_record(
         event_type=Event.COMMUNITY_CREATED,
         actor=actor,

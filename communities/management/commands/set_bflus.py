@@ -1,3 +1,5 @@
+import re
+
 from django.core.management.base import CommandError
 
 from audit.services import Actor
@@ -6,7 +8,8 @@ from communities.services import community_get, member_set_bflus
 
 
 def non_negative_int(text: str) -> int:
-    if not text.isdigit() or len(text) > 18:
+    # ASCII digits only: str.isdigit() also takes "²" (int() then raises) and "١٢٣" (int() reads 123).
+    if not re.fullmatch(r"[0-9]{1,18}", text):
         raise CommandError(f"AMOUNT must be a whole number of bflus, 0 or more (got {text!r}).")
     return int(text)
 
