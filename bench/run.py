@@ -84,6 +84,29 @@ def query(sql: str) -> list[tuple]:
         return connection.execute(sql).fetchall()
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def database_counters() -> dict[str, float]:
+    """PostgreSQL's own counters for the bench database, and the CPU of its server processes."""
+    import psycopg
+
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{DATABASE}", autocommit=True) as connection:
+        row = connection.execute(
+            "SELECT xact_commit, tup_fetched, tup_inserted + tup_updated + tup_deleted FROM pg_stat_database "
+            "WHERE datname = %s", [DATABASE]).fetchone()
+        pids = [pid for (pid,) in connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [DATABASE])]
+    cpu = {}
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cpu[pid] = (int(stat[11]) + int(stat[12])) / TICKS
+        except (FileNotFoundError, PermissionError):
+            pass
+    return {"commits": row[0], "rows_read": row[1], "rows_written": row[2], "cpu": cpu}
+
+
 def pin(core: int) -> list[str]:
     return ["taskset", "-c", str(core)] if shutil.which("taskset") and os.cpu_count() >= 2 else []
 
@@ -106,6 +129,14 @@ class Server:
                 time.sleep(0.2)
         raise RuntimeError("gunicorn did not start")
 
+    def cpu_seconds(self) -> float:
+        """CPU used by the workers so far: the live ones, plus those recycled (the master's reaped children)."""
+        def times(pid, fields) -> float:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return sum(int(stat[index]) for index in fields) / TICKS
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        return times(self.process.pid, (13, 14)) + sum(times(pid, (11, 12)) for pid in children)
+
     def worker_rss_mib(self) -> list[float]:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
         sizes = []
@@ -127,7 +158,9 @@ def wrk(url: str, *, seconds: int, connections: int, script: str | None = None,
     if script:
         command += ["-s", script]
     output = subprocess.run([*command, url], check=True, capture_output=True, text=True).stdout
-    latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)$", output, re.M))
+    latency = dict(re.findall(r"^\s*(50|99)(?:\.0+)?%\s+([\d.]+[a-z]+)\s*$", output, re.M))
+    if set(latency) != {"50", "99"}:
+        raise RuntimeError(f"wrk's output without a latency distribution:\n{output}")
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     return {
@@ -140,7 +173,7 @@ def wrk(url: str, *, seconds: int, connections: int, script: str | None = None,
 
 def _ms(text: str) -> float:
     value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
-    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60_000}[unit]
 
 
 def token_script(client_id: str, secret: str) -> str:
@@ -222,9 +255,31 @@ def measure(endpoints: dict, order: list[str], *, seconds: int, connections: int
     for name in order:
         spec = endpoints[name]
         say(f"{label}: {name}")
-        results[name] = wrk(spec["url"], seconds=seconds, connections=connections, script=spec.get("script"),
-                            headers=spec.get("headers"))
+        app_before, db_before = spec["server"].cpu_seconds(), database_counters()
+        result = wrk(spec["url"], seconds=seconds, connections=connections, script=spec.get("script"),
+                     headers=spec.get("headers"))
+        time.sleep(1.2)  # PostgreSQL publishes its statistics at most once a second
+        app_after, db_after = spec["server"].cpu_seconds(), database_counters()
+        served = max(1, round(result["rps"] * seconds))
+        result["cost"] = {
+            "app_cpu_ms": (app_after - app_before) * 1000 / served,
+            "db_cpu_ms": sum(cpu - db_before["cpu"].get(pid, cpu) for pid, cpu in db_after["cpu"].items())
+            * 1000 / served,
+            **{key: (db_after[key] - db_before[key]) / served for key in ("commits", "rows_read", "rows_written")},
+        }
+        results[name] = result
     return results
+
+
+def cost_table(rounds: list[dict]) -> str:
+    lines = ["| endpoint | app CPU ms | PostgreSQL CPU ms | commits | rows read | rows written |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for name in NAMES:
+        cost = {key: statistics.median(results[name]["cost"][key] for results in rounds)
+                for key in rounds[0][name]["cost"]}
+        lines.append(f"| {NAMES[name]} | {cost['app_cpu_ms']:.2f} | {cost['db_cpu_ms']:.2f} | {cost['commits']:.2f} "
+                     f"| {cost['rows_read']:.2f} | {cost['rows_written']:.2f} |")
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -263,11 +318,11 @@ def main() -> int:
                                          data=json.dumps(created).encode(), headers={"Content-Type": "application/json"})
         token = json.load(urllib.request.urlopen(request))["access_token"]
         endpoints = {
-            "ceiling": dict(url=f"{ceiling.url}{member_path}"),
-            "twin": dict(url=f"{project.url}{member_path}"),
-            "bflus": dict(url=f"{project.url}/communities/hub/client/123/get-bflus",
+            "ceiling": dict(url=f"{ceiling.url}{member_path}", server=ceiling),
+            "twin": dict(url=f"{project.url}{member_path}", server=project),
+            "bflus": dict(url=f"{project.url}/communities/hub/client/123/get-bflus", server=project,
                           headers={"Authorization": f"Bearer {token}"}),
-            "token": dict(url=f"{project.url}/auth/token",
+            "token": dict(url=f"{project.url}/auth/token", server=project,
                           script=token_script(created["client_id"], created["client_secret"])),
         }
         names = list(endpoints)
@@ -304,6 +359,8 @@ def main() -> int:
     print(ratios_table(results_per_round))
     print("\nLatency (medians over the rounds; target p99 <= 2.5 x p50):\n")
     print(tails_table(results_per_round))
+    print("\nCost per request (medians over the rounds; CPU from /proc, rows and commits from pg_stat_database):\n")
+    print(cost_table(results_per_round))
     print(f"\nProject worker resident memory after the runs: {', '.join(f'{size:.0f} MiB' for size in memory)}")
     if growth:
         (small_p50, small_ratio), (large_p50, large_ratio) = growth["small"], growth["large"]
