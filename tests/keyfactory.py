@@ -39,12 +39,19 @@ def pem_private(key) -> bytes:
     return key.as_pem(private=True)
 
 
-def assertion(key, client_id: str, audience: str, *, alg: str = "ES256", headers: dict | None = None,
-              **claims) -> str:
+def assertion(
+    key, client_id: str, audience: str, *, alg: str = "ES256", headers: dict | None = None, **claims
+) -> str:
     """A client assertion as RFC 7523 §3 describes it; ``claims`` override or (with None) drop defaults."""
     now = int(time.time())
-    payload = {"iss": client_id, "sub": client_id, "aud": audience, "iat": now, "exp": now + 300,
-               "jti": uuid.uuid4().hex}
+    payload = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": audience,
+        "iat": now,
+        "exp": now + 300,
+        "jti": uuid.uuid4().hex,
+    }
     for name, value in claims.items():
         if value is None:
             payload.pop(name, None)
@@ -53,8 +60,16 @@ def assertion(key, client_id: str, audience: str, *, alg: str = "ES256", headers
     return jwt.encode(payload, pem_private(key), algorithm=alg, headers=headers)
 
 
-def dpop_proof(key, method: str, url: str, *, access_token: str | None = None, alg: str = "ES256",
-               headers: dict | None = None, **claims) -> str:
+def dpop_proof(
+    key,
+    method: str,
+    url: str,
+    *,
+    access_token: str | None = None,
+    alg: str = "ES256",
+    headers: dict | None = None,
+    **claims,
+) -> str:
     """A DPoP proof (RFC 9449 §4.2) for one request; ``claims`` override or (with None) drop defaults."""
     import base64
     import hashlib

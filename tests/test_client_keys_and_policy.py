@@ -49,20 +49,27 @@ def test_add_client_key_from_pem_uses_the_rfc7638_thumbprint_as_kid(tmp_path, ac
 
 def test_add_client_key_from_jwk_keeps_its_kid(tmp_path, acme_community):
     key = private_key("ES256")
-    body = run_json("add_client_key", "acme", "--public-key",
-                    key_file(tmp_path, public_jwk_json(key, kid="partner-2026"), "key.json"))
+    body = run_json(
+        "add_client_key",
+        "acme",
+        "--public-key",
+        key_file(tmp_path, public_jwk_json(key, kid="partner-2026"), "key.json"),
+    )
     assert body["kid"] == "partner-2026" and body["thumbprint"] == key.thumbprint()
 
 
-@pytest.mark.parametrize("bad", [
-    lambda: private_key("ES256").as_pem(private=True).decode(),
-    lambda: json.dumps(private_key("EdDSA").as_dict(private=True)),
-    lambda: ECKey.generate_key("P-384").as_pem(private=False).decode(),
-    lambda: RSAKey.generate_key(1024).as_pem(private=False).decode(),
-    lambda: '{"kty": "oct", "k": "c2VjcmV0"}',
-    lambda: "not a key",
-    lambda: json.dumps({"keys": [private_key("ES256").as_dict(private=False)]}),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        lambda: private_key("ES256").as_pem(private=True).decode(),
+        lambda: json.dumps(private_key("EdDSA").as_dict(private=True)),
+        lambda: ECKey.generate_key("P-384").as_pem(private=False).decode(),
+        lambda: RSAKey.generate_key(1024).as_pem(private=False).decode(),
+        lambda: '{"kty": "oct", "k": "c2VjcmV0"}',
+        lambda: "not a key",
+        lambda: json.dumps({"keys": [private_key("ES256").as_dict(private=False)]}),
+    ],
+)
 def test_add_client_key_refuses_private_weak_and_odd_keys_and_changes_nothing(tmp_path, acme_community, bad):
     text = bad()
     with pytest.raises(CommandError) as raised:
@@ -80,14 +87,20 @@ def test_the_same_key_or_kid_twice_is_refused(tmp_path, acme_community):
     other = ECKey.generate_key("P-256")
     run_json("add_client_key", "acme", "--public-key", key_file(tmp_path, public_jwk_json(other, kid="k1")))
     with pytest.raises(CommandError, match="kid"):
-        call_command("add_client_key", "acme", "--public-key",
-                     key_file(tmp_path, public_jwk_json(ECKey.generate_key("P-256"), kid="k1")))
+        call_command(
+            "add_client_key",
+            "acme",
+            "--public-key",
+            key_file(tmp_path, public_jwk_json(ECKey.generate_key("P-256"), kid="k1")),
+        )
     assert ClientKey.objects.count() == 2
 
 
 def test_add_client_key_unknown_community_and_missing_file_fail_cleanly(tmp_path, acme_community):
     with pytest.raises(CommandError):
-        call_command("add_client_key", "nobody", "--public-key", key_file(tmp_path, public_pem(private_key())))
+        call_command(
+            "add_client_key", "nobody", "--public-key", key_file(tmp_path, public_pem(private_key()))
+        )
     with pytest.raises(CommandError):
         call_command("add_client_key", "acme", "--public-key", str(tmp_path / "missing.pem"))
     assert not ClientKey.objects.exists()
@@ -122,12 +135,28 @@ def test_set_client_auth_defaults_and_json_shape(acme_community):
 
 def test_set_client_auth_sets_each_part_and_keeps_the_others(tmp_path, acme_community):
     run_json("add_client_key", "acme", "--public-key", key_file(tmp_path, public_pem(private_key())))
-    body = run_json("set_client_auth", "acme", "--methods", "client_secret,private_key_jwt", "--dpop", "optional",
-                    "--allowed-ips", "203.0.113.7, 10.0.0.0/8,2001:DB8::/32")
-    assert body == {"client_id": "acme", "methods": ["client_secret", "private_key_jwt"], "dpop": "optional",
-                    "allowed_ips": ["203.0.113.7/32", "10.0.0.0/8", "2001:db8::/32"]}
+    body = run_json(
+        "set_client_auth",
+        "acme",
+        "--methods",
+        "client_secret,private_key_jwt",
+        "--dpop",
+        "optional",
+        "--allowed-ips",
+        "203.0.113.7, 10.0.0.0/8,2001:DB8::/32",
+    )
+    assert body == {
+        "client_id": "acme",
+        "methods": ["client_secret", "private_key_jwt"],
+        "dpop": "optional",
+        "allowed_ips": ["203.0.113.7/32", "10.0.0.0/8", "2001:db8::/32"],
+    }
     body = run_json("set_client_auth", "acme", "--methods", "private_key_jwt")
-    assert body["methods"] == ["private_key_jwt"] and body["dpop"] == "optional" and len(body["allowed_ips"]) == 3
+    assert (
+        body["methods"] == ["private_key_jwt"]
+        and body["dpop"] == "optional"
+        and len(body["allowed_ips"]) == 3
+    )
     body = run_json("set_client_auth", "acme", "--allowed-ips", "")
     assert body["allowed_ips"] == []
     events = AuditEvent.objects.filter(event_type="client_auth_policy_set").order_by("id")
@@ -136,15 +165,18 @@ def test_set_client_auth_sets_each_part_and_keeps_the_others(tmp_path, acme_comm
     assert events[2].details["after"]["allowed_ips"] == []
 
 
-@pytest.mark.parametrize("args", [
-    ["--methods", "password"],
-    ["--methods", ""],
-    ["--dpop", "sometimes"],
-    ["--allowed-ips", "10.0.0.1/8"],
-    ["--allowed-ips", "not-an-ip"],
-    ["--allowed-ips", "10.0.0.0/33"],
-    ["--methods", "private_key_jwt"],  # no key registered: would lock the partner out
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--methods", "password"],
+        ["--methods", ""],
+        ["--dpop", "sometimes"],
+        ["--allowed-ips", "10.0.0.1/8"],
+        ["--allowed-ips", "not-an-ip"],
+        ["--allowed-ips", "10.0.0.0/33"],
+        ["--methods", "private_key_jwt"],  # no key registered: would lock the partner out
+    ],
+)
 def test_set_client_auth_refuses_bad_input_and_changes_nothing(acme_community, args):
     with pytest.raises((CommandError, SystemExit)):
         call_command("set_client_auth", "acme", *args, stdout=StringIO(), stderr=StringIO())
@@ -163,7 +195,9 @@ def test_production_requirements_pin_the_key_libraries():
     """private_key_jwt and DPoP run in production: their libraries cannot be test-only dependencies."""
     from pathlib import Path
 
-    pinned = {line.split("==")[0].lower() for line in
-              (Path(__file__).resolve().parent.parent / "requirements.txt").read_text().splitlines()
-              if "==" in line and not line.startswith("#")}
+    pinned = {
+        line.split("==")[0].lower()
+        for line in (Path(__file__).resolve().parent.parent / "requirements.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    }
     assert {"cryptography", "joserfc", "pyjwt"} <= pinned

@@ -14,7 +14,10 @@ def test_metadata_names_the_endpoints_methods_and_algorithms(client):
     assert body["revocation_endpoint"] == "http://testserver/auth/revoke"
     assert body["grant_types_supported"] == ["client_credentials"]
     assert body["token_endpoint_auth_methods_supported"] == [
-        "client_secret_basic", "client_secret_post", "private_key_jwt"]
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    ]
     algorithms = {"ES256", "RS256", "PS256", "EdDSA"}
     assert set(body["token_endpoint_auth_signing_alg_values_supported"]) == algorithms
     assert set(body["dpop_signing_alg_values_supported"]) == algorithms
@@ -23,8 +26,10 @@ def test_metadata_names_the_endpoints_methods_and_algorithms(client):
 
 
 def test_metadata_follows_the_host_the_caller_used_and_refuses_unknown_hosts(client):
-    assert client.get("/.well-known/oauth-authorization-server", HTTP_HOST="localhost").json()[
-        "token_endpoint"] == "http://localhost/auth/token"
+    assert (
+        client.get("/.well-known/oauth-authorization-server", HTTP_HOST="localhost").json()["token_endpoint"]
+        == "http://localhost/auth/token"
+    )
     response = client.get("/.well-known/oauth-authorization-server", HTTP_HOST="evil.example")
     assert response.status_code == 400
 

@@ -36,8 +36,16 @@ def dpop_key():
 def token_request(api, created, proof=None, **headers):
     if proof is not None:
         headers["HTTP_DPOP"] = proof
-    return post_form(api, "/auth/token", {"grant_type": "client_credentials", "client_id": created.community.client_id,
-                                          "client_secret": created.client_secret}, **headers)
+    return post_form(
+        api,
+        "/auth/token",
+        {
+            "grant_type": "client_credentials",
+            "client_id": created.community.client_id,
+            "client_secret": created.client_secret,
+        },
+        **headers,
+    )
 
 
 def bound_token(api, created, key) -> str:
@@ -70,8 +78,12 @@ def test_token_with_a_proof_is_bound_to_the_key_and_works_with_fresh_proofs(api,
     for _ in range(2):
         response = dpop_call(api, token, dpop_proof(dpop_key, "GET", BFLUS_URL, access_token=token))
         assert (response.status_code, response.json()["bflus"]) == (200, 1500)
-    me = dpop_call(api, token, dpop_proof(dpop_key, "GET", "http://testserver/auth/me", access_token=token),
-                   path="/auth/me")
+    me = dpop_call(
+        api,
+        token,
+        dpop_proof(dpop_key, "GET", "http://testserver/auth/me", access_token=token),
+        path="/auth/me",
+    )
     assert me.status_code == 200
     assert AuditEvent.objects.get(event_type="token_issued").details["dpop_jkt"] == dpop_key.thumbprint()
 
@@ -82,7 +94,10 @@ def test_every_advertised_algorithm_works_for_proofs(api, acme, alg):
     response = token_request(api, acme, dpop_proof(key, "POST", TOKEN_URL, alg=alg))
     assert response.status_code == 200, response.content
     token = response.json()["access_token"]
-    assert dpop_call(api, token, dpop_proof(key, "GET", BFLUS_URL, access_token=token, alg=alg)).status_code == 200
+    assert (
+        dpop_call(api, token, dpop_proof(key, "GET", BFLUS_URL, access_token=token, alg=alg)).status_code
+        == 200
+    )
 
 
 def test_optional_mode_without_a_proof_gives_a_bearer_token(api, acme):
@@ -114,8 +129,20 @@ def test_required_mode_refuses_bearer_tokens_issued_before_it_was_switched_on(ap
     assert (response.status_code, response.json()["error"]) == (401, "invalid_token")
 
 
-@pytest.mark.parametrize("bad", ["wrong_method", "wrong_url", "stale", "future", "no_jti", "wrong_typ", "hs256",
-                                 "private_jwk", "garbage"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "wrong_method",
+        "wrong_url",
+        "stale",
+        "future",
+        "no_jti",
+        "wrong_typ",
+        "hs256",
+        "private_jwk",
+        "garbage",
+    ],
+)
 def test_bad_proof_at_the_token_endpoint_is_invalid_client(api, acme, dpop_key, bad):
     now = int(time.time())
     proof = {
@@ -125,10 +152,15 @@ def test_bad_proof_at_the_token_endpoint_is_invalid_client(api, acme, dpop_key, 
         "future": lambda: dpop_proof(dpop_key, "POST", TOKEN_URL, iat=now + 300),
         "no_jti": lambda: dpop_proof(dpop_key, "POST", TOKEN_URL, jti=None),
         "wrong_typ": lambda: dpop_proof(dpop_key, "POST", TOKEN_URL, headers={"typ": "JWT"}),
-        "hs256": lambda: jwt.encode({"jti": "x", "htm": "POST", "htu": TOKEN_URL, "iat": now}, "k" * 32,
-                                    algorithm="HS256", headers={"typ": "dpop+jwt", "jwk": {"kty": "oct", "k": "aw"}}),
-        "private_jwk": lambda: dpop_proof(dpop_key, "POST", TOKEN_URL,
-                                          headers={"jwk": dpop_key.as_dict(private=True)}),
+        "hs256": lambda: jwt.encode(
+            {"jti": "x", "htm": "POST", "htu": TOKEN_URL, "iat": now},
+            "k" * 32,
+            algorithm="HS256",
+            headers={"typ": "dpop+jwt", "jwk": {"kty": "oct", "k": "aw"}},
+        ),
+        "private_jwk": lambda: dpop_proof(
+            dpop_key, "POST", TOKEN_URL, headers={"jwk": dpop_key.as_dict(private=True)}
+        ),
         "garbage": lambda: "nope",
     }[bad]()
     response = token_request(api, acme, proof)
@@ -152,15 +184,18 @@ def test_stolen_dpop_token_alone_is_refused(api, acme, dpop_key):
 def test_proof_by_another_key_is_refused(api, acme, dpop_key):
     token = bound_token(api, acme, dpop_key)
     thief = private_key("ES256", fresh=True)
-    refused_with_dpop_challenge(dpop_call(api, token, dpop_proof(thief, "GET", BFLUS_URL, access_token=token)))
+    refused_with_dpop_challenge(
+        dpop_call(api, token, dpop_proof(thief, "GET", BFLUS_URL, access_token=token))
+    )
 
 
 @pytest.mark.parametrize("bad", ["other_url", "other_method", "no_ath", "other_token_ath", "query_ignored"])
 def test_proof_for_another_request_is_refused(api, acme, dpop_key, bad):
     token = bound_token(api, acme, dpop_key)
     proof = {
-        "other_url": lambda: dpop_proof(dpop_key, "GET", "http://testserver/communities/hub/client/7/get-bflus",
-                                        access_token=token),
+        "other_url": lambda: dpop_proof(
+            dpop_key, "GET", "http://testserver/communities/hub/client/7/get-bflus", access_token=token
+        ),
         "other_method": lambda: dpop_proof(dpop_key, "POST", BFLUS_URL, access_token=token),
         "no_ath": lambda: dpop_proof(dpop_key, "GET", BFLUS_URL),
         "other_token_ath": lambda: dpop_proof(dpop_key, "GET", BFLUS_URL, access_token=token + "x"),
@@ -182,14 +217,20 @@ def test_a_proof_is_used_once_at_api_calls(api, acme, dpop_key):
 
 def test_bearer_token_sent_with_the_dpop_scheme_is_refused(api, acme, dpop_key):
     token = token_request(api, acme).json()["access_token"]
-    refused_with_dpop_challenge(dpop_call(api, token, dpop_proof(dpop_key, "GET", BFLUS_URL, access_token=token)),
-                                error="invalid_token")
+    refused_with_dpop_challenge(
+        dpop_call(api, token, dpop_proof(dpop_key, "GET", BFLUS_URL, access_token=token)),
+        error="invalid_token",
+    )
 
 
 def test_revoked_dpop_token_is_refused_even_with_a_good_proof(api, acme, dpop_key):
     token = bound_token(api, acme, dpop_key)
-    assert post_form(api, "/auth/revoke", {"client_id": "acme", "client_secret": acme.client_secret,
-                                           "token": token}).status_code == 200
+    assert (
+        post_form(
+            api, "/auth/revoke", {"client_id": "acme", "client_secret": acme.client_secret, "token": token}
+        ).status_code
+        == 200
+    )
     response = dpop_call(api, token, dpop_proof(dpop_key, "GET", BFLUS_URL, access_token=token))
     assert (response.status_code, response.json()["error"]) == (401, "invalid_token")
 
@@ -198,15 +239,26 @@ def test_dpop_with_private_key_jwt(api, dpop_key):
     created = make_community("keyco", members={"123": 5})
     client_key = private_key("EdDSA")
     client_key_add(community=created.community, key_text=public_pem(client_key), actor=TEST_ACTOR)
-    client_auth_policy_set(community=created.community,
-                           change=PolicyChange(methods=["private_key_jwt"], dpop="required"), actor=TEST_ACTOR)
-    response = post_form(api, "/auth/token", {
-        "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
-        "client_assertion": assertion(client_key, "keyco", TOKEN_URL, alg="EdDSA")},
-        HTTP_DPOP=dpop_proof(dpop_key, "POST", TOKEN_URL))
+    client_auth_policy_set(
+        community=created.community,
+        change=PolicyChange(methods=["private_key_jwt"], dpop="required"),
+        actor=TEST_ACTOR,
+    )
+    response = post_form(
+        api,
+        "/auth/token",
+        {
+            "grant_type": "client_credentials",
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": assertion(client_key, "keyco", TOKEN_URL, alg="EdDSA"),
+        },
+        HTTP_DPOP=dpop_proof(dpop_key, "POST", TOKEN_URL),
+    )
     assert response.status_code == 200 and response.json()["token_type"] == "DPoP"
     token = response.json()["access_token"]
-    assert dpop_call(api, token, dpop_proof(dpop_key, "GET", BFLUS_URL, access_token=token)).status_code == 200
+    assert (
+        dpop_call(api, token, dpop_proof(dpop_key, "GET", BFLUS_URL, access_token=token)).status_code == 200
+    )
 
 
 def test_error_challenge_algorithms_match_the_keys_module():

@@ -53,9 +53,16 @@ def keyed(db):
 
 
 def token_with(api, signed, **extra):
-    return post_form(api, "/auth/token", {"grant_type": "client_credentials",
-                                          "client_assertion_type": ASSERTION_TYPE,
-                                          "client_assertion": signed, **extra})
+    return post_form(
+        api,
+        "/auth/token",
+        {
+            "grant_type": "client_credentials",
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": signed,
+            **extra,
+        },
+    )
 
 
 def refused(response):
@@ -90,8 +97,9 @@ def test_kid_selects_the_key_during_rotation(api):
     old, new = private_key("ES256", fresh=True), private_key("ES256", fresh=True)
     client_key_add(community=created.community, key_text=public_jwk_json(old, kid="old"), actor=TEST_ACTOR)
     client_key_add(community=created.community, key_text=public_jwk_json(new, kid="new"), actor=TEST_ACTOR)
-    client_auth_policy_set(community=created.community, change=PolicyChange(methods=["private_key_jwt"]),
-                           actor=TEST_ACTOR)
+    client_auth_policy_set(
+        community=created.community, change=PolicyChange(methods=["private_key_jwt"]), actor=TEST_ACTOR
+    )
     assert token_with(api, assertion(new, "acme", TOKEN_URL, headers={"kid": "new"})).status_code == 200
     assert token_with(api, assertion(old, "acme", TOKEN_URL, headers={"kid": "old"})).status_code == 200
     assert token_with(api, assertion(old, "acme", TOKEN_URL)).status_code == 200  # no kid: both tried
@@ -112,14 +120,25 @@ def test_replayed_assertion_is_refused_and_the_replay_is_audited(api, keyed):
     signed = assertion(private_key("ES256"), "acme", TOKEN_URL)
     assert token_with(api, signed).status_code == 200
     body = refused(token_with(api, signed))
-    wrong = {"grant_type": "client_credentials", "client_id": "acme",
-             "client_secret": wrong_secret_for(keyed.client_secret)}
+    wrong = {
+        "grant_type": "client_credentials",
+        "client_id": "acme",
+        "client_secret": wrong_secret_for(keyed.client_secret),
+    }
     assert body == refused(post_form(api, "/auth/token", wrong))
-    assert AuditEvent.objects.filter(event_type="client_auth_failed", details__reason="replayed_jti").count() == 1
+    assert (
+        AuditEvent.objects.filter(event_type="client_auth_failed", details__reason="replayed_jti").count()
+        == 1
+    )
     assert IssuedToken.objects.count() == 1
     # Not even at another endpoint.
-    refused(post_form(api, "/auth/revoke", {"client_assertion_type": ASSERTION_TYPE, "client_assertion": signed,
-                                            "token": "x"}))
+    refused(
+        post_form(
+            api,
+            "/auth/revoke",
+            {"client_assertion_type": ASSERTION_TYPE, "client_assertion": signed, "token": "x"},
+        )
+    )
 
 
 def _forged(kind):
@@ -136,21 +155,49 @@ def _forged(kind):
         "no_jti": lambda: assertion(key, "acme", TOKEN_URL, jti=None),
         "sub_differs": lambda: assertion(key, "acme", TOKEN_URL, sub="globex"),
         "other_key": lambda: assertion(other, "acme", TOKEN_URL),
-        "alg_none": lambda: jwt.encode({"iss": "acme", "sub": "acme", "aud": TOKEN_URL, "iat": now,
-                                        "exp": now + 60, "jti": "n1"}, None, algorithm="none"),
-        "embedded_jwk": lambda: assertion(other, "acme", TOKEN_URL,
-                                          headers={"jwk": other.as_dict(private=False)}),
+        "alg_none": lambda: jwt.encode(
+            {"iss": "acme", "sub": "acme", "aud": TOKEN_URL, "iat": now, "exp": now + 60, "jti": "n1"},
+            None,
+            algorithm="none",
+        ),
+        "embedded_jwk": lambda: assertion(
+            other, "acme", TOKEN_URL, headers={"jwk": other.as_dict(private=False)}
+        ),
         "garbage": lambda: "not.a.jwt",
         "unknown_client": lambda: assertion(key, "nobody", TOKEN_URL),
     }[kind]()
 
 
-@pytest.mark.parametrize("kind", ["wrong_audience", "expired", "future_iat", "too_long", "no_exp", "no_iat",
-                                  "no_jti", "sub_differs", "other_key", "alg_none",
-                                  "embedded_jwk", "garbage", "unknown_client"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "wrong_audience",
+        "expired",
+        "future_iat",
+        "too_long",
+        "no_exp",
+        "no_iat",
+        "no_jti",
+        "sub_differs",
+        "other_key",
+        "alg_none",
+        "embedded_jwk",
+        "garbage",
+        "unknown_client",
+    ],
+)
 def test_bad_assertions_get_the_same_invalid_client_as_a_wrong_secret(api, keyed, kind):
-    wrong_secret = refused(post_form(api, "/auth/token", {"grant_type": "client_credentials", "client_id": "acme",
-                                                          "client_secret": wrong_secret_for(keyed.client_secret)}))
+    wrong_secret = refused(
+        post_form(
+            api,
+            "/auth/token",
+            {
+                "grant_type": "client_credentials",
+                "client_id": "acme",
+                "client_secret": wrong_secret_for(keyed.client_secret),
+            },
+        )
+    )
     assert refused(token_with(api, _forged(kind))) == wrong_secret
     assert not IssuedToken.objects.exists()
     reason = AuditEvent.objects.filter(event_type="client_auth_failed").latest("id").details["reason"]
@@ -158,10 +205,18 @@ def test_bad_assertions_get_the_same_invalid_client_as_a_wrong_secret(api, keyed
 
 
 REASONS = {
-    "wrong_audience": "wrong_audience", "expired": "expired", "future_iat": "not_yet_valid",
-    "too_long": "lifetime_too_long", "no_exp": "invalid_claims", "no_iat": "invalid_claims",
-    "no_jti": "invalid_claims", "sub_differs": "iss_sub_mismatch", "other_key": "bad_signature_or_unknown_key",
-    "alg_none": "algorithm_not_allowed", "embedded_jwk": "forbidden_header", "garbage": "malformed_assertion",
+    "wrong_audience": "wrong_audience",
+    "expired": "expired",
+    "future_iat": "not_yet_valid",
+    "too_long": "lifetime_too_long",
+    "no_exp": "invalid_claims",
+    "no_iat": "invalid_claims",
+    "no_jti": "invalid_claims",
+    "sub_differs": "iss_sub_mismatch",
+    "other_key": "bad_signature_or_unknown_key",
+    "alg_none": "algorithm_not_allowed",
+    "embedded_jwk": "forbidden_header",
+    "garbage": "malformed_assertion",
     "unknown_client": "bad_signature_or_unknown_key",
 }
 
@@ -172,8 +227,11 @@ def test_hs256_signed_with_the_public_key_as_hmac_secret_is_refused(api, keyed):
 
     now = int(time.time())
     header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    payload = b64(json.dumps({"iss": "acme", "sub": "acme", "aud": TOKEN_URL, "iat": now, "exp": now + 60,
-                              "jti": "hs"}).encode())
+    payload = b64(
+        json.dumps(
+            {"iss": "acme", "sub": "acme", "aud": TOKEN_URL, "iat": now, "exp": now + 60, "jti": "hs"}
+        ).encode()
+    )
     secret = public_pem(private_key("ES256")).encode()
     signature = b64(hmac.new(secret, f"{header}.{payload}".encode(), hashlib.sha256).digest())
     refused(token_with(api, f"{header}.{payload}.{signature}"))
@@ -196,10 +254,13 @@ def test_a_community_on_keys_only_has_its_secret_turned_off(api):
     created = make_community("acme")
     enable_keys(created.community, private_key("ES256"), methods=("private_key_jwt",))
     refused(request_token(api, created))
-    response = post_form(api, "/auth/token", {"grant_type": "client_credentials"},
-                         **basic("acme", created.client_secret))
+    response = post_form(
+        api, "/auth/token", {"grant_type": "client_credentials"}, **basic("acme", created.client_secret)
+    )
     assert response.status_code == 401 and response["WWW-Authenticate"] == 'Basic realm="bfluence"'
-    assert AuditEvent.objects.filter(details__reason="method_not_allowed", details__method="client_secret").exists()
+    assert AuditEvent.objects.filter(
+        details__reason="method_not_allowed", details__method="client_secret"
+    ).exists()
     assert token_with(api, assertion(private_key("ES256"), "acme", TOKEN_URL)).status_code == 200
 
 
@@ -209,37 +270,63 @@ def test_inactive_community_is_refused(api, keyed):
     refused(token_with(api, assertion(private_key("ES256"), "acme", TOKEN_URL)))
 
 
-@pytest.mark.parametrize("extra", [
-    {"client_secret": "bfl_sk_x"},
-    {"client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:saml2-bearer"},
-    {"client_assertion": ""},
-])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"client_secret": "bfl_sk_x"},
+        {"client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:saml2-bearer"},
+        {"client_assertion": ""},
+    ],
+)
 def test_malformed_assertion_requests_are_invalid_request(api, keyed, extra):
-    fields = {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
-              "client_assertion": assertion(private_key("ES256"), "acme", TOKEN_URL), **extra}
+    fields = {
+        "grant_type": "client_credentials",
+        "client_assertion_type": ASSERTION_TYPE,
+        "client_assertion": assertion(private_key("ES256"), "acme", TOKEN_URL),
+        **extra,
+    }
     response = post_form(api, "/auth/token", fields)
     assert (response.status_code, response.json()["error"]) == (400, "invalid_request")
 
 
 def test_assertion_beside_basic_auth_is_invalid_request(api, keyed):
     response = post_form(
-        api, "/auth/token", {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
-                             "client_assertion": assertion(private_key("ES256"), "acme", TOKEN_URL)},
-        **basic("acme", keyed.client_secret))
+        api,
+        "/auth/token",
+        {
+            "grant_type": "client_credentials",
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": assertion(private_key("ES256"), "acme", TOKEN_URL),
+        },
+        **basic("acme", keyed.client_secret),
+    )
     assert (response.status_code, response.json()["error"]) == (400, "invalid_request")
 
 
 def test_revoke_and_revocation_request_accept_assertions(api, keyed):
     key = private_key("ES256")
     token = token_with(api, assertion(key, "acme", TOKEN_URL)).json()["access_token"]
-    revoked = post_form(api, "/auth/revoke", {"client_assertion_type": ASSERTION_TYPE, "token": token,
-                                              "client_assertion": assertion(key, "acme", "http://testserver/auth/revoke")})
+    revoked = post_form(
+        api,
+        "/auth/revoke",
+        {
+            "client_assertion_type": ASSERTION_TYPE,
+            "token": token,
+            "client_assertion": assertion(key, "acme", "http://testserver/auth/revoke"),
+        },
+    )
     assert revoked.status_code == 200
     assert get_bflus(api, token).status_code == 401
     token = token_with(api, assertion(key, "acme", TOKEN_URL)).json()["access_token"]
-    opened = post_form(api, "/auth/revocation-requests", {
-        "client_assertion_type": ASSERTION_TYPE, "reason": "laptop stolen",
-        "client_assertion": assertion(key, "acme", TOKEN_URL)})
+    opened = post_form(
+        api,
+        "/auth/revocation-requests",
+        {
+            "client_assertion_type": ASSERTION_TYPE,
+            "reason": "laptop stolen",
+            "client_assertion": assertion(key, "acme", TOKEN_URL),
+        },
+    )
     assert opened.status_code == 202 and opened.json()["tokens_revoked"] == 1
     assert get_bflus(api, token).status_code == 401
 

@@ -21,8 +21,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def keys_only(client_id: str, key) -> None:
     created = make_community(client_id, members={"123": 1500})
     client_key_add(community=created.community, key_text=public_pem(key), actor=TEST_ACTOR)
-    client_auth_policy_set(community=created.community, change=PolicyChange(methods=["private_key_jwt"]),
-                           actor=TEST_ACTOR)
+    client_auth_policy_set(
+        community=created.community, change=PolicyChange(methods=["private_key_jwt"]), actor=TEST_ACTOR
+    )
 
 
 @pytest.mark.parametrize("alg", ["RS256", "ES256", "EdDSA"])
@@ -32,8 +33,12 @@ def test_authlib_private_key_jwt_fetches_calls_and_revokes(live_server, alg):
     token_url, revoke_url = f"{live_server.url}/auth/token", f"{live_server.url}/auth/revoke"
     # Authlib reads a PEM string as an RSA key; EC and OKP keys are handed over as joserfc keys.
     secret = pem_private(key).decode() if alg == "RS256" else key
-    session = OAuth2Session("keyco", secret, token_endpoint_auth_method="private_key_jwt",
-                            revocation_endpoint_auth_method="private_key_jwt")
+    session = OAuth2Session(
+        "keyco",
+        secret,
+        token_endpoint_auth_method="private_key_jwt",
+        revocation_endpoint_auth_method="private_key_jwt",
+    )
     session.register_client_auth_method(PrivateKeyJWT(token_url, alg=alg))
     token = session.fetch_token(token_url, grant_type="client_credentials")
     assert token["token_type"] == "Bearer"
@@ -57,8 +62,12 @@ def test_authlib_with_a_wrong_key_gets_invalid_client(live_server):
 
 
 def post_form(url: str, fields: dict) -> int:
-    request = urllib.request.Request(url, data=urllib.parse.urlencode(fields).encode(), method="POST",
-                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    request = urllib.request.Request(
+        url,
+        data=urllib.parse.urlencode(fields).encode(),
+        method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status
@@ -83,8 +92,11 @@ def test_a_replayed_assertion_is_refused_by_another_gunicorn_process(django_db_s
         servers = [Gunicorn(**env), Gunicorn(**env)]
         a, b = servers
         signed = assertion(key, "replayco", "bfluence")  # JWT_ISSUER: a valid aud on both servers
-        fields = {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
-                  "client_assertion": signed}
+        fields = {
+            "grant_type": "client_credentials",
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": signed,
+        }
         assert post_form(f"{a.url}/auth/token", fields) == 200
         assert post_form(f"{b.url}/auth/token", fields) == 401  # other process, own memory cache
         assert post_form(f"{a.url}/auth/token", fields) == 401

@@ -83,19 +83,28 @@ def assertion_client_id_hint(raw) -> str | None:
 
 def _candidates(parsed: ParsedAssertion, keys: list[StoredKey]) -> list[StoredKey]:
     key_type = _KEY_TYPE_FOR[parsed.algorithm]
-    return [key for key in keys
-            if key.public_jwk.get("kty") == key_type and (parsed.kid is None or key.kid == parsed.kid)]
+    return [
+        key
+        for key in keys
+        if key.public_jwk.get("kty") == key_type and (parsed.kid is None or key.kid == parsed.kid)
+    ]
 
 
 def _decode(parsed: ParsedAssertion, key, audiences: tuple[str, ...], leeway: int) -> dict:
     return jwt.decode(
-        parsed.raw, key, algorithms=[parsed.algorithm], audience=list(audiences), issuer=parsed.client_id,
-        leeway=leeway, options={"require": ["iss", "sub", "aud", "exp", "iat", "jti"]},
+        parsed.raw,
+        key,
+        algorithms=[parsed.algorithm],
+        audience=list(audiences),
+        issuer=parsed.client_id,
+        leeway=leeway,
+        options={"require": ["iss", "sub", "aud", "exp", "iat", "jti"]},
     )
 
 
-def assertion_verify(parsed: ParsedAssertion, keys: list[StoredKey], *, audiences: tuple[str, ...],
-                     leeway: int) -> tuple[StoredKey, dict]:
+def assertion_verify(
+    parsed: ParsedAssertion, keys: list[StoredKey], *, audiences: tuple[str, ...], leeway: int
+) -> tuple[StoredKey, dict]:
     """The key that signed it and its verified claims; ``AssertionRejected`` otherwise.
 
     Picks the key by ``kid``, or tries the community's few keys of the right type when there is none
@@ -105,9 +114,13 @@ def assertion_verify(parsed: ParsedAssertion, keys: list[StoredKey], *, audience
     candidates = _candidates(parsed, keys)
     claims, signer = None, None
     try:
-        for candidate in candidates or [None]:
-            key = dummy_key(parsed.algorithm) if candidate is None else verifying_key(
-                candidate.public_jwk, parsed.algorithm)
+        tried: list[StoredKey | None] = [*candidates] or [None]
+        for candidate in tried:
+            key = (
+                dummy_key(parsed.algorithm)
+                if candidate is None
+                else verifying_key(candidate.public_jwk, parsed.algorithm)
+            )
             try:
                 claims = _decode(parsed, key, audiences, leeway)
             except jwt.InvalidSignatureError:

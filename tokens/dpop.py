@@ -68,18 +68,25 @@ def _proof_key(header: dict):
     algorithm, jwk = header.get("alg"), header.get("jwk")
     if algorithm not in SIGNING_ALGORITHMS:
         raise ProofRejected("algorithm_not_allowed")
-    if not isinstance(jwk, dict) or _PRIVATE_MEMBERS.intersection(jwk) or _FORBIDDEN_HEADERS.intersection(header):
+    if (
+        not isinstance(jwk, dict)
+        or _PRIVATE_MEMBERS.intersection(jwk)
+        or _FORBIDDEN_HEADERS.intersection(header)
+    ):
         raise ProofRejected("bad_key")
     try:
         thumbprint = jwk_thumbprint(jwk)
-        key = verifying_key({name: jwk[name] for name in ("kty", "crv", "x", "y", "n", "e") if name in jwk},
-                            algorithm)
+        key = verifying_key(
+            {name: jwk[name] for name in ("kty", "crv", "x", "y", "n", "e") if name in jwk}, algorithm
+        )
     except (UnacceptableKey, ValueError, TypeError, KeyError, jwt.PyJWKError) as error:
         raise ProofRejected("bad_key") from error
     return algorithm, key, thumbprint
 
 
-def proof_verify(proof: str, *, method: str, url: str, access_token: str | None, leeway: int) -> VerifiedProof:
+def proof_verify(
+    proof: str, *, method: str, url: str, access_token: str | None, leeway: int
+) -> VerifiedProof:
     """Everything about a proof but its single use; ``ProofRejected`` with the reason otherwise."""
     if not isinstance(proof, str) or not proof or len(proof) > MAX_PROOF_LENGTH:
         raise ProofRejected("malformed_proof")
@@ -91,8 +98,13 @@ def proof_verify(proof: str, *, method: str, url: str, access_token: str | None,
         raise ProofRejected("wrong_typ")
     algorithm, key, thumbprint = _proof_key(header)
     try:
-        claims = jwt.decode(proof, key, algorithms=[algorithm], leeway=leeway,
-                            options={"require": ["jti", "htm", "htu", "iat"], "verify_aud": False})
+        claims = jwt.decode(
+            proof,
+            key,
+            algorithms=[algorithm],
+            leeway=leeway,
+            options={"require": ["jti", "htm", "htu", "iat"], "verify_aud": False},
+        )
     except jwt.InvalidSignatureError as error:
         raise ProofRejected("bad_signature") from error
     except jwt.ImmatureSignatureError as error:

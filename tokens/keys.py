@@ -8,6 +8,7 @@ and any private key, is refused: we only ever hold what can verify, never what c
 import json
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from typing import Any
 
 import jwt
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -99,25 +100,43 @@ def public_key_parse(text: str) -> PublicKey:
         if "d" in data or "p" in data:
             raise UnacceptableKey(PRIVATE_KEY_REFUSED)
         kid = data.get("kid")
-        if kid is not None and (not isinstance(kid, str) or not kid.strip() or len(kid) > MAX_KID
-                                or not kid.isprintable()):
-            raise UnacceptableKey(f"The JWK's kid must be a printable string of at most {MAX_KID} characters.")
-        key = _import({name: value for name, value in data.items() if name in _PUBLIC_MEMBERS.get(
-            data.get("kty"), ("kty",))})
+        if kid is not None and (
+            not isinstance(kid, str) or not kid.strip() or len(kid) > MAX_KID or not kid.isprintable()
+        ):
+            raise UnacceptableKey(
+                f"The JWK's kid must be a printable string of at most {MAX_KID} characters."
+            )
+        key = _import(
+            {
+                name: value
+                for name, value in data.items()
+                if name in _PUBLIC_MEMBERS.get(str(data.get("kty")), ("kty",))
+            }
+        )
     else:
         if "PRIVATE KEY" in text:
             raise UnacceptableKey(PRIVATE_KEY_REFUSED)
         key = _import(text)
-    public_jwk = {name: value for name, value in key.as_dict(private=False).items()
-                  if name in _PUBLIC_MEMBERS[key.key_type]}
+    public_jwk = {
+        name: value
+        for name, value in key.as_dict(private=False).items()
+        if name in _PUBLIC_MEMBERS[key.key_type]
+    }
     thumbprint = key.thumbprint()
-    return PublicKey(kid=kid or thumbprint, thumbprint=thumbprint, key_type=key.key_type, public_jwk=public_jwk)
+    return PublicKey(
+        kid=kid or thumbprint, thumbprint=thumbprint, key_type=key.key_type, public_jwk=public_jwk
+    )
 
 
 def jwk_thumbprint(jwk: dict) -> str:
     """RFC 7638 thumbprint (SHA-256, base64url) of a public JWK; ``UnacceptableKey`` if it is not one we accept."""
-    return _import({name: value for name, value in jwk.items()
-                    if name in _PUBLIC_MEMBERS.get(jwk.get("kty"), ("kty",))}).thumbprint()
+    return _import(
+        {
+            name: value
+            for name, value in jwk.items()
+            if name in _PUBLIC_MEMBERS.get(str(jwk.get("kty")), ("kty",))
+        }
+    ).thumbprint()
 
 
 @lru_cache(maxsize=1024)
@@ -127,7 +146,7 @@ def _verifier(jwk_json: str, algorithm: str):
 
 def verifying_key(public_jwk: dict, algorithm: str):
     """The PyJWT key object for a stored public JWK (parsed once per process and key)."""
-    if algorithm not in _ALGORITHMS_BY_TYPE.get(public_jwk.get("kty"), ()):
+    if algorithm not in _ALGORITHMS_BY_TYPE.get(str(public_jwk.get("kty")), ()):
         raise UnacceptableKey("algorithm does not match the key type")
     return _verifier(json.dumps(public_jwk, sort_keys=True), algorithm)
 
@@ -136,7 +155,7 @@ def verifying_key(public_jwk: dict, algorithm: str):
 def dummy_key(algorithm: str):
     """A throwaway public key per algorithm: verified against when no real key matches, so a failure
     for an unknown client or kid costs what a wrong signature costs."""
-    generated = {
+    generated: Any = {
         "ES256": lambda: ECKey.generate_key("P-256"),
         "RS256": lambda: RSAKey.generate_key(2048),
         "PS256": lambda: RSAKey.generate_key(2048),

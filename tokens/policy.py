@@ -15,8 +15,13 @@ METHODS = (METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT)
 DPOP_MODES = ("off", "optional", "required")
 MAX_ALLOWED_NETWORKS = 100
 
-POLICY_COLUMNS = ("allow_client_secret", "allow_private_key_jwt", "dpop", "allowed_ips",
-                  "allowlist_applies_to_api")
+POLICY_COLUMNS = (
+    "allow_client_secret",
+    "allow_private_key_jwt",
+    "dpop",
+    "allowed_ips",
+    "allowlist_applies_to_api",
+)
 
 
 def policy_columns(prefix: str) -> tuple[str, ...]:
@@ -61,7 +66,9 @@ def networks_normalise(entries: list[str]) -> list[str]:
         try:
             network = ipaddress.ip_network(entry, strict=True)
         except ValueError as error:
-            raise ValueError(f"{entry!r} is not an IP address or CIDR range (host bits must be zero).") from error
+            raise ValueError(
+                f"{entry!r} is not an IP address or CIDR range (host bits must be zero)."
+            ) from error
         if isinstance(network, ipaddress.IPv6Network) and network.network_address.ipv4_mapped is not None:
             raise ValueError(f"{entry!r}: write IPv4-mapped ranges as plain IPv4.")
         if str(network) not in normalised:
@@ -83,12 +90,20 @@ class ClientPolicy:
     def from_columns(cls, allow_secret, allow_key_jwt, dpop, allowed_ips, applies_to_api) -> "ClientPolicy":
         if allow_secret is None:  # no policy row (LEFT JOIN): the defaults
             return DEFAULT_POLICY
-        return cls(bool(allow_secret), bool(allow_key_jwt), dpop, tuple(allowed_ips or ()), bool(applies_to_api))
+        return cls(
+            bool(allow_secret), bool(allow_key_jwt), dpop, tuple(allowed_ips or ()), bool(applies_to_api)
+        )
 
     @property
     def methods(self) -> list[str]:
-        return [method for method, on in ((METHOD_CLIENT_SECRET, self.allow_client_secret),
-                                          (METHOD_PRIVATE_KEY_JWT, self.allow_private_key_jwt)) if on]
+        return [
+            method
+            for method, on in (
+                (METHOD_CLIENT_SECRET, self.allow_client_secret),
+                (METHOD_PRIVATE_KEY_JWT, self.allow_private_key_jwt),
+            )
+            if on
+        ]
 
     def allows_method(self, method: str) -> bool:
         return method in self.methods

@@ -6,8 +6,10 @@ client-auth policy LEFT JOINed in, for API allowlists and DPoP), one indexed rea
 costs one database round trip in all.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db.models import FilteredRelation, Q
 
@@ -41,9 +43,9 @@ class LiveToken:
     member: MemberBalance | None = None
 
 
-def _live_token(columns, member: MemberBalance | None = None) -> LiveToken:
-    return LiveToken(*columns[:_TOKEN_FIELDS], policy=ClientPolicy.from_columns(*columns[_TOKEN_FIELDS:]),
-                     member=member)
+def _live_token(columns: Sequence[Any], member: MemberBalance | None = None) -> LiveToken:
+    policy = ClientPolicy.from_columns(*columns[_TOKEN_FIELDS:])
+    return LiveToken(*columns[:_TOKEN_FIELDS], policy=policy, member=member)  # type: ignore[misc]  # the nine columns
 
 
 _token_query = PrecompiledQuery(

@@ -3,9 +3,11 @@
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -41,11 +43,16 @@ def client_auth_policy_get(*, community: Community) -> ClientPolicy:
     row = ClientAuthPolicy.objects.filter(community=community).first()
     if row is None:
         return ClientPolicy()
-    return ClientPolicy(row.allow_client_secret, row.allow_private_key_jwt, row.dpop, tuple(row.allowed_ips),
-                        row.allowlist_applies_to_api)
+    return ClientPolicy(
+        row.allow_client_secret,
+        row.allow_private_key_jwt,
+        row.dpop,
+        tuple(row.allowed_ips),
+        row.allowlist_applies_to_api,
+    )
 
 
-def _active_keys(community: Community):
+def _active_keys(community: Community) -> QuerySet[ClientKey]:
     return ClientKey.objects.filter(community=community, retired_at__isnull=True)
 
 
@@ -61,27 +68,48 @@ def client_key_add(*, community: Community, key_text: str, actor: Actor) -> Clie
     if active.filter(thumbprint=parsed.thumbprint).exists():
         raise ValidationError(_("This key is already registered for the community."))
     if active.filter(kid=parsed.kid).exists():
-        raise ValidationError(_("The community already has an active key with kid %(kid)r.") % {"kid": parsed.kid})
+        raise ValidationError(
+            _("The community already has an active key with kid %(kid)r.") % {"kid": parsed.kid}
+        )
     if active.count() >= MAX_ACTIVE_KEYS:
-        raise ValidationError(_("At most %(count)d active keys: retire one first.") % {"count": MAX_ACTIVE_KEYS})
-    key = ClientKey.objects.create(community=community, kid=parsed.kid, thumbprint=parsed.thumbprint,
-                                   key_type=parsed.key_type, public_jwk=parsed.public_jwk)
-    audit_record(event_type=Event.CLIENT_KEY_ADDED, actor=actor, community=community,
-                 details={"kid": parsed.kid, "thumbprint": parsed.thumbprint, "key_type": parsed.key_type})
+        raise ValidationError(
+            _("At most %(count)d active keys: retire one first.") % {"count": MAX_ACTIVE_KEYS}
+        )
+    key = ClientKey.objects.create(
+        community=community,
+        kid=parsed.kid,
+        thumbprint=parsed.thumbprint,
+        key_type=parsed.key_type,
+        public_jwk=parsed.public_jwk,
+    )
+    audit_record(
+        event_type=Event.CLIENT_KEY_ADDED,
+        actor=actor,
+        community=community,
+        details={"kid": parsed.kid, "thumbprint": parsed.thumbprint, "key_type": parsed.key_type},
+    )
     return key
 
 
 @transaction.atomic
 def client_key_retire(*, community: Community, kid: str, actor: Actor, reason: str = "") -> ClientKey:
     """Retire an active key at once: assertions signed with it are refused from the next request."""
-    key = _active_keys(community).select_for_update().filter(kid=kid).first()
+    key: ClientKey | None = _active_keys(community).select_for_update().filter(kid=kid).first()
     if key is None:
         raise ValidationError(_("The community has no active key with kid %(kid)r.") % {"kid": kid})
     key.retired_at = timezone.now()
     key.save(update_fields=["retired_at"])
-    audit_record(event_type=Event.CLIENT_KEY_RETIRED, actor=actor, community=community,
-                 details={"kid": key.kid, "thumbprint": key.thumbprint, "reason": reason,
-                          "active_keys_left": _active_keys(community).count()})
+    audit_record(
+        event_type=Event.CLIENT_KEY_RETIRED,
+        actor=actor,
+        community=community,
+        details={
+            "kid": key.kid,
+            "thumbprint": key.thumbprint,
+            "reason": reason,
+            "active_keys_left": _active_keys(community).count(),
+        },
+    )
     return key
 
 
@@ -90,7 +118,9 @@ def _validated(change: PolicyChange) -> PolicyChange:
     if methods is not None:
         unknown = [method for method in methods if method not in METHODS]
         if unknown or not methods:
-            raise ValidationError(_("Methods must be one or both of: %(known)s.") % {"known": ", ".join(METHODS)})
+            raise ValidationError(
+                _("Methods must be one or both of: %(known)s.") % {"known": ", ".join(METHODS)}
+            )
     if change.dpop is not None and change.dpop not in DPOP_MODES:
         raise ValidationError(_("DPoP must be one of: %(known)s.") % {"known": ", ".join(DPOP_MODES)})
     allowed_ips = change.allowed_ips
@@ -103,8 +133,9 @@ def _validated(change: PolicyChange) -> PolicyChange:
 
 
 @transaction.atomic
-def client_auth_policy_set(*, community: Community, change: PolicyChange, actor: Actor,
-                           reason: str = "") -> ClientPolicy:
+def client_auth_policy_set(
+    *, community: Community, change: PolicyChange, actor: Actor, reason: str = ""
+) -> ClientPolicy:
     """Set the community's allowed methods, DPoP mode and IP allowlist; unspecified parts stay.
 
     Switching to keys only needs an active key first: otherwise the partner would be locked out.
@@ -126,22 +157,37 @@ def client_auth_policy_set(*, community: Community, change: PolicyChange, actor:
         raise ValidationError(_("Register a public key (add_client_key) before turning client secrets off."))
     row.save()
     after = client_auth_policy_get(community=community)
-    audit_record(event_type=Event.CLIENT_AUTH_POLICY_SET, actor=actor, community=community,
-                 details={"before": policy_summary(before), "after": policy_summary(after), "reason": reason})
+    audit_record(
+        event_type=Event.CLIENT_AUTH_POLICY_SET,
+        actor=actor,
+        community=community,
+        details={"before": policy_summary(before), "after": policy_summary(after), "reason": reason},
+    )
     return after
 
 
-def policy_summary(policy: ClientPolicy) -> dict:
+def policy_summary(policy: ClientPolicy) -> dict[str, Any]:
     """The policy as SPEC §4's ``set_client_auth --json`` prints it (plus the API-allowlist switch)."""
-    return {"methods": policy.methods, "dpop": policy.dpop, "allowed_ips": list(policy.allowed_ips),
-            "allowlist_applies_to_api": policy.allowlist_applies_to_api}
+    return {
+        "methods": policy.methods,
+        "dpop": policy.dpop,
+        "allowed_ips": list(policy.allowed_ips),
+        "allowlist_applies_to_api": policy.allowlist_applies_to_api,
+    }
 
 
-def api_call_refused(*, community_id: int, client_id: str, jti: str, source_ip: str | None, reason: str) -> None:
+def api_call_refused(
+    *, community_id: int, client_id: str, jti: str, source_ip: str | None, reason: str
+) -> None:
     """The audit row for an API call refused by the community's policy (e.g. outside its allowlist)."""
-    audit_record(event_type=Event.API_CALL_REFUSED, actor=Actor.anonymous(),
-                 community=Community(pk=community_id, client_id=client_id), jti=jti, source_ip=source_ip,
-                 details={"reason": reason})
+    audit_record(
+        event_type=Event.API_CALL_REFUSED,
+        actor=Actor.anonymous(),
+        community=Community(pk=community_id, client_id=client_id),
+        jti=jti,
+        source_ip=source_ip,
+        details={"reason": reason},
+    )
 
 
 def jti_use_once(*, kind: str, issuer: str, jti: str, expires_at: datetime) -> bool:
@@ -155,7 +201,9 @@ def jti_use_once(*, kind: str, issuer: str, jti: str, expires_at: datetime) -> b
     except IntegrityError:
         # Seen before. Only a row already past its expiry (not yet purged) may be taken over: the
         # conditional update is atomic, so of two racing requests at most one wins it.
-        return bool(UsedJti.objects.filter(key=key, expires_at__lt=timezone.now()).update(expires_at=expires_at))
+        return bool(
+            UsedJti.objects.filter(key=key, expires_at__lt=timezone.now()).update(expires_at=expires_at)
+        )
     return True
 
 

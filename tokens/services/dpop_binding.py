@@ -13,15 +13,22 @@ def dpop_proof_accept(*, proof: str, method: str, url: str, access_token: str | 
     Its ``jti`` is recorded as a unique database row, so a replay is refused on every process and
     server, whatever the cache backend.
     """
-    verified = proof_verify(proof, method=method, url=url, access_token=access_token,
-                            leeway=app_settings().leeway_seconds)
+    verified = proof_verify(
+        proof, method=method, url=url, access_token=access_token, leeway=app_settings().leeway_seconds
+    )
     if not jti_use_once(kind="dpop", issuer=verified.jkt, jti=verified.jti, expires_at=verified.expires_at):
         raise ProofRejected("replayed_jti")
     return verified
 
 
-def token_binding_for(*, client: AuthenticatedClient, proof: str | None, url: str, source_ip: str | None,
-                      via_basic: bool = False) -> str | None:
+def token_binding_for(
+    *,
+    client: AuthenticatedClient,
+    proof: str | None,
+    url: str,
+    source_ip: str | None,
+    via_basic: bool = False,
+) -> str | None:
     """At ``/auth/token``: the key thumbprint to bind the new token to, or ``None`` for a Bearer token.
 
     ``off``: a ``DPoP`` header is ignored (as a server without DPoP would); ``optional``: a proof, if
@@ -38,5 +45,11 @@ def token_binding_for(*, client: AuthenticatedClient, proof: str | None, url: st
         except ProofRejected as rejected:
             reason = f"dpop_{rejected.reason}"
     method = METHOD_CLIENT_SECRET if client.key_id is None else METHOD_PRIVATE_KEY_JWT
-    raise client_refuse(reason=reason, client_id=client.community.client_id, community=client.community,
-                        source_ip=source_ip, method=method, via_basic=via_basic)
+    raise client_refuse(
+        reason=reason,
+        client_id=client.community.client_id,
+        community=client.community,
+        source_ip=source_ip,
+        method=method,
+        via_basic=via_basic,
+    )

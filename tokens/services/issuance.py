@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
@@ -87,7 +88,7 @@ _newest_secrets_query = PrecompiledQuery(
 )
 
 
-def _matching_secret(client_id: str, presented: str) -> tuple | None:
+def _matching_secret(client_id: str, presented: str) -> tuple[Any, ...] | None:
     """The stored secret ``presented`` matches, converted, or None; the same work whatever the rows.
 
     Always two constant-time comparisons (against a dummy digest when the client has fewer secrets,
@@ -244,7 +245,7 @@ def _token_mint(*, client: AuthenticatedClient, community: Community, requested_
     if client.last_used_at is None or token.issued_at - client.last_used_at >= LAST_USED_PRECISION:
         if client.key_id is not None:
             ClientKey.objects.filter(pk=client.key_id).update(last_used_at=token.issued_at)
-        else:
+        elif client.secret_id is not None:
             ClientSecret.objects.filter(pk=client.secret_id).update(last_used_at=token.issued_at)
     audit_record(
         event_type=Event.TOKEN_ISSUED,

@@ -9,13 +9,19 @@ from tokens.services import client_key_add
 
 
 class Command(ServiceCommand):
-    help = ("Register a partner public key for private_key_jwt (PEM or JWK; ES256, RS256/PS256, EdDSA). "
-            "kid: the JWK's own, else its RFC 7638 thumbprint.")
+    help = (
+        "Register a partner public key for private_key_jwt (PEM or JWK; ES256, RS256/PS256, EdDSA). "
+        "kid: the JWK's own, else its RFC 7638 thumbprint."
+    )
 
     def add_command_arguments(self, parser) -> None:
         parser.add_argument("client_id")
-        parser.add_argument("--public-key", required=True, metavar="FILE",
-                            help="File with the public key (PEM or JWK JSON); '-' reads standard input.")
+        parser.add_argument(
+            "--public-key",
+            required=True,
+            metavar="FILE",
+            help="File with the public key (PEM or JWK JSON); '-' reads standard input.",
+        )
 
     def run(self, *, client_id, public_key, **options):
         community = community_get(client_id=client_id)
@@ -29,10 +35,12 @@ class Command(ServiceCommand):
             raise CommandError(f"Cannot read {public_key}: {error.__class__.__name__}") from error
         key = client_key_add(community=community, key_text=text, actor=Actor.command("add_client_key"))
         payload = {"client_id": client_id, "kid": key.kid, "thumbprint": key.thumbprint}
-        text = "\n".join([
-            self.style.SUCCESS(f"Key registered for {client_id}:"),
-            f"kid: {key.kid}",
-            f"thumbprint (RFC 7638, SHA-256): {key.thumbprint}",
-            "Check the thumbprint with the partner before relying on the key.",
-        ])
+        text = "\n".join(
+            [
+                self.style.SUCCESS(f"Key registered for {client_id}:"),
+                f"kid: {key.kid}",
+                f"thumbprint (RFC 7638, SHA-256): {key.thumbprint}",
+                "Check the thumbprint with the partner before relying on the key.",
+            ]
+        )
         return payload, text

@@ -14,12 +14,19 @@ class Command(ServiceCommand):
 
     def run(self, *, client_id, kid, reason, **options):
         community = community_get(client_id=client_id)
-        key = client_key_retire(community=community, kid=kid, reason=reason,
-                                actor=Actor.command("remove_client_key"))
+        key = client_key_retire(
+            community=community, kid=kid, reason=reason, actor=Actor.command("remove_client_key")
+        )
         lines = [self.style.SUCCESS(f"Key {key.kid} of {client_id} retired.")]
         policy = client_auth_policy_get(community=community)
-        if policy.methods == ["private_key_jwt"] and not community.client_keys.filter(retired_at__isnull=True).exists():
-            lines.append(self.style.WARNING(
-                "The community now has no active key and client secrets are off: it cannot get tokens "
-                "until a new key is added (add_client_key)."))
+        if (
+            policy.methods == ["private_key_jwt"]
+            and not community.client_keys.filter(retired_at__isnull=True).exists()
+        ):
+            lines.append(
+                self.style.WARNING(
+                    "The community now has no active key and client secrets are off: it cannot get tokens "
+                    "until a new key is added (add_client_key)."
+                )
+            )
         return {"client_id": client_id, "removed": key.kid}, "\n".join(lines)

@@ -11,36 +11,61 @@ def _comma_list(text: str) -> list[str]:
 
 
 class Command(ServiceCommand):
-    help = ("Set a community's client-authentication policy: allowed methods, DPoP, source-IP allowlist. "
-            "Options not given stay as they are.")
+    help = (
+        "Set a community's client-authentication policy: allowed methods, DPoP, source-IP allowlist. "
+        "Options not given stay as they are."
+    )
 
     def add_command_arguments(self, parser) -> None:
         parser.add_argument("client_id")
-        parser.add_argument("--methods", type=_comma_list, metavar="client_secret,private_key_jwt",
-                            help="Allowed client authentication methods (one or both).")
-        parser.add_argument("--dpop", choices=["off", "optional", "required"],
-                            help="DPoP sender-constrained tokens (RFC 9449).")
-        parser.add_argument("--allowed-ips", type=_comma_list, metavar="CIDR,...",
-                            help='Source-IP allowlist (IPv4/IPv6 addresses or CIDR ranges); "" clears it.')
-        parser.add_argument("--allowlist-api", action=argparse.BooleanOptionalAction, default=None,
-                            help="Also refuse API calls from outside the allowlist.")
+        parser.add_argument(
+            "--methods",
+            type=_comma_list,
+            metavar="client_secret,private_key_jwt",
+            help="Allowed client authentication methods (one or both).",
+        )
+        parser.add_argument(
+            "--dpop",
+            choices=["off", "optional", "required"],
+            help="DPoP sender-constrained tokens (RFC 9449).",
+        )
+        parser.add_argument(
+            "--allowed-ips",
+            type=_comma_list,
+            metavar="CIDR,...",
+            help='Source-IP allowlist (IPv4/IPv6 addresses or CIDR ranges); "" clears it.',
+        )
+        parser.add_argument(
+            "--allowlist-api",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="Also refuse API calls from outside the allowlist.",
+        )
         parser.add_argument("--reason", default="", help="Why, for the audit trail.")
 
     def run(self, *, client_id, methods, dpop, allowed_ips, allowlist_api, reason, **options):
         policy = client_auth_policy_set(
             community=community_get(client_id=client_id),
-            change=PolicyChange(methods=methods, dpop=dpop, allowed_ips=allowed_ips,
-                                allowlist_applies_to_api=allowlist_api),
-            actor=Actor.command("set_client_auth"), reason=reason,
+            change=PolicyChange(
+                methods=methods, dpop=dpop, allowed_ips=allowed_ips, allowlist_applies_to_api=allowlist_api
+            ),
+            actor=Actor.command("set_client_auth"),
+            reason=reason,
         )
         summary = policy_summary(policy)
-        payload = {"client_id": client_id, "methods": summary["methods"], "dpop": summary["dpop"],
-                   "allowed_ips": summary["allowed_ips"]}
-        text = "\n".join([
-            self.style.SUCCESS(f"Client authentication of {client_id}:"),
-            f"methods: {', '.join(summary['methods'])}",
-            f"dpop: {summary['dpop']}",
-            f"allowed IPs: {', '.join(summary['allowed_ips']) or '(anywhere)'}",
-            f"allowlist applies to API calls: {'yes' if summary['allowlist_applies_to_api'] else 'no'}",
-        ])
+        payload = {
+            "client_id": client_id,
+            "methods": summary["methods"],
+            "dpop": summary["dpop"],
+            "allowed_ips": summary["allowed_ips"],
+        }
+        text = "\n".join(
+            [
+                self.style.SUCCESS(f"Client authentication of {client_id}:"),
+                f"methods: {', '.join(summary['methods'])}",
+                f"dpop: {summary['dpop']}",
+                f"allowed IPs: {', '.join(summary['allowed_ips']) or '(anywhere)'}",
+                f"allowlist applies to API calls: {'yes' if summary['allowlist_applies_to_api'] else 'no'}",
+            ]
+        )
         return payload, text

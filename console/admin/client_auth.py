@@ -1,0 +1,301 @@
+"""Staff console for stronger client authentication (SPEC §4.1): partners' public keys and each
+community's policy. Security staff register and retire keys and set the policy; support only reads.
+Every change goes through the same services as the commands, which write the audit trail."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from communities.models import Community
+from console.pages import ReasonForm, render_admin_page, staff_actor
+from tokens.keys import UnacceptableKey, public_key_parse
+from tokens.models import ClientAuthPolicy, ClientKey
+from tokens.policy import DPOP_MODES, METHODS
+from tokens.services import (
+    PolicyChange,
+    client_auth_policy_get,
+    client_auth_policy_set,
+    client_key_add,
+    client_key_retire,
+)
+
+
+class RegisterKeyForm(forms.Form):
+    community = forms.ModelChoiceField(queryset=Community.objects.all(), label=gettext_lazy("Community"))
+    public_key = forms.CharField(
+        label=gettext_lazy("Public key (PEM or JWK)"),
+        max_length=16 * 1024,
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 80}),
+    )
+    # Filled in by the preview step; the key must still have this thumbprint when confirmed.
+    thumbprint = forms.CharField(required=False, widget=forms.HiddenInput)
+    confirmed = forms.BooleanField(
+        required=False,
+        label=gettext_lazy(
+            "I compared this thumbprint with the one the partner gave me, and they are the same."
+        ),
+    )
+
+    def clean_public_key(self):
+        try:
+            self.parsed = public_key_parse(self.cleaned_data["public_key"])
+        except UnacceptableKey as error:
+            raise ValidationError(str(error)) from error
+        return self.cleaned_data["public_key"]
+
+
+class PickCommunityForm(forms.Form):
+    community = forms.ModelChoiceField(queryset=Community.objects.all(), label=gettext_lazy("Community"))
+
+
+class PolicyForm(forms.Form):
+    methods = forms.MultipleChoiceField(
+        choices=[(method, method) for method in METHODS],
+        widget=forms.CheckboxSelectMultiple,
+        label=gettext_lazy("Allowed methods"),
+    )
+    dpop = forms.ChoiceField(choices=[(mode, mode) for mode in DPOP_MODES], label="DPoP")
+    allowed_ips = forms.CharField(
+        required=False,
+        label=gettext_lazy("Allowed source IPs"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=gettext_lazy(
+            "IPv4/IPv6 addresses or CIDR ranges, one per line or comma-separated. Empty: from anywhere."
+        ),
+    )
+    allowlist_applies_to_api = forms.BooleanField(
+        required=False, label=gettext_lazy("Also refuse API calls from elsewhere")
+    )
+    reason = forms.CharField(
+        max_length=500,
+        label=gettext_lazy("Reason"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=gettext_lazy("Recorded in the audit trail with your name."),
+    )
+
+    def change(self) -> PolicyChange:
+        entries = self.cleaned_data["allowed_ips"].replace(",", "\n").splitlines()
+        return PolicyChange(
+            methods=self.cleaned_data["methods"],
+            dpop=self.cleaned_data["dpop"],
+            allowed_ips=[entry.strip() for entry in entries if entry.strip()],
+            allowlist_applies_to_api=self.cleaned_data["allowlist_applies_to_api"],
+        )
+
+
+@admin.register(ClientKey)
+class ClientKeyAdmin(admin.ModelAdmin):
+    list_display = ("kid", "community", "key_type", "thumbprint", "created_at", "last_used_at", "retired_at")
+    list_filter = ("key_type", "community")
+    search_fields = ("=kid", "=thumbprint", "=community__client_id")
+    list_select_related = ("community",)
+    readonly_fields = (
+        "community",
+        "kid",
+        "thumbprint",
+        "key_type",
+        "public_jwk",
+        "created_at",
+        "last_used_at",
+        "retired_at",
+    )
+
+    def has_change_permission(self, request, obj=None):
+        return False  # keys are registered or retired, never edited
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # retired keys stay, for the trail
+
+    def get_urls(self):
+        retire = path(
+            "<int:object_id>/retire/",
+            self.admin_site.admin_view(self.retire_view),
+            name="tokens_clientkey_retire",
+        )
+        return [retire, *super().get_urls()]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Two steps: paste the key and see its thumbprint; confirm it with the partner, then register."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = RegisterKeyForm(request.POST or None)
+        title = _("Register a partner public key")
+        if request.method == "POST" and form.is_valid():
+            parsed = form.parsed
+            if form.cleaned_data["thumbprint"] == parsed.thumbprint and form.cleaned_data["confirmed"]:
+                try:
+                    key = client_key_add(
+                        community=form.cleaned_data["community"],
+                        key_text=form.cleaned_data["public_key"],
+                        actor=staff_actor(request),
+                    )
+                except ValidationError as error:
+                    form.add_error(None, error)
+                else:
+                    self.message_user(
+                        request,
+                        _("Key %(kid)s registered for %(community)s.")
+                        % {"kid": key.kid, "community": key.community},
+                        messages.SUCCESS,
+                    )
+                    return HttpResponseRedirect(reverse("admin:tokens_clientkey_changelist"))
+            else:
+                form = RegisterKeyForm(
+                    {**request.POST.dict(), "thumbprint": parsed.thumbprint, "confirmed": ""}
+                )
+                form.is_valid()
+                title = _("Confirm the thumbprint %(thumbprint)s (kid %(kid)s)") % {
+                    "thumbprint": parsed.thumbprint,
+                    "kid": parsed.kid,
+                }
+        return render_admin_page(
+            request, self, "console/form_page.html", title, form=form, button=_("Register the key")
+        )
+
+    def retire_view(self, request, object_id):
+        if not request.user.has_perm("tokens.change_clientkey"):
+            raise PermissionDenied
+        key = get_object_or_404(ClientKey, pk=object_id, retired_at__isnull=True)
+        form = ReasonForm(request.POST or None)
+        question = _(
+            "Retire key %(kid)s of %(community)s now? Assertions signed with it are refused at once."
+        ) % {"kid": key.kid, "community": key.community}
+        if request.method == "POST" and form.is_valid():
+            client_key_retire(
+                community=key.community,
+                kid=key.kid,
+                actor=staff_actor(request),
+                reason=form.cleaned_data["reason"],
+            )
+            self.message_user(request, _("Key %(kid)s retired.") % {"kid": key.kid}, messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:tokens_clientkey_changelist"))
+        return render_admin_page(
+            request,
+            self,
+            "console/confirm_with_reason.html",
+            question,
+            form=form,
+            question=question,
+            subject=str(key),
+            button=_("Retire the key"),
+            cancel_url=reverse("admin:tokens_clientkey_changelist"),
+        )
+
+    def get_list_display(self, request):
+        if request.user.has_perm("tokens.change_clientkey"):
+            return (*self.list_display, "retire_link")
+        return self.list_display
+
+    @admin.display(description=gettext_lazy("retire"))
+    def retire_link(self, key):
+        if key.retired_at is not None:
+            return "—"
+        return format_html(
+            '<a class="retire-key" href="{}">{}</a>',
+            reverse("admin:tokens_clientkey_retire", args=[key.pk]),
+            _("Retire now"),
+        )
+
+
+@admin.register(ClientAuthPolicy)
+class ClientAuthPolicyAdmin(admin.ModelAdmin):
+    list_display = (
+        "community",
+        "allow_client_secret",
+        "allow_private_key_jwt",
+        "dpop",
+        "allowed_ips",
+        "allowlist_applies_to_api",
+        "updated_at",
+    )
+    list_select_related = ("community",)
+    readonly_fields = (
+        "community",
+        "allow_client_secret",
+        "allow_private_key_jwt",
+        "dpop",
+        "allowed_ips",
+        "allowlist_applies_to_api",
+        "updated_at",
+    )
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        set_policy = path(
+            "set/<int:community_id>/",
+            self.admin_site.admin_view(self.set_view),
+            name="tokens_clientauthpolicy_set",
+        )
+        return [set_policy, *super().get_urls()]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Pick the community; its policy is then edited on the set page."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = PickCommunityForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            return HttpResponseRedirect(
+                reverse("admin:tokens_clientauthpolicy_set", args=[form.cleaned_data["community"].pk])
+            )
+        return render_admin_page(
+            request,
+            self,
+            "console/form_page.html",
+            _("Set a community's policy"),
+            form=form,
+            button=_("Next"),
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "GET" and self.has_change_permission(request):
+            return HttpResponseRedirect(reverse("admin:tokens_clientauthpolicy_set", args=[object_id]))
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def set_view(self, request, community_id):
+        if not (
+            request.user.has_perm("tokens.change_clientauthpolicy")
+            and request.user.has_perm("tokens.add_clientauthpolicy")
+        ):
+            raise PermissionDenied
+        community = get_object_or_404(Community, pk=community_id)
+        current = client_auth_policy_get(community=community)
+        initial = {
+            "methods": current.methods,
+            "dpop": current.dpop,
+            "allowed_ips": "\n".join(current.allowed_ips),
+            "allowlist_applies_to_api": current.allowlist_applies_to_api,
+        }
+        form = PolicyForm(request.POST or None, initial=initial)
+        if request.method == "POST" and form.is_valid():
+            try:
+                client_auth_policy_set(
+                    community=community,
+                    change=form.change(),
+                    actor=staff_actor(request),
+                    reason=form.cleaned_data["reason"],
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                self.message_user(
+                    request,
+                    _("Client authentication of %(community)s saved.") % {"community": community},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:tokens_clientauthpolicy_changelist"))
+        return render_admin_page(
+            request,
+            self,
+            "console/form_page.html",
+            _("Client authentication of %(community)s") % {"community": community},
+            form=form,
+            button=_("Save"),
+        )

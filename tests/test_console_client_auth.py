@@ -1,0 +1,150 @@
+"""Staff console screens for partner keys and client-auth policies (issue 15): security registers
+(confirming the thumbprint once) and retires keys and sets the policy; support only reads; all audited."""
+
+import pytest
+from django.urls import reverse
+
+from audit.models import AuditEvent
+from tests.conftest import make_community
+from tests.keyfactory import private_key, public_pem
+from tests.test_admin import staff
+from tokens.models import ClientAuthPolicy, ClientKey
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def acme(db):
+    return make_community("acme").community
+
+
+@pytest.fixture
+def security_client(client):
+    client.force_login(staff("sue-security", "security"))
+    return client
+
+
+@pytest.fixture
+def support_client(client):
+    client.force_login(staff("sam-support", "support"))
+    return client
+
+
+def url(name, *args):
+    return reverse(f"admin:{name}", args=args)
+
+
+def test_registering_a_key_shows_the_thumbprint_and_needs_its_confirmation(security_client, acme):
+    key = private_key("ES256")
+    first = security_client.post(
+        url("tokens_clientkey_add"), {"community": acme.pk, "public_key": public_pem(key)}
+    )
+    assert first.status_code == 200 and key.thumbprint() in first.content.decode()
+    assert not ClientKey.objects.exists()
+    # Confirming a thumbprint that does not belong to the pasted key registers nothing.
+    other = private_key("ES256", fresh=True)
+    tampered = security_client.post(
+        url("tokens_clientkey_add"),
+        {
+            "community": acme.pk,
+            "public_key": public_pem(other),
+            "thumbprint": key.thumbprint(),
+            "confirmed": "on",
+        },
+    )
+    assert tampered.status_code == 200 and not ClientKey.objects.exists()
+    done = security_client.post(
+        url("tokens_clientkey_add"),
+        {
+            "community": acme.pk,
+            "public_key": public_pem(key),
+            "thumbprint": key.thumbprint(),
+            "confirmed": "on",
+        },
+    )
+    assert done.status_code == 302
+    stored = ClientKey.objects.get()
+    assert stored.thumbprint == key.thumbprint() and stored.community == acme
+    event = AuditEvent.objects.get(event_type="client_key_added")
+    assert event.actor == "sue-security" and event.details["thumbprint"] == key.thumbprint()
+
+
+def test_a_private_key_pasted_by_mistake_is_refused_and_not_echoed(security_client, acme):
+    pem = private_key("ES256").as_pem(private=True).decode()
+    response = security_client.post(url("tokens_clientkey_add"), {"community": acme.pk, "public_key": pem})
+    assert response.status_code == 200
+    assert "private key" in response.content.decode().lower()
+    assert not ClientKey.objects.exists()
+
+
+def test_retiring_a_key_asks_for_a_reason_and_is_audited(security_client, acme):
+    from tests.conftest import TEST_ACTOR
+    from tokens.services import client_key_add
+
+    key = client_key_add(community=acme, key_text=public_pem(private_key("ES256")), actor=TEST_ACTOR)
+    listing = security_client.get(url("tokens_clientkey_changelist"))
+    assert url("tokens_clientkey_retire", key.pk) in listing.content.decode()
+    assert security_client.get(url("tokens_clientkey_retire", key.pk)).status_code == 200
+    assert ClientKey.objects.get().retired_at is None
+    response = security_client.post(url("tokens_clientkey_retire", key.pk), {"reason": "laptop lost"})
+    assert response.status_code == 302
+    assert ClientKey.objects.get().retired_at is not None
+    event = AuditEvent.objects.get(event_type="client_key_retired")
+    assert event.details["reason"] == "laptop lost" and event.actor == "sue-security"
+
+
+def test_setting_the_policy_from_the_console(security_client, acme):
+    page = security_client.get(url("tokens_clientauthpolicy_set", acme.pk))
+    assert page.status_code == 200
+    response = security_client.post(
+        url("tokens_clientauthpolicy_set", acme.pk),
+        {
+            "methods": ["client_secret"],
+            "dpop": "required",
+            "allowed_ips": "203.0.113.0/24\n2001:db8::/32",
+            "allowlist_applies_to_api": "on",
+            "reason": "partner asked",
+        },
+    )
+    assert response.status_code == 302
+    policy = ClientAuthPolicy.objects.get(community=acme)
+    assert (policy.dpop, policy.allowed_ips, policy.allowlist_applies_to_api) == (
+        "required",
+        ["203.0.113.0/24", "2001:db8::/32"],
+        True,
+    )
+    event = AuditEvent.objects.get(event_type="client_auth_policy_set")
+    assert event.actor == "sue-security" and event.details["reason"] == "partner asked"
+
+
+def test_policy_errors_are_shown_and_change_nothing(security_client, acme):
+    response = security_client.post(
+        url("tokens_clientauthpolicy_set", acme.pk),
+        {"methods": ["private_key_jwt"], "dpop": "off", "allowed_ips": "", "reason": "x"},
+    )
+    assert response.status_code == 200 and "add_client_key" in response.content.decode()
+    response = security_client.post(
+        url("tokens_clientauthpolicy_set", acme.pk),
+        {"methods": ["client_secret"], "dpop": "off", "allowed_ips": "10.0.0.1/8", "reason": "x"},
+    )
+    assert response.status_code == 200
+    assert not ClientAuthPolicy.objects.exists()
+
+
+def test_support_reads_but_cannot_change_keys_or_policies(support_client, acme):
+    assert support_client.get(url("tokens_clientkey_changelist")).status_code == 200
+    assert support_client.get(url("tokens_clientauthpolicy_changelist")).status_code == 200
+    assert support_client.get(url("tokens_clientkey_add")).status_code == 403
+    assert (
+        support_client.post(
+            url("tokens_clientauthpolicy_set", acme.pk),
+            {"methods": ["client_secret"], "dpop": "required", "allowed_ips": "", "reason": "x"},
+        ).status_code
+        == 403
+    )
+    from tests.conftest import TEST_ACTOR
+    from tokens.services import client_key_add
+
+    key = client_key_add(community=acme, key_text=public_pem(private_key("ES256")), actor=TEST_ACTOR)
+    assert support_client.post(url("tokens_clientkey_retire", key.pk), {"reason": "x"}).status_code == 403
+    assert ClientKey.objects.get().retired_at is None and not ClientAuthPolicy.objects.exists()
