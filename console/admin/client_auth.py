@@ -13,7 +13,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from communities.models import Community
-from console.pages import ReasonForm, render_admin_page, staff_actor
+from console.forms import ReasonForm
+from console.pages import render_admin_page, staff_actor
 from tokens.keys import UnacceptableKey, public_key_parse
 from tokens.models import ClientAuthPolicy, ClientKey
 from tokens.policy import DPOP_MODES, METHODS

@@ -42,6 +42,6 @@ def revoke(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tokens", "0007_auditevent_moves_to_audit"),
+        ("tokens", "0008_labels_in_portuguese"),
     ]
     operations = [migrations.RunPython(grant, revoke)]
