@@ -331,6 +331,9 @@ if SECURE_SSL_REDIRECT:
     CSRF_COOKIE_SECURE = True
     if TRUSTED_PROXIES:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+        # ... from those proxies only: dropped from anyone else before SecurityMiddleware reads it.
+        MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware"),
+                          "bfluence.source_ip.ForwardedProtoFromTrustedProxiesOnly")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # "same-origin", not "no-referrer": with no-referrer browsers send "Origin: null" on form posts, and the
 # admin's CSRF origin check (rightly) refuses them. Nothing leaks to other sites either way.

@@ -54,6 +54,11 @@ def _trusted(address: Address, proxies: tuple[Network, ...]) -> bool:
     return any(address in network for network in proxies)
 
 
+def peer_is_trusted(meta: dict, proxies: tuple[Network, ...]) -> bool:
+    hop = _address(meta.get("REMOTE_ADDR") or "")
+    return hop is not None and _trusted(hop, proxies)
+
+
 def source_ip(meta: dict, proxies: tuple[Network, ...]) -> str | None:
     """The source IP of a request given its WSGI ``META``; ``None`` only when the peer itself has none."""
     hop = _address(meta.get("REMOTE_ADDR") or "")
@@ -70,3 +75,23 @@ def source_ip(meta: dict, proxies: tuple[Network, ...]) -> str | None:
         if not _trusted(hop, proxies):
             break
     return str(hop)
+
+
+class ForwardedProtoFromTrustedProxiesOnly:
+    """``X-Forwarded-Proto`` is believed only from a trusted proxy (SPEC §6), like ``X-Forwarded-For``.
+
+    Django's ``SECURE_PROXY_SSL_HEADER`` trusts the header from any peer; this middleware, installed
+    just before ``SecurityMiddleware`` when that setting is on, drops it from anyone else, so a caller
+    reaching the app port directly over plain HTTP is redirected to HTTPS rather than taken as secure.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from bfluence.conf import app_settings  # settings.py imports this module while it loads
+
+        meta = request.META
+        if "HTTP_X_FORWARDED_PROTO" in meta and not peer_is_trusted(meta, app_settings().trusted_proxies):
+            del meta["HTTP_X_FORWARDED_PROTO"]
+        return self.get_response(request)

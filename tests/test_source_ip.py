@@ -115,3 +115,41 @@ def test_the_audit_trail_records_the_partner_behind_the_proxy(api, acme):
                  REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="203.0.113.9")
     issued = AuditEvent.objects.filter(event_type=AuditEvent.EventType.TOKEN_ISSUED).get()
     assert issued.source_ip == "203.0.113.9"
+
+
+# --- X-Forwarded-Proto: believed from the same proxies only ----------------------------------------
+
+def _https_behind_proxies():
+    from django.conf import settings as live
+
+    middleware = list(live.MIDDLEWARE)
+    middleware.insert(middleware.index("django.middleware.security.SecurityMiddleware"),
+                      "bfluence.source_ip.ForwardedProtoFromTrustedProxiesOnly")
+    return override_settings(SECURE_SSL_REDIRECT=True, SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"),
+                             MIDDLEWARE=middleware)
+
+
+@pytest.mark.django_db
+def test_forwarded_proto_is_believed_from_a_trusted_proxy_only(api):
+    with proxies(PROXY), _https_behind_proxies():
+        direct = api.get("/auth/me", REMOTE_ADDR="198.51.100.1", HTTP_X_FORWARDED_PROTO="https")
+        proxied = api.get("/auth/me", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_PROTO="https")
+    assert direct.status_code == 301 and direct["Location"].startswith("https://")
+    assert proxied.status_code == 401  # taken as HTTPS: on to authentication
+
+
+def test_production_settings_install_the_forwarded_proto_guard():
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_settings import ROOT
+
+    env = {**os.environ, "DEBUG": "false", "SECRET_KEY": "s" * 50, "JWT_SIGNING_KEY": "j" * 40,
+           "SECURE_SSL_REDIRECT": "true", "TRUSTED_PROXIES": "127.0.0.1", "DJANGO_SETTINGS_MODULE": "bfluence.settings"}
+    code = ("import django; django.setup(); from django.conf import settings as s; "
+            "m = s.MIDDLEWARE; print(m.index('bfluence.source_ip.ForwardedProtoFromTrustedProxiesOnly') + 1 "
+            "== m.index('django.middleware.security.SecurityMiddleware'))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.stdout.strip() == "True", result.stderr
