@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 from datetime import timedelta
-from ipaddress import IPv4Network, IPv6Network
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 
 from django.conf import settings
 from django.core.signals import setting_changed

@@ -25,12 +25,16 @@ def parse_trusted_proxies(entries: list[str]) -> tuple[Network, ...]:
         if not entry:
             continue
         if entry.isdigit():
-            raise ValueError(f"a list of proxy addresses or CIDR ranges, not a count (got {entry!r}); "
-                             "leave it empty when no proxy sits in front of the app")
+            raise ValueError(
+                f"a list of proxy addresses or CIDR ranges, not a count (got {entry!r}); "
+                "leave it empty when no proxy sits in front of the app"
+            )
         try:
             networks.append(ipaddress.ip_network(entry, strict=False))
         except ValueError as error:
-            raise ValueError(f"{entry!r} is not an IP address or CIDR range (e.g. 10.0.0.5 or 10.0.0.0/8)") from error
+            raise ValueError(
+                f"{entry!r} is not an IP address or CIDR range (e.g. 10.0.0.5 or 10.0.0.0/8)"
+            ) from error
     return tuple(networks)
 
 

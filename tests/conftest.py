@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.utils import timezone
 from django.core.cache import cache
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audit.services import Actor

@@ -56,8 +56,13 @@ def server(django_db_setup, django_db_blocker, redis_url):
         # lock (IMMEDIATE transactions, a generous wait) rather than fail with "database is locked".
         database_url += "?transaction_mode=IMMEDIATE&timeout=30"
     workers = Gunicorn(
-        workers=4, DATABASE_URL=database_url, CACHE_URL=redis_url, TRUSTED_PROXIES="127.0.0.1",
-        THROTTLE_TOKEN_FAILURES=f"{FAILURE_LIMIT}/d", THROTTLE_TOKEN_CLIENT="40/d", THROTTLE_TOKEN_IP="1000/min",
+        workers=4,
+        DATABASE_URL=database_url,
+        CACHE_URL=redis_url,
+        TRUSTED_PROXIES="127.0.0.1",
+        THROTTLE_TOKEN_FAILURES=f"{FAILURE_LIMIT}/d",
+        THROTTLE_TOKEN_CLIENT="40/d",
+        THROTTLE_TOKEN_IP="1000/min",
     )
     yield workers
     workers.stop()
@@ -77,7 +82,9 @@ def shared_counts(redis_url):
 
 def post(server, path: str, body: dict, source: str) -> int:
     request = urllib.request.Request(
-        f"{server.url}{path}", data=json.dumps(body).encode(), method="POST",
+        f"{server.url}{path}",
+        data=json.dumps(body).encode(),
+        method="POST",
         headers={"Content-Type": "application/json", "X-Forwarded-For": source},
     )
     try:
@@ -91,10 +98,12 @@ def test_partner_is_served_while_a_botnet_names_its_client_id(server, shared_cou
     partner = make_community("target")
     wrong_secret = make_community("bystander").client_secret
     mine = {"client_id": "target", "client_secret": partner.client_secret}
-    attacks = [("/auth/token", {"client_id": "target"}),  # no secret at all: 400
-               ("/auth/token", {"client_id": "target", "client_secret": wrong_secret}),
-               ("/auth/revoke", {"client_id": "target", "client_secret": wrong_secret, "token": "x"}),
-               ("/auth/revocation-requests", {"client_id": "target", "client_secret": wrong_secret, "reason": "x"})]
+    attacks = [
+        ("/auth/token", {"client_id": "target"}),  # no secret at all: 400
+        ("/auth/token", {"client_id": "target", "client_secret": wrong_secret}),
+        ("/auth/revoke", {"client_id": "target", "client_secret": wrong_secret, "token": "x"}),
+        ("/auth/revocation-requests", {"client_id": "target", "client_secret": wrong_secret, "reason": "x"}),
+    ]
 
     def bot(address: str) -> list[int]:
         # Every bot names the client_id without its secret and with wrong ones on every endpoint; one in
@@ -107,11 +116,15 @@ def test_partner_is_served_while_a_botnet_names_its_client_id(server, shared_cou
     with ThreadPoolExecutor(max_workers=16) as pool:
         botnet = [pool.submit(bot, address) for address in BOTNET]
         while not all(future.done() for future in botnet) and len(partner_statuses) < 30:
-            partner_statuses.append(post(server, "/auth/token", mine, PARTNER_IP))  # its server, all the while
+            partner_statuses.append(
+                post(server, "/auth/token", mine, PARTNER_IP)
+            )  # its server, all the while
             time.sleep(0.2)
         bot_statuses = {address: future.result() for address, future in zip(BOTNET, botnet)}
     partner_statuses.append(post(server, "/auth/revoke", {**mine, "token": "x"}, PARTNER_IP))
-    partner_statuses.append(post(server, "/auth/revocation-requests", {**mine, "reason": "botnet"}, PARTNER_IP))
+    partner_statuses.append(
+        post(server, "/auth/revocation-requests", {**mine, "reason": "botnet"}, PARTNER_IP)
+    )
 
     assert len(partner_statuses) >= 4
     assert partner_statuses == [200] * (len(partner_statuses) - 1) + [202], server.log_tail()

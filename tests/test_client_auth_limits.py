@@ -25,10 +25,12 @@ pytestmark = pytest.mark.usefixtures("one_window")
 
 
 def rates(**rates):
-    return override_settings(REST_FRAMEWORK={
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **rates},
-    })
+    return override_settings(
+        REST_FRAMEWORK={
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **rates},
+        }
+    )
 
 
 def post(api, path, body, ip):
@@ -80,7 +82,12 @@ def test_failures_lock_out_only_the_address_they_come_from(api, acme, globex):
     wrong = {"client_id": "acme", "client_secret": globex.client_secret}
     right_globex = {"client_id": "globex", "client_secret": globex.client_secret}
     with rates(token_failures="3/min"):
-        assert [post(api, "/auth/token", wrong, attacker).status_code for _ in range(4)] == [401, 401, 401, 429]
+        assert [post(api, "/auth/token", wrong, attacker).status_code for _ in range(4)] == [
+            401,
+            401,
+            401,
+            429,
+        ]
         locked = post(api, "/auth/token", right_globex, attacker)  # per source IP: every client_id
         assert locked.status_code == 429 and locked.json()["error"] == "rate_limited"
         assert int(locked["Retry-After"]) >= 1
@@ -97,8 +104,9 @@ def test_only_authenticated_requests_count_per_client_id(api, acme, globex):
             assert post(api, "/auth/token", wrong, "198.51.100.1").status_code == 401
             assert post(api, "/auth/token", {"client_id": "acme"}, "198.51.100.1").status_code == 400
         # The partner's own servers, from two addresses, share its per-client_id allowance.
-        statuses = [post(api, "/auth/token", right, ip).status_code
-                    for ip in (PARTNER_IP, "203.0.113.8", PARTNER_IP)]
+        statuses = [
+            post(api, "/auth/token", right, ip).status_code for ip in (PARTNER_IP, "203.0.113.8", PARTNER_IP)
+        ]
     assert statuses == [200, 200, 429]
 
 
@@ -126,15 +134,26 @@ def test_failures_from_the_partners_own_address_do_count_there(api, acme, globex
 @pytest.mark.django_db
 def test_every_attempt_counts_per_source_ip(api, acme):
     with rates(token_ip="3/min"):
-        statuses = [post(api, "/auth/token", body, "198.51.100.5").status_code
-                    for body in ({"client_id": "acme"}, {}, {"client_id": "acme", "client_secret": acme.client_secret},
-                                 {"client_id": "acme", "client_secret": acme.client_secret})]
+        statuses = [
+            post(api, "/auth/token", body, "198.51.100.5").status_code
+            for body in (
+                {"client_id": "acme"},
+                {},
+                {"client_id": "acme", "client_secret": acme.client_secret},
+                {"client_id": "acme", "client_secret": acme.client_secret},
+            )
+        ]
         assert statuses == [400, 400, 200, 429]
-        assert post(api, "/auth/token", {"client_id": "acme", "client_secret": acme.client_secret},
-                    PARTNER_IP).status_code == 200
+        assert (
+            post(
+                api, "/auth/token", {"client_id": "acme", "client_secret": acme.client_secret}, PARTNER_IP
+            ).status_code
+            == 200
+        )
 
 
 # --- exact under concurrency (item 2) -------------------------------------------------------------
+
 
 def _parallel(count: int, send) -> Counter:
     """``count`` requests released at once from as many threads; their status codes."""
@@ -166,20 +185,29 @@ def test_parallel_wrong_secrets_get_exactly_the_limit_of_checked_answers(live_se
     victim = make_community("victim")
     wrong = {"client_id": "victim", "client_secret": make_community("other").client_secret}
     with rates(token_failures="5/h", token_ip="1000/min"):
-        statuses = _parallel(20, lambda _n: http("POST", f"{live_server.url}/auth/token", wrong, timeout=60)[0])
+        statuses = _parallel(
+            20, lambda _n: http("POST", f"{live_server.url}/auth/token", wrong, timeout=60)[0]
+        )
         assert statuses == Counter({401: 5, 429: 15})
-        status, _body = http("POST", f"{live_server.url}/auth/token",
-                             {"client_id": "victim", "client_secret": victim.client_secret})
+        status, _body = http(
+            "POST",
+            f"{live_server.url}/auth/token",
+            {"client_id": "victim", "client_secret": victim.client_secret},
+        )
     assert status == 429  # that address is locked out for the window, right secret or not
 
 
 # --- cost (issue 14): all of a request's limits in one Redis round trip before the check, one after ---
 
+
 @pytest.mark.django_db
-@pytest.mark.skipif(not settings.CACHES["default"]["LOCATION"].startswith("redis://"),
-                    reason="counts Redis round trips (CI's PostgreSQL + Redis run)")
+@pytest.mark.skipif(
+    not settings.CACHES["default"]["LOCATION"].startswith("redis://"),
+    reason="counts Redis round trips (CI's PostgreSQL + Redis run)",
+)
 def test_token_endpoint_limits_take_one_redis_round_trip_before_the_secret_check_and_one_after(
-        api, acme, globex, monkeypatch):
+    api, acme, globex, monkeypatch
+):
     from redis.connection import Connection
 
     sent = []

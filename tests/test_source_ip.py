@@ -10,16 +10,18 @@ import pytest
 from django.conf import settings
 from django.test import RequestFactory, override_settings
 
+from audit.models import AuditEvent
 from bfluence.source_ip import parse_trusted_proxies
 from tests.test_client_auth_limits import rates
-from tokens.models import AuditEvent
 from tokens.request_info import client_ip
 
 PROXY = "10.0.0.5"
 
 
 def proxies(*entries: str):
-    return override_settings(BFLUENCE={**settings.BFLUENCE, "TRUSTED_PROXIES": parse_trusted_proxies(list(entries))})
+    return override_settings(
+        BFLUENCE={**settings.BFLUENCE, "TRUSTED_PROXIES": parse_trusted_proxies(list(entries))}
+    )
 
 
 def source(peer: str, forwarded_for: str | None = None) -> str | None:
@@ -79,21 +81,36 @@ def test_ipv6_ranges_ports_and_mapped_addresses():
 
 # --- through the API -------------------------------------------------------------------------------
 
+
 @pytest.mark.django_db
 def test_forged_forwarded_for_from_a_direct_caller_dodges_no_limit(api, acme, one_window):
     with proxies(PROXY), rates(token_ip="2/min"):
-        statuses = [api.post("/auth/token", {"client_id": "acme", "client_secret": acme.client_secret},
-                             format="json", REMOTE_ADDR="198.51.100.1",
-                             HTTP_X_FORWARDED_FOR=f"203.0.113.{n}").status_code for n in range(3)]
+        statuses = [
+            api.post(
+                "/auth/token",
+                {"client_id": "acme", "client_secret": acme.client_secret},
+                format="json",
+                REMOTE_ADDR="198.51.100.1",
+                HTTP_X_FORWARDED_FOR=f"203.0.113.{n}",
+            ).status_code
+            for n in range(3)
+        ]
     assert statuses == [200, 200, 429]
 
 
 @pytest.mark.django_db
 def test_behind_a_trusted_proxy_each_partner_has_its_own_limits(api, acme, globex, one_window):
     with proxies(PROXY), rates(token_ip="2/min"):
-        statuses = [api.post("/auth/token", {"client_id": "acme", "client_secret": acme.client_secret},
-                             format="json", REMOTE_ADDR=PROXY,
-                             HTTP_X_FORWARDED_FOR=f"203.0.113.{n}").status_code for n in range(4)]
+        statuses = [
+            api.post(
+                "/auth/token",
+                {"client_id": "acme", "client_secret": acme.client_secret},
+                format="json",
+                REMOTE_ADDR=PROXY,
+                HTTP_X_FORWARDED_FOR=f"203.0.113.{n}",
+            ).status_code
+            for n in range(4)
+        ]
     assert statuses == [200] * 4
 
 
@@ -101,8 +118,13 @@ def test_behind_a_trusted_proxy_each_partner_has_its_own_limits(api, acme, globe
 @pytest.mark.parametrize("forged", ["", "   ", "999.1.1.1", "203.0.113.66", "203.0.113.66, 10.0.0.5"])
 def test_a_direct_caller_cannot_put_an_invented_address_into_the_audit_trail(api, acme, globex, forged):
     with proxies(PROXY):
-        response = api.post("/auth/token", {"client_id": "acme", "client_secret": globex.client_secret},
-                            format="json", REMOTE_ADDR="198.51.100.1", HTTP_X_FORWARDED_FOR=forged)
+        response = api.post(
+            "/auth/token",
+            {"client_id": "acme", "client_secret": globex.client_secret},
+            format="json",
+            REMOTE_ADDR="198.51.100.1",
+            HTTP_X_FORWARDED_FOR=forged,
+        )
     assert response.status_code == 401
     failed = AuditEvent.objects.get(event_type=AuditEvent.EventType.CLIENT_AUTH_FAILED)
     assert failed.source_ip == "198.51.100.1"
@@ -111,22 +133,33 @@ def test_a_direct_caller_cannot_put_an_invented_address_into_the_audit_trail(api
 @pytest.mark.django_db
 def test_the_audit_trail_records_the_partner_behind_the_proxy(api, acme):
     with proxies(PROXY):
-        api.post("/auth/token", {"client_id": "acme", "client_secret": acme.client_secret}, format="json",
-                 REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="203.0.113.9")
+        api.post(
+            "/auth/token",
+            {"client_id": "acme", "client_secret": acme.client_secret},
+            format="json",
+            REMOTE_ADDR=PROXY,
+            HTTP_X_FORWARDED_FOR="203.0.113.9",
+        )
     issued = AuditEvent.objects.filter(event_type=AuditEvent.EventType.TOKEN_ISSUED).get()
     assert issued.source_ip == "203.0.113.9"
 
 
 # --- X-Forwarded-Proto: believed from the same proxies only ----------------------------------------
 
+
 def _https_behind_proxies():
     from django.conf import settings as live
 
     middleware = list(live.MIDDLEWARE)
-    middleware.insert(middleware.index("django.middleware.security.SecurityMiddleware"),
-                      "bfluence.source_ip.ForwardedProtoFromTrustedProxiesOnly")
-    return override_settings(SECURE_SSL_REDIRECT=True, SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"),
-                             MIDDLEWARE=middleware)
+    middleware.insert(
+        middleware.index("django.middleware.security.SecurityMiddleware"),
+        "bfluence.source_ip.ForwardedProtoFromTrustedProxiesOnly",
+    )
+    return override_settings(
+        SECURE_SSL_REDIRECT=True,
+        SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"),
+        MIDDLEWARE=middleware,
+    )
 
 
 @pytest.mark.django_db
@@ -145,11 +178,21 @@ def test_production_settings_install_the_forwarded_proto_guard():
 
     from tests.test_settings import ROOT
 
-    env = {**os.environ, "DEBUG": "false", "SECRET_KEY": "s" * 50, "JWT_SIGNING_KEY": "j" * 40,
-           "SECURE_SSL_REDIRECT": "true", "TRUSTED_PROXIES": "127.0.0.1", "DJANGO_SETTINGS_MODULE": "bfluence.settings"}
-    code = ("import django; django.setup(); from django.conf import settings as s; "
-            "m = s.MIDDLEWARE; print(m.index('bfluence.source_ip.ForwardedProtoFromTrustedProxiesOnly') + 1 "
-            "== m.index('django.middleware.security.SecurityMiddleware'))")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=60)
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": "s" * 50,
+        "JWT_SIGNING_KEY": "j" * 40,
+        "SECURE_SSL_REDIRECT": "true",
+        "TRUSTED_PROXIES": "127.0.0.1",
+        "DJANGO_SETTINGS_MODULE": "bfluence.settings",
+    }
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "m = s.MIDDLEWARE; print(m.index('bfluence.source_ip.ForwardedProtoFromTrustedProxiesOnly') + 1 "
+        "== m.index('django.middleware.security.SecurityMiddleware'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.stdout.strip() == "True", result.stderr

@@ -48,11 +48,16 @@ def _digest(value: str) -> str:
 class _Window:
     """One count: its cache key for the current fixed window, its limit, and when the window ends."""
 
+    key: str = ""
+    limit: int = 0
+    duration: int = 1
+    wait: float = 0.0
+
     def __init__(self, scope: str, name: str, ident: str, now: float) -> None:
         rate = drf_settings.api_settings.DEFAULT_THROTTLE_RATES.get(scope)
         self.scope = scope
-        self.enabled = rate is not None
-        if not self.enabled:
+        self.enabled = isinstance(rate, str)  # None: this limit is switched off
+        if not isinstance(rate, str):
             return
         number, period = rate.split("/")  # DRF's N/period form, as its throttles read it
         self.limit, self.duration = int(number), _PERIODS[period[0]]
@@ -74,8 +79,9 @@ class ClientAuthLimits:
         self.per_ip = _Window("token_ip", "token_ip", ip, now)
         self.failures = [_Window("token_failures", "token_failures_ip", ip, now)]
         if client_id:
-            self.failures.append(_Window("token_failures", "token_failures_client_ip",
-                                         _digest(f"{client_id}\x00{ip}"), now))
+            self.failures.append(
+                _Window("token_failures", "token_failures_client_ip", _digest(f"{client_id}\x00{ip}"), now)
+            )
         self.failures = [window for window in self.failures if window.enabled]
         self.retry_after = 0.0
 
