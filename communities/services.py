@@ -84,7 +84,8 @@ def community_register(
 
 @transaction.atomic
 def community_update(
-    *, community: Community, actor: Actor, name: str, permissions: list[str], token_lifetime: timedelta | None
+    *, community: Community, actor: Actor, name: str, permissions: list[str], token_lifetime: timedelta | None,
+    reason: str = "",
 ) -> Community:
     """Staff edits: name, permissions (withdrawn ones stop working at once) and token lifetime."""
     name = scrub(name)
@@ -100,7 +101,8 @@ def community_update(
              "token_lifetime": int(token_lifetime.total_seconds()) if token_lifetime else None}
     changed = {key: {"from": before[key], "to": after[key]} for key in after if before[key] != after[key]}
     if changed:
-        audit_record(event_type=Event.COMMUNITY_UPDATED, actor=actor, community=community, details=changed)
+        audit_record(event_type=Event.COMMUNITY_UPDATED, actor=actor, community=community,
+                     details={**changed, **({"reason": reason} if reason else {})})
     return community
 
 
@@ -115,7 +117,7 @@ def community_reactivate(*, community: Community, actor: Actor, reason: str = ""
 
 
 @transaction.atomic
-def member_set_bflus(*, community: Community, reference: str, bflus: int, actor: Actor) -> Member:
+def member_set_bflus(*, community: Community, reference: str, bflus: int, actor: Actor, reason: str = "") -> Member:
     """Set a member's balance, creating the member if new."""
     member = (
         Member.objects.select_for_update().filter(community=community, reference=reference).first()
@@ -129,6 +131,6 @@ def member_set_bflus(*, community: Community, reference: str, bflus: int, actor:
         event_type=Event.MEMBER_BALANCE_SET,
         actor=actor,
         community=community,
-        details={"member": reference, "previous": previous, "bflus": bflus},
+        details={"member": reference, "previous": previous, "bflus": bflus, **({"reason": reason} if reason else {})},
     )
     return member

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bfluence.conf import app_settings
 from bfluence.durations import format_duration, parse_duration
-from communities.models import Community
+from communities.models import Community, Member
 from console.once import form_key_new
 
 
@@ -76,9 +76,19 @@ class OnboardCommunityForm(OnceForm, CommunityFieldsMixin):
 
 
 class CommunityChangeForm(CommunityFieldsMixin, forms.ModelForm):
+    reason = reason_field()
+
     class Meta:
         model = Community
         fields = ["name", "permissions", "token_lifetime"]
+
+
+class MemberForm(forms.ModelForm):
+    reason = reason_field()
+
+    class Meta:
+        model = Member
+        fields = ["community", "reference", "bflus"]
 
 
 GRACE_OPTIONS = [("0s", None), ("1h", _("1 hour")), ("24h", _("24 hours")), ("7d", _("7 days"))]

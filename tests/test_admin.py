@@ -195,11 +195,14 @@ def test_deactivate_and_reactivate(api, security_client, acme):
 def test_editing_permissions_is_audited_and_takes_effect(api, security_client, acme):
     token = issue_token(api, acme)
     response = security_client.post(url("communities_community_change", acme.community.pk),
-                                    {"name": "Acme", "permissions": ["bflus:write"], "token_lifetime": ""})
+                                    {"name": "Acme", "permissions": ["bflus:write"], "token_lifetime": "",
+                                     "reason": "contract now covers writes"})
     assert response.status_code == 302
     assert get_bflus(api, token).status_code == 403
     event = AuditEvent.objects.get(event_type="community_updated")
     assert event.details["permissions"] == {"from": ["bflus:read"], "to": ["bflus:write"]}
+    assert (event.actor, event.source_ip, event.details["reason"]) == ("sue-security", "127.0.0.1",
+                                                                       "contract now covers writes")
 
 
 # --- issued tokens --------------------------------------------------------------------------------
@@ -290,12 +293,17 @@ def test_audit_trail_is_read_only_and_filterable(api, support_client, acme):
 
 def test_security_user_edits_a_balance_and_it_is_audited(api, security_client, acme):
     member = Member.objects.get(community=acme.community, reference="123")
-    response = security_client.post(url("communities_member_change", member.pk), {"bflus": "2500"})
+    assert security_client.post(url("communities_member_change", member.pk), {"bflus": "2500"}).status_code == 200
+    assert Member.objects.get(pk=member.pk).bflus == 1500  # a reason is required
+    response = security_client.post(url("communities_member_change", member.pk),
+                                    {"bflus": "2500", "reason": "loyalty bonus, ticket 42"})
     assert response.status_code == 302
     assert get_bflus(api, issue_token(api, acme)).json()["bflus"] == 2500
     event = AuditEvent.objects.get(event_type="member_balance_set", actor="sue-security")
-    assert (event.details["previous"], event.details["bflus"]) == (1500, 2500)
-    assert security_client.post(url("communities_member_change", member.pk), {"bflus": "-1"}).status_code == 200
+    assert (event.details["previous"], event.details["bflus"], event.details["reason"]) == (
+        1500, 2500, "loyalty bonus, ticket 42")
+    assert security_client.post(url("communities_member_change", member.pk),
+                                {"bflus": "-1", "reason": "x"}).status_code == 200
     assert Member.objects.get(pk=member.pk).bflus == 2500
 
 

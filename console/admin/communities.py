@@ -22,7 +22,14 @@ from django.views.decorators.debug import sensitive_post_parameters
 from audit.models import AuditEvent
 from communities.models import Community, Member
 from communities.services import community_reactivate, community_update, member_set_bflus
-from console.forms import CommunityChangeForm, OnboardCommunityForm, ReasonForm, RotateSecretForm, console_time
+from console.forms import (
+    CommunityChangeForm,
+    MemberForm,
+    OnboardCommunityForm,
+    ReasonForm,
+    RotateSecretForm,
+    console_time,
+)
 from console.humane import ago, community_filter_url
 from console.once import AlreadySubmitted, form_key_claim, secret_page_url, secret_reveal_later
 from console.pages import render_admin_page, staff_actor
@@ -70,7 +77,7 @@ class CommunityAdmin(admin.ModelAdmin):
     readonly_fields = ("client_id", "is_active", "secrets_overview", "tokens_revoked_before", "created_at",
                        "updated_at")
     fieldsets = (
-        (None, {"fields": ("client_id", "name", "is_active", "permissions", "token_lifetime")}),
+        (None, {"fields": ("client_id", "name", "is_active", "permissions", "token_lifetime", "reason")}),
         (gettext_lazy("Credentials"), {"fields": ("secrets_overview", "tokens_revoked_before")}),
         (gettext_lazy("History"), {"fields": ("created_at", "updated_at")}),
     )
@@ -146,7 +153,7 @@ class CommunityAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         community_update(community=obj, actor=staff_actor(request), name=form.cleaned_data["name"],
                          permissions=form.cleaned_data["permissions"],
-                         token_lifetime=form.cleaned_data["token_lifetime"])
+                         token_lifetime=form.cleaned_data["token_lifetime"], reason=form.cleaned_data["reason"])
 
     def has_delete_permission(self, request, obj=None):
         return False  # communities are deactivated, never deleted: their history must stay
@@ -349,6 +356,7 @@ REASON_ACTIONS = {
 
 @admin.register(Member)
 class MemberAdmin(admin.ModelAdmin):
+    form = MemberForm
     list_display = ("reference", "community", "bflus", "updated_at")
     list_filter = ("community",)
     search_fields = ("reference", "community__client_id", "community__name")
@@ -360,7 +368,7 @@ class MemberAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         # Through the service, so every balance change lands in the audit trail.
         member = member_set_bflus(community=obj.community, reference=obj.reference, bflus=obj.bflus,
-                                  actor=staff_actor(request))
+                                  actor=staff_actor(request), reason=form.cleaned_data["reason"])
         obj.pk = member.pk
         obj.refresh_from_db()
 

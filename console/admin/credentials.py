@@ -155,6 +155,9 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
             for community, group in groupby(tokens, key=lambda token: token.community):
                 revoked += tokens_revoke(community=community, jtis=[token.jti for token in group],
                                          actor=staff_actor(request), reason=form.cleaned_data["reason"])
+            for token in tokens:  # in "Recent actions" too, with the reason
+                if _token_is_live(token):
+                    self.log_change(request, token, _("Revoked: %(reason)s") % {"reason": form.cleaned_data["reason"]})
             self.message_user(request, ngettext("%(count)s token revoked.", "%(count)s tokens revoked.", revoked)
                               % {"count": revoked}, messages.SUCCESS)
             return HttpResponseRedirect(changelist)
