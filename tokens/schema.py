@@ -7,14 +7,14 @@ Texts are gettext_lazy: the schema is served in the caller's language (pt-BR by 
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
 from communities.models import CLIENT_ID_PATTERN
 
 ERROR_CODES = {
     400: ("invalid_request", "unsupported_grant_type", "invalid_scope"),
-    401: ("invalid_client", "unauthorized", "invalid_token"),
+    401: ("invalid_client", "unauthorized", "invalid_token", "invalid_dpop_proof"),
     403: ("insufficient_scope",),
     404: ("not_found",),
     405: ("method_not_allowed",),
@@ -101,7 +101,8 @@ TokenForm = inline_serializer("TokenForm", {
 
 TokenResponse = inline_serializer("TokenResponse", {
     "access_token": serializers.CharField(help_text=_("The JWT to send as Authorization: Bearer.")),
-    "token_type": serializers.ChoiceField(choices=["Bearer"]),
+    "token_type": serializers.ChoiceField(choices=["Bearer", "DPoP"],
+                                          help_text=_("DPoP when the token is bound to your DPoP key.")),
     "expires_in": serializers.IntegerField(help_text=_("Seconds until it expires.")),
     "scope": serializers.CharField(help_text=_("The permissions in the token, space-separated.")),
 })
@@ -142,3 +143,20 @@ MemberBflus = inline_serializer("MemberBflus", {
 })
 
 BOTH_FORMS = {"application/json": TokenRequest, "application/x-www-form-urlencoded": TokenForm}
+
+
+# Stronger client authentication, opt-in per community (SPEC §4.1). OpenAPI cannot say "these two
+# fields, or those two", so the alternative to client_id/client_secret is described in words.
+STRONG_AUTH_NOTE = _(
+    "Communities set up for it may instead authenticate with private_key_jwt (RFC 7523): the form fields "
+    "client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer and client_assertion, a "
+    "JWT signed with your private key (ES256, RS256, PS256 or EdDSA; iss = sub = client_id; aud = this "
+    "endpoint's URL; exp at most one hour ahead; a jti used once). With DPoP (RFC 9449) send a DPoP proof "
+    "header: the token comes back with token_type DPoP and must then be used as Authorization: DPoP <token> "
+    "with a fresh proof on every call. See GET /.well-known/oauth-authorization-server."
+)
+
+DPOP_PROOF_HEADER = OpenApiParameter(
+    "DPoP", str, OpenApiParameter.HEADER, required=False,
+    description=_("Optional DPoP proof (RFC 9449) for this request: binds the token to your key."),
+)

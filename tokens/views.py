@@ -1,6 +1,7 @@
 """The ``/auth/*`` endpoints: one view per operation, each a thin caller of ``tokens.services``."""
 
 from django.urls import reverse
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -97,9 +98,14 @@ class TokenView(ClientAuthenticatedView):
         operation_id="auth_token", tags=["auth"], auth=[], request=schema.BOTH_FORMS,
         responses={200: schema.TokenResponse, **schema.error_responses(*CLIENT_AUTH_ERRORS)},
         summary=_("Get an access token"),
-        description=_("Exchange client_id + client_secret for a Bearer token. Call it from your server, never "
-                      "from a browser. JSON body, or the OAuth 2.0 form with the client in the body or in HTTP "
-                      "Basic. When the token expires (401 invalid_token), simply ask again."),
+        description=format_lazy(
+            "{} {}",
+            _("Exchange client_id + client_secret for a Bearer token. Call it from your server, never "
+              "from a browser. JSON body, or the OAuth 2.0 form with the client in the body or in HTTP "
+              "Basic. When the token expires (401 invalid_token), simply ask again."),
+            schema.STRONG_AUTH_NOTE,
+        ),
+        parameters=[schema.DPOP_PROOF_HEADER],
     )
     def post(self, request):
         fields = self.Input(data=request.data)
