@@ -1,5 +1,13 @@
 """A small Bfluence partner client: the way we recommend calling the API from your server.
 
+Run it as a program to print a member's balance (the credentials come from the environment, never from
+the command line, where shell history and ``ps`` would show them):
+
+    export BFLUENCE_CLIENT_ID=demo-community BFLUENCE_CLIENT_SECRET=bfl_sk_...
+    python3 examples/partner_client.py --base-url http://127.0.0.1:8000 123
+
+Or use it from your code:
+
     client = BfluenceClient("https://api.bfluence.com", client_id="acme", client_secret=os.environ["BFL_SECRET"])
     balance = client.get_bflus("123")          # {"community": "acme", "client": "123", "bflus": 1500, ...}
 
@@ -11,6 +19,9 @@ code, and never call this from a browser.
 
 from __future__ import annotations
 
+import argparse
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -120,3 +131,35 @@ class BfluenceClient:
         if response.status_code >= 400:
             raise BfluenceError(response.status_code, body.get("error", "unknown"), body.get("error_description", ""))
         return body
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print one member's balance; exit 0, or 1 with the API's error (2 for missing credentials)."""
+    parser = argparse.ArgumentParser(
+        description="Print a member's bflus balance. Credentials: BFLUENCE_CLIENT_ID and "
+                    "BFLUENCE_CLIENT_SECRET in the environment.")
+    parser.add_argument("--base-url", default=os.environ.get("BFLUENCE_BASE_URL", "http://127.0.0.1:8000"),
+                        help="the API's address (default: $BFLUENCE_BASE_URL or http://127.0.0.1:8000)")
+    parser.add_argument("member", nargs="?", default="123", help="your reference for the member (default 123)")
+    args = parser.parse_args(argv)
+    client_id = os.environ.get("BFLUENCE_CLIENT_ID", "")
+    client_secret = os.environ.get("BFLUENCE_CLIENT_SECRET", "")
+    if not client_id or not client_secret:
+        print("Set BFLUENCE_CLIENT_ID and BFLUENCE_CLIENT_SECRET in the environment.", file=sys.stderr)
+        return 2
+    client = BfluenceClient(args.base_url, client_id=client_id, client_secret=client_secret)
+    try:
+        balance = client.get_bflus(args.member)
+    except BfluenceError as error:
+        print(f"Refused: {error}", file=sys.stderr)
+        return 1
+    except requests.RequestException as error:
+        print(f"Cannot reach {args.base_url}: {error.__class__.__name__}", file=sys.stderr)
+        return 1
+    print(f"member {balance['client']} of {balance['community']}: {balance['bflus']} bflus "
+          f"(updated {balance['updated_at']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,5 +1,10 @@
 """Standard OAuth 2.0 clients and our example client, unchanged, against a live server."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from authlib.integrations.requests_client import OAuth2Session as AuthlibSession
 from django.test import override_settings
@@ -127,3 +132,28 @@ def test_example_client_revoke(partner, urls):
     client.get_bflus("123")
     client.revoke()
     assert IssuedToken.objects.get().revoked_at is not None
+
+
+def run_example(base_url: str, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """The example as a partner runs it: a program, credentials in the environment."""
+    root = Path(__file__).resolve().parent.parent
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("BFLUENCE_")}
+    return subprocess.run([sys.executable, str(root / "examples" / "partner_client.py"), "--base-url", base_url,
+                           *args], env={**clean, **env}, capture_output=True, text=True, timeout=60)
+
+
+def test_example_client_runs_as_a_program_and_prints_a_balance(partner, urls):
+    result = run_example(urls["base"], "123", BFLUENCE_CLIENT_ID="clientco",
+                         BFLUENCE_CLIENT_SECRET=partner.client_secret)
+    assert result.returncode == 0, result.stderr
+    assert "member 123 of clientco: 1500 bflus" in result.stdout
+    assert partner.client_secret not in result.stdout + result.stderr
+
+
+def test_example_program_says_what_went_wrong(partner, urls):
+    unknown = run_example(urls["base"], "999", BFLUENCE_CLIENT_ID="clientco",
+                          BFLUENCE_CLIENT_SECRET=partner.client_secret)
+    assert (unknown.returncode, unknown.stdout) == (1, "")
+    assert "404 not_found" in unknown.stderr
+    missing = run_example(urls["base"], "123", BFLUENCE_CLIENT_ID="clientco")
+    assert missing.returncode == 2 and "BFLUENCE_CLIENT_SECRET" in missing.stderr
