@@ -139,7 +139,10 @@ def test_revoke_tokens_by_jti_only_touches_that_communitys_tokens(api, acme, glo
 
     mine, kept, theirs = issue_token(api, acme), issue_token(api, acme), issue_token(api, globex)
     jti = [jwt.decode(t, options={"verify_signature": False})["jti"] for t in (mine, theirs)]
-    assert run_json("revoke_tokens", "acme", "--jti", *jti) == {"client_id": "acme", "revoked": 1}
+    with pytest.raises(CommandError):  # another community's jti: refused, nothing revoked
+        run_json("revoke_tokens", "acme", "--jti", *jti)
+    assert get_bflus(api, mine).status_code == 200
+    assert run_json("revoke_tokens", "acme", "--jti", jti[0]) == {"client_id": "acme", "revoked": 1}
     assert get_bflus(api, mine).status_code == 401
     assert get_bflus(api, kept).status_code == 200
     assert get_bflus(api, theirs).status_code == 200

@@ -25,6 +25,8 @@ class SecretRotation:
     client_secret: str = field(repr=False)
     previous_secret_valid_until: datetime | None
     tokens_revoked: int
+    #: Secrets older than the previous one that were still in a grace window, and stop now.
+    older_secrets_stopped: int = 0
 
 
 @transaction.atomic
@@ -80,7 +82,20 @@ def secret_rotate(
         },
     )
     return SecretRotation(community=community, client_secret=secret,
-                          previous_secret_valid_until=valid_until, tokens_revoked=revoked)
+                          previous_secret_valid_until=valid_until, tokens_revoked=revoked,
+                          older_secrets_stopped=max(len(valid) - 1, 0))
+
+
+def secret_grace_window_end(*, community: Community) -> datetime | None:
+    """When the open grace window ends (a previous secret still works beside the current one), else None.
+
+    Rotating again while it is open stops that previous secret at once: only the newest previous secret
+    ever gets a grace window.
+    """
+    now = timezone.now()
+    valid = ClientSecret.objects.filter(community=community).exclude(valid_until__lte=now).order_by("-created_at")
+    in_grace = [secret.valid_until for secret in valid[1:] if secret.valid_until is not None]
+    return max(in_grace) if in_grace else None
 
 
 @transaction.atomic

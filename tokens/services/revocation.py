@@ -44,6 +44,12 @@ def token_revoke_presented(*, community: Community, raw_token: str, actor: Actor
 
 
 @transaction.atomic
+def jtis_not_issued_to(*, community: Community, jtis: list[str]) -> list[str]:
+    """The jtis in ``jtis`` that were never issued to ``community`` (unknown, or another community's)."""
+    issued = set(IssuedToken.objects.filter(community=community, pk__in=jtis).values_list("pk", flat=True))
+    return [jti for jti in dict.fromkeys(jtis) if jti not in issued]
+
+
 def tokens_revoke(*, community: Community, jtis: list[str], actor: Actor, reason: str) -> int:
     """Revoke the listed tokens of one community; tokens of other communities are left alone."""
     now = timezone.now()

@@ -7,7 +7,7 @@ class Command(ServiceCommand):
     help = "Reactivate a community: it may ask for new tokens (revoked ones stay revoked)."
 
     def add_command_arguments(self, parser) -> None:
-        parser.add_argument("client_id")
+        parser.add_argument("client_id", help="The community's client_id.")
         parser.add_argument("--reason", default="", help="Why, for the audit trail.")
 
     def run(self, *, client_id, reason, **options):

@@ -1,6 +1,7 @@
 import re
 
 from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
 
 from audit.services import Actor
 from bfluence.commands import ServiceCommand
@@ -10,7 +11,7 @@ from communities.services import community_get, member_set_bflus
 def non_negative_int(text: str) -> int:
     # ASCII digits only: str.isdigit() also takes "²" (int() then raises) and "١٢٣" (int() reads 123).
     if not re.fullmatch(r"[0-9]{1,18}", text):
-        raise CommandError(f"AMOUNT must be a whole number of bflus, 0 or more (got {text!r}).")
+        raise CommandError(_("AMOUNT must be a whole number of bflus, 0 or more (got %(amount)r).") % {"amount": text})
     return int(text)
 
 

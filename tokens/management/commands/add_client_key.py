@@ -15,7 +15,7 @@ class Command(ServiceCommand):
     )
 
     def add_command_arguments(self, parser) -> None:
-        parser.add_argument("client_id")
+        parser.add_argument("client_id", help="The community's client_id.")
         parser.add_argument(
             "--public-key",
             required=True,

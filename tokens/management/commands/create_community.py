@@ -1,3 +1,5 @@
+from django.utils.translation import gettext as _
+
 from audit.services import Actor
 from bfluence.commands import ServiceCommand, duration_argument
 from tokens.services import community_create
@@ -16,7 +18,8 @@ class Command(ServiceCommand):
         parser.add_argument("--client-id", required=True, help="Public identifier, e.g. acme-hub.")
         parser.add_argument("--name", required=True, help="Display name.")
         parser.add_argument("--permissions", type=permission_list, default=[],
-                            help="Comma-separated codes from the catalogue, e.g. bflus:read,bflus:write.")
+                            help="Comma-separated codes from the catalogue, e.g. bflus:read,bflus:write. "
+                                 "Without it the community has none, and its tokens can call nothing.")
         parser.add_argument("--token-lifetime", type=duration_argument, default=None,
                             help="A lifetime shorter than the default, e.g. 1h.")
 
@@ -26,6 +29,11 @@ class Command(ServiceCommand):
             actor=Actor.command("create_community"),
         )
         community = created.community
+        if not community.permissions:
+            self.stderr.write(self.style.WARNING(_(
+                "Warning: %(client_id)s has no permissions, so its tokens will be able to do nothing. Grant "
+                "some in the staff console (or onboard again with --permissions, e.g. bflus:read)."
+            ) % {"client_id": community.client_id}))
         payload = {
             "client_id": community.client_id,
             "client_secret": created.client_secret,

@@ -8,7 +8,7 @@ class Command(ServiceCommand):
     help = "Deactivate a community: it can get no tokens, and every token it holds is revoked now."
 
     def add_command_arguments(self, parser) -> None:
-        parser.add_argument("client_id")
+        parser.add_argument("client_id", help="The community's client_id.")
         parser.add_argument("--reason", default="", help="Why, for the audit trail.")
 
     def run(self, *, client_id, reason, **options):

@@ -8,7 +8,7 @@ class Command(ServiceCommand):
     help = "Retire a partner public key at once: assertions signed with it are refused from now on."
 
     def add_command_arguments(self, parser) -> None:
-        parser.add_argument("client_id")
+        parser.add_argument("client_id", help="The community's client_id.")
         parser.add_argument("--kid", required=True, help="The key's kid (see add_client_key's output).")
         parser.add_argument("--reason", default="", help="Why, for the audit trail.")
 

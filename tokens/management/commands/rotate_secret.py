@@ -1,9 +1,12 @@
 from datetime import timedelta
 
+from django.utils.translation import gettext as _
+
 from audit.services import Actor
 from bfluence.commands import ServiceCommand, duration_argument
 from communities.services import community_get
 from tokens.services import secret_rotate
+from tokens.services.client_secrets import secret_grace_window_end
 
 SECRET_WARNING = "Hand it to the partner now: it is shown once and never again."
 
@@ -12,18 +15,27 @@ class Command(ServiceCommand):
     help = "Issue a new client secret; the old one keeps working for --grace (default 0, at most 7d)."
 
     def add_command_arguments(self, parser) -> None:
-        parser.add_argument("client_id")
+        parser.add_argument("client_id", help="The community's client_id.")
         parser.add_argument("--grace", type=duration_argument, default=timedelta(0),
                             help="How long the previous secret keeps working, e.g. 24h (max 7d).")
         parser.add_argument("--revoke-tokens", action="store_true", help="Also revoke every live token now.")
         parser.add_argument("--reason", default="", help="Why, for the audit trail.")
 
     def run(self, *, client_id, grace, revoke_tokens, reason, **options):
+        community = community_get(client_id=client_id)
+        # Inside an earlier rotation's grace window two secrets work; a new one stops the older of them at
+        # once (a community never holds more than two). The partner may still be using it: say so.
+        grace_end = secret_grace_window_end(community=community)
         rotation = secret_rotate(
-            community=community_get(client_id=client_id), grace=grace, revoke_tokens=revoke_tokens,
+            community=community, grace=grace, revoke_tokens=revoke_tokens,
             reason=reason, actor=Actor.command("rotate_secret"),
         )
         valid_until = rotation.previous_secret_valid_until
+        if rotation.older_secrets_stopped:
+            self.stderr.write(self.style.WARNING(_(
+                "An earlier grace window was still open: the secret that was to work until %(until)s stopped "
+                "working now. Only the secret just replaced keeps a grace window."
+            ) % {"until": grace_end.isoformat() if grace_end else "?"}))
         payload = {
             "client_id": client_id,
             "client_secret": rotation.client_secret,

@@ -52,7 +52,8 @@ class Command(ServiceCommand):
     help = "Create (or refresh) the demo community, its members, and print working credentials and curl."
 
     def add_command_arguments(self, parser) -> None:
-        parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000",
+                            help="The server the printed curl commands call (default http://127.0.0.1:8000).")
 
     def run(self, *, base_url, **options):
         demo = community_seed_demo(actor=Actor.command("seed_demo"))
