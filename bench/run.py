@@ -41,6 +41,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench import auth_methods  # noqa: E402  (private_key_jwt and DPoP, issue 15)
 PYTHON = sys.executable
 ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 DATABASE = "bfluence_bench"
@@ -290,6 +292,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--growth", action="store_true", help="also measure with up to --growth-tokens records")
     parser.add_argument("--growth-tokens", type=int, default=1_000_000)
+    parser.add_argument("--no-methods", action="store_true",
+                        help="skip private_key_jwt and DPoP beside the secret path (bench/auth_methods.py)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install wrk")
@@ -335,6 +339,9 @@ def main() -> int:
             results_per_round.append(results)
             rows.extend((run + 1, name, results[name]) for name in names)
         memory = project.worker_rss_mib()
+        methods = None if args.no_methods else auth_methods.measure_methods(
+            project=project, manage=manage, env=env, created=created, seconds=seconds,
+            connections=args.connections, rounds=rounds, wrk=wrk, say=say)
 
         growth = None
         if args.growth:
@@ -362,6 +369,9 @@ def main() -> int:
     print("\nCost per request (medians over the rounds; CPU from /proc, rows and commits from pg_stat_database):\n")
     print(cost_table(results_per_round))
     print(f"\nProject worker resident memory after the runs: {', '.join(f'{size:.0f} MiB' for size in memory)}")
+    if methods:
+        print("\nClient authentication methods beside the secret path (bench/auth_methods.py):\n")
+        print(auth_methods.methods_table(methods))
     if growth:
         (small_p50, small_ratio), (large_p50, large_ratio) = growth["small"], growth["large"]
         print(f"\n| data | get-bflus p50 ms | bflus ÷ ceiling |\n|---|---:|---:|\n"

@@ -44,7 +44,7 @@ def partner(live_server, tmp_path, monkeypatch):
 @pytest.mark.parametrize("guide", GUIDES)
 def test_private_key_jwt_example_with_authlib(partner, guide):
     namespace: dict = {}
-    exec(compile(example(guide, "private-key-jwt"), guide, "exec"), namespace)  # noqa: S102 (our own docs)
+    exec(compile(example(guide, "private-key-jwt"), guide, "exec"), namespace)
     assert namespace["balance"]["bflus"] == 1500
     assert IssuedToken.objects.get().client_secret_id is None
 
@@ -52,7 +52,7 @@ def test_private_key_jwt_example_with_authlib(partner, guide):
 @pytest.mark.parametrize("guide", GUIDES)
 def test_dpop_example(partner, guide):
     namespace: dict = {}
-    exec(compile(example(guide, "dpop"), guide, "exec"), namespace)  # noqa: S102 (our own docs)
+    exec(compile(example(guide, "dpop"), guide, "exec"), namespace)
     assert namespace["balance"]["bflus"] == 1500
     assert namespace["response"].json()["token_type"] == "DPoP"
 
