@@ -173,6 +173,7 @@ def test_forwarded_proto_is_believed_from_a_trusted_proxy_only(api):
 
 def test_production_settings_install_the_forwarded_proto_guard():
     import os
+    import secrets
     import subprocess
     import sys
 
@@ -181,8 +182,8 @@ def test_production_settings_install_the_forwarded_proto_guard():
     env = {
         **os.environ,
         "DEBUG": "false",
-        "SECRET_KEY": "s" * 50,
-        "JWT_SIGNING_KEY": "j" * 40,
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "JWT_SIGNING_KEY": secrets.token_urlsafe(48),
         "SECURE_SSL_REDIRECT": "true",
         "TRUSTED_PROXIES": "127.0.0.1",
         "DJANGO_SETTINGS_MODULE": "bfluence.settings",
