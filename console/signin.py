@@ -145,21 +145,23 @@ _process_lock = threading.Lock()
 
 
 class OneSignInAttemptAtATime:
-    """Middleware (just before axes'): runs each console sign-in POST inside ``one_attempt_at_a_time``.
-    Other requests pass straight through."""
+    """Middleware (after authentication, just before axes'): every console POST that carries a password
+    — the sign-in form and the sudo prompt — runs inside ``one_attempt_at_a_time`` for the account it
+    names (or the signed-in one) and the source IP. Everything else passes straight through, and API
+    bodies are never read here."""
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response
-        self.login_path: str | None = None  # resolved on first use: URLconf may not be loaded yet
+        self.prefix: str | None = None  # resolved on first use: URLconf may not be loaded yet
 
     def __call__(self, request):
         if request.method != "POST":
             return self.get_response(request)
-        if self.login_path is None:
-            self.login_path = reverse("admin:login")
-        if request.path_info != self.login_path:
+        if self.prefix is None:
+            self.prefix = reverse("admin:index")
+        if not request.path_info.startswith(self.prefix) or "password" not in request.POST:
             return self.get_response(request)
-        username = request.POST.get(get_user_model().USERNAME_FIELD, "")
+        username = request.POST.get(get_user_model().USERNAME_FIELD) or request.user.get_username()
         with one_attempt_at_a_time(username, source_ip(request)):
             return self.get_response(request)
 

@@ -179,33 +179,37 @@ def test_nothing_secret_lands_in_the_audit_trail_or_the_attempt_records(sue):
     assert unknown.source_ip == "203.0.113.7"
 
 
-@pytest.mark.django_db(transaction=True)
-def test_parallel_wrong_passwords_get_exactly_the_limit_of_guesses(live_server):
-    """Attempts at one account from one address are serialised (advisory lock on PostgreSQL), so the
-    count every attempt sees is exact: 20 at once get LIMIT password checks, then the lock."""
+def parallel_wrong_passwords(
+    url: str, *, count: int = 20, fields: dict | None = None, session_cookie: str | None = None
+) -> list[int]:
+    """``count`` POSTs of wrong passwords to ``url`` released at the same instant, each from its own
+    browser session (its own CSRF token); their statuses."""
     import re
     import threading
     import urllib.error
     import urllib.parse
     import urllib.request
-    from http.cookiejar import CookieJar
+    from http.cookiejar import Cookie, CookieJar
 
-    User.objects.create_user("sue", password=PASSWORD, is_staff=True)
-    login = f"{live_server.url}/admin/login/"
     sessions = []
-    for _ in range(20):
-        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
-        page = opener.open(login, timeout=30).read().decode()
-        sessions.append((opener, re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)))
-    statuses, start = [], threading.Barrier(len(sessions))
+    for _ in range(count):
+        jar = CookieJar()
+        if session_cookie:  # a signed-in staff member's session, for the sudo prompt
+            jar.set_cookie(Cookie(0, settings.SESSION_COOKIE_NAME, session_cookie, None, False, "localhost.local",
+                                  False, False, "/", True, False, None, False, None, None, {}))
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        page = opener.open(url, timeout=30).read().decode()
+        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+        sessions.append((opener, csrf))
+    statuses, start = [], threading.Barrier(count)
 
     def attempt(opener, csrf, number):
         body = urllib.parse.urlencode(
-            {"username": "sue", "password": f"wrong-{number}", "csrfmiddlewaretoken": csrf}
+            {**(fields or {}), "password": f"wrong-{number}", "csrfmiddlewaretoken": csrf}
         ).encode()
         start.wait()
         try:
-            statuses.append(opener.open(urllib.request.Request(login, data=body), timeout=60).status)
+            statuses.append(opener.open(urllib.request.Request(url, data=body), timeout=60).status)
         except urllib.error.HTTPError as error:
             statuses.append(error.code)
 
@@ -216,9 +220,40 @@ def test_parallel_wrong_passwords_get_exactly_the_limit_of_guesses(live_server):
         thread.start()
     for thread in threads:
         thread.join()
+    return statuses
 
-    assert sorted(statuses) == [200] * (LIMIT - 1) + [429] * (len(sessions) - LIMIT + 1)
+
+def assert_exactly_the_limit_was_checked() -> None:
     failed = AuditEvent.objects.filter(event_type=Event.STAFF_SIGN_IN_FAILED)
     assert failed.filter(details__reason="invalid_credentials").count() == LIMIT  # passwords checked
     assert AuditEvent.objects.filter(event_type=Event.STAFF_LOCKED_OUT).count() == 1
     assert AccessAttempt.objects.get(username="sue").failures_since_start == LIMIT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_wrong_passwords_get_exactly_the_limit_of_guesses(live_server):
+    """Attempts at one account from one address are serialised (advisory lock on PostgreSQL), so the
+    count every attempt sees is exact: 20 at once get LIMIT password checks, then the lock."""
+    User.objects.create_user("sue", password=PASSWORD, is_staff=True)
+
+    statuses = parallel_wrong_passwords(f"{live_server.url}/admin/login/", fields={"username": "sue"})
+
+    assert sorted(statuses) == [200] * (LIMIT - 1) + [429] * (len(statuses) - LIMIT + 1)
+    assert_exactly_the_limit_was_checked()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_wrong_passwords_at_the_sudo_prompt_get_exactly_the_limit_too(live_server):
+    """The console's password prompt (sudo mode) goes through the same limit, serialised the same way:
+    a stolen session cannot guess the password faster there than at the sign-in form."""
+    sue = User.objects.create_user("sue", password=PASSWORD, is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(sue)
+
+    statuses = parallel_wrong_passwords(
+        f"{live_server.url}/admin/console/confirm-password/",
+        session_cookie=client.cookies[settings.SESSION_COOKIE_NAME].value,
+    )
+
+    assert sorted(statuses) == [200] * (LIMIT - 1) + [429] * (len(statuses) - LIMIT + 1)
+    assert_exactly_the_limit_was_checked()
