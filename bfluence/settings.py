@@ -297,10 +297,12 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Bfluence Partner API",
     "DESCRIPTION": gettext_lazy(
-        "Partner communities exchange their client_id and client_secret for a short-lived Bearer token "
-        "(JWT, HS256) at POST /auth/token, then call private endpoints with Authorization: Bearer <token>. "
-        "Every error has the shape {\"error\", \"error_description\"}. To try it here: Authorize with "
-        "your client_id and client_secret (client credentials), then Try it out on get-bflus."
+        # Markdown (Swagger UI renders it): code spans keep `<token>` from being read as an HTML tag.
+        "Partner communities exchange their `client_id` and `client_secret` for a short-lived Bearer token "
+        "(JWT, HS256) at `POST /auth/token`, then call private endpoints with "
+        "`Authorization: Bearer <token>`. Every error has the shape "
+        "`{\"error\": \"…\", \"error_description\": \"…\"}`. To try it here: Authorize with your "
+        "client_id and client_secret (client credentials), then Try it out on get-bflus."
     ),
     "VERSION": "1.0.0",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],

@@ -3,8 +3,8 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from bfluence.docs import DocsView, SchemaView
 from bfluence.health import HealthView, ReadyView
 from tokens.discovery import AuthorizationServerMetadataView
 from tokens.member_views import MemberBflusView
@@ -32,8 +32,8 @@ urlpatterns = [
          name="oauth-authorization-server"),
     path("healthz", HealthView.as_view(), name="healthz"),
     path("readyz", ReadyView.as_view(), name="readyz"),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
+    path("api/docs/", DocsView.as_view(url_name="schema"), name="api-docs"),
     path("admin/console/", include("console.urls")),
     path("admin/", admin.site.urls),
     path("", RedirectView.as_view(pattern_name="api-docs"), name="home"),

@@ -86,8 +86,11 @@ def _client_fields(required: bool) -> dict:
 SCOPE = serializers.RegexField(r"^[a-z0-9:_.-]+( [a-z0-9:_.-]+)*$", required=False, max_length=1000,
                                help_text=_("Optional: a space-separated subset of your permissions."))
 
+# Component names: drf-spectacular adds "Request" to request bodies (COMPONENT_SPLIT_REQUEST), so these
+# become TokenRequest, TokenFormRequest, RevokeRequest and NewRevocationRequest.
+
 # The seed's JSON form: credentials in the body.
-TokenRequest = inline_serializer("TokenRequest", {
+TokenRequest = inline_serializer("Token", {
     "grant_type": serializers.ChoiceField(choices=["client_credentials"], required=False,
                                           help_text=_("Optional in JSON.")),
     **_client_fields(required=True), "scope": SCOPE,
@@ -114,14 +117,14 @@ def client_authenticated_bodies(name: str, fields: dict) -> dict:
     return {"application/json": body, "application/x-www-form-urlencoded": body}
 
 
-REVOKE_BODIES = client_authenticated_bodies("RevokeRequest", {
+REVOKE_BODIES = client_authenticated_bodies("Revoke", {
     "token": serializers.RegexField(NO_NUL, max_length=8192, help_text=_("The access token to revoke.")),
     "token_type_hint": serializers.RegexField(NO_NUL, required=False, max_length=100),
 })
 
 Revoked = inline_serializer("Revoked", {})
 
-REVOCATION_REQUEST_BODIES = client_authenticated_bodies("RevocationRequestCreate", {
+REVOCATION_REQUEST_BODIES = client_authenticated_bodies("NewRevocation", {
     "reason": serializers.RegexField(NO_NUL, max_length=2000, help_text=_("What happened, for Bfluence staff.")),
 })
 

@@ -1,0 +1,43 @@
+"""The OpenAPI document and the interactive docs, in the language asked for.
+
+drf-spectacular already translates the document for ``?lang=en``, but the response still said
+``Content-Language: pt-br`` (LocaleMiddleware reads only ``Accept-Language``). These views answer in the
+language of ``?lang=`` when it is one we speak, and say so in ``Content-Language``.
+"""
+
+from django.utils import translation
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+
+def requested_language(request) -> str | None:
+    """``?lang=`` as one of settings.LANGUAGES (``en`` → ``en``, ``pt-BR`` → ``pt-br``), else None."""
+    lang = request.GET.get("lang", "")
+    try:
+        return translation.get_supported_language_variant(lang.lower()) if lang else None
+    except LookupError:
+        return None
+
+
+class _AnswersInRequestedLanguage:
+    def dispatch(self, request, *args, **kwargs):
+        lang = requested_language(request)
+        if lang is None:
+            return super().dispatch(request, *args, **kwargs)
+        query = request.GET.copy()
+        query["lang"] = lang  # drf-spectacular reads it again: give it the normalised code
+        request.GET = query
+        with translation.override(lang):
+            request.LANGUAGE_CODE = lang
+            response = super().dispatch(request, *args, **kwargs)
+            if hasattr(response, "render") and not getattr(response, "is_rendered", True):
+                response.render()  # lazy texts become strings while the language is still active
+        response["Content-Language"] = lang
+        return response
+
+
+class SchemaView(_AnswersInRequestedLanguage, SpectacularAPIView):
+    """``GET /api/schema/``: the OpenAPI 3 document."""
+
+
+class DocsView(_AnswersInRequestedLanguage, SpectacularSwaggerView):
+    """``GET /api/docs/``: Swagger UI, loading the document in the same language."""
