@@ -37,8 +37,10 @@ curl -i -X POST {base_url}/auth/revoke -H 'Content-Type: application/json' \\
   -d '{{{credentials}, "token": "'"$TOKEN"'"}}'
 # 200 {{}}
 curl -i {base_url}/communities/hub/client/123/get-bflus -H "Authorization: Bearer $TOKEN"
-# 401 WWW-Authenticate: Bearer realm="bfluence", error="invalid_token", error_description="The access token was revoked"
-#     {{"error": "invalid_token", "error_description": "O token de acesso foi revogado: solicite um novo em /auth/token."}}
+# 401 WWW-Authenticate: Bearer realm="bfluence", error="invalid_token",
+#                       error_description="The access token was revoked"
+#     {{"error": "invalid_token",
+#      "error_description": "O token de acesso foi revogado: solicite um novo em /auth/token."}}
 
 # 4. "Our credentials are compromised": every token revoked and every secret suspended at once.
 #    (This ends the demo secret too: `python3 dev.py manage seed_demo` prints a fresh one.)
