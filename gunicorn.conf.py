@@ -31,6 +31,9 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 _text_logs = os.environ.get("LOG_FORMAT", "json").lower() == "text"
 logger_class = f"bfluence.gunicorn_logging.{'TextGunicornLogger' if _text_logs else 'JsonGunicornLogger'}"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn 27's control socket (gunicornc) is not used here; it would be created in $HOME, which the
+# systemd unit keeps read-only (deploy/systemd/bfluence.service).
+control_socket_disable = True
 
 # Prometheus metrics of all workers together (bfluence/metrics.py), on a listener of their own that the
 # public site never routes to: METRICS_BIND (host:port, loopback by default; empty: no listener).
