@@ -14,7 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.stack import ROOT, PrivatePostgres, free_port, http, manage, private_services_available, server_env, wait_for
+from tests.stack import (
+    ROOT,
+    PrivatePostgres,
+    free_port,
+    http,
+    manage,
+    private_services_available,
+    server_env,
+    wait_for,
+)
 
 REQUESTS = 1000
 

@@ -85,7 +85,8 @@ def test_reasons_and_scopes_are_fixed_labels_never_caller_input(api, acme):
 
 @pytest.mark.django_db
 def test_probes_are_timed_under_their_own_route(api):
-    with Delta(("bfluence_request_duration_seconds_count", {"route": "healthz", "method": "HEAD", "status": "2xx"})) as delta:
+    probe = {"route": "healthz", "method": "HEAD", "status": "2xx"}
+    with Delta(("bfluence_request_duration_seconds_count", probe)) as delta:
         assert api.head("/healthz", HTTP_HOST="10.0.0.9").status_code == 200
     assert delta.changes == [1]
 
