@@ -37,12 +37,13 @@ import sys
 import tempfile
 import time
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench import auth_methods  # noqa: E402  (private_key_jwt and DPoP, issue 15)
+
 PYTHON = sys.executable
 ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 DATABASE = "bfluence_bench"
@@ -191,7 +192,7 @@ def seed(community_id: int, *, communities: int, tokens: int, start: int = 0) ->
     seconds, not hours. Every tenth token belongs to the benchmark's own community."""
     import psycopg
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{DATABASE}", autocommit=True) as connection:
         with connection.cursor() as cursor:
             with cursor.copy("COPY communities_community (client_id, name, is_active, permissions, created_at, "
@@ -358,7 +359,7 @@ def main() -> int:
         if ceiling:
             ceiling.stop()
 
-    print(f"\nBenchmark {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+    print(f"\nBenchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
           f"gunicorn {args.workers} sync workers per server, wrk {args.connections} connections, "
           f"{seconds}s per run, {rounds} interleaved rounds\n")
     print(runs_table(rows))

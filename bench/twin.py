@@ -4,10 +4,11 @@ Beside the plain ceiling (bench/ceiling) it tells what the stack costs from what
 Routed only by bench.urls; never in production.
 """
 
+from rest_framework.response import Response
+
 from bfluence.errors import NotFound
 from bfluence.views import NoStoreAPIView
 from communities.selectors import member_balance_get
-from rest_framework.response import Response
 
 
 class BenchMemberBflusView(NoStoreAPIView):

@@ -7,6 +7,7 @@ language of ``?lang=`` when it is one we speak, and say so in ``Content-Language
 
 from django.utils import translation
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.views import APIView
 
 
 def requested_language(request) -> str | None:
@@ -18,7 +19,7 @@ def requested_language(request) -> str | None:
         return None
 
 
-class _AnswersInRequestedLanguage:
+class _AnswersInRequestedLanguage(APIView):
     def dispatch(self, request, *args, **kwargs):
         lang = requested_language(request)
         if lang is None:

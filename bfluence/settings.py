@@ -4,11 +4,10 @@ Every environment variable is read here, and only here (django-environ). Safe de
 off, and a production start without proper keys stops with a message that says what to set.
 """
 
-import zoneinfo
-from pathlib import Path
-
 import re
 import secrets
+import zoneinfo
+from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured

@@ -16,8 +16,10 @@ class ConsoleConfig(AppConfig):
         from django.contrib import admin
         from django.urls import reverse_lazy
 
-        from console import signin  # noqa: F401  (connects the staff sign-in audit receivers)
-        from console import sudo  # noqa: F401  (signing in counts as typing the password)
+        from console import (
+            signin,  # noqa: F401  (connects the staff sign-in audit receivers)
+            sudo,  # noqa: F401  (signing in counts as typing the password)
+        )
 
         admin.site.site_header = _("Bfluence staff console")
         admin.site.site_title = _("Bfluence staff console")

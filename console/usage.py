@@ -16,8 +16,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
-from communities.models import Community
 from audit.models import AuditEvent
+from communities.models import Community
 
 DAYS = 30
 Event = AuditEvent.EventType

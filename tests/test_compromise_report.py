@@ -12,9 +12,10 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from tests.conftest import TEST_ACTOR, get_bflus, issue_token, request_token
 from tokens import views as token_views
-from tokens.models import AuditEvent, ClientSecret, IssuedToken, RevocationRequest
+from tokens.models import ClientSecret, IssuedToken, RevocationRequest
 from tokens.services import NewCommunity, revocation_request_handle, secret_rotate
 
 pytestmark = pytest.mark.django_db

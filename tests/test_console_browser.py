@@ -12,12 +12,13 @@ from django.db import connections
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from audit.models import AuditEvent
 from communities.models import Community
 from tests.browser import chromium_page, needs_chromium, screenshot, staff_groups  # noqa: F401
 from tests.conftest import make_community
 from tests.stack import http
 from tokens.crypto import generate_secret
-from tokens.models import AuditEvent, ClientSecret, RevocationRequest
+from tokens.models import ClientSecret, RevocationRequest
 
 pytestmark = [needs_chromium, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("staff_groups")]
 SECRET = re.compile(r"bfl_sk_[A-Za-z0-9]{49}")

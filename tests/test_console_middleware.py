@@ -68,7 +68,7 @@ def test_the_deployment_check_wants_the_console_middleware_complete(settings):
     from django.core.management.base import SystemCheckError
 
     settings.CONSOLE_MIDDLEWARE = [name for name in settings.CONSOLE_MIDDLEWARE if "csrf" not in name]
-    with pytest.raises(SystemCheckError, match="bfluence.E002"):
+    with pytest.raises(SystemCheckError, match=r"bfluence\.E002"):
         call_command("check")
 
 
@@ -76,5 +76,5 @@ def test_the_deployment_check_still_wants_a_secure_csrf_cookie(settings):
     from django.core.management.base import SystemCheckError
 
     settings.CSRF_COOKIE_SECURE = False
-    with pytest.raises(SystemCheckError, match="security.W016"):
+    with pytest.raises(SystemCheckError, match=r"security\.W016"):
         call_command("check", "--deploy", "--fail-level", "WARNING")

@@ -8,10 +8,10 @@ import time_machine
 from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from console.models import FormSubmission
 from tests.conftest import request_token
 from tests.test_admin import SECRET, as_partner, form_key, staff, submit_once, url
-from audit.models import AuditEvent
 from tokens.models import ClientSecret, RevocationRequest
 
 pytestmark = pytest.mark.django_db

@@ -1,7 +1,7 @@
 """Revocation works for every token that would still be accepted, also inside ``JWT_LEEWAY`` past ``exp``."""
 
 import io
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
@@ -27,7 +27,7 @@ def inside_the_leeway(token: str):
     exp = jwt.decode(token, options={"verify_signature": False})["exp"]
     leeway = app_settings().leeway_seconds
     assert leeway >= 2
-    return time_machine.travel(datetime.fromtimestamp(exp + leeway // 2, tz=dt_timezone.utc), tick=False)
+    return time_machine.travel(datetime.fromtimestamp(exp + leeway // 2, tz=UTC), tick=False)
 
 
 def test_partner_revokes_a_token_inside_the_leeway(api, short_lived):
@@ -61,7 +61,7 @@ def test_revoke_by_jti_inside_the_leeway_is_recorded(api, short_lived):
 def test_tokens_past_the_leeway_are_left_as_expired(api, short_lived):
     token = issue_token(api, short_lived)
     exp = jwt.decode(token, options={"verify_signature": False})["exp"]
-    later = datetime.fromtimestamp(exp + app_settings().leeway_seconds + 5, tz=dt_timezone.utc)
+    later = datetime.fromtimestamp(exp + app_settings().leeway_seconds + 5, tz=UTC)
     with time_machine.travel(later, tick=False):
         assert get_bflus(api, token).status_code == 401
         call_command("revoke_tokens", "shorty", "--all", stdout=io.StringIO())

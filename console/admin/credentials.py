@@ -24,7 +24,13 @@ from audit.models import AuditEvent
 from audit.services import Actor
 from console.forms import HandleRequestForm, ReasonForm, console_time
 from console.humane import ago
-from console.once import AlreadySubmitted, form_already_submitted, form_key_claim, secret_page_url, secret_reveal_later
+from console.once import (
+    AlreadySubmitted,
+    form_already_submitted,
+    form_key_claim,
+    secret_page_url,
+    secret_reveal_later,
+)
 from console.pages import render_admin_page, staff_actor
 from console.sudo import password_prompt
 from tokens.models import IssuedToken, RevocationRequest
