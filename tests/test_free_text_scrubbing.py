@@ -9,6 +9,7 @@ import io
 import logging
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.urls import reverse
@@ -18,7 +19,8 @@ from bfluence.log_filters import RedactCredentials
 from bfluence.scrub import scrub
 from communities.services import community_reactivate
 from tests.conftest import TEST_ACTOR, issue_token, make_community
-from tokens.models import IssuedToken
+from tests.test_admin import form_key
+from tokens.models import IssuedToken, RevocationRequest
 from tokens.services import community_deactivate, secret_rotate, tokens_revoke, tokens_revoke_all
 
 pytestmark = pytest.mark.django_db
@@ -52,6 +54,15 @@ def test_no_pasted_secret_or_token_survives_anywhere_in_the_database(api, acme, 
     tokens_revoke(community=globex.community, jtis=[IssuedToken.objects.filter(community=globex.community)
                                                     .latest("issued_at").jti],
                   actor=Actor.staff(staff), reason=pasted(globex.client_secret, spare))
+    # ... and a request completed in the console, the reason pasted with evidence (Django's admin log).
+    pending = RevocationRequest.objects.get(community=globex.community, status="pending")
+    other_staff = User.objects.create_superuser("other", password="x")
+    client.force_login(other_staff)
+    handle = reverse("admin:tokens_revocationrequest_handle", args=[pending.pk])
+    client.post(handle, {"reason": f"evidence: {globex.client_secret} {FOREIGN_JWT}"[:500],
+                         "form_key": form_key(client, handle)})
+    assert RevocationRequest.objects.get(pk=pending.pk).status == "done"
+    assert LogEntry.objects.filter(change_message__contains="[redacted").exists()
     # Operators, through commands.
     call_command("rotate_secret", "globex", "--reason", text_globex, stdout=io.StringIO())
     call_command("revoke_tokens", "globex", "--all", "--reason", text_globex, stdout=io.StringIO())

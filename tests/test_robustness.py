@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from communities.models import Community, Member
 from tests.conftest import make_community
+from tests.test_admin import form_key
 from tests.test_settings import ROOT, start
 
 # --- set_bflus: ASCII digits only ------------------------------------------------------------------
@@ -127,8 +128,9 @@ def test_the_database_itself_refuses_a_case_variant(acme):
 @pytest.mark.django_db
 def test_the_console_refuses_a_case_variant_with_a_form_error(client, acme):
     client.force_login(User.objects.create_superuser("root", password="x"))
-    response = client.post(reverse("admin:communities_community_add"),
-                           {"client_id": "ACME", "name": "Impostor", "permissions": ["bflus:read"]})
+    page = reverse("admin:communities_community_add")
+    response = client.post(page, {"client_id": "ACME", "name": "Impostor", "permissions": ["bflus:read"],
+                                  "form_key": form_key(client, page)})
     assert response.status_code == 200
     assert "already" in response.content.decode()
     assert Community.objects.count() == 1
