@@ -242,6 +242,11 @@ def ratios_table(rounds: list[dict]) -> str:
     lines.append("| **median** | " + " | ".join(f"**{statistics.median(c):.2f}**" for c in columns) + " |")
     if len(rounds) > 1:
         lines.append("| range | " + " | ".join(f"{min(c):.2f}–{max(c):.2f}" for c in columns) + " |")
+    # The same ratios from the server's CPU per request (inverse): what requests/s would show on a core of
+    # its own. On a shared machine whose core 0 others also use, the steadier of the two.
+    cpu = [statistics.median(results[b]["cost"]["app_cpu_ms"] for results in rounds)
+           / statistics.median(results[a]["cost"]["app_cpu_ms"] for results in rounds) for a, b in RATIOS]
+    lines.append("| by app CPU per request | " + " | ".join(f"{value:.2f}" for value in cpu) + " |")
     return "\n".join(lines)
 
 
