@@ -164,6 +164,16 @@ class InvalidDPoPToken(DPoPError):
     header_description = "The access token is invalid for this scheme"
 
 
+class DPoPChallenge(DPoPError):
+    """A token error (expired, revoked, …) on a call made with the DPoP scheme: the same code and
+    texts, under a ``DPoP`` challenge instead of a ``Bearer`` one (RFC 9449 §7.1)."""
+
+    def __init__(self, error: BearerError) -> None:
+        super().__init__(detail=error.detail)
+        self.default_code = error.default_code
+        self.header_description = error.header_description
+
+
 class InsufficientScope(BearerError):
     status_code = status.HTTP_403_FORBIDDEN
     default_code = "insufficient_scope"

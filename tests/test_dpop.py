@@ -232,7 +232,8 @@ def test_revoked_dpop_token_is_refused_even_with_a_good_proof(api, acme, dpop_ke
         == 200
     )
     response = dpop_call(api, token, dpop_proof(dpop_key, "GET", BFLUS_URL, access_token=token))
-    assert (response.status_code, response.json()["error"]) == (401, "invalid_token")
+    refused_with_dpop_challenge(response, error="invalid_token")  # RFC 9449 §7.1: a DPoP challenge
+    assert 'error_description="The access token was revoked"' in response["WWW-Authenticate"]
 
 
 def test_dpop_with_private_key_jwt(api, dpop_key):

@@ -7,6 +7,7 @@ forwarded address counts; otherwise X-Forwarded-For is ignored and cannot open t
 import pytest
 
 from audit.models import AuditEvent
+from bfluence.source_ip import parse_trusted_proxies
 from tests.conftest import TEST_ACTOR, bearer, get_bflus, make_community, post_form, request_token
 from tests.keyfactory import wrong_secret_for
 from tokens.services import PolicyChange, client_auth_policy_set
@@ -33,13 +34,8 @@ def from_ip(address: str) -> dict:
 
 
 def trust_local_proxy(settings) -> None:
-    """Make 127.0.0.1 (the test client's peer) a trusted proxy, in whichever form the setting has."""
-    if "TRUSTED_PROXIES" in settings.BFLUENCE:  # addresses / CIDR ranges (SPEC §6)
-        from bfluence.source_ip import parse_trusted_proxies
-
-        settings.BFLUENCE = {**settings.BFLUENCE, "TRUSTED_PROXIES": parse_trusted_proxies(["127.0.0.1"])}
-    else:  # the older form: a count of proxies
-        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    """Make 127.0.0.1 (the test client's peer) a trusted proxy (SPEC §6: addresses / CIDR ranges)."""
+    settings.BFLUENCE = {**settings.BFLUENCE, "TRUSTED_PROXIES": parse_trusted_proxies(["127.0.0.1"])}
 
 
 def test_token_from_inside_the_allowlist_is_issued(api, acme):

@@ -17,6 +17,8 @@ from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 
 from audit.services import log_auth_decision
 from bfluence.errors import (
+    DPoPChallenge,
+    DPoPError,
     ExpiredToken,
     InvalidDPoPProof,
     InvalidDPoPToken,
@@ -81,12 +83,19 @@ class BearerTokenAuthentication(JWTAuthentication):
         except _Denied as denied:
             log_auth_decision(outcome="denied", reason=denied.reason, client_id=denied.client_id,
                              jti=denied.jti, source_ip=source_ip, kind="bearer")
-            raise denied.error from None
+            error = denied.error
+            if isinstance(error, InvalidToken) and not isinstance(error, DPoPError) and self._dpop_scheme(request):
+                error = DPoPChallenge(error)
+            raise error from None
         if result is not None:
             principal = result[0]
             log_auth_decision(outcome="accepted", client_id=principal.client_id, jti=principal.jti,
                               source_ip=source_ip, kind="bearer")
         return result
+
+    def _dpop_scheme(self, request) -> bool:
+        parts = (self.get_header(request) or b"").split()
+        return bool(parts) and parts[0].lower() == b"dpop"
 
     def _authenticate(self, request, source_ip: str | None):
         # A token in the URL would sit in access logs and browser history: refuse it, even beside a header.
