@@ -5,7 +5,11 @@ Through the real admin login view. Attempts are counted in the database, so the 
 cache; a cleared cache unlocks nothing.
 """
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -195,8 +199,26 @@ def parallel_wrong_passwords(
     for _ in range(count):
         jar = CookieJar()
         if session_cookie:  # a signed-in staff member's session, for the sudo prompt
-            jar.set_cookie(Cookie(0, settings.SESSION_COOKIE_NAME, session_cookie, None, False, "localhost.local",
-                                  False, False, "/", True, False, None, False, None, None, {}))
+            jar.set_cookie(
+                Cookie(
+                    0,
+                    settings.SESSION_COOKIE_NAME,
+                    session_cookie,
+                    None,
+                    False,
+                    "localhost.local",
+                    False,
+                    False,
+                    "/",
+                    True,
+                    False,
+                    None,
+                    False,
+                    None,
+                    None,
+                    {},
+                )
+            )
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
         page = opener.open(url, timeout=30).read().decode()
         csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
@@ -257,3 +279,36 @@ def test_parallel_wrong_passwords_at_the_sudo_prompt_get_exactly_the_limit_too(l
 
     assert sorted(statuses) == [200] * (LIMIT - 1) + [429] * (len(statuses) - LIMIT + 1)
     assert_exactly_the_limit_was_checked()
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("STAFF_SIGNIN_FAILURE_LIMIT", "0"),
+        ("STAFF_SIGNIN_FAILURE_LIMIT", "1000"),
+        ("STAFF_SIGNIN_FAILURE_LIMIT", "five"),
+        ("STAFF_SIGNIN_LOCKOUT", "30s"),
+        ("STAFF_SIGNIN_LOCKOUT", "2d"),
+        ("STAFF_SIGNIN_LOCKOUT", "forever"),
+    ],
+)
+def test_absurd_sign_in_limits_stop_start_up(name, value):
+    root = Path(__file__).resolve().parent.parent
+    env = {key: item for key, item in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    env.update(
+        SECRET_KEY="trust-c-settings-test-secret-key-with-some-variety-0123456789",
+        JWT_SIGNING_KEY="j" * 40,
+        DEBUG="false",
+        PYTHONPATH=str(root),
+        **{name: value},
+    )
+    result = subprocess.run(
+        [sys.executable, str(root / "manage.py"), "check"],
+        env=env,
+        cwd="/tmp",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert f"Bfluence cannot start: {name}" in result.stderr
