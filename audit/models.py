@@ -61,7 +61,7 @@ class AuditEvent(models.Model):
         ordering = ["-occurred_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.event_type} by {self.actor_type}:{self.actor}"
+        return _("%(event)s by %(actor)s") % {"event": self.get_event_type_display(), "actor": self.actor}
 
     def save(self, *args, **kwargs) -> None:
         if self.pk is not None:

@@ -4,4 +4,5 @@ from django.utils.translation import gettext_lazy as _
 
 class CommunitiesConfig(AppConfig):
     name = "communities"
-    verbose_name = _("Communities")
+    # "Parceiros › Comunidades", not "Comunidades › Comunidades" in the console's breadcrumbs.
+    verbose_name = _("Partners")

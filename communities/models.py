@@ -91,4 +91,5 @@ class Member(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.reference} @ {self.community_id}"
+        return _("Member %(reference)s of %(client_id)s") % {"reference": self.reference,
+                                                             "client_id": self.community.client_id}

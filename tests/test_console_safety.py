@@ -145,6 +145,7 @@ def test_support_sees_every_page_but_no_secret_creating_control(client, acme):
     login(client, "sam", "support")
     page = client.get(url("communities_community_change", acme.community.pk)).content.decode()
     assert 'id="rotate-secret"' not in page and 'id="revoke-tokens"' in page and 'id="usage-chart"' in page
+    assert "Motivo" not in page and "&quot;bflus:read&quot;" not in page and "bflus:read" in page  # read-only view
     for name in ("communities_community_changelist", "tokens_issuedtoken_changelist",
                  "tokens_revocationrequest_changelist", "audit_auditevent_changelist"):
         assert client.get(url(name)).status_code == 200

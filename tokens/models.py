@@ -36,7 +36,8 @@ class ClientSecret(models.Model):
         indexes = [models.Index(fields=["community", "valid_until"], name="secret_community_validity")]
 
     def __str__(self) -> str:
-        return f"{self.hint} ({self.community_id})"
+        # The hint only, never the secret: "Segredo bfl_sk_AbCd… de acme".
+        return _("Secret %(hint)s of %(client_id)s") % {"hint": self.hint, "client_id": self.community.client_id}
 
     def __repr__(self) -> str:
         return f"<ClientSecret {self.pk} {self.hint}>"
@@ -74,7 +75,7 @@ class IssuedToken(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.jti} ({self.community_id})"
+        return _("Token %(jti)s… of %(client_id)s") % {"jti": self.jti[:12], "client_id": self.community.client_id}
 
 
 class RevocationRequest(models.Model):

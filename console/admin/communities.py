@@ -82,6 +82,15 @@ class CommunityAdmin(admin.ModelAdmin):
         (gettext_lazy("History"), {"fields": ("created_at", "updated_at")}),
     )
 
+    def get_fieldsets(self, request, obj=None):
+        """Read-only viewers (support) see the permissions as a list and no reason field to fill in."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or self.has_change_permission(request, obj):
+            return fieldsets
+        main = tuple("permission_list" if field == "permissions" else field
+                     for field in fieldsets[0][1]["fields"] if field != "reason")
+        return ((None, {"fields": main}), *fieldsets[1:])
+
     # --- list --------------------------------------------------------------------------------------
     def get_queryset(self, request):
         live = IssuedToken.objects.filter(community=OuterRef("pk"), revoked_at__isnull=True,
@@ -364,6 +373,12 @@ class MemberAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return ("community", "reference", "updated_at") if obj else ("updated_at",)
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if obj is not None and not self.has_change_permission(request, obj):
+            return [field for field in fields if field != "reason"]  # nothing to give a reason for
+        return fields
 
     def save_model(self, request, obj, form, change):
         # Through the service, so every balance change lands in the audit trail.
