@@ -129,7 +129,7 @@ def check(args: list[str]) -> None:
     tool = str(VENV / "bin")
     steps = [
         ("ruff lint", [f"{tool}/ruff", "check", *CHECK_PATHS]),
-        ("ruff format", [f"{tool}/ruff", "format", "--check", "--diff", *CHECK_PATHS]),
+        ("ruff format", [f"{tool}/ruff", "format", "--check", *CHECK_PATHS]),
         ("mypy", [f"{tool}/mypy"]),
         ("import-linter (layers)", [f"{tool}/lint-imports"]),
     ]
