@@ -174,7 +174,6 @@ def test_set_client_auth_sets_each_part_and_keeps_the_others(tmp_path, acme_comm
         ["--allowed-ips", "10.0.0.1/8"],
         ["--allowed-ips", "not-an-ip"],
         ["--allowed-ips", "10.0.0.0/33"],
-        ["--methods", "private_key_jwt"],  # no key registered: would lock the partner out
     ],
 )
 def test_set_client_auth_refuses_bad_input_and_changes_nothing(acme_community, args):
@@ -201,3 +200,11 @@ def test_production_requirements_pin_the_key_libraries():
         if "==" in line and not line.startswith("#")
     }
     assert {"cryptography", "joserfc", "pyjwt"} <= pinned
+
+
+def test_keys_only_without_a_key_is_set_with_a_warning(acme_community):
+    out, err = StringIO(), StringIO()
+    call_command("set_client_auth", "acme", "--methods", "private_key_jwt", "--json", stdout=out, stderr=err)
+    assert json.loads(out.getvalue())["methods"] == ["private_key_jwt"]
+    assert "add_client_key" in err.getvalue()
+    assert ClientAuthPolicy.objects.get().allow_client_secret is False

@@ -24,6 +24,7 @@ from tokens.services import (
     client_auth_policy_set,
     client_key_add,
     client_key_retire,
+    policy_locks_out,
 )
 
 
@@ -291,6 +292,12 @@ class ClientAuthPolicyAdmin(admin.ModelAdmin):
                     _("Client authentication of %(community)s saved.") % {"community": community},
                     messages.SUCCESS,
                 )
+                if policy_locks_out(community=community, policy=client_auth_policy_get(community=community)):
+                    message = _(
+                        "Client secrets are off and the community has no active key: it cannot get tokens "
+                        "until one is registered."
+                    )
+                    self.message_user(request, message, messages.WARNING)
                 return HttpResponseRedirect(reverse("admin:tokens_clientauthpolicy_changelist"))
         return render_admin_page(
             request,

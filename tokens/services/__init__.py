@@ -13,6 +13,7 @@ from tokens.services.client_auth import (
     client_key_add,
     client_key_retire,
     jti_use_once,
+    policy_locks_out,
     policy_summary,
     used_jtis_purge,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "community_seed_demo",
     "dpop_proof_accept",
     "jti_use_once",
+    "policy_locks_out",
     "policy_summary",
     "revocation_request_handle",
     "revocation_request_open",

@@ -138,7 +138,8 @@ def client_auth_policy_set(
 ) -> ClientPolicy:
     """Set the community's allowed methods, DPoP mode and IP allowlist; unspecified parts stay.
 
-    Switching to keys only needs an active key first: otherwise the partner would be locked out.
+    Keys only with no active key locks the partner out until one is added: allowed (staff may switch
+    first and register the key next), and callers warn (``policy_locks_out``).
     """
     change = _validated(change)
     Community.objects.select_for_update().filter(pk=community.pk).first()
@@ -153,8 +154,6 @@ def client_auth_policy_set(
         row.allowed_ips = change.allowed_ips
     if change.allowlist_applies_to_api is not None:
         row.allowlist_applies_to_api = change.allowlist_applies_to_api
-    if row.allow_private_key_jwt and not row.allow_client_secret and not _active_keys(community).exists():
-        raise ValidationError(_("Register a public key (add_client_key) before turning client secrets off."))
     row.save()
     after = client_auth_policy_get(community=community)
     audit_record(
@@ -164,6 +163,11 @@ def client_auth_policy_set(
         details={"before": policy_summary(before), "after": policy_summary(after), "reason": reason},
     )
     return after
+
+
+def policy_locks_out(*, community: Community, policy: ClientPolicy) -> bool:
+    """Keys only, and no active key: the community cannot get tokens until a key is registered."""
+    return policy.methods == [METHOD_PRIVATE_KEY_JWT] and not _active_keys(community).exists()
 
 
 def policy_summary(policy: ClientPolicy) -> dict[str, Any]:

@@ -3,7 +3,12 @@ import argparse
 from audit.services import Actor
 from bfluence.commands import ServiceCommand
 from communities.services import community_get
-from tokens.services import PolicyChange, client_auth_policy_set, policy_summary
+from tokens.services import PolicyChange, client_auth_policy_set, policy_locks_out, policy_summary
+
+LOCKED_OUT = (
+    "Warning: client secrets are off and the community has no active key: it cannot get tokens "
+    "until one is registered (add_client_key)."
+)
 
 
 def _comma_list(text: str) -> list[str]:
@@ -44,8 +49,9 @@ class Command(ServiceCommand):
         parser.add_argument("--reason", default="", help="Why, for the audit trail.")
 
     def run(self, *, client_id, methods, dpop, allowed_ips, allowlist_api, reason, **options):
+        community = community_get(client_id=client_id)
         policy = client_auth_policy_set(
-            community=community_get(client_id=client_id),
+            community=community,
             change=PolicyChange(
                 methods=methods, dpop=dpop, allowed_ips=allowed_ips, allowlist_applies_to_api=allowlist_api
             ),
@@ -53,6 +59,8 @@ class Command(ServiceCommand):
             reason=reason,
         )
         summary = policy_summary(policy)
+        if policy_locks_out(community=community, policy=policy):
+            self.stderr.write(self.style.WARNING(LOCKED_OUT))
         payload = {
             "client_id": client_id,
             "methods": summary["methods"],
