@@ -39,6 +39,11 @@ class _AnswersInRequestedLanguage(APIView):
 class SchemaView(_AnswersInRequestedLanguage, SpectacularAPIView):
     """``GET /api/schema/``: the OpenAPI 3 document."""
 
+    def _get_version_parameter(self, request):
+        # One published version. drf-spectacular would copy ``?version=`` into the document and into
+        # ``Content-Disposition``, where a NUL or newline made gunicorn answer 500.
+        return None
+
 
 class DocsView(_AnswersInRequestedLanguage, SpectacularSwaggerView):
     """``GET /api/docs/``: Swagger UI, loading the document in the same language."""
