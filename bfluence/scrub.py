@@ -23,6 +23,8 @@ _REDACTIONS = [
     (re.compile(r"bfl_sk_[A-Za-z0-9]{5,}"), "bfl_sk_[redacted]"),
     # A secret's body pasted without its prefix: exactly 49 base62 characters standing alone.
     (re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]{49}(?![A-Za-z0-9])"), "[redacted-secret]"),
+    # An HTTP Basic credential (client_id:secret, base64) pasted from `curl -v` output or a request log.
+    (re.compile(r"(?i)\b(basic)\s+[A-Za-z0-9+/=_-]{40,}"), r"\1 [redacted]"),
     # Credentials in query strings and form bodies, whatever their shape.
     (re.compile(r"(?i)\b(access_token|token|client_secret|client_assertion)=[^&\s\"']+"), r"\1=[redacted]"),
 ]

@@ -1,0 +1,42 @@
+"""Found by the red-team run against gunicorn + PostgreSQL + Redis: each test failed before its fix."""
+
+import base64
+
+import pytest
+
+from bfluence.scrub import scrub
+from tests.test_free_text_scrubbing import whole_database
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("version", ["\n", "\x00", "x\r\nSet-Cookie: a=b", "1.0.0 (beta)"])
+def test_schema_version_parameter_reaches_neither_a_header_nor_the_document(client, version):
+    """``/api/schema/?version=%00`` was a 500 from gunicorn: drf-spectacular put the caller's ``version``
+    into ``Content-Disposition`` (and into the published ``info.version``)."""
+    response = client.get("/api/schema/", {"version": version, "format": "json"})
+    assert response.status_code == 200
+    for name, value in response.headers.items():
+        assert value.isprintable(), (name, value)
+    assert response.json()["info"]["version"] == "1.0.0"
+    assert version not in response.headers.get("Content-Disposition", "")
+
+
+def test_a_pasted_http_basic_header_is_scrubbed(api, acme):
+    """Partners paste ``curl -v`` output into a compromise report: ``Authorization: Basic`` is the
+    client_id and secret, only base64-encoded, and was stored in clear for every support account."""
+    pair = base64.b64encode(f"acme:{acme.client_secret}".encode()).decode()
+    reason = f"> POST /auth/token HTTP/1.1\n> Authorization: Basic {pair}\n> Accept: */*"
+    response = api.post("/auth/revocation-requests",
+                        {"client_id": "acme", "client_secret": acme.client_secret, "reason": reason},
+                        format="json")
+    assert response.status_code == 202
+    dumped = whole_database()
+    assert "Authorization: Basic [redacted]" in dumped
+    assert pair not in dumped and pair[8:40] not in dumped
+    assert scrub(f"authorization: basic {pair}") == "authorization: basic [redacted]"
+
+
+def test_the_word_basic_in_ordinary_text_is_left_alone():
+    text = "basic information: the partner's basic plan, Basic auth fails since 14:05"
+    assert scrub(text) == text
