@@ -9,6 +9,7 @@ Plain Python, no Django and no app imports: anything may use it, settings and lo
 """
 
 import re
+from typing import Any
 
 # The first characters of every client secret (tokens.crypto makes them): recognisable in any field.
 SECRET_PREFIX = "bfl_sk_"
@@ -37,7 +38,7 @@ def scrub(text: str) -> str:
     return text
 
 
-def scrub_value(value):
+def scrub_value(value: Any) -> Any:
     """``scrub`` applied to every string inside JSON-like data (audit details): dicts, lists, strings."""
     if isinstance(value, str):
         return scrub(value)

@@ -3,7 +3,6 @@ secret rotation or a deactivation that happens while it is being issued (issue 1
 
 import io
 import json
-import re
 from datetime import timedelta
 
 import pytest

@@ -2,7 +2,6 @@
 development keys, and client_ids that differ only in letter case."""
 
 import hashlib
-import re
 import io
 import re
 import subprocess

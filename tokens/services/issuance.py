@@ -210,6 +210,7 @@ def _still_entitled(client: AuthenticatedClient) -> Community | None:
     for this transaction, and then revokes the token it recorded. A request that passed verification
     just before the cut-off can therefore never mint a token that outlives it (issue 10, item 7).
     """
+    row: tuple[Any, ...] | None
     if client.secret_id is not None:
         rows = _entitled_by_secret.rows(client.community.pk, client.secret_id)
         if not rows or not (rows[0][-1] is None or rows[0][-1] > timezone.now()):
