@@ -20,6 +20,10 @@ def requested_language(request) -> str | None:
 
 
 class _AnswersInRequestedLanguage(APIView):
+    # Read-only pages. OPTIONS reached DRF's metadata answer, which the docs page's HTML renderer could
+    # not render: a 500 for anyone who asked.
+    http_method_names = ["get", "head"]
+
     def dispatch(self, request, *args, **kwargs):
         lang = requested_language(request)
         if lang is None:

@@ -40,3 +40,12 @@ def test_a_pasted_http_basic_header_is_scrubbed(api, acme):
 def test_the_word_basic_in_ordinary_text_is_left_alone():
     text = "basic information: the partner's basic plan, Basic auth fails since 14:05"
     assert scrub(text) == text
+
+
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/schema/"])
+@pytest.mark.parametrize("method", ["options", "post", "put", "delete"])
+def test_docs_and_schema_answer_other_methods_with_405(client, path, method):
+    """``OPTIONS /api/docs/`` was a 500 (DRF's metadata answer through the HTML renderer)."""
+    response = getattr(client, method)(path)
+    assert response.status_code == 405
+    assert client.head(path).status_code == 200
