@@ -169,3 +169,35 @@ def test_api_errors_stay_json_and_the_root_leads_to_the_docs(client):
     assert client.get("/no-such-endpoint").json()["error"] == "not_found"
     root = client.get("/")
     assert root.status_code == 302 and root["Location"] == "/api/docs/"
+
+
+@pytest.mark.parametrize("page", ["onboard", "complete"])
+def test_onboarding_and_completing_a_request_also_ask_for_a_stale_password(api, client, acme, page):
+    login(client, "sue", "security")
+    if page == "onboard":
+        target = url("communities_community_add")
+    else:
+        api.post("/auth/revocation-requests", {"client_id": "acme", "client_secret": acme.client_secret,
+                                               "reason": "leak"}, format="json")
+        target = url("tokens_revocationrequest_handle", RevocationRequest.objects.get().pk)
+    key = form_key(client, target)
+    with time_machine.travel(time.time() + 11 * 60):
+        response = client.post(target, {"client_id": "newco", "name": "New", "reason": "x", "form_key": key})
+        assert response.status_code == 302 and "/confirm-password/" in response["Location"]
+    assert ClientSecret.objects.count() == 1 and FormSubmission.objects.count() == 0
+
+
+def test_the_secret_leaves_the_session_store_once_shown(client, acme):
+    from django.contrib.sessions.models import Session
+
+    login(client, "sue", "security")
+    page = url("communities_community_rotate_secret", acme.community.pk)
+    posted = {"grace": "0s", "reason": "r", "form_key": form_key(client, page)}
+    secret_page = client.post(page, posted)["Location"]
+
+    def stored() -> str:
+        return "".join(str(session.get_decoded()) for session in Session.objects.all())
+
+    assert SECRET.search(stored())  # waiting for its one display, server-side only
+    secret = SECRET.search(client.get(secret_page).content.decode()).group(0)
+    assert secret not in stored()
