@@ -39,9 +39,15 @@ class DurationTextField(forms.CharField):
             raise ValidationError(_("Use a number and a unit, like 15m, 1h or 12h.")) from error
 
 
-def reason_field(help_text=_("Recorded in the audit trail with your name and IP address.")) -> forms.CharField:
-    return forms.CharField(label=_("Reason"), max_length=500, help_text=help_text,
-                           widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+def reason_field(
+    help_text=_("Recorded in the audit trail with your name and IP address."),
+) -> forms.CharField:
+    return forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        help_text=help_text,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+    )
 
 
 class ReasonForm(forms.Form):
@@ -60,10 +66,17 @@ class OnceForm(forms.Form):
 
 
 class CommunityFieldsMixin(forms.Form):
-    permissions = forms.MultipleChoiceField(label=_("Permissions"), required=False,
-                                            widget=forms.CheckboxSelectMultiple, choices=_catalogue_choices)
-    token_lifetime = DurationTextField(label=_("Token lifetime"), required=False,
-                                       help_text=_("Shorter than the default, like 1h; blank: the default."))
+    permissions = forms.MultipleChoiceField(
+        label=_("Permissions"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        choices=_catalogue_choices,
+    )
+    token_lifetime = DurationTextField(
+        label=_("Token lifetime"),
+        required=False,
+        help_text=_("Shorter than the default, like 1h; blank: the default."),
+    )
 
 
 class OnboardCommunityForm(OnceForm, CommunityFieldsMixin):
@@ -102,8 +115,13 @@ def grace_choices() -> list[tuple[str, str]]:
         if label is None:
             choices.append((value, _("None: the old secret stops now")))
         else:
-            choices.append((value, _("%(duration)s (until %(moment)s)")
-                            % {"duration": label, "moment": console_time(now + parse_duration(value))}))
+            choices.append(
+                (
+                    value,
+                    _("%(duration)s (until %(moment)s)")
+                    % {"duration": label, "moment": console_time(now + parse_duration(value))},
+                )
+            )
     return choices
 
 
@@ -116,10 +134,14 @@ class GraceFormMixin(forms.Form):
 
 class RotateSecretForm(OnceForm, GraceFormMixin):
     revoke_tokens = forms.BooleanField(
-        label=_("Also revoke every live token now"), required=False,
-        help_text=_("With a grace window, whoever holds the old secret can still get new tokens until it "
-                    "ends: revoking the live tokens does not lock them out. If the secret leaked, choose "
-                    'no grace.'))
+        label=_("Also revoke every live token now"),
+        required=False,
+        help_text=_(
+            "With a grace window, whoever holds the old secret can still get new tokens until it "
+            "ends: revoking the live tokens does not lock them out. If the secret leaked, choose "
+            "no grace."
+        ),
+    )
     reason = reason_field()
     field_order = ["grace", "revoke_tokens", "reason"]
 

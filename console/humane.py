@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 
 
 def ago(moment) -> str:
-    """"há 3 horas"; under a minute, "agora há pouco" (never "há 0 minutos")."""
+    """ "há 3 horas"; under a minute, "agora há pouco" (never "há 0 minutos")."""
     now = timezone.now()
     if now - moment < timedelta(minutes=1):
         return _("just now")

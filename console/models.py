@@ -15,8 +15,9 @@ class FormSubmission(models.Model):
     """
 
     key = models.CharField(_("form key"), max_length=64, unique=True)
-    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
-                              verbose_name=_("staff member"))
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("staff member")
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:

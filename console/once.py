@@ -48,11 +48,15 @@ def secret_page_url(key: str) -> str:
     return reverse("console:secret-once", args=[key])
 
 
-def secret_reveal_later(request, key: str, *, community, client_secret: str, title: str, note: str = ""
-                        ) -> HttpResponseRedirect:
+def secret_reveal_later(
+    request, key: str, *, community, client_secret: str, title: str, note: str = ""
+) -> HttpResponseRedirect:
     """Keep the secret for one display in this staff member's session, and send the browser there."""
     request.session[_SESSION_PREFIX + key] = {
-        "community": community.pk, "client_secret": client_secret, "title": str(title), "note": str(note),
+        "community": community.pk,
+        "client_secret": client_secret,
+        "title": str(title),
+        "note": str(note),
     }
     return HttpResponseRedirect(secret_page_url(key))
 

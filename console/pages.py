@@ -12,8 +12,9 @@ def staff_actor(request) -> Actor:
     return Actor.staff(request.user, source_ip=client_ip(request))
 
 
-def render_admin_page(request, model_admin, template: str, title: str, *, status: int = 200,
-                      **context) -> TemplateResponse:
+def render_admin_page(
+    request, model_admin, template: str, title: str, *, status: int = 200, **context
+) -> TemplateResponse:
     site = model_admin.admin_site if model_admin else admin.site
     context = {
         **site.each_context(request),

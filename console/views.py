@@ -21,15 +21,18 @@ from console.sudo import password_confirmed
 
 
 class ConfirmPasswordForm(forms.Form):
-    password = forms.CharField(label=gettext_lazy("Your password"), strip=False,
-                               widget=forms.PasswordInput(attrs={"autocomplete": "current-password",
-                                                                 "autofocus": True}))
+    password = forms.CharField(
+        label=gettext_lazy("Your password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+    )
 
 
 def _safe_next(request) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                       require_https=request.is_secure()):
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return reverse("admin:index")
 
@@ -39,31 +42,47 @@ def confirm_password(request):
     """GitHub's sudo prompt. Goes through ``authenticate`` so sign-in lockouts count these tries too."""
     form = ConfirmPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = authenticate(request, username=request.user.get_username(), password=form.cleaned_data["password"])
+        user = authenticate(
+            request, username=request.user.get_username(), password=form.cleaned_data["password"]
+        )
         if user is not None and user.pk == request.user.pk:
             password_confirmed(request)
             return HttpResponseRedirect(_safe_next(request))
         form.add_error("password", _("That is not your password."))
-    return render_admin_page(request, None, "console/confirm_password.html", _("Confirm your password"),
-                             form=form, next=_safe_next(request))
+    return render_admin_page(
+        request,
+        None,
+        "console/confirm_password.html",
+        _("Confirm your password"),
+        form=form,
+        next=_safe_next(request),
+    )
 
 
 def secret_once(request, key: str):
     """The one page that ever shows a client secret, and only once: it is taken out of the session here."""
     shown = secret_pop(request, key)
     if shown is None:
-        response = render_admin_page(request, None, "console/secret_gone.html", _("This secret was already shown"),
-                                     status=410)
+        response = render_admin_page(
+            request, None, "console/secret_gone.html", _("This secret was already shown"), status=410
+        )
     else:
         community = Community.objects.get(pk=shown["community"])
-        response = render_admin_page(request, None, "console/secret_once.html", shown["title"],
-                                     community=community, client_secret=shown["client_secret"],
-                                     note=shown["note"])
+        response = render_admin_page(
+            request,
+            None,
+            "console/secret_once.html",
+            shown["title"],
+            community=community,
+            client_secret=shown["client_secret"],
+            note=shown["note"],
+        )
     add_never_cache_headers(response)
     return response
 
 
 # --- errors: console pages inside the console, the API's JSON everywhere else ----------------------
+
 
 def _in_console(request) -> bool:
     return request.path.startswith(console_prefix())
@@ -76,13 +95,18 @@ def _error_page(request, status: int, title: str, message: str):
 
 def handler403(request, exception=None):
     if _in_console(request):
-        return _error_page(request, 403, _("Not allowed"),
-                           _("Your role does not allow this. Ask someone in the security group."))
+        return _error_page(
+            request,
+            403,
+            _("Not allowed"),
+            _("Your role does not allow this. Ask someone in the security group."),
+        )
     return api_errors.handler403(request, exception)
 
 
 def handler404(request, exception=None):
     if _in_console(request):
-        return _error_page(request, 404, _("Not found"),
-                           _("There is nothing at this address. It may have been typed wrong."))
+        return _error_page(
+            request, 404, _("Not found"), _("There is nothing at this address. It may have been typed wrong.")
+        )
     return api_errors.handler404(request, exception)

@@ -20,7 +20,11 @@ from tests.stack import http
 from tokens.crypto import generate_secret
 from tokens.models import ClientSecret, RevocationRequest
 
-pytestmark = [needs_chromium, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("staff_groups")]
+pytestmark = [
+    needs_chromium,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("staff_groups"),
+]
 SECRET = re.compile(r"bfl_sk_[A-Za-z0-9]{49}")
 PASSWORD = "a-long-password-for-staff"
 
@@ -64,8 +68,11 @@ def assert_never_again(page, base: str, post, *, client_id: str, secrets: int) -
     assert not SECRET.search(page.content())
     page.go_forward()
     expect(page.locator("#secret-gone")).to_be_visible()
-    replay = page.request.post(post.url, data=post.post_data, headers={
-        "Content-Type": "application/x-www-form-urlencoded", "Origin": base, "Referer": post.url})
+    replay = page.request.post(
+        post.url,
+        data=post.post_data,
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": base, "Referer": post.url},
+    )
     assert (replay.status, replay.url) == (410, secret_page)
     assert not SECRET.search(replay.text())
     assert secrets_of(client_id) == secrets
@@ -101,15 +108,20 @@ def test_every_secret_revealing_action_shows_its_secret_once_whatever_the_browse
         assert second != first
         expect(page.locator("#secret-note")).to_contain_text("continua valendo até")
         # Even a throw-away test secret stays out of the repo's screenshots: masked before the picture.
-        page.evaluate("s => { document.getElementById('client-secret').textContent = s; }",
-                      "bfl_sk_" + "•" * 42 + " (mascarado na documentação)")
+        page.evaluate(
+            "s => { document.getElementById('client-secret').textContent = s; }",
+            "bfl_sk_" + "•" * 42 + " (mascarado na documentação)",
+        )
         screenshot(page, "secret-once", tmp_path)
         assert_never_again(page, base, post, client_id="onceco", secrets=2)
         assert http("POST", f"{base}/auth/token", {"client_id": "onceco", "client_secret": second})[0] == 200
 
         # Completing a request the partner opened: another secret, once.
-        status, _body = http("POST", f"{base}/auth/revocation-requests",
-                             {"client_id": "onceco", "client_secret": second, "reason": "laptop stolen"})
+        status, _body = http(
+            "POST",
+            f"{base}/auth/revocation-requests",
+            {"client_id": "onceco", "client_secret": second, "reason": "laptop stolen"},
+        )
         assert status in (200, 201, 202)
         request = RevocationRequest.objects.get()
         connections.close_all()
@@ -122,8 +134,11 @@ def test_every_secret_revealing_action_shows_its_secret_once_whatever_the_browse
         assert_never_again(page, base, post, client_id="onceco", secrets=3)
 
     event = AuditEvent.objects.get(event_type="revocation_request_handled")
-    assert (event.actor, event.source_ip, event.details["reason"]) == ("sue", "127.0.0.1",
-                                                                       "confirmed with the partner")
+    assert (event.actor, event.source_ip, event.details["reason"]) == (
+        "sue",
+        "127.0.0.1",
+        "confirmed with the partner",
+    )
 
 
 def test_a_stale_password_is_asked_for_before_a_secret_is_created(live_server):
@@ -165,8 +180,11 @@ def test_each_role_against_each_action_including_open_then_complete(live_server,
         expect(page.locator("#revoke-tokens")).to_be_visible()
         for control in ("#rotate-secret", "#deactivate", "#stop-previous-secret"):
             expect(page.locator(control)).to_have_count(0)
-        for path in (f"communities/community/{community.pk}/rotate-secret/", "communities/community/add/",
-                     f"communities/community/{community.pk}/deactivate/"):
+        for path in (
+            f"communities/community/{community.pk}/rotate-secret/",
+            "communities/community/add/",
+            f"communities/community/{community.pk}/deactivate/",
+        ):
             response = page.goto(f"{base}/admin/{path}")
             assert response.status == 403
             expect(page.locator("#console-error")).to_be_visible()  # a console page, not API JSON
@@ -222,19 +240,35 @@ def test_the_community_page_charts_its_usage_and_the_queue_flags_old_requests(li
     community = created.community
     connections.close_all()
     for _ in range(3):
-        assert http("POST", f"{base}/auth/token", {"client_id": "chartco", "client_secret": created.client_secret})[0] == 200
+        assert (
+            http(
+                "POST", f"{base}/auth/token", {"client_id": "chartco", "client_secret": created.client_secret}
+            )[0]
+            == 200
+        )
     wrong = generate_secret()  # well formed, so the attempt reaches the database and the audit trail
     for _ in range(2):
         assert http("POST", f"{base}/auth/token", {"client_id": "chartco", "client_secret": wrong})[0] == 401
     # Earlier days, as the audit trail would hold them.
     for days_ago, count in ((3, 4), (10, 2)):
-        AuditEvent.objects.filter(pk__in=[AuditEvent.objects.create(
-            event_type="token_issued", actor_type="partner", actor="chartco", community=community).pk
-            for _ in range(count)]).update(occurred_at=timezone.now() - timedelta(days=days_ago))
-    RevocationRequest.objects.filter(pk=RevocationRequest.objects.create(
-        community=community, reason="partner e-mailed: a contractor kept the secret", opened_by="partner:chartco").pk
+        AuditEvent.objects.filter(
+            pk__in=[
+                AuditEvent.objects.create(
+                    event_type="token_issued", actor_type="partner", actor="chartco", community=community
+                ).pk
+                for _ in range(count)
+            ]
+        ).update(occurred_at=timezone.now() - timedelta(days=days_ago))
+    RevocationRequest.objects.filter(
+        pk=RevocationRequest.objects.create(
+            community=community,
+            reason="partner e-mailed: a contractor kept the secret",
+            opened_by="partner:chartco",
+        ).pk
     ).update(created_at=timezone.now() - timedelta(hours=3))
-    RevocationRequest.objects.create(community=community, reason="second report, by phone", opened_by="staff:sam")
+    RevocationRequest.objects.create(
+        community=community, reason="second report, by phone", opened_by="staff:sam"
+    )
     connections.close_all()
 
     with chromium_page() as page:
@@ -246,7 +280,9 @@ def test_the_community_page_charts_its_usage_and_the_queue_flags_old_requests(li
         expect(page.locator("#usage-issued")).to_have_text("9")
         expect(page.locator("#usage-failed")).to_have_text("2")
         assert page.locator("#usage-chart rect.bar-issued").count() == 30
-        heights = [float(bar.get_attribute("height")) for bar in page.locator("#usage-chart rect.bar-issued").all()]
+        heights = [
+            float(bar.get_attribute("height")) for bar in page.locator("#usage-chart rect.bar-issued").all()
+        ]
         assert sum(1 for height in heights if height > 0) == 3
         assert chart.bounding_box()["width"] > 300
         expect(page.locator("#history-links")).to_contain_text("2 pedidos de revogação")

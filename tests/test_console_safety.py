@@ -28,6 +28,7 @@ def login(client, username: str, group: str, password: str = "") -> User:
 
 # --- a secret is revealed exactly once ------------------------------------------------------------
 
+
 def test_rotation_reload_and_resubmit_never_rotate_again_nor_show_the_secret_again(api, client, acme):
     login(client, "sue", "security")
     page = url("communities_community_rotate_secret", acme.community.pk)
@@ -77,6 +78,7 @@ def test_a_failed_rotation_frees_its_form_key(client, acme):
 
 # --- sudo mode ------------------------------------------------------------------------------------
 
+
 def test_a_stale_password_is_asked_for_again_before_a_secret_is_created(client, acme):
     login(client, "sue", "security", password="the-right-password-42")
     page = url("communities_community_rotate_secret", acme.community.pk)
@@ -99,17 +101,24 @@ def test_a_stale_password_is_asked_for_again_before_a_secret_is_created(client, 
 
 def test_the_password_prompt_only_returns_to_this_site(client):
     login(client, "sue", "security", password="pw-for-sue-123456")
-    response = client.post(reverse("console:confirm-password"),
-                           {"password": "pw-for-sue-123456", "next": "https://evil.example/"})
+    response = client.post(
+        reverse("console:confirm-password"),
+        {"password": "pw-for-sue-123456", "next": "https://evil.example/"},
+    )
     assert response.status_code == 302 and response["Location"] == url("index")
 
 
 # --- roles and the two-person rule ----------------------------------------------------------------
 
+
 def test_support_can_open_a_request_but_never_complete_one_or_obtain_a_secret(api, client, acme):
     login(client, "sam", "support")
-    assert client.post(url("tokens_revocationrequest_add"),
-                       {"community": acme.community.pk, "reason": "phoned in"}).status_code == 302
+    assert (
+        client.post(
+            url("tokens_revocationrequest_add"), {"community": acme.community.pk, "reason": "phoned in"}
+        ).status_code
+        == 302
+    )
     opened = RevocationRequest.objects.get()
     page = client.get(url("tokens_revocationrequest_change", opened.pk)).content.decode()
     assert 'id="handle-request"' not in page
@@ -129,15 +138,18 @@ def test_whoever_opened_a_request_cannot_complete_it(client, acme):
     opened = RevocationRequest.objects.get()
     page = client.get(url("tokens_revocationrequest_change", opened.pk)).content.decode()
     assert 'id="handle-request"' not in page and 'id="handle-blocked"' in page
-    response = client.post(url("tokens_revocationrequest_handle", opened.pk),
-                           {"grace": "0s", "reason": "x", "form_key": "k" * 20})
+    response = client.post(
+        url("tokens_revocationrequest_handle", opened.pk),
+        {"grace": "0s", "reason": "x", "form_key": "k" * 20},
+    )
     assert response.status_code == 302 and not SECRET.search(response.content.decode())
     assert ClientSecret.objects.count() == 1 and RevocationRequest.objects.get().status == "pending"
 
     # A second person completes it.
     login(client, "tom", "security")
-    secret, _page, _posted = submit_once(client, url("tokens_revocationrequest_handle", opened.pk),
-                                         {"grace": "0s", "reason": "second person"})
+    secret, _page, _posted = submit_once(
+        client, url("tokens_revocationrequest_handle", opened.pk), {"grace": "0s", "reason": "second person"}
+    )
     assert RevocationRequest.objects.get().status == "done" and SECRET.fullmatch(secret)
 
 
@@ -145,14 +157,23 @@ def test_support_sees_every_page_but_no_secret_creating_control(client, acme):
     login(client, "sam", "support")
     page = client.get(url("communities_community_change", acme.community.pk)).content.decode()
     assert 'id="rotate-secret"' not in page and 'id="revoke-tokens"' in page and 'id="usage-chart"' in page
-    assert "Motivo" not in page and "&quot;bflus:read&quot;" not in page and "bflus:read" in page  # read-only view
-    for name in ("communities_community_changelist", "tokens_issuedtoken_changelist",
-                 "tokens_revocationrequest_changelist", "audit_auditevent_changelist"):
+    assert (
+        "Motivo" not in page and "&quot;bflus:read&quot;" not in page and "bflus:read" in page
+    )  # read-only view
+    for name in (
+        "communities_community_changelist",
+        "tokens_issuedtoken_changelist",
+        "tokens_revocationrequest_changelist",
+        "audit_auditevent_changelist",
+    ):
         assert client.get(url(name)).status_code == 200
-    assert not Group.objects.get(name="support").permissions.filter(codename="handle_revocationrequest").exists()
+    assert (
+        not Group.objects.get(name="support").permissions.filter(codename="handle_revocationrequest").exists()
+    )
 
 
 # --- console pages, never API JSON, inside /admin/ ------------------------------------------------
+
 
 def test_console_errors_are_console_pages(client, acme):
     login(client, "sam", "support")
@@ -177,8 +198,11 @@ def test_onboarding_and_completing_a_request_also_ask_for_a_stale_password(api, 
     if page == "onboard":
         target = url("communities_community_add")
     else:
-        api.post("/auth/revocation-requests", {"client_id": "acme", "client_secret": acme.client_secret,
-                                               "reason": "leak"}, format="json")
+        api.post(
+            "/auth/revocation-requests",
+            {"client_id": "acme", "client_secret": acme.client_secret, "reason": "leak"},
+            format="json",
+        )
         target = url("tokens_revocationrequest_handle", RevocationRequest.objects.get().pk)
     key = form_key(client, target)
     with time_machine.travel(time.time() + 11 * 60):

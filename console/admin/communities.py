@@ -58,7 +58,9 @@ def _secret_line(secret: ClientSecret, now) -> tuple:
 
 
 def _live_tokens(community):
-    return IssuedToken.objects.filter(community=community, revoked_at__isnull=True, expires_at__gt=timezone.now())
+    return IssuedToken.objects.filter(
+        community=community, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    )
 
 
 def _previous_secrets(community) -> int:
@@ -70,12 +72,25 @@ def _previous_secrets(community) -> int:
 class CommunityAdmin(admin.ModelAdmin):
     form = CommunityChangeForm
     change_form_template = "console/community_change_form.html"
-    list_display = ("client_id", "name", "is_active", "permission_list", "live_tokens", "last_token_issued",
-                    "secrets_summary")
+    list_display = (
+        "client_id",
+        "name",
+        "is_active",
+        "permission_list",
+        "live_tokens",
+        "last_token_issued",
+        "secrets_summary",
+    )
     list_filter = ("is_active",)
     search_fields = ("client_id", "name")
-    readonly_fields = ("client_id", "is_active", "secrets_overview", "tokens_revoked_before", "created_at",
-                       "updated_at")
+    readonly_fields = (
+        "client_id",
+        "is_active",
+        "secrets_overview",
+        "tokens_revoked_before",
+        "created_at",
+        "updated_at",
+    )
     fieldsets = (
         (None, {"fields": ("client_id", "name", "is_active", "permissions", "token_lifetime", "reason")}),
         (gettext_lazy("Credentials"), {"fields": ("secrets_overview", "tokens_revoked_before")}),
@@ -87,19 +102,28 @@ class CommunityAdmin(admin.ModelAdmin):
         fieldsets = super().get_fieldsets(request, obj)
         if obj is None or self.has_change_permission(request, obj):
             return fieldsets
-        main = tuple("permission_list" if field == "permissions" else field
-                     for field in fieldsets[0][1]["fields"] if field != "reason")
+        main = tuple(
+            "permission_list" if field == "permissions" else field
+            for field in fieldsets[0][1]["fields"]
+            if field != "reason"
+        )
         return ((None, {"fields": main}), *fieldsets[1:])
 
     # --- list --------------------------------------------------------------------------------------
     def get_queryset(self, request):
-        live = IssuedToken.objects.filter(community=OuterRef("pk"), revoked_at__isnull=True,
-                                          expires_at__gt=timezone.now())
+        live = IssuedToken.objects.filter(
+            community=OuterRef("pk"), revoked_at__isnull=True, expires_at__gt=timezone.now()
+        )
         latest = IssuedToken.objects.filter(community=OuterRef("pk")).order_by("-issued_at")
-        return super().get_queryset(request).annotate(
-            live_token_count=Subquery(live.values("community").annotate(n=Count("pk")).values("n")[:1]),
-            last_issued=Subquery(latest.values("issued_at")[:1]),
-        ).prefetch_related("secrets")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                live_token_count=Subquery(live.values("community").annotate(n=Count("pk")).values("n")[:1]),
+                last_issued=Subquery(latest.values("issued_at")[:1]),
+            )
+            .prefetch_related("secrets")
+        )
 
     @admin.display(description=gettext_lazy("permissions"))
     def permission_list(self, community):
@@ -117,17 +141,31 @@ class CommunityAdmin(admin.ModelAdmin):
     def secrets_summary(self, community):
         now = timezone.now()
         valid = [secret for secret in community.secrets.all() if secret.is_valid_at(now)]
-        return format_html_join(mark_safe("<br>"), "<code>{}</code> · {} · {} · {}",
-                                (_secret_line(secret, now) for secret in valid)) or "—"
+        return (
+            format_html_join(
+                mark_safe("<br>"),
+                "<code>{}</code> · {} · {} · {}",
+                (_secret_line(secret, now) for secret in valid),
+            )
+            or "—"
+        )
 
     @admin.display(description=gettext_lazy("secrets"))
     def secrets_overview(self, community):
         now = timezone.now()
-        rows = format_html_join("", "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                                (_secret_line(secret, now) for secret in community.secrets.all()[:10]))
+        rows = format_html_join(
+            "",
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (_secret_line(secret, now) for secret in community.secrets.all()[:10]),
+        )
         return format_html(
             '<table id="secrets" class="console-table"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}'
-            "</table>", _("hint"), _("created"), _("state"), _("last use"), rows,
+            "</table>",
+            _("hint"),
+            _("created"),
+            _("state"),
+            _("last use"),
+            rows,
         )
 
     # --- onboarding (the add page) -----------------------------------------------------------------
@@ -150,19 +188,38 @@ class CommunityAdmin(admin.ModelAdmin):
                 form.add_error(None, error)
             else:
                 self.log_addition(request, created.community, [{"added": {}}])
-                return secret_reveal_later(request, key, community=created.community,
-                                           client_secret=created.client_secret,
-                                           title=_("Community created: its client secret"))
-        return render_admin_page(request, self, "console/form_page.html", _("Onboard a community"),
-                                 form=form, button=_("Create community and show its secret"),
-                                 crumbs=[(reverse("admin:communities_community_changelist"),
-                                          self.model._meta.verbose_name_plural.capitalize())],
-                                 cancel_url=reverse("admin:communities_community_changelist"))
+                return secret_reveal_later(
+                    request,
+                    key,
+                    community=created.community,
+                    client_secret=created.client_secret,
+                    title=_("Community created: its client secret"),
+                )
+        return render_admin_page(
+            request,
+            self,
+            "console/form_page.html",
+            _("Onboard a community"),
+            form=form,
+            button=_("Create community and show its secret"),
+            crumbs=[
+                (
+                    reverse("admin:communities_community_changelist"),
+                    self.model._meta.verbose_name_plural.capitalize(),
+                )
+            ],
+            cancel_url=reverse("admin:communities_community_changelist"),
+        )
 
     def save_model(self, request, obj, form, change):
-        community_update(community=obj, actor=staff_actor(request), name=form.cleaned_data["name"],
-                         permissions=form.cleaned_data["permissions"],
-                         token_lifetime=form.cleaned_data["token_lifetime"], reason=form.cleaned_data["reason"])
+        community_update(
+            community=obj,
+            actor=staff_actor(request),
+            name=form.cleaned_data["name"],
+            permissions=form.cleaned_data["permissions"],
+            token_lifetime=form.cleaned_data["token_lifetime"],
+            reason=form.cleaned_data["reason"],
+        )
 
     def has_delete_permission(self, request, obj=None):
         return False  # communities are deactivated, never deleted: their history must stay
@@ -189,33 +246,49 @@ class CommunityAdmin(admin.ModelAdmin):
     @staticmethod
     def _history_links(community) -> list[tuple[str, str]]:
         tokens = IssuedToken.objects.filter(community=community).count()
-        pending = RevocationRequest.objects.filter(community=community,
-                                                   status=RevocationRequest.Status.PENDING).count()
+        pending = RevocationRequest.objects.filter(
+            community=community, status=RevocationRequest.Status.PENDING
+        ).count()
         requests = RevocationRequest.objects.filter(community=community).count()
         events = AuditEvent.objects.filter(community=community).count()
         return [
-            (community_filter_url("tokens_issuedtoken", community),
-             ngettext("%(count)s token", "%(count)s tokens", tokens) % {"count": tokens}),
+            (
+                community_filter_url("tokens_issuedtoken", community),
+                ngettext("%(count)s token", "%(count)s tokens", tokens) % {"count": tokens},
+            ),
             ("#secrets", _("secrets")),
-            (community_filter_url("tokens_revocationrequest", community),
-             ngettext("%(count)s revocation request", "%(count)s revocation requests", requests)
-             % {"count": requests}
-             + (" " + ngettext("(%(count)s pending)", "(%(count)s pending)", pending) % {"count": pending}
-                if pending else "")),
-            (community_filter_url("audit_auditevent", community),
-             ngettext("%(count)s audit event", "%(count)s audit events", events) % {"count": events}),
+            (
+                community_filter_url("tokens_revocationrequest", community),
+                ngettext("%(count)s revocation request", "%(count)s revocation requests", requests)
+                % {"count": requests}
+                + (
+                    " " + ngettext("(%(count)s pending)", "(%(count)s pending)", pending) % {"count": pending}
+                    if pending
+                    else ""
+                ),
+            ),
+            (
+                community_filter_url("audit_auditevent", community),
+                ngettext("%(count)s audit event", "%(count)s audit events", events) % {"count": events},
+            ),
             (community_filter_url("communities_member", community), _("members")),
         ]
 
     # --- actions on one community ------------------------------------------------------------------
     def get_urls(self):
         def view(function, name):
-            return path(f"<int:object_id>/{name}/", self.admin_site.admin_view(function),
-                        name=f"communities_community_{name.replace('-', '_')}")
+            return path(
+                f"<int:object_id>/{name}/",
+                self.admin_site.admin_view(function),
+                name=f"communities_community_{name.replace('-', '_')}",
+            )
 
         return [
             view(self.rotate_secret_view, "rotate-secret"),
-            *(view(partial(self._reason_action, action=action), name) for name, action in REASON_ACTIONS.items()),
+            *(
+                view(partial(self._reason_action, action=action), name)
+                for name, action in REASON_ACTIONS.items()
+            ),
         ] + super().get_urls()
 
     def _community(self, request, object_id, permission: str) -> Community:
@@ -228,8 +301,13 @@ class CommunityAdmin(admin.ModelAdmin):
         return reverse("admin:communities_community_change", args=[community.pk])
 
     def _crumbs(self, community) -> list[tuple[str, str]]:
-        return [(reverse("admin:communities_community_changelist"), self.model._meta.verbose_name_plural.capitalize()),
-                (self._change_url(community), str(community))]
+        return [
+            (
+                reverse("admin:communities_community_changelist"),
+                self.model._meta.verbose_name_plural.capitalize(),
+            ),
+            (self._change_url(community), str(community)),
+        ]
 
     @method_decorator(sensitive_post_parameters())
     def rotate_secret_view(self, request, object_id):
@@ -242,21 +320,40 @@ class CommunityAdmin(admin.ModelAdmin):
             try:
                 with transaction.atomic():
                     form_key_claim(key=key, user=request.user)
-                    rotation = secret_rotate(community=community, actor=staff_actor(request),
-                                             grace=form.cleaned_grace(),
-                                             revoke_tokens=form.cleaned_data["revoke_tokens"],
-                                             reason=form.cleaned_data["reason"])
+                    rotation = secret_rotate(
+                        community=community,
+                        actor=staff_actor(request),
+                        grace=form.cleaned_grace(),
+                        revoke_tokens=form.cleaned_data["revoke_tokens"],
+                        reason=form.cleaned_data["reason"],
+                    )
             except AlreadySubmitted:
                 return HttpResponseRedirect(secret_page_url(key))
-            self.log_change(request, community, _("Secret rotated: %(reason)s") % {"reason": form.cleaned_data["reason"]})
-            return secret_reveal_later(request, key, community=community, client_secret=rotation.client_secret,
-                                       title=_("New client secret"), note=_rotation_note(rotation))
+            self.log_change(
+                request, community, _("Secret rotated: %(reason)s") % {"reason": form.cleaned_data["reason"]}
+            )
+            return secret_reveal_later(
+                request,
+                key,
+                community=community,
+                client_secret=rotation.client_secret,
+                title=_("New client secret"),
+                note=_rotation_note(rotation),
+            )
         return render_admin_page(
-            request, self, "console/form_page.html", _("Rotate the secret of %(name)s") % {"name": community},
-            form=form, button=_("Rotate and show the new secret"), original=community,
-            crumbs=self._crumbs(community), cancel_url=self._change_url(community),
-            warning=_("The new secret is shown once, on the next page. The partner needs it before the old "
-                      "one stops."),
+            request,
+            self,
+            "console/form_page.html",
+            _("Rotate the secret of %(name)s") % {"name": community},
+            form=form,
+            button=_("Rotate and show the new secret"),
+            original=community,
+            crumbs=self._crumbs(community),
+            cancel_url=self._change_url(community),
+            warning=_(
+                "The new secret is shown once, on the next page. The partner needs it before the old "
+                "one stops."
+            ),
         )
 
     def _reason_action(self, request, object_id, *, action: "ReasonAction"):
@@ -272,23 +369,37 @@ class CommunityAdmin(admin.ModelAdmin):
             self.log_change(request, community, f"{done} {reason}")
             self.message_user(request, done, messages.SUCCESS)
             return HttpResponseRedirect(self._change_url(community))
-        return render_admin_page(request, self, "console/confirm_with_reason.html", action.title,
-                                 form=form, question=action.question(community), consequence=action.consequence,
-                                 button=action.button, cancel_url=self._change_url(community),
-                                 crumbs=self._crumbs(community))
+        return render_admin_page(
+            request,
+            self,
+            "console/confirm_with_reason.html",
+            action.title,
+            form=form,
+            question=action.question(community),
+            consequence=action.consequence,
+            button=action.button,
+            cancel_url=self._change_url(community),
+            crumbs=self._crumbs(community),
+        )
 
 
 def _rotation_note(rotation) -> str:
     parts = []
     if rotation.previous_secret_valid_until is not None:
         if rotation.previous_secret_valid_until > timezone.now():
-            parts.append(_("The old secret keeps working until %(moment)s.")
-                         % {"moment": console_time(rotation.previous_secret_valid_until)})
+            parts.append(
+                _("The old secret keeps working until %(moment)s.")
+                % {"moment": console_time(rotation.previous_secret_valid_until)}
+            )
         else:
             parts.append(_("The old secret has stopped working."))
     if rotation.tokens_revoked:
-        parts.append(ngettext("%(count)s live token revoked.", "%(count)s live tokens revoked.",
-                              rotation.tokens_revoked) % {"count": rotation.tokens_revoked})
+        parts.append(
+            ngettext(
+                "%(count)s live token revoked.", "%(count)s live tokens revoked.", rotation.tokens_revoked
+            )
+            % {"count": rotation.tokens_revoked}
+        )
     return " ".join(parts)
 
 
@@ -315,33 +426,50 @@ REASON_ACTIONS = {
     "stop-previous-secret": ReasonAction(
         "communities.rotate_secret",
         gettext_lazy("End the old secret now"),
-        lambda community: _("End the old secret of %(name)s now, before its grace window ends?") % {"name": community},
-        gettext_lazy("The partner's requests with the old secret fail from now on; tokens already issued stay valid."),
+        lambda community: (
+            _("End the old secret of %(name)s now, before its grace window ends?") % {"name": community}
+        ),
+        gettext_lazy(
+            "The partner's requests with the old secret fail from now on; tokens already issued stay valid."
+        ),
         gettext_lazy("End the old secret now"),
         secret_expire_previous,
-        lambda community, stopped: ngettext("%(count)s old secret ended.", "%(count)s old secrets ended.",
-                                            stopped) % {"count": stopped},
+        lambda community, stopped: (
+            ngettext("%(count)s old secret ended.", "%(count)s old secrets ended.", stopped)
+            % {"count": stopped}
+        ),
         available=lambda community: _previous_secrets(community) > 0,
         unavailable=gettext_lazy("This community has no old secret still working."),
     ),
     "revoke-tokens": ReasonAction(
         "communities.revoke_community_tokens",
         gettext_lazy("Revoke all tokens"),
-        lambda community: ngettext("Revoke %(count)s live token of %(name)s?",
-                                   "Revoke %(count)s live tokens of %(name)s?", _count_live(community))
-        % {"count": _count_live(community), "name": community},
+        lambda community: (
+            ngettext(
+                "Revoke %(count)s live token of %(name)s?",
+                "Revoke %(count)s live tokens of %(name)s?",
+                _count_live(community),
+            )
+            % {"count": _count_live(community), "name": community}
+        ),
         gettext_lazy("Their next request gets a 401; the partner may ask for new tokens with its secret."),
         gettext_lazy("Revoke all tokens"),
         tokens_revoke_all,
-        lambda community, count: ngettext("%(count)s token revoked.", "%(count)s tokens revoked.", count)
-        % {"count": count},
+        lambda community, count: (
+            ngettext("%(count)s token revoked.", "%(count)s tokens revoked.", count) % {"count": count}
+        ),
     ),
     "deactivate": ReasonAction(
         "communities.deactivate_community",
         gettext_lazy("Deactivate"),
-        lambda community: ngettext("Deactivate %(name)s and revoke its %(count)s live token?",
-                                   "Deactivate %(name)s and revoke its %(count)s live tokens?", _count_live(community))
-        % {"count": _count_live(community), "name": community},
+        lambda community: (
+            ngettext(
+                "Deactivate %(name)s and revoke its %(count)s live token?",
+                "Deactivate %(name)s and revoke its %(count)s live tokens?",
+                _count_live(community),
+            )
+            % {"count": _count_live(community), "name": community}
+        ),
         gettext_lazy("It gets no new tokens until someone reactivates it."),
         gettext_lazy("Deactivate"),
         community_deactivate,
@@ -382,8 +510,13 @@ class MemberAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         # Through the service, so every balance change lands in the audit trail.
-        member = member_set_bflus(community=obj.community, reference=obj.reference, bflus=obj.bflus,
-                                  actor=staff_actor(request), reason=form.cleaned_data["reason"])
+        member = member_set_bflus(
+            community=obj.community,
+            reference=obj.reference,
+            bflus=obj.bflus,
+            actor=staff_actor(request),
+            reason=form.cleaned_data["reason"],
+        )
         obj.pk = member.pk
         obj.refresh_from_db()
 

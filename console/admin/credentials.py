@@ -63,8 +63,11 @@ class CommunityFilter(admin.RelatedFieldListFilter):
 def community_link(record):
     if record.community_id is None:
         return "—"
-    return format_html('<a href="{}">{}</a>', reverse("admin:communities_community_change",
-                                                       args=[record.community_id]), record.community.client_id)
+    return format_html(
+        '<a href="{}">{}</a>',
+        reverse("admin:communities_community_change", args=[record.community_id]),
+        record.community.client_id,
+    )
 
 
 class TokenStateFilter(admin.SimpleListFilter):
@@ -72,8 +75,11 @@ class TokenStateFilter(admin.SimpleListFilter):
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [("active", pgettext("token", "active")), ("expired", pgettext("token", "expired")),
-                ("revoked", pgettext("token", "revoked"))]
+        return [
+            ("active", pgettext("token", "active")),
+            ("expired", pgettext("token", "expired")),
+            ("revoked", pgettext("token", "revoked")),
+        ]
 
     def queryset(self, request, queryset):
         now = timezone.now()
@@ -99,8 +105,17 @@ def _token_state(token) -> str:
 
 @admin.register(IssuedToken)
 class IssuedTokenAdmin(ReadOnlyAdmin):
-    list_display = ("short_jti", community_link, "state", "scope", "issued_at", "expires_at", "revoked", "source_ip",
-                    "revoke_button")
+    list_display = (
+        "short_jti",
+        community_link,
+        "state",
+        "scope",
+        "issued_at",
+        "expires_at",
+        "revoked",
+        "source_ip",
+        "revoke_button",
+    )
     list_filter = (TokenStateFilter, ("community", CommunityFilter))
     search_fields = ("=jti", "=community__client_id")
     list_select_related = ("community",)
@@ -120,14 +135,20 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
     def revoked(self, token):
         if not token.revoked_at:
             return "—"
-        return _("%(moment)s by %(who)s") % {"moment": console_time(token.revoked_at), "who": token.revoked_by}
+        return _("%(moment)s by %(who)s") % {
+            "moment": console_time(token.revoked_at),
+            "who": token.revoked_by,
+        }
 
     @admin.display(description="")
     def revoke_button(self, token):
         if not _token_is_live(token):
             return ""
-        return format_html('<a class="button revoke-one" href="{}">{}</a>',
-                           reverse("admin:tokens_issuedtoken_revoke", args=[token.pk]), _("Revoke"))
+        return format_html(
+            '<a class="button revoke-one" href="{}">{}</a>',
+            reverse("admin:tokens_issuedtoken_revoke", args=[token.pk]),
+            _("Revoke"),
+        )
 
     def has_revoke_permission(self, request):
         return request.user.has_perm("tokens.revoke_issuedtoken")
@@ -137,8 +158,11 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
         return shown if self.has_revoke_permission(request) else [f for f in shown if f != "revoke_button"]
 
     def get_urls(self):
-        revoke = path("<path:object_id>/revoke/", self.admin_site.admin_view(self.revoke_one_view),
-                      name="tokens_issuedtoken_revoke")
+        revoke = path(
+            "<path:object_id>/revoke/",
+            self.admin_site.admin_view(self.revoke_one_view),
+            name="tokens_issuedtoken_revoke",
+        )
         return [revoke] + super().get_urls()
 
     def revoke_one_view(self, request, object_id):
@@ -159,24 +183,51 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
         if form.is_bound and form.is_valid():
             revoked = 0
             for community, group in groupby(tokens, key=lambda token: token.community):
-                revoked += tokens_revoke(community=community, jtis=[token.jti for token in group],
-                                         actor=staff_actor(request), reason=form.cleaned_data["reason"])
+                revoked += tokens_revoke(
+                    community=community,
+                    jtis=[token.jti for token in group],
+                    actor=staff_actor(request),
+                    reason=form.cleaned_data["reason"],
+                )
             for token in tokens:  # in "Recent actions" too, with the reason
                 if _token_is_live(token):
-                    self.log_change(request, token, _("Revoked: %(reason)s") % {"reason": form.cleaned_data["reason"]})
-            self.message_user(request, ngettext("%(count)s token revoked.", "%(count)s tokens revoked.", revoked)
-                              % {"count": revoked}, messages.SUCCESS)
+                    self.log_change(
+                        request, token, _("Revoked: %(reason)s") % {"reason": form.cleaned_data["reason"]}
+                    )
+            self.message_user(
+                request,
+                ngettext("%(count)s token revoked.", "%(count)s tokens revoked.", revoked)
+                % {"count": revoked},
+                messages.SUCCESS,
+            )
             return HttpResponseRedirect(changelist)
         live = [token for token in tokens if _token_is_live(token)]
         return render_admin_page(
-            request, self, "console/confirm_with_reason.html", _("Revoke tokens"), form=form,
+            request,
+            self,
+            "console/confirm_with_reason.html",
+            _("Revoke tokens"),
+            form=form,
             question=ngettext("Revoke %(count)s active token?", "Revoke %(count)s active tokens?", len(live))
             % {"count": len(live)},
-            consequence=_("Their next request gets a 401. Tokens already revoked or expired stay as they are."),
-            listed={"headings": [_("token ID (jti)"), _("community"), _("state"), _("expires at")],
-                    "rows": [(token.jti, token.community.client_id, _token_state(token),
-                              console_time(token.expires_at)) for token in tokens]},
-            hidden_fields=hidden, button=_("Revoke"), cancel_url=changelist,
+            consequence=_(
+                "Their next request gets a 401. Tokens already revoked or expired stay as they are."
+            ),
+            listed={
+                "headings": [_("token ID (jti)"), _("community"), _("state"), _("expires at")],
+                "rows": [
+                    (
+                        token.jti,
+                        token.community.client_id,
+                        _token_state(token),
+                        console_time(token.expires_at),
+                    )
+                    for token in tokens
+                ],
+            },
+            hidden_fields=hidden,
+            button=_("Revoke"),
+            cancel_url=changelist,
             crumbs=[(changelist, self.model._meta.verbose_name_plural.capitalize())],
         )
 
@@ -215,29 +266,47 @@ class RevocationRequestAdmin(admin.ModelAdmin):
     def completed(self, revocation):
         if revocation.handled_at is None:
             return "—"
-        return _("%(moment)s by %(who)s") % {"moment": console_time(revocation.handled_at),
-                                             "who": revocation.handled_by.get_username()}
+        return _("%(moment)s by %(who)s") % {
+            "moment": console_time(revocation.handled_at),
+            "who": revocation.handled_by.get_username(),
+        }
 
     @admin.display(description=gettext_lazy("waiting"), ordering="created_at")
     def waiting(self, revocation):
         if revocation.status != RevocationRequest.Status.PENDING:
             return "—"
         late = timezone.now() - revocation.created_at > REQUEST_LATE_AFTER
-        return format_html('<span class="{}">{}{}</span>', "waiting-late" if late else "waiting",
-                           "⚠ " if late else "", ago(revocation.created_at))
+        return format_html(
+            '<span class="{}">{}{}</span>',
+            "waiting-late" if late else "waiting",
+            "⚠ " if late else "",
+            ago(revocation.created_at),
+        )
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ()
-        return ("community", "reason", "status", "opened_by", "source_ip", "tokens_revoked", "secrets_suspended",
-                "created_at", "handled_by", "handled_at")
+        return (
+            "community",
+            "reason",
+            "status",
+            "opened_by",
+            "source_ip",
+            "tokens_revoked",
+            "secrets_suspended",
+            "created_at",
+            "handled_by",
+            "handled_at",
+        )
 
     def get_fields(self, request, obj=None):
         return ("community", "reason") if obj is None else self.get_readonly_fields(request, obj)
 
     def save_model(self, request, obj, form, change):
         # A request that reached staff by phone or e-mail: same service, same immediate revocation.
-        created = revocation_request_open(community=obj.community, reason=obj.reason, actor=staff_actor(request))
+        created = revocation_request_open(
+            community=obj.community, reason=obj.reason, actor=staff_actor(request)
+        )
         obj.pk = created.pk
         obj.refresh_from_db()
 
@@ -248,17 +317,25 @@ class RevocationRequestAdmin(admin.ModelAdmin):
         return False
 
     def get_urls(self):
-        handle = path("<int:object_id>/handle/", self.admin_site.admin_view(self.handle_view),
-                      name="tokens_revocationrequest_handle")
+        handle = path(
+            "<int:object_id>/handle/",
+            self.admin_site.admin_view(self.handle_view),
+            name="tokens_revocationrequest_handle",
+        )
         return [handle] + super().get_urls()
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         revocation = self.get_object(request, object_id)
         mine = revocation is not None and _opened_by_me(revocation, request)
-        extra_context = {**(extra_context or {}),
-                         "can_handle": request.user.has_perm("tokens.handle_revocationrequest") and not mine,
-                         "handle_blocked": _("You opened this request: someone else in the security group must "
-                                             "complete it.") if mine and revocation.status == "pending" else ""}
+        extra_context = {
+            **(extra_context or {}),
+            "can_handle": request.user.has_perm("tokens.handle_revocationrequest") and not mine,
+            "handle_blocked": _(
+                "You opened this request: someone else in the security group must complete it."
+            )
+            if mine and revocation.status == "pending"
+            else "",
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
     @method_decorator(sensitive_post_parameters())
@@ -270,8 +347,13 @@ class RevocationRequestAdmin(admin.ModelAdmin):
         if replayed := form_already_submitted(request):  # the request is closed by now: say so, once
             return HttpResponseRedirect(replayed)
         if revocation.status != RevocationRequest.Status.PENDING or _opened_by_me(revocation, request):
-            self.message_user(request, _("This request is closed.") if revocation.status != "pending" else
-                              _("You opened this request: someone else must complete it."), messages.ERROR)
+            self.message_user(
+                request,
+                _("This request is closed.")
+                if revocation.status != "pending"
+                else _("You opened this request: someone else must complete it."),
+                messages.ERROR,
+            )
             return HttpResponseRedirect(back)
         if prompt := password_prompt(request, request.path):
             return prompt
@@ -282,33 +364,64 @@ class RevocationRequestAdmin(admin.ModelAdmin):
                 with transaction.atomic():
                     form_key_claim(key=key, user=request.user)
                     rotation = revocation_request_handle(
-                        revocation=revocation, staff_user=request.user, source_ip=staff_actor(request).source_ip,
-                        reason=form.cleaned_data["reason"])
+                        revocation=revocation,
+                        staff_user=request.user,
+                        source_ip=staff_actor(request).source_ip,
+                        reason=form.cleaned_data["reason"],
+                    )
             except AlreadySubmitted:
                 return HttpResponseRedirect(secret_page_url(key))
             except ValidationError as error:
                 self.message_user(request, " ".join(error.messages), messages.ERROR)
                 return HttpResponseRedirect(back)
-            self.log_change(request, revocation, _("Completed: %(reason)s") % {"reason": form.cleaned_data["reason"]})
-            note = ngettext("%(count)s live token revoked.", "%(count)s live tokens revoked.", rotation.tokens_revoked)
-            return secret_reveal_later(request, key, community=revocation.community,
-                                       client_secret=rotation.client_secret,
-                                       title=_("%(request)s completed: the new client secret") % {"request": revocation},
-                                       note=note % {"count": rotation.tokens_revoked})
+            self.log_change(
+                request, revocation, _("Completed: %(reason)s") % {"reason": form.cleaned_data["reason"]}
+            )
+            note = ngettext(
+                "%(count)s live token revoked.", "%(count)s live tokens revoked.", rotation.tokens_revoked
+            )
+            return secret_reveal_later(
+                request,
+                key,
+                community=revocation.community,
+                client_secret=rotation.client_secret,
+                title=_("%(request)s completed: the new client secret") % {"request": revocation},
+                note=note % {"count": rotation.tokens_revoked},
+            )
         changelist = reverse("admin:tokens_revocationrequest_changelist")
         return render_admin_page(
-            request, self, "console/form_page.html", _("Complete %(request)s") % {"request": revocation},
-            form=form, button=_("Rotate the secret, close the request and show the new secret"),
+            request,
+            self,
+            "console/form_page.html",
+            _("Complete %(request)s") % {"request": revocation},
+            form=form,
+            button=_("Rotate the secret, close the request and show the new secret"),
             crumbs=[(changelist, self.model._meta.verbose_name_plural.capitalize()), (back, str(revocation))],
-            cancel_url=back, danger=True,
-            warning=_("The partner reported: %(reason)s") % {"reason": Truncator(revocation.reason).chars(300)},
+            cancel_url=back,
+            danger=True,
+            warning=_("The partner reported: %(reason)s")
+            % {"reason": Truncator(revocation.reason).chars(300)},
         )
 
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("occurred_at", "event_type", "actor_type", "actor", community_link, "jti", "source_ip", "details")
-    list_filter = ("event_type", "actor_type", ("community", CommunityFilter), ("occurred_at", admin.DateFieldListFilter))
+    list_display = (
+        "occurred_at",
+        "event_type",
+        "actor_type",
+        "actor",
+        community_link,
+        "jti",
+        "source_ip",
+        "details",
+    )
+    list_filter = (
+        "event_type",
+        "actor_type",
+        ("community", CommunityFilter),
+        ("occurred_at", admin.DateFieldListFilter),
+    )
     search_fields = ("actor", "=client_id", "=jti")
     date_hierarchy = "occurred_at"
     list_select_related = ("community",)
