@@ -7,7 +7,12 @@ language of ``?lang=`` when it is one we speak, and say so in ``Content-Language
 
 from django.utils import translation
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.response import Response
 from rest_framework.views import APIView
+
+# The generated document per language. It never changes while the process runs, and generating it cost
+# 80-200 ms of a worker for every anonymous request: a cheap way to tie up every worker.
+_schemas: dict[str, dict] = {}
 
 
 def requested_language(request) -> str | None:
@@ -27,6 +32,10 @@ class _AnswersInRequestedLanguage(APIView):
     def dispatch(self, request, *args, **kwargs):
         lang = requested_language(request)
         if lang is None:
+            if "lang" in request.GET:  # one we do not speak: answer in the negotiated language, as without it
+                query = request.GET.copy()
+                del query["lang"]
+                request.GET = query
             return super().dispatch(request, *args, **kwargs)
         query = request.GET.copy()
         query["lang"] = lang  # drf-spectacular reads it again: give it the normalised code
@@ -47,6 +56,13 @@ class SchemaView(_AnswersInRequestedLanguage, SpectacularAPIView):
         # One published version. drf-spectacular would copy ``?version=`` into the document and into
         # ``Content-Disposition``, where a NUL or newline made gunicorn answer 500.
         return None
+
+    def _get_schema_response(self, request):
+        language = translation.get_language()  # one of settings.LANGUAGES: unknown ?lang= is dropped above
+        if language not in _schemas:
+            _schemas[language] = super()._get_schema_response(request).data
+        filename = self._get_filename(request, None)
+        return Response(data=_schemas[language], headers={"Content-Disposition": f'inline; filename="{filename}"'})
 
 
 class DocsView(_AnswersInRequestedLanguage, SpectacularSwaggerView):

@@ -49,3 +49,27 @@ def test_docs_and_schema_answer_other_methods_with_405(client, path, method):
     response = getattr(client, method)(path)
     assert response.status_code == 405
     assert client.head(path).status_code == 200
+
+
+def test_the_schema_is_generated_once_per_language_not_per_request(client, monkeypatch):
+    """Generating the document took 80-200 ms per anonymous request (no rate limit): ~10 requests a
+    second per core kept every worker busy. Unknown ``?lang=`` values must not each get a document."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    from bfluence import docs
+
+    generated = []
+    real = SchemaGenerator.get_schema
+    monkeypatch.setattr(SchemaGenerator, "get_schema",
+                        lambda self, *args, **kwargs: generated.append(1) or real(self, *args, **kwargs))
+    monkeypatch.setattr(docs, "_schemas", {})
+    for attempt in range(4):
+        default = client.get("/api/schema/", {"format": "json", "r": attempt})
+        english = client.get("/api/schema/", {"format": "json", "lang": "en"})
+        unknown = client.get("/api/schema/", {"format": "json", "lang": f"x{attempt}"})
+        assert client.get("/api/schema/").status_code == 200  # YAML: the same document
+        assert default.status_code == english.status_code == unknown.status_code == 200
+        assert english.json()["paths"]["/auth/token"]["post"]["summary"] == "Get an access token"
+        assert default.json() == unknown.json() != english.json()
+        assert english["Content-Language"] == "en"
+    assert len(generated) == 2
