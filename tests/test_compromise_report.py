@@ -146,3 +146,50 @@ def test_a_rotation_with_grace_does_not_stop_a_token_being_issued(api, acme, bet
     response = request_token(api, acme)
     assert response.status_code == 200
     assert get_bflus(api, response.json()["access_token"]).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_issuing_waits_for_a_rotation_in_flight_and_then_refuses(api):
+    """The same race with real concurrency (PostgreSQL row locks): a rotation with --revoke-tokens holds
+    its transaction open; a token request that verified the old secret meanwhile must wait for it and
+    then be refused, not mint a token that outlives the cut-off."""
+    import threading
+
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL only (SQLite serialises writers anyway)")
+    from tests.conftest import make_community
+
+    created = make_community("racer")
+    locked, release = threading.Event(), threading.Event()
+
+    def rotate_and_hold():
+        try:
+            with transaction.atomic():
+                secret_rotate(community=created.community, actor=TEST_ACTOR, revoke_tokens=True)
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    rotation = threading.Thread(target=rotate_and_hold)
+    rotation.start()
+    assert locked.wait(10)
+    outcome = {}
+
+    def ask():
+        try:
+            outcome["response"] = request_token(type(api)(), created)
+        finally:
+            connection.close()
+
+    asker = threading.Thread(target=ask)
+    asker.start()
+    asker.join(1.0)
+    assert asker.is_alive()  # it verified the old secret (still committed) and now waits for the lock
+    release.set()
+    rotation.join(10)
+    asker.join(10)
+    assert outcome["response"].status_code == 401
+    assert not IssuedToken.objects.filter(community=created.community).exists()

@@ -188,14 +188,21 @@ def token_lifetime_for(community: Community) -> timedelta:
 # The issuing transaction's lock and re-read, compiled once (one per kind of credential): compiling
 # this join on every token request cost ~25% of the request's CPU (profiled, issue 14). The secret's
 # expiry is read with it and compared here, with the app's clock, as in _valid_secrets.
+# Lock first, read after, in two statements: PostgreSQL re-checks a waiting SELECT … FOR UPDATE against
+# the new version of the locked row only, and would judge a joined secret as it was before the rotation
+# that held the lock committed. The reads that follow the lock see everything committed by then.
+_community_lock = PrecompiledQuery(
+    lambda community_id: Community.objects.select_for_update().filter(pk=community_id).values_list("pk"),
+    -987_654_321,
+)
 _entitled_by_secret = PrecompiledQuery(
-    lambda community_id, secret_id: Community.objects.select_for_update(of=("self",))
+    lambda community_id, secret_id: Community.objects
     .filter(pk=community_id, is_active=True, secrets__pk=secret_id)
     .order_by("pk").values_list(*_COMMUNITY_FIELDS, "secrets__valid_until")[:1],
     -987_654_321, -987_654_322,
 )
 _entitled_by_key = PrecompiledQuery(
-    lambda community_id, key_id: Community.objects.select_for_update(of=("self",))
+    lambda community_id, key_id: Community.objects
     .filter(pk=community_id, is_active=True, client_keys__pk=key_id, client_keys__retired_at__isnull=True)
     .order_by("pk").values_list(*_COMMUNITY_FIELDS)[:1],
     -987_654_321, -987_654_322,
@@ -211,6 +218,7 @@ def _still_entitled(client: AuthenticatedClient) -> Community | None:
     just before the cut-off can therefore never mint a token that outlives it (issue 10, item 7).
     """
     row: tuple[Any, ...] | None
+    _community_lock.rows(client.community.pk)
     if client.secret_id is not None:
         rows = _entitled_by_secret.rows(client.community.pk, client.secret_id)
         if not rows or not (rows[0][-1] is None or rows[0][-1] > timezone.now()):
@@ -222,8 +230,7 @@ def _still_entitled(client: AuthenticatedClient) -> Community | None:
             return None
         row = rows[0]
     else:
-        row = Community.objects.select_for_update(of=("self",)).filter(
-            pk=client.community.pk, is_active=True).values_list(*_COMMUNITY_FIELDS).first()
+        row = Community.objects.filter(pk=client.community.pk, is_active=True).values_list(*_COMMUNITY_FIELDS).first()
     return Community.from_db("default", _COMMUNITY_FIELDS, row) if row is not None else None
 
 
