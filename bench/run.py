@@ -46,7 +46,9 @@ from bench import auth_methods  # noqa: E402  (private_key_jwt and DPoP, issue 1
 
 PYTHON = sys.executable
 ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-DATABASE = "bfluence_bench"
+# Several people may bench on one machine: each run's database and Redis db can be its own.
+DATABASE = os.environ.get("BENCH_DATABASE", "bfluence_bench")
+REDIS_DB = os.environ.get("BENCH_REDIS_DB", "3")
 
 
 def say(message: str) -> None:
@@ -58,7 +60,7 @@ def server_env() -> dict[str, str]:
     env.update(
         DEBUG="false", SECRET_KEY=secrets.token_urlsafe(50), JWT_SIGNING_KEY=secrets.token_urlsafe(48),
         ALLOWED_HOSTS="127.0.0.1", DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
-        CACHE_URL="redis://127.0.0.1:6379/3", DJANGO_SETTINGS_MODULE="bench.settings",
+        CACHE_URL=f"redis://127.0.0.1:6379/{REDIS_DB}", DJANGO_SETTINGS_MODULE="bench.settings",
         # Limits far above what one machine can send: the benchmark measures work, not refusals.
         THROTTLE_TOKEN_CLIENT="100000000/min", THROTTLE_TOKEN_IP="100000000/min",
         THROTTLE_TOKEN_FAILURES="100000000/min", THROTTLE_API="100000000/min",
@@ -72,7 +74,7 @@ def fresh_database() -> None:
     with psycopg.connect(ADMIN_URL.replace("postgres://", "postgresql://"), autocommit=True) as connection:
         connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
         connection.execute(f"CREATE DATABASE {DATABASE}")
-    subprocess.run(["redis-cli", "-n", "3", "FLUSHDB"], check=True, capture_output=True)
+    subprocess.run(["redis-cli", "-n", REDIS_DB, "FLUSHDB"], check=True, capture_output=True)
 
 
 def manage(env: dict, *args: str) -> str:
