@@ -52,7 +52,8 @@ def printable_client_id(client_id: str) -> str:
     """The client_id as recorded: bounded, and never a secret pasted into the wrong field."""
     if client_id.startswith(SECRET_PREFIX):
         return f"{SECRET_PREFIX}…(redacted)"
-    return "".join(char if char.isprintable() else "?" for char in client_id[:_MAX_CLIENT_ID])
+    # scrub: a secret's body sent without its prefix (the fields swapped, the prefix trimmed) was stored.
+    return scrub("".join(char if char.isprintable() else "?" for char in client_id[:_MAX_CLIENT_ID]))
 
 
 def loggable_client_id(client_id: str) -> str:

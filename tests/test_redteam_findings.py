@@ -73,3 +73,14 @@ def test_the_schema_is_generated_once_per_language_not_per_request(client, monke
         assert default.json() == unknown.json() != english.json()
         assert english["Content-Language"] == "en"
     assert len(generated) == 2
+
+
+def test_a_secret_body_sent_as_client_id_never_reaches_the_audit_trail(api, acme):
+    """The failed attempt's row keeps the client_id as given: a secret without its ``bfl_sk_`` prefix
+    (a partner trimming it, fields swapped) was stored there in clear, readable by every support account."""
+    body = acme.client_secret[len("bfl_sk_"):]
+    response = api.post("/auth/token", {"client_id": body, "client_secret": acme.client_secret}, format="json")
+    assert response.status_code == 401
+    dumped = whole_database()
+    assert "[redacted-secret]" in dumped
+    assert body not in dumped
