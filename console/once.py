@@ -5,18 +5,40 @@ itself, so reloading, going Back or resubmitting can neither repeat the action n
 - each secret-creating form carries a random key, claimed in the action's own transaction
   (``FormSubmission`` has it unique), so the same form never acts twice;
 - the secret waits in the staff member's own session under that key and is removed the first time
-  the page shows it.
+  the page shows it. The session is a database row (base64 JSON, signed, not encrypted), so the secret
+  waits there encrypted with a key derived from ``SECRET_KEY``: a redirect never followed must not leave
+  it readable in the table and its backups.
 """
 
 import secrets
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.db import IntegrityError, transaction
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils.crypto import salted_hmac
 
 from console.models import FormSubmission
 
 _SESSION_PREFIX = "console.secret."
+
+
+def _cipher() -> AESGCM:
+    return AESGCM(salted_hmac("console.once.secret", "", algorithm="sha256").digest())
+
+
+def _seal(text: str, key: str) -> str:
+    nonce = secrets.token_bytes(12)
+    return (nonce + _cipher().encrypt(nonce, text.encode(), key.encode())).hex()
+
+
+def _open(sealed: str, key: str) -> str | None:
+    try:
+        raw = bytes.fromhex(sealed)
+        return _cipher().decrypt(raw[:12], raw[12:], key.encode()).decode()
+    except (ValueError, InvalidTag):
+        return None  # SECRET_KEY changed meanwhile: the page says it is gone, as after a reload
 
 
 class AlreadySubmitted(Exception):
@@ -54,7 +76,7 @@ def secret_reveal_later(
     """Keep the secret for one display in this staff member's session, and send the browser there."""
     request.session[_SESSION_PREFIX + key] = {
         "community": community.pk,
-        "client_secret": client_secret,
+        "client_secret": _seal(client_secret, key),
         "title": str(title),
         "note": str(note),
     }
@@ -63,4 +85,8 @@ def secret_reveal_later(
 
 def secret_pop(request, key: str) -> dict | None:
     """The waiting secret, removed from the session as it is read: a second call gets ``None``."""
-    return request.session.pop(_SESSION_PREFIX + key, None)
+    shown = request.session.pop(_SESSION_PREFIX + key, None)
+    if shown is None:
+        return None
+    client_secret = _open(shown.get("client_secret", ""), key)
+    return None if client_secret is None else {**shown, "client_secret": client_secret}

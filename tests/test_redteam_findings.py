@@ -84,3 +84,33 @@ def test_a_secret_body_sent_as_client_id_never_reaches_the_audit_trail(api, acme
     dumped = whole_database()
     assert "[redacted-secret]" in dumped
     assert body not in dumped
+
+
+def test_a_new_secret_waiting_for_its_one_time_page_is_not_readable_in_the_session_table(client, acme):
+    """Between the console's POST and its one-time page the new secret waits in the staff member's session,
+    i.e. the ``django_session`` table (base64 JSON, signed but not encrypted). A redirect never followed
+    (a closed tab, a dropped connection) left it there in clear for the session's life (two weeks), in
+    every backup; ``dumpdata`` hid it only because the whole session is base64."""
+    from django.contrib.sessions.models import Session
+
+    from tests.test_admin import SECRET, form_key, shown_secret, url
+    from tests.test_console_safety import login
+
+    login(client, "sue", "security")
+    page = url("communities_community_rotate_secret", acme.community.pk)
+    response = client.post(page, {"grace": "0s", "reason": "leak", "form_key": form_key(client, page)})
+    assert response.status_code == 302
+    stored = " ".join(str(session.get_decoded()) for session in Session.objects.all())
+    assert "console.secret." in stored  # it is waiting there ...
+    assert not SECRET.search(stored)  # ... but not readable from the table alone
+    secret = shown_secret(client.get(response["Location"]))
+    assert secret.startswith("bfl_sk_") and secret[len("bfl_sk_"):] not in stored
+    assert request_token_ok(acme, secret)
+
+
+def request_token_ok(created, secret) -> bool:
+    from rest_framework.test import APIClient
+
+    response = APIClient().post("/auth/token", {"client_id": created.community.client_id, "client_secret": secret},
+                                format="json")
+    return response.status_code == 200
