@@ -114,7 +114,7 @@ def main() -> int:
     seconds = max(1, min(args.seconds, 30))
 
     env = server_env()
-    say("fresh database bfluence_bench, migrations, one community with a member")
+    say(f"fresh database {DATABASE}, migrations, one community with a member")
     fresh_database()
     manage(env, "migrate", "--no-input", "-v", "0")
     created = json.loads(manage(env, "create_community", "--client-id", "benchco", "--name", "Bench",

@@ -312,7 +312,7 @@ def main() -> int:
     growth_tokens = max(2_000, min(args.growth_tokens, 1_000_000))
 
     env = server_env()
-    say("fresh database bfluence_bench, migrations, one community with a member")
+    say(f"fresh database {DATABASE}, migrations, one community with a member")
     fresh_database()
     manage(env, "migrate", "--no-input", "-v", "0")
     created = json.loads(manage(env, "create_community", "--client-id", "benchco", "--name", "Bench",
