@@ -32,8 +32,11 @@ def partner(live_server, tmp_path, monkeypatch):
     key = private_key("ES256", fresh=True)
     (tmp_path / "partner-key.pem").write_bytes(key.as_pem(private=True))
     client_key_add(community=created.community, key_text=public_pem(key), actor=TEST_ACTOR)
-    client_auth_policy_set(community=created.community, actor=TEST_ACTOR,
-                           change=PolicyChange(methods=["client_secret", "private_key_jwt"], dpop="optional"))
+    client_auth_policy_set(
+        community=created.community,
+        actor=TEST_ACTOR,
+        change=PolicyChange(methods=["client_secret", "private_key_jwt"], dpop="optional"),
+    )
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BFL_BASE_URL", live_server.url)
     monkeypatch.setenv("BFL_CLIENT_ID", "guideco")
@@ -60,6 +63,12 @@ def test_dpop_example(partner, guide):
 @pytest.mark.parametrize("guide", GUIDES)
 def test_curl_private_key_jwt_example(partner, guide):
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    result = subprocess.run(["bash", "-e", "-c", example(guide, "curl-private-key-jwt")], env=env,
-                            capture_output=True, text=True, timeout=60, check=True)
+    result = subprocess.run(
+        ["bash", "-e", "-c", example(guide, "curl-private-key-jwt")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     assert '"token_type":"Bearer"' in result.stdout.replace(" ", "")
