@@ -149,7 +149,7 @@ CONSOLE_MIDDLEWARE = [
     "console.signin.OneSignInAttemptAtATime",  # sign-in attempts per account + IP one at a time (exact limit)
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires: turns a lockout into the console page
 ]
-API_PATH_PREFIXES = ["/auth/", "/communities/", "/healthz", "/readyz"]
+API_PATH_PREFIXES = ["/auth/", "/communities/", "/healthz", "/readyz", "/.well-known/"]
 # Django's and django-axes' own checks look for these in MIDDLEWARE only; bfluence/checks.py checks
 # CONSOLE_MIDDLEWARE instead (and repeats security.W016, which Django then skips).
 SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410", "security.W003", "axes.W002"]

@@ -42,7 +42,8 @@ def test_a_path_nobody_listed_gets_the_console_stack(staff_user):
 def test_api_calls_run_none_of_the_console_middleware(api, acme):
     token = issue_token(api, acme)
     for response in (request_token(api, acme), get_bflus(api, token), api.get("/auth/me", **bearer(token)),
-                     api.get("/healthz"), api.get("/auth/nowhere")):
+                     api.get("/healthz"), api.get("/.well-known/oauth-authorization-server"),
+                     api.get("/auth/nowhere")):
         assert response.status_code in (200, 404), response.content
         request = response.wsgi_request
         assert not hasattr(request, "session") and not hasattr(request, "_messages")
