@@ -10,6 +10,7 @@ Labels come only from fixed sets (route patterns, reason codes, throttle scopes)
 a path or anything else a caller chooses, so a caller cannot grow the number of series.
 """
 
+import functools
 import time
 
 from django.conf import settings
@@ -36,12 +37,24 @@ def enabled() -> bool:
     return settings.METRICS_ENABLED
 
 
+# The labelled children, looked up once per label set (the label sets are few and fixed): prometheus_client's
+# own labels() validates and locks on every call, a measurable share of a request.
+@functools.lru_cache(maxsize=1024)
+def _latency(route: str, method: str, status: str):
+    return REQUEST_LATENCY.labels(route, method, status)
+
+
+@functools.lru_cache(maxsize=256)
+def _bearer(outcome: str, reason: str):
+    return BEARER_DECISIONS.labels(outcome, reason)
+
+
 def auth_decision(*, kind: str, outcome: str, reason: str) -> None:
     """``kind``: "client" (client authentication at the token endpoints) or "bearer"."""
     if not enabled():
         return
     if kind == "bearer":
-        BEARER_DECISIONS.labels(outcome, reason or "").inc()
+        _bearer(outcome, reason or "").inc()
     elif outcome == "issued":
         TOKENS_ISSUED.inc()
     elif outcome == "denied":
@@ -75,6 +88,5 @@ class RequestMetricsMiddleware:
         else:
             route = "unmatched"
         method = request.method if request.method in _METHODS else "other"
-        REQUEST_LATENCY.labels(route, method, f"{response.status_code // 100}xx").observe(
-            time.perf_counter() - started)
+        _latency(route, method, f"{response.status_code // 100}xx").observe(time.perf_counter() - started)
         return response
