@@ -23,6 +23,11 @@ def console_time(moment) -> str:
     return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
 
 
+def console_time_zoned(moment) -> str:
+    """The same, naming the zone, where a moment stands alone ("28/11/2026 21:03 America/Sao_Paulo")."""
+    return f"{console_time(moment)} {timezone.get_current_timezone_name()}"
+
+
 class DurationTextField(forms.CharField):
     """A ``DUR`` as operators type it (``15m``, ``1h``); blank means the default."""
 
@@ -119,7 +124,7 @@ def grace_choices() -> list[tuple[str, str]]:
                 (
                     value,
                     _("%(duration)s (until %(moment)s)")
-                    % {"duration": label, "moment": console_time(now + parse_duration(value))},
+                    % {"duration": label, "moment": console_time_zoned(now + parse_duration(value))},
                 )
             )
     return choices

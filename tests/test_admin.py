@@ -121,7 +121,9 @@ def test_community_list_shows_state_permissions_live_tokens_and_secret_hints(api
 # --- rotation -------------------------------------------------------------------------------------
 
 def test_rotate_page_shows_a_form_and_rotates_only_on_post(security_client, acme):
-    assert security_client.get(url("communities_community_rotate_secret", acme.community.pk)).status_code == 200
+    page = security_client.get(url("communities_community_rotate_secret", acme.community.pk))
+    assert page.status_code == 200
+    assert re.search(r"\d\d:\d\d America/Sao_Paulo\)", page.content.decode())  # until when, in the staff member's named zone
     assert ClientSecret.objects.filter(community=acme.community).count() == 1
 
 

@@ -29,6 +29,7 @@ from console.forms import (
     ReasonForm,
     RotateSecretForm,
     console_time,
+    console_time_zoned,
 )
 from console.humane import ago, community_filter_url
 from console.once import AlreadySubmitted, form_key_claim, secret_page_url, secret_reveal_later
@@ -389,7 +390,7 @@ def _rotation_note(rotation) -> str:
         if rotation.previous_secret_valid_until > timezone.now():
             parts.append(
                 _("The old secret keeps working until %(moment)s.")
-                % {"moment": console_time(rotation.previous_secret_valid_until)}
+                % {"moment": console_time_zoned(rotation.previous_secret_valid_until)}
             )
         else:
             parts.append(_("The old secret has stopped working."))
