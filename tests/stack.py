@@ -242,6 +242,7 @@ class Nginx:
             ("/srv/bfluence/staticfiles/", f"{static_root or self.dir}/"),
             ("/srv/bfluence", str(ROOT)),
             ("/var/www/html", self.dir),
+            ("/var/log/nginx/bfluence-access.log", f"{self.dir}/access.log"),
         ]:
             assert shipped in site, shipped
             site = site.replace(shipped, here)
@@ -279,6 +280,12 @@ http {{
         except RuntimeError:
             self.stop()
             raise
+
+    def access_log(self) -> str:
+        try:
+            return Path(self.dir, "access.log").read_text(errors="replace")
+        except OSError:
+            return ""
 
     def error_log(self) -> str:
         try:

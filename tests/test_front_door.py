@@ -201,6 +201,19 @@ def test_client_sent_x_forwarded_for_cannot_spoof_the_source_ip(front):
     assert [str(row[0]).split("/")[0] for row in recorded] == ["127.0.0.1"]
 
 
+def test_nginx_access_log_never_holds_a_query_string(front):
+    """A secret or token pasted into a URL is refused by the app, and nginx's log keeps only the path."""
+    secret = "bfl_sk_" + "Q" * 43
+    token = front.token()
+    for path in (f"/auth/token?client_secret={secret}", f"/auth/me?access_token={token}",
+                 f"/communities/hub/client/123/get-bflus?token={token}&client_secret={secret}"):
+        response = front.request("GET", path)
+        assert response.status in {400, 401, 405}, (path, response.status)
+    logged = front.nginx.access_log()
+    assert '"GET /auth/me HTTP/1.1" 400' in logged or '"GET /auth/me HTTP/1.1" 401' in logged, logged[-500:]
+    assert secret not in logged and token not in logged and "?" not in logged
+
+
 def test_oversized_body_gets_the_json_error(front):
     response = front.request("POST", "/auth/token", body=b"{" + b" " * (2 * 1024 * 1024) + b"}",
                              headers={"Content-Type": "application/json"})
