@@ -101,19 +101,34 @@ def test_injection_strings_as_client_id_are_plain_invalid_client(api, acme, clie
 
 
 def test_wrong_secret_and_unknown_client_take_the_same_time(api, acme, globex):
-    """A few hundred interleaved attempts of each kind: the medians stay within noise of each other."""
+    """Through the whole view (limits, audit row, answer): interleaved pairs, compared pair by pair.
+
+    A systematic difference (an extra query or write for one kind) shows in every attempt; a load spike
+    on this shared machine hits a few pairs, which the median of the per-pair ratios ignores, and at
+    worst one attempt of three. tests/test_timing_equality.py holds the finer, calibrated measurement.
+    """
     wrong_secret = {"client_id": "acme", "client_secret": globex.client_secret}
     unknown_client = {"client_id": "nobody-here", "client_secret": globex.client_secret}
-    timings = {"wrong_secret": [], "unknown_client": []}
+
+    def timed(body) -> float:
+        started = time.perf_counter()
+        response = api.post("/auth/token", body, format="json")
+        elapsed = time.perf_counter() - started
+        assert response.status_code == 401
+        return elapsed
+
+    ratios = []
     with NO_LIMITS:
-        for _ in range(300):
-            for name, body in (("wrong_secret", wrong_secret), ("unknown_client", unknown_client)):
-                started = time.perf_counter()
-                response = api.post("/auth/token", body, format="json")
-                timings[name].append(time.perf_counter() - started)
-                assert response.status_code == 401
-    wrong, unknown = (statistics.median(timings[name]) for name in ("wrong_secret", "unknown_client"))
-    assert 0.8 < wrong / unknown < 1.25, (wrong, unknown)
+        for _attempt in range(3):
+            pairs = []
+            for n in range(200):
+                first, second = (wrong_secret, unknown_client) if n % 2 else (unknown_client, wrong_secret)
+                times = {id(first): timed(first), id(second): timed(second)}
+                pairs.append(times[id(wrong_secret)] / times[id(unknown_client)])
+            ratios.append(statistics.median(pairs))
+            if 0.8 < ratios[-1] < 1.25:
+                return
+    pytest.fail(f"wrong secret / unknown client time ratios {ratios}, each outside 0.8-1.25")
 
 
 # --- authorization header -------------------------------------------------------------------------
