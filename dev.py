@@ -29,8 +29,19 @@ ENV_FILE = ROOT / ".env"
 # What each command needs installed: production's pins, or production's plus the tests' and tools'.
 PRODUCTION = ("requirements.txt",)
 DEVELOPMENT = ("requirements.txt", "requirements-dev.txt")
-CHECK_PATHS = ("bfluence", "communities", "tokens", "audit", "console", "tests", "examples", "bench", "dev.py",
-               "manage.py", "gunicorn.conf.py")
+CHECK_PATHS = (
+    "bfluence",
+    "communities",
+    "tokens",
+    "audit",
+    "console",
+    "tests",
+    "examples",
+    "bench",
+    "dev.py",
+    "manage.py",
+    "gunicorn.conf.py",
+)
 
 
 def say(message: str) -> None:
@@ -58,13 +69,25 @@ def ensure_venv(files: tuple[str, ...] = DEVELOPMENT) -> None:
     if not PYTHON.exists():
         say(f"creating {VENV.relative_to(ROOT)}")
         venv.EnvBuilder(with_pip=True).create(VENV)
-    installed = dict(line.split(" ", 1) for line in STAMP.read_text().splitlines() if " " in line) \
-        if STAMP.exists() else {}
+    installed = (
+        dict(line.split(" ", 1) for line in STAMP.read_text().splitlines() if " " in line)
+        if STAMP.exists()
+        else {}
+    )
     key, wanted = "+".join(files), fingerprint(files)
     if installed.get(key) == wanted or installed.get("+".join(DEVELOPMENT)) == fingerprint(DEVELOPMENT):
         return
     say(f"installing {files[-1]}")
-    run(str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(ROOT / files[-1]))
+    run(
+        str(PYTHON),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "-r",
+        str(ROOT / files[-1]),
+    )
     installed[key] = wanted
     STAMP.write_text("".join(f"{name} {digest}\n" for name, digest in installed.items()))
 
@@ -102,7 +125,9 @@ def serve(args: list[str]) -> None:
     manage("collectstatic", "--no-input", "-v", "0")
     manage("seed_demo", "--base-url", f"http://127.0.0.1:{port}")
     say(f"serving on http://127.0.0.1:{port} (Ctrl+C stops)")
-    os.execv(str(PYTHON), [str(PYTHON), "manage.py", "runserver", f"127.0.0.1:{port}", "--insecure", "--noreload"])
+    os.execv(
+        str(PYTHON), [str(PYTHON), "manage.py", "runserver", f"127.0.0.1:{port}", "--insecure", "--noreload"]
+    )
 
 
 def manage_passthrough(args: list[str]) -> None:
@@ -122,8 +147,9 @@ def test(pytest_args: list[str]) -> None:
 def check(args: list[str]) -> None:
     """Every maintainer check, configured in pyproject.toml; all run, and the exit says if any failed."""
     parser = argparse.ArgumentParser(prog="dev.py check", description="Lint, types, layers, coverage.")
-    parser.add_argument("--no-tests", action="store_true",
-                        help="skip the test suite under coverage (the fast checks only)")
+    parser.add_argument(
+        "--no-tests", action="store_true", help="skip the test suite under coverage (the fast checks only)"
+    )
     options, pytest_args = parser.parse_known_args(args)
     ensure_venv()
     tool = str(VENV / "bin")

@@ -44,7 +44,11 @@ class AuditEvent(models.Model):
     actor = models.CharField(_("actor"), max_length=200)
     # By name, not by import: the audit trail sits below the apps whose actions it records.
     community = models.ForeignKey(
-        "communities.Community", on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_events",
+        "communities.Community",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="audit_events",
         verbose_name=_("community"),
     )
     # The client_id as given, kept even for unknown clients and if the community row ever goes.

@@ -91,7 +91,12 @@ _decisions = logging.getLogger("bfluence.auth")
 
 
 def log_auth_decision(
-    *, outcome: str, reason: str = "", client_id: str = "", jti: str = "", source_ip: str | None = None,
+    *,
+    outcome: str,
+    reason: str = "",
+    client_id: str = "",
+    jti: str = "",
+    source_ip: str | None = None,
     kind: str = "client",
 ) -> None:
     """One structured line per authentication decision: never a secret, never a whole token.

@@ -41,8 +41,9 @@ def call(method: str, url: str, body: dict | None = None, token: str | None = No
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url, data=json.dumps(body).encode() if body else None, method=method,
-                                     headers=headers)
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode() if body else None, method=method, headers=headers
+    )
     try:
         with urllib.request.urlopen(request, timeout=15, context=SSL_CONTEXT) as response:
             return response.status, json.loads(response.read() or b"{}")
@@ -160,16 +161,24 @@ def verify_records(received: list[str], revoked: list[str]) -> tuple[dict, list[
 
     violations = []
     records = dict(IssuedToken.objects.filter(pk__in=received).values_list("pk", "revoked_at"))
-    audits = Counter(AuditEvent.objects.filter(event_type="token_issued", jti__in=received)
-                     .values_list("jti", flat=True))
+    audits = Counter(
+        AuditEvent.objects.filter(event_type="token_issued", jti__in=received).values_list("jti", flat=True)
+    )
     for jti in received:
         if jti not in records:
             violations.append(f"token {jti} was received but has no issued-token record")
         if audits[jti] != 1:
             violations.append(f"token {jti} has {audits[jti]} token_issued audit rows")
-    violations += [f"revoked token {jti} is not marked revoked" for jti in revoked if records.get(jti) is None]
-    duplicated = (AuditEvent.objects.filter(event_type="token_issued").values("jti")
-                  .annotate(rows=Count("id")).filter(rows__gt=1).count())
+    violations += [
+        f"revoked token {jti} is not marked revoked" for jti in revoked if records.get(jti) is None
+    ]
+    duplicated = (
+        AuditEvent.objects.filter(event_type="token_issued")
+        .values("jti")
+        .annotate(rows=Count("id"))
+        .filter(rows__gt=1)
+        .count()
+    )
     if duplicated:
         violations.append(f"{duplicated} jtis have more than one token_issued audit row")
     checked = {"records_checked": len(received), "audit_rows_checked": sum(audits.values())}
@@ -202,8 +211,10 @@ def main() -> int:
     if args.server_pid:
         # Start, after warm-up (first requests import and compile lazily), and end: flat from warm-up on.
         rss["start"] = worker_rss_kib(args.server_pid)
-        warm = threading.Timer(min(5.0, args.seconds / 4),
-                               lambda: rss.setdefault("after_warm_up", worker_rss_kib(args.server_pid)))
+        warm = threading.Timer(
+            min(5.0, args.seconds / 4),
+            lambda: rss.setdefault("after_warm_up", worker_rss_kib(args.server_pid)),
+        )
         warm.start()
     load = Load(args)
     report = load.run()

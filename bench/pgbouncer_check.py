@@ -51,8 +51,11 @@ pidfile = {directory}/pgbouncer.pid
     for path in directory.iterdir():
         path.chmod(0o666)
     user = ["-u", "nobody"] if os.geteuid() == 0 else []
-    process = subprocess.Popen(["pgbouncer", *user, str(directory / "pgbouncer.ini")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        ["pgbouncer", *user, str(directory / "pgbouncer.ini")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 10
     import psycopg
 
@@ -75,11 +78,14 @@ def prepared_statements_through(port: int, clients: int) -> str:
 
     def client() -> None:
         nonlocal runs
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/{DATABASE}", autocommit=True,
-                             prepare_threshold=0) as connection:
+        with psycopg.connect(
+            f"postgresql://postgres@127.0.0.1:{port}/{DATABASE}", autocommit=True, prepare_threshold=0
+        ) as connection:
             for n in range(100):
                 try:
-                    connection.execute("SELECT count(*) FROM communities_member WHERE id > %s", [n]).fetchone()
+                    connection.execute(
+                        "SELECT count(*) FROM communities_member WHERE id > %s", [n]
+                    ).fetchone()
                     with lock:
                         runs += 1
                 except psycopg.Error as error:
@@ -92,13 +98,15 @@ def prepared_statements_through(port: int, clients: int) -> str:
     for thread in threads:
         thread.join()
     kinds = sorted(set(errors))
-    return (f"{runs} of {100 * clients} statements ran, {len(errors)} failed"
-            + (f": {'; '.join(kinds[:3])}" if kinds else ""))
+    return f"{runs} of {100 * clients} statements ran, {len(errors)} failed" + (
+        f": {'; '.join(kinds[:3])}" if kinds else ""
+    )
 
 
 def server_connections() -> int:
-    return query(f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{DATABASE}' "
-                 "AND pid <> pg_backend_pid()")[0][0]
+    return query(
+        f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{DATABASE}' AND pid <> pg_backend_pid()"
+    )[0][0]
 
 
 def main() -> int:
@@ -117,8 +125,19 @@ def main() -> int:
     say(f"fresh database {DATABASE}, migrations, one community with a member")
     fresh_database()
     manage(env, "migrate", "--no-input", "-v", "0")
-    created = json.loads(manage(env, "create_community", "--client-id", "benchco", "--name", "Bench",
-                                "--permissions", "bflus:read", "--json"))
+    created = json.loads(
+        manage(
+            env,
+            "create_community",
+            "--client-id",
+            "benchco",
+            "--name",
+            "Bench",
+            "--permissions",
+            "bflus:read",
+            "--json",
+        )
+    )
     manage(env, "set_bflus", "benchco", "123", "1500")
 
     port = 16000 + int.from_bytes(os.urandom(2), "big") % 1000
@@ -132,18 +151,25 @@ def main() -> int:
         servers = {"pgbouncer": Server(pooled_env, args.workers), "direct": Server(env, args.workers)}
         try:
             for label, server in servers.items():
-                request = urllib.request.Request(f"{server.url}/auth/token", method="POST",
-                                                 data=json.dumps(created).encode(),
-                                                 headers={"Content-Type": "application/json"})
+                request = urllib.request.Request(
+                    f"{server.url}/auth/token",
+                    method="POST",
+                    data=json.dumps(created).encode(),
+                    headers={"Content-Type": "application/json"},
+                )
                 token = json.load(urllib.request.urlopen(request))["access_token"]
                 server.endpoints = {
-                    "get-bflus": dict(url=f"{server.url}/communities/hub/client/123/get-bflus",
-                                      headers={"Authorization": f"Bearer {token}"}),
-                    "POST /auth/token": dict(url=f"{server.url}/auth/token",
-                                             script=token_script(created["client_id"], created["client_secret"])),
+                    "get-bflus": dict(
+                        url=f"{server.url}/communities/hub/client/123/get-bflus",
+                        headers={"Authorization": f"Bearer {token}"},
+                    ),
+                    "POST /auth/token": dict(
+                        url=f"{server.url}/auth/token",
+                        script=token_script(created["client_id"], created["client_secret"]),
+                    ),
                 }
             for round_ in range(2):
-                for label in (["pgbouncer", "direct"] if round_ == 0 else ["direct", "pgbouncer"]):
+                for label in ["pgbouncer", "direct"] if round_ == 0 else ["direct", "pgbouncer"]:
                     for name, spec in servers[label].endpoints.items():
                         say(f"2. round {round_ + 1}: {name} via {label}")
                         peak = [0]
@@ -156,11 +182,18 @@ def main() -> int:
 
                         watcher = threading.Thread(target=watch)
                         watcher.start()
-                        result = wrk(spec["url"], seconds=seconds, connections=args.connections,
-                                     script=spec.get("script"), headers=spec.get("headers"))
+                        result = wrk(
+                            spec["url"],
+                            seconds=seconds,
+                            connections=args.connections,
+                            script=spec.get("script"),
+                            headers=spec.get("headers"),
+                        )
                         done.set()
                         watcher.join()
-                        results.setdefault((name, label), []).append({**result, "server_connections": peak[0]})
+                        results.setdefault((name, label), []).append(
+                            {**result, "server_connections": peak[0]}
+                        )
         finally:
             for server in servers.values():
                 server.stop()
@@ -170,18 +203,26 @@ def main() -> int:
         shutil.rmtree(directory, ignore_errors=True)
 
     version = subprocess.run(["pgbouncer", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
-    print(f"\n{version}, pool_mode = transaction, default_pool_size = {args.pool_size}; "
-          f"gunicorn {args.workers} workers, wrk {args.connections} connections, {seconds}s per run\n")
-    print(f"1. Server-side prepared statements (psycopg prepare_threshold=0), {args.pool_size + 2} clients: "
-          f"{prepared}\n")
+    print(
+        f"\n{version}, pool_mode = transaction, default_pool_size = {args.pool_size}; "
+        f"gunicorn {args.workers} workers, wrk {args.connections} connections, {seconds}s per run\n"
+    )
+    print(
+        f"1. Server-side prepared statements (psycopg prepare_threshold=0), {args.pool_size + 2} clients: "
+        f"{prepared}\n"
+    )
     print("2. The project as configured (client-side binding, no prepared statements):\n")
-    print("| endpoint | via | requests/s (2 runs) | p50 ms | errors | PostgreSQL connections, both servers (peak) |")
+    print(
+        "| endpoint | via | requests/s (2 runs) | p50 ms | errors | PostgreSQL connections, both servers (peak) |"
+    )
     print("|---|---|---:|---:|---:|---:|")
     for (name, label), runs in results.items():
         rates = " / ".join(f"{run['rps']:.0f}" for run in runs)
-        print(f"| {name} | {label} | {rates} | "
-              f"{min(r['p50_ms'] for r in runs):.2f} | {sum(r['non_2xx'] + r['socket_errors'] for r in runs)} | "
-              f"{max(r['server_connections'] for r in runs)} |")
+        print(
+            f"| {name} | {label} | {rates} | "
+            f"{min(r['p50_ms'] for r in runs):.2f} | {sum(r['non_2xx'] + r['socket_errors'] for r in runs)} | "
+            f"{max(r['server_connections'] for r in runs)} |"
+        )
     return 0
 
 

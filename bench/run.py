@@ -58,12 +58,18 @@ def say(message: str) -> None:
 def server_env() -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in {"DJANGO_SETTINGS_MODULE"}}
     env.update(
-        DEBUG="false", SECRET_KEY=secrets.token_urlsafe(50), JWT_SIGNING_KEY=secrets.token_urlsafe(48),
-        ALLOWED_HOSTS="127.0.0.1", DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
-        CACHE_URL=f"redis://127.0.0.1:6379/{REDIS_DB}", DJANGO_SETTINGS_MODULE="bench.settings",
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        JWT_SIGNING_KEY=secrets.token_urlsafe(48),
+        ALLOWED_HOSTS="127.0.0.1",
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
+        CACHE_URL=f"redis://127.0.0.1:6379/{REDIS_DB}",
+        DJANGO_SETTINGS_MODULE="bench.settings",
         # Limits far above what one machine can send: the benchmark measures work, not refusals.
-        THROTTLE_TOKEN_CLIENT="100000000/min", THROTTLE_TOKEN_IP="100000000/min",
-        THROTTLE_TOKEN_FAILURES="100000000/min", THROTTLE_API="100000000/min",
+        THROTTLE_TOKEN_CLIENT="100000000/min",
+        THROTTLE_TOKEN_IP="100000000/min",
+        THROTTLE_TOKEN_FAILURES="100000000/min",
+        THROTTLE_API="100000000/min",
     )
     return env
 
@@ -101,9 +107,15 @@ def database_counters() -> dict[str, float]:
     with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{DATABASE}", autocommit=True) as connection:
         row = connection.execute(
             "SELECT xact_commit, tup_fetched, tup_inserted + tup_updated + tup_deleted FROM pg_stat_database "
-            "WHERE datname = %s", [DATABASE]).fetchone()
-        pids = [pid for (pid,) in connection.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [DATABASE])]
+            "WHERE datname = %s",
+            [DATABASE],
+        ).fetchone()
+        pids = [
+            pid
+            for (pid,) in connection.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [DATABASE]
+            )
+        ]
     cpu = {}
     for pid in pids:
         try:
@@ -123,9 +135,23 @@ class Server:
         self.port = 18000 + secrets.randbelow(1000)
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [*pin(0), PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", app,
-             "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                *pin(0),
+                PYTHON,
+                "-m",
+                "gunicorn",
+                "-c",
+                "gunicorn.conf.py",
+                app,
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(workers),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -138,9 +164,11 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """CPU used by the workers so far: the live ones, plus those recycled (the master's reaped children)."""
+
         def times(pid, fields) -> float:
             stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             return sum(int(stat[index]) for index in fields) / TICKS
+
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
         return times(self.process.pid, (13, 14)) + sum(times(pid, (11, 12)) for pid in children)
 
@@ -157,8 +185,9 @@ class Server:
         self.process.wait(timeout=30)
 
 
-def wrk(url: str, *, seconds: int, connections: int, script: str | None = None,
-        headers: dict | None = None) -> dict:
+def wrk(
+    url: str, *, seconds: int, connections: int, script: str | None = None, headers: dict | None = None
+) -> dict:
     command = [*pin(1), "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
@@ -172,7 +201,8 @@ def wrk(url: str, *, seconds: int, connections: int, script: str | None = None,
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
-        "p50_ms": _ms(latency["50"]), "p99_ms": _ms(latency["99"]),
+        "p50_ms": _ms(latency["50"]),
+        "p99_ms": _ms(latency["99"]),
         "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
         "socket_errors": sum(map(int, errors.groups())) if errors else 0,
     }
@@ -186,7 +216,9 @@ def _ms(text: str) -> float:
 def token_script(client_id: str, secret: str) -> str:
     body = json.dumps({"client_id": client_id, "client_secret": secret}).replace('"', '\\"')
     script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-    script.write(f'wrk.method = "POST"\nwrk.body = "{body}"\nwrk.headers["Content-Type"] = "application/json"\n')
+    script.write(
+        f'wrk.method = "POST"\nwrk.body = "{body}"\nwrk.headers["Content-Type"] = "application/json"\n'
+    )
     script.close()
     return script.name
 
@@ -199,17 +231,30 @@ def seed(community_id: int, *, communities: int, tokens: int, start: int = 0) ->
     now = datetime.now(UTC)
     with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{DATABASE}", autocommit=True) as connection:
         with connection.cursor() as cursor:
-            with cursor.copy("COPY communities_community (client_id, name, is_active, permissions, created_at, "
-                             "updated_at) FROM STDIN") as copy:
+            with cursor.copy(
+                "COPY communities_community (client_id, name, is_active, permissions, created_at, "
+                "updated_at) FROM STDIN"
+            ) as copy:
                 for n in range(start, start + communities):
                     copy.write_row((f"bench-{n:05d}", f"Bench {n}", True, "[]", now, now))
             ids = [row[0] for row in cursor.execute("SELECT id FROM communities_community").fetchall()]
-            with cursor.copy("COPY tokens_issuedtoken (jti, community_id, scope, issued_at, expires_at, revoked_by, "
-                             "revocation_reason) FROM STDIN") as copy:
+            with cursor.copy(
+                "COPY tokens_issuedtoken (jti, community_id, scope, issued_at, expires_at, revoked_by, "
+                "revocation_reason) FROM STDIN"
+            ) as copy:
                 for n in range(tokens):
                     issued = now - timedelta(seconds=n)
-                    copy.write_row((secrets.token_hex(16), community_id if n % 10 == 0 else ids[n % len(ids)],
-                                    "bflus:read", issued, issued + timedelta(days=1), "", ""))
+                    copy.write_row(
+                        (
+                            secrets.token_hex(16),
+                            community_id if n % 10 == 0 else ids[n % len(ids)],
+                            "bflus:read",
+                            issued,
+                            issued + timedelta(days=1),
+                            "",
+                            "",
+                        )
+                    )
         # Let PostgreSQL settle (statistics, dirty pages) so the next runs measure lookups, not the load.
         connection.execute("VACUUM ANALYZE")
         connection.execute("CHECKPOINT")
@@ -225,12 +270,16 @@ RATIOS = (("bflus", "ceiling"), ("bflus", "twin"), ("token", "ceiling"), ("token
 
 
 def runs_table(rows: list[tuple]) -> str:
-    lines = ["| round | endpoint | requests/s | p50 ms | p99 ms | p99/p50 | errors |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| round | endpoint | requests/s | p50 ms | p99 ms | p99/p50 | errors |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
     for run, name, result in rows:
-        lines.append(f"| {run} | {NAMES[name]} | {result['rps']:.0f} | {result['p50_ms']:.2f} | "
-                     f"{result['p99_ms']:.2f} | {result['p99_ms'] / result['p50_ms']:.1f} | "
-                     f"{result['non_2xx'] + result['socket_errors']} |")
+        lines.append(
+            f"| {run} | {NAMES[name]} | {result['rps']:.0f} | {result['p50_ms']:.2f} | "
+            f"{result['p99_ms']:.2f} | {result['p99_ms'] / result['p50_ms']:.1f} | "
+            f"{result['non_2xx'] + result['socket_errors']} |"
+        )
     return "\n".join(lines)
 
 
@@ -246,8 +295,11 @@ def ratios_table(rounds: list[dict]) -> str:
         lines.append("| range | " + " | ".join(f"{min(c):.2f}–{max(c):.2f}" for c in columns) + " |")
     # The same ratios from the server's CPU per request (inverse): what requests/s would show on a core of
     # its own. On a shared machine whose core 0 others also use, the steadier of the two.
-    cpu = [statistics.median(results[b]["cost"]["app_cpu_ms"] for results in rounds)
-           / statistics.median(results[a]["cost"]["app_cpu_ms"] for results in rounds) for a, b in RATIOS]
+    cpu = [
+        statistics.median(results[b]["cost"]["app_cpu_ms"] for results in rounds)
+        / statistics.median(results[a]["cost"]["app_cpu_ms"] for results in rounds)
+        for a, b in RATIOS
+    ]
     lines.append("| by app CPU per request | " + " | ".join(f"{value:.2f}" for value in cpu) + " |")
     return "\n".join(lines)
 
@@ -268,29 +320,44 @@ def measure(endpoints: dict, order: list[str], *, seconds: int, connections: int
         spec = endpoints[name]
         say(f"{label}: {name}")
         app_before, db_before = spec["server"].cpu_seconds(), database_counters()
-        result = wrk(spec["url"], seconds=seconds, connections=connections, script=spec.get("script"),
-                     headers=spec.get("headers"))
+        result = wrk(
+            spec["url"],
+            seconds=seconds,
+            connections=connections,
+            script=spec.get("script"),
+            headers=spec.get("headers"),
+        )
         time.sleep(1.2)  # PostgreSQL publishes its statistics at most once a second
         app_after, db_after = spec["server"].cpu_seconds(), database_counters()
         served = max(1, round(result["rps"] * seconds))
         result["cost"] = {
             "app_cpu_ms": (app_after - app_before) * 1000 / served,
             "db_cpu_ms": sum(cpu - db_before["cpu"].get(pid, cpu) for pid, cpu in db_after["cpu"].items())
-            * 1000 / served,
-            **{key: (db_after[key] - db_before[key]) / served for key in ("commits", "rows_read", "rows_written")},
+            * 1000
+            / served,
+            **{
+                key: (db_after[key] - db_before[key]) / served
+                for key in ("commits", "rows_read", "rows_written")
+            },
         }
         results[name] = result
     return results
 
 
 def cost_table(rounds: list[dict]) -> str:
-    lines = ["| endpoint | app CPU ms | PostgreSQL CPU ms | commits | rows read | rows written |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| endpoint | app CPU ms | PostgreSQL CPU ms | commits | rows read | rows written |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for name in NAMES:
-        cost = {key: statistics.median(results[name]["cost"][key] for results in rounds)
-                for key in rounds[0][name]["cost"]}
-        lines.append(f"| {NAMES[name]} | {cost['app_cpu_ms']:.2f} | {cost['db_cpu_ms']:.2f} | {cost['commits']:.2f} "
-                     f"| {cost['rows_read']:.2f} | {cost['rows_written']:.2f} |")
+        cost = {
+            key: statistics.median(results[name]["cost"][key] for results in rounds)
+            for key in rounds[0][name]["cost"]
+        }
+        lines.append(
+            f"| {NAMES[name]} | {cost['app_cpu_ms']:.2f} | {cost['db_cpu_ms']:.2f} | {cost['commits']:.2f} "
+            f"| {cost['rows_read']:.2f} | {cost['rows_written']:.2f} |"
+        )
     return "\n".join(lines)
 
 
@@ -300,10 +367,15 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--growth", action="store_true", help="also measure with up to --growth-tokens records")
+    parser.add_argument(
+        "--growth", action="store_true", help="also measure with up to --growth-tokens records"
+    )
     parser.add_argument("--growth-tokens", type=int, default=1_000_000)
-    parser.add_argument("--no-methods", action="store_true",
-                        help="skip private_key_jwt and DPoP beside the secret path (bench/auth_methods.py)")
+    parser.add_argument(
+        "--no-methods",
+        action="store_true",
+        help="skip private_key_jwt and DPoP beside the secret path (bench/auth_methods.py)",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install wrk")
@@ -315,79 +387,134 @@ def main() -> int:
     say(f"fresh database {DATABASE}, migrations, one community with a member")
     fresh_database()
     manage(env, "migrate", "--no-input", "-v", "0")
-    created = json.loads(manage(env, "create_community", "--client-id", "benchco", "--name", "Bench",
-                                "--permissions", "bflus:read", "--json"))
+    created = json.loads(
+        manage(
+            env,
+            "create_community",
+            "--client-id",
+            "benchco",
+            "--name",
+            "Bench",
+            "--permissions",
+            "bflus:read",
+            "--json",
+        )
+    )
     manage(env, "set_bflus", "benchco", "123", "1500")
     community_id = query("SELECT id FROM communities_community WHERE client_id = 'benchco'")[0][0]
     seed(community_id, communities=9, tokens=1_000)  # the small dataset: 10 communities, 1,000 tokens
 
-    say(f"gunicorn x2 (project, plain ceiling), {args.workers} workers each"
-        f"{' on core 0, wrk on core 1' if pin(0) else ''}")
+    say(
+        f"gunicorn x2 (project, plain ceiling), {args.workers} workers each"
+        f"{' on core 0, wrk on core 1' if pin(0) else ''}"
+    )
     member_path = f"/bench/communities/{community_id}/client/123/bflus"
     project = Server(env, args.workers)
     ceiling = None
     try:
         ceiling = Server(env, args.workers, app="bench.ceiling.wsgi", probe=member_path)
-        request = urllib.request.Request(f"{project.url}/auth/token", method="POST",
-                                         data=json.dumps(created).encode(), headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{project.url}/auth/token",
+            method="POST",
+            data=json.dumps(created).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         token = json.load(urllib.request.urlopen(request))["access_token"]
         endpoints = {
             "ceiling": dict(url=f"{ceiling.url}{member_path}", server=ceiling),
             "twin": dict(url=f"{project.url}{member_path}", server=project),
-            "bflus": dict(url=f"{project.url}/communities/hub/client/123/get-bflus", server=project,
-                          headers={"Authorization": f"Bearer {token}"}),
-            "token": dict(url=f"{project.url}/auth/token", server=project,
-                          script=token_script(created["client_id"], created["client_secret"])),
+            "bflus": dict(
+                url=f"{project.url}/communities/hub/client/123/get-bflus",
+                server=project,
+                headers={"Authorization": f"Bearer {token}"},
+            ),
+            "token": dict(
+                url=f"{project.url}/auth/token",
+                server=project,
+                script=token_script(created["client_id"], created["client_secret"]),
+            ),
         }
         names = list(endpoints)
         measure(endpoints, names, seconds=2, connections=args.connections, label="warm-up")
         rows, results_per_round = [], []
         for run in range(rounds):
-            order = names[run % len(names):] + names[:run % len(names)]  # rotate who goes first
-            results = measure(endpoints, order, seconds=seconds, connections=args.connections,
-                              label=f"round {run + 1}")
+            order = names[run % len(names) :] + names[: run % len(names)]  # rotate who goes first
+            results = measure(
+                endpoints, order, seconds=seconds, connections=args.connections, label=f"round {run + 1}"
+            )
             results_per_round.append(results)
             rows.extend((run + 1, name, results[name]) for name in names)
         memory = project.worker_rss_mib()
-        methods = None if args.no_methods else auth_methods.measure_methods(
-            project=project, manage=manage, env=env, created=created, seconds=seconds,
-            connections=args.connections, rounds=rounds, wrk=wrk, say=say)
+        methods = (
+            None
+            if args.no_methods
+            else auth_methods.measure_methods(
+                project=project,
+                manage=manage,
+                env=env,
+                created=created,
+                seconds=seconds,
+                connections=args.connections,
+                rounds=rounds,
+                wrk=wrk,
+                say=say,
+            )
+        )
 
         growth = None
         if args.growth:
             say(f"growing to 10,000 communities and {growth_tokens:,} issued-token records")
             seed(community_id, communities=10_000 - 10, tokens=growth_tokens - 1_000, start=10)
-            large = [measure(endpoints, ["bflus", "ceiling"] if run % 2 else ["ceiling", "bflus"], seconds=seconds,
-                             connections=args.connections, label=f"growth round {run + 1}")
-                     for run in range(rounds)]
-            growth = {size: (statistics.median(r["bflus"]["p50_ms"] for r in runs),
-                             statistics.median(r["bflus"]["rps"] / r["ceiling"]["rps"] for r in runs))
-                      for size, runs in (("small", results_per_round), ("large", large))}
+            large = [
+                measure(
+                    endpoints,
+                    ["bflus", "ceiling"] if run % 2 else ["ceiling", "bflus"],
+                    seconds=seconds,
+                    connections=args.connections,
+                    label=f"growth round {run + 1}",
+                )
+                for run in range(rounds)
+            ]
+            growth = {
+                size: (
+                    statistics.median(r["bflus"]["p50_ms"] for r in runs),
+                    statistics.median(r["bflus"]["rps"] / r["ceiling"]["rps"] for r in runs),
+                )
+                for size, runs in (("small", results_per_round), ("large", large))
+            }
     finally:
         project.stop()
         if ceiling:
             ceiling.stop()
 
-    print(f"\nBenchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
-          f"gunicorn {args.workers} sync workers per server, wrk {args.connections} connections, "
-          f"{seconds}s per run, {rounds} interleaved rounds\n")
+    print(
+        f"\nBenchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+        f"gunicorn {args.workers} sync workers per server, wrk {args.connections} connections, "
+        f"{seconds}s per run, {rounds} interleaved rounds\n"
+    )
     print(runs_table(rows))
     print("\nRatios of requests/s within each round (1.00 = as fast as the plain ceiling):\n")
     print(ratios_table(results_per_round))
     print("\nLatency (medians over the rounds; target p99 <= 2.5 x p50):\n")
     print(tails_table(results_per_round))
-    print("\nCost per request (medians over the rounds; CPU from /proc, rows and commits from pg_stat_database):\n")
+    print(
+        "\nCost per request (medians over the rounds; CPU from /proc, rows and commits from pg_stat_database):\n"
+    )
     print(cost_table(results_per_round))
-    print(f"\nProject worker resident memory after the runs: {', '.join(f'{size:.0f} MiB' for size in memory)}")
+    print(
+        f"\nProject worker resident memory after the runs: {', '.join(f'{size:.0f} MiB' for size in memory)}"
+    )
     if methods:
         print("\nClient authentication methods beside the secret path (bench/auth_methods.py):\n")
         print(auth_methods.methods_table(methods))
     if growth:
         (small_p50, small_ratio), (large_p50, large_ratio) = growth["small"], growth["large"]
-        print(f"\n| data | get-bflus p50 ms | bflus ÷ ceiling |\n|---|---:|---:|\n"
-              f"| 10 communities, 1,000 token records | {small_p50:.2f} | {small_ratio:.2f} |\n"
-              f"| 10,000 communities, {growth_tokens:,} token records | {large_p50:.2f} | {large_ratio:.2f} |\n"
-              f"\np50 change with {growth_tokens // 1000:,}x the records: {(large_p50 / small_p50 - 1) * 100:+.0f}%")
+        print(
+            f"\n| data | get-bflus p50 ms | bflus ÷ ceiling |\n|---|---:|---:|\n"
+            f"| 10 communities, 1,000 token records | {small_p50:.2f} | {small_ratio:.2f} |\n"
+            f"| 10,000 communities, {growth_tokens:,} token records | {large_p50:.2f} | {large_ratio:.2f} |\n"
+            f"\np50 change with {growth_tokens // 1000:,}x the records: {(large_p50 / small_p50 - 1) * 100:+.0f}%"
+        )
     return 0
 
 

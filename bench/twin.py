@@ -22,5 +22,11 @@ class BenchMemberBflusView(NoStoreAPIView):
         member = member_balance_get(community_id=community_id, reference=client)
         if member is None:
             raise NotFound()
-        return Response({"community": community_id, "client": member.reference, "bflus": member.bflus,
-                         "updated_at": member.updated_at.isoformat()})
+        return Response(
+            {
+                "community": community_id,
+                "client": member.reference,
+                "bflus": member.bflus,
+                "updated_at": member.updated_at.isoformat(),
+            }
+        )

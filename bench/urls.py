@@ -7,6 +7,9 @@ from bfluence.urls import handler400, handler403, handler404, handler500, urlpat
 
 urlpatterns = [
     *urlpatterns,
-    path("bench/communities/<int:community_id>/client/<str:client>/bflus", BenchMemberBflusView.as_view(),
-         name="bench-bflus"),
+    path(
+        "bench/communities/<int:community_id>/client/<str:client>/bflus",
+        BenchMemberBflusView.as_view(),
+        name="bench-bflus",
+    ),
 ]

@@ -20,13 +20,21 @@ def _console_middleware() -> list[str]:
 @register(Tags.security, Tags.admin)
 def console_middleware_complete(app_configs, **kwargs):
     """What admin.E408-E410, security.W003 and axes.W002 would say (silenced: they look in MIDDLEWARE only)."""
-    needed = [*_CONSOLE_NEEDS, *(["axes.middleware.AxesMiddleware"] if "axes" in settings.INSTALLED_APPS else [])]
+    needed = [
+        *_CONSOLE_NEEDS,
+        *(["axes.middleware.AxesMiddleware"] if "axes" in settings.INSTALLED_APPS else []),
+    ]
     found = _console_middleware()
     missing = [name for name in needed if name not in found]
     if missing or [name for name in found if name in needed] != needed:
-        return [Error("The staff console needs sessions, CSRF, authentication, messages (and sign-in lockout) "
-                      "middleware, in that order.", hint=f"Missing or out of order: {', '.join(missing) or 'order'}.",
-                      id="bfluence.E002")]
+        return [
+            Error(
+                "The staff console needs sessions, CSRF, authentication, messages (and sign-in lockout) "
+                "middleware, in that order.",
+                hint=f"Missing or out of order: {', '.join(missing) or 'order'}.",
+                id="bfluence.E002",
+            )
+        ]
     return []
 
 
@@ -41,7 +49,11 @@ def console_csrf_cookie_secure(app_configs, **kwargs):
 @register(Tags.security, deploy=True)
 def bench_settings_refused(app_configs, **kwargs):
     if (settings.SETTINGS_MODULE or "").startswith("bench."):
-        return [Error("Running with the benchmark's settings: they route a member read without authentication.",
-                      hint="Use bfluence.settings; bench.* settings are for bench/run.py only.",
-                      id="bfluence.E001")]
+        return [
+            Error(
+                "Running with the benchmark's settings: they route a member read without authentication.",
+                hint="Use bfluence.settings; bench.* settings are for bench/run.py only.",
+                id="bfluence.E001",
+            )
+        ]
     return []

@@ -62,7 +62,9 @@ class SchemaView(_AnswersInRequestedLanguage, SpectacularAPIView):
         if language not in _schemas:
             _schemas[language] = super()._get_schema_response(request).data
         filename = self._get_filename(request, None)
-        return Response(data=_schemas[language], headers={"Content-Disposition": f'inline; filename="{filename}"'})
+        return Response(
+            data=_schemas[language], headers={"Content-Disposition": f'inline; filename="{filename}"'}
+        )
 
 
 class DocsView(_AnswersInRequestedLanguage, SpectacularSwaggerView):

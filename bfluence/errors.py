@@ -43,7 +43,9 @@ class RequestTooLarge(ApiError):
 
 class LengthRequired(ApiError):
     status_code = status.HTTP_411_LENGTH_REQUIRED
-    default_detail = _("Send the body with a Content-Length header; chunked transfer encoding is not accepted.")
+    default_detail = _(
+        "Send the body with a Content-Length header; chunked transfer encoding is not accepted."
+    )
 
 
 class UnsupportedGrantType(ApiError):
@@ -153,8 +155,9 @@ class DPoPError(BearerError):
 
 class InvalidDPoPProof(DPoPError):
     default_code = "invalid_dpop_proof"
-    default_detail = _("This token is bound to a key (DPoP): send a fresh DPoP proof for this request, signed "
-                       "with that key.")
+    default_detail = _(
+        "This token is bound to a key (DPoP): send a fresh DPoP proof for this request, signed with that key."
+    )
     header_description = "A fresh DPoP proof for this request is required"
 
 
@@ -269,8 +272,10 @@ def _field_errors(detail) -> dict[str, list[str]]:
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF's EXCEPTION_HANDLER: every API error leaves through here, in the one shape."""
     if isinstance(exc, exceptions.ValidationError):
-        body: dict[str, object] = {"error": "invalid_request",
-                                   "error_description": str(_("Some fields are not valid."))}
+        body: dict[str, object] = {
+            "error": "invalid_request",
+            "error_description": str(_("Some fields are not valid.")),
+        }
         if isinstance(exc.detail, dict):
             body["fields"] = _field_errors(exc.detail)
         return Response(body, status=status.HTTP_400_BAD_REQUEST)

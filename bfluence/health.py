@@ -18,8 +18,12 @@ class HealthView(NoStoreAPIView):
     throttle_classes = ()
     http_method_names = ["get", "head"]
 
-    @extend_schema(operation_id="healthz", tags=["operations"], auth=[],
-                   responses={200: inline_serializer("Health", {"status": serializers.CharField()})})
+    @extend_schema(
+        operation_id="healthz",
+        tags=["operations"],
+        auth=[],
+        responses={200: inline_serializer("Health", {"status": serializers.CharField()})},
+    )
     def get(self, request):
         return Response({"status": "ok"})
 
@@ -41,19 +45,23 @@ def _cache_ok() -> bool:
         return False
 
 
-READINESS = inline_serializer("Readiness", {
-    "status": serializers.CharField(),
-    "checks": serializers.DictField(child=serializers.ChoiceField(choices=["ok", "down"])),
-    "error": serializers.CharField(required=False),
-    "error_description": serializers.CharField(required=False),
-})
+READINESS = inline_serializer(
+    "Readiness",
+    {
+        "status": serializers.CharField(),
+        "checks": serializers.DictField(child=serializers.ChoiceField(choices=["ok", "down"])),
+        "error": serializers.CharField(required=False),
+        "error_description": serializers.CharField(required=False),
+    },
+)
 
 
 class ReadyView(HealthView):
     """``GET /readyz``: the database and the cache answer; 503 naming what is down otherwise."""
 
-    @extend_schema(operation_id="readyz", tags=["operations"], auth=[],
-                   responses={200: READINESS, 503: READINESS})
+    @extend_schema(
+        operation_id="readyz", tags=["operations"], auth=[], responses={200: READINESS, 503: READINESS}
+    )
     def get(self, request):
         checks = {"database": _database_ok(), "cache": _cache_ok()}
         ready = all(checks.values())
@@ -62,6 +70,8 @@ class ReadyView(HealthView):
             "checks": {name: "ok" if ok else "down" for name, ok in checks.items()},
         }
         if not ready:
-            body.update(error="service_unavailable", error_description="; ".join(
-                f"{name} is down" for name, ok in checks.items() if not ok))
+            body.update(
+                error="service_unavailable",
+                error_description="; ".join(f"{name} is down" for name, ok in checks.items() if not ok),
+            )
         return Response(body, status=200 if ready else 503)

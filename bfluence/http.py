@@ -75,4 +75,3 @@ class BoundedFormParser(BaseParser):
         except UnicodeDecodeError as error:
             raise InvalidRequest(_("The form body is not valid UTF-8.")) from error
         return {key: values[0] if len(values) == 1 else values for key, values in form.lists()}
-

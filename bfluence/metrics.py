@@ -17,15 +17,19 @@ from django.conf import settings
 from prometheus_client import Counter, Histogram
 
 TOKENS_ISSUED = Counter("bfluence_tokens_issued", "Access tokens issued.")
-CLIENT_AUTH_FAILURES = Counter("bfluence_client_auth_failures", "Failed client authentications, by reason.",
-                               ["reason"])
-BEARER_DECISIONS = Counter("bfluence_bearer_decisions", "Bearer-token decisions on private endpoints.",
-                           ["outcome", "reason"])
+CLIENT_AUTH_FAILURES = Counter(
+    "bfluence_client_auth_failures", "Failed client authentications, by reason.", ["reason"]
+)
+BEARER_DECISIONS = Counter(
+    "bfluence_bearer_decisions", "Bearer-token decisions on private endpoints.", ["outcome", "reason"]
+)
 THROTTLED = Counter("bfluence_throttled_requests", "Requests refused by a rate limit, by scope.", ["scope"])
-BACKEND_ERRORS = Counter("bfluence_backend_errors", "Database or cache failures met while serving.",
-                         ["backend"])
+BACKEND_ERRORS = Counter(
+    "bfluence_backend_errors", "Database or cache failures met while serving.", ["backend"]
+)
 REQUEST_LATENCY = Histogram(
-    "bfluence_request_duration_seconds", "Time from the first middleware to the response, by route.",
+    "bfluence_request_duration_seconds",
+    "Time from the first middleware to the response, by route.",
     ["route", "method", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )

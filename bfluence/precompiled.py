@@ -58,8 +58,10 @@ class PrecompiledQuery:
         params = list(params)
         positions = [params.index(marker) for marker in self._markers]
         converters = compiler.get_converters([column for column, _sql, _alias in compiler.select])
-        detached = [(position, [_detached(converter, connection) for converter in functions], expression)
-                    for position, (functions, expression) in converters.items()]
+        detached = [
+            (position, [_detached(converter, connection) for converter in functions], expression)
+            for position, (functions, expression) in converters.items()
+        ]
         return _Compiled(sql, positions, params, detached)
 
     def _compiled_for(self, using: str) -> _Compiled:

@@ -38,8 +38,10 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-development-only-secret-key-not-for-production"
 elif not DEBUG and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5):
     # Django's own deployment check calls such a key weak; here it stops the start instead of a warning.
-    _fail("SECRET_KEY is too weak: use at least 50 random characters, e.g. "
-          "python3 -c 'import secrets; print(secrets.token_urlsafe(50))'.")
+    _fail(
+        "SECRET_KEY is too weak: use at least 50 random characters, e.g. "
+        "python3 -c 'import secrets; print(secrets.token_urlsafe(50))'."
+    )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
@@ -202,7 +204,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 try:
     AXES_FAILURE_LIMIT = env.int("STAFF_SIGNIN_FAILURE_LIMIT", default=5)
 except ValueError as error:
-    raise ImproperlyConfigured("Bfluence cannot start: STAFF_SIGNIN_FAILURE_LIMIT must be a number.") from error
+    raise ImproperlyConfigured(
+        "Bfluence cannot start: STAFF_SIGNIN_FAILURE_LIMIT must be a number."
+    ) from error
 if not 1 <= AXES_FAILURE_LIMIT <= 100:
     _fail("STAFF_SIGNIN_FAILURE_LIMIT must be between 1 and 100.")
 try:
@@ -219,11 +223,19 @@ AXES_USERNAME_CALLABLE = "console.signin.attempted_username"  # an unknown name 
 AXES_CLIENT_IP_CALLABLE = "console.signin.source_ip"  # the same TRUSTED_PROXIES rule as everything else
 AXES_LOCKOUT_CALLABLE = "console.signin.lockout_response"  # a console page, never API JSON
 AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in the audit trail already
-AXES_ENABLE_ADMIN = False  # the audit trail is the console's record; locks are lifted with axes_reset_* commands
+AXES_ENABLE_ADMIN = (
+    False  # the audit trail is the console's record; locks are lifted with axes_reset_* commands
+)
 AXES_VERBOSE = False
 # Masked in what axes stores of the login request (besides the password, always masked).
-AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken", "client_secret", "access_token",
-                             "token"]
+AXES_SENSITIVE_PARAMETERS = [
+    "username",
+    "ip_address",
+    "csrfmiddlewaretoken",
+    "client_secret",
+    "access_token",
+    "token",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -270,8 +282,10 @@ _RATE = re.compile(r"[1-9][0-9]{0,8}/(s|sec|second|m|min|minute|h|hour|d|day)")
 def _rate(name: str, default: str) -> str:
     rate = env.str(name, default=default).strip()
     if not _RATE.fullmatch(rate):
-        _fail(f"{name} must look like 60/min: a whole number from 1, '/', then s, m (min), h or d "
-              f"(got {rate!r}).")
+        _fail(
+            f"{name} must look like 60/min: a whole number from 1, '/', then s, m (min), h or d "
+            f"(got {rate!r})."
+        )
     return rate
 
 
@@ -300,7 +314,7 @@ SPECTACULAR_SETTINGS = {
         "Partner communities exchange their `client_id` and `client_secret` for a short-lived Bearer token "
         "(JWT, HS256) at `POST /auth/token`, then call private endpoints with "
         "`Authorization: Bearer <token>`. Every error has the shape "
-        "`{\"error\": \"…\", \"error_description\": \"…\"}`. To try it here: Authorize with your "
+        '`{"error": "…", "error_description": "…"}`. To try it here: Authorize with your '
         "client_id and client_secret (client credentials), then Try it out on get-bflus."
     ),
     "VERSION": "1.0.0",
@@ -309,7 +323,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "SWAGGER_UI_SETTINGS": {"persistAuthorization": False, "displayOperationId": False, "tryItOutEnabled": True},
+    "SWAGGER_UI_SETTINGS": {
+        "persistAuthorization": False,
+        "displayOperationId": False,
+        "tryItOutEnabled": True,
+    },
     "SWAGGER_UI_OAUTH2_CONFIG": {"scopes": ["bflus:read"]},
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "",
@@ -333,8 +351,10 @@ if SECURE_SSL_REDIRECT:
     if TRUSTED_PROXIES:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
         # ... from those proxies only: dropped from anyone else before SecurityMiddleware reads it.
-        MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware"),
-                          "bfluence.source_ip.ForwardedProtoFromTrustedProxiesOnly")
+        MIDDLEWARE.insert(
+            MIDDLEWARE.index("django.middleware.security.SecurityMiddleware"),
+            "bfluence.source_ip.ForwardedProtoFromTrustedProxiesOnly",
+        )
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # "same-origin", not "no-referrer": with no-referrer browsers send "Origin: null" on form posts, and the
 # admin's CSRF origin check (rightly) refuses them. Nothing leaks to other sites either way.
@@ -345,7 +365,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 # --- Logging: one JSON object per line, never a secret or a whole token ---------------------------
 # json (default; what log shippers parse) or text (escaped one-line form for reading a local terminal).
 LOG_FORMAT = env.str("LOG_FORMAT", default="json").lower()
-_LOG_FORMATTERS = {"json": "bfluence.log_format.JsonLogFormatter", "text": "bfluence.log_format.TextLogFormatter"}
+_LOG_FORMATTERS = {
+    "json": "bfluence.log_format.JsonLogFormatter",
+    "text": "bfluence.log_format.TextLogFormatter",
+}
 if LOG_FORMAT not in _LOG_FORMATTERS:
     _fail("LOG_FORMAT must be json or text.")
 LOGGING_CONFIG = "bfluence.log_format.configure"
@@ -355,7 +378,11 @@ LOGGING = {
     "formatters": {"structured": {"()": _LOG_FORMATTERS[LOG_FORMAT]}},
     "filters": {"redact_credentials": {"()": "bfluence.log_filters.RedactCredentials"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "structured", "filters": ["redact_credentials"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "structured",
+            "filters": ["redact_credentials"],
+        },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {

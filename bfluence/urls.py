@@ -27,9 +27,14 @@ urlpatterns = [
     *api_path("auth/revoke", RevokeView.as_view(), "auth-revoke"),
     *api_path("auth/revocation-requests", RevocationRequestView.as_view(), "auth-revocation-requests"),
     *api_path("auth/me", MeView.as_view(), "auth-me"),
-    *api_path("communities/<str:community>/client/<str:client>/get-bflus", MemberBflusView.as_view(), "get-bflus"),
-    path(".well-known/oauth-authorization-server", AuthorizationServerMetadataView.as_view(),
-         name="oauth-authorization-server"),
+    *api_path(
+        "communities/<str:community>/client/<str:client>/get-bflus", MemberBflusView.as_view(), "get-bflus"
+    ),
+    path(
+        ".well-known/oauth-authorization-server",
+        AuthorizationServerMetadataView.as_view(),
+        name="oauth-authorization-server",
+    ),
     path("healthz", HealthView.as_view(), name="healthz"),
     path("readyz", ReadyView.as_view(), name="readyz"),
     path("api/schema/", SchemaView.as_view(), name="schema"),

@@ -34,7 +34,10 @@ class Community(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     permissions = models.JSONField(_("permissions"), default=list, blank=True)
     token_lifetime = models.DurationField(
-        _("token lifetime"), null=True, blank=True, help_text=_("Shorter than the default; empty: the default.")
+        _("token lifetime"),
+        null=True,
+        blank=True,
+        help_text=_("Shorter than the default; empty: the default."),
     )
     # Tokens issued before this moment are refused, whatever their own state ("revoke all").
     tokens_revoked_before = models.DateTimeField(_("tokens revoked before"), null=True, blank=True)
@@ -49,8 +52,11 @@ class Community(models.Model):
             # "acme" and "ACME" would be two tenants that staff, partners and logs cannot tell apart
             # (SPEC §4). Matching stays exact: a client_id keeps the case it was created with.
             models.UniqueConstraint(
-                Lower("client_id"), name="community_client_id_unique_ignoring_case",
-                violation_error_message=_("A community with this client ID, ignoring letter case, already exists."),
+                Lower("client_id"),
+                name="community_client_id_unique_ignoring_case",
+                violation_error_message=_(
+                    "A community with this client ID, ignoring letter case, already exists."
+                ),
             ),
         ]
         permissions = [
@@ -66,14 +72,18 @@ class Community(models.Model):
 class Member(models.Model):
     """One member of a community, known by the community's own reference for them (e.g. ``123``)."""
 
-    community = models.ForeignKey(Community, on_delete=models.PROTECT, related_name="members",
-                                  verbose_name=_("community"))
+    community = models.ForeignKey(
+        Community, on_delete=models.PROTECT, related_name="members", verbose_name=_("community")
+    )
     reference = models.CharField(
         _("member reference"),
         max_length=64,
-        validators=[RegexValidator(
-            _whole(MEMBER_REFERENCE_PATTERN), _("Up to 64 letters, digits and . _ @ + : ~ -, starting with a letter or digit.")
-        )],
+        validators=[
+            RegexValidator(
+                _whole(MEMBER_REFERENCE_PATTERN),
+                _("Up to 64 letters, digits and . _ @ + : ~ -, starting with a letter or digit."),
+            )
+        ],
     )
     bflus = models.BigIntegerField(_("bflus"), default=0, validators=[MinValueValidator(0)])
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -84,12 +94,15 @@ class Member(models.Model):
         ordering = ["community", "reference"]
         constraints = [
             models.UniqueConstraint(
-                fields=["community", "reference"], name="member_unique_per_community",
+                fields=["community", "reference"],
+                name="member_unique_per_community",
                 violation_error_message=_("This community already has a member with this reference."),
             ),
             models.CheckConstraint(condition=models.Q(bflus__gte=0), name="member_bflus_not_negative"),
         ]
 
     def __str__(self) -> str:
-        return _("Member %(reference)s of %(client_id)s") % {"reference": self.reference,
-                                                             "client_id": self.community.client_id}
+        return _("Member %(reference)s of %(client_id)s") % {
+            "reference": self.reference,
+            "client_id": self.community.client_id,
+        }

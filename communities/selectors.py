@@ -23,9 +23,13 @@ def is_member_reference(reference: str) -> bool:
 
 
 _member_query = PrecompiledQuery(
-    lambda community_id, reference: Member.objects.filter(community_id=community_id, reference=reference)
-    .order_by().values_list("reference", "bflus", "updated_at"),
-    -987_654_321, "\x00member-reference\x00",
+    lambda community_id, reference: (
+        Member.objects.filter(community_id=community_id, reference=reference)
+        .order_by()
+        .values_list("reference", "bflus", "updated_at")
+    ),
+    -987_654_321,
+    "\x00member-reference\x00",
 )
 
 

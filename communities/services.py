@@ -46,7 +46,9 @@ def community_get(*, client_id: str) -> Community:
     try:
         return Community.objects.get(client_id=client_id)
     except Community.DoesNotExist as error:
-        raise ValidationError(_("No community has client_id %(client_id)r.") % {"client_id": client_id}) from error
+        raise ValidationError(
+            _("No community has client_id %(client_id)r.") % {"client_id": client_id}
+        ) from error
 
 
 @transaction.atomic
@@ -72,7 +74,9 @@ def community_register(
         with transaction.atomic():
             community.save()
     except IntegrityError as error:  # the same client_id created at the same moment, by someone else
-        raise ValidationError(_("A community with this client ID, ignoring letter case, already exists.")) from error
+        raise ValidationError(
+            _("A community with this client ID, ignoring letter case, already exists.")
+        ) from error
     audit_record(
         event_type=Event.COMMUNITY_CREATED,
         actor=actor,
@@ -84,25 +88,40 @@ def community_register(
 
 @transaction.atomic
 def community_update(
-    *, community: Community, actor: Actor, name: str, permissions: list[str], token_lifetime: timedelta | None,
+    *,
+    community: Community,
+    actor: Actor,
+    name: str,
+    permissions: list[str],
+    token_lifetime: timedelta | None,
     reason: str = "",
 ) -> Community:
     """Staff edits: name, permissions (withdrawn ones stop working at once) and token lifetime."""
     name = scrub(name)
     stored = Community.objects.select_for_update().get(pk=community.pk)
-    before = {"name": stored.name, "permissions": stored.permissions,
-              "token_lifetime": int(stored.token_lifetime.total_seconds()) if stored.token_lifetime else None}
+    before = {
+        "name": stored.name,
+        "permissions": stored.permissions,
+        "token_lifetime": int(stored.token_lifetime.total_seconds()) if stored.token_lifetime else None,
+    }
     community.name = name
     community.permissions = permissions_validate(permissions)
     community.token_lifetime = token_lifetime_validate(token_lifetime)
     community.full_clean()
     community.save(update_fields=["name", "permissions", "token_lifetime", "updated_at"])
-    after = {"name": name, "permissions": community.permissions,
-             "token_lifetime": int(token_lifetime.total_seconds()) if token_lifetime else None}
+    after = {
+        "name": name,
+        "permissions": community.permissions,
+        "token_lifetime": int(token_lifetime.total_seconds()) if token_lifetime else None,
+    }
     changed = {key: {"from": before[key], "to": after[key]} for key in after if before[key] != after[key]}
     if changed:
-        audit_record(event_type=Event.COMMUNITY_UPDATED, actor=actor, community=community,
-                     details={**changed, **({"reason": reason} if reason else {})})
+        audit_record(
+            event_type=Event.COMMUNITY_UPDATED,
+            actor=actor,
+            community=community,
+            details={**changed, **({"reason": reason} if reason else {})},
+        )
     return community
 
 
@@ -111,18 +130,20 @@ def community_reactivate(*, community: Community, actor: Actor, reason: str = ""
     """Reactivation lets the community ask for new tokens; the revoked ones stay revoked."""
     Community.objects.filter(pk=community.pk).update(is_active=True)
     community.is_active = True
-    audit_record(event_type=Event.COMMUNITY_REACTIVATED, actor=actor, community=community,
-                 details={"reason": reason})
+    audit_record(
+        event_type=Event.COMMUNITY_REACTIVATED, actor=actor, community=community, details={"reason": reason}
+    )
     return community
 
 
 @transaction.atomic
-def member_set_bflus(*, community: Community, reference: str, bflus: int, actor: Actor, reason: str = "") -> Member:
+def member_set_bflus(
+    *, community: Community, reference: str, bflus: int, actor: Actor, reason: str = ""
+) -> Member:
     """Set a member's balance, creating the member if new."""
-    member = (
-        Member.objects.select_for_update().filter(community=community, reference=reference).first()
-        or Member(community=community, reference=reference)
-    )
+    member = Member.objects.select_for_update().filter(
+        community=community, reference=reference
+    ).first() or Member(community=community, reference=reference)
     previous = member.bflus if member.pk else None
     member.bflus = bflus
     member.full_clean()
@@ -131,6 +152,11 @@ def member_set_bflus(*, community: Community, reference: str, bflus: int, actor:
         event_type=Event.MEMBER_BALANCE_SET,
         actor=actor,
         community=community,
-        details={"member": reference, "previous": previous, "bflus": bflus, **({"reason": reason} if reason else {})},
+        details={
+            "member": reference,
+            "previous": previous,
+            "bflus": bflus,
+            **({"reason": reason} if reason else {}),
+        },
     )
     return member

@@ -98,8 +98,9 @@ class BfluenceClient:
             return self._token.value
 
     def _fetch_token(self) -> _Token:
-        body = self._request("POST", "/auth/token", data={"grant_type": "client_credentials"},
-                             auth=self._credentials)
+        body = self._request(
+            "POST", "/auth/token", data={"grant_type": "client_credentials"}, auth=self._credentials
+        )
         lifetime = int(body["expires_in"])
         return _Token(body["access_token"], self._clock() + max(lifetime - self.RENEW_MARGIN, lifetime / 2))
 
@@ -129,7 +130,9 @@ class BfluenceClient:
             break
         body = response.json() if response.content else {}
         if response.status_code >= 400:
-            raise BfluenceError(response.status_code, body.get("error", "unknown"), body.get("error_description", ""))
+            raise BfluenceError(
+                response.status_code, body.get("error", "unknown"), body.get("error_description", "")
+            )
         return body
 
 
@@ -137,10 +140,16 @@ def main(argv: list[str] | None = None) -> int:
     """Print one member's balance; exit 0, or 1 with the API's error (2 for missing credentials)."""
     parser = argparse.ArgumentParser(
         description="Print a member's bflus balance. Credentials: BFLUENCE_CLIENT_ID and "
-                    "BFLUENCE_CLIENT_SECRET in the environment.")
-    parser.add_argument("--base-url", default=os.environ.get("BFLUENCE_BASE_URL", "http://127.0.0.1:8000"),
-                        help="the API's address (default: $BFLUENCE_BASE_URL or http://127.0.0.1:8000)")
-    parser.add_argument("member", nargs="?", default="123", help="your reference for the member (default 123)")
+        "BFLUENCE_CLIENT_SECRET in the environment."
+    )
+    parser.add_argument(
+        "--base-url",
+        default=os.environ.get("BFLUENCE_BASE_URL", "http://127.0.0.1:8000"),
+        help="the API's address (default: $BFLUENCE_BASE_URL or http://127.0.0.1:8000)",
+    )
+    parser.add_argument(
+        "member", nargs="?", default="123", help="your reference for the member (default 123)"
+    )
     args = parser.parse_args(argv)
     client_id = os.environ.get("BFLUENCE_CLIENT_ID", "")
     client_secret = os.environ.get("BFLUENCE_CLIENT_SECRET", "")
@@ -156,8 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     except requests.RequestException as error:
         print(f"Cannot reach {args.base_url}: {error.__class__.__name__}", file=sys.stderr)
         return 1
-    print(f"member {balance['client']} of {balance['community']}: {balance['bflus']} bflus "
-          f"(updated {balance['updated_at']})")
+    print(
+        f"member {balance['client']} of {balance['community']}: {balance['bflus']} bflus "
+        f"(updated {balance['updated_at']})"
+    )
     return 0
 
 

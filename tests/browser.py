@@ -13,11 +13,21 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 # Without these, Chromium keeps calling outside hosts this machine cannot reach.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
-needs_chromium = pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"{CHROMIUM} is not installed "
-                                    "(apt-get install chromium); .ci/run installs it")
+needs_chromium = pytest.mark.skipif(
+    not shutil.which(CHROMIUM),
+    reason=f"{CHROMIUM} is not installed (apt-get install chromium); .ci/run installs it",
+)
 
 
 @contextmanager
@@ -33,8 +43,14 @@ def chromium_page():
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             try:
                 page = browser.new_page(locale="pt-BR", viewport={"width": 1280, "height": 860})
-                page.route("**/*", lambda route: route.continue_()
-                           if urlparse(route.request.url).hostname in LOCAL_HOSTS else route.abort())
+                page.route(
+                    "**/*",
+                    lambda route: (
+                        route.continue_()
+                        if urlparse(route.request.url).hostname in LOCAL_HOSTS
+                        else route.abort()
+                    ),
+                )
                 yield page
             finally:
                 browser.close()

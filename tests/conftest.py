@@ -32,7 +32,9 @@ def one_window():
     """Start the test at the top of an hour (clock ticking on): a sequence of requests measured against a
     per-minute or per-hour limit never straddles a fixed window's boundary, so the counts are exact."""
     now = timezone.now()
-    with time_machine.travel(now.replace(minute=0, second=0, microsecond=0) + timedelta(seconds=1), tick=True):
+    with time_machine.travel(
+        now.replace(minute=0, second=0, microsecond=0) + timedelta(seconds=1), tick=True
+    ):
         yield
 
 
@@ -42,8 +44,13 @@ def api():
 
 
 def make_community(client_id="acme", *, permissions=("bflus:read",), members=None, **kwargs):
-    created = community_create(client_id=client_id, name=f"{client_id} community", actor=TEST_ACTOR,
-                               permissions=list(permissions), **kwargs)
+    created = community_create(
+        client_id=client_id,
+        name=f"{client_id} community",
+        actor=TEST_ACTOR,
+        permissions=list(permissions),
+        **kwargs,
+    )
     for reference, bflus in (members or {}).items():
         member_set_bflus(community=created.community, reference=reference, bflus=bflus, actor=TEST_ACTOR)
     return created
@@ -87,5 +94,6 @@ def post_form(api, path, fields: dict, **headers):
     """An ``application/x-www-form-urlencoded`` POST, as OAuth 2.0 clients send it."""
     from urllib.parse import urlencode
 
-    return api.generic("POST", path, urlencode(fields), content_type="application/x-www-form-urlencoded",
-                       **headers)
+    return api.generic(
+        "POST", path, urlencode(fields), content_type="application/x-www-form-urlencoded", **headers
+    )

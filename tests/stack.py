@@ -26,8 +26,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def http(method: str, url: str, body: dict | None = None, token: str | None = None,
-         timeout: float = 10) -> tuple[int, dict]:
+def http(
+    method: str, url: str, body: dict | None = None, token: str | None = None, timeout: float = 10
+) -> tuple[int, dict]:
     """One JSON request; (status, body). Connection failures raise OSError."""
     headers = {"Content-Type": "application/json"}
     if token:
@@ -61,11 +62,20 @@ def server_env(**overrides: str) -> dict[str, str]:
     """The environment of a production-like server process (test keys, DEBUG off)."""
     from django.conf import settings
 
-    env = {key: value for key, value in os.environ.items()
-           if key not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "CACHE_URL"}}
-    env.update(DJANGO_SETTINGS_MODULE="bfluence.settings", SECRET_KEY=settings.SECRET_KEY,
-               JWT_SIGNING_KEY=settings.JWT_SIGNING_KEY, ALLOWED_HOSTS="127.0.0.1", DEBUG="false",
-               GUNICORN_ACCESS_LOG="", METRICS_BIND="")  # a test that wants metrics picks a free port
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "CACHE_URL"}
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="bfluence.settings",
+        SECRET_KEY=settings.SECRET_KEY,
+        JWT_SIGNING_KEY=settings.JWT_SIGNING_KEY,
+        ALLOWED_HOSTS="127.0.0.1",
+        DEBUG="false",
+        GUNICORN_ACCESS_LOG="",
+        METRICS_BIND="",
+    )  # a test that wants metrics picks a free port
     env.update(overrides)
     return env
 
@@ -79,9 +89,24 @@ class Gunicorn:
         # A file, not a pipe: a pipe nobody drains fills up and blocks the workers' logging.
         self.log = tempfile.NamedTemporaryFile(prefix="bfluence-gunicorn-", suffix=".log")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "bfluence.wsgi",
-             "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers), "--log-level", "warning"],
-            cwd=ROOT, env=server_env(**env), stdout=subprocess.DEVNULL, stderr=self.log,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "gunicorn.conf.py",
+                "bfluence.wsgi",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(workers),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=server_env(**env),
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
         )
         try:
             wait_for(self._healthy, seconds=30, what="gunicorn")
@@ -137,16 +162,29 @@ class PrivatePostgres:
         self.data = os.path.join(self.dir, "data")
         self.port = free_port()
         self.url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
-        self._as_postgres(_postgres_bin("initdb"), "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync")
+        self._as_postgres(
+            _postgres_bin("initdb"), "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync"
+        )
         self.start()
 
     def _as_postgres(self, *command: str) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", *command], check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *command], check=True, capture_output=True, timeout=60
+        )
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._as_postgres(_postgres_bin("pg_ctl"), "-D", self.data, "-o", options, "-w", "-l",
-                          os.path.join(self.dir, "log"), "start")
+        self._as_postgres(
+            _postgres_bin("pg_ctl"),
+            "-D",
+            self.data,
+            "-o",
+            options,
+            "-w",
+            "-l",
+            os.path.join(self.dir, "log"),
+            "start",
+        )
 
     def stop(self) -> None:
         self._as_postgres(_postgres_bin("pg_ctl"), "-D", self.data, "-m", "fast", "-w", "stop")
@@ -174,8 +212,19 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
 
         def answers() -> bool:
@@ -193,8 +242,14 @@ class PrivateRedis:
 
 def manage(*args: str, **env: str) -> str:
     """Run a management command against a private stack; its stdout."""
-    result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=server_env(**env),
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=server_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if result.returncode != 0:
         raise RuntimeError(result.stderr[-2000:])
     return result.stdout
@@ -203,10 +258,31 @@ def manage(*args: str, **env: str) -> str:
 def self_signed_certificate(directory: str) -> tuple[str, str]:
     """A throw-away certificate for 127.0.0.1 and localhost; (certificate, key) paths."""
     cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout", key, "-out", cert,
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                   check=True, capture_output=True, timeout=30)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
     return cert, key
 
 
@@ -230,12 +306,16 @@ class Nginx:
         self.dir = tempfile.mkdtemp(prefix="bfluence-nginx-")
         self.cert, key = self_signed_certificate(self.dir)
         self.https_port, self.http_port = free_port(), free_port()
-        self.https_url, self.http_url = f"https://127.0.0.1:{self.https_port}", f"http://127.0.0.1:{self.http_port}"
+        self.https_url, self.http_url = (
+            f"https://127.0.0.1:{self.https_port}",
+            f"http://127.0.0.1:{self.http_port}",
+        )
         site = (ROOT / "deploy" / "nginx" / "bfluence.conf").read_text()
         for shipped, here in [
             ("listen 443 ssl;", f"listen 127.0.0.1:{self.https_port} ssl;"),
             ("listen 80;", f"listen 127.0.0.1:{self.http_port};"),
-            ("listen [::]:443 ssl;", ""), ("listen [::]:80;", ""),
+            ("listen [::]:443 ssl;", ""),
+            ("listen [::]:80;", ""),
             ("/etc/letsencrypt/live/api.example.com/fullchain.pem", self.cert),
             ("/etc/letsencrypt/live/api.example.com/privkey.pem", key),
             ("server 127.0.0.1:8000;", f"server 127.0.0.1:{upstream_port};"),
@@ -247,8 +327,10 @@ class Nginx:
             assert shipped in site, shipped
             site = site.replace(shipped, here)
         Path(self.dir, "site.conf").write_text(site)
-        temp_paths = "\n".join(f"    {kind}_temp_path {self.dir}/{kind};"
-                               for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        temp_paths = "\n".join(
+            f"    {kind}_temp_path {self.dir}/{kind};"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
         Path(self.dir, "nginx.conf").write_text(f"""
 daemon off;
 worker_processes 1;
@@ -264,9 +346,17 @@ http {{
 }}
 """)
         self.process = subprocess.Popen(
-            [shutil.which("nginx") or "/usr/sbin/nginx", "-p", self.dir, "-c", f"{self.dir}/nginx.conf",
-             "-e", f"{self.dir}/error.log"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                shutil.which("nginx") or "/usr/sbin/nginx",
+                "-p",
+                self.dir,
+                "-c",
+                f"{self.dir}/nginx.conf",
+                "-e",
+                f"{self.dir}/error.log",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
 
         def listening() -> bool:

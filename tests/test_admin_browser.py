@@ -13,7 +13,11 @@ from tests.browser import chromium_page, needs_chromium, screenshot, staff_group
 from tests.conftest import TEST_ACTOR
 from tests.stack import http
 
-pytestmark = [needs_chromium, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("staff_groups")]
+pytestmark = [
+    needs_chromium,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("staff_groups"),
+]
 
 
 def partner_token(base: str, client_id: str, secret: str) -> tuple[int, dict]:

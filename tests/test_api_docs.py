@@ -6,8 +6,13 @@ from openapi_spec_validator import validate
 pytestmark = pytest.mark.django_db
 
 ENDPOINTS = {
-    ("/auth/token", "post"), ("/auth/revoke", "post"), ("/auth/revocation-requests", "post"), ("/auth/me", "get"),
-    ("/communities/{community}/client/{client}/get-bflus", "get"), ("/healthz", "get"), ("/readyz", "get"),
+    ("/auth/token", "post"),
+    ("/auth/revoke", "post"),
+    ("/auth/revocation-requests", "post"),
+    ("/auth/me", "get"),
+    ("/communities/{community}/client/{client}/get-bflus", "get"),
+    ("/healthz", "get"),
+    ("/readyz", "get"),
     ("/.well-known/oauth-authorization-server", "get"),
 }
 
@@ -35,7 +40,10 @@ def test_schema_documents_every_error_code(openapi):
     assert {"200", "400", "401", "405", "413", "415", "429"} <= set(token["responses"])
     examples = token["responses"]["400"]["content"]["application/json"]["examples"].values()
     assert {example["value"]["error"] for example in examples} == {
-        "invalid_request", "unsupported_grant_type", "invalid_scope"}
+        "invalid_request",
+        "unsupported_grant_type",
+        "invalid_scope",
+    }
     bflus = openapi["paths"]["/communities/{community}/client/{client}/get-bflus"]["get"]
     assert {"200", "401", "403", "404", "429"} <= set(bflus["responses"])
     assert openapi["components"]["schemas"]["Error"]["required"] == ["error", "error_description"]
@@ -43,13 +51,18 @@ def test_schema_documents_every_error_code(openapi):
 
 def test_schema_declares_bearer_and_client_credentials_security(openapi):
     schemes = openapi["components"]["securitySchemes"]
-    assert schemes["bearerAuth"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                                     "description": schemes["bearerAuth"]["description"]}
+    assert schemes["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": schemes["bearerAuth"]["description"],
+    }
     assert schemes["clientCredentials"]["flows"]["clientCredentials"]["tokenUrl"] == "/auth/token"
     bflus = openapi["paths"]["/communities/{community}/client/{client}/get-bflus"]["get"]
     assert bflus["security"] == [{"bearerAuth": []}, {"clientCredentials": ["bflus:read"]}]
-    assert "security" not in openapi["paths"]["/auth/token"]["post"] or \
-        openapi["paths"]["/auth/token"]["post"]["security"] in ([], [{}])
+    assert "security" not in openapi["paths"]["/auth/token"]["post"] or openapi["paths"]["/auth/token"][
+        "post"
+    ]["security"] in ([], [{}])
 
 
 def test_schema_speaks_portuguese_by_default_and_english_on_request(client):
@@ -67,7 +80,9 @@ def test_docs_page_loads_its_assets_from_this_server_only(client):
     assert "swagger-ui" in page
     assert "cdn." not in page and "unpkg" not in page and "jsdelivr" not in page
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in page
-    assert client.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js").status_code == 200
+    assert (
+        client.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js").status_code == 200
+    )
 
 
 def test_schema_language_can_be_chosen_with_a_query_parameter(client):
@@ -80,5 +95,8 @@ def test_partner_guide_curl_revocation_form_works(api, acme):
     from tests.conftest import basic, get_bflus, issue_token, post_form
 
     token = issue_token(api, acme)
-    assert post_form(api, "/auth/revoke", {"token": token}, **basic("acme", acme.client_secret)).status_code == 200
+    assert (
+        post_form(api, "/auth/revoke", {"token": token}, **basic("acme", acme.client_secret)).status_code
+        == 200
+    )
     assert get_bflus(api, token).status_code == 401

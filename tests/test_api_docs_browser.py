@@ -7,8 +7,15 @@ from tests.browser import chromium_page, needs_chromium
 from tests.conftest import make_community
 
 pytestmark = [needs_chromium, pytest.mark.django_db(transaction=True)]
-OPERATIONS = ["auth-auth_token", "auth-auth_revoke", "auth-auth_revocation_request", "auth-auth_me",
-              "communities-get_bflus", "operations-healthz", "operations-readyz"]
+OPERATIONS = [
+    "auth-auth_token",
+    "auth-auth_revoke",
+    "auth-auth_revocation_request",
+    "auth-auth_me",
+    "communities-get_bflus",
+    "operations-healthz",
+    "operations-readyz",
+]
 
 
 def test_docs_obtain_a_token_and_call_get_bflus_offline(live_server):

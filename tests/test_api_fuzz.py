@@ -17,8 +17,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def partner_token(live_server):
     partner = make_community("fuzzco", members={"123": 10})
-    status, body = http("POST", f"{live_server.url}/auth/token",
-                        {"client_id": "fuzzco", "client_secret": partner.client_secret})
+    status, body = http(
+        "POST",
+        f"{live_server.url}/auth/token",
+        {"client_id": "fuzzco", "client_secret": partner.client_secret},
+    )
     assert status == 200
     return body["access_token"]
 
@@ -33,17 +36,27 @@ def test_every_operation_honours_its_schema(live_server, partner_token):
     operations = [result.ok() for result in schema.get_all_operations()]
     # Every published operation is fuzzed; the list is pinned so a new endpoint is a conscious change here.
     assert sorted(op.label for op in operations) == [
-        "GET /.well-known/oauth-authorization-server", "GET /auth/me",
-        "GET /communities/{community}/client/{client}/get-bflus", "GET /healthz", "GET /readyz",
-        "POST /auth/revocation-requests", "POST /auth/revoke", "POST /auth/token",
+        "GET /.well-known/oauth-authorization-server",
+        "GET /auth/me",
+        "GET /communities/{community}/client/{client}/get-bflus",
+        "GET /healthz",
+        "GET /readyz",
+        "POST /auth/revocation-requests",
+        "POST /auth/revoke",
+        "POST /auth/token",
     ]
 
     for operation in operations:
         needs_token = operation.path in {"/auth/me", "/communities/{community}/client/{client}/get-bflus"}
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=40, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=40,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def honours_schema(case):
             # A valid token where the operation takes one; hostile Authorization headers have their own
             # tests (test_hardening). Client-authenticated operations get no header: the body carries it.

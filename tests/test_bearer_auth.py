@@ -56,10 +56,14 @@ def token(api, acme):
 
 @pytest.fixture
 def signing(settings):
-    return {"key": settings.JWT_SIGNING_KEY, "header": {"kid": key_id(settings.JWT_SIGNING_KEY), "typ": "at+jwt"}}
+    return {
+        "key": settings.JWT_SIGNING_KEY,
+        "header": {"kid": key_id(settings.JWT_SIGNING_KEY), "typ": "at+jwt"},
+    }
 
 
 # --- §2.3: the answers ----------------------------------------------------------------------------
+
 
 def test_valid_token_is_accepted(api, token):
     assert get_bflus(api, token).status_code == 200
@@ -94,8 +98,12 @@ def test_token_in_the_query_string_is_never_accepted(api, token, name):
 
 
 def test_token_in_the_body_is_never_accepted(api, token):
-    response = api.generic("GET", "/communities/hub/client/123/get-bflus",
-                           json.dumps({"access_token": token}), content_type="application/json")
+    response = api.generic(
+        "GET",
+        "/communities/hub/client/123/get-bflus",
+        json.dumps({"access_token": token}),
+        content_type="application/json",
+    )
     assert response.status_code == 401
     assert response.json()["error"] == "unauthorized"
 
@@ -129,6 +137,7 @@ def test_error_description_is_portuguese_by_default_and_english_on_request(api, 
 
 # --- §2.2: expiry and clock -----------------------------------------------------------------------
 
+
 def test_expired_token_is_401_invalid_token_saying_expired(api, token):
     assert get_bflus(api, token).status_code == 200
     with time_machine.travel(timezone.now() + timedelta(hours=24, seconds=11)):
@@ -150,20 +159,51 @@ def test_token_not_yet_valid_by_nbf_is_rejected(api, token, signing):
     assert_invalid_token(get_bflus(api, forge(claims, **signing)))
 
 
-@pytest.mark.parametrize("claim", ["exp", "iat", "jti", "sub", "community", "permissions", "token_type",
-                                   "iss", "aud", "client_id", "scope"])
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "exp",
+        "iat",
+        "jti",
+        "sub",
+        "community",
+        "permissions",
+        "token_type",
+        "iss",
+        "aud",
+        "client_id",
+        "scope",
+    ],
+)
 def test_token_missing_a_claim_is_rejected(api, token, signing, claim):
     claims = claims_of(token)
     del claims[claim]
     assert_invalid_token(get_bflus(api, forge(claims, **signing)))
 
 
-@pytest.mark.parametrize("claim, value", [
-    ("exp", "9999999999"), ("exp", 1e20), ("exp", 10**30), ("exp", True), ("exp", None), ("exp", -1),
-    ("iat", "0"), ("iat", [1]), ("jti", 12), ("permissions", "bflus:read"), ("permissions", [1]),
-    ("community", ["acme"]), ("token_type", "refresh"), ("iss", "bfluence "), ("iss", "Bfluence"),
-    ("aud", "bfluence-api2"), ("aud", ["bfluence-api", "other"]), ("community", "globex"),
-])
+@pytest.mark.parametrize(
+    "claim, value",
+    [
+        ("exp", "9999999999"),
+        ("exp", 1e20),
+        ("exp", 10**30),
+        ("exp", True),
+        ("exp", None),
+        ("exp", -1),
+        ("iat", "0"),
+        ("iat", [1]),
+        ("jti", 12),
+        ("permissions", "bflus:read"),
+        ("permissions", [1]),
+        ("community", ["acme"]),
+        ("token_type", "refresh"),
+        ("iss", "bfluence "),
+        ("iss", "Bfluence"),
+        ("aud", "bfluence-api2"),
+        ("aud", ["bfluence-api", "other"]),
+        ("community", "globex"),
+    ],
+)
 def test_token_with_a_mistyped_or_wrong_claim_is_rejected(api, token, signing, claim, value):
     claims = claims_of(token) | {claim: value}
     assert_invalid_token(get_bflus(api, forge(claims, **signing)))
@@ -171,11 +211,13 @@ def test_token_with_a_mistyped_or_wrong_claim_is_rejected(api, token, signing, c
 
 # --- §2.2: forgery --------------------------------------------------------------------------------
 
+
 def test_alg_none_is_rejected(api, token):
     _header, payload, _signature = token.split(".")
     for alg in ("none", "None", "NONE", "nOnE"):
-        forged_header = b64(json.dumps({"alg": alg, "typ": "at+jwt", "kid": jwt.get_unverified_header(token)["kid"]})
-                            .encode())
+        forged_header = b64(
+            json.dumps({"alg": alg, "typ": "at+jwt", "kid": jwt.get_unverified_header(token)["kid"]}).encode()
+        )
         assert_invalid_token(get_bflus(api, f"{forged_header}.{payload}."))
 
 
@@ -190,34 +232,53 @@ def test_token_signed_with_another_key_is_rejected(api, token, signing, key):
 
 
 def test_token_signed_with_djangos_secret_key_is_rejected(api, token, signing, settings):
-    assert_invalid_token(get_bflus(api, forge(claims_of(token), key=settings.SECRET_KEY, header=signing["header"])))
+    assert_invalid_token(
+        get_bflus(api, forge(claims_of(token), key=settings.SECRET_KEY, header=signing["header"]))
+    )
 
 
 def test_tampered_payload_is_rejected(api, token):
     header, _payload, signature = token.split(".")
-    claims = claims_of(token) | {"permissions": ["bflus:read", "bflus:write"], "scope": "bflus:read bflus:write"}
+    claims = claims_of(token) | {
+        "permissions": ["bflus:read", "bflus:write"],
+        "scope": "bflus:read bflus:write",
+    }
     tampered = f"{header}.{b64(json.dumps(claims).encode())}.{signature}"
     assert_invalid_token(get_bflus(api, tampered))
 
 
-@pytest.mark.parametrize("mutate", [
-    # a flipped character mid-signature (the last one carries unused padding bits)
-    lambda s: s[:10] + ("A" if s[10] != "A" else "B") + s[11:],
-    lambda s: "",  # no signature at all
-    lambda s: s[: len(s) // 2],  # a truncated signature
-])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        # a flipped character mid-signature (the last one carries unused padding bits)
+        lambda s: s[:10] + ("A" if s[10] != "A" else "B") + s[11:],
+        lambda s: "",  # no signature at all
+        lambda s: s[: len(s) // 2],  # a truncated signature
+    ],
+)
 def test_bad_signature_is_rejected(api, token, mutate):
     header, payload, signature = token.split(".")
     assert_invalid_token(get_bflus(api, f"{header}.{payload}.{mutate(signature)}"))
 
 
-@pytest.mark.parametrize("header", [
-    {"typ": "JWT"}, {"typ": None}, {"kid": "unknown"}, {"kid": None}, {"kid": 7},
-    {"crit": ["exp"]}, {"jku": "https://evil.example/keys"}, {"jwk": {"kty": "oct", "k": "AAAA"}},
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"typ": "JWT"},
+        {"typ": None},
+        {"kid": "unknown"},
+        {"kid": None},
+        {"kid": 7},
+        {"crit": ["exp"]},
+        {"jku": "https://evil.example/keys"},
+        {"jwk": {"kty": "oct", "k": "AAAA"}},
+    ],
+)
 def test_hostile_or_unknown_headers_are_rejected(api, token, signing, header):
     merged = {**signing["header"], **header}
-    forged = forge(claims_of(token), key=signing["key"], header={k: v for k, v in merged.items() if v is not None})
+    forged = forge(
+        claims_of(token), key=signing["key"], header={k: v for k, v in merged.items() if v is not None}
+    )
     assert_invalid_token(get_bflus(api, forged))
 
 
@@ -246,6 +307,7 @@ def test_token_signed_with_a_previous_key_still_works_after_key_rotation(api, ac
 
 # --- §2.2: revocation and deactivation ------------------------------------------------------------
 
+
 def test_revoked_token_is_rejected_on_next_request_saying_revoked(api, acme, token):
     assert get_bflus(api, token).status_code == 200
     tokens_revoke_all(community=acme.community, actor=TEST_ACTOR, reason="test")
@@ -264,7 +326,9 @@ def test_revoke_all_cut_off_catches_tokens_its_update_missed(api, acme, token):
     from tokens.models import IssuedToken
 
     tokens_revoke_all(community=acme.community, actor=TEST_ACTOR, reason="test")
-    IssuedToken.objects.filter(pk=claims_of(token)["jti"]).update(revoked_at=None)  # as if issued concurrently
+    IssuedToken.objects.filter(pk=claims_of(token)["jti"]).update(
+        revoked_at=None
+    )  # as if issued concurrently
     assert_invalid_token(get_bflus(api, token), says="revoked")
 
 
@@ -281,7 +345,6 @@ def test_private_calls_are_rate_limited_per_community(api, acme, token, settings
     assert statuses == [200, 200, 429]
     assert limited.json()["error"] == "rate_limited"
     assert int(limited["Retry-After"]) >= 1
-
 
 
 def test_forged_tokens_differ_from_real_ones_only_where_a_test_says(api, token, signing):

@@ -24,8 +24,11 @@ def _closed_port() -> int:
 @pytest.fixture
 def redis_down():
     url = f"redis://127.0.0.1:{_closed_port()}/0"
-    backend = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url,
-               "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}}
+    backend = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": url,
+        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+    }
     with override_settings(CACHES={"default": backend}):
         yield
     cache.close()

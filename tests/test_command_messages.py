@@ -40,20 +40,37 @@ def our_commands() -> dict[str, ServiceCommand]:
 
 def options_of(command: ServiceCommand, name: str) -> list[argparse.Action]:
     parser = command.create_parser("manage.py", name)
-    own = {"help", "json", "version", "verbosity", "settings", "pythonpath", "traceback", "no_color",
-           "force_color", "skip_checks"}
+    own = {
+        "help",
+        "json",
+        "version",
+        "verbosity",
+        "settings",
+        "pythonpath",
+        "traceback",
+        "no_color",
+        "force_color",
+        "skip_checks",
+    }
     return [action for action in parser._actions if action.dest not in own]
 
 
 # --- every option explained -------------------------------------------------------------------------
 
+
 def test_there_are_commands_to_check():
-    assert {"create_community", "rotate_secret", "revoke_tokens", "set_bflus", "seed_demo"} <= set(our_commands())
+    assert {"create_community", "rotate_secret", "revoke_tokens", "set_bflus", "seed_demo"} <= set(
+        our_commands()
+    )
 
 
 def test_every_option_of_every_command_has_help_text():
-    missing = [f"{name} {action.dest}" for name, command in our_commands().items()
-               for action in options_of(command, name) if not (action.help or "").strip()]
+    missing = [
+        f"{name} {action.dest}"
+        for name, command in our_commands().items()
+        for action in options_of(command, name)
+        if not (action.help or "").strip()
+    ]
     assert missing == []
 
 
@@ -71,6 +88,7 @@ def test_every_command_and_option_is_in_the_readme():
 
 
 # --- rotate_secret inside a grace window ---------------------------------------------------------------
+
 
 def test_rotate_secret_inside_a_grace_window_says_the_older_secret_stops_now_and_it_does(api, acme):
     run("rotate_secret", "acme", "--grace", "24h")
@@ -92,6 +110,7 @@ def test_rotate_secret_says_nothing_extra_when_no_grace_window_is_open(acme):
 
 # --- revoke_tokens --jti -----------------------------------------------------------------------------------
 
+
 def test_revoke_tokens_with_an_unknown_or_foreign_jti_fails_and_revokes_nothing(api, acme, globex):
     own = [issue_token(api, acme) for _ in range(2)]
     foreign = issue_token(api, globex)
@@ -108,12 +127,22 @@ def test_revoke_tokens_with_an_unknown_or_foreign_jti_fails_and_revokes_nothing(
 
 # --- create_community without permissions, set_bflus errors ------------------------------------------
 
+
 def test_create_community_without_permissions_warns_that_its_tokens_can_do_nothing():
     errors = StringIO()
     run("create_community", "--client-id", "bare", "--name", "Bare", stderr=errors)
     assert "bare" in errors.getvalue() and "não poderão fazer nada" in errors.getvalue()
     quiet = StringIO()
-    run("create_community", "--client-id", "full", "--name", "Full", "--permissions", "bflus:read", stderr=quiet)
+    run(
+        "create_community",
+        "--client-id",
+        "full",
+        "--name",
+        "Full",
+        "--permissions",
+        "bflus:read",
+        stderr=quiet,
+    )
     assert quiet.getvalue() == ""
 
 

@@ -37,9 +37,17 @@ def as_created(client_id, secret):
 
 # --- create_community -----------------------------------------------------------------------------
 
+
 def test_create_community_json_prints_the_secret_once(api):
-    body = run_json("create_community", "--client-id", "newco", "--name", "New Co",
-                    "--permissions", "bflus:read,bflus:write")
+    body = run_json(
+        "create_community",
+        "--client-id",
+        "newco",
+        "--name",
+        "New Co",
+        "--permissions",
+        "bflus:read,bflus:write",
+    )
     assert set(body) == {"client_id", "client_secret", "permissions"}
     assert body["client_id"] == "newco"
     assert body["permissions"] == ["bflus:read", "bflus:write"]
@@ -47,7 +55,9 @@ def test_create_community_json_prints_the_secret_once(api):
     assert request_token(api, as_created("newco", body["client_secret"])).status_code == 200
     stored = ClientSecret.objects.get(community__client_id="newco")
     assert body["client_secret"] not in (stored.digest, stored.salt, stored.hint)
-    assert AuditEvent.objects.filter(event_type="community_created", actor="manage.py create_community").exists()
+    assert AuditEvent.objects.filter(
+        event_type="community_created", actor="manage.py create_community"
+    ).exists()
 
 
 def test_create_community_text_output_and_no_permissions_by_default():
@@ -59,14 +69,17 @@ def test_create_community_text_output_and_no_permissions_by_default():
     assert community.token_lifetime == timedelta(hours=1)
 
 
-@pytest.mark.parametrize("args", [
-    ["--client-id", "acme", "--name", "Dup"],  # already exists
-    ["--client-id", "Bad Id!", "--name", "X"],
-    ["--client-id", "okay", "--name", "X", "--permissions", "bflus:read,root"],
-    ["--client-id", "okay", "--name", "X", "--token-lifetime", "10x"],
-    ["--client-id", "okay", "--name", "X", "--token-lifetime", "48h"],  # longer than the default
-    ["--client-id", "okay", "--name", ""],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--client-id", "acme", "--name", "Dup"],  # already exists
+        ["--client-id", "Bad Id!", "--name", "X"],
+        ["--client-id", "okay", "--name", "X", "--permissions", "bflus:read,root"],
+        ["--client-id", "okay", "--name", "X", "--token-lifetime", "10x"],
+        ["--client-id", "okay", "--name", "X", "--token-lifetime", "48h"],  # longer than the default
+        ["--client-id", "okay", "--name", ""],
+    ],
+)
 def test_create_community_errors_change_nothing(acme, args):
     before = (Community.objects.count(), ClientSecret.objects.count(), AuditEvent.objects.count())
     with pytest.raises(CommandError):
@@ -75,6 +88,7 @@ def test_create_community_errors_change_nothing(acme, args):
 
 
 # --- rotate_secret --------------------------------------------------------------------------------
+
 
 def test_rotate_secret_with_no_grace_stops_the_old_secret_at_once(api, acme):
     body = run_json("rotate_secret", "acme")
@@ -126,10 +140,14 @@ def test_rotate_secret_text_output():
 
 # --- revoke_tokens --------------------------------------------------------------------------------
 
+
 def test_revoke_tokens_all(api, acme, globex):
     tokens = [issue_token(api, acme), issue_token(api, acme)]
     other = issue_token(api, globex)
-    assert run_json("revoke_tokens", "acme", "--all", "--reason", "incident") == {"client_id": "acme", "revoked": 2}
+    assert run_json("revoke_tokens", "acme", "--all", "--reason", "incident") == {
+        "client_id": "acme",
+        "revoked": 2,
+    }
     assert all(get_bflus(api, token).status_code == 401 for token in tokens)
     assert get_bflus(api, other).status_code == 200
 
@@ -162,6 +180,7 @@ def test_revoke_tokens_text_output(acme):
 
 # --- deactivate / reactivate ----------------------------------------------------------------------
 
+
 def test_deactivate_then_reactivate(api, acme):
     token = issue_token(api, acme)
     assert run_json("deactivate_community", "acme") == {"client_id": "acme", "is_active": False}
@@ -182,6 +201,7 @@ def test_activation_commands_refuse_unknown_communities(db, command):
 
 # --- set_bflus ------------------------------------------------------------------------------------
 
+
 def test_set_bflus_creates_and_updates_members(api, acme):
     assert run_json("set_bflus", "acme", "900", "42") == {"community": "acme", "client": "900", "bflus": 42}
     assert run_json("set_bflus", "acme", "123", "0")["bflus"] == 0
@@ -191,8 +211,16 @@ def test_set_bflus_creates_and_updates_members(api, acme):
     assert AuditEvent.objects.filter(event_type="member_balance_set", details__member="900").exists()
 
 
-@pytest.mark.parametrize("args", [["acme", "123", "-5"], ["acme", "123", "1.5"], ["acme", "123", "lots"],
-                                  ["nobody", "123", "5"], ["acme", "bad/ref", "5"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["acme", "123", "-5"],
+        ["acme", "123", "1.5"],
+        ["acme", "123", "lots"],
+        ["nobody", "123", "5"],
+        ["acme", "bad/ref", "5"],
+    ],
+)
 def test_set_bflus_errors_change_nothing(acme, args):
     with pytest.raises(CommandError):
         run("set_bflus", *args)
@@ -201,6 +229,7 @@ def test_set_bflus_errors_change_nothing(acme, args):
 
 
 # --- purge_tokens ---------------------------------------------------------------------------------
+
 
 def test_purge_tokens_deletes_only_long_expired_records(api, acme):
     old, recent = issue_token(api, acme), None
@@ -221,6 +250,7 @@ def test_purge_tokens_bad_duration_is_an_error(db):
 
 # --- seed_demo ------------------------------------------------------------------------------------
 
+
 def test_seed_demo_prints_working_credentials_and_a_curl_example(api):
     output = run("seed_demo")
     assert "curl" in output and "/auth/token" in output and "get-bflus" in output
@@ -233,11 +263,21 @@ def test_seed_demo_prints_working_credentials_and_a_curl_example(api):
 
 
 def test_client_ids_keep_their_case_and_match_exactly(api):
-    body = run_json("create_community", "--client-id", "Acme.Corp_1", "--name", "Acme Corp",
-                    "--permissions", "bflus:read", "--token-lifetime", "2s")
+    body = run_json(
+        "create_community",
+        "--client-id",
+        "Acme.Corp_1",
+        "--name",
+        "Acme Corp",
+        "--permissions",
+        "bflus:read",
+        "--token-lifetime",
+        "2s",
+    )
     assert request_token(api, as_created("Acme.Corp_1", body["client_secret"])).json()["expires_in"] == 2
-    wrong_case = api.post("/auth/token", {"client_id": "acme.corp_1", "client_secret": body["client_secret"]},
-                          format="json")
+    wrong_case = api.post(
+        "/auth/token", {"client_id": "acme.corp_1", "client_secret": body["client_secret"]}, format="json"
+    )
     assert wrong_case.status_code == 401
 
 

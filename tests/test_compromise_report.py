@@ -23,9 +23,11 @@ pytestmark = pytest.mark.django_db
 
 
 def report(api, created, reason="our server was breached"):
-    return api.post("/auth/revocation-requests", {"client_id": created.community.client_id,
-                                                  "client_secret": created.client_secret, "reason": reason},
-                    format="json")
+    return api.post(
+        "/auth/revocation-requests",
+        {"client_id": created.community.client_id, "client_secret": created.client_secret, "reason": reason},
+        format="json",
+    )
 
 
 def as_partner(community, secret) -> NewCommunity:
@@ -33,6 +35,7 @@ def as_partner(community, secret) -> NewCommunity:
 
 
 # --- item 4: the report suspends every current secret ------------------------------------------------
+
 
 def test_a_report_suspends_every_current_secret_at_once(api, acme):
     """During a rotation window the community holds two valid secrets: the report stops both."""
@@ -88,14 +91,17 @@ def test_completing_a_request_offers_no_grace_for_the_reported_secret(api, acme,
 def test_the_handling_service_has_no_grace_to_give(acme):
     request = RevocationRequest.objects.create(community=acme.community, reason="phone call", opened_by="x")
     with pytest.raises(TypeError):
-        revocation_request_handle(revocation=request, staff_user=User.objects.create_user("u"),
-                                  grace=timedelta(days=7))
+        revocation_request_handle(
+            revocation=request, staff_user=User.objects.create_user("u"), grace=timedelta(days=7)
+        )
 
 
 def test_a_report_made_by_staff_suspends_the_secrets_too(api, acme, client):
     client.force_login(User.objects.create_superuser("root", password="x"))
-    response = client.post(reverse("admin:tokens_revocationrequest_add"),
-                           {"community": acme.community.pk, "reason": "partner phoned"})
+    response = client.post(
+        reverse("admin:tokens_revocationrequest_add"),
+        {"community": acme.community.pk, "reason": "partner phoned"},
+    )
     assert response.status_code == 302
     assert request_token(api, acme).status_code == 401
     assert not ClientSecret.objects.filter(community=acme.community, valid_until__isnull=True).exists()
@@ -103,9 +109,11 @@ def test_a_report_made_by_staff_suspends_the_secrets_too(api, acme, client):
 
 # --- item 7: a rotation or deactivation landing between verification and minting ---------------------
 
+
 @pytest.fixture
 def between_verify_and_mint(monkeypatch):
     """Run ``action`` after the secret was verified and before the token is minted: the race, made exact."""
+
     def install(action):
         real_issue = token_views.token_issue
 
@@ -114,15 +122,20 @@ def between_verify_and_mint(monkeypatch):
             return real_issue(**kwargs)
 
         monkeypatch.setattr(token_views, "token_issue", issue_after)
+
     return install
 
 
-@pytest.mark.parametrize("command", [
-    ["rotate_secret", "acme", "--revoke-tokens"],
-    ["deactivate_community", "acme"],
-])
-def test_no_token_survives_a_cut_off_that_lands_between_verify_and_mint(api, acme, between_verify_and_mint,
-                                                                         command):
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["rotate_secret", "acme", "--revoke-tokens"],
+        ["deactivate_community", "acme"],
+    ],
+)
+def test_no_token_survives_a_cut_off_that_lands_between_verify_and_mint(
+    api, acme, between_verify_and_mint, command
+):
     between_verify_and_mint(lambda: call_command(*command, stdout=io.StringIO()))
 
     response = request_token(api, acme)
@@ -141,8 +154,9 @@ def test_a_report_landing_between_verify_and_mint_wins(api, acme, between_verify
 
 
 def test_a_rotation_with_grace_does_not_stop_a_token_being_issued(api, acme, between_verify_and_mint):
-    between_verify_and_mint(lambda: secret_rotate(community=acme.community, actor=TEST_ACTOR,
-                                                  grace=timedelta(hours=1)))
+    between_verify_and_mint(
+        lambda: secret_rotate(community=acme.community, actor=TEST_ACTOR, grace=timedelta(hours=1))
+    )
     response = request_token(api, acme)
     assert response.status_code == 200
     assert get_bflus(api, response.json()["access_token"]).status_code == 200

@@ -27,8 +27,14 @@ def test_the_console_signs_in_with_its_csrf_token_and_keeps_the_session(staff_us
     browser = Client(enforce_csrf_checks=True)
     form = browser.get("/admin/login/")
     assert "csrftoken" in form.cookies
-    response = browser.post("/admin/login/", {"username": "root", "password": "a-long-staff-password",
-                                              "csrfmiddlewaretoken": form.cookies["csrftoken"].value})
+    response = browser.post(
+        "/admin/login/",
+        {
+            "username": "root",
+            "password": "a-long-staff-password",
+            "csrfmiddlewaretoken": form.cookies["csrftoken"].value,
+        },
+    )
     assert response.status_code == 302
     assert browser.get("/admin/").status_code == 200  # the session cookie signs the next page in
 
@@ -41,9 +47,14 @@ def test_a_path_nobody_listed_gets_the_console_stack(staff_user):
 
 def test_api_calls_run_none_of_the_console_middleware(api, acme):
     token = issue_token(api, acme)
-    for response in (request_token(api, acme), get_bflus(api, token), api.get("/auth/me", **bearer(token)),
-                     api.get("/healthz"), api.get("/.well-known/oauth-authorization-server"),
-                     api.get("/auth/nowhere")):
+    for response in (
+        request_token(api, acme),
+        get_bflus(api, token),
+        api.get("/auth/me", **bearer(token)),
+        api.get("/healthz"),
+        api.get("/.well-known/oauth-authorization-server"),
+        api.get("/auth/nowhere"),
+    ):
         assert response.status_code in (200, 404), response.content
         request = response.wsgi_request
         assert not hasattr(request, "session") and not hasattr(request, "_messages")

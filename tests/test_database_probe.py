@@ -6,8 +6,10 @@ PostgreSQL runs only: the SQLite run has no persistent server connection to lose
 import pytest
 from django.db import OperationalError, connection, connections
 
-pytestmark = [pytest.mark.django_db(transaction=True),
-              pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only"),
+]
 
 
 @pytest.fixture

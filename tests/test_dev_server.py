@@ -34,8 +34,19 @@ class DevServer:
     def __init__(self, **env: str) -> None:
         self.env = env
         manage("migrate", "--no-input", "-v", "0", **env)
-        created = json.loads(manage("create_community", "--client-id", "devco", "--name", "Dev Co",
-                                    "--permissions", "bflus:read", "--json", **env))
+        created = json.loads(
+            manage(
+                "create_community",
+                "--client-id",
+                "devco",
+                "--name",
+                "Dev Co",
+                "--permissions",
+                "bflus:read",
+                "--json",
+                **env,
+            )
+        )
         manage("set_bflus", "devco", "123", "1500", **env)
         self.credentials = {"client_id": created["client_id"], "client_secret": created["client_secret"]}
         self.port = free_port()
@@ -43,7 +54,10 @@ class DevServer:
         self.log = tempfile.NamedTemporaryFile(prefix="bfluence-runserver-", suffix=".log")
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--insecure", "--noreload"],
-            cwd=ROOT, env=server_env(**env), stdout=subprocess.DEVNULL, stderr=self.log,
+            cwd=ROOT,
+            env=server_env(**env),
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
         )
         wait_for(self._healthy, seconds=30, what="runserver")
 
@@ -90,7 +104,9 @@ def test_sqlite_open_files_stay_flat(tmp_path):
         files_after, rss_after = server.open_files(), server.rss_kib()
     finally:
         server.stop()
-    print(f"runserver on SQLite: open files {files_before} -> {files_after}, RSS {rss_before} -> {rss_after} KiB")
+    print(
+        f"runserver on SQLite: open files {files_before} -> {files_after}, RSS {rss_before} -> {rss_after} KiB"
+    )
     assert statuses.count(200) == REQUESTS, {status: statuses.count(status) for status in set(statuses)}
     assert files_after - files_before <= 5  # one leaked connection per thread was +1,000
     assert rss_after - rss_before < 8 * 1024  # the cache that kept every thread's connection: +22 MiB
@@ -100,8 +116,10 @@ def test_sqlite_open_files_stay_flat(tmp_path):
 def test_postgres_connections_stay_flat():
     postgres = PrivatePostgres()  # private: its connection count is this server's alone
     server = None
-    count_sql = ("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
-                 "AND pid <> pg_backend_pid()")
+    count_sql = (
+        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+        "AND pid <> pg_backend_pid()"
+    )
     try:
         server = DevServer(DATABASE_URL=postgres.url, CACHE_URL="locmemcache://dev")
         token = server.token()
@@ -113,8 +131,10 @@ def test_postgres_connections_stay_flat():
         if server:
             server.stop()
         postgres.destroy()
-    print(f"runserver on PostgreSQL: connections {connections_before} -> {connections_after}, "
-          f"open files {files_before} -> {files_after}")
+    print(
+        f"runserver on PostgreSQL: connections {connections_before} -> {connections_after}, "
+        f"open files {files_before} -> {files_after}"
+    )
     # Before the fix every thread's connection stayed open, and past max_connections (100) all got 503.
     assert statuses.count(200) == REQUESTS, {status: statuses.count(status) for status in set(statuses)}
     assert connections_after <= connections_before + 2

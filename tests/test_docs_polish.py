@@ -22,13 +22,16 @@ def test_the_description_shows_the_bearer_header_literally(client, query):
     assert "<token>" not in description.replace("`Authorization: Bearer <token>`", "")
 
 
-@pytest.mark.parametrize("query, language, says", [
-    ("&lang=en", "en", "Partner communities exchange"),
-    ("&lang=EN", "en", "Partner communities exchange"),
-    ("", "pt-br", "As comunidades parceiras trocam"),
-    ("&lang=pt-BR", "pt-br", "As comunidades parceiras trocam"),
-    ("&lang=xx", "pt-br", "As comunidades parceiras trocam"),  # a language we do not speak: the default
-])
+@pytest.mark.parametrize(
+    "query, language, says",
+    [
+        ("&lang=en", "en", "Partner communities exchange"),
+        ("&lang=EN", "en", "Partner communities exchange"),
+        ("", "pt-br", "As comunidades parceiras trocam"),
+        ("&lang=pt-BR", "pt-br", "As comunidades parceiras trocam"),
+        ("&lang=xx", "pt-br", "As comunidades parceiras trocam"),  # a language we do not speak: the default
+    ],
+)
 def test_lang_picks_the_language_and_content_language_says_which(client, query, language, says):
     response, document = schema(client, query)
     assert response["Content-Language"] == language
@@ -44,6 +47,14 @@ def test_the_docs_page_loads_the_document_in_its_own_language(client):
 def test_component_names_read_like_a_person_wrote_them(client):
     _response, document = schema(client)
     names = set(document["components"]["schemas"])
-    assert {"TokenRequest", "TokenFormRequest", "TokenResponse", "RevokeRequest", "NewRevocationRequest",
-            "RevocationRequestAccepted", "MemberBflus", "Error"} <= names
+    assert {
+        "TokenRequest",
+        "TokenFormRequest",
+        "TokenResponse",
+        "RevokeRequest",
+        "NewRevocationRequest",
+        "RevocationRequestAccepted",
+        "MemberBflus",
+        "Error",
+    } <= names
     assert not [name for name in names if "RequestRequest" in name or name.endswith("CreateRequest")]

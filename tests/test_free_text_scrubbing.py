@@ -37,30 +37,43 @@ def whole_database() -> str:
 
 
 def pasted(secret: str, token: str) -> str:
-    return f"leaked: {secret} and Bearer {token} (also {secret[len('bfl_sk_'):]}, {FOREIGN_JWT})"
+    return f"leaked: {secret} and Bearer {token} (also {secret[len('bfl_sk_') :]}, {FOREIGN_JWT})"
 
 
 def test_no_pasted_secret_or_token_survives_anywhere_in_the_database(api, acme, globex, client):
     acme_token, globex_token = issue_token(api, acme), issue_token(api, globex)
     spare = issue_token(api, globex)
-    text_acme, text_globex = pasted(acme.client_secret, acme_token), pasted(globex.client_secret, globex_token)
+    text_acme, text_globex = (
+        pasted(acme.client_secret, acme_token),
+        pasted(globex.client_secret, globex_token),
+    )
 
     # Staff, through the console: a revocation request taken by phone, and a token revoked with a reason.
     staff = User.objects.create_superuser("root", password="x")
     client.force_login(staff)
-    response = client.post(reverse("admin:tokens_revocationrequest_add"),
-                           {"community": globex.community.pk, "reason": text_globex})
+    response = client.post(
+        reverse("admin:tokens_revocationrequest_add"),
+        {"community": globex.community.pk, "reason": text_globex},
+    )
     assert response.status_code == 302
-    tokens_revoke(community=globex.community, jtis=[IssuedToken.objects.filter(community=globex.community)
-                                                    .latest("issued_at").jti],
-                  actor=Actor.staff(staff), reason=pasted(globex.client_secret, spare))
+    tokens_revoke(
+        community=globex.community,
+        jtis=[IssuedToken.objects.filter(community=globex.community).latest("issued_at").jti],
+        actor=Actor.staff(staff),
+        reason=pasted(globex.client_secret, spare),
+    )
     # ... and a request completed in the console, the reason pasted with evidence (Django's admin log).
     pending = RevocationRequest.objects.get(community=globex.community, status="pending")
     other_staff = User.objects.create_superuser("other", password="x")
     client.force_login(other_staff)
     handle = reverse("admin:tokens_revocationrequest_handle", args=[pending.pk])
-    client.post(handle, {"reason": f"evidence: {globex.client_secret} {FOREIGN_JWT}"[:500],
-                         "form_key": form_key(client, handle)})
+    client.post(
+        handle,
+        {
+            "reason": f"evidence: {globex.client_secret} {FOREIGN_JWT}"[:500],
+            "form_key": form_key(client, handle),
+        },
+    )
     assert RevocationRequest.objects.get(pk=pending.pk).status == "done"
     assert LogEntry.objects.filter(change_message__contains="[redacted").exists()
     # Operators, through commands.
@@ -69,16 +82,18 @@ def test_no_pasted_secret_or_token_survives_anywhere_in_the_database(api, acme, 
     call_command("deactivate_community", "globex", "--reason", text_globex, stdout=io.StringIO())
     community_reactivate(community=globex.community, actor=TEST_ACTOR, reason=text_globex)
     # The partner itself, reporting the compromise with the evidence pasted in.
-    response = api.post("/auth/revocation-requests",
-                        {"client_id": "acme", "client_secret": acme.client_secret, "reason": text_acme},
-                        format="json")
+    response = api.post(
+        "/auth/revocation-requests",
+        {"client_id": "acme", "client_secret": acme.client_secret, "reason": text_acme},
+        format="json",
+    )
     assert response.status_code == 202
 
     dumped = whole_database()
     assert "revocation request" in dumped and "[redacted" in dumped  # the reasons are there, cleaned
     for secret in (acme.client_secret, globex.client_secret):
         assert secret not in dumped
-        assert secret[len("bfl_sk_"):] not in dumped
+        assert secret[len("bfl_sk_") :] not in dumped
     for token in (acme_token, globex_token, spare, FOREIGN_JWT):
         for part in token.split("."):
             assert part not in dumped
@@ -97,23 +112,32 @@ def test_a_community_name_is_free_text_too(db):
     created = make_community("namy")
     from communities.services import community_update
 
-    community_update(community=created.community, actor=TEST_ACTOR, name=f"Namy {created.client_secret}",
-                     permissions=[], token_lifetime=None)
+    community_update(
+        community=created.community,
+        actor=TEST_ACTOR,
+        name=f"Namy {created.client_secret}",
+        permissions=[],
+        token_lifetime=None,
+    )
     assert created.client_secret not in whole_database()
 
 
-@pytest.mark.parametrize("text, kept", [
-    ("no secrets here, just a jti 0f3c9e5a2b7d4c1e8f6a9b0c3d2e1f4a", "0f3c9e5a2b7d4c1e8f6a9b0c3d2e1f4a"),
-    ("see https://docs.example.com/a.b.c and v1.2.3", "https://docs.example.com/a.b.c and v1.2.3"),
-    ("ticket SUP-1234: partner called at 14:05", "ticket SUP-1234: partner called at 14:05"),
-])
+@pytest.mark.parametrize(
+    "text, kept",
+    [
+        ("no secrets here, just a jti 0f3c9e5a2b7d4c1e8f6a9b0c3d2e1f4a", "0f3c9e5a2b7d4c1e8f6a9b0c3d2e1f4a"),
+        ("see https://docs.example.com/a.b.c and v1.2.3", "https://docs.example.com/a.b.c and v1.2.3"),
+        ("ticket SUP-1234: partner called at 14:05", "ticket SUP-1234: partner called at 14:05"),
+    ],
+)
 def test_ordinary_text_is_left_alone(text, kept):
     assert kept in scrub(text)
 
 
 def test_the_log_filter_uses_the_same_scrubber(acme):
-    record = logging.LogRecord("x", logging.INFO, __file__, 1, "reason=%s", (FOREIGN_JWT + " " +
-                                                                             acme.client_secret,), None)
+    record = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "reason=%s", (FOREIGN_JWT + " " + acme.client_secret,), None
+    )
     assert RedactCredentials().filter(record)
     assert record.getMessage() == "reason=" + scrub(FOREIGN_JWT + " " + acme.client_secret)
     assert FOREIGN_JWT.split(".")[2] not in record.getMessage()

@@ -36,7 +36,10 @@ from tests.stack import (
 )
 
 _unavailable = private_services_available() or nginx_available()
-pytestmark = [pytest.mark.production_stack, pytest.mark.skipif(_unavailable is not None, reason=str(_unavailable))]
+pytestmark = [
+    pytest.mark.production_stack,
+    pytest.mark.skipif(_unavailable is not None, reason=str(_unavailable)),
+]
 
 # TRUSTED_PROXIES: the proxy's address (a count of proxies in older settings).
 TRUSTED = "1" if isinstance(settings.TRUSTED_PROXIES, int) else "127.0.0.1"
@@ -48,7 +51,10 @@ class Response:
         self.status, self.headers, self.body = status, headers, body
 
     def json(self) -> dict:
-        assert self.headers.get("Content-Type", "").startswith("application/json"), (self.status, self.headers)
+        assert self.headers.get("Content-Type", "").startswith("application/json"), (
+            self.status,
+            self.headers,
+        )
         return json.loads(self.body)
 
 
@@ -56,31 +62,75 @@ class FrontDoor:
     def __init__(self, **extra_env: str) -> None:
         self.postgres = PrivatePostgres()
         self.redis = PrivateRedis()
-        self.env = {"DATABASE_URL": self.postgres.url, "CACHE_URL": self.redis.url,
-                    "SECURE_SSL_REDIRECT": "true", "TRUSTED_PROXIES": TRUSTED,
-                    "ALLOWED_HOSTS": "127.0.0.1,localhost",
-                    "STATIC_ROOT": tempfile.mkdtemp(prefix="bfluence-static-"), **extra_env}
+        self.env = {
+            "DATABASE_URL": self.postgres.url,
+            "CACHE_URL": self.redis.url,
+            "SECURE_SSL_REDIRECT": "true",
+            "TRUSTED_PROXIES": TRUSTED,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "STATIC_ROOT": tempfile.mkdtemp(prefix="bfluence-static-"),
+            **extra_env,
+        }
         self.server = self.nginx = None
         manage("migrate", "--no-input", "-v", "0", **self.env)
         manage("collectstatic", "--no-input", "-v", "0", **self.env)
-        created = json.loads(manage("create_community", "--client-id", "frontco", "--name", "Front Co",
-                                    "--permissions", "bflus:read", "--json", **self.env))
+        created = json.loads(
+            manage(
+                "create_community",
+                "--client-id",
+                "frontco",
+                "--name",
+                "Front Co",
+                "--permissions",
+                "bflus:read",
+                "--json",
+                **self.env,
+            )
+        )
         manage("set_bflus", "frontco", "123", "1500", **self.env)
-        load = json.loads(manage("create_community", "--client-id", "loadco", "--name", "Load Co",
-                                 "--permissions", "bflus:read", "--json", **self.env))
+        load = json.loads(
+            manage(
+                "create_community",
+                "--client-id",
+                "loadco",
+                "--name",
+                "Load Co",
+                "--permissions",
+                "bflus:read",
+                "--json",
+                **self.env,
+            )
+        )
         manage("set_bflus", "loadco", "123", "10", **self.env)
         self.load_credentials = {"client_id": load["client_id"], "client_secret": load["client_secret"]}
-        manage("createsuperuser", "--no-input", "--username", "ops", "--email", "ops@bfluence.invalid",
-               **self.env, DJANGO_SUPERUSER_PASSWORD=STAFF_PASSWORD)
+        manage(
+            "createsuperuser",
+            "--no-input",
+            "--username",
+            "ops",
+            "--email",
+            "ops@bfluence.invalid",
+            **self.env,
+            DJANGO_SUPERUSER_PASSWORD=STAFF_PASSWORD,
+        )
         self.credentials = {"client_id": created["client_id"], "client_secret": created["client_secret"]}
         self.server = Gunicorn(workers=2, **self.env)
         self.nginx = Nginx(upstream_port=self.server.port, static_root=self.env["STATIC_ROOT"])
 
-    def request(self, method: str, path: str, *, body: bytes | dict | None = None, headers: dict | None = None,
-                https: bool = True, timeout: float = 10) -> Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | dict | None = None,
+        headers: dict | None = None,
+        https: bool = True,
+        timeout: float = 10,
+    ) -> Response:
         if https:
-            connection = http.client.HTTPSConnection("127.0.0.1", self.nginx.https_port, timeout=timeout,
-                                                     context=self.nginx.ssl_context())
+            connection = http.client.HTTPSConnection(
+                "127.0.0.1", self.nginx.https_port, timeout=timeout, context=self.nginx.ssl_context()
+            )
         else:
             connection = http.client.HTTPConnection("127.0.0.1", self.nginx.http_port, timeout=timeout)
         headers = dict(headers or {})
@@ -100,8 +150,9 @@ class FrontDoor:
         return response.json()["access_token"]
 
     def bflus(self, token: str) -> Response:
-        return self.request("GET", "/communities/hub/client/123/get-bflus",
-                            headers={"Authorization": f"Bearer {token}"})
+        return self.request(
+            "GET", "/communities/hub/client/123/get-bflus", headers={"Authorization": f"Bearer {token}"}
+        )
 
     def destroy(self) -> None:
         for part in (self.nginx, self.server):
@@ -136,10 +187,18 @@ def test_partner_flow_over_https_with_hsts(front):
     # The OAuth 2.0 form with HTTP Basic goes through nginx untouched too.
     import base64
 
-    basic = base64.b64encode(f"{front.credentials['client_id']}:{front.credentials['client_secret']}".encode())
-    form = front.request("POST", "/auth/token", body=urlencode({"grant_type": "client_credentials"}).encode(),
-                         headers={"Content-Type": "application/x-www-form-urlencoded",
-                                  "Authorization": f"Basic {basic.decode()}"})
+    basic = base64.b64encode(
+        f"{front.credentials['client_id']}:{front.credentials['client_secret']}".encode()
+    )
+    form = front.request(
+        "POST",
+        "/auth/token",
+        body=urlencode({"grant_type": "client_credentials"}).encode(),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Authorization": f"Basic {basic.decode()}",
+        },
+    )
     assert form.status == 200 and form.json()["token_type"] == "Bearer"
 
 
@@ -165,20 +224,38 @@ def test_probes_answer_whatever_the_host_and_other_paths_do_not(front, https):
 def test_secure_cookies_for_the_staff_console(front):
     login = front.request("GET", "/admin/login/")
     assert login.status == 200
-    csrf_cookie = next(value for name, value in login.headers.items()
-                       if name.lower() == "set-cookie" and value.startswith("csrftoken="))
+    csrf_cookie = next(
+        value
+        for name, value in login.headers.items()
+        if name.lower() == "set-cookie" and value.startswith("csrftoken=")
+    )
     assert "Secure" in csrf_cookie
     csrf = csrf_cookie.split(";")[0].split("=", 1)[1]
     middleware = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', login.body).group(1).decode()
     signed_in = front.request(
-        "POST", "/admin/login/?next=/admin/",
-        body=urlencode({"csrfmiddlewaretoken": middleware, "username": "ops", "password": STAFF_PASSWORD,
-                        "next": "/admin/"}).encode(),
-        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": f"csrftoken={csrf}",
-                 "Referer": f"{front.nginx.https_url}/admin/login/", "Origin": front.nginx.https_url})
+        "POST",
+        "/admin/login/?next=/admin/",
+        body=urlencode(
+            {
+                "csrfmiddlewaretoken": middleware,
+                "username": "ops",
+                "password": STAFF_PASSWORD,
+                "next": "/admin/",
+            }
+        ).encode(),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"csrftoken={csrf}",
+            "Referer": f"{front.nginx.https_url}/admin/login/",
+            "Origin": front.nginx.https_url,
+        },
+    )
     assert signed_in.status == 302, signed_in.body[:500]
-    session_cookie = next(value for name, value in signed_in.headers.items()
-                          if name.lower() == "set-cookie" and value.startswith("sessionid="))
+    session_cookie = next(
+        value
+        for name, value in signed_in.headers.items()
+        if name.lower() == "set-cookie" and value.startswith("sessionid=")
+    )
     assert "Secure" in session_cookie and "HttpOnly" in session_cookie
 
 
@@ -191,8 +268,9 @@ def test_static_files_are_served_by_nginx(front):
 
 
 def test_client_sent_x_forwarded_for_cannot_spoof_the_source_ip(front):
-    token = front.token(**{"X-Forwarded-For": "203.0.113.9", "X-Real-IP": "203.0.113.10",
-                           "Forwarded": "for=203.0.113.11"})
+    token = front.token(
+        **{"X-Forwarded-For": "203.0.113.9", "X-Real-IP": "203.0.113.10", "Forwarded": "for=203.0.113.11"}
+    )
     import base64
 
     payload = token.split(".")[1]
@@ -205,8 +283,11 @@ def test_nginx_access_log_never_holds_a_query_string(front):
     """A secret or token pasted into a URL is refused by the app, and nginx's log keeps only the path."""
     secret = "bfl_sk_" + "Q" * 43
     token = front.token()
-    for path in (f"/auth/token?client_secret={secret}", f"/auth/me?access_token={token}",
-                 f"/communities/hub/client/123/get-bflus?token={token}&client_secret={secret}"):
+    for path in (
+        f"/auth/token?client_secret={secret}",
+        f"/auth/me?access_token={token}",
+        f"/communities/hub/client/123/get-bflus?token={token}&client_secret={secret}",
+    ):
         response = front.request("GET", path)
         assert response.status in {400, 401, 405}, (path, response.status)
     logged = front.nginx.access_log()
@@ -215,22 +296,34 @@ def test_nginx_access_log_never_holds_a_query_string(front):
 
 
 def test_oversized_body_gets_the_json_error(front):
-    response = front.request("POST", "/auth/token", body=b"{" + b" " * (2 * 1024 * 1024) + b"}",
-                             headers={"Content-Type": "application/json"})
+    response = front.request(
+        "POST",
+        "/auth/token",
+        body=b"{" + b" " * (2 * 1024 * 1024) + b"}",
+        headers={"Content-Type": "application/json"},
+    )
     assert response.status == 413
-    assert response.json() == {"error": "invalid_request",
-                               "error_description": "O corpo da requisição é grande demais."}
+    assert response.json() == {
+        "error": "invalid_request",
+        "error_description": "O corpo da requisição é grande demais.",
+    }
     # Under nginx's cap but over the API's own 16 KiB: the app's JSON error, passed through.
-    app = front.request("POST", "/auth/token", body=b"{" + b" " * (20 * 1024) + b"}",
-                        headers={"Content-Type": "application/json", "Accept-Language": "en"})
+    app = front.request(
+        "POST",
+        "/auth/token",
+        body=b"{" + b" " * (20 * 1024) + b"}",
+        headers={"Content-Type": "application/json", "Accept-Language": "en"},
+    )
     assert app.status == 413 and app.json()["error"] == "invalid_request"
 
 
 def test_over_long_header_and_url_get_the_json_error(front):
     header = front.request("GET", "/healthz", headers={"X-Padding": "a" * 16000})
     assert header.status == 431
-    assert header.json() == {"error": "invalid_request",
-                             "error_description": "Os cabeçalhos da requisição são grandes demais."}
+    assert header.json() == {
+        "error": "invalid_request",
+        "error_description": "Os cabeçalhos da requisição são grandes demais.",
+    }
     url = front.request("GET", "/communities/hub/client/" + "1" * 20000 + "/get-bflus")
     assert url.status == 414 and url.json()["error"] == "invalid_request"
     garbage = front.request("GET", "/healthz", headers={"Host": "a b"})
@@ -240,8 +333,9 @@ def test_over_long_header_and_url_get_the_json_error(front):
 def test_gunicorn_down_is_a_json_502(front):
     dead = Nginx(upstream_port=free_port())  # nothing listens there
     try:
-        connection = http.client.HTTPSConnection("127.0.0.1", dead.https_port, timeout=10,
-                                                 context=dead.ssl_context())
+        connection = http.client.HTTPSConnection(
+            "127.0.0.1", dead.https_port, timeout=10, context=dead.ssl_context()
+        )
         connection.request("GET", "/healthz")
         response = connection.getresponse()
         body = response.read()
@@ -258,8 +352,10 @@ def _slow_client(port: int, context: ssl.SSLContext, kind: str) -> ssl.SSLSocket
     if kind == "headers":
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
     else:
-        sock.sendall(b"POST /auth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 4000\r\n\r\n{")
+        sock.sendall(
+            b"POST /auth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 4000\r\n\r\n{"
+        )
     return sock
 
 
@@ -304,11 +400,29 @@ def test_load_check_through_nginx_with_the_default_limits(front):
     """Last in this module: it spends the minute's token quota. Default limits, so 429s are expected
     (THROTTLE_TOKEN_CLIENT 60/min is shared by the token and revoke calls) and none is a violation."""
     result = subprocess.run(
-        [sys.executable, "bench/load_check.py", "--base-url", front.nginx.https_url, "--cafile", front.nginx.cert,
-         "--seconds", "8", "--threads", "4", "--server-pid", str(front.server.process.pid),
-         "--client-id", front.load_credentials["client_id"],
-         "--client-secret", front.load_credentials["client_secret"]],
-        cwd=ROOT, env=server_env(**front.env), capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "bench/load_check.py",
+            "--base-url",
+            front.nginx.https_url,
+            "--cafile",
+            front.nginx.cert,
+            "--seconds",
+            "8",
+            "--threads",
+            "4",
+            "--server-pid",
+            str(front.server.process.pid),
+            "--client-id",
+            front.load_credentials["client_id"],
+            "--client-secret",
+            front.load_credentials["client_secret"],
+        ],
+        cwd=ROOT,
+        env=server_env(**front.env),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)

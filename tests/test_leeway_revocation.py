@@ -34,8 +34,11 @@ def test_partner_revokes_a_token_inside_the_leeway(api, short_lived):
     token = issue_token(api, short_lived)
     with inside_the_leeway(token):
         assert get_bflus(api, token).status_code == 200  # still accepted...
-        response = api.post("/auth/revoke", {"client_id": "shorty", "client_secret": short_lived.client_secret,
-                                             "token": token}, format="json")
+        response = api.post(
+            "/auth/revoke",
+            {"client_id": "shorty", "client_secret": short_lived.client_secret, "token": token},
+            format="json",
+        )
         assert response.status_code == 200
         assert get_bflus(api, token).status_code == 401  # ...so revoking it must hold
 

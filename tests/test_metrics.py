@@ -45,23 +45,26 @@ class Delta:
 
 
 def _rates(**rates):
-    return override_settings(REST_FRAMEWORK={
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **rates},
-    })
+    return override_settings(
+        REST_FRAMEWORK={
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **rates},
+        }
+    )
 
 
 @pytest.mark.django_db
 def test_each_decision_is_counted_once(api, acme):
     route = "communities/<str:community>/client/<str:client>/get-bflus"
-    with Delta(("bfluence_tokens_issued_total", {}),
-               ("bfluence_client_auth_failures_total", {"reason": "malformed_secret"}),
-               ("bfluence_bearer_decisions_total", {"outcome": "accepted", "reason": ""}),
-               ("bfluence_bearer_decisions_total", {"outcome": "denied", "reason": "invalid_token"}),
-               ("bfluence_request_duration_seconds_count", {"route": route, "method": "GET", "status": "2xx"}),
-               ("bfluence_request_duration_seconds_count", {"route": route, "method": "GET", "status": "4xx"}),
-               ("bfluence_request_duration_seconds_count", {"route": "unmatched", "method": "GET", "status": "4xx"}),
-               ) as delta:
+    with Delta(
+        ("bfluence_tokens_issued_total", {}),
+        ("bfluence_client_auth_failures_total", {"reason": "malformed_secret"}),
+        ("bfluence_bearer_decisions_total", {"outcome": "accepted", "reason": ""}),
+        ("bfluence_bearer_decisions_total", {"outcome": "denied", "reason": "invalid_token"}),
+        ("bfluence_request_duration_seconds_count", {"route": route, "method": "GET", "status": "2xx"}),
+        ("bfluence_request_duration_seconds_count", {"route": route, "method": "GET", "status": "4xx"}),
+        ("bfluence_request_duration_seconds_count", {"route": "unmatched", "method": "GET", "status": "4xx"}),
+    ) as delta:
         token = issue_token(api, acme)
         wrong = request_token(api, acme, client_secret=acme.client_secret[:-4] + "AAAA")
         ok = api.get("/communities/hub/client/123/get-bflus", HTTP_AUTHORIZATION=f"Bearer {token}")
@@ -73,13 +76,20 @@ def test_each_decision_is_counted_once(api, acme):
 
 @pytest.mark.django_db
 def test_reasons_and_scopes_are_fixed_labels_never_caller_input(api, acme):
-    with _rates(token_client="2/min"), Delta(("bfluence_throttled_requests_total", {"scope": "token_client"})) as delta:
+    with (
+        _rates(token_client="2/min"),
+        Delta(("bfluence_throttled_requests_total", {"scope": "token_client"})) as delta,
+    ):
         statuses = [request_token(api, acme).status_code for _ in range(3)]
     assert statuses == [200, 200, 429] and delta.changes == [1]
     request_token(api, acme, client_id="attacker-chosen-label\nx", client_secret="bfl_sk_nope")
     api.get("/attacker/chosen/path/9f1c")
-    exposed = "\n".join(f"{sample.name}{sample.labels}" for metric in REGISTRY.collect()
-                        for sample in metric.samples if sample.name.startswith("bfluence_"))
+    exposed = "\n".join(
+        f"{sample.name}{sample.labels}"
+        for metric in REGISTRY.collect()
+        for sample in metric.samples
+        if sample.name.startswith("bfluence_")
+    )
     assert "attacker" not in exposed and "9f1c" not in exposed and "acme" not in exposed
 
 
@@ -113,8 +123,12 @@ def test_counts_are_summed_over_workers_and_survive_a_killed_worker():
 
     created = make_community(next(_ids), members={"123": 5})
     metrics_port, metrics_dir = free_port(), tempfile.mkdtemp(prefix="bfluence-test-metrics-")
-    env = {"DATABASE_URL": _database_url(), "METRICS_BIND": f"127.0.0.1:{metrics_port}",
-           "PROMETHEUS_MULTIPROC_DIR": metrics_dir, "THROTTLE_TOKEN_CLIENT": "1000/min"}
+    env = {
+        "DATABASE_URL": _database_url(),
+        "METRICS_BIND": f"127.0.0.1:{metrics_port}",
+        "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+        "THROTTLE_TOKEN_CLIENT": "1000/min",
+    }
     if os.environ.get("CACHE_URL", "").startswith("redis://"):
         env["CACHE_URL"] = os.environ["CACHE_URL"]
     server = Gunicorn(workers=2, **env)
@@ -144,7 +158,13 @@ def test_counts_are_summed_over_workers_and_survive_a_killed_worker():
     assert _sample(before_kill, "bfluence_bearer_decisions_total", '{outcome="accepted",reason=""}') == issued
     # Counts of the killed worker are kept: counters never go backwards for Prometheus.
     assert _sample(after_kill, "bfluence_tokens_issued_total") == issued
-    route = 'communities/<str:community>/client/<str:client>/get-bflus'
-    assert _sample(after_kill, "bfluence_request_duration_seconds_count",
-                   f'{{method="GET",route="{route}",status="2xx"}}') == issued
+    route = "communities/<str:community>/client/<str:client>/get-bflus"
+    assert (
+        _sample(
+            after_kill,
+            "bfluence_request_duration_seconds_count",
+            f'{{method="GET",route="{route}",status="2xx"}}',
+        )
+        == issued
+    )
     assert public[0] == 404 and public[1]["error"] == "not_found"  # the public app has no /metrics

@@ -48,8 +48,11 @@ def servers(django_db_setup, django_db_blocker):
 
 
 def get_token(server: Gunicorn, created) -> str:
-    status, body = http("POST", f"{server.url}/auth/token",
-                        {"client_id": created.community.client_id, "client_secret": created.client_secret})
+    status, body = http(
+        "POST",
+        f"{server.url}/auth/token",
+        {"client_id": created.community.client_id, "client_secret": created.client_secret},
+    )
     assert status == 200, body
     return body["access_token"]
 
@@ -69,26 +72,34 @@ def partner(servers):
 
 def test_revoke_endpoint_on_b_is_refused_on_a(servers, partner):
     (a, b), (created, token) = servers, partner
-    status, _ = http("POST", f"{b.url}/auth/revoke", {"client_id": created.community.client_id,
-                                                       "client_secret": created.client_secret, "token": token})
+    status, _ = http(
+        "POST",
+        f"{b.url}/auth/revoke",
+        {"client_id": created.community.client_id, "client_secret": created.client_secret, "token": token},
+    )
     assert status == 200
     assert bflus_status(a, token) == 401
 
 
 def test_revocation_request_on_a_is_refused_on_b(servers, partner):
     (a, b), (created, token) = servers, partner
-    status, body = http("POST", f"{a.url}/auth/revocation-requests",
-                        {"client_id": created.community.client_id, "client_secret": created.client_secret,
-                         "reason": "leak"})
+    status, body = http(
+        "POST",
+        f"{a.url}/auth/revocation-requests",
+        {"client_id": created.community.client_id, "client_secret": created.client_secret, "reason": "leak"},
+    )
     assert (status, body["tokens_revoked"]) == (202, 1)
     assert bflus_status(b, token) == 401
 
 
-@pytest.mark.parametrize("command", [
-    ["revoke_tokens", "--all"],
-    ["rotate_secret", "--revoke-tokens"],
-    ["deactivate_community"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["revoke_tokens", "--all"],
+        ["rotate_secret", "--revoke-tokens"],
+        ["deactivate_community"],
+    ],
+)
 def test_operator_commands_are_refused_on_both_servers(servers, partner, command):
     (a, b), (created, token) = servers, partner
     call_command(command[0], created.community.client_id, *command[1:], stdout=StringIO())
@@ -100,16 +111,26 @@ def test_rotated_secret_is_refused_on_every_server(servers, partner):
     (a, b), (created, _token) = servers, partner
     call_command("rotate_secret", created.community.client_id, stdout=StringIO())
     for server in (a, b):
-        status, body = http("POST", f"{server.url}/auth/token",
-                            {"client_id": created.community.client_id, "client_secret": created.client_secret})
+        status, body = http(
+            "POST",
+            f"{server.url}/auth/token",
+            {"client_id": created.community.client_id, "client_secret": created.client_secret},
+        )
         assert (status, body["error"]) == (401, "invalid_client")
 
 
-@pytest.mark.skipif(not SHARED_CACHE, reason="rate-limit counts are shared only through Redis (CI's second run)")
+@pytest.mark.skipif(
+    not SHARED_CACHE, reason="rate-limit counts are shared only through Redis (CI's second run)"
+)
 def test_rate_limit_counts_are_shared_between_servers(servers):
     a, b = servers
     created = make_community(next(_client_ids))
-    statuses = [http("POST", f"{server.url}/auth/token", {"client_id": created.community.client_id,
-                                                          "client_secret": created.client_secret})[0]
-                for server in (a, b, a, b, a)]
+    statuses = [
+        http(
+            "POST",
+            f"{server.url}/auth/token",
+            {"client_id": created.community.client_id, "client_secret": created.client_secret},
+        )[0]
+        for server in (a, b, a, b, a)
+    ]
     assert statuses == [200, 200, 200, 200, 429]

@@ -26,16 +26,25 @@ def partner():
 @pytest.fixture
 def urls(live_server):
     base = live_server.url
-    return {"token": f"{base}/auth/token", "revoke": f"{base}/auth/revoke",
-            "bflus": f"{base}/communities/hub/client/123/get-bflus", "base": base}
+    return {
+        "token": f"{base}/auth/token",
+        "revoke": f"{base}/auth/revoke",
+        "bflus": f"{base}/communities/hub/client/123/get-bflus",
+        "base": base,
+    }
 
 
 # --- Authlib ------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
 def test_authlib_fetches_calls_and_revokes(partner, urls, method):
-    session = AuthlibSession("clientco", partner.client_secret, token_endpoint_auth_method=method,
-                             revocation_endpoint_auth_method=method)
+    session = AuthlibSession(
+        "clientco",
+        partner.client_secret,
+        token_endpoint_auth_method=method,
+        revocation_endpoint_auth_method=method,
+    )
     token = session.fetch_token(urls["token"], grant_type="client_credentials")
     assert token["token_type"] == "Bearer" and token["expires_in"] == 86400
 
@@ -49,22 +58,27 @@ def test_authlib_fetches_calls_and_revokes(partner, urls, method):
 
 # --- requests-oauthlib --------------------------------------------------------------------------
 
+
 def test_requests_oauthlib_backend_application_client(partner, urls, monkeypatch):
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the test server speaks plain HTTP on 127.0.0.1
     session = RequestsOAuthlibSession(client=BackendApplicationClient(client_id="clientco"))
-    token = session.fetch_token(token_url=urls["token"], client_id="clientco", client_secret=partner.client_secret)
+    token = session.fetch_token(
+        token_url=urls["token"], client_id="clientco", client_secret=partner.client_secret
+    )
     assert token["scope"] == ["bflus:read"]
 
     response = session.get(urls["bflus"])
     assert (response.status_code, response.json()["client"]) == (200, "123")
 
-    revoked = session.post(urls["revoke"], data={"token": token["access_token"]},
-                           auth=("clientco", partner.client_secret))
+    revoked = session.post(
+        urls["revoke"], data={"token": token["access_token"]}, auth=("clientco", partner.client_secret)
+    )
     assert revoked.status_code == 200
     assert session.get(urls["bflus"]).status_code == 401
 
 
 # --- examples/partner_client.py ------------------------------------------------------------------
+
 
 class FakeClock:
     """Time as the client sees it, moved by the test instead of waited for."""
@@ -85,7 +99,9 @@ def test_example_client_caches_the_token(partner, urls):
 
 def test_example_client_renews_shortly_before_expiry(partner, urls):
     clock = FakeClock()
-    client = BfluenceClient(urls["base"], client_id="clientco", client_secret=partner.client_secret, clock=clock)
+    client = BfluenceClient(
+        urls["base"], client_id="clientco", client_secret=partner.client_secret, clock=clock
+    )
     first = client.access_token()
     clock.now += 86400 - 120
     assert client.access_token() == first
@@ -104,8 +120,9 @@ def test_example_client_retries_once_with_a_fresh_token_after_a_401(partner, url
 
 def test_example_client_honours_retry_after(partner, urls, settings):
     waits = []
-    client = BfluenceClient(urls["base"], client_id="clientco", client_secret=partner.client_secret,
-                            sleep=waits.append)
+    client = BfluenceClient(
+        urls["base"], client_id="clientco", client_secret=partner.client_secret, sleep=waits.append
+    )
     rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "api": "1/min"}
     with override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}):
         client.get_bflus("123")
@@ -138,21 +155,28 @@ def run_example(base_url: str, *args: str, **env: str) -> subprocess.CompletedPr
     """The example as a partner runs it: a program, credentials in the environment."""
     root = Path(__file__).resolve().parent.parent
     clean = {key: value for key, value in os.environ.items() if not key.startswith("BFLUENCE_")}
-    return subprocess.run([sys.executable, str(root / "examples" / "partner_client.py"), "--base-url", base_url,
-                           *args], env={**clean, **env}, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, str(root / "examples" / "partner_client.py"), "--base-url", base_url, *args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_example_client_runs_as_a_program_and_prints_a_balance(partner, urls):
-    result = run_example(urls["base"], "123", BFLUENCE_CLIENT_ID="clientco",
-                         BFLUENCE_CLIENT_SECRET=partner.client_secret)
+    result = run_example(
+        urls["base"], "123", BFLUENCE_CLIENT_ID="clientco", BFLUENCE_CLIENT_SECRET=partner.client_secret
+    )
     assert result.returncode == 0, result.stderr
     assert "member 123 of clientco: 1500 bflus" in result.stdout
     assert partner.client_secret not in result.stdout + result.stderr
 
 
 def test_example_program_says_what_went_wrong(partner, urls):
-    unknown = run_example(urls["base"], "999", BFLUENCE_CLIENT_ID="clientco",
-                          BFLUENCE_CLIENT_SECRET=partner.client_secret)
+    unknown = run_example(
+        urls["base"], "999", BFLUENCE_CLIENT_ID="clientco", BFLUENCE_CLIENT_SECRET=partner.client_secret
+    )
     assert (unknown.returncode, unknown.stdout) == (1, "")
     assert "404 not_found" in unknown.stderr
     missing = run_example(urls["base"], "123", BFLUENCE_CLIENT_ID="clientco")

@@ -16,6 +16,7 @@ def jti_of(token):
 
 # --- §2.4 get-bflus -------------------------------------------------------------------------------
 
+
 def test_get_bflus_returns_the_members_balance(api, acme):
     response = get_bflus(api, issue_token(api, acme))
     assert response.status_code == 200
@@ -61,8 +62,12 @@ def test_odd_member_references_are_404_never_another_members_data(api, acme, ref
 
 def test_tenant_comes_from_the_token_not_from_headers_or_query(api, acme, globex):
     token = issue_token(api, acme)
-    response = api.get("/communities/hub/client/555/get-bflus?community=globex", **bearer(token),
-                       HTTP_X_COMMUNITY="globex", HTTP_X_CLIENT_ID="globex")
+    response = api.get(
+        "/communities/hub/client/555/get-bflus?community=globex",
+        **bearer(token),
+        HTTP_X_COMMUNITY="globex",
+        HTTP_X_CLIENT_ID="globex",
+    )
     assert response.status_code == 404
 
 
@@ -73,6 +78,7 @@ def test_unknown_url_is_a_json_404(api):
 
 
 # --- §2.5 /auth/me --------------------------------------------------------------------------------
+
 
 def test_me_describes_the_presented_token(api, acme):
     token = issue_token(api, acme)
@@ -95,6 +101,7 @@ def test_me_needs_a_token(api, acme):
 
 
 # --- §2.6 /auth/revoke ----------------------------------------------------------------------------
+
 
 def revoke(api, created, token, **extra):
     body = {"client_id": created.community.client_id, "client_secret": created.client_secret, "token": token}
@@ -141,32 +148,45 @@ def test_revoke_never_revokes_another_communitys_token(api, acme, globex):
 
 def test_revoke_needs_client_authentication(api, acme, globex):
     token = issue_token(api, acme)
-    response = api.post("/auth/revoke", {"client_id": "acme", "client_secret": globex.client_secret,
-                                         "token": token}, format="json")
+    response = api.post(
+        "/auth/revoke",
+        {"client_id": "acme", "client_secret": globex.client_secret, "token": token},
+        format="json",
+    )
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
     assert get_bflus(api, token).status_code == 200
 
 
 def test_revoke_without_token_is_invalid_request(api, acme):
-    response = api.post("/auth/revoke", {"client_id": "acme", "client_secret": acme.client_secret}, format="json")
+    response = api.post(
+        "/auth/revoke", {"client_id": "acme", "client_secret": acme.client_secret}, format="json"
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
 
 
 # --- §2.7 /auth/revocation-requests ---------------------------------------------------------------
 
+
 def test_revocation_request_revokes_every_token_and_queues_the_request(api, acme, globex):
     tokens = [issue_token(api, acme) for _ in range(3)]
     other = issue_token(api, globex)
-    response = api.post("/auth/revocation-requests", {"client_id": "acme", "client_secret": acme.client_secret,
-                                                      "reason": "laptop stolen"}, format="json")
+    response = api.post(
+        "/auth/revocation-requests",
+        {"client_id": "acme", "client_secret": acme.client_secret, "reason": "laptop stolen"},
+        format="json",
+    )
 
     assert response.status_code == 202
     body = response.json()
     assert body["status"] == "pending" and body["tokens_revoked"] == 3
     request = RevocationRequest.objects.get(pk=body["id"])
-    assert (request.community_id, request.reason, request.status) == (acme.community.pk, "laptop stolen", "pending")
+    assert (request.community_id, request.reason, request.status) == (
+        acme.community.pk,
+        "laptop stolen",
+        "pending",
+    )
     for token in tokens:
         assert get_bflus(api, token).status_code == 401
     assert get_bflus(api, other).status_code == 200
@@ -175,8 +195,9 @@ def test_revocation_request_revokes_every_token_and_queues_the_request(api, acme
 
 
 def test_revocation_request_with_basic_auth(api, acme):
-    response = api.post("/auth/revocation-requests", {"reason": "leak"}, format="json",
-                        **basic("acme", acme.client_secret))
+    response = api.post(
+        "/auth/revocation-requests", {"reason": "leak"}, format="json", **basic("acme", acme.client_secret)
+    )
     assert response.status_code == 202
 
 
@@ -192,14 +213,18 @@ def test_revocation_request_needs_a_reason(api, acme, reason):
 
 
 def test_revocation_request_needs_client_authentication(api, acme, globex):
-    response = api.post("/auth/revocation-requests", {"client_id": "acme", "client_secret": globex.client_secret,
-                                                      "reason": "x"}, format="json")
+    response = api.post(
+        "/auth/revocation-requests",
+        {"client_id": "acme", "client_secret": globex.client_secret, "reason": "x"},
+        format="json",
+    )
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
     assert not RevocationRequest.objects.exists()
 
 
 # --- §2.8 probes ----------------------------------------------------------------------------------
+
 
 def test_healthz_answers_without_credentials(api):
     response = api.get("/healthz")

@@ -26,11 +26,20 @@ def test_probes_answer_get_and_head_whatever_the_host(api, caplog, path, host):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("method, path", [
-    ("get", "/auth/me"), ("post", "/auth/token"), ("get", "/communities/hub/client/123/get-bflus"),
-    ("get", "/healthz/"), ("get", "/healthzz"), ("get", "/admin/login/"), ("get", "/api/schema/"),
-    ("post", "/healthz"), ("delete", "/readyz"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("get", "/auth/me"),
+        ("post", "/auth/token"),
+        ("get", "/communities/hub/client/123/get-bflus"),
+        ("get", "/healthz/"),
+        ("get", "/healthzz"),
+        ("get", "/admin/login/"),
+        ("get", "/api/schema/"),
+        ("post", "/healthz"),
+        ("delete", "/readyz"),
+    ],
+)
 def test_every_other_request_still_validates_the_host(api, method, path):
     response = getattr(api, method)(path, HTTP_HOST="evil.example")
     assert response.status_code == 400

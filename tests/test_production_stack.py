@@ -36,13 +36,29 @@ class Stack:
     def __init__(self) -> None:
         self.postgres = PrivatePostgres()
         self.redis = PrivateRedis()
-        self.env = {"DATABASE_URL": self.postgres.url, "CACHE_URL": self.redis.url,
-                    "THROTTLE_TOKEN_CLIENT": "100000/min", "THROTTLE_TOKEN_IP": "100000/min",
-                    "THROTTLE_TOKEN_FAILURES": "100000/min", "THROTTLE_API": "1000000/min",
-                    "CONN_MAX_AGE": "60"}
+        self.env = {
+            "DATABASE_URL": self.postgres.url,
+            "CACHE_URL": self.redis.url,
+            "THROTTLE_TOKEN_CLIENT": "100000/min",
+            "THROTTLE_TOKEN_IP": "100000/min",
+            "THROTTLE_TOKEN_FAILURES": "100000/min",
+            "THROTTLE_API": "1000000/min",
+            "CONN_MAX_AGE": "60",
+        }
         manage("migrate", "--no-input", "-v", "0", **self.env)
-        created = json.loads(manage("create_community", "--client-id", "loadco", "--name", "Load Co",
-                                    "--permissions", "bflus:read", "--json", **self.env))
+        created = json.loads(
+            manage(
+                "create_community",
+                "--client-id",
+                "loadco",
+                "--name",
+                "Load Co",
+                "--permissions",
+                "bflus:read",
+                "--json",
+                **self.env,
+            )
+        )
         manage("set_bflus", "loadco", "123", "1500", **self.env)
         self.credentials = {"client_id": created["client_id"], "client_secret": created["client_secret"]}
         self.server = Gunicorn(workers=2, **self.env)
@@ -71,23 +87,39 @@ def stack():
 def _issued_without_audit(stack) -> int:
     return stack.postgres.query(
         "SELECT count(*) FROM tokens_issuedtoken t WHERE NOT EXISTS (SELECT 1 FROM tokens_auditevent a "
-        "WHERE a.jti = t.jti AND a.event_type = 'token_issued')")[0][0]
+        "WHERE a.jti = t.jti AND a.event_type = 'token_issued')"
+    )[0][0]
 
 
 def _audit_without_issued(stack) -> int:
     return stack.postgres.query(
         "SELECT count(*) FROM tokens_auditevent a WHERE a.event_type = 'token_issued' AND NOT EXISTS "
-        "(SELECT 1 FROM tokens_issuedtoken t WHERE t.jti = a.jti)")[0][0]
+        "(SELECT 1 FROM tokens_issuedtoken t WHERE t.jti = a.jti)"
+    )[0][0]
 
 
 def test_load_without_loss(stack):
     """The load script, bounded: 8 s, 4 client threads, 127.0.0.1 only."""
     result = subprocess.run(
-        [sys.executable, "bench/load_check.py", "--base-url", stack.server.url, "--seconds", "8",
-         "--threads", "4", "--client-id", stack.credentials["client_id"],
-         "--client-secret", stack.credentials["client_secret"]],
-        cwd=ROOT, env=server_env(**stack.env),
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "bench/load_check.py",
+            "--base-url",
+            stack.server.url,
+            "--seconds",
+            "8",
+            "--threads",
+            "4",
+            "--client-id",
+            stack.credentials["client_id"],
+            "--client-secret",
+            stack.credentials["client_secret"],
+        ],
+        cwd=ROOT,
+        env=server_env(**stack.env),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)

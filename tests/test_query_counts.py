@@ -24,10 +24,13 @@ def test_a_second_token_within_a_minute_skips_the_last_used_write(api, acme, dja
         assert request_token(api, acme).status_code == 200
 
 
-def test_failed_client_authentication_costs_one_read_and_one_audit_write(api, acme, django_assert_num_queries):
+def test_failed_client_authentication_costs_one_read_and_one_audit_write(
+    api, acme, django_assert_num_queries
+):
     with django_assert_num_queries(2):
-        response = api.post("/auth/token", {"client_id": "acme", "client_secret": generate_secret()},
-                            format="json")
+        response = api.post(
+            "/auth/token", {"client_id": "acme", "client_secret": generate_secret()}, format="json"
+        )
     assert response.status_code == 401
 
 
@@ -39,8 +42,9 @@ def test_get_bflus_reads_token_and_member_in_one_query(api, acme, django_assert_
         assert get_bflus(api, token, client="999").status_code == 404
 
 
-def test_get_bflus_with_an_impossible_member_reference_still_checks_the_token(api, acme,
-                                                                              django_assert_num_queries):
+def test_get_bflus_with_an_impossible_member_reference_still_checks_the_token(
+    api, acme, django_assert_num_queries
+):
     token = issue_token(api, acme)
     with django_assert_num_queries(1):
         assert get_bflus(api, token, client="a" * 90).status_code == 404

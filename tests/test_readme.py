@@ -30,8 +30,11 @@ def test_every_link_points_at_a_file_in_this_repository(document):
 
 def test_readme_anchors_exist():
     text = (ROOT / "README.md").read_text()
-    headings = {re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
-                for line in text.splitlines() if line.startswith("#") and not line.startswith("# ")}
+    headings = {
+        re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+        for line in text.splitlines()
+        if line.startswith("#") and not line.startswith("# ")
+    }
     anchors = {target[1:] for target in LINK.findall(text) if target.startswith("#")}
     assert anchors and anchors <= headings
 
@@ -55,9 +58,14 @@ def test_the_error_list_names_every_error_code_and_the_fields_key():
     from bfluence import errors
 
     readme = (ROOT / "README.md").read_text()
-    codes = {cls.default_code for cls in vars(errors).values()
-             if isinstance(cls, type) and issubclass(cls, errors.ApiError)}
+    codes = {
+        cls.default_code
+        for cls in vars(errors).values()
+        if isinstance(cls, type) and issubclass(cls, errors.ApiError)
+    }
     assert "service_unavailable" in codes
-    section = readme[readme.index("Errors always have one shape"):readme.index("### For partner developers")]
+    section = readme[
+        readme.index("Errors always have one shape") : readme.index("### For partner developers")
+    ]
     assert [code for code in sorted(codes) if f"`{code}`" not in section] == []
     assert "`fields`" in section

@@ -27,9 +27,11 @@ def test_a_pasted_http_basic_header_is_scrubbed(api, acme):
     client_id and secret, only base64-encoded, and was stored in clear for every support account."""
     pair = base64.b64encode(f"acme:{acme.client_secret}".encode()).decode()
     reason = f"> POST /auth/token HTTP/1.1\n> Authorization: Basic {pair}\n> Accept: */*"
-    response = api.post("/auth/revocation-requests",
-                        {"client_id": "acme", "client_secret": acme.client_secret, "reason": reason},
-                        format="json")
+    response = api.post(
+        "/auth/revocation-requests",
+        {"client_id": "acme", "client_secret": acme.client_secret, "reason": reason},
+        format="json",
+    )
     assert response.status_code == 202
     dumped = whole_database()
     assert "Authorization: Basic [redacted]" in dumped
@@ -60,8 +62,11 @@ def test_the_schema_is_generated_once_per_language_not_per_request(client, monke
 
     generated = []
     real = SchemaGenerator.get_schema
-    monkeypatch.setattr(SchemaGenerator, "get_schema",
-                        lambda self, *args, **kwargs: generated.append(1) or real(self, *args, **kwargs))
+    monkeypatch.setattr(
+        SchemaGenerator,
+        "get_schema",
+        lambda self, *args, **kwargs: generated.append(1) or real(self, *args, **kwargs),
+    )
     monkeypatch.setattr(docs, "_schemas", {})
     for attempt in range(4):
         default = client.get("/api/schema/", {"format": "json", "r": attempt})
@@ -78,8 +83,10 @@ def test_the_schema_is_generated_once_per_language_not_per_request(client, monke
 def test_a_secret_body_sent_as_client_id_never_reaches_the_audit_trail(api, acme):
     """The failed attempt's row keeps the client_id as given: a secret without its ``bfl_sk_`` prefix
     (a partner trimming it, fields swapped) was stored there in clear, readable by every support account."""
-    body = acme.client_secret[len("bfl_sk_"):]
-    response = api.post("/auth/token", {"client_id": body, "client_secret": acme.client_secret}, format="json")
+    body = acme.client_secret[len("bfl_sk_") :]
+    response = api.post(
+        "/auth/token", {"client_id": body, "client_secret": acme.client_secret}, format="json"
+    )
     assert response.status_code == 401
     dumped = whole_database()
     assert "[redacted-secret]" in dumped
@@ -104,13 +111,14 @@ def test_a_new_secret_waiting_for_its_one_time_page_is_not_readable_in_the_sessi
     assert "console.secret." in stored  # it is waiting there ...
     assert not SECRET.search(stored)  # ... but not readable from the table alone
     secret = shown_secret(client.get(response["Location"]))
-    assert secret.startswith("bfl_sk_") and secret[len("bfl_sk_"):] not in stored
+    assert secret.startswith("bfl_sk_") and secret[len("bfl_sk_") :] not in stored
     assert request_token_ok(acme, secret)
 
 
 def request_token_ok(created, secret) -> bool:
     from rest_framework.test import APIClient
 
-    response = APIClient().post("/auth/token", {"client_id": created.community.client_id, "client_secret": secret},
-                                format="json")
+    response = APIClient().post(
+        "/auth/token", {"client_id": created.community.client_id, "client_secret": secret}, format="json"
+    )
     return response.status_code == 200

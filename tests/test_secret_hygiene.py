@@ -30,12 +30,19 @@ def test_secret_and_tokens_appear_nowhere_but_in_their_one_response(api, acme, g
     caplog.set_level(logging.DEBUG)
     token = issue_token(api, acme)
     api.post("/auth/token", {"client_id": "acme", "client_secret": globex.client_secret}, format="json")
-    api.post("/auth/token", {"client_id": acme.client_secret, "client_secret": acme.client_secret}, format="json")
-    post_form(api, "/auth/token", {"grant_type": "client_credentials"}, **basic("acme", acme.client_secret[:-2]))
+    api.post(
+        "/auth/token", {"client_id": acme.client_secret, "client_secret": acme.client_secret}, format="json"
+    )
+    post_form(
+        api, "/auth/token", {"grant_type": "client_credentials"}, **basic("acme", acme.client_secret[:-2])
+    )
     api.get(f"/communities/hub/client/123/get-bflus?access_token={token}")
     api.get("/communities/hub/client/123/get-bflus", HTTP_AUTHORIZATION=f"Bearer {token}x")
-    api.post("/auth/revoke", {"client_id": "acme", "client_secret": acme.client_secret, "token": token},
-             format="json")
+    api.post(
+        "/auth/revoke",
+        {"client_id": "acme", "client_secret": acme.client_secret, "token": token},
+        format="json",
+    )
 
     stored = everything_in_the_database()
     # Every record as the production formatter writes it out: message and structured fields.
@@ -43,14 +50,18 @@ def test_secret_and_tokens_appear_nowhere_but_in_their_one_response(api, acme, g
     for secret in (acme.client_secret, globex.client_secret):
         assert secret not in stored
         assert secret not in logged
-        assert secret[len(crypto.PREFIX):] not in stored
+        assert secret[len(crypto.PREFIX) :] not in stored
     assert token not in stored and token not in logged
     assert token.split(".")[2] not in logged
-    assert any(getattr(record, "outcome", None) == "denied" for record in caplog.records)  # logged, minus secrets
+    assert any(
+        getattr(record, "outcome", None) == "denied" for record in caplog.records
+    )  # logged, minus secrets
 
 
 def test_a_secret_pasted_as_client_id_is_redacted_in_the_audit_trail(api, acme):
-    api.post("/auth/token", {"client_id": acme.client_secret, "client_secret": acme.client_secret}, format="json")
+    api.post(
+        "/auth/token", {"client_id": acme.client_secret, "client_secret": acme.client_secret}, format="json"
+    )
     event = AuditEvent.objects.get(event_type="client_auth_failed")
     assert acme.client_secret not in event.client_id
     assert event.client_id.startswith("bfl_sk_")
@@ -68,8 +79,17 @@ def test_str_and_repr_never_show_a_secret(api, acme):
     token = issue_token(api, acme)
     stored = ClientSecret.objects.get(community=acme.community)
     record = IssuedToken.objects.get()
-    shown = " ".join([str(stored), repr(stored), str(record), repr(record), repr(acme), str(acme.community),
-                      repr(crypto.digest_secret(acme.client_secret))])
+    shown = " ".join(
+        [
+            str(stored),
+            repr(stored),
+            str(record),
+            repr(record),
+            repr(acme),
+            str(acme.community),
+            repr(crypto.digest_secret(acme.client_secret)),
+        ]
+    )
     assert acme.client_secret not in shown
     assert stored.digest not in shown and stored.salt not in shown
     assert token not in shown
@@ -86,11 +106,13 @@ def test_generated_secrets_are_well_formed_and_unique():
 def test_a_single_typo_fails_the_checksum():
     secret = crypto.generate_secret()
     position = len(crypto.PREFIX) + 5
-    typo = secret[:position] + ("A" if secret[position] != "A" else "B") + secret[position + 1:]
+    typo = secret[:position] + ("A" if secret[position] != "A" else "B") + secret[position + 1 :]
     assert not crypto.is_well_formed(typo)
 
 
-def test_a_secret_with_a_bad_checksum_is_refused_without_touching_the_database(api, acme, django_assert_num_queries):
+def test_a_secret_with_a_bad_checksum_is_refused_without_touching_the_database(
+    api, acme, django_assert_num_queries
+):
     bad = acme.client_secret[:-1] + ("A" if acme.client_secret[-1] != "A" else "B")
     with django_assert_num_queries(0):
         response = api.post("/auth/token", {"client_id": "acme", "client_secret": bad}, format="json")
@@ -106,6 +128,19 @@ def test_a_stored_digest_sent_as_the_secret_is_refused(api, acme):
 
 
 def test_secret_tables_have_no_plaintext_column():
-    columns = {column.name for column in connection.introspection.get_table_description(
-        connection.cursor(), ClientSecret._meta.db_table)}
-    assert columns == {"id", "community_id", "hint", "salt", "digest", "created_at", "valid_until", "last_used_at"}
+    columns = {
+        column.name
+        for column in connection.introspection.get_table_description(
+            connection.cursor(), ClientSecret._meta.db_table
+        )
+    }
+    assert columns == {
+        "id",
+        "community_id",
+        "hint",
+        "salt",
+        "digest",
+        "created_at",
+        "valid_until",
+        "last_used_at",
+    }

@@ -142,7 +142,11 @@ def test_text_format_for_local_runs_is_one_escaped_line_too(forged):
 def _manage_check(**env_overrides) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
     env.update(
-        SECRET_KEY="structured-logs-test-secret-key-with-variety-0123456789", JWT_SIGNING_KEY="j" * 40, DEBUG="false", PYTHONPATH=str(ROOT), **env_overrides
+        SECRET_KEY="structured-logs-test-secret-key-with-variety-0123456789",
+        JWT_SIGNING_KEY="j" * 40,
+        DEBUG="false",
+        PYTHONPATH=str(ROOT),
+        **env_overrides,
     )
     return subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), "check"],

@@ -29,10 +29,14 @@ from tokens.services import ClientCredentials, client_authenticate
 
 pytestmark = pytest.mark.django_db
 
-NO_LIMITS = override_settings(REST_FRAMEWORK={
-    **settings.REST_FRAMEWORK,
-    "DEFAULT_THROTTLE_RATES": dict.fromkeys(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "1000000/min"),
-})
+NO_LIMITS = override_settings(
+    REST_FRAMEWORK={
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": dict.fromkeys(
+            settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "1000000/min"
+        ),
+    }
+)
 TOLERANCE = 50e-6  # half the 100 µs the issue measured: a real gap of 100 µs can never pass
 INJECTED = 100e-6
 ROUNDS = 1000
@@ -45,8 +49,10 @@ def _normalised(sql: str) -> str:
 
 
 def test_unknown_and_known_client_ids_run_the_same_statements_and_write_the_same_row(api, acme, globex):
-    attempts = {"unknown": {"client_id": "nobody-here", "client_secret": globex.client_secret},
-                "known": {"client_id": "acme", "client_secret": globex.client_secret}}
+    attempts = {
+        "unknown": {"client_id": "nobody-here", "client_secret": globex.client_secret},
+        "known": {"client_id": "acme", "client_secret": globex.client_secret},
+    }
     statements = {}
     with NO_LIMITS:
         for name, body in attempts.items():
@@ -54,8 +60,11 @@ def test_unknown_and_known_client_ids_run_the_same_statements_and_write_the_same
                 assert api.post("/auth/token", body, format="json").status_code == 401
             statements[name] = [_normalised(query["sql"]) for query in queries.captured_queries]
     assert statements["unknown"] == statements["known"]
-    rows = list(AuditEvent.objects.filter(event_type="client_auth_failed").order_by("id")
-                .values("community_id", "actor_type", "actor", "jti", "source_ip", "details"))
+    rows = list(
+        AuditEvent.objects.filter(event_type="client_auth_failed")
+        .order_by("id")
+        .values("community_id", "actor_type", "actor", "jti", "source_ip", "details")
+    )
     assert len(rows) == 2 and rows[0] == rows[1]
     assert rows[0]["community_id"] is None  # a foreign key only for known clients would cost time
 
@@ -108,7 +117,9 @@ def test_unknown_and_known_client_ids_take_the_same_time(acme, globex):
         noise = abs(_paired_gap(samples, "unknown", "unknown_twin"))
         gap = _paired_gap(samples, "unknown", "known")
         seen = _paired_gap(samples, "unknown", "unknown_plus_100us")
-        report.append(f"gap {gap * 1e6:+.1f} µs, noise {noise * 1e6:.1f} µs, injected seen as {seen * 1e6:.1f} µs")
+        report.append(
+            f"gap {gap * 1e6:+.1f} µs, noise {noise * 1e6:.1f} µs, injected seen as {seen * 1e6:.1f} µs"
+        )
         # A valid measurement is quiet between two identical conditions and reads the injected 100 µs
         # as 100 µs (±25); otherwise this attempt measured the machine's load, not the code: again.
         if noise < TOLERANCE / 2 and abs(seen - INJECTED) < TOLERANCE / 2:

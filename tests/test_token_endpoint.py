@@ -28,6 +28,7 @@ def assert_error(response, status, code):
 
 # --- success --------------------------------------------------------------------------------------
 
+
 def test_json_request_returns_a_bearer_token_with_no_store_headers(api, acme):
     response = request_token(api, acme)
 
@@ -81,21 +82,30 @@ def test_issuing_marks_the_secret_as_used(api, acme):
 
 
 def test_oauth_form_with_credentials_in_the_body(api, acme):
-    response = post_form(api, "/auth/token", {"grant_type": "client_credentials", "client_id": "acme",
-                                        "client_secret": acme.client_secret})
+    response = post_form(
+        api,
+        "/auth/token",
+        {"grant_type": "client_credentials", "client_id": "acme", "client_secret": acme.client_secret},
+    )
     assert response.status_code == 200
     assert response.json()["token_type"] == "Bearer"
 
 
 def test_oauth_form_with_http_basic(api, acme):
-    response = post_form(api, "/auth/token", {"grant_type": "client_credentials"}, **basic("acme", acme.client_secret))
+    response = post_form(
+        api, "/auth/token", {"grant_type": "client_credentials"}, **basic("acme", acme.client_secret)
+    )
     assert response.status_code == 200
     assert response.json()["scope"] == "bflus:read"
 
 
 def test_json_with_http_basic_and_explicit_grant_type(api, acme):
-    response = api.post("/auth/token", {"grant_type": "client_credentials"}, format="json",
-                        **basic("acme", acme.client_secret))
+    response = api.post(
+        "/auth/token",
+        {"grant_type": "client_credentials"},
+        format="json",
+        **basic("acme", acme.client_secret),
+    )
     assert response.status_code == 200
 
 
@@ -121,13 +131,18 @@ def test_community_token_lifetime_shortens_expires_in(api):
     assert request_token(api, created).json()["expires_in"] == 3600
 
 
-@override_settings(SIMPLE_JWT={**__import__("django.conf").conf.settings.SIMPLE_JWT,
-                               "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15)})
+@override_settings(
+    SIMPLE_JWT={
+        **__import__("django.conf").conf.settings.SIMPLE_JWT,
+        "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
+    }
+)
 def test_access_token_lifetime_setting_is_the_default(api, acme):
     assert request_token(api, acme).json()["expires_in"] == 900
 
 
 # --- 400 invalid_request --------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("raw", [b"{", b'{"client_id": "acme",', b"not json", b'{"a": NaN}', b"\xff\xfe"])
 def test_malformed_json_is_invalid_request(api, acme, raw):
@@ -143,7 +158,9 @@ def test_body_that_is_not_an_object_is_invalid_request(api, acme, raw):
 
 def test_duplicate_json_keys_are_invalid_request(api, acme):
     raw = f'{{"client_id": "acme", "client_id": "globex", "client_secret": "{acme.client_secret}"}}'
-    assert_error(api.generic("POST", "/auth/token", raw, content_type="application/json"), 400, "invalid_request")
+    assert_error(
+        api.generic("POST", "/auth/token", raw, content_type="application/json"), 400, "invalid_request"
+    )
 
 
 @pytest.mark.parametrize("missing", ["client_id", "client_secret"])
@@ -179,7 +196,9 @@ def test_huge_body_is_refused_with_a_json_4xx(api, acme):
 
 def test_deeply_nested_json_is_invalid_request(api, acme):
     raw = b'{"client_id": ' + b"[" * 5000 + b"]" * 5000 + b"}"
-    assert_error(api.generic("POST", "/auth/token", raw, content_type="application/json"), 400, "invalid_request")
+    assert_error(
+        api.generic("POST", "/auth/token", raw, content_type="application/json"), 400, "invalid_request"
+    )
 
 
 def test_nul_character_in_a_field_is_invalid_request(api, acme):
@@ -188,15 +207,22 @@ def test_nul_character_in_a_field_is_invalid_request(api, acme):
 
 
 def test_credentials_in_basic_and_body_at_once_are_invalid_request(api, acme):
-    response = post_form(api, "/auth/token", {"grant_type": "client_credentials", "client_id": "acme",
-                                        "client_secret": acme.client_secret},
-                        **basic("acme", acme.client_secret))
+    response = post_form(
+        api,
+        "/auth/token",
+        {"grant_type": "client_credentials", "client_id": "acme", "client_secret": acme.client_secret},
+        **basic("acme", acme.client_secret),
+    )
     assert_error(response, 400, "invalid_request")
 
 
 def test_basic_and_a_different_body_client_id_are_invalid_request(api, acme):
-    response = post_form(api, "/auth/token", {"grant_type": "client_credentials", "client_id": "globex"},
-                        **basic("acme", acme.client_secret))
+    response = post_form(
+        api,
+        "/auth/token",
+        {"grant_type": "client_credentials", "client_id": "globex"},
+        **basic("acme", acme.client_secret),
+    )
     assert_error(response, 400, "invalid_request")
 
 
@@ -207,8 +233,9 @@ def test_malformed_authorization_header_is_invalid_request(api, acme, header):
 
 
 def test_nul_character_in_basic_credentials_is_invalid_request(api, acme):
-    response = post_form(api, "/auth/token", {"grant_type": "client_credentials"},
-                         **basic("ac\x00me", acme.client_secret))
+    response = post_form(
+        api, "/auth/token", {"grant_type": "client_credentials"}, **basic("ac\x00me", acme.client_secret)
+    )
     assert_error(response, 400, "invalid_request")
 
 
@@ -230,7 +257,10 @@ def test_blank_scope_is_invalid_request(api, acme, scope):
 
 # --- other 4xx ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("grant_type", ["password", "authorization_code", "refresh_token", "CLIENT_CREDENTIALS"])
+
+@pytest.mark.parametrize(
+    "grant_type", ["password", "authorization_code", "refresh_token", "CLIENT_CREDENTIALS"]
+)
 def test_other_grant_type_is_unsupported_grant_type(api, acme, grant_type):
     assert_error(request_token(api, acme, grant_type=grant_type), 400, "unsupported_grant_type")
     form = {"grant_type": grant_type, "client_id": "acme", "client_secret": acme.client_secret}
@@ -244,8 +274,11 @@ def test_scope_beyond_the_community_permissions_is_invalid_scope(api, acme, scop
 
 
 def test_invalid_scope_is_only_told_to_an_authenticated_client(api, acme):
-    response = api.post("/auth/token", {"client_id": "acme", "client_secret": "bfl_sk_wrong",
-                                        "scope": "bflus:write"}, format="json")
+    response = api.post(
+        "/auth/token",
+        {"client_id": "acme", "client_secret": "bfl_sk_wrong", "scope": "bflus:write"},
+        format="json",
+    )
     assert_error(response, 401, "invalid_client")
 
 
@@ -265,6 +298,7 @@ def test_any_method_but_post_is_method_not_allowed(api, method):
 
 
 # --- 401 invalid_client: one identical answer -----------------------------------------------------
+
 
 def _failure_signature(response):
     headers = {name: value for name, value in response.headers.items() if name.lower() not in {"date"}}
@@ -289,7 +323,9 @@ def test_every_client_authentication_failure_looks_the_same(api, acme, globex):
             attempt("rotated", rotated_out.client_secret),  # revoked (rotated out) secret
             attempt("expired", expired.client_secret),  # grace window over
             attempt("inactive", inactive.client_secret),  # deactivated community
-            attempt("acme", acme.client_secret[:-1] + ("x" if acme.client_secret[-1] != "x" else "y")),  # checksum
+            attempt(
+                "acme", acme.client_secret[:-1] + ("x" if acme.client_secret[-1] != "x" else "y")
+            ),  # checksum
         ]
     first = _failure_signature(responses[0])
     assert first[0] == 401
@@ -300,7 +336,9 @@ def test_every_client_authentication_failure_looks_the_same(api, acme, globex):
 
 
 def test_basic_auth_failure_carries_a_basic_challenge(api, acme):
-    response = post_form(api, "/auth/token", {"grant_type": "client_credentials"}, **basic("acme", "bfl_sk_nope"))
+    response = post_form(
+        api, "/auth/token", {"grant_type": "client_credentials"}, **basic("acme", "bfl_sk_nope")
+    )
     assert_error(response, 401, "invalid_client")
     assert response["WWW-Authenticate"] == 'Basic realm="bfluence"'
 
@@ -321,8 +359,11 @@ def test_secret_that_works_during_the_grace_window_then_stops(api, acme):
     new = type(acme)(community=acme.community, client_secret=rotation.client_secret)
     assert request_token(api, new).status_code == 200
     with time_machine.travel(timezone.now() + timedelta(hours=1, seconds=1)):
-        assert_error(api.post("/auth/token", {"client_id": "acme", "client_secret": old_secret}, format="json"),
-                     401, "invalid_client")
+        assert_error(
+            api.post("/auth/token", {"client_id": "acme", "client_secret": old_secret}, format="json"),
+            401,
+            "invalid_client",
+        )
         assert request_token(api, new).status_code == 200
 
 
@@ -333,20 +374,24 @@ def test_deactivated_community_cannot_get_a_token(api, acme):
 
 def test_client_id_matches_exactly(api, acme):
     for variant in ["ACME", " acme", "acme ", "аcme"]:  # the last starts with a Cyrillic a
-        response = api.post("/auth/token", {"client_id": variant, "client_secret": acme.client_secret},
-                            format="json")
+        response = api.post(
+            "/auth/token", {"client_id": variant, "client_secret": acme.client_secret}, format="json"
+        )
         assert_error(response, 401, "invalid_client")
 
 
 # --- 429 rate_limited -----------------------------------------------------------------------------
 
+
 def _rates(**rates):
     from django.conf import settings
 
-    return override_settings(REST_FRAMEWORK={
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **rates},
-    })
+    return override_settings(
+        REST_FRAMEWORK={
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **rates},
+        }
+    )
 
 
 @pytest.mark.usefixtures("one_window")  # fixed windows: the sequence fits in one
@@ -370,8 +415,9 @@ def test_too_many_requests_per_source_ip_are_rate_limited(api, acme, globex):
 def test_repeated_failures_lock_out_the_source_ip_even_with_the_right_secret(api, acme, globex):
     with _rates(token_failures="3/min"):
         for _ in range(3):
-            wrong = api.post("/auth/token", {"client_id": "acme", "client_secret": globex.client_secret},
-                             format="json")
+            wrong = api.post(
+                "/auth/token", {"client_id": "acme", "client_secret": globex.client_secret}, format="json"
+            )
             assert wrong.status_code == 401
         response = request_token(api, acme)
     assert_error(response, 429, "rate_limited")
@@ -388,10 +434,20 @@ def test_successes_do_not_count_as_failures(api, acme):
 @pytest.mark.usefixtures("one_window")  # fixed windows: the sequence fits in one
 def test_forwarded_for_is_ignored_without_trusted_proxies(api, acme):
     with _rates(token_ip="2/min"):
-        statuses = [request_token(api, acme, ).status_code if i == 0 else
-                    api.post("/auth/token", {"client_id": "acme", "client_secret": acme.client_secret},
-                             format="json", HTTP_X_FORWARDED_FOR=f"10.0.0.{i}").status_code
-                    for i in range(3)]
+        statuses = [
+            request_token(
+                api,
+                acme,
+            ).status_code
+            if i == 0
+            else api.post(
+                "/auth/token",
+                {"client_id": "acme", "client_secret": acme.client_secret},
+                format="json",
+                HTTP_X_FORWARDED_FOR=f"10.0.0.{i}",
+            ).status_code
+            for i in range(3)
+        ]
     assert statuses == [200, 200, 429]
 
 

@@ -37,8 +37,9 @@ def test_a_remembered_token_still_expires(api, verified_token):
         assert_invalid_token(get_bflus(api, verified_token), says="expired")
 
 
-def test_a_remembered_token_is_still_checked_for_revocation_every_time(api, acme, verified_token,
-                                                                     django_assert_num_queries):
+def test_a_remembered_token_is_still_checked_for_revocation_every_time(
+    api, acme, verified_token, django_assert_num_queries
+):
     with django_assert_num_queries(1):
         assert get_bflus(api, verified_token).status_code == 200
     tokens_revoke_all(community=acme.community, actor=TEST_ACTOR, reason="test")
@@ -47,8 +48,10 @@ def test_a_remembered_token_is_still_checked_for_revocation_every_time(api, acme
 
 def test_a_changed_copy_of_a_remembered_token_is_verified_from_scratch(api, verified_token):
     header, _payload, signature = verified_token.split(".")
-    claims = claims_of(verified_token) | {"permissions": ["bflus:read", "bflus:write"],
-                                          "scope": "bflus:read bflus:write"}
+    claims = claims_of(verified_token) | {
+        "permissions": ["bflus:read", "bflus:write"],
+        "scope": "bflus:read bflus:write",
+    }
     assert_invalid_token(get_bflus(api, f"{header}.{b64(json.dumps(claims).encode())}.{signature}"))
     assert_invalid_token(get_bflus(api, other_signature(verified_token)))
 
@@ -64,8 +67,9 @@ def test_claims_handed_out_are_copies_that_cannot_change_the_remembered_ones(ver
 def test_the_memory_is_bounded_and_forgets_the_least_recently_used(verified_token):
     backend = token_backend()
     for _ in range(VERIFIED_CACHE_SIZE + 50):
-        fresh = PartnerAccessToken.for_community(client_id="acme", permissions=["bflus:read"],
-                                                 lifetime=timedelta(hours=1))
+        fresh = PartnerAccessToken.for_community(
+            client_id="acme", permissions=["bflus:read"], lifetime=timedelta(hours=1)
+        )
         backend.decode(str(fresh))
         backend.decode(verified_token)  # in constant use: never the one forgotten
     assert len(backend._verified) == VERIFIED_CACHE_SIZE

@@ -81,16 +81,31 @@ class BearerTokenAuthentication(JWTAuthentication):
         try:
             result = self._authenticate(request, source_ip)
         except _Denied as denied:
-            log_auth_decision(outcome="denied", reason=denied.reason, client_id=denied.client_id,
-                             jti=denied.jti, source_ip=source_ip, kind="bearer")
+            log_auth_decision(
+                outcome="denied",
+                reason=denied.reason,
+                client_id=denied.client_id,
+                jti=denied.jti,
+                source_ip=source_ip,
+                kind="bearer",
+            )
             error = denied.error
-            if isinstance(error, InvalidToken) and not isinstance(error, DPoPError) and self._dpop_scheme(request):
+            if (
+                isinstance(error, InvalidToken)
+                and not isinstance(error, DPoPError)
+                and self._dpop_scheme(request)
+            ):
                 error = DPoPChallenge(error)
             raise error from None
         if result is not None:
             principal = result[0]
-            log_auth_decision(outcome="accepted", client_id=principal.client_id, jti=principal.jti,
-                              source_ip=source_ip, kind="bearer")
+            log_auth_decision(
+                outcome="accepted",
+                client_id=principal.client_id,
+                jti=principal.jti,
+                source_ip=source_ip,
+                kind="bearer",
+            )
         return result
 
     def _dpop_scheme(self, request) -> bool:
@@ -113,8 +128,12 @@ class BearerTokenAuthentication(JWTAuthentication):
             raise _Denied(InvalidDPoPToken(), "dpop_token_as_bearer", jti=validated["jti"])
         if scheme == b"dpop" and bound_to is None:
             raise _Denied(InvalidDPoPToken(), "bearer_token_as_dpop", jti=validated["jti"])
-        principal = self.get_user(validated, member_reference=self._member_to_prefetch(request),
-                                  source_ip=source_ip, dpop_bound=bound_to is not None)
+        principal = self.get_user(
+            validated,
+            member_reference=self._member_to_prefetch(request),
+            source_ip=source_ip,
+            dpop_bound=bound_to is not None,
+        )
         if bound_to is not None:
             self.check_dpop_proof(request, raw_token, bound_to, principal)
         return principal, validated
@@ -124,17 +143,27 @@ class BearerTokenAuthentication(JWTAuthentication):
         """A fresh proof for this method and URL, signed by the token's key, used once (RFC 9449 §7.1)."""
         proof = request.headers.get("DPoP")
         if proof is None:
-            raise _Denied(InvalidDPoPProof(), "dpop_proof_missing", client_id=principal.client_id,
-                          jti=principal.jti)
+            raise _Denied(
+                InvalidDPoPProof(), "dpop_proof_missing", client_id=principal.client_id, jti=principal.jti
+            )
         try:
-            verified = dpop_proof_accept(proof=proof, method=request.method,
-                                         url=request.build_absolute_uri(request.path),
-                                         access_token=raw_token.decode("ascii"))
+            verified = dpop_proof_accept(
+                proof=proof,
+                method=request.method,
+                url=request.build_absolute_uri(request.path),
+                access_token=raw_token.decode("ascii"),
+            )
         except ProofRejected as rejected:
-            raise _Denied(InvalidDPoPProof(), f"dpop_{rejected.reason}", client_id=principal.client_id,
-                          jti=principal.jti) from None
+            raise _Denied(
+                InvalidDPoPProof(),
+                f"dpop_{rejected.reason}",
+                client_id=principal.client_id,
+                jti=principal.jti,
+            ) from None
         if verified.jkt != bound_to:
-            raise _Denied(InvalidDPoPProof(), "dpop_other_key", client_id=principal.client_id, jti=principal.jti)
+            raise _Denied(
+                InvalidDPoPProof(), "dpop_other_key", client_id=principal.client_id, jti=principal.jti
+            )
 
     @staticmethod
     def _member_to_prefetch(request) -> str | None:
@@ -165,8 +194,13 @@ class BearerTokenAuthentication(JWTAuthentication):
         except (TokenError, UnicodeDecodeError) as error:
             raise _Denied(InvalidToken(), "invalid_token") from error
 
-    def get_user(self, validated_token: PartnerAccessToken, member_reference: str | None = None,
-                 source_ip: str | None = None, dpop_bound: bool = False) -> PartnerPrincipal:
+    def get_user(
+        self,
+        validated_token: PartnerAccessToken,
+        member_reference: str | None = None,
+        source_ip: str | None = None,
+        dpop_bound: bool = False,
+    ) -> PartnerPrincipal:
         jti = validated_token["jti"]
         if member_reference is None:
             record = live_token_get(jti=jti)
@@ -181,8 +215,13 @@ class BearerTokenAuthentication(JWTAuthentication):
             raise _Denied(InvalidToken(), "community_inactive", client_id=record.client_id, jti=jti)
         policy = record.policy
         if not policy.admits_api_call(source_ip):
-            api_call_refused(community_id=record.community_id, client_id=record.client_id, jti=jti,
-                             source_ip=source_ip, reason="ip_not_allowed")
+            api_call_refused(
+                community_id=record.community_id,
+                client_id=record.client_id,
+                jti=jti,
+                source_ip=source_ip,
+                reason="ip_not_allowed",
+            )
             raise _Denied(InvalidToken(), "ip_not_allowed", client_id=record.client_id, jti=jti)
         if policy.dpop == "required" and not dpop_bound:
             raise _Denied(InvalidToken(), "dpop_required", client_id=record.client_id, jti=jti)

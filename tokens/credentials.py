@@ -91,9 +91,12 @@ def _client_assertion(request, fields: dict, *, audiences: tuple[str, ...]) -> C
         raise InvalidRequest(_("Send the client credentials once: a client assertion or a secret, not both."))
     if fields.get("client_assertion_type") != ASSERTION_TYPE or not fields.get("client_assertion"):
         raise InvalidRequest(
-            _("private_key_jwt needs client_assertion_type=%(type)s and client_assertion.") % {"type": ASSERTION_TYPE})
-    return ClientAssertion(client_id=fields.get("client_id"), assertion=fields["client_assertion"],
-                           audiences=audiences)
+            _("private_key_jwt needs client_assertion_type=%(type)s and client_assertion.")
+            % {"type": ASSERTION_TYPE}
+        )
+    return ClientAssertion(
+        client_id=fields.get("client_id"), assertion=fields["client_assertion"], audiences=audiences
+    )
 
 
 def client_credentials(request, *, audiences: tuple[str, ...] = ()) -> ClientCredentials | ClientAssertion:
@@ -110,7 +113,9 @@ def client_credentials(request, *, audiences: tuple[str, ...] = ()) -> ClientCre
     basic = _basic_credentials(request, strict=True)
     if basic is not None:
         if body_secret is not None or (body_id is not None and body_id != basic[0]):
-            raise InvalidRequest(_("Send the client credentials once: in HTTP Basic or in the body, not both."))
+            raise InvalidRequest(
+                _("Send the client credentials once: in HTTP Basic or in the body, not both.")
+            )
         return ClientCredentials(client_id=basic[0], client_secret=basic[1], via_basic=True)
     if not body_id or not body_secret:
         raise InvalidRequest(_("client_id and client_secret are required."))

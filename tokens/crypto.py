@@ -55,7 +55,7 @@ def is_well_formed(secret: str) -> bool:
     """Prefix, length, alphabet and checksum are right: cheap, and no database work."""
     if len(secret) != SECRET_LENGTH or not secret.startswith(PREFIX):
         return False
-    payload = secret[len(PREFIX):]
+    payload = secret[len(PREFIX) :]
     if not all(char in _ALPHABET for char in payload):
         return False
     body, checksum = payload[:_BODY_LENGTH], payload[_BODY_LENGTH:]

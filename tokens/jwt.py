@@ -58,7 +58,10 @@ class KeyringTokenBackend(TokenBackend):
     def encode(self, payload: dict[str, Any]) -> str:
         claims = {**payload, "iss": self.issuer, "aud": self.audience}
         return jwt.encode(
-            claims, self.keys[self.current_kid], algorithm=ALGORITHM, headers={"kid": self.current_kid, "typ": "at+jwt"}
+            claims,
+            self.keys[self.current_kid],
+            algorithm=ALGORITHM,
+            headers={"kid": self.current_kid, "typ": "at+jwt"},
         )
 
     def decode(self, token, verify: bool = True, *, verify_expiry: bool = True) -> dict[str, Any]:
@@ -154,8 +157,12 @@ def _valid_confirmation(cnf: object) -> bool:
     """No ``cnf``, or exactly ``{"jkt": <RFC 7638 thumbprint>}``."""
     if cnf is _ABSENT:
         return True
-    return (isinstance(cnf, dict) and set(cnf) == {"jkt"} and isinstance(cnf["jkt"], str)
-            and 0 < len(cnf["jkt"]) <= 64)
+    return (
+        isinstance(cnf, dict)
+        and set(cnf) == {"jkt"}
+        and isinstance(cnf["jkt"], str)
+        and 0 < len(cnf["jkt"]) <= 64
+    )
 
 
 def _is_int(value: object) -> bool:

@@ -28,12 +28,21 @@ class MemberBflusView(NoStoreAPIView):
     prefetch_member_kwarg = "client"
 
     @extend_schema(
-        operation_id="get_bflus", tags=["communities"],
+        operation_id="get_bflus",
+        tags=["communities"],
         parameters=[
-            OpenApiParameter("community", str, OpenApiParameter.PATH,
-                             description=_("'hub' (your own community) or your own client_id.")),
-            OpenApiParameter("client", str, OpenApiParameter.PATH,
-                             description=_("Your community's reference for the member, e.g. 123.")),
+            OpenApiParameter(
+                "community",
+                str,
+                OpenApiParameter.PATH,
+                description=_("'hub' (your own community) or your own client_id."),
+            ),
+            OpenApiParameter(
+                "client",
+                str,
+                OpenApiParameter.PATH,
+                description=_("Your community's reference for the member, e.g. 123."),
+            ),
         ],
         responses={200: schema.MemberBflus, **schema.error_responses(400, 401, 403, 404, 429, 503)},
         summary=_("A member's bflus balance"),
@@ -57,4 +66,3 @@ class MemberBflusView(NoStoreAPIView):
                 "updated_at": member.updated_at.isoformat(),
             }
         )
-

@@ -9,7 +9,6 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from audit.models import AuditEvent  # noqa: F401  (moved to the audit app; kept for old imports)
 from communities.models import Community
 
 
@@ -19,8 +18,9 @@ class ClientSecret(models.Model):
     A community holds one current secret, and briefly a second one during a rotation's grace window.
     """
 
-    community = models.ForeignKey(Community, on_delete=models.PROTECT, related_name="secrets",
-                                  verbose_name=_("community"))
+    community = models.ForeignKey(
+        Community, on_delete=models.PROTECT, related_name="secrets", verbose_name=_("community")
+    )
     hint = models.CharField(_("hint"), max_length=32)
     salt = models.CharField(max_length=32)
     digest = models.CharField(max_length=64)
@@ -37,7 +37,10 @@ class ClientSecret(models.Model):
 
     def __str__(self) -> str:
         # The hint only, never the secret: "Segredo bfl_sk_AbCd… de acme".
-        return _("Secret %(hint)s of %(client_id)s") % {"hint": self.hint, "client_id": self.community.client_id}
+        return _("Secret %(hint)s of %(client_id)s") % {
+            "hint": self.hint,
+            "client_id": self.community.client_id,
+        }
 
     def __repr__(self) -> str:
         return f"<ClientSecret {self.pk} {self.hint}>"
@@ -50,10 +53,15 @@ class IssuedToken(models.Model):
     """One row per access token ever issued, keyed by its ``jti``: what makes revocation possible."""
 
     jti = models.CharField(_("token ID (jti)"), max_length=64, primary_key=True)
-    community = models.ForeignKey(Community, on_delete=models.PROTECT, related_name="issued_tokens",
-                                  verbose_name=_("community"))
+    community = models.ForeignKey(
+        Community, on_delete=models.PROTECT, related_name="issued_tokens", verbose_name=_("community")
+    )
     client_secret = models.ForeignKey(
-        ClientSecret, on_delete=models.SET_NULL, null=True, blank=True, related_name="issued_tokens",
+        ClientSecret,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="issued_tokens",
         verbose_name=_("client secret"),
     )
     scope = models.CharField(_("scope"), max_length=500, blank=True)
@@ -75,7 +83,10 @@ class IssuedToken(models.Model):
         ]
 
     def __str__(self) -> str:
-        return _("Token %(jti)s… of %(client_id)s") % {"jti": self.jti[:12], "client_id": self.community.client_id}
+        return _("Token %(jti)s… of %(client_id)s") % {
+            "jti": self.jti[:12],
+            "client_id": self.community.client_id,
+        }
 
 
 class RevocationRequest(models.Model):
@@ -85,8 +96,9 @@ class RevocationRequest(models.Model):
         PENDING = "pending", _("pending")
         DONE = "done", _("done")
 
-    community = models.ForeignKey(Community, on_delete=models.PROTECT, related_name="revocation_requests",
-                                  verbose_name=_("community"))
+    community = models.ForeignKey(
+        Community, on_delete=models.PROTECT, related_name="revocation_requests", verbose_name=_("community")
+    )
     reason = models.TextField(_("reason"), max_length=2000)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
     opened_by = models.CharField(_("opened by"), max_length=200)
@@ -96,7 +108,11 @@ class RevocationRequest(models.Model):
     secrets_suspended = models.PositiveIntegerField(_("secrets suspended"), default=0)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     handled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("handled by"),
     )
     handled_at = models.DateTimeField(_("handled at"), null=True, blank=True)
@@ -111,7 +127,10 @@ class RevocationRequest(models.Model):
     def __str__(self) -> str:
         # "Pedido #3 — acme (pendente)": what a person reads in lists, links and messages.
         return _("Request #%(id)s — %(client_id)s (%(status)s)") % {
-            "id": self.pk, "client_id": self.community.client_id, "status": self.get_status_display()}
+            "id": self.pk,
+            "client_id": self.community.client_id,
+            "status": self.get_status_display(),
+        }
 
 
 class ClientAuthPolicy(models.Model):
@@ -126,8 +145,9 @@ class ClientAuthPolicy(models.Model):
         OPTIONAL = "optional", _("optional")
         REQUIRED = "required", _("required")
 
-    community = models.OneToOneField(Community, on_delete=models.CASCADE, primary_key=True,
-                                     related_name="auth_policy")
+    community = models.OneToOneField(
+        Community, on_delete=models.CASCADE, primary_key=True, related_name="auth_policy"
+    )
     allow_client_secret = models.BooleanField(_("client_secret allowed"), default=True)
     allow_private_key_jwt = models.BooleanField(_("private_key_jwt allowed"), default=False)
     dpop = models.CharField(_("DPoP"), max_length=10, choices=DPoP.choices, default=DPoP.OFF)
@@ -170,11 +190,16 @@ class ClientKey(models.Model):
         verbose_name_plural = _("client public keys")
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["community", "kid"], condition=models.Q(retired_at__isnull=True),
-                                    name="client_key_active_kid_unique"),
-            models.UniqueConstraint(fields=["community", "thumbprint"],
-                                    condition=models.Q(retired_at__isnull=True),
-                                    name="client_key_active_thumbprint_unique"),
+            models.UniqueConstraint(
+                fields=["community", "kid"],
+                condition=models.Q(retired_at__isnull=True),
+                name="client_key_active_kid_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["community", "thumbprint"],
+                condition=models.Q(retired_at__isnull=True),
+                name="client_key_active_thumbprint_unique",
+            ),
         ]
         indexes = [models.Index(fields=["community", "retired_at"], name="client_key_community_active")]
 

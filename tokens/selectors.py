@@ -20,8 +20,15 @@ from tokens.policy import DEFAULT_POLICY, ClientPolicy, policy_columns
 
 _JTI, _REFERENCE = "\x00jti\x00", "\x00member-reference\x00"
 _TOKEN_COLUMNS = (
-    "issued_at", "expires_at", "revoked_at", "community_id", "community__client_id", "community__name",
-    "community__is_active", "community__permissions", "community__tokens_revoked_before",
+    "issued_at",
+    "expires_at",
+    "revoked_at",
+    "community_id",
+    "community__client_id",
+    "community__name",
+    "community__is_active",
+    "community__permissions",
+    "community__tokens_revoked_before",
     *policy_columns("community__auth_policy__"),
 )
 _TOKEN_FIELDS = 9  # the columns before the policy's
@@ -49,14 +56,22 @@ def _live_token(columns: Sequence[Any], member: MemberBalance | None = None) -> 
 
 
 _token_query = PrecompiledQuery(
-    lambda jti: IssuedToken.objects.filter(pk=jti).order_by().values_list(*_TOKEN_COLUMNS), _JTI)
+    lambda jti: IssuedToken.objects.filter(pk=jti).order_by().values_list(*_TOKEN_COLUMNS), _JTI
+)
 
 _token_with_member_query = PrecompiledQuery(
-    lambda jti, reference: IssuedToken.objects.filter(pk=jti).order_by()
-    .annotate(member=FilteredRelation("community__members",
-                                      condition=Q(community__members__reference=reference)))
-    .values_list(*_TOKEN_COLUMNS, *_MEMBER_COLUMNS),
-    _JTI, _REFERENCE,
+    lambda jti, reference: (
+        IssuedToken.objects.filter(pk=jti)
+        .order_by()
+        .annotate(
+            member=FilteredRelation(
+                "community__members", condition=Q(community__members__reference=reference)
+            )
+        )
+        .values_list(*_TOKEN_COLUMNS, *_MEMBER_COLUMNS)
+    ),
+    _JTI,
+    _REFERENCE,
 )
 
 

@@ -43,8 +43,11 @@ class SimpleRateThrottle(DRFSimpleRateThrottle):
 
     def _cache_unavailable(self, error: Exception) -> bool:
         metrics.backend_error("cache")
-        _log.warning("rate-limit cache unavailable (%s): %s", type(error).__name__,
-                     "request allowed" if self.fail_open else "request refused with 503")
+        _log.warning(
+            "rate-limit cache unavailable (%s): %s",
+            type(error).__name__,
+            "request allowed" if self.fail_open else "request refused with 503",
+        )
         if self.fail_open:
             return True
         raise ServiceUnavailable() from error

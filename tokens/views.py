@@ -54,12 +54,16 @@ class ClientAuthenticatedView(NoStoreAPIView):
     def assertion_audiences(request) -> tuple[str, ...]:
         """What a client assertion's ``aud`` may be here: our token endpoint's URL (RFC 7523 §3), the
         URL of this endpoint (what clients put when they sign for the endpoint they call), our issuer."""
-        return tuple(dict.fromkeys([
-            request.build_absolute_uri(reverse("auth-token")),
-            request.build_absolute_uri(request.path).rstrip("/"),
-            issuer_url(request),
-            app_settings().issuer,
-        ]))
+        return tuple(
+            dict.fromkeys(
+                [
+                    request.build_absolute_uri(reverse("auth-token")),
+                    request.build_absolute_uri(request.path).rstrip("/"),
+                    issuer_url(request),
+                    app_settings().issuer,
+                ]
+            )
+        )
 
     def authenticate_client(self, request) -> AuthenticatedClient:
         """The client check, then its count: a failure per IP and client_id + IP, a success per client_id."""
@@ -77,8 +81,13 @@ class ClientAuthenticatedView(NoStoreAPIView):
     def dpop_binding(request, client: AuthenticatedClient) -> str | None:
         """The DPoP key to bind the token to (RFC 9449 §5); a bad proof fails like a bad secret."""
         try:
-            return token_binding_for(client=client, proof=request.headers.get("DPoP"), via_basic=client.via_basic,
-                                     url=request.build_absolute_uri(request.path), source_ip=request.source_ip)
+            return token_binding_for(
+                client=client,
+                proof=request.headers.get("DPoP"),
+                via_basic=client.via_basic,
+                url=request.build_absolute_uri(request.path),
+                source_ip=request.source_ip,
+            )
         except InvalidClient:
             request.client_auth_limits.record_failure()
             raise
@@ -95,14 +104,19 @@ class TokenView(ClientAuthenticatedView):
         scope = StrictCharField(required=False, max_length=1000)
 
     @extend_schema(
-        operation_id="auth_token", tags=["auth"], auth=[], request=schema.BOTH_FORMS,
+        operation_id="auth_token",
+        tags=["auth"],
+        auth=[],
+        request=schema.BOTH_FORMS,
         responses={200: schema.TokenResponse, **schema.error_responses(*CLIENT_AUTH_ERRORS)},
         summary=_("Get an access token"),
         description=format_lazy(
             "{} {}",
-            _("Exchange client_id + client_secret for a Bearer token. Call it from your server, never "
-              "from a browser. JSON body, or the OAuth 2.0 form with the client in the body or in HTTP "
-              "Basic. When the token expires (401 invalid_token), simply ask again."),
+            _(
+                "Exchange client_id + client_secret for a Bearer token. Call it from your server, never "
+                "from a browser. JSON body, or the OAuth 2.0 form with the client in the body or in HTTP "
+                "Basic. When the token expires (401 invalid_token), simply ask again."
+            ),
             schema.STRONG_AUTH_NOTE,
         ),
         parameters=[schema.DPOP_PROOF_HEADER],
@@ -122,8 +136,9 @@ class TokenView(ClientAuthenticatedView):
                 raise InvalidRequest(_("scope must list at least one permission."))
         client = self.authenticate_client(request)
         dpop_jkt = self.dpop_binding(request, client)
-        issued = token_issue(client=client, requested_scope=requested_scope, source_ip=request.source_ip,
-                             dpop_jkt=dpop_jkt)
+        issued = token_issue(
+            client=client, requested_scope=requested_scope, source_ip=request.source_ip, dpop_jkt=dpop_jkt
+        )
         return Response(
             {
                 "access_token": issued.access_token,
@@ -142,12 +157,16 @@ class RevokeView(ClientAuthenticatedView):
         token_type_hint = StrictCharField(required=False, max_length=100)
 
     @extend_schema(
-        operation_id="auth_revoke", tags=["auth"], auth=[],
+        operation_id="auth_revoke",
+        tags=["auth"],
+        auth=[],
         request=schema.REVOKE_BODIES,
         responses={200: schema.Revoked, **schema.error_responses(*CLIENT_AUTH_ERRORS)},
         summary=_("Revoke a token (RFC 7009)"),
-        description=_("Always 200 for an authenticated client, also for unknown or already revoked tokens. "
-                      "The token is refused from the very next request."),
+        description=_(
+            "Always 200 for an authenticated client, also for unknown or already revoked tokens. "
+            "The token is refused from the very next request."
+        ),
     )
     def post(self, request):
         fields = self.Input(data=request.data)
@@ -173,13 +192,17 @@ class RevocationRequestView(ClientAuthenticatedView):
         reason = StrictCharField(max_length=2000)
 
     @extend_schema(
-        operation_id="auth_revocation_request", tags=["auth"], auth=[],
+        operation_id="auth_revocation_request",
+        tags=["auth"],
+        auth=[],
         request=schema.REVOCATION_REQUEST_BODIES,
         responses={202: schema.RevocationRequestAccepted, **schema.error_responses(*CLIENT_AUTH_ERRORS)},
         summary=_("Report compromised credentials"),
-        description=_("Revokes every outstanding token of your community and suspends every current secret at "
-                      "once (the leaked one can mint nothing more), and asks Bfluence staff for a new secret; "
-                      "they hand it to you out of band."),
+        description=_(
+            "Revokes every outstanding token of your community and suspends every current secret at "
+            "once (the leaked one can mint nothing more), and asks Bfluence staff for a new secret; "
+            "they hand it to you out of band."
+        ),
     )
     def post(self, request):
         fields = self.Input(data=request.data)
@@ -191,8 +214,12 @@ class RevocationRequestView(ClientAuthenticatedView):
             actor=self.partner_actor(request, client),
         )
         return Response(
-            {"id": revocation.pk, "status": revocation.status, "tokens_revoked": revocation.tokens_revoked,
-             "secrets_suspended": revocation.secrets_suspended},
+            {
+                "id": revocation.pk,
+                "status": revocation.status,
+                "tokens_revoked": revocation.tokens_revoked,
+                "secrets_suspended": revocation.secrets_suspended,
+            },
             status=status.HTTP_202_ACCEPTED,
         )
 
@@ -204,7 +231,8 @@ class MeView(NoStoreAPIView):
     http_method_names = ["get"]
 
     @extend_schema(
-        operation_id="auth_me", tags=["auth"],
+        operation_id="auth_me",
+        tags=["auth"],
         responses={200: schema.Me, **schema.error_responses(400, 401, 429, 503)},
         summary=_("Describe the presented token"),
     )

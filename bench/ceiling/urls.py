@@ -11,12 +11,21 @@ from bench.ceiling.models import Member
 class MemberBflusView(APIView):
     def get(self, request, community_id: int, client: str):
         try:
-            member = Member.objects.values("reference", "bflus", "updated_at").get(community_id=community_id,
-                                                                                    reference=client)
+            member = Member.objects.values("reference", "bflus", "updated_at").get(
+                community_id=community_id, reference=client
+            )
         except Member.DoesNotExist:
             raise Http404 from None
-        return Response({"community": community_id, "client": member["reference"], "bflus": member["bflus"],
-                         "updated_at": member["updated_at"].isoformat()})
+        return Response(
+            {
+                "community": community_id,
+                "client": member["reference"],
+                "bflus": member["bflus"],
+                "updated_at": member["updated_at"].isoformat(),
+            }
+        )
 
 
-urlpatterns = [path("bench/communities/<int:community_id>/client/<str:client>/bflus", MemberBflusView.as_view())]
+urlpatterns = [
+    path("bench/communities/<int:community_id>/client/<str:client>/bflus", MemberBflusView.as_view())
+]

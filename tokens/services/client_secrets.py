@@ -35,8 +35,9 @@ def secret_create(*, community: Community, actor: Actor) -> str:
     secret = crypto.generate_secret()
     stored = crypto.digest_secret(secret)
     ClientSecret.objects.create(community=community, hint=stored.hint, salt=stored.salt, digest=stored.digest)
-    audit_record(event_type=Event.SECRET_CREATED, actor=actor, community=community,
-                 details={"hint": stored.hint})
+    audit_record(
+        event_type=Event.SECRET_CREATED, actor=actor, community=community, details={"hint": stored.hint}
+    )
     return secret
 
 
@@ -58,8 +59,9 @@ def secret_rotate(
         raise ValidationError(_("The grace period must be between 0 and 7 days."))
     community = Community.objects.select_for_update().get(pk=community.pk)
     now = timezone.now()
-    valid = list(ClientSecret.objects.filter(community=community).exclude(valid_until__lte=now)
-                 .order_by("-created_at"))
+    valid = list(
+        ClientSecret.objects.filter(community=community).exclude(valid_until__lte=now).order_by("-created_at")
+    )
     valid_until = now + grace if valid else None
     for position, old in enumerate(valid):
         old.valid_until = valid_until if position == 0 else now
@@ -81,9 +83,13 @@ def secret_rotate(
             "reason": reason,
         },
     )
-    return SecretRotation(community=community, client_secret=secret,
-                          previous_secret_valid_until=valid_until, tokens_revoked=revoked,
-                          older_secrets_stopped=max(len(valid) - 1, 0))
+    return SecretRotation(
+        community=community,
+        client_secret=secret,
+        previous_secret_valid_until=valid_until,
+        tokens_revoked=revoked,
+        older_secrets_stopped=max(len(valid) - 1, 0),
+    )
 
 
 def secret_grace_window_end(*, community: Community) -> datetime | None:
@@ -93,7 +99,9 @@ def secret_grace_window_end(*, community: Community) -> datetime | None:
     ever gets a grace window.
     """
     now = timezone.now()
-    valid = ClientSecret.objects.filter(community=community).exclude(valid_until__lte=now).order_by("-created_at")
+    valid = (
+        ClientSecret.objects.filter(community=community).exclude(valid_until__lte=now).order_by("-created_at")
+    )
     in_grace = [secret.valid_until for secret in valid[1:] if secret.valid_until is not None]
     return max(in_grace) if in_grace else None
 
@@ -103,11 +111,16 @@ def secret_expire_previous(*, community: Community, actor: Actor, reason: str = 
     """End a rotation's grace window now: every valid secret but the newest stops at once."""
     Community.objects.select_for_update().get(pk=community.pk)  # see issuance._still_entitled
     now = timezone.now()
-    valid = list(ClientSecret.objects.filter(community=community)
-                 .exclude(valid_until__lte=now).order_by("-created_at"))
+    valid = list(
+        ClientSecret.objects.filter(community=community).exclude(valid_until__lte=now).order_by("-created_at")
+    )
     previous = [secret.pk for secret in valid[1:]]
     stopped = ClientSecret.objects.filter(pk__in=previous).update(valid_until=now)
     if stopped:
-        audit_record(event_type=Event.SECRET_EXPIRED, actor=actor, community=community,
-                     details={"secrets_stopped": stopped, "reason": reason})
+        audit_record(
+            event_type=Event.SECRET_EXPIRED,
+            actor=actor,
+            community=community,
+            details={"secrets_stopped": stopped, "reason": reason},
+        )
     return stopped

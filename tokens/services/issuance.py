@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -76,13 +76,19 @@ _COMMUNITY_FIELDS = ("id", "client_id", "name", "is_active", "permissions", "tok
 # Read raw: only the row whose secret matched is converted (JSON, datetimes), so that the rows a known
 # client_id returns and an unknown one does not cost next to nothing (issue 10, item 8).
 _newest_secrets_query = PrecompiledQuery(
-    lambda client_id: ClientSecret.objects
-    .filter(community__client_id=client_id, community__is_active=True)
-    .order_by("-created_at")
-    .values_list("salt", "digest", "id", "last_used_at", "valid_until",
-                 *(f"community__{name}" for name in _COMMUNITY_FIELDS),
-                 *policy_columns("community__auth_policy__"))
-    [:_SECRETS_COMPARED],
+    lambda client_id: (
+        ClientSecret.objects.filter(community__client_id=client_id, community__is_active=True)
+        .order_by("-created_at")
+        .values_list(
+            "salt",
+            "digest",
+            "id",
+            "last_used_at",
+            "valid_until",
+            *(f"community__{name}" for name in _COMMUNITY_FIELDS),
+            *policy_columns("community__auth_policy__"),
+        )[:_SECRETS_COMPARED]
+    ),
     "\x00client-id\x00",
 )
 
@@ -107,8 +113,15 @@ def _matching_secret(client_id: str, presented: str) -> tuple[Any, ...] | None:
     return matched if valid_until is None or valid_until > timezone.now() else None
 
 
-def client_refuse(*, reason: str, client_id: str, community: Community | None, source_ip: str | None,
-                  method: str, via_basic: bool = False) -> InvalidClient:
+def client_refuse(
+    *,
+    reason: str,
+    client_id: str,
+    community: Community | None,
+    source_ip: str | None,
+    method: str,
+    via_basic: bool = False,
+) -> InvalidClient:
     """The one refusal of client authentication: an audit row saying why, a log line, ``invalid_client``.
 
     The reason is for staff only; the caller always gets the same response.
@@ -125,20 +138,33 @@ def client_refuse(*, reason: str, client_id: str, community: Community | None, s
     return InvalidClient(via_basic=via_basic)
 
 
-def client_admit(*, client: AuthenticatedClient, method: str, source_ip: str | None,
-                 via_basic: bool = False) -> AuthenticatedClient:
+def client_admit(
+    *, client: AuthenticatedClient, method: str, source_ip: str | None, via_basic: bool = False
+) -> AuthenticatedClient:
     """The community's policy, checked once the credentials proved who the caller is (SPEC §4.1)."""
     policy = client.policy
-    reason = ("method_not_allowed" if not policy.allows_method(method)
-              else "ip_not_allowed" if not policy.admits_client(source_ip) else None)
+    reason = (
+        "method_not_allowed"
+        if not policy.allows_method(method)
+        else "ip_not_allowed"
+        if not policy.admits_client(source_ip)
+        else None
+    )
     if reason is not None:
-        raise client_refuse(reason=reason, client_id=client.community.client_id, community=client.community,
-                            source_ip=source_ip, method=method, via_basic=via_basic)
+        raise client_refuse(
+            reason=reason,
+            client_id=client.community.client_id,
+            community=client.community,
+            source_ip=source_ip,
+            method=method,
+            via_basic=via_basic,
+        )
     return client
 
 
-def client_authenticate(*, credentials: ClientCredentials | ClientAssertion, source_ip: str | None
-                        ) -> AuthenticatedClient:
+def client_authenticate(
+    *, credentials: ClientCredentials | ClientAssertion, source_ip: str | None
+) -> AuthenticatedClient:
     """Check a client_id + secret, or a client assertion. Every failure looks and costs the same
     (SPEC §2.1, §4.1, §5).
 
@@ -155,20 +181,32 @@ def client_authenticate(*, credentials: ClientCredentials | ClientAssertion, sou
         return assertion_authenticate(credentials=credentials, source_ip=source_ip)
     presented = credentials.client_secret
     if not crypto.is_well_formed(presented):
-        log_auth_decision(outcome="denied", reason="malformed_secret", client_id=credentials.client_id,
-                          source_ip=source_ip)
+        log_auth_decision(
+            outcome="denied", reason="malformed_secret", client_id=credentials.client_id, source_ip=source_ip
+        )
         raise InvalidClient(via_basic=credentials.via_basic)
     matched = _matching_secret(credentials.client_id, presented)
     if matched is None:
-        raise client_refuse(reason="invalid_client", client_id=credentials.client_id, community=None,
-                            source_ip=source_ip, method=METHOD_CLIENT_SECRET, via_basic=credentials.via_basic)
+        raise client_refuse(
+            reason="invalid_client",
+            client_id=credentials.client_id,
+            community=None,
+            source_ip=source_ip,
+            method=METHOD_CLIENT_SECRET,
+            via_basic=credentials.via_basic,
+        )
     _salt, _digest, secret_id, last_used_at, _valid_until, *rest = matched
     fields = len(_COMMUNITY_FIELDS)
-    client = AuthenticatedClient(community=Community.from_db("default", _COMMUNITY_FIELDS, rest[:fields]),
-                                 secret_id=secret_id, last_used_at=last_used_at,
-                                 policy=ClientPolicy.from_columns(*rest[fields:]), via_basic=credentials.via_basic)
-    return client_admit(client=client, method=METHOD_CLIENT_SECRET, source_ip=source_ip,
-                        via_basic=credentials.via_basic)
+    client = AuthenticatedClient(
+        community=Community.from_db("default", _COMMUNITY_FIELDS, rest[:fields]),
+        secret_id=secret_id,
+        last_used_at=last_used_at,
+        policy=ClientPolicy.from_columns(*rest[fields:]),
+        via_basic=credentials.via_basic,
+    )
+    return client_admit(
+        client=client, method=METHOD_CLIENT_SECRET, source_ip=source_ip, via_basic=credentials.via_basic
+    )
 
 
 def _granted_permissions(community: Community, requested: list[str] | None) -> list[str]:
@@ -196,16 +234,24 @@ _community_lock = PrecompiledQuery(
     -987_654_321,
 )
 _entitled_by_secret = PrecompiledQuery(
-    lambda community_id, secret_id: Community.objects
-    .filter(pk=community_id, is_active=True, secrets__pk=secret_id)
-    .order_by("pk").values_list(*_COMMUNITY_FIELDS, "secrets__valid_until")[:1],
-    -987_654_321, -987_654_322,
+    lambda community_id, secret_id: (
+        Community.objects.filter(pk=community_id, is_active=True, secrets__pk=secret_id)
+        .order_by("pk")
+        .values_list(*_COMMUNITY_FIELDS, "secrets__valid_until")[:1]
+    ),
+    -987_654_321,
+    -987_654_322,
 )
 _entitled_by_key = PrecompiledQuery(
-    lambda community_id, key_id: Community.objects
-    .filter(pk=community_id, is_active=True, client_keys__pk=key_id, client_keys__retired_at__isnull=True)
-    .order_by("pk").values_list(*_COMMUNITY_FIELDS)[:1],
-    -987_654_321, -987_654_322,
+    lambda community_id, key_id: (
+        Community.objects.filter(
+            pk=community_id, is_active=True, client_keys__pk=key_id, client_keys__retired_at__isnull=True
+        )
+        .order_by("pk")
+        .values_list(*_COMMUNITY_FIELDS)[:1]
+    ),
+    -987_654_321,
+    -987_654_322,
 )
 
 
@@ -230,12 +276,20 @@ def _still_entitled(client: AuthenticatedClient) -> Community | None:
             return None
         row = rows[0]
     else:
-        row = Community.objects.filter(pk=client.community.pk, is_active=True).values_list(*_COMMUNITY_FIELDS).first()
+        row = cast(
+            "tuple[Any, ...] | None",
+            Community.objects.filter(pk=client.community.pk, is_active=True)
+            .values_list(*_COMMUNITY_FIELDS)
+            .first(),
+        )
     return Community.from_db("default", _COMMUNITY_FIELDS, row) if row is not None else None
 
 
 def token_issue(
-    *, client: AuthenticatedClient, requested_scope: list[str] | None, source_ip: str | None,
+    *,
+    client: AuthenticatedClient,
+    requested_scope: list[str] | None,
+    source_ip: str | None,
     dpop_jkt: str | None = None,
 ) -> IssuedAccessToken:
     """Mint an access token for an authenticated client and record it under its ``jti``.
@@ -247,16 +301,31 @@ def token_issue(
     with transaction.atomic():
         community = _still_entitled(client)
         if community is not None:
-            return _token_mint(client=client, community=community, requested_scope=requested_scope,
-                               source_ip=source_ip, dpop_jkt=dpop_jkt)
-    raise client_refuse(reason="cut_off_while_issuing", client_id=client.community.client_id, community=None,
-                        source_ip=source_ip,
-                        method=METHOD_CLIENT_SECRET if client.secret_id is not None else METHOD_PRIVATE_KEY_JWT,
-                        via_basic=client.via_basic)
+            return _token_mint(
+                client=client,
+                community=community,
+                requested_scope=requested_scope,
+                source_ip=source_ip,
+                dpop_jkt=dpop_jkt,
+            )
+    raise client_refuse(
+        reason="cut_off_while_issuing",
+        client_id=client.community.client_id,
+        community=None,
+        source_ip=source_ip,
+        method=METHOD_CLIENT_SECRET if client.secret_id is not None else METHOD_PRIVATE_KEY_JWT,
+        via_basic=client.via_basic,
+    )
 
 
-def _token_mint(*, client: AuthenticatedClient, community: Community, requested_scope: list[str] | None,
-                source_ip: str | None, dpop_jkt: str | None) -> IssuedAccessToken:
+def _token_mint(
+    *,
+    client: AuthenticatedClient,
+    community: Community,
+    requested_scope: list[str] | None,
+    source_ip: str | None,
+    dpop_jkt: str | None,
+) -> IssuedAccessToken:
     permissions = _granted_permissions(community, requested_scope)
     lifetime = token_lifetime_for(community)
     token = PartnerAccessToken.for_community(
@@ -283,9 +352,12 @@ def _token_mint(*, client: AuthenticatedClient, community: Community, requested_
         community=community,
         jti=jti,
         source_ip=source_ip,
-        details={"scope": token["scope"], "expires_in": int(lifetime.total_seconds()),
-                 **({"dpop_jkt": dpop_jkt} if dpop_jkt else {}),
-                 **({"client_key_id": client.key_id} if client.key_id is not None else {})},
+        details={
+            "scope": token["scope"],
+            "expires_in": int(lifetime.total_seconds()),
+            **({"dpop_jkt": dpop_jkt} if dpop_jkt else {}),
+            **({"client_key_id": client.key_id} if client.key_id is not None else {}),
+        },
     )
     log_auth_decision(outcome="issued", client_id=community.client_id, jti=jti, source_ip=source_ip)
     return IssuedAccessToken(

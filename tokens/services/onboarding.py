@@ -35,8 +35,9 @@ def community_create(
     token_lifetime: timedelta | None = None,
 ) -> NewCommunity:
     """Onboard a community with its first secret, which is returned here once and never again."""
-    community = community_register(client_id=client_id, name=name, actor=actor, permissions=permissions,
-                                   token_lifetime=token_lifetime)
+    community = community_register(
+        client_id=client_id, name=name, actor=actor, permissions=permissions, token_lifetime=token_lifetime
+    )
     return NewCommunity(community=community, client_secret=secret_create(community=community, actor=actor))
 
 
@@ -46,8 +47,12 @@ def community_deactivate(*, community: Community, actor: Actor, reason: str = ""
     Community.objects.filter(pk=community.pk).update(is_active=False)
     community.is_active = False
     revoked = tokens_revoke_all(community=community, actor=actor, reason=reason or _("community deactivated"))
-    audit_record(event_type=Event.COMMUNITY_DEACTIVATED, actor=actor, community=community,
-                 details={"reason": reason, "tokens_revoked": revoked})
+    audit_record(
+        event_type=Event.COMMUNITY_DEACTIVATED,
+        actor=actor,
+        community=community,
+        details={"reason": reason, "tokens_revoked": revoked},
+    )
     return community
 
 
@@ -61,8 +66,9 @@ def community_seed_demo(*, actor: Actor) -> NewCommunity:
     a secret is never shown twice, so a new one is the only way to print working credentials."""
     community = Community.objects.filter(client_id=DEMO_CLIENT_ID).first()
     if community is None:
-        created = community_create(client_id=DEMO_CLIENT_ID, name="Comunidade Demo", actor=actor,
-                                   permissions=["bflus:read"])
+        created = community_create(
+            client_id=DEMO_CLIENT_ID, name="Comunidade Demo", actor=actor, permissions=["bflus:read"]
+        )
         community, secret = created.community, created.client_secret
     else:
         if not community.is_active:

@@ -38,8 +38,12 @@ def token_revoke_presented(*, community: Community, raw_token: str, actor: Actor
     if claims is None or claims.get("community") != community.client_id:
         return False
     return bool(
-        tokens_revoke(community=community, jtis=[str(claims["jti"])], actor=actor,
-                      reason=_("revoked by the partner (RFC 7009)"))
+        tokens_revoke(
+            community=community,
+            jtis=[str(claims["jti"])],
+            actor=actor,
+            reason=_("revoked by the partner (RFC 7009)"),
+        )
     )
 
 
@@ -55,27 +59,36 @@ def tokens_revoke(*, community: Community, jtis: list[str], actor: Actor, reason
     now = timezone.now()
     revoked = 0
     for jti in dict.fromkeys(jtis):
-        if _revoke_queryset(IssuedToken.objects.filter(pk=jti, community=community), actor=actor,
-                            reason=reason, now=now):
+        if _revoke_queryset(
+            IssuedToken.objects.filter(pk=jti, community=community), actor=actor, reason=reason, now=now
+        ):
             revoked += 1
-            audit_record(event_type=Event.TOKEN_REVOKED, actor=actor, community=community, jti=jti,
-                         details={"reason": reason})
+            audit_record(
+                event_type=Event.TOKEN_REVOKED,
+                actor=actor,
+                community=community,
+                jti=jti,
+                details={"reason": reason},
+            )
     return revoked
 
 
 @transaction.atomic
-def tokens_revoke_all(
-    *, community: Community, actor: Actor, reason: str
-) -> int:
+def tokens_revoke_all(*, community: Community, actor: Actor, reason: str) -> int:
     """Revoke every outstanding token of a community, including any being issued right now."""
     now = timezone.now()
     # The cut-off also catches a token whose issuing transaction commits after this one.
     Community.objects.filter(pk=community.pk).update(tokens_revoked_before=now)
     community.tokens_revoked_before = now
-    revoked = _revoke_queryset(IssuedToken.objects.filter(community=community), actor=actor,
-                               reason=reason, now=now)
-    audit_record(event_type=Event.TOKENS_REVOKED_ALL, actor=actor, community=community,
-                 details={"reason": reason, "revoked": revoked})
+    revoked = _revoke_queryset(
+        IssuedToken.objects.filter(community=community), actor=actor, reason=reason, now=now
+    )
+    audit_record(
+        event_type=Event.TOKENS_REVOKED_ALL,
+        actor=actor,
+        community=community,
+        details={"reason": reason, "revoked": revoked},
+    )
     return revoked
 
 
@@ -89,12 +102,18 @@ def tokens_purge(*, older_than: timedelta, actor: Actor, batch_size: int = 5000)
     deleted = 0
     while True:
         with transaction.atomic():
-            batch = list(IssuedToken.objects.filter(expires_at__lt=cutoff).order_by()
-                         .values_list("pk", flat=True)[:batch_size])
+            batch = list(
+                IssuedToken.objects.filter(expires_at__lt=cutoff)
+                .order_by()
+                .values_list("pk", flat=True)[:batch_size]
+            )
             if not batch:
                 break
             deleted += IssuedToken.objects.filter(pk__in=batch).delete()[0]
     used_jtis_purge()  # single-use jtis that have expired can no longer be replayed anyway
-    audit_record(event_type=Event.TOKENS_PURGED, actor=actor,
-                 details={"deleted": deleted, "older_than_seconds": int(older_than.total_seconds())})
+    audit_record(
+        event_type=Event.TOKENS_PURGED,
+        actor=actor,
+        details={"deleted": deleted, "older_than_seconds": int(older_than.total_seconds())},
+    )
     return deleted

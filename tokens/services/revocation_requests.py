@@ -19,7 +19,7 @@ Event = AuditEvent.EventType
 
 @transaction.atomic
 def revocation_request_open(*, community: Community, reason: str, actor: Actor) -> RevocationRequest:
-    """"Our credentials are compromised" (SPEC §2.7): stop every current secret and every token now, and
+    """ "Our credentials are compromised" (SPEC §2.7): stop every current secret and every token now, and
     queue the request for staff.
 
     Whoever holds the leaked secret must not mint one more token, so every secret valid now is
@@ -30,21 +30,35 @@ def revocation_request_open(*, community: Community, reason: str, actor: Actor) 
     # The community row first, as everything that cuts a community off: see issuance._still_entitled.
     community = Community.objects.select_for_update().get(pk=community.pk)
     now = timezone.now()
-    suspended = (ClientSecret.objects.filter(community=community).exclude(valid_until__lte=now)
-                 .update(valid_until=now))
-    revoked = tokens_revoke_all(community=community, actor=actor,
-                                reason=_("revocation request: %(reason)s") % {"reason": reason[:200]})
-    request = RevocationRequest.objects.create(community=community, reason=reason, opened_by=str(actor)[:200],
-                                               source_ip=actor.source_ip, tokens_revoked=revoked,
-                                               secrets_suspended=suspended)
-    audit_record(event_type=Event.REVOCATION_REQUEST_OPENED, actor=actor, community=community,
-                 details={"request_id": request.pk, "tokens_revoked": revoked, "secrets_suspended": suspended})
+    suspended = (
+        ClientSecret.objects.filter(community=community).exclude(valid_until__lte=now).update(valid_until=now)
+    )
+    revoked = tokens_revoke_all(
+        community=community,
+        actor=actor,
+        reason=_("revocation request: %(reason)s") % {"reason": reason[:200]},
+    )
+    request = RevocationRequest.objects.create(
+        community=community,
+        reason=reason,
+        opened_by=str(actor)[:200],
+        source_ip=actor.source_ip,
+        tokens_revoked=revoked,
+        secrets_suspended=suspended,
+    )
+    audit_record(
+        event_type=Event.REVOCATION_REQUEST_OPENED,
+        actor=actor,
+        community=community,
+        details={"request_id": request.pk, "tokens_revoked": revoked, "secrets_suspended": suspended},
+    )
     return request
 
 
 @transaction.atomic
-def revocation_request_handle(*, revocation: RevocationRequest, staff_user: User, source_ip: str | None = None,
-                              reason: str = "") -> SecretRotation:
+def revocation_request_handle(
+    *, revocation: RevocationRequest, staff_user: User, source_ip: str | None = None, reason: str = ""
+) -> SecretRotation:
     """Close a revocation request the safe way: a new secret now (shown once), every token revoked.
 
     There is no grace window to give: the reported secrets were suspended when the request was opened,
@@ -60,13 +74,20 @@ def revocation_request_handle(*, revocation: RevocationRequest, staff_user: User
     actor = Actor.staff(staff_user, source_ip=source_ip)
     if revocation.opened_by == str(actor):
         raise ValidationError(_("You opened this request: someone else must complete it."))
-    rotation = secret_rotate(community=revocation.community, actor=actor, revoke_tokens=True,
-                             reason=reason or _("revocation request #%(id)s") % {"id": revocation.pk})
+    rotation = secret_rotate(
+        community=revocation.community,
+        actor=actor,
+        revoke_tokens=True,
+        reason=reason or _("revocation request #%(id)s") % {"id": revocation.pk},
+    )
     revocation.status = RevocationRequest.Status.DONE
     revocation.handled_by = staff_user
     revocation.handled_at = timezone.now()
     revocation.save(update_fields=["status", "handled_by", "handled_at"])
-    audit_record(event_type=Event.REVOCATION_REQUEST_HANDLED, actor=actor, community=revocation.community,
-                 details={"request_id": revocation.pk, "tokens_revoked": rotation.tokens_revoked,
-                          "reason": reason})
+    audit_record(
+        event_type=Event.REVOCATION_REQUEST_HANDLED,
+        actor=actor,
+        community=revocation.community,
+        details={"request_id": revocation.pk, "tokens_revoked": rotation.tokens_revoked, "reason": reason},
+    )
     return rotation

@@ -12,7 +12,8 @@ class Command(ServiceCommand):
 
     def run(self, *, client_id, reason, **options):
         community = community_reactivate(
-            community=community_get(client_id=client_id), reason=reason,
+            community=community_get(client_id=client_id),
+            reason=reason,
             actor=Actor.command("reactivate_community"),
         )
         return (

@@ -11,7 +11,9 @@ from communities.services import community_get, member_set_bflus
 def non_negative_int(text: str) -> int:
     # ASCII digits only: str.isdigit() also takes "²" (int() then raises) and "١٢٣" (int() reads 123).
     if not re.fullmatch(r"[0-9]{1,18}", text):
-        raise CommandError(_("AMOUNT must be a whole number of bflus, 0 or more (got %(amount)r).") % {"amount": text})
+        raise CommandError(
+            _("AMOUNT must be a whole number of bflus, 0 or more (got %(amount)r).") % {"amount": text}
+        )
     return int(text)
 
 
@@ -26,7 +28,9 @@ class Command(ServiceCommand):
     def run(self, *, client_id, client, amount, **options):
         bflus = non_negative_int(amount)
         member = member_set_bflus(
-            community=community_get(client_id=client_id), reference=client, bflus=bflus,
+            community=community_get(client_id=client_id),
+            reference=client,
+            bflus=bflus,
             actor=Actor.command("set_bflus"),
         )
         return (

@@ -17,33 +17,51 @@ class Command(ServiceCommand):
     def add_command_arguments(self, parser) -> None:
         parser.add_argument("--client-id", required=True, help="Public identifier, e.g. acme-hub.")
         parser.add_argument("--name", required=True, help="Display name.")
-        parser.add_argument("--permissions", type=permission_list, default=[],
-                            help="Comma-separated codes from the catalogue, e.g. bflus:read,bflus:write. "
-                                 "Without it the community has none, and its tokens can call nothing.")
-        parser.add_argument("--token-lifetime", type=duration_argument, default=None,
-                            help="A lifetime shorter than the default, e.g. 1h.")
+        parser.add_argument(
+            "--permissions",
+            type=permission_list,
+            default=[],
+            help="Comma-separated codes from the catalogue, e.g. bflus:read,bflus:write. "
+            "Without it the community has none, and its tokens can call nothing.",
+        )
+        parser.add_argument(
+            "--token-lifetime",
+            type=duration_argument,
+            default=None,
+            help="A lifetime shorter than the default, e.g. 1h.",
+        )
 
     def run(self, *, client_id, name, permissions, token_lifetime, **options):
         created = community_create(
-            client_id=client_id, name=name, permissions=permissions, token_lifetime=token_lifetime,
+            client_id=client_id,
+            name=name,
+            permissions=permissions,
+            token_lifetime=token_lifetime,
             actor=Actor.command("create_community"),
         )
         community = created.community
         if not community.permissions:
-            self.stderr.write(self.style.WARNING(_(
-                "Warning: %(client_id)s has no permissions, so its tokens will be able to do nothing. Grant "
-                "some in the staff console (or onboard again with --permissions, e.g. bflus:read)."
-            ) % {"client_id": community.client_id}))
+            self.stderr.write(
+                self.style.WARNING(
+                    _(
+                        "Warning: %(client_id)s has no permissions, so its tokens will be able to do nothing. Grant "
+                        "some in the staff console (or onboard again with --permissions, e.g. bflus:read)."
+                    )
+                    % {"client_id": community.client_id}
+                )
+            )
         payload = {
             "client_id": community.client_id,
             "client_secret": created.client_secret,
             "permissions": community.permissions,
         }
-        text = "\n".join([
-            self.style.SUCCESS(f"Community {community.name!r} created."),
-            f"client_id:     {community.client_id}",
-            f"client_secret: {created.client_secret}",
-            f"permissions:   {', '.join(community.permissions) or '(none)'}",
-            self.style.WARNING(SECRET_WARNING),
-        ])
+        text = "\n".join(
+            [
+                self.style.SUCCESS(f"Community {community.name!r} created."),
+                f"client_id:     {community.client_id}",
+                f"client_secret: {created.client_secret}",
+                f"permissions:   {', '.join(community.permissions) or '(none)'}",
+                self.style.WARNING(SECRET_WARNING),
+            ]
+        )
         return payload, text

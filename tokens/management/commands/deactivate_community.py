@@ -13,7 +13,8 @@ class Command(ServiceCommand):
 
     def run(self, *, client_id, reason, **options):
         community = community_deactivate(
-            community=community_get(client_id=client_id), reason=reason,
+            community=community_get(client_id=client_id),
+            reason=reason,
             actor=Actor.command("deactivate_community"),
         )
         return (

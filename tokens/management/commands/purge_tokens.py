@@ -9,12 +9,21 @@ class Command(ServiceCommand):
     help = "Delete records of tokens expired longer ago than --older-than (default 30d), in batches."
 
     def add_command_arguments(self, parser) -> None:
-        parser.add_argument("--older-than", type=duration_argument, default=timedelta(days=30),
-                            help="Delete records of tokens expired longer ago than this (default 30d).")
-        parser.add_argument("--batch-size", type=int, default=5000,
-                            help="Rows deleted per transaction (default 5000), so serving goes on meanwhile.")
+        parser.add_argument(
+            "--older-than",
+            type=duration_argument,
+            default=timedelta(days=30),
+            help="Delete records of tokens expired longer ago than this (default 30d).",
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=5000,
+            help="Rows deleted per transaction (default 5000), so serving goes on meanwhile.",
+        )
 
     def run(self, *, older_than, batch_size, **options):
-        deleted = tokens_purge(older_than=older_than, batch_size=max(1, batch_size),
-                               actor=Actor.command("purge_tokens"))
+        deleted = tokens_purge(
+            older_than=older_than, batch_size=max(1, batch_size), actor=Actor.command("purge_tokens")
+        )
         return {"deleted": deleted}, self.style.SUCCESS(f"{deleted} expired token record(s) deleted.")

@@ -15,9 +15,13 @@ class Command(ServiceCommand):
         parser.add_argument("client_id", help="The community's client_id.")
         which = parser.add_mutually_exclusive_group(required=True)
         which.add_argument("--all", action="store_true", help="Every outstanding token of the community.")
-        which.add_argument("--jti", nargs="+", metavar="JTI",
-                           help="Only these tokens; each must be one issued to this community, else nothing "
-                                "is revoked and the command fails.")
+        which.add_argument(
+            "--jti",
+            nargs="+",
+            metavar="JTI",
+            help="Only these tokens; each must be one issued to this community, else nothing "
+            "is revoked and the command fails.",
+        )
         parser.add_argument("--reason", default="", help="Why, for the audit trail.")
 
     def run(self, *, client_id, all, jti, reason, **options):

@@ -16,8 +16,12 @@ class Command(ServiceCommand):
 
     def add_command_arguments(self, parser) -> None:
         parser.add_argument("client_id", help="The community's client_id.")
-        parser.add_argument("--grace", type=duration_argument, default=timedelta(0),
-                            help="How long the previous secret keeps working, e.g. 24h (max 7d).")
+        parser.add_argument(
+            "--grace",
+            type=duration_argument,
+            default=timedelta(0),
+            help="How long the previous secret keeps working, e.g. 24h (max 7d).",
+        )
         parser.add_argument("--revoke-tokens", action="store_true", help="Also revoke every live token now.")
         parser.add_argument("--reason", default="", help="Why, for the audit trail.")
 
@@ -27,26 +31,36 @@ class Command(ServiceCommand):
         # once (a community never holds more than two). The partner may still be using it: say so.
         grace_end = secret_grace_window_end(community=community)
         rotation = secret_rotate(
-            community=community, grace=grace, revoke_tokens=revoke_tokens,
-            reason=reason, actor=Actor.command("rotate_secret"),
+            community=community,
+            grace=grace,
+            revoke_tokens=revoke_tokens,
+            reason=reason,
+            actor=Actor.command("rotate_secret"),
         )
         valid_until = rotation.previous_secret_valid_until
         if rotation.older_secrets_stopped:
-            self.stderr.write(self.style.WARNING(_(
-                "An earlier grace window was still open: the secret that was to work until %(until)s stopped "
-                "working now. Only the secret just replaced keeps a grace window."
-            ) % {"until": grace_end.isoformat() if grace_end else "?"}))
+            self.stderr.write(
+                self.style.WARNING(
+                    _(
+                        "An earlier grace window was still open: the secret that was to work until %(until)s stopped "
+                        "working now. Only the secret just replaced keeps a grace window."
+                    )
+                    % {"until": grace_end.isoformat() if grace_end else "?"}
+                )
+            )
         payload = {
             "client_id": client_id,
             "client_secret": rotation.client_secret,
             "previous_secret_valid_until": valid_until.isoformat() if valid_until else None,
             "tokens_revoked": rotation.tokens_revoked,
         }
-        text = "\n".join([
-            self.style.SUCCESS(f"New secret for {client_id}:"),
-            f"client_secret: {rotation.client_secret}",
-            f"previous secret valid until: {valid_until.isoformat() if valid_until else '(none)'}",
-            f"tokens revoked: {rotation.tokens_revoked}",
-            self.style.WARNING(SECRET_WARNING),
-        ])
+        text = "\n".join(
+            [
+                self.style.SUCCESS(f"New secret for {client_id}:"),
+                f"client_secret: {rotation.client_secret}",
+                f"previous secret valid until: {valid_until.isoformat() if valid_until else '(none)'}",
+                f"tokens revoked: {rotation.tokens_revoked}",
+                self.style.WARNING(SECRET_WARNING),
+            ]
+        )
         return payload, text

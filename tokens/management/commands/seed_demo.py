@@ -54,19 +54,24 @@ class Command(ServiceCommand):
     help = "Create (or refresh) the demo community, its members, and print working credentials and curl."
 
     def add_command_arguments(self, parser) -> None:
-        parser.add_argument("--base-url", default="http://127.0.0.1:8000",
-                            help="The server the printed curl commands call (default http://127.0.0.1:8000).")
+        parser.add_argument(
+            "--base-url",
+            default="http://127.0.0.1:8000",
+            help="The server the printed curl commands call (default http://127.0.0.1:8000).",
+        )
 
     def run(self, *, base_url, **options):
         demo = community_seed_demo(actor=Actor.command("seed_demo"))
         client_id = demo.community.client_id
         payload = {"client_id": client_id, "client_secret": demo.client_secret}
-        text = "\n".join([
-            self.style.SUCCESS("Demo community ready (members 123, 456 and 789)."),
-            f"client_id:     {client_id}",
-            f"client_secret: {demo.client_secret}",
-            self.style.WARNING("A new secret is made on every run; the previous one stops working."),
-            "",
-            curl_walkthrough(base_url.rstrip("/"), client_id, demo.client_secret),
-        ])
+        text = "\n".join(
+            [
+                self.style.SUCCESS("Demo community ready (members 123, 456 and 789)."),
+                f"client_id:     {client_id}",
+                f"client_secret: {demo.client_secret}",
+                self.style.WARNING("A new secret is made on every run; the previous one stops working."),
+                "",
+                curl_walkthrough(base_url.rstrip("/"), client_id, demo.client_secret),
+            ]
+        )
         return payload, text
