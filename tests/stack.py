@@ -240,6 +240,25 @@ class PrivateRedis:
             self.process.wait()
 
 
+def partner_create(client_id: str, name: str, *, bflus: int, **env: str) -> dict[str, str]:
+    """A community with ``bflus:read`` and member 123 holding ``bflus``, made with the real commands."""
+    created = json.loads(
+        manage(
+            "create_community",
+            "--client-id",
+            client_id,
+            "--name",
+            name,
+            "--permissions",
+            "bflus:read",
+            "--json",
+            **env,
+        )
+    )
+    manage("set_bflus", client_id, "123", str(bflus), **env)
+    return {"client_id": created["client_id"], "client_secret": created["client_secret"]}
+
+
 def manage(*args: str, **env: str) -> str:
     """Run a management command against a private stack; its stdout."""
     result = subprocess.run(

@@ -5,7 +5,6 @@ Nothing may keep those connections alive after their thread ends: 1,000+ get-bfl
 connection, leave the open files of the server process and the PostgreSQL connection count where they were.
 """
 
-import json
 import os
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from tests.stack import (
     free_port,
     http,
     manage,
+    partner_create,
     private_services_available,
     server_env,
     wait_for,
@@ -34,21 +34,7 @@ class DevServer:
     def __init__(self, **env: str) -> None:
         self.env = env
         manage("migrate", "--no-input", "-v", "0", **env)
-        created = json.loads(
-            manage(
-                "create_community",
-                "--client-id",
-                "devco",
-                "--name",
-                "Dev Co",
-                "--permissions",
-                "bflus:read",
-                "--json",
-                **env,
-            )
-        )
-        manage("set_bflus", "devco", "123", "1500", **env)
-        self.credentials = {"client_id": created["client_id"], "client_secret": created["client_secret"]}
+        self.credentials = partner_create("devco", "Dev Co", bflus=1500, **env)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(prefix="bfluence-runserver-", suffix=".log")

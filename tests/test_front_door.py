@@ -31,6 +31,7 @@ from tests.stack import (
     free_port,
     manage,
     nginx_available,
+    partner_create,
     private_services_available,
     server_env,
 )
@@ -74,35 +75,8 @@ class FrontDoor:
         self.server = self.nginx = None
         manage("migrate", "--no-input", "-v", "0", **self.env)
         manage("collectstatic", "--no-input", "-v", "0", **self.env)
-        created = json.loads(
-            manage(
-                "create_community",
-                "--client-id",
-                "frontco",
-                "--name",
-                "Front Co",
-                "--permissions",
-                "bflus:read",
-                "--json",
-                **self.env,
-            )
-        )
-        manage("set_bflus", "frontco", "123", "1500", **self.env)
-        load = json.loads(
-            manage(
-                "create_community",
-                "--client-id",
-                "loadco",
-                "--name",
-                "Load Co",
-                "--permissions",
-                "bflus:read",
-                "--json",
-                **self.env,
-            )
-        )
-        manage("set_bflus", "loadco", "123", "10", **self.env)
-        self.load_credentials = {"client_id": load["client_id"], "client_secret": load["client_secret"]}
+        self.credentials = partner_create("frontco", "Front Co", bflus=1500, **self.env)
+        self.load_credentials = partner_create("loadco", "Load Co", bflus=10, **self.env)
         manage(
             "createsuperuser",
             "--no-input",
@@ -113,7 +87,6 @@ class FrontDoor:
             **self.env,
             DJANGO_SUPERUSER_PASSWORD=STAFF_PASSWORD,
         )
-        self.credentials = {"client_id": created["client_id"], "client_secret": created["client_secret"]}
         self.server = Gunicorn(workers=2, **self.env)
         self.nginx = Nginx(upstream_port=self.server.port, static_root=self.env["STATIC_ROOT"])
 

@@ -22,6 +22,7 @@ from tests.stack import (
     PrivateRedis,
     http,
     manage,
+    partner_create,
     private_services_available,
     server_env,
 )
@@ -46,21 +47,7 @@ class Stack:
             "CONN_MAX_AGE": "60",
         }
         manage("migrate", "--no-input", "-v", "0", **self.env)
-        created = json.loads(
-            manage(
-                "create_community",
-                "--client-id",
-                "loadco",
-                "--name",
-                "Load Co",
-                "--permissions",
-                "bflus:read",
-                "--json",
-                **self.env,
-            )
-        )
-        manage("set_bflus", "loadco", "123", "1500", **self.env)
-        self.credentials = {"client_id": created["client_id"], "client_secret": created["client_secret"]}
+        self.credentials = partner_create("loadco", "Load Co", bflus=1500, **self.env)
         self.server = Gunicorn(workers=2, **self.env)
 
     def token(self) -> tuple[int, dict]:
