@@ -106,6 +106,17 @@ def test_add_client_key_unknown_community_and_missing_file_fail_cleanly(tmp_path
     assert not ClientKey.objects.exists()
 
 
+@pytest.mark.parametrize("spelling", ["--kid {kid}", "--kid={kid}"])
+def test_remove_client_key_takes_a_kid_that_starts_with_a_dash(tmp_path, acme_community, spelling):
+    """One RFC 7638 thumbprint in 64 starts with '-': argparse must not take it for an option."""
+    kid = "-4y_O7yDJECvOXlgp1cyPF"
+    jwk = key_file(tmp_path, public_jwk_json(private_key(), kid=kid), name="key.jwk")
+    assert run_json("add_client_key", "acme", "--public-key", jwk)["kid"] == kid
+    body = run_json("remove_client_key", "acme", *spelling.format(kid=kid).split(" "))
+    assert body == {"client_id": "acme", "removed": kid}
+    assert ClientKey.objects.get(kid=kid).retired_at is not None
+
+
 def test_remove_client_key_retires_at_once_and_keeps_the_row(tmp_path, acme_community):
     added = run_json("add_client_key", "acme", "--public-key", key_file(tmp_path, public_pem(private_key())))
     body = run_json("remove_client_key", "acme", "--kid", added["kid"])

@@ -4,8 +4,30 @@ from communities.services import community_get
 from tokens.services import client_auth_policy_get, client_key_retire
 
 
+def _kid_value_kept_together(args: list[str]) -> list[str]:
+    """``--kid -4y_O7…`` as ``--kid=-4y_O7…``: an RFC 7638 thumbprint is base64url and starts with ``-``
+    one time in 64, which argparse would otherwise read as an option and refuse."""
+    merged: list[str] = []
+    values = iter(args)
+    for arg in values:
+        if arg == "--kid":
+            following = next(values, None)
+            merged.append(arg if following is None else f"--kid={following}")
+        else:
+            merged.append(arg)
+    return merged
+
+
 class Command(ServiceCommand):
     help = "Retire a partner public key at once: assertions signed with it are refused from now on."
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parse_args = parser.parse_args
+        parser.parse_args = lambda args=None, namespace=None: parse_args(  # type: ignore[method-assign,assignment]
+            None if args is None else _kid_value_kept_together(list(args)), namespace
+        )
+        return parser
 
     def add_command_arguments(self, parser) -> None:
         parser.add_argument("client_id", help="The community's client_id.")
