@@ -26,7 +26,16 @@ import time
 import urllib.request
 from pathlib import Path
 
-from run import DATABASE, Server, fresh_database, manage, query, say, server_env, token_script, wrk
+from run import (
+    DATABASE,
+    Server,
+    bench_community,
+    query,
+    say,
+    server_env,
+    token_script,
+    wrk,
+)
 
 
 def start_pgbouncer(directory: Path, port: int, pool_size: int) -> subprocess.Popen:
@@ -122,23 +131,7 @@ def main() -> int:
     seconds = max(1, min(args.seconds, 30))
 
     env = server_env()
-    say(f"fresh database {DATABASE}, migrations, one community with a member")
-    fresh_database()
-    manage(env, "migrate", "--no-input", "-v", "0")
-    created = json.loads(
-        manage(
-            env,
-            "create_community",
-            "--client-id",
-            "benchco",
-            "--name",
-            "Bench",
-            "--permissions",
-            "bflus:read",
-            "--json",
-        )
-    )
-    manage(env, "set_bflus", "benchco", "123", "1500")
+    created = bench_community(env)
 
     port = 16000 + int.from_bytes(os.urandom(2), "big") % 1000
     directory = Path(tempfile.mkdtemp(prefix="bfluence-pgbouncer-"))

@@ -361,6 +361,29 @@ def cost_table(rounds: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def bench_community(env: dict[str, str]) -> dict:
+    """A fresh bench database with one community (``benchco``) whose member 123 holds 1,500 bflus;
+    the ``create_community --json`` output, secret included."""
+    say(f"fresh database {DATABASE}, migrations, one community with a member")
+    fresh_database()
+    manage(env, "migrate", "--no-input", "-v", "0")
+    created = json.loads(
+        manage(
+            env,
+            "create_community",
+            "--client-id",
+            "benchco",
+            "--name",
+            "Bench",
+            "--permissions",
+            "bflus:read",
+            "--json",
+        )
+    )
+    manage(env, "set_bflus", "benchco", "123", "1500")
+    return created
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=10)
@@ -384,23 +407,7 @@ def main() -> int:
     growth_tokens = max(2_000, min(args.growth_tokens, 1_000_000))
 
     env = server_env()
-    say(f"fresh database {DATABASE}, migrations, one community with a member")
-    fresh_database()
-    manage(env, "migrate", "--no-input", "-v", "0")
-    created = json.loads(
-        manage(
-            env,
-            "create_community",
-            "--client-id",
-            "benchco",
-            "--name",
-            "Bench",
-            "--permissions",
-            "bflus:read",
-            "--json",
-        )
-    )
-    manage(env, "set_bflus", "benchco", "123", "1500")
+    created = bench_community(env)
     community_id = query("SELECT id FROM communities_community WHERE client_id = 'benchco'")[0][0]
     seed(community_id, communities=9, tokens=1_000)  # the small dataset: 10 communities, 1,000 tokens
 
