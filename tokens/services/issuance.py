@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -223,16 +223,12 @@ def token_lifetime_for(community: Community) -> timedelta:
     return min(default, community.token_lifetime) if community.token_lifetime else default
 
 
-# The issuing transaction's lock and re-read, compiled once (one per kind of credential): compiling
-# this join on every token request cost ~25% of the request's CPU (profiled, issue 14). The secret's
-# expiry is read with it and compared here, with the app's clock, as in _valid_secrets.
-# Lock first, read after, in two statements: PostgreSQL re-checks a waiting SELECT … FOR UPDATE against
-# the new version of the locked row only, and would judge a joined secret as it was before the rotation
-# that held the lock committed. The reads that follow the lock see everything committed by then.
-_community_lock = PrecompiledQuery(
-    lambda community_id: Community.objects.select_for_update().filter(pk=community_id).values_list("pk"),
-    -987_654_321,
-)
+# The issuing transaction's re-read, compiled once (one per kind of credential): compiling this join on
+# every token request cost ~25% of the request's CPU (profiled, issue 14). The secret's expiry is read
+# with it and compared here, with the app's clock, as in _matching_secret.
+# Lock first, read after, in two statements: PostgreSQL re-checks a waiting locking SELECT against the
+# new version of the locked row only, and would judge a joined secret as it was before the rotation that
+# held the lock committed. The reads that follow the lock see everything committed by then.
 _entitled_by_secret = PrecompiledQuery(
     lambda community_id, secret_id: (
         Community.objects.filter(pk=community_id, is_active=True, secrets__pk=secret_id)
@@ -255,6 +251,23 @@ _entitled_by_key = PrecompiledQuery(
 )
 
 
+def _community_hold(community_id: int) -> None:
+    """Lock the community's row in SHARE mode until the issuing transaction ends.
+
+    A shared lock: the partner's other token requests take it too and never wait for each other (an
+    exclusive lock queued every token of one community behind the previous one's commit and disk flush,
+    ~150 tokens/s per community whatever the servers; issue 14). Every cut-off writes or locks the row
+    FOR UPDATE (``select_for_update``), which conflicts with SHARE: it waits for tokens being issued,
+    and they wait for it. Django's ``select_for_update`` has no shared mode, hence this one statement
+    written out. SQLite has no row locks (nor needs them: it serialises writers).
+    """
+    if connection.vendor != "postgresql":
+        return
+    table = connection.ops.quote_name(Community._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT 1 FROM {table} WHERE "id" = %s FOR SHARE', [community_id])
+
+
 def _still_entitled(client: AuthenticatedClient) -> Community | None:
     """Inside the issuing transaction: lock the community row, then read it and the credential again.
 
@@ -264,7 +277,7 @@ def _still_entitled(client: AuthenticatedClient) -> Community | None:
     just before the cut-off can therefore never mint a token that outlives it (issue 10, item 7).
     """
     row: tuple[Any, ...] | None
-    _community_lock.rows(client.community.pk)
+    _community_hold(client.community.pk)
     if client.secret_id is not None:
         rows = _entitled_by_secret.rows(client.community.pk, client.secret_id)
         if not rows or not (rows[0][-1] is None or rows[0][-1] > timezone.now()):
