@@ -67,7 +67,7 @@ class ClientAuthenticatedView(NoStoreAPIView):
 
     def authenticate_client(self, request) -> AuthenticatedClient:
         """The client check, then its count: a failure per IP and client_id + IP, a success per client_id."""
-        credentials = client_credentials(request, audiences=self.assertion_audiences(request))
+        credentials = client_credentials(request, audiences=lambda: self.assertion_audiences(request))
         limits = request.client_auth_limits  # admitted by ClientAuthThrottle
         try:
             client = client_authenticate(credentials=credentials, source_ip=request.source_ip)
