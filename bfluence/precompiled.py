@@ -127,7 +127,7 @@ def _insert_fields(model: type[Model]) -> list[Field]:
     writes exactly the values given, or the fields' Python defaults."""
     meta = model._meta
     if meta.parents or meta.order_with_respect_to:
-        raise ValueError(f"{model.__name__}: a precompiled insert writes one table and no _order")
+        raise ValueError(f"{model.__name__}: parent tables and _order are written by the ORM; use it")
     fields = [f for f in meta.local_concrete_fields if not f.generated and f is not meta.auto_field]
     for field in fields:
         if (
@@ -137,7 +137,7 @@ def _insert_fields(model: type[Model]) -> list[Field]:
             or type(field).pre_save not in _PLAIN_PRE_SAVE
             or hasattr(field, "get_placeholder")
         ):
-            raise ValueError(f"{model.__name__}.{field.name}: its value is made on save; use the ORM")
+            raise ValueError(f"{model.__name__}.{field.name}: saved as more than its value; use the ORM")
     return fields
 
 
@@ -160,11 +160,9 @@ class PrecompiledInsert:
     def _compile(self, alias: str) -> str:
         query = InsertQuery(self._model)
         query.insert_values(self._fields, [self._model()])
-        statements = query.get_compiler(using=alias).as_sql()
-        # One statement, one parameter per field in order: what lets insert() fill the parameters in.
-        [(sql, params)] = statements
-        if len(params) != len(self._fields):
-            raise ValueError(f"{self._model.__name__}: the INSERT does not take one parameter per field")
+        # One statement taking one "%s" per field, in order (no field with its own placeholder is
+        # accepted): insert() passes its prepared values in that order.
+        [(sql, _params)] = query.get_compiler(using=alias).as_sql()
         return sql
 
     def _sql_for(self, using: str) -> str:
