@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from audit.services import Actor
 from communities.services import member_set_bflus
+from tokens import client_auth_limits
 from tokens.services import community_create
 from tokens.throttling import WindowCounterThrottle
 
@@ -19,12 +20,15 @@ TEST_ACTOR = Actor.command("tests")
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
-    """Rate-limit counters live in the cache (and in batches not yet added): each test starts with none."""
+    """Rate-limit counters live in the cache (and in batches not yet added, and in the refusals a process
+    remembers): each test starts with none."""
     cache.clear()
     WindowCounterThrottle._pending.clear()
+    client_auth_limits.refusals.clear()
     yield
     cache.clear()
     WindowCounterThrottle._pending.clear()
+    client_auth_limits.refusals.clear()
 
 
 @pytest.fixture

@@ -62,6 +62,17 @@ def test_token_endpoint_answers_a_clean_503_rather_than_skip_brute_force_limits(
     assert int(response["Retry-After"]) > 0
 
 
+def test_token_endpoint_gives_no_verdict_it_could_not_count(api, acme, globex, redis_down):
+    """The secret is checked before the one count; with the count lost, no 401 tells a guesser anything."""
+    wrong = api.post(
+        "/auth/token", {"client_id": "acme", "client_secret": globex.client_secret}, format="json"
+    )
+    unreadable = api.post("/auth/token", "{not json", content_type="application/json")
+    for response in (wrong, unreadable):
+        assert response.status_code == 503
+        assert response.json()["error"] == "service_unavailable"
+
+
 def test_readyz_names_the_cache_as_down(api, redis_down):
     response = api.get("/readyz")
     assert response.status_code == 503

@@ -9,14 +9,21 @@ Addresses here are the direct peer (``REMOTE_ADDR``): with no trusted proxy that
 """
 
 import threading
+import time
 from collections import Counter
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.test import override_settings
+from django.utils import timezone
 
-from tests.conftest import make_community
+from tests.conftest import TEST_ACTOR, make_community
 from tests.stack import http
+from tokens import client_auth_limits
+from tokens.client_auth_limits import ClientAuthLimits, _Refusals, refusals
+from tokens.services import PolicyChange, client_auth_policy_set
 
 PARTNER_IP = "203.0.113.7"
 BOTNET = [f"198.51.100.{n}" for n in range(1, 21)]
@@ -197,7 +204,22 @@ def test_parallel_wrong_secrets_get_exactly_the_limit_of_checked_answers(live_se
     assert status == 429  # that address is locked out for the window, right secret or not
 
 
-# --- cost (issue 14): all of a request's limits in one Redis round trip before the check, one after ---
+# --- cost (issue 14): one cache round trip per request; refusals a process knows cost none -----------
+
+
+@pytest.fixture
+def cache_calls(monkeypatch):
+    """Every cache call the client-authentication limits make (on any backend): they all go through
+    ``counters``. The list of what each call added and read."""
+    calls = []
+    original = client_auth_limits.counters
+
+    def counting(cache, increments, reads=()):
+        calls.append((list(increments), list(reads)))
+        return original(cache, increments, reads)
+
+    monkeypatch.setattr(client_auth_limits, "counters", counting)
+    return calls
 
 
 @pytest.mark.django_db
@@ -205,9 +227,7 @@ def test_parallel_wrong_secrets_get_exactly_the_limit_of_checked_answers(live_se
     not settings.CACHES["default"]["LOCATION"].startswith("redis://"),
     reason="counts Redis round trips (CI's PostgreSQL + Redis run)",
 )
-def test_token_endpoint_limits_take_one_redis_round_trip_before_the_secret_check_and_one_after(
-    api, acme, globex, monkeypatch
-):
+def test_token_endpoint_limits_take_one_redis_round_trip(api, acme, globex, monkeypatch):
     from redis.connection import Connection
 
     sent = []
@@ -220,7 +240,110 @@ def test_token_endpoint_limits_take_one_redis_round_trip_before_the_secret_check
     monkeypatch.setattr(Connection, "send_packed_command", counting)
     right = {"client_id": "acme", "client_secret": acme.client_secret}
     wrong = {"client_id": "acme", "client_secret": globex.client_secret}
-    for body, status in ((right, 200), (wrong, 401), ({"client_id": "acme"}, 400)):
+    for body, status in ((right, 200), (wrong, 401), ({"client_id": "acme"}, 400), ("{not json", 400)):
         sent.clear()
-        assert post(api, "/auth/token", body, PARTNER_IP).status_code == status
-        assert len(sent) == (1 if status == 400 else 2), (status, sent)
+        if isinstance(body, str):
+            response = api.post("/auth/token", body, content_type="application/json", REMOTE_ADDR=PARTNER_IP)
+        else:
+            response = post(api, "/auth/token", body, PARTNER_IP)
+        assert response.status_code == status
+        assert len(sent) == 1, (status, sent)
+
+
+@pytest.mark.django_db
+def test_a_refused_caller_known_to_this_process_costs_no_cache_call_and_no_query(
+    api, acme, globex, cache_calls, django_assert_num_queries
+):
+    """A locked-out address cannot make the server check secrets or write audit rows for it."""
+    attacker = "198.51.100.66"
+    wrong = {"client_id": "acme", "client_secret": globex.client_secret}
+    with rates(token_failures="3/min"):
+        assert [post(api, "/auth/token", wrong, attacker).status_code for _ in range(3)] == [401] * 3
+        assert len(cache_calls) == 3  # one each
+        cache_calls.clear()
+        for body in (wrong, {"client_id": "globex", "client_secret": globex.client_secret}, {}):
+            with django_assert_num_queries(0):
+                refused = post(api, "/auth/token", body, attacker)
+            assert refused.status_code == 429 and refused.json()["error"] == "rate_limited"
+            assert 1 <= int(refused["Retry-After"]) <= 60
+        assert cache_calls == []
+
+
+@pytest.mark.django_db
+def test_the_first_refusal_on_a_new_process_comes_from_the_shared_count(api, acme, globex, cache_calls):
+    attacker = "198.51.100.66"
+    wrong = {"client_id": "acme", "client_secret": globex.client_secret}
+    right = {"client_id": "globex", "client_secret": globex.client_secret}
+    with rates(token_failures="3/min"):
+        for _ in range(3):
+            assert post(api, "/auth/token", wrong, attacker).status_code == 401
+        refusals.clear()  # a fresh process (another worker, another server): it has seen nothing
+        cache_calls.clear()
+        assert post(api, "/auth/token", right, attacker).status_code == 429  # the shared count says so
+        assert len(cache_calls) == 1
+        assert post(api, "/auth/token", right, attacker).status_code == 429  # now known here
+        assert len(cache_calls) == 1
+
+
+@pytest.mark.django_db
+def test_a_remembered_refusal_never_refuses_another_address_client_or_window(api, acme, globex):
+    attacker = "198.51.100.66"
+    wrong = {"client_id": "acme", "client_secret": globex.client_secret}
+    acme_right = {"client_id": "acme", "client_secret": acme.client_secret}
+    globex_right = {"client_id": "globex", "client_secret": globex.client_secret}
+    with rates(token_failures="3/min", token_ip="5/min"):
+        for _ in range(3):
+            assert post(api, "/auth/token", wrong, attacker).status_code == 401
+        assert post(api, "/auth/token", acme_right, attacker).status_code == 429
+        # The client_id it guessed at, and another one, from other addresses.
+        assert post(api, "/auth/token", acme_right, PARTNER_IP).status_code == 200
+        assert post(api, "/auth/token", globex_right, "203.0.113.9").status_code == 200
+        # An address that reached its rate of attempts: refused, no one else is.
+        busy = "203.0.113.50"
+        assert [post(api, "/auth/token", globex_right, busy).status_code for _ in range(6)] == [200] * 5 + [
+            429
+        ]
+        assert post(api, "/auth/token", globex_right, "203.0.113.51").status_code == 200
+    with rates(token_failures="30/min", token_ip="50/min"):  # what was reached under a lower limit
+        assert post(api, "/auth/token", acme_right, attacker).status_code == 200
+        assert post(api, "/auth/token", globex_right, busy).status_code == 200
+    next_window = time_machine.travel(timezone.now() + timedelta(seconds=60))
+    with rates(token_failures="3/min", token_ip="5/min"), next_window:
+        assert post(api, "/auth/token", acme_right, attacker).status_code == 200
+        assert post(api, "/auth/token", globex_right, busy).status_code == 200
+
+
+def test_the_memo_of_refusals_is_bounded_and_forgets_ended_windows():
+    """It is keyed by caller input: a flood of distinct refused callers cannot grow it without bound, and
+    what it drops only costs that caller a round trip to the shared count again."""
+    now = time.time()
+    memo = _Refusals(size=100)
+    callers = [
+        ClientAuthLimits(source_ip=f"198.18.{n // 250}.{n % 250}", client_id=None, now=now)
+        for n in range(250)
+    ]
+    for caller in callers:
+        memo.remember([caller.per_ip], now)
+        assert len(memo._ends) <= 100
+    assert memo.known([callers[0].per_ip]) == []  # the oldest went first
+    assert memo.known([callers[-1].per_ip]) == [callers[-1].per_ip]
+    later = now + 86400 * 2  # every window of those ended
+    fresh = ClientAuthLimits(source_ip="203.0.113.1", client_id=None, now=later)
+    memo.remember([fresh.per_ip], later)
+    assert memo.known([fresh.per_ip]) == [fresh.per_ip]
+    assert len(memo._ends) == 1
+
+
+@pytest.mark.django_db
+def test_a_refused_dpop_proof_counts_as_a_failure(api):
+    """With DPoP required, a valid secret without a proof is ``invalid_client``: counted like a wrong
+    secret (after the success was counted: a second round trip, only for a caller holding the secret)."""
+    created = make_community("dpopco")
+    client_auth_policy_set(
+        community=created.community, change=PolicyChange(dpop="required"), actor=TEST_ACTOR
+    )
+    credentials = {"client_id": "dpopco", "client_secret": created.client_secret}
+    with rates(token_failures="2/min"):
+        statuses = [post(api, "/auth/token", credentials, PARTNER_IP).status_code for _ in range(3)]
+        assert statuses == [401, 401, 429]
+        assert post(api, "/auth/token", credentials, "203.0.113.9").status_code == 401  # another address

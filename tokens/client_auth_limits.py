@@ -9,20 +9,31 @@ Knowing a client_id gives no power over that partner. So what is counted where:
   itself consumes. Nothing an outsider without the secret sends, from any number of addresses, touches
   a count the partner's own requests from its own address are checked against.
 
-Two steps per request, each one cache round trip (one Redis pipeline):
+One cache round trip (one Redis pipeline) per request, once its outcome is known:
 
-1. ``admit`` (DRF's throttle check, before the view): count the attempt per IP, read the failure counts;
-   refuse when the IP is over its rate or its failures (or this client_id's from this IP) reached the limit.
-2. after the secret check, ``record_failure`` counts the failure (atomic ``INCR``) and answers 429 instead
-   of 401 when the count it got back is past the limit; ``record_success`` counts the request for the
-   client_id and re-reads the failure counts. So however many guesses arrive at once, exactly the limit
-   of them get a checked answer: the read in step 1 alone would let every concurrent guess through.
+- the credentials failed (``record_failure``): the attempt counted per IP and the failure per IP and
+  per client_id + IP, with atomic ``INCR``; a failure whose count comes back past the limit is answered
+  429 instead of 401. So however many guesses arrive at once, exactly the limit of them get a verdict.
+- they passed (``record_success``): the attempt counted per IP, the request per client_id (where the view
+  counts it), the failure counts read; 429 when any limit is reached.
+- the request was answered before its credentials were checked (bad input, ``record_attempt``): the
+  attempt counted per IP, the failure counts read; 429 rather than the 400 when the address may not try.
+
+A limit's count only grows within its window, so once the shared count has reached a limit every later
+request it covers in that window is refused. Each process keeps those refusals (``_Refusals``): DRF's
+throttle check, before the view, answers a caller it already knows to be refused with 429 at once — no
+cache call, no database work. It only repeats what the shared count decided for that same window and
+limit, so a process that has not seen it (a fresh one, another server) asks the shared count as usual.
+
+With the cache unavailable the request is answered 503 (no verdict for an uncounted attempt).
 
 Fixed windows (epoch-aligned, ``N/period``): a caller may fit up to twice the rate across a boundary.
 """
 
 import hashlib
+import itertools
 import logging
+import threading
 import time
 
 from django.core.cache import cache
@@ -51,6 +62,7 @@ class _Window:
     key: str = ""
     limit: int = 0
     duration: int = 1
+    ends: float = 0.0
     wait: float = 0.0
 
     def __init__(self, scope: str, name: str, ident: str, now: float) -> None:
@@ -63,15 +75,56 @@ class _Window:
         self.limit, self.duration = int(number), _PERIODS[period[0]]
         window = int(now // self.duration)
         self.key = f"throttle_{name}_{ident}:{window}"
-        self.wait = (window + 1) * self.duration - now
+        self.ends = (window + 1) * self.duration
+        self.wait = self.ends - now
 
     @property
     def increment(self) -> dict[str, tuple[int, int]]:
         return {self.key: (1, self.duration + 1)} if self.enabled else {}
 
+    @property
+    def memo_key(self) -> tuple[str, int]:
+        # The limit is part of it: a count that reached 3 has not reached a limit of 300.
+        return (self.key, self.limit)
+
+
+class _Refusals:
+    """This process's memo of limits the shared count has reached in their current window.
+
+    Keyed by caller input (addresses, client_ids), so bounded: entries go when their window has ended, and
+    when it is full of live ones the oldest go first. Losing one costs only a round trip: the shared count
+    still refuses.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._ends: dict[tuple[str, int], float] = {}
+        self._lock = threading.Lock()
+
+    def known(self, windows: list[_Window]) -> list[_Window]:
+        return [window for window in windows if window.memo_key in self._ends]
+
+    def remember(self, windows: list[_Window], now: float) -> None:
+        with self._lock:
+            if len(self._ends) + len(windows) > self._size:
+                for key in [key for key, ends in self._ends.items() if ends <= now]:
+                    del self._ends[key]
+                excess = len(self._ends) + len(windows) - self._size
+                for key in list(itertools.islice(self._ends, max(excess, 0))):
+                    del self._ends[key]
+            for window in windows:
+                self._ends[window.memo_key] = window.ends
+
+    def clear(self) -> None:
+        with self._lock:
+            self._ends.clear()
+
+
+refusals = _Refusals(size=10_000)
+
 
 class ClientAuthLimits:
-    """The limits of one client-authenticated request, from admission to the secret check's outcome."""
+    """The limits of one client-authenticated request, from the throttle check to its one count."""
 
     def __init__(self, *, source_ip: str | None, client_id: str | None, now: float) -> None:
         ip = source_ip or "unknown"
@@ -83,83 +136,92 @@ class ClientAuthLimits:
                 _Window("token_failures", "token_failures_client_ip", _digest(f"{client_id}\x00{ip}"), now)
             )
         self.failures = [window for window in self.failures if window.enabled]
+        self.counted = False  # the attempt was counted per IP, or refused without counting
         self.retry_after = 0.0
 
-    def _refuse(self, windows: list[_Window]) -> bool:
-        metrics.throttled(windows[0].scope)
-        self.retry_after = max(window.wait for window in windows)
-        return False
+    def refused_here(self) -> bool:
+        """True (``retry_after`` set) when this process already saw the shared count refuse this caller in
+        the current window: no cache call."""
+        known = refusals.known([self.per_ip, *self.failures])
+        if not known:
+            return False
+        self.counted = True
+        metrics.throttled(known[0].scope)
+        self.retry_after = max(window.wait for window in known)
+        return True
 
-    def _failures_reached(self, counts: list[int]) -> list[_Window]:
-        return [window for window, count in zip(self.failures, counts) if count >= window.limit]
-
-    def admit(self) -> bool:
-        """Count the attempt per IP; False (``retry_after`` set) when this address may not try now."""
-        added, failures = counters(cache, self.per_ip.increment, [window.key for window in self.failures])
-        refused = self._failures_reached(failures)
-        if self.per_ip.enabled and added[0] > self.per_ip.limit:
-            refused.append(self.per_ip)
-        return self._refuse(refused) if refused else True
+    def record_attempt(self) -> None:
+        """Count an attempt answered before its credentials were checked; ``RateLimited`` when this
+        address may not try now (instead of that answer)."""
+        self._count(added=[self.per_ip], read=self.failures)
 
     def record_failure(self) -> None:
-        """Count a failed authentication; ``RateLimited`` when it went past a limit (no verdict given)."""
-        increments = {key: value for window in self.failures for key, value in window.increment.items()}
-        try:
-            added, _ = counters(cache, increments)
-        except Exception as error:  # any cache backend's failure: the 401 stands, only the count is lost
-            metrics.backend_error("cache")
-            _log.warning("rate-limit cache unavailable (%s): failure not counted", type(error).__name__)
-            return
-        refused = [window for window, count in zip(self.failures, added) if count > window.limit]
-        if refused:
-            metrics.throttled(refused[0].scope)
-            raise RateLimited(wait=max(window.wait for window in refused))
+        """Count a failed authentication; ``RateLimited`` when it went past a limit (no verdict given).
+
+        After ``record_success`` (a DPoP proof refused once the secret passed) only the failure is added:
+        a second round trip, on that path alone."""
+        self._count(added=([] if self.counted else [self.per_ip]) + self.failures, read=[], failed=True)
 
     def record_success(self, *, client_id: str, counted: bool) -> None:
-        """Count an authenticated request for its client_id (when ``counted``); ``RateLimited`` when the
-        client_id is over its rate, or failures from this address reached the limit meanwhile."""
-        per_client = _Window("token_client", "token_client", _digest(client_id), self.now)
-        increments = per_client.increment if counted else {}
+        """Count an authenticated request per IP and for its client_id (when ``counted``); ``RateLimited``
+        when the address or the client_id is over its rate, or this address's failures reached the limit."""
+        per_client = (
+            [_Window("token_client", "token_client", _digest(client_id), self.now)] if counted else []
+        )
+        self._count(added=[self.per_ip, *per_client], read=self.failures)
+
+    def _count(self, *, added: list[_Window], read: list[_Window], failed: bool = False) -> None:
+        """One round trip: add to ``added``, read ``read``; raise ``RateLimited`` on a refusal."""
+        added = [window for window in added if window.enabled]
+        self.counted = True
+        increments = {key: value for window in added for key, value in window.increment.items()}
         try:
-            added, failures = counters(cache, increments, [window.key for window in self.failures])
-        except Exception as error:  # admitted a moment ago: let the authenticated partner through
+            after, counts = counters(cache, increments, [window.key for window in read])
+        except Exception as error:  # any cache backend's failure: Redis, memcached, …
             metrics.backend_error("cache")
-            _log.warning("rate-limit cache unavailable (%s): success not counted", type(error).__name__)
-            return
-        refused = self._failures_reached(failures)
-        if added and added[0] > per_client.limit:
-            refused.append(per_client)
+            _log.warning("rate-limit cache unavailable (%s): request refused with 503", type(error).__name__)
+            raise ServiceUnavailable() from error
+        # A count added to is past its limit when above it; one only read, when at it (nothing was added).
+        # At its limit, a count refuses every later request of its window: those are remembered, bar the
+        # per-client_id one (only the view knows whether a request counts against it).
+        over = [window for window, count in zip(added, after) if count > window.limit]
+        reached = [window for window, count in zip(read, counts) if count >= window.limit]
+        refused = over + reached
+        reached += [
+            window
+            for window, count in zip(added, after)
+            if count >= window.limit and window.scope != "token_client"
+        ]
+        if reached:
+            refusals.remember(reached, self.now)
         if refused:
             metrics.throttled(refused[0].scope)
             raise RateLimited(wait=max(window.wait for window in refused))
 
 
 class ClientAuthThrottle(BaseThrottle):
-    """DRF's throttle hook for the client-authenticated views: step 1 (``admit``) of the limits above.
+    """DRF's throttle hook for the client-authenticated views: refuses at once the callers this process
+    already knows to be refused; everyone else is counted once, by the view, when the outcome is known.
 
-    The request keeps its ``ClientAuthLimits`` for step 2. With the cache down, a clean 503: never let an
-    uncounted brute force through.
+    The request keeps its ``ClientAuthLimits`` for that count. A body that does not parse raises here, and
+    the view counts it as an attempt before its 400.
     """
 
     def allow_request(self, request, view) -> bool:
         unreadable = None
         try:
             client_id = client_id_hint(request)
-        except APIException as error:  # a body that does not parse: counted as an attempt, then answered
+        except APIException as error:
             client_id, unreadable = None, error
         source_ip = getattr(request, "source_ip", None) or client_ip(request)
         limits = ClientAuthLimits(source_ip=source_ip, client_id=client_id, now=time.time())
         request.client_auth_limits = limits
-        try:
-            allowed = limits.admit()
-        except Exception as error:  # any cache backend's failure: Redis, memcached, …
-            metrics.backend_error("cache")
-            _log.warning("rate-limit cache unavailable (%s): request refused with 503", type(error).__name__)
-            raise ServiceUnavailable() from error
-        self.retry_after = limits.retry_after
-        if allowed and unreadable is not None:
+        if limits.refused_here():
+            self.retry_after = limits.retry_after
+            return False
+        if unreadable is not None:
             raise unreadable
-        return allowed
+        return True
 
     def wait(self) -> float:
         return self.retry_after

@@ -10,7 +10,13 @@ from rest_framework.response import Response
 
 from audit.services import Actor
 from bfluence.conf import app_settings
-from bfluence.errors import InvalidClient, InvalidRequest, UnsupportedGrantType
+from bfluence.errors import (
+    InvalidClient,
+    InvalidRequest,
+    RateLimited,
+    ServiceUnavailable,
+    UnsupportedGrantType,
+)
 from bfluence.http import BoundedFormParser, StrictJSONParser
 from bfluence.views import NoStoreAPIView
 from tokens import schema
@@ -46,6 +52,18 @@ class ClientAuthenticatedView(NoStoreAPIView):
         request.source_ip = client_ip(request)
         super().initial(request, *args, **kwargs)
 
+    def handle_exception(self, exc):
+        # Answered before the credentials' outcome was counted (bad input, 405, 413, 415, …): still an
+        # attempt from this address, counted now; 429 instead when the address may not try (503 with the
+        # cache down).
+        limits = getattr(self.request, "client_auth_limits", None)
+        if limits is not None and not limits.counted:
+            try:
+                limits.record_attempt()
+            except (RateLimited, ServiceUnavailable) as refused:
+                exc = refused
+        return super().handle_exception(exc)
+
     @staticmethod
     def partner_actor(request, client: AuthenticatedClient) -> Actor:
         return Actor.partner(client.community.client_id, request.source_ip)
@@ -66,9 +84,10 @@ class ClientAuthenticatedView(NoStoreAPIView):
         )
 
     def authenticate_client(self, request) -> AuthenticatedClient:
-        """The client check, then its count: a failure per IP and client_id + IP, a success per client_id."""
+        """The client check, then its one count: the attempt per IP, and a failure per IP and client_id + IP
+        or a success per client_id."""
         credentials = client_credentials(request, audiences=lambda: self.assertion_audiences(request))
-        limits = request.client_auth_limits  # admitted by ClientAuthThrottle
+        limits = request.client_auth_limits  # not already refused by ClientAuthThrottle
         try:
             client = client_authenticate(credentials=credentials, source_ip=request.source_ip)
         except InvalidClient:
@@ -79,7 +98,8 @@ class ClientAuthenticatedView(NoStoreAPIView):
 
     @staticmethod
     def dpop_binding(request, client: AuthenticatedClient) -> str | None:
-        """The DPoP key to bind the token to (RFC 9449 §5); a bad proof fails like a bad secret."""
+        """The DPoP key to bind the token to (RFC 9449 §5); a bad proof fails like a bad secret (counted
+        after the success was: a second round trip, only for a caller that holds the secret)."""
         try:
             return token_binding_for(
                 client=client,
