@@ -91,9 +91,9 @@ class _Window:
 class _Refusals:
     """This process's memo of limits the shared count has reached in their current window.
 
-    Keyed by caller input (addresses, client_ids), so bounded: entries go when their window has ended, and
-    when it is full of live ones the oldest go first. Losing one costs only a round trip: the shared count
-    still refuses.
+    Keyed by caller input (addresses, client_ids), so bounded: entries whose window has ended go, and when
+    it is full of live ones the oldest go first. Losing one costs only a round trip: the shared count
+    still refuses. (An entry of an ended window could not refuse anyone anyway: the window is in its key.)
     """
 
     def __init__(self, size: int) -> None:
@@ -106,12 +106,16 @@ class _Refusals:
 
     def remember(self, windows: list[_Window], now: float) -> None:
         with self._lock:
+            # Mostly remembered in time order: the ended windows are at the front.
+            while self._ends and next(iter(self._ends.values())) <= now:
+                del self._ends[next(iter(self._ends))]
             if len(self._ends) + len(windows) > self._size:
                 for key in [key for key, ends in self._ends.items() if ends <= now]:
                     del self._ends[key]
-                excess = len(self._ends) + len(windows) - self._size
-                for key in list(itertools.islice(self._ends, max(excess, 0))):
-                    del self._ends[key]
+                # Still full of live ones: the oldest quarter goes, so a flood pays for this scan rarely.
+                if len(self._ends) + len(windows) > self._size:
+                    for key in list(itertools.islice(self._ends, len(windows) + self._size // 4)):
+                        del self._ends[key]
             for window in windows:
                 self._ends[window.memo_key] = window.ends
 
