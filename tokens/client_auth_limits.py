@@ -164,7 +164,7 @@ class ClientAuthLimits:
 
         After ``record_success`` (a DPoP proof refused once the secret passed) only the failure is added:
         a second round trip, on that path alone."""
-        self._count(added=([] if self.counted else [self.per_ip]) + self.failures, read=[], failed=True)
+        self._count(added=([] if self.counted else [self.per_ip]) + self.failures, read=[])
 
     def record_success(self, *, client_id: str, counted: bool) -> None:
         """Count an authenticated request per IP and for its client_id (when ``counted``); ``RateLimited``
@@ -174,7 +174,7 @@ class ClientAuthLimits:
         )
         self._count(added=[self.per_ip, *per_client], read=self.failures)
 
-    def _count(self, *, added: list[_Window], read: list[_Window], failed: bool = False) -> None:
+    def _count(self, *, added: list[_Window], read: list[_Window]) -> None:
         """One round trip: add to ``added``, read ``read``; raise ``RateLimited`` on a refusal."""
         added = [window for window in added if window.enabled]
         self.counted = True
