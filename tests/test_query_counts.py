@@ -18,9 +18,10 @@ LOCK_STATEMENTS = 1 if connection.vendor == "postgresql" else 0
 
 
 def test_token_issue_costs_three_reads_and_three_writes(api, acme, django_assert_num_queries):
-    # secrets read; savepoint; community row locked (PostgreSQL), then community and secret read again
-    # (issue-time race, issue 10 item 7); insert token; update last-used; insert audit row; release
-    with django_assert_num_queries(7 + LOCK_STATEMENTS) as captured:
+    # secrets compared; the matched client's community and policy read; savepoint; community row locked
+    # (PostgreSQL), then community and secret read again (issue-time race, issue 10 item 7); insert
+    # token; update last-used; insert audit row; release
+    with django_assert_num_queries(8 + LOCK_STATEMENTS) as captured:
         assert request_token(api, acme).status_code == 200
     locking = [query["sql"] for query in captured.captured_queries if " FOR " in query["sql"]]
     assert [sql.endswith(" FOR SHARE") for sql in locking] == [True] * LOCK_STATEMENTS
@@ -28,7 +29,7 @@ def test_token_issue_costs_three_reads_and_three_writes(api, acme, django_assert
 
 def test_a_second_token_within_a_minute_skips_the_last_used_write(api, acme, django_assert_num_queries):
     request_token(api, acme)
-    with django_assert_num_queries(6 + LOCK_STATEMENTS):
+    with django_assert_num_queries(7 + LOCK_STATEMENTS):
         assert request_token(api, acme).status_code == 200
 
 
