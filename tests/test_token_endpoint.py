@@ -188,6 +188,21 @@ def test_absurdly_long_field_is_invalid_request(api, acme, field, length):
     assert_error(api.post("/auth/token", body, format="json"), 400, "invalid_request")
 
 
+def test_a_field_error_is_told_in_each_requests_own_language(api, acme):
+    # The fields' validators are shared between requests (StrictCharField's cheap copy): the first
+    # request's language must not stick to the message for every later one.
+    body = {"client_id": "acme", "client_secret": "s", "scope": "x" * 1001}
+    first = api.post("/auth/token", body, format="json", HTTP_ACCEPT_LANGUAGE="en")
+    second = api.post("/auth/token", body, format="json", HTTP_ACCEPT_LANGUAGE="pt-BR")
+
+    assert assert_error(first, 400, "invalid_request")["fields"]["scope"] == [
+        "Ensure this field has no more than 1000 characters."
+    ]
+    assert assert_error(second, 400, "invalid_request")["fields"]["scope"] == [
+        "Certifique-se de que este campo não tenha mais de 1000 caracteres."
+    ]
+
+
 def test_huge_body_is_refused_with_a_json_4xx(api, acme):
     raw = b'{"client_id": "' + b"a" * 200_000 + b'"}'
     response = api.generic("POST", "/auth/token", raw, content_type="application/json")

@@ -12,6 +12,8 @@ import copy
 from collections.abc import Callable
 from urllib.parse import unquote_plus
 
+from django.core.validators import MaxLengthValidator, MinLengthValidator
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -31,12 +33,22 @@ class StrictCharField(serializers.CharField):
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("trim_whitespace", False)
         super().__init__(**kwargs)
+        # DRF words the length messages with its lazy_format, which keeps its first rendering for good
+        # (and is not safe to render from two threads at once). The copies below share these validators
+        # between every request of the process, so that first request's language would stick for all:
+        # Django's format_lazy renders anew each time, in the language of the request at hand.
+        for validator in self.validators:
+            if isinstance(validator, MaxLengthValidator):
+                validator.message = format_lazy(self.error_messages["max_length"], max_length=self.max_length)
+            elif isinstance(validator, MinLengthValidator):
+                validator.message = format_lazy(self.error_messages["min_length"], min_length=self.min_length)
 
     def __deepcopy__(self, memo):
         # DRF deep-copies a serializer's declared fields for every instance, by calling __init__ again
         # with deep copies of its arguments and building new validators: ~8% of a token request's CPU
         # (profiled, issue 14). Nothing here changes a field once declared (its validators and messages
-        # are only read), so a shallow copy, which DRF then binds to the new serializer, is enough.
+        # are only read, and render per request: see __init__), so a shallow copy, which DRF then binds
+        # to the new serializer, is enough.
         return copy.copy(self)
 
     def to_internal_value(self, data):
