@@ -12,9 +12,17 @@ import threading
 import pytest
 from django.db import connection
 
-from tests.conftest import TEST_ACTOR, make_community, request_token
-from tokens.models import IssuedToken
-from tokens.services import issuance, secret_rotate
+from tests.conftest import TEST_ACTOR, make_community, post_form, request_token
+from tests.keyfactory import ASSERTION_TYPE, assertion, private_key, public_pem
+from tokens.models import ClientKey, IssuedToken
+from tokens.services import (
+    PolicyChange,
+    client_auth_policy_set,
+    client_key_add,
+    client_key_retire,
+    issuance,
+    secret_rotate,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,10 +49,10 @@ def held_issue(monkeypatch, api, postgresql_only):
 
     monkeypatch.setattr(issuance, "_token_mint", mint_holding)
 
-    def start(created):
+    def start(created, ask_with=request_token):
         def ask():
             try:
-                holder["response"] = request_token(type(api)(), created)
+                holder["response"] = ask_with(type(api)(), created)
             finally:
                 connection.close()
 
@@ -110,3 +118,44 @@ def test_a_cut_off_still_waits_for_a_token_being_issued_and_then_revokes_it(api,
     assert held.status_code == 200
     token = IssuedToken.objects.get(community=created.community)
     assert token.revoked_at is not None
+
+
+def test_a_key_retirement_waits_for_a_token_being_issued_with_that_key(api, held_issue):
+    # Retiring a key is a cut-off too (SECURITY.md item 7): it must not slip in between the issuing
+    # re-read, which found the key active, and the token's commit, leaving a token issued under a key
+    # after the moment the key is recorded as retired.
+    created = make_community("keyed")
+    key = private_key("ES256")
+    client_key_add(community=created.community, key_text=public_pem(key), actor=TEST_ACTOR)
+    client_auth_policy_set(
+        community=created.community, change=PolicyChange(methods=["private_key_jwt"]), actor=TEST_ACTOR
+    )
+    kid = ClientKey.objects.get(community=created.community).kid
+
+    def with_the_key(client, created):
+        signed = assertion(key, "keyed", "http://testserver/auth/token")
+        fields = {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE}
+        return post_form(client, "/auth/token", {**fields, "client_assertion": signed})
+
+    finish_held = held_issue(created, ask_with=with_the_key)
+    retired = threading.Event()
+
+    def retire():
+        try:
+            client_key_retire(community=created.community, kid=kid, actor=TEST_ACTOR)
+            retired.set()
+        finally:
+            connection.close()
+
+    retirement = threading.Thread(target=retire)
+    retirement.start()
+    retirement.join(1.0)
+    waited = not retired.is_set()
+    held = finish_held()
+    retirement.join(10)
+
+    assert waited, "the key was retired while a token was being issued with it"
+    assert retired.is_set()
+    assert held.status_code == 200, held.content
+    token = IssuedToken.objects.get(community=created.community)
+    assert token.issued_at <= ClientKey.objects.get(kid=kid).retired_at

@@ -94,6 +94,9 @@ def client_key_add(*, community: Community, key_text: str, actor: Actor) -> Clie
 @transaction.atomic
 def client_key_retire(*, community: Community, kid: str, actor: Actor, reason: str = "") -> ClientKey:
     """Retire an active key at once: assertions signed with it are refused from the next request."""
+    # The community row first, as every cut-off: a token being issued with this key holds it in SHARE
+    # mode, so the retirement waits for it, or it sees the retirement (issuance._still_entitled).
+    Community.objects.select_for_update().filter(pk=community.pk).first()
     key: ClientKey | None = _active_keys(community).select_for_update().filter(kid=kid).first()
     if key is None:
         raise ValidationError(_("The community has no active key with kid %(kid)r.") % {"kid": kid})
