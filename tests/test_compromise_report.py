@@ -17,7 +17,13 @@ from tests.conftest import TEST_ACTOR, get_bflus, issue_token, request_token
 from tests.test_admin import form_key
 from tokens import views as token_views
 from tokens.models import ClientSecret, IssuedToken, RevocationRequest
-from tokens.services import NewCommunity, revocation_request_handle, secret_rotate
+from tokens.services import (
+    NewCommunity,
+    PolicyChange,
+    client_auth_policy_set,
+    revocation_request_handle,
+    secret_rotate,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -144,6 +150,28 @@ def test_no_token_survives_a_cut_off_that_lands_between_verify_and_mint(
     assert response.json()["error"] == "invalid_client"
     assert not IssuedToken.objects.exists()
     assert AuditEvent.objects.filter(event_type="client_auth_failed", client_id="acme").count() == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        PolicyChange(methods=["private_key_jwt"]),  # secrets switched off for this partner
+        PolicyChange(allowed_ips=["203.0.113.0/24"]),  # only from the partner's own network
+        PolicyChange(dpop="required"),  # only tokens bound to a key
+    ],
+)
+def test_a_policy_change_landing_between_verify_and_mint_is_seen(api, acme, between_verify_and_mint, change):
+    # The policy admitted the request when it authenticated; the token is minted under the policy in
+    # force when it is recorded, as for every other cut-off (SECURITY.md item 7).
+    between_verify_and_mint(
+        lambda: client_auth_policy_set(community=acme.community, change=change, actor=TEST_ACTOR)
+    )
+
+    response = request_token(api, acme)
+
+    assert response.status_code == 401, response.content
+    assert response.json()["error"] == "invalid_client"
+    assert not IssuedToken.objects.exists()
 
 
 def test_a_report_landing_between_verify_and_mint_wins(api, acme, between_verify_and_mint):

@@ -228,15 +228,17 @@ def token_lifetime_for(community: Community) -> timedelta:
 
 # The issuing transaction's re-read, compiled once (one per kind of credential): compiling this join on
 # every token request cost ~25% of the request's CPU (profiled, issue 14). The secret's expiry is read
-# with it and compared here, with the app's clock, as in _matching_secret.
+# with it and compared here, with the app's clock, as in _matching_secret; the policy too, since a
+# policy change is a cut-off as well (methods, IP allowlist, DPoP required).
 # Lock first, read after, in two statements: PostgreSQL re-checks a waiting locking SELECT against the
 # new version of the locked row only, and would judge a joined secret as it was before the rotation that
 # held the lock committed. The reads that follow the lock see everything committed by then.
+_POLICY_COLUMNS = policy_columns("auth_policy__")
 _entitled_by_secret = PrecompiledQuery(
     lambda community_id, secret_id: (
         Community.objects.filter(pk=community_id, is_active=True, secrets__pk=secret_id)
         .order_by("pk")
-        .values_list(*_COMMUNITY_FIELDS, "secrets__valid_until")[:1]
+        .values_list(*_COMMUNITY_FIELDS, *_POLICY_COLUMNS, "secrets__valid_until")[:1]
     ),
     -987_654_321,
     -987_654_322,
@@ -247,7 +249,7 @@ _entitled_by_key = PrecompiledQuery(
             pk=community_id, is_active=True, client_keys__pk=key_id, client_keys__retired_at__isnull=True
         )
         .order_by("pk")
-        .values_list(*_COMMUNITY_FIELDS)[:1]
+        .values_list(*_COMMUNITY_FIELDS, *_POLICY_COLUMNS)[:1]
     ),
     -987_654_321,
     -987_654_322,
@@ -271,13 +273,17 @@ def _community_hold(community_id: int) -> None:
         cursor.execute(f'SELECT 1 FROM {table} WHERE "id" = %s FOR SHARE', [community_id])
 
 
-def _still_entitled(client: AuthenticatedClient) -> Community | None:
-    """Inside the issuing transaction: lock the community row, then read it and the credential again.
+def _still_entitled(
+    client: AuthenticatedClient, *, source_ip: str | None, dpop_jkt: str | None
+) -> Community | None:
+    """Inside the issuing transaction: lock the community row, then read it, its policy and the credential
+    again.
 
-    Everything that cuts a community off (rotation, deactivation, a compromise report, "revoke all")
-    writes that same row first, so it either committed before this read, and is seen here, or waits
-    for this transaction, and then revokes the token it recorded. A request that passed verification
-    just before the cut-off can therefore never mint a token that outlives it (issue 10, item 7).
+    Everything that cuts a community off (rotation, deactivation, a compromise report, "revoke all", a
+    key's retirement, a policy change) writes or locks that same row first, so it either committed
+    before this read, and is seen here, or waits for this transaction, and then revokes the token it
+    recorded (or, if it revokes none, comes after it). A request that passed verification just before
+    the cut-off can therefore never mint a token that outlives it (issue 10, item 7).
     """
     row: tuple[Any, ...] | None
     _community_hold(client.community.pk)
@@ -295,10 +301,19 @@ def _still_entitled(client: AuthenticatedClient) -> Community | None:
         row = cast(
             "tuple[Any, ...] | None",
             Community.objects.filter(pk=client.community.pk, is_active=True)
-            .values_list(*_COMMUNITY_FIELDS)
+            .values_list(*_COMMUNITY_FIELDS, *_POLICY_COLUMNS)
             .first(),
         )
-    return Community.from_db("default", _COMMUNITY_FIELDS, row) if row is not None else None
+    if row is None:
+        return None
+    fields = len(_COMMUNITY_FIELDS)
+    policy = ClientPolicy.from_columns(*row[fields:])
+    method = METHOD_CLIENT_SECRET if client.key_id is None else METHOD_PRIVATE_KEY_JWT
+    if not policy.allows_method(method) or not policy.admits_client(source_ip):
+        return None
+    if policy.dpop == "required" and dpop_jkt is None:
+        return None
+    return Community.from_db("default", _COMMUNITY_FIELDS, row[:fields])
 
 
 def token_issue(
@@ -315,7 +330,7 @@ def token_issue(
     ``_still_entitled``); if it was cut off since it authenticated, the answer is ``invalid_client``.
     """
     with transaction.atomic():
-        community = _still_entitled(client)
+        community = _still_entitled(client, source_ip=source_ip, dpop_jkt=dpop_jkt)
         if community is not None:
             return _token_mint(
                 client=client,
