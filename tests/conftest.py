@@ -25,10 +25,12 @@ def _fresh_rate_limits():
     cache.clear()
     WindowCounterThrottle._pending.clear()
     client_auth_limits.refusals.clear()
+    client_auth_limits.cache_health.in_doubt = False
     yield
     cache.clear()
     WindowCounterThrottle._pending.clear()
     client_auth_limits.refusals.clear()
+    client_auth_limits.cache_health.in_doubt = False
 
 
 @pytest.fixture

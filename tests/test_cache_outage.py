@@ -9,7 +9,9 @@ import pytest
 from django.core.cache import cache
 from django.test import override_settings
 
+from audit.models import AuditEvent
 from tests.conftest import TEST_ACTOR, get_bflus, issue_token, request_token
+from tokens import client_auth_limits
 from tokens.services import community_deactivate, tokens_revoke_all
 
 pytestmark = pytest.mark.django_db
@@ -79,3 +81,28 @@ def test_readyz_names_the_cache_as_down(api, redis_down):
     body = response.json()
     assert body["checks"] == {"database": "ok", "cache": "down"}
     assert body["error"] == "service_unavailable"
+
+
+def test_an_outage_does_not_let_outsiders_reach_the_database(
+    api, acme, globex, redis_down, django_assert_num_queries
+):
+    """The count comes after the credential check; once this process has seen the cache fail, it asks
+    the cache first, so guesses during an outage cost no read and write no audit row before their 503."""
+    guess = {"client_id": "acme", "client_secret": globex.client_secret}
+    assert api.post("/auth/token", guess, format="json").status_code == 503  # discovers the outage
+    audited = AuditEvent.objects.filter(event_type="client_auth_failed").count()
+
+    with django_assert_num_queries(0):
+        for _ in range(20):
+            response = api.post("/auth/token", guess, format="json")
+            assert response.status_code == 503
+            assert response.json()["error"] == "service_unavailable"
+    assert AuditEvent.objects.filter(event_type="client_auth_failed").count() == audited
+
+
+def test_once_the_cache_answers_again_token_requests_go_through(api, acme, redis_down):
+    assert request_token(api, acme).status_code == 503  # this process now doubts the cache
+    with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}):
+        assert request_token(api, acme).status_code == 200  # checked the cache first: it answers again
+        assert not client_auth_limits.cache_health.in_doubt
+        assert request_token(api, acme).status_code == 200

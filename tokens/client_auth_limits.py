@@ -25,7 +25,11 @@ throttle check, before the view, answers a caller it already knows to be refused
 cache call, no database work. It only repeats what the shared count decided for that same window and
 limit, so a process that has not seen it (a fresh one, another server) asks the shared count as usual.
 
-With the cache unavailable the request is answered 503 (no verdict for an uncounted attempt).
+With the cache unavailable the request is answered 503 (no verdict for an uncounted attempt). Since the
+count comes after the credential check, a process that has seen the cache fail doubts it
+(``cache_health``): its throttle check then asks the cache first and answers 503 before any database
+work while it is still down, so an outage never lets outsiders' guesses through to a read and an audit
+row each. The first answer from the cache ends the doubt.
 
 Fixed windows (epoch-aligned, ``N/period``): a caller may fit up to twice the rate across a boundary.
 """
@@ -127,6 +131,34 @@ class _Refusals:
 refusals = _Refusals(size=10_000)
 
 
+class _CacheHealth:
+    """Whether this process last found the cache unreachable (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.in_doubt = False
+
+    def check(self) -> None:
+        """While in doubt: one cache call before any database work; ``ServiceUnavailable`` if it fails."""
+        if not self.in_doubt:
+            return
+        try:
+            cache.get(_PROBE_KEY)
+        except Exception as error:  # any cache backend's failure: Redis, memcached, …
+            raise _unavailable(error) from error
+        self.in_doubt = False
+
+
+_PROBE_KEY = "throttle_client_auth_probe"
+cache_health = _CacheHealth()
+
+
+def _unavailable(error: Exception) -> ServiceUnavailable:
+    cache_health.in_doubt = True
+    metrics.backend_error("cache")
+    _log.warning("rate-limit cache unavailable (%s): request refused with 503", type(error).__name__)
+    return ServiceUnavailable()
+
+
 class ClientAuthLimits:
     """The limits of one client-authenticated request, from the throttle check to its one count."""
 
@@ -182,9 +214,8 @@ class ClientAuthLimits:
         try:
             after, counts = counters(cache, increments, [window.key for window in read])
         except Exception as error:  # any cache backend's failure: Redis, memcached, …
-            metrics.backend_error("cache")
-            _log.warning("rate-limit cache unavailable (%s): request refused with 503", type(error).__name__)
-            raise ServiceUnavailable() from error
+            raise _unavailable(error) from error
+        cache_health.in_doubt = False
         # A count added to is past its limit when above it; one only read, when at it (nothing was added).
         # At its limit, a count refuses every later request of its window: those are remembered, bar the
         # per-client_id one (only the view knows whether a request counts against it).
@@ -223,6 +254,7 @@ class ClientAuthThrottle(BaseThrottle):
         if limits.refused_here():
             self.retry_after = limits.retry_after
             return False
+        cache_health.check()
         if unreadable is not None:
             raise unreadable
         return True
