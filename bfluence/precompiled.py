@@ -19,11 +19,13 @@ to the calling thread's connection on each call.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django.db import connections, transaction
 from django.db.models import DateField, DateTimeField, Field, Model, QuerySet, TimeField, signals
 from django.db.models.sql import InsertQuery
 
+T = TypeVar("T")
 # (value, expression, connection) -> value, as Django's converters take them.
 Converter = Callable[[object, object, object], object]
 
@@ -45,6 +47,15 @@ def _detached(converter: Converter, connection) -> Converter:
     if function is not None and owner is connection:
         return lambda value, expression, conn: function(conn, value, expression, conn)
     return converter  # bound to a field or an expression, or a plain function: no connection inside
+
+
+def _once_per_database(compiled: dict[tuple[str, str], T], using: str, compile: Callable[[str], T]) -> T:
+    """``compile(using)``, cached per alias and vendor: never per connection (see the module docstring)."""
+    key = (using, connections[using].vendor)
+    found = compiled.get(key)
+    if found is None:
+        found = compiled[key] = compile(using)
+    return found
 
 
 class PrecompiledQuery:
@@ -71,11 +82,7 @@ class PrecompiledQuery:
         return _Compiled(sql, positions, params, detached)
 
     def _compiled_for(self, using: str) -> _Compiled:
-        key = (using, connections[using].vendor)
-        compiled = self._compiled.get(key)
-        if compiled is None:
-            compiled = self._compiled[key] = self._compile(using)
-        return compiled
+        return _once_per_database(self._compiled, using, self._compile)
 
     def rows(self, *arguments, using: str = "default") -> list[tuple]:
         rows = self.raw_rows(*arguments, using=using)
@@ -166,11 +173,7 @@ class PrecompiledInsert:
         return sql
 
     def _sql_for(self, using: str) -> str:
-        key = (using, connections[using].vendor)
-        sql = self._sql.get(key)
-        if sql is None:
-            sql = self._sql[key] = self._compile(using)
-        return sql
+        return _once_per_database(self._sql, using, self._compile)
 
     def insert(self, *, using: str = "default", **values) -> None:
         unknown = values.keys() - self._attnames

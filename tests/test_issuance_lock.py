@@ -70,19 +70,28 @@ def held_issue(monkeypatch, api, postgresql_only):
     return start
 
 
-def test_a_partners_token_requests_do_not_wait_for_each_other(api, held_issue):
-    created = make_community("busy")
-    finish_held = held_issue(created)
-    outcome = {}
+def _beside(action) -> tuple[threading.Thread, threading.Event]:
+    """``action`` started in a thread of its own (its own database connection); the event is set once
+    it has returned."""
+    done = threading.Event()
 
-    def ask_meanwhile():
+    def run():
         try:
-            outcome["response"] = request_token(type(api)(), created)
+            action()
+            done.set()
         finally:
             connection.close()
 
-    meanwhile = threading.Thread(target=ask_meanwhile)
-    meanwhile.start()
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, done
+
+
+def test_a_partners_token_requests_do_not_wait_for_each_other(api, held_issue):
+    created = make_community("busy")
+    finish_held = held_issue(created)
+    outcome: dict = {}
+    meanwhile, _answered = _beside(lambda: outcome.update(response=request_token(type(api)(), created)))
     meanwhile.join(5)
     finished_first = not meanwhile.is_alive()
     held = finish_held()
@@ -97,17 +106,9 @@ def test_a_partners_token_requests_do_not_wait_for_each_other(api, held_issue):
 def test_a_cut_off_still_waits_for_a_token_being_issued_and_then_revokes_it(api, held_issue):
     created = make_community("cutoff")
     finish_held = held_issue(created)
-    rotated = threading.Event()
-
-    def rotate():
-        try:
-            secret_rotate(community=created.community, actor=TEST_ACTOR, revoke_tokens=True)
-            rotated.set()
-        finally:
-            connection.close()
-
-    rotation = threading.Thread(target=rotate)
-    rotation.start()
+    rotation, rotated = _beside(
+        lambda: secret_rotate(community=created.community, actor=TEST_ACTOR, revoke_tokens=True)
+    )
     rotation.join(1.0)
     waited = not rotated.is_set()
     held = finish_held()
@@ -138,17 +139,9 @@ def test_a_key_retirement_waits_for_a_token_being_issued_with_that_key(api, held
         return post_form(client, "/auth/token", {**fields, "client_assertion": signed})
 
     finish_held = held_issue(created, ask_with=with_the_key)
-    retired = threading.Event()
-
-    def retire():
-        try:
-            client_key_retire(community=created.community, kid=kid, actor=TEST_ACTOR)
-            retired.set()
-        finally:
-            connection.close()
-
-    retirement = threading.Thread(target=retire)
-    retirement.start()
+    retirement, retired = _beside(
+        lambda: client_key_retire(community=created.community, kid=kid, actor=TEST_ACTOR)
+    )
     retirement.join(1.0)
     waited = not retired.is_set()
     held = finish_held()

@@ -2,7 +2,6 @@
 
 from bfluence.conf import app_settings
 from tokens.dpop import ProofRejected, VerifiedProof, proof_verify
-from tokens.policy import METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT
 from tokens.services.client_auth import jti_use_once
 from tokens.services.issuance import AuthenticatedClient, client_refuse
 
@@ -44,12 +43,11 @@ def token_binding_for(
             return dpop_proof_accept(proof=proof, method="POST", url=url).jkt
         except ProofRejected as rejected:
             reason = f"dpop_{rejected.reason}"
-    method = METHOD_CLIENT_SECRET if client.key_id is None else METHOD_PRIVATE_KEY_JWT
     raise client_refuse(
         reason=reason,
         client_id=client.community.client_id,
         community=client.community,
         source_ip=source_ip,
-        method=method,
+        method=client.method,
         via_basic=via_basic,
     )

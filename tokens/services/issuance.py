@@ -60,6 +60,11 @@ class AuthenticatedClient:
     policy: ClientPolicy = DEFAULT_POLICY
     via_basic: bool = False
 
+    @property
+    def method(self) -> str:
+        """How it authenticated: with a registered key, or else with a secret."""
+        return METHOD_CLIENT_SECRET if self.key_id is None else METHOD_PRIVATE_KEY_JWT
+
 
 @dataclass(frozen=True)
 class IssuedAccessToken:
@@ -308,8 +313,7 @@ def _still_entitled(
         return None
     fields = len(_COMMUNITY_FIELDS)
     policy = ClientPolicy.from_columns(*row[fields:])
-    method = METHOD_CLIENT_SECRET if client.key_id is None else METHOD_PRIVATE_KEY_JWT
-    if not policy.allows_method(method) or not policy.admits_client(source_ip):
+    if not policy.allows_method(client.method) or not policy.admits_client(source_ip):
         return None
     if policy.dpop == "required" and dpop_jkt is None:
         return None
@@ -344,7 +348,7 @@ def token_issue(
         client_id=client.community.client_id,
         community=None,
         source_ip=source_ip,
-        method=METHOD_CLIENT_SECRET if client.secret_id is not None else METHOD_PRIVATE_KEY_JWT,
+        method=client.method,
         via_basic=client.via_basic,
     )
 
