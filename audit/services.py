@@ -81,16 +81,37 @@ def audit_record(
     An INSERT, never an UPDATE (append-only), compiled once: it runs with every token issued. The row
     is the one ``AuditEvent.objects.create`` would write (``tests/test_precompiled_insert.py``).
     """
-    _audit_insert.insert(
-        event_type=event_type,
-        actor_type=actor.kind,
-        actor=scrub(actor.name)[:200],
-        community_id=community.pk if community else None,
-        client_id=printable_client_id(client_id or (community.client_id if community else "")),
-        jti=jti,
-        source_ip=source_ip or actor.source_ip,
-        details=scrub_value(details or {}),
-    )
+    _audit_insert.insert(**_audit_row(event_type, actor, community, client_id, jti, source_ip, details))
+
+
+def audit_record_statement(
+    *,
+    source: str,
+    event_type: str,
+    actor: Actor,
+    community: "Community | None" = None,
+    client_id: str = "",
+    jti: str = "",
+    source_ip: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> tuple[str, list]:
+    """The same row as ``audit_record``, as SQL and parameters that write it once per row of ``source``
+    (a FROM clause): for a statement that records an action and its audit row together or neither."""
+    row = _audit_row(event_type, actor, community, client_id, jti, source_ip, details)
+    return _audit_insert.select_sql(source), _audit_insert.prepared(**row)
+
+
+def _audit_row(event_type, actor, community, client_id, jti, source_ip, details) -> dict[str, Any]:
+    return {
+        "event_type": event_type,
+        "actor_type": actor.kind,
+        "actor": scrub(actor.name)[:200],
+        "community_id": community.pk if community else None,
+        "client_id": printable_client_id(client_id or (community.client_id if community else "")),
+        "jti": jti,
+        "source_ip": source_ip or actor.source_ip,
+        "details": scrub_value(details or {}),
+    }
 
 
 _decisions = logging.getLogger("bfluence.auth")

@@ -17,7 +17,8 @@ connection object alive for ever. Converters that Django binds to one connection
 to the calling thread's connection on each call.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -36,6 +37,12 @@ class _Compiled:
     positions: list[int]  # where each argument goes in the compiled parameter list
     static_params: list
     converters: list[tuple[int, list[Converter], object]]  # (column, converters, expression)
+
+    def params(self, arguments) -> list:
+        params = list(self.static_params)
+        for position, argument in zip(self.positions, arguments):
+            params[position] = argument
+        return params
 
 
 def _detached(converter: Converter, connection) -> Converter:
@@ -85,33 +92,56 @@ class PrecompiledQuery:
         return _once_per_database(self._compiled, using, self._compile)
 
     def rows(self, *arguments, using: str = "default") -> list[tuple]:
-        rows = self.raw_rows(*arguments, using=using)
-        converters = self._compiled_for(using).converters
-        if converters:
+        compiled = self._compiled_for(using)
+        with connections[using].cursor() as cursor:
+            cursor.execute(compiled.sql, compiled.params(arguments))
+            rows = cursor.fetchall()
+        if compiled.converters:
             connection = connections[using]
-            rows = [_converted(row, converters, connection) for row in rows]
+            rows = [_converted(row, compiled.converters, connection) for row in rows]
         return rows
 
-    def raw_rows(self, *arguments, using: str = "default") -> list[tuple]:
-        """The rows as the database driver returns them, before Django's converters.
+    @contextmanager
+    def unloaded_rows(self, *arguments, using: str = "default") -> Iterator["UnloadedRows"]:
+        """The rows as the server sent them, each turned into Python values only when asked for.
 
-        For callers that must do the same work whatever the rows: client authentication converts
-        only the row whose secret matched, so a known client_id costs no more than an unknown one.
+        For callers that must do the same work whatever the rows: client authentication compares two
+        columns of every row and loads only the row that matched, so the columns a known client_id's
+        rows carry cost nothing until then (the driver would otherwise parse every date, JSON and
+        interval of every row: ~50 µs a known client_id took longer than an unknown one; issue 14).
         """
         compiled = self._compiled_for(using)
-        params = list(compiled.static_params)
-        for position, argument in zip(compiled.positions, arguments):
-            params[position] = argument
         with connections[using].cursor() as cursor:
-            cursor.execute(compiled.sql, params)
-            return cursor.fetchall()
+            cursor.execute(compiled.sql, compiled.params(arguments))
+            yield UnloadedRows(cursor.cursor, compiled.converters, connections[using])
 
-    def convert(self, row, using: str = "default") -> tuple:
-        """One raw row through the converters Django would apply (JSON, datetimes on SQLite, …)."""
-        compiled = self._compiled_for(using)
-        if not compiled.converters:
-            return tuple(row)
-        return _converted(row, compiled.converters, connections[using])
+
+class UnloadedRows:
+    """A query's result, loaded row by row: psycopg keeps the server's bytes until a row is fetched."""
+
+    def __init__(self, cursor, converters, connection) -> None:
+        self._cursor = cursor
+        self._converters = converters
+        self._connection = connection
+        self._result = getattr(cursor, "pgresult", None)  # psycopg; other drivers load as they fetch
+        self._rows = None if self._result is not None else cursor.fetchall()
+        self.count = self._result.ntuples if self._result is not None else len(self._rows)
+
+    def text(self, index: int, column: int) -> str | None:
+        """One column of one row as text, unparsed (text columns need nothing more)."""
+        if self._result is None:
+            return self._rows[index][column]
+        value = self._result.get_value(index, column)
+        return None if value is None else bytes(value).decode()
+
+    def row(self, index: int) -> tuple:
+        """One whole row, converted as ``PrecompiledQuery.rows`` converts it."""
+        if self._result is None:
+            row = self._rows[index]
+        else:
+            self._cursor.scroll(index, mode="absolute")
+            row = self._cursor.fetchone()
+        return _converted(row, self._converters, self._connection) if self._converters else tuple(row)
 
 
 def _converted(row, converters, connection) -> tuple:
@@ -163,6 +193,7 @@ class PrecompiledInsert:
         self._fields = _insert_fields(model)
         self._attnames = frozenset(field.attname for field in self._fields)
         self._sql: dict[tuple[str, str], str] = {}
+        self._select_sql: dict[str, dict[tuple[str, str], str]] = {}
 
     def _compile(self, alias: str) -> str:
         query = InsertQuery(self._model)
@@ -176,20 +207,40 @@ class PrecompiledInsert:
         return _once_per_database(self._sql, using, self._compile)
 
     def insert(self, *, using: str = "default", **values) -> None:
+        params = self.prepared(using=using, **values)
+        # As Model.save: a failed insert inside an atomic block marks it for rollback, so the caller
+        # cannot commit the rest of the transaction without it (SQLite would let it).
+        with transaction.mark_for_rollback_on_error(using), connections[using].cursor() as cursor:
+            cursor.execute(self._sql_for(using), params)
+
+    def prepared(self, *, using: str = "default", **values) -> list:
+        """The row's values as ``insert`` sends them, one per column of ``select_sql``, in order."""
         unknown = values.keys() - self._attnames
         if unknown:
             raise TypeError(f"{self._model.__name__} has no column {', '.join(sorted(unknown))}")
         if signals.pre_save.has_listeners(self._model) or signals.post_save.has_listeners(self._model):
             raise RuntimeError(f"{self._model.__name__} has save receivers: use the ORM")
-        sql = self._sql_for(using)
         connection = connections[using]
-        params = [
+        return [
             field.get_db_prep_save(
                 values[field.attname] if field.attname in values else field.get_default(), connection
             )
             for field in self._fields
         ]
-        # As Model.save: a failed insert inside an atomic block marks it for rollback, so the caller
-        # cannot commit the rest of the transaction without it (SQLite would let it).
-        with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
-            cursor.execute(sql, params)
+
+    def select_sql(self, source: str, *, using: str = "default") -> str:
+        """``INSERT … SELECT``: the same row, written once for each row ``source`` (a FROM clause) yields.
+
+        For statements that insert only if something holds (tokens/services/issuing_statement.py).
+        Each value is cast to its column's type: in a SELECT list PostgreSQL would take a quoted
+        value for text, and text is not assigned to a timestamp or inet column without a cast.
+        """
+        compiled = self._select_sql.setdefault(source, {})
+        return _once_per_database(compiled, using, lambda alias: self._compile_select(source, alias))
+
+    def _compile_select(self, source: str, using: str) -> str:
+        connection = connections[using]
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(field.column) for field in self._fields)
+        values = ", ".join(f"CAST(%s AS {field.db_type(connection)})" for field in self._fields)
+        return f"INSERT INTO {quote(self._model._meta.db_table)} ({columns}) SELECT {values} FROM {source}"

@@ -18,7 +18,7 @@ from audit.models import AuditEvent
 from audit.services import Actor, audit_record, printable_client_id
 from bfluence.precompiled import PrecompiledInsert
 from bfluence.scrub import scrub, scrub_value
-from communities.models import Community
+from communities.models import Community, Member
 from tests.conftest import issue_token
 from tokens.models import IssuedToken
 from tokens.services.issuance import _issued_token_insert
@@ -173,8 +173,12 @@ def test_a_failed_insert_marks_the_transaction_for_rollback_as_save_does(api, ac
 def test_unknown_columns_and_values_made_on_save_are_refused(acme):
     with pytest.raises(TypeError, match="no column community"):
         _issued_token_insert.insert(jti="x", community=acme.community)
-    with pytest.raises(ValueError, match="Community.created_at"):  # auto_now_add: made by save()
+    with pytest.raises(
+        ValueError, match="Community.entitlement_revision"
+    ):  # db_default: made by the database
         PrecompiledInsert(Community)
+    with pytest.raises(ValueError, match="Member.updated_at"):  # auto_now: made by save()
+        PrecompiledInsert(Member)
     assert not IssuedToken.objects.exists()
 
 

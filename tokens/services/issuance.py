@@ -23,6 +23,7 @@ from tokens.policy import (
     ClientPolicy,
     policy_columns,
 )
+from tokens.services.issuing_statement import token_record_if_entitled
 
 # "Last used" is for staff deciding when an old secret can go: a minute is precise enough, and saves
 # a write on every token request of a busy partner.
@@ -75,48 +76,93 @@ class IssuedAccessToken:
     token_type: str = "Bearer"  # "DPoP" when bound to a key (RFC 9449 §5)
 
 
-_COMMUNITY_FIELDS = ("id", "client_id", "name", "is_active", "permissions", "token_lifetime")
-# The hot read of every token request, compiled once: the community's two newest secrets. Rotation
-# keeps every valid secret among the two newest, so validity is then checked here, with the app's clock.
-# Only what the comparison needs, read raw: the database driver parses every column it returns (dates,
-# JSON, intervals), and the community's and policy's columns on a known client_id's rows cost ~50 µs
-# that an unknown client_id's empty answer did not, enough to tell a tenant exists (measured, issue 14;
-# SPEC §2.1, issue 10 item 8). The rest is read once a digest matched: ``_matched_client_query``.
+_COMMUNITY_FIELDS = (
+    "id",
+    "client_id",
+    "name",
+    "is_active",
+    "permissions",
+    "token_lifetime",
+    "entitlement_revision",
+)
+# The hot read of every token request, compiled once: the community's two newest secrets. Rotation keeps
+# every valid secret among the two newest, so validity is then checked here, with the app's clock.
+# Only what the comparison and the next step need, and only each row's salt and digest are looked at
+# before a match: the driver parsing a known client_id's rows (dates, JSON, intervals) took ~50 µs that
+# an unknown client_id's empty answer did not, enough to tell a tenant exists (SPEC §2.1, issue 10 item
+# 8, issue 14). The community and its policy come after a match: ``_entitlement``.
 _newest_secrets_query = PrecompiledQuery(
     lambda client_id: (
         ClientSecret.objects.filter(community__client_id=client_id, community__is_active=True)
         .order_by("-created_at")
-        .values_list("salt", "digest", "id", "valid_until")[:_SECRETS_COMPARED]
+        .values_list(
+            "salt",
+            "digest",
+            "id",
+            "valid_until",
+            "last_used_at",
+            "community_id",
+            "community__entitlement_revision",
+        )[:_SECRETS_COMPARED]
     ),
     "\x00client-id\x00",
 )
-_matched_client_query = PrecompiledQuery(
-    lambda secret_id: ClientSecret.objects.filter(pk=secret_id).values_list(
-        "last_used_at",
-        *(f"community__{name}" for name in _COMMUNITY_FIELDS),
-        *policy_columns("community__auth_policy__"),
+_POLICY_COLUMNS = policy_columns("auth_policy__")
+_community_query = PrecompiledQuery(
+    lambda community_id: Community.objects.filter(pk=community_id).values_list(
+        *_COMMUNITY_FIELDS, *_POLICY_COLUMNS
     ),
     -987_654_320,
 )
+# A community's columns and policy as read, by community id, each with the entitlement revision they were
+# read at; PostgreSQL only. A revision names one state of the community and its policy (a new value from
+# one sequence on every change: tokens migration 0010), so a row kept here is exactly what a read at that
+# revision returns, on any process; and the issuing statement checks the revision again under its lock.
+# A partner's next token request then skips that read. SQLite has no triggers: every request reads.
+_entitlements: dict[tuple[str, int], tuple] = {}
+_ENTITLEMENTS_KEPT = 10_000
+_REVISION = _COMMUNITY_FIELDS.index("entitlement_revision")
 
 
-def _matching_secret(client_id: str, presented: str) -> int | None:
-    """The id of the valid stored secret ``presented`` matches, or None; the same work whatever the rows.
+def _entitlement(community_id: int, revision: int) -> tuple[Community, ClientPolicy] | None:
+    """The community (and its policy) a secret just matched for, as of ``revision`` or later; None if gone."""
+    key = (connection.alias, community_id)
+    row = _entitlements.get(key)
+    if row is None or row[_REVISION] != revision or connection.vendor != "postgresql":
+        rows = _community_query.rows(community_id)
+        if not rows:
+            return None
+        row = rows[0]
+        if connection.vendor == "postgresql":
+            if len(_entitlements) >= _ENTITLEMENTS_KEPT:
+                _entitlements.clear()
+            _entitlements[key] = row
+    fields = len(_COMMUNITY_FIELDS)
+    # A new instance every time: callers may change theirs (community_deactivate does).
+    return Community.from_db("default", _COMMUNITY_FIELDS, row[:fields]), ClientPolicy.from_columns(
+        *row[fields:]
+    )
+
+
+def _matching_secret(client_id: str, presented: str) -> tuple | None:
+    """The row of the valid stored secret ``presented`` matches, or None; the same work whatever the rows.
 
     Always two constant-time comparisons (against a dummy digest when the client has fewer secrets,
-    or none: unknown client_id), and nothing converted from a row unless its digest matched.
+    or none: unknown client_id), and nothing loaded from a row unless its digest matched.
     """
-    rows = _newest_secrets_query.raw_rows(client_id)
-    matched = None
-    for index in range(_SECRETS_COMPARED):
-        row = rows[index] if index < len(rows) else None
-        salt, digest = (row[0], row[1]) if row is not None else (crypto.DUMMY_SALT, crypto.DUMMY_DIGEST)
-        if crypto.secret_matches(presented, salt=salt, digest=digest) and row is not None:
-            matched = row
-    if matched is None:
-        return None
-    _salt, _digest, secret_id, valid_until = _newest_secrets_query.convert(matched)
-    return secret_id if valid_until is None or valid_until > timezone.now() else None
+    with _newest_secrets_query.unloaded_rows(client_id) as rows:
+        matched = None
+        for index in range(_SECRETS_COMPARED):
+            known = index < rows.count
+            salt = rows.text(index, 0) if known else crypto.DUMMY_SALT
+            digest = rows.text(index, 1) if known else crypto.DUMMY_DIGEST
+            if crypto.secret_matches(presented, salt=salt, digest=digest) and known:
+                matched = index
+        if matched is None:
+            return None
+        row = rows.row(matched)
+    valid_until = row[3]
+    return row if valid_until is None or valid_until > timezone.now() else None
 
 
 def client_refuse(
@@ -176,9 +222,8 @@ def client_authenticate(
 
     Unknown client, wrong secret, expired or suspended secret and inactive community all run one
     query and two digest comparisons, write one audit row and raise the same ``InvalidClient``. The
-    work does not depend on whether the client_id exists: the rows read hold only what the comparison
-    needs, are converted only on a match, the client's other columns are read only then, and the
-    audit row never points at the community (a foreign key only known clients had was
+    work does not depend on whether the client_id exists: only each row's salt and digest are looked
+    at, the row that matched alone is loaded, and the audit row never points at the community (a foreign key only known clients had was
     measurably slower to insert). Only a secret that fails its checksum is refused earlier, before any
     database work.
     """
@@ -192,9 +237,8 @@ def client_authenticate(
             outcome="denied", reason="malformed_secret", client_id=credentials.client_id, source_ip=source_ip
         )
         raise InvalidClient(via_basic=credentials.via_basic)
-    secret_id = _matching_secret(credentials.client_id, presented)
-    matched = _matched_client_query.rows(secret_id) if secret_id is not None else []
-    if not matched:
+    matched = _matching_secret(credentials.client_id, presented)
+    if matched is None:
         raise client_refuse(
             reason="invalid_client",
             client_id=credentials.client_id,
@@ -203,13 +247,23 @@ def client_authenticate(
             method=METHOD_CLIENT_SECRET,
             via_basic=credentials.via_basic,
         )
-    last_used_at, *rest = matched[0]
-    fields = len(_COMMUNITY_FIELDS)
+    _salt, _digest, secret_id, _valid_until, last_used_at, community_id, revision = matched
+    entitlement = _entitlement(community_id, revision)
+    if entitlement is None:  # deleted since: as unknown
+        raise client_refuse(
+            reason="invalid_client",
+            client_id=credentials.client_id,
+            community=None,
+            source_ip=source_ip,
+            method=METHOD_CLIENT_SECRET,
+            via_basic=credentials.via_basic,
+        )
+    community, policy = entitlement
     client = AuthenticatedClient(
-        community=Community.from_db("default", _COMMUNITY_FIELDS, rest[:fields]),
+        community=community,
         secret_id=secret_id,
         last_used_at=last_used_at,
-        policy=ClientPolicy.from_columns(*rest[fields:]),
+        policy=policy,
         via_basic=credentials.via_basic,
     )
     return client_admit(
@@ -237,8 +291,8 @@ def token_lifetime_for(community: Community) -> timedelta:
 # policy change is a cut-off as well (methods, IP allowlist, DPoP required).
 # Lock first, read after, in two statements: PostgreSQL re-checks a waiting locking SELECT against the
 # new version of the locked row only, and would judge a joined secret as it was before the rotation that
-# held the lock committed. The reads that follow the lock see everything committed by then.
-_POLICY_COLUMNS = policy_columns("auth_policy__")
+# held the lock committed. The reads that follow the lock see everything committed by then. (The
+# one-statement path needs no re-read: the revision it checks is on the locked row itself.)
 _entitled_by_secret = PrecompiledQuery(
     lambda community_id, secret_id: (
         Community.objects.filter(pk=community_id, is_active=True, secrets__pk=secret_id)
@@ -312,12 +366,19 @@ def _still_entitled(
     if row is None:
         return None
     fields = len(_COMMUNITY_FIELDS)
-    policy = ClientPolicy.from_columns(*row[fields:])
-    if not policy.allows_method(client.method) or not policy.admits_client(source_ip):
-        return None
-    if policy.dpop == "required" and dpop_jkt is None:
+    if not _policy_admits(ClientPolicy.from_columns(*row[fields:]), client, source_ip, dpop_jkt):
         return None
     return Community.from_db("default", _COMMUNITY_FIELDS, row[:fields])
+
+
+def _policy_admits(
+    policy: ClientPolicy, client: AuthenticatedClient, source_ip: str | None, dpop_jkt: str | None
+) -> bool:
+    return (
+        policy.allows_method(client.method)
+        and policy.admits_client(source_ip)
+        and not (policy.dpop == "required" and dpop_jkt is None)
+    )
 
 
 def token_issue(
@@ -330,9 +391,24 @@ def token_issue(
     """Mint an access token for an authenticated client and record it under its ``jti``.
 
     ``dpop_jkt``: bind the token to that DPoP key (``cnf.jkt``); it then works only with a proof.
-    The client's right to it is checked again under a lock in the same transaction (see
-    ``_still_entitled``); if it was cut off since it authenticated, the answer is ``invalid_client``.
+    On PostgreSQL the token and its audit row are usually written in one statement, on condition that
+    nothing that entitles the client changed since it authenticated (``issuing_statement``). Otherwise,
+    and whenever that condition fails, the client's right to it is checked again under a lock in the
+    issuing transaction (``_still_entitled``); if it was cut off since it authenticated, the answer is
+    ``invalid_client``.
     """
+    if _issuable_in_one_statement(client, source_ip, dpop_jkt):
+        minted = _mint(client, client.community, requested_scope, source_ip, dpop_jkt)
+        if token_record_if_entitled(
+            community=client.community,
+            secret_id=client.secret_id,
+            key_id=client.key_id,
+            now=minted.token.issued_at,
+            token_insert=_issued_token_insert,
+            token=minted.record,
+            audit=minted.audit,
+        ):
+            return _issued(minted)
     with transaction.atomic():
         community = _still_entitled(client, source_ip=source_ip, dpop_jkt=dpop_jkt)
         if community is not None:
@@ -353,8 +429,83 @@ def token_issue(
     )
 
 
+def _issuable_in_one_statement(
+    client: AuthenticatedClient, source_ip: str | None, dpop_jkt: str | None
+) -> bool:
+    """Whether the one-statement path applies: PostgreSQL, a credential to check, no ``last_used_at``
+    due (that write takes the issuing transaction, once a minute per credential), and a policy that,
+    unchanged, admits this request (if it changed, the transaction decides)."""
+    return (
+        connection.vendor == "postgresql"
+        and (client.secret_id is not None or client.key_id is not None)
+        and not _last_used_due(client, timezone.now())
+        and _policy_admits(client.policy, client, source_ip, dpop_jkt)
+    )
+
+
+def _last_used_due(client: AuthenticatedClient, now: datetime) -> bool:
+    return client.last_used_at is None or now - client.last_used_at >= LAST_USED_PRECISION
+
+
 # The token's record, written with every token: compiled once, as the queries above (issue 14).
 _issued_token_insert = PrecompiledInsert(IssuedToken)
+
+
+@dataclass(frozen=True)
+class _Minted:
+    """A signed token, its record's columns and its audit row's fields, not yet written."""
+
+    token: PartnerAccessToken = field(repr=False)
+    client_id: str
+    permissions: list[str]
+    lifetime: timedelta
+    record: dict[str, Any]
+    audit: dict[str, Any]
+    token_type: str
+
+
+def _mint(
+    client: AuthenticatedClient,
+    community: Community,
+    requested_scope: list[str] | None,
+    source_ip: str | None,
+    dpop_jkt: str | None,
+) -> _Minted:
+    permissions = _granted_permissions(community, requested_scope)
+    lifetime = token_lifetime_for(community)
+    token = PartnerAccessToken.for_community(
+        client_id=community.client_id, permissions=permissions, lifetime=lifetime, dpop_jkt=dpop_jkt
+    )
+    jti = token["jti"]
+    return _Minted(
+        token=token,
+        client_id=community.client_id,
+        permissions=permissions,
+        lifetime=lifetime,
+        record={
+            "jti": jti,
+            "community_id": community.pk,
+            "client_secret_id": client.secret_id,
+            "scope": token["scope"],
+            "issued_at": token.issued_at,
+            "expires_at": token.issued_at + lifetime,
+            "source_ip": source_ip,
+        },
+        audit={
+            "event_type": Event.TOKEN_ISSUED,
+            "actor": Actor.partner(community.client_id),
+            "community": community,
+            "jti": jti,
+            "source_ip": source_ip,
+            "details": {
+                "scope": token["scope"],
+                "expires_in": int(lifetime.total_seconds()),
+                **({"dpop_jkt": dpop_jkt} if dpop_jkt else {}),
+                **({"client_key_id": client.key_id} if client.key_id is not None else {}),
+            },
+        },
+        token_type="DPoP" if dpop_jkt else "Bearer",
+    )
 
 
 def _token_mint(
@@ -365,44 +516,28 @@ def _token_mint(
     source_ip: str | None,
     dpop_jkt: str | None,
 ) -> IssuedAccessToken:
-    permissions = _granted_permissions(community, requested_scope)
-    lifetime = token_lifetime_for(community)
-    token = PartnerAccessToken.for_community(
-        client_id=community.client_id, permissions=permissions, lifetime=lifetime, dpop_jkt=dpop_jkt
-    )
-    jti = token["jti"]
-    _issued_token_insert.insert(
-        jti=jti,
-        community_id=community.pk,
-        client_secret_id=client.secret_id,
-        scope=token["scope"],
-        issued_at=token.issued_at,
-        expires_at=token.issued_at + lifetime,
-        source_ip=source_ip,
-    )
-    if client.last_used_at is None or token.issued_at - client.last_used_at >= LAST_USED_PRECISION:
+    """The issuing transaction's writes: the token's record, ``last_used_at`` when due, the audit row."""
+    minted = _mint(client, community, requested_scope, source_ip, dpop_jkt)
+    _issued_token_insert.insert(**minted.record)
+    issued_at = minted.token.issued_at
+    if _last_used_due(client, issued_at):
         if client.key_id is not None:
-            ClientKey.objects.filter(pk=client.key_id).update(last_used_at=token.issued_at)
+            ClientKey.objects.filter(pk=client.key_id).update(last_used_at=issued_at)
         elif client.secret_id is not None:
-            ClientSecret.objects.filter(pk=client.secret_id).update(last_used_at=token.issued_at)
-    audit_record(
-        event_type=Event.TOKEN_ISSUED,
-        actor=Actor.partner(community.client_id),
-        community=community,
-        jti=jti,
-        source_ip=source_ip,
-        details={
-            "scope": token["scope"],
-            "expires_in": int(lifetime.total_seconds()),
-            **({"dpop_jkt": dpop_jkt} if dpop_jkt else {}),
-            **({"client_key_id": client.key_id} if client.key_id is not None else {}),
-        },
+            ClientSecret.objects.filter(pk=client.secret_id).update(last_used_at=issued_at)
+    audit_record(**minted.audit)
+    return _issued(minted)
+
+
+def _issued(minted: _Minted) -> IssuedAccessToken:
+    jti = minted.record["jti"]
+    log_auth_decision(
+        outcome="issued", client_id=minted.client_id, jti=jti, source_ip=minted.record["source_ip"]
     )
-    log_auth_decision(outcome="issued", client_id=community.client_id, jti=jti, source_ip=source_ip)
     return IssuedAccessToken(
-        access_token=str(token),
+        access_token=str(minted.token),
         jti=jti,
-        expires_in=int(lifetime.total_seconds()),
-        permissions=permissions,
-        token_type="DPoP" if dpop_jkt else "Bearer",
+        expires_in=int(minted.lifetime.total_seconds()),
+        permissions=minted.permissions,
+        token_type=minted.token_type,
     )
