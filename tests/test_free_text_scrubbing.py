@@ -142,3 +142,26 @@ def test_the_log_filter_uses_the_same_scrubber(acme):
     assert record.getMessage() == "reason=" + scrub(FOREIGN_JWT + " " + acme.client_secret)
     assert FOREIGN_JWT.split(".")[2] not in record.getMessage()
     assert acme.client_secret not in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "plain words, nothing to hide",
+        "BASIC " + "QWxhZGRpbjpvcGVuIHNlc2FtZQ" * 2,  # the scheme in any case
+        "see Access_Token=abc&x=1 and CLIENT_SECRET=xyz",  # the field names in any case
+        "bfl_sk_AbCdEfGh and eyJhbGciOi.eyJzdWIi.sig",
+        FOREIGN_JWT,
+        "a" * 49,
+        "b" * 50,  # 50 characters: not a secret's body
+    ],
+)
+def test_the_one_pass_check_never_skips_what_the_substitutions_would_change(text):
+    """``scrub`` first looks for any redaction in one search and returns clean text as it is: that check
+    must find everything the six substitutions change (case-insensitive parts included)."""
+    from bfluence.scrub import _REDACTIONS
+
+    substituted = text
+    for pattern, replacement in _REDACTIONS:
+        substituted = pattern.sub(replacement, substituted)
+    assert scrub(text) == substituted
