@@ -94,14 +94,22 @@ def audit_record_statement(
     jti: str = "",
     source_ip: str | None = None,
     details: dict[str, Any] | None = None,
-) -> tuple[str, list]:
+) -> tuple[str, list[Any]]:
     """The same row as ``audit_record``, as SQL and parameters that write it once per row of ``source``
     (a FROM clause): for a statement that records an action and its audit row together or neither."""
     row = _audit_row(event_type, actor, community, client_id, jti, source_ip, details)
     return _audit_insert.select_sql(source), _audit_insert.prepared(**row)
 
 
-def _audit_row(event_type, actor, community, client_id, jti, source_ip, details) -> dict[str, Any]:
+def _audit_row(
+    event_type: str,
+    actor: Actor,
+    community: "Community | None",
+    client_id: str,
+    jti: str,
+    source_ip: str | None,
+    details: dict[str, Any] | None,
+) -> dict[str, Any]:
     return {
         "event_type": event_type,
         "actor_type": actor.kind,

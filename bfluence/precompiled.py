@@ -20,7 +20,7 @@ to the calling thread's connection on each call.
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.db import connections, transaction
 from django.db.models import DateField, DateTimeField, Field, Model, QuerySet, TimeField, signals
@@ -124,20 +124,20 @@ class UnloadedRows:
         self._converters = converters
         self._connection = connection
         self._result = getattr(cursor, "pgresult", None)  # psycopg; other drivers load as they fetch
-        self._rows = None if self._result is not None else cursor.fetchall()
-        self.count = self._result.ntuples if self._result is not None else len(self._rows)
+        self._fetched: list[tuple[Any, ...]] = [] if self._result is not None else cursor.fetchall()
+        self.count: int = self._result.ntuples if self._result is not None else len(self._fetched)
 
-    def text(self, index: int, column: int) -> str | None:
-        """One column of one row as text, unparsed (text columns need nothing more)."""
+    def text(self, index: int, column: int) -> str:
+        """One column of one row as text, unparsed (text columns need nothing more); NULL as ""."""
         if self._result is None:
-            return self._rows[index][column]
+            return self._fetched[index][column] or ""
         value = self._result.get_value(index, column)
-        return None if value is None else bytes(value).decode()
+        return "" if value is None else bytes(value).decode()
 
-    def row(self, index: int) -> tuple:
+    def row(self, index: int) -> tuple[Any, ...]:
         """One whole row, converted as ``PrecompiledQuery.rows`` converts it."""
         if self._result is None:
-            row = self._rows[index]
+            row = self._fetched[index]
         else:
             self._cursor.scroll(index, mode="absolute")
             row = self._cursor.fetchone()
@@ -241,6 +241,15 @@ class PrecompiledInsert:
     def _compile_select(self, source: str, using: str) -> str:
         connection = connections[using]
         quote = connection.ops.quote_name
-        columns = ", ".join(quote(field.column) for field in self._fields)
-        values = ", ".join(f"CAST(%s AS {field.db_type(connection)})" for field in self._fields)
+        typed = [_column(field, connection) for field in self._fields]
+        columns = ", ".join(quote(name) for name, _type in typed)
+        values = ", ".join(f"CAST(%s AS {column_type})" for _name, column_type in typed)
         return f"INSERT INTO {quote(self._model._meta.db_table)} ({columns}) SELECT {values} FROM {source}"
+
+
+def _column(field: Field, connection) -> tuple[str, str]:
+    """The field's column name and database type."""
+    column_type = field.db_type(connection)
+    if field.column is None or column_type is None:  # no column of its own: never an insert field
+        raise ValueError(f"{field.name} has no column")
+    return field.column, column_type

@@ -119,7 +119,7 @@ _community_query = PrecompiledQuery(
 # one sequence on every change: tokens migration 0010), so a row kept here is exactly what a read at that
 # revision returns, on any process; and the issuing statement checks the revision again under its lock.
 # A partner's next token request then skips that read. SQLite has no triggers: every request reads.
-_entitlements: dict[tuple[str, int], tuple] = {}
+_entitlements: dict[tuple[str, int], tuple[Any, ...]] = {}
 _ENTITLEMENTS_KEPT = 10_000
 _REVISION = _COMMUNITY_FIELDS.index("entitlement_revision")
 
@@ -144,7 +144,7 @@ def _entitlement(community_id: int, revision: int) -> tuple[Community, ClientPol
     )
 
 
-def _matching_secret(client_id: str, presented: str) -> tuple | None:
+def _matching_secret(client_id: str, presented: str) -> tuple[Any, ...] | None:
     """The row of the valid stored secret ``presented`` matches, or None; the same work whatever the rows.
 
     Always two constant-time comparisons (against a dummy digest when the client has fewer secrets,

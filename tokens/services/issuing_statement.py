@@ -68,7 +68,7 @@ def token_record_if_entitled(
     with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         (written,) = cursor.fetchone()
-    return written == 1
+    return int(written) == 1
 
 
 def _statement(by_key: bool, token_insert: PrecompiledInsert, audit_sql: str) -> str:
