@@ -17,6 +17,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -362,3 +363,93 @@ def test_a_partners_statements_do_not_wait_for_each_other(api, held_statement):
 
     assert finished_first, "a token request waited for another one of the same community"
     assert outcome["result"].status_code == 200 and held_outcome["result"].status_code == 200
+
+
+# --- Found by review: each failed before its fix ------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_secret_written_by_hand_does_not_deadlock_with_an_issuing_transaction(api, held_statement):
+    """A secret written without locking the community first (shell, data migration, psql) locks the
+    secret's row, then, through the revision trigger, waits for the community's. The issuing transaction
+    holds the community's (shared) and used to update that secret's ``last_used_at`` before its commit:
+    each waited for the other (PostgreSQL's "deadlock detected"). It now writes ``last_used_at`` after."""
+    created = make_community("deadlock")
+    secret_id = ClientSecret.objects.get(community=created.community).pk
+    # The first token: last_used_at is due, so the issuing transaction runs, held at its token insert.
+    issuing, issued = _in_thread(_token_from(created, HELD_SOURCE))
+    assert _waiting_on_a_row_lock('INSERT INTO "tokens_issuedtoken"'), "the issuing transaction never paused"
+    writing, written = _in_thread(
+        lambda: ClientSecret.objects.filter(pk=secret_id).update(valid_until=timezone.now())
+    )
+    assert _waiting_on_a_row_lock('UPDATE "tokens_clientsecret"'), "the secret write did not wait"
+    held_statement()
+    issuing.join(15)
+    writing.join(15)
+
+    assert "error" not in written and "error" not in issued, (written.get("error"), issued.get("error"))
+    assert issued["result"].status_code == 200
+    assert ClientSecret.objects.get(pk=secret_id).last_used_at is not None
+
+
+TRIGGER_TABLES = {
+    "communities_community_revise": "communities_community",
+    "tokens_clientsecret_revise": "tokens_clientsecret",
+    "tokens_clientkey_revise": "tokens_clientkey",
+    "tokens_clientauthpolicy_revise": "tokens_clientauthpolicy",
+}
+
+
+@pytest.mark.parametrize("missing", TRIGGER_TABLES)
+@pytest.mark.django_db
+def test_without_all_its_triggers_the_statement_is_not_trusted(api, postgresql_only, missing):
+    """A revision that may not be renewed means nothing (tokens 0010 not applied yet, reverted while this
+    code runs, a trigger disabled): the statement writes nothing and the issuing transaction decides.
+    (DDL is transactional: the test's rollback restores the trigger.)"""
+    created = make_community("untriggered")
+    assert request_token(api, created).status_code == 200  # last_used_at fresh from here on
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no deferred checks pending: ALTER TABLE refuses
+        cursor.execute(f"ALTER TABLE {TRIGGER_TABLES[missing]} DISABLE TRIGGER {missing}")
+
+    with CaptureQueriesContext(connection) as captured:
+        assert request_token(api, created).status_code == 200
+
+    statements = [query["sql"] for query in captured.captured_queries]
+    assert any(sql.startswith("WITH entitled AS") for sql in statements)  # tried, wrote nothing
+    assert any(sql.startswith("SELECT 1 FROM") and sql.endswith(" FOR SHARE") for sql in statements)
+
+
+@pytest.mark.django_db
+def test_a_policy_change_unseen_by_a_disabled_trigger_is_still_judged(api, postgresql_only):
+    created = make_community("untriggered")
+    assert request_token(api, created).status_code == 200  # the community now kept by revision
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("ALTER TABLE tokens_clientauthpolicy DISABLE TRIGGER tokens_clientauthpolicy_revise")
+    client_auth_policy_set(
+        community=created.community, change=PolicyChange(allowed_ips=["203.0.113.0/24"]), actor=TEST_ACTOR
+    )
+    tokens_before = IssuedToken.objects.filter(community=created.community).count()
+
+    refused = request_token(api, created)  # from 127.0.0.1, outside the new allowlist
+
+    assert refused.status_code == 401
+    assert IssuedToken.objects.filter(community=created.community).count() == tokens_before
+
+
+@pytest.mark.django_db
+def test_a_revision_never_comes_back_even_with_the_sequence_set_back(api, postgresql_only):
+    """A restore, or a copy that does not carry sequences over, sets the sequence back: an update still
+    gives the row a revision it never had, so a process keeping the old state by revision never takes a
+    new state for it."""
+    created = make_community("reused")
+    assert request_token(api, created).status_code == 200
+    assert request_token(api, created).status_code == 200
+    kept = _revision(created)  # what this process keeps
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER SEQUENCE communities_entitlement_revision RESTART WITH {int(kept)}")
+    ClientAuthPolicy.objects.create(community=created.community, allowed_ips=["203.0.113.0/24"])
+    assert _revision(created) > kept
+
+    assert request_token(api, created).status_code == 401  # from 127.0.0.1, outside the allowlist

@@ -128,12 +128,13 @@ def _entitlement(community_id: int, revision: int) -> tuple[Community, ClientPol
     """The community (and its policy) a secret just matched for, as of ``revision`` or later; None if gone."""
     key = (connection.alias, community_id)
     row = _entitlements.get(key)
-    if row is None or row[_REVISION] != revision or connection.vendor != "postgresql":
+    # Revision 0: never renewed (no triggers, SQLite, or tokens 0010 not applied yet): always read.
+    if row is None or row[_REVISION] != revision or not revision or connection.vendor != "postgresql":
         rows = _community_query.rows(community_id)
         if not rows:
             return None
         row = rows[0]
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and row[_REVISION]:
             if len(_entitlements) >= _ENTITLEMENTS_KEPT:
                 _entitlements.clear()
             _entitlements[key] = row
@@ -411,14 +412,23 @@ def token_issue(
             return _issued(minted)
     with transaction.atomic():
         community = _still_entitled(client, source_ip=source_ip, dpop_jkt=dpop_jkt)
-        if community is not None:
-            return _token_mint(
+        issued = (
+            None
+            if community is None
+            else _token_mint(
                 client=client,
                 community=community,
                 requested_scope=requested_scope,
                 source_ip=source_ip,
                 dpop_jkt=dpop_jkt,
             )
+        )
+    if issued is not None:
+        # After the transaction, never while it holds the community row: a credential written by hand
+        # locks its own row and then (revision triggers) the community's, and an issuer holding the
+        # community's while waiting for the credential's would deadlock with it.
+        _last_used_record(client, timezone.now())
+        return issued
     raise client_refuse(
         reason="cut_off_while_issuing",
         client_id=client.community.client_id,
@@ -438,6 +448,7 @@ def _issuable_in_one_statement(
     return (
         connection.vendor == "postgresql"
         and (client.secret_id is not None or client.key_id is not None)
+        and bool(client.community.entitlement_revision)  # 0: never renewed, means nothing
         and not _last_used_due(client, timezone.now())
         and _policy_admits(client.policy, client, source_ip, dpop_jkt)
     )
@@ -516,17 +527,21 @@ def _token_mint(
     source_ip: str | None,
     dpop_jkt: str | None,
 ) -> IssuedAccessToken:
-    """The issuing transaction's writes: the token's record, ``last_used_at`` when due, the audit row."""
+    """The issuing transaction's writes: the token's record and its audit row."""
     minted = _mint(client, community, requested_scope, source_ip, dpop_jkt)
     _issued_token_insert.insert(**minted.record)
-    issued_at = minted.token.issued_at
-    if _last_used_due(client, issued_at):
-        if client.key_id is not None:
-            ClientKey.objects.filter(pk=client.key_id).update(last_used_at=issued_at)
-        elif client.secret_id is not None:
-            ClientSecret.objects.filter(pk=client.secret_id).update(last_used_at=issued_at)
     audit_record(**minted.audit)
     return _issued(minted)
+
+
+def _last_used_record(client: AuthenticatedClient, now: datetime) -> None:
+    """The credential's ``last_used_at``, for staff deciding when an old one can go: once a minute."""
+    if not _last_used_due(client, now):
+        return
+    if client.key_id is not None:
+        ClientKey.objects.filter(pk=client.key_id).update(last_used_at=now)
+    elif client.secret_id is not None:
+        ClientSecret.objects.filter(pk=client.secret_id).update(last_used_at=now)
 
 
 def _issued(minted: _Minted) -> IssuedAccessToken:

@@ -17,7 +17,8 @@ migration 0010), and every cut-off writes or locks that row FOR UPDATE before it
 - a cut-off holding the row: the shared lock waits for it, and PostgreSQL then re-checks the WHERE
   against the row's newest version (READ COMMITTED): a moved revision, nothing written;
 - a cut-off arriving later: it waits for this statement to commit, and then revokes the token recorded.
-When nothing is written the caller falls back on the issuing transaction, which re-reads everything
+The statement also checks that those triggers are there and enabled. When nothing is written the
+caller falls back on the issuing transaction, which re-reads everything
 and decides (and refuses a client cut off meanwhile). The two paths share the lock, so they order
 against each other and against cut-offs the same way.
 """
@@ -30,7 +31,7 @@ from django.db import connection, transaction
 from audit.services import audit_record_statement
 from bfluence.precompiled import PrecompiledInsert
 from communities.models import Community
-from tokens.models import ClientKey, ClientSecret
+from tokens.models import ClientAuthPolicy, ClientKey, ClientSecret
 
 _statements: dict[tuple[str, bool], str] = {}
 
@@ -88,8 +89,29 @@ def _statement(by_key: bool, token_insert: PrecompiledInsert, audit_sql: str) ->
     return (
         f"WITH entitled AS (SELECT c.id FROM {community_table} c "
         f"WHERE c.id = %s AND c.entitlement_revision = %s AND c.is_active AND EXISTS ({credential}) "
-        "FOR SHARE OF c), "
+        f"AND {_triggers_on()} FOR SHARE OF c), "
         f"token AS ({token_sql} RETURNING 1), "
         f"audit AS ({audit_sql}) "
         "SELECT count(*) FROM token"
+    )
+
+
+# The triggers that renew the revision (tokens migration 0010), by table. Without any of them a revision
+# could stay the same across a change (0010 not applied yet, or reverted while this code runs, or a
+# trigger disabled): the statement then writes nothing, and the issuing transaction decides every time.
+REVISION_TRIGGERS = {
+    Community: "communities_community_revise",
+    ClientSecret: "tokens_clientsecret_revise",
+    ClientKey: "tokens_clientkey_revise",
+    ClientAuthPolicy: "tokens_clientauthpolicy_revise",
+}
+
+
+def _triggers_on() -> str:
+    wanted = ", ".join(
+        f"(to_regclass('{model._meta.db_table}'), '{name}')" for model, name in REVISION_TRIGGERS.items()
+    )
+    return (
+        "(SELECT count(*) FROM pg_trigger t "
+        f"WHERE (t.tgrelid, t.tgname) IN ({wanted}) AND t.tgenabled IN ('O', 'A')) = {len(REVISION_TRIGGERS)}"
     )
