@@ -21,6 +21,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from audit.services import audit_record_statement
 from communities.models import Community
 from communities.services import community_update
 from tests.conftest import TEST_ACTOR, make_community, request_token
@@ -210,6 +211,32 @@ def _jti(body) -> str:
     import jwt
 
     return jwt.decode(body["access_token"], options={"verify_signature": False})["jti"]
+
+
+@pytest.mark.parametrize("by_key", [False, True])
+def test_the_statement_locks_shared_and_writes_only_if_everything_holds(by_key):
+    """The statement's shape, on every backend (it runs on PostgreSQL only): one shared lock, on the
+    community row alone; the revision, the community's state and the credential checked under it; the
+    revision triggers required; the audit row written once per token row, the token once per row held."""
+    from tokens.services.issuance import _issued_token_insert
+    from tokens.services.issuing_statement import REVISION_TRIGGERS, _statement
+
+    audit_sql, _params = audit_record_statement(
+        source="token", event_type="token_issued", actor=TEST_ACTOR, details={"scope": "bflus:read"}
+    )
+    sql = _statement(by_key, _issued_token_insert, audit_sql)
+
+    entitled = sql[: sql.index("), token AS (")]
+    assert entitled.count("FOR SHARE OF c") == 1 and "FOR UPDATE" not in sql
+    for condition in ("c.entitlement_revision = %s", "c.is_active", "pg_trigger"):
+        assert condition in entitled
+    assert all(f"'{name}'" in entitled for name in REVISION_TRIGGERS.values())
+    credential = "k.retired_at IS NULL" if by_key else "s.valid_until IS NULL OR s.valid_until >"
+    assert credential in entitled
+    assert 'INSERT INTO "tokens_issuedtoken"' in sql and sql.count(" FROM entitled RETURNING 1") == 1
+    assert 'INSERT INTO "tokens_auditevent"' in sql and sql.rstrip().endswith(
+        "FROM token) SELECT count(*) FROM token"
+    )
 
 
 # --- Real concurrency: threads with their own connections ---------------------------------------------

@@ -412,7 +412,7 @@ def token_issue(
             return _issued(minted)
     with transaction.atomic():
         community = _still_entitled(client, source_ip=source_ip, dpop_jkt=dpop_jkt)
-        issued = (
+        minted = (
             None
             if community is None
             else _token_mint(
@@ -423,12 +423,12 @@ def token_issue(
                 dpop_jkt=dpop_jkt,
             )
         )
-    if issued is not None:
+    if minted is not None:
         # After the transaction, never while it holds the community row: a credential written by hand
         # locks its own row and then (revision triggers) the community's, and an issuer holding the
         # community's while waiting for the credential's would deadlock with it.
-        _last_used_record(client, timezone.now())
-        return issued
+        _last_used_record(client, minted.token.issued_at)
+        return _issued(minted)
     raise client_refuse(
         reason="cut_off_while_issuing",
         client_id=client.community.client_id,
@@ -526,12 +526,12 @@ def _token_mint(
     requested_scope: list[str] | None,
     source_ip: str | None,
     dpop_jkt: str | None,
-) -> IssuedAccessToken:
+) -> _Minted:
     """The issuing transaction's writes: the token's record and its audit row."""
     minted = _mint(client, community, requested_scope, source_ip, dpop_jkt)
     _issued_token_insert.insert(**minted.record)
     audit_record(**minted.audit)
-    return _issued(minted)
+    return minted
 
 
 def _last_used_record(client: AuthenticatedClient, now: datetime) -> None:
