@@ -399,17 +399,17 @@ def token_issue(
     ``invalid_client``.
     """
     if _issuable_in_one_statement(client, source_ip, dpop_jkt):
-        minted = _mint(client, client.community, requested_scope, source_ip, dpop_jkt)
+        at_once = _mint(client, client.community, requested_scope, source_ip, dpop_jkt)
         if token_record_if_entitled(
             community=client.community,
             secret_id=client.secret_id,
             key_id=client.key_id,
-            now=minted.token.issued_at,
+            now=at_once.token.issued_at,
             token_insert=_issued_token_insert,
-            token=minted.record,
-            audit=minted.audit,
+            token=at_once.record,
+            audit=at_once.audit,
         ):
-            return _issued(minted)
+            return _issued(at_once)
     with transaction.atomic():
         community = _still_entitled(client, source_ip=source_ip, dpop_jkt=dpop_jkt)
         minted = (
