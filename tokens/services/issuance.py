@@ -115,9 +115,9 @@ _community_query = PrecompiledQuery(
     -987_654_320,
 )
 # A community's columns and policy as read, by community id, each with the entitlement revision they were
-# read at; PostgreSQL only. A revision names one state of the community and its policy (a new value from
-# one sequence on every change: tokens migration 0010), so a row kept here is exactly what a read at that
-# revision returns, on any process; and the issuing statement checks the revision again under its lock.
+# read at; PostgreSQL only. A revision names one state of the community and its policy (a new value on
+# every change, never one the row had before: tokens migration 0010), so a row kept here is exactly what a
+# read at that revision returns, on any process; and the issuing statement checks the revision again under its lock.
 # A partner's next token request then skips that read. SQLite has no triggers: every request reads.
 _entitlements: dict[tuple[str, int], tuple[Any, ...]] = {}
 _ENTITLEMENTS_KEPT = 10_000
@@ -224,9 +224,9 @@ def client_authenticate(
     Unknown client, wrong secret, expired or suspended secret and inactive community all run one
     query and two digest comparisons, write one audit row and raise the same ``InvalidClient``. The
     work does not depend on whether the client_id exists: only each row's salt and digest are looked
-    at, the row that matched alone is loaded, and the audit row never points at the community (a foreign key only known clients had was
-    measurably slower to insert). Only a secret that fails its checksum is refused earlier, before any
-    database work.
+    at, the row that matched alone is loaded, and the audit row never points at the community (a
+    foreign key only known clients had was measurably slower to insert). Only a secret that fails its
+    checksum is refused earlier, before any database work.
     """
     if isinstance(credentials, ClientAssertion):
         from tokens.services.key_auth import assertion_authenticate  # builds on this module's pieces
@@ -239,7 +239,8 @@ def client_authenticate(
         )
         raise InvalidClient(via_basic=credentials.via_basic)
     matched = _matching_secret(credentials.client_id, presented)
-    if matched is None:
+    entitlement = _entitlement(community_id=matched[5], revision=matched[6]) if matched is not None else None
+    if matched is None or entitlement is None:  # no valid secret matched, or its community is gone since
         raise client_refuse(
             reason="invalid_client",
             client_id=credentials.client_id,
@@ -248,17 +249,7 @@ def client_authenticate(
             method=METHOD_CLIENT_SECRET,
             via_basic=credentials.via_basic,
         )
-    _salt, _digest, secret_id, _valid_until, last_used_at, community_id, revision = matched
-    entitlement = _entitlement(community_id, revision)
-    if entitlement is None:  # deleted since: as unknown
-        raise client_refuse(
-            reason="invalid_client",
-            client_id=credentials.client_id,
-            community=None,
-            source_ip=source_ip,
-            method=METHOD_CLIENT_SECRET,
-            via_basic=credentials.via_basic,
-        )
+    _salt, _digest, secret_id, _valid_until, last_used_at, _community_id, _revision = matched
     community, policy = entitlement
     client = AuthenticatedClient(
         community=community,

@@ -18,9 +18,9 @@ migration 0010), and every cut-off writes or locks that row FOR UPDATE before it
   against the row's newest version (READ COMMITTED): a moved revision, nothing written;
 - a cut-off arriving later: it waits for this statement to commit, and then revokes the token recorded.
 The statement also checks that those triggers are there and enabled. When nothing is written the
-caller falls back on the issuing transaction, which re-reads everything
-and decides (and refuses a client cut off meanwhile). The two paths share the lock, so they order
-against each other and against cut-offs the same way.
+caller falls back on the issuing transaction, which re-reads everything and decides (and refuses a
+client cut off meanwhile). The two paths share the lock, so they order against each other and against
+cut-offs the same way.
 """
 
 from datetime import datetime
@@ -83,7 +83,8 @@ def _statement(by_key: bool, token_insert: PrecompiledInsert, audit_sql: str) ->
     else:
         credential = (
             f"SELECT 1 FROM {quote(ClientSecret._meta.db_table)} s "
-            "WHERE s.id = %s AND s.community_id = c.id AND (s.valid_until IS NULL OR s.valid_until > CAST(%s AS timestamp with time zone))"
+            "WHERE s.id = %s AND s.community_id = c.id "
+            "AND (s.valid_until IS NULL OR s.valid_until > CAST(%s AS timestamp with time zone))"
         )
     token_sql = token_insert.select_sql("entitled")
     return (
