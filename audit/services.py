@@ -81,12 +81,28 @@ def audit_record(
     An INSERT, never an UPDATE (append-only), compiled once: it runs with every token issued. The row
     is the one ``AuditEvent.objects.create`` would write (``tests/test_precompiled_insert.py``).
     """
-    _audit_insert.insert(**_audit_row(event_type, actor, community, client_id, jti, source_ip, details))
+    _audit_insert.insert(
+        **_audit_row(
+            event_type=event_type,
+            actor=actor,
+            community=community,
+            client_id=client_id,
+            jti=jti,
+            source_ip=source_ip,
+            details=details,
+        )
+    )
 
 
-def audit_record_statement(
+def audit_record_statement(*, source: str, **fields: Any) -> tuple[str, list[Any]]:
+    """The row ``audit_record(**fields)`` writes, as SQL and parameters that write it once per row of
+    ``source`` (a FROM clause): for a statement that records an action and its audit row together or
+    neither."""
+    return _audit_insert.select_sql(source), _audit_insert.prepared(**_audit_row(**fields))
+
+
+def _audit_row(
     *,
-    source: str,
     event_type: str,
     actor: Actor,
     community: "Community | None" = None,
@@ -94,21 +110,6 @@ def audit_record_statement(
     jti: str = "",
     source_ip: str | None = None,
     details: dict[str, Any] | None = None,
-) -> tuple[str, list[Any]]:
-    """The same row as ``audit_record``, as SQL and parameters that write it once per row of ``source``
-    (a FROM clause): for a statement that records an action and its audit row together or neither."""
-    row = _audit_row(event_type, actor, community, client_id, jti, source_ip, details)
-    return _audit_insert.select_sql(source), _audit_insert.prepared(**row)
-
-
-def _audit_row(
-    event_type: str,
-    actor: Actor,
-    community: "Community | None",
-    client_id: str,
-    jti: str,
-    source_ip: str | None,
-    details: dict[str, Any] | None,
 ) -> dict[str, Any]:
     return {
         "event_type": event_type,

@@ -56,7 +56,7 @@ def _detached(converter: Converter, connection) -> Converter:
     return converter  # bound to a field or an expression, or a plain function: no connection inside
 
 
-def _once_per_database(compiled: dict[tuple[str, str], T], using: str, compile: Callable[[str], T]) -> T:
+def once_per_database(compiled: dict[tuple[str, str], T], using: str, compile: Callable[[str], T]) -> T:
     """``compile(using)``, cached per alias and vendor: never per connection (see the module docstring)."""
     key = (using, connections[using].vendor)
     found = compiled.get(key)
@@ -89,7 +89,7 @@ class PrecompiledQuery:
         return _Compiled(sql, positions, params, detached)
 
     def _compiled_for(self, using: str) -> _Compiled:
-        return _once_per_database(self._compiled, using, self._compile)
+        return once_per_database(self._compiled, using, self._compile)
 
     def rows(self, *arguments, using: str = "default") -> list[tuple]:
         compiled = self._compiled_for(using)
@@ -204,7 +204,7 @@ class PrecompiledInsert:
         return sql
 
     def _sql_for(self, using: str) -> str:
-        return _once_per_database(self._sql, using, self._compile)
+        return once_per_database(self._sql, using, self._compile)
 
     def insert(self, *, using: str = "default", **values) -> None:
         params = self.prepared(using=using, **values)
@@ -236,7 +236,7 @@ class PrecompiledInsert:
         value for text, and text is not assigned to a timestamp or inet column without a cast.
         """
         compiled = self._select_sql.setdefault(source, {})
-        return _once_per_database(compiled, using, lambda alias: self._compile_select(source, alias))
+        return once_per_database(compiled, using, lambda alias: self._compile_select(source, alias))
 
     def _compile_select(self, source: str, using: str) -> str:
         connection = connections[using]

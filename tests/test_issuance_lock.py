@@ -28,26 +28,20 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def postgresql_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks: PostgreSQL only (SQLite serialises writers anyway)")
-
-
-@pytest.fixture
 def held_issue(monkeypatch, api, postgresql_only):
     """A token request of ``created`` started in a thread and held inside its issuing transaction, after
-    the lock and before it mints; ``release()`` lets it finish and returns its response."""
-    real_mint = issuance._token_mint
+    the lock and before it writes its token; ``release()`` lets it finish and returns its response."""
+    real_record = issuance._token_record
     inside, release = threading.Event(), threading.Event()
     holder: dict = {}
 
-    def mint_holding(**kwargs):
+    def record_holding(minted):
         if threading.current_thread() is holder.get("thread"):
             inside.set()
             assert release.wait(10)
-        return real_mint(**kwargs)
+        return real_record(minted)
 
-    monkeypatch.setattr(issuance, "_token_mint", mint_holding)
+    monkeypatch.setattr(issuance, "_token_record", record_holding)
 
     def start(created, ask_with=request_token):
         def ask():

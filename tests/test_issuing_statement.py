@@ -43,12 +43,6 @@ HELD_SOURCE = "192.0.2.77"  # the address whose token insert the test's trigger 
 HOLD_LOCK = 4_242_001  # the advisory lock it waits on
 
 
-@pytest.fixture
-def postgresql_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("the one-statement path and its triggers are PostgreSQL only")
-
-
 def _revision(created) -> int:
     return Community.objects.values_list("entitlement_revision", flat=True).get(pk=created.community.pk)
 

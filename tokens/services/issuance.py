@@ -403,17 +403,9 @@ def token_issue(
             return _issued(at_once)
     with transaction.atomic():
         community = _still_entitled(client, source_ip=source_ip, dpop_jkt=dpop_jkt)
-        minted = (
-            None
-            if community is None
-            else _token_mint(
-                client=client,
-                community=community,
-                requested_scope=requested_scope,
-                source_ip=source_ip,
-                dpop_jkt=dpop_jkt,
-            )
-        )
+        minted = None if community is None else _mint(client, community, requested_scope, source_ip, dpop_jkt)
+        if minted is not None:
+            _token_record(minted)
     if minted is not None:
         # After the transaction, never while it holds the community row: a credential written by hand
         # locks its own row and then (revision triggers) the community's, and an issuer holding the
@@ -510,19 +502,10 @@ def _mint(
     )
 
 
-def _token_mint(
-    *,
-    client: AuthenticatedClient,
-    community: Community,
-    requested_scope: list[str] | None,
-    source_ip: str | None,
-    dpop_jkt: str | None,
-) -> _Minted:
+def _token_record(minted: _Minted) -> None:
     """The issuing transaction's writes: the token's record and its audit row."""
-    minted = _mint(client, community, requested_scope, source_ip, dpop_jkt)
     _issued_token_insert.insert(**minted.record)
     audit_record(**minted.audit)
-    return minted
 
 
 def _last_used_record(client: AuthenticatedClient, now: datetime) -> None:

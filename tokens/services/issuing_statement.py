@@ -29,11 +29,11 @@ from typing import Any
 from django.db import connection, transaction
 
 from audit.services import audit_record_statement
-from bfluence.precompiled import PrecompiledInsert
+from bfluence.precompiled import PrecompiledInsert, once_per_database
 from communities.models import Community
 from tokens.models import ClientAuthPolicy, ClientKey, ClientSecret
 
-_statements: dict[tuple[str, bool], str] = {}
+_statements: dict[bool, dict[tuple[str, str], str]] = {False: {}, True: {}}  # by kind of credential
 
 
 def token_record_if_entitled(
@@ -53,10 +53,10 @@ def token_record_if_entitled(
     True if both rows were written; False if nothing was. PostgreSQL only.
     """
     by_key = secret_id is None
-    sql = _statements.get((connection.alias, by_key))
     audit_sql, audit_params = audit_record_statement(source="token", **audit)
-    if sql is None:
-        sql = _statements[(connection.alias, by_key)] = _statement(by_key, token_insert, audit_sql)
+    sql = once_per_database(
+        _statements[by_key], connection.alias, lambda _alias: _statement(by_key, token_insert, audit_sql)
+    )
     credential_params = [key_id] if by_key else [secret_id, now]
     params = [
         community.pk,
