@@ -26,6 +26,7 @@ from tokens.discovery import issuer_url
 from tokens.request_info import client_ip
 from tokens.services import (
     AuthenticatedClient,
+    ClientOutdated,
     client_authenticate,
     revocation_request_open,
     token_binding_for,
@@ -83,17 +84,23 @@ class ClientAuthenticatedView(NoStoreAPIView):
             )
         )
 
-    def authenticate_client(self, request) -> AuthenticatedClient:
+    def authenticate_client(self, request, *, provisional_ok: bool = False) -> AuthenticatedClient:
         """The client check, then its one count: the attempt per IP, and a failure per IP and client_id + IP
-        or a success per client_id."""
+        or a success per client_id. Checked again (``ClientOutdated``), a success already counted is not
+        counted twice, and a failure adds only the failure, as after a refused DPoP proof."""
         credentials = client_credentials(request, audiences=lambda: self.assertion_audiences(request))
         limits = request.client_auth_limits  # not already refused by ClientAuthThrottle
         try:
-            client = client_authenticate(credentials=credentials, source_ip=request.source_ip)
+            client = client_authenticate(
+                credentials=credentials, source_ip=request.source_ip, provisional_ok=provisional_ok
+            )
         except InvalidClient:
             limits.record_failure()
             raise
-        limits.record_success(client_id=client.community.client_id, counted=self.counts_against_client_limit)
+        if not limits.counted:
+            limits.record_success(
+                client_id=client.community.client_id, counted=self.counts_against_client_limit
+            )
         return client
 
     @staticmethod
@@ -154,11 +161,12 @@ class TokenView(ClientAuthenticatedView):
             requested_scope = fields.validated_data["scope"].split()
             if not requested_scope:
                 raise InvalidRequest(_("scope must list at least one permission."))
-        client = self.authenticate_client(request)
-        dpop_jkt = self.dpop_binding(request, client)
-        issued = token_issue(
-            client=client, requested_scope=requested_scope, source_ip=request.source_ip, dpop_jkt=dpop_jkt
-        )
+        # A DPoP proof is spent once (its jti): a request carrying one is never checked twice.
+        client = self.authenticate_client(request, provisional_ok="DPoP" not in request.headers)
+        try:
+            issued = self.issue(request, client, requested_scope)
+        except ClientOutdated:  # what this process kept of the secret changed since: check it afresh
+            issued = self.issue(request, self.authenticate_client(request), requested_scope)
         return Response(
             {
                 "access_token": issued.access_token,
@@ -166,6 +174,12 @@ class TokenView(ClientAuthenticatedView):
                 "expires_in": issued.expires_in,
                 "scope": " ".join(issued.permissions),
             }
+        )
+
+    def issue(self, request, client: AuthenticatedClient, requested_scope: list[str] | None):
+        dpop_jkt = self.dpop_binding(request, client)
+        return token_issue(
+            client=client, requested_scope=requested_scope, source_ip=request.source_ip, dpop_jkt=dpop_jkt
         )
 
 

@@ -43,6 +43,7 @@ from tokens.services.onboarding import (
 )
 from tokens.services.revocation import token_revoke_presented, tokens_purge, tokens_revoke, tokens_revoke_all
 from tokens.services.revocation_requests import revocation_request_handle, revocation_request_open
+from tokens.services.secret_memory import ClientOutdated
 
 __all__ = [
     "DEMO_CLIENT_ID",
@@ -50,6 +51,7 @@ __all__ = [
     "AuthenticatedClient",
     "ClientAssertion",
     "ClientCredentials",
+    "ClientOutdated",
     "IssuedAccessToken",
     "NewCommunity",
     "PolicyChange",

@@ -24,6 +24,7 @@ from tokens.policy import (
     policy_columns,
 )
 from tokens.services.issuing_statement import token_record_if_entitled
+from tokens.services.secret_memory import ClientOutdated, secret_forget, secret_recall, secret_remember
 
 # "Last used" is for staff deciding when an old secret can go: a minute is precise enough, and saves
 # a write on every token request of a busy partner.
@@ -60,6 +61,10 @@ class AuthenticatedClient:
     key_id: int | None = None
     policy: ClientPolicy = DEFAULT_POLICY
     via_basic: bool = False
+    # The secrets-read row the secret matched (``secret_memory``), and whether it came from this
+    # process's memory rather than the database: then only the issuing statement may confirm it.
+    secret_row: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
+    provisional: bool = False
 
     @property
     def method(self) -> str:
@@ -215,8 +220,29 @@ def client_admit(
     return client
 
 
+def _recalled_entitlement(row: tuple[Any, ...]) -> tuple[Community, ClientPolicy] | None:
+    """The community and policy kept at a recalled secret's revision, if the secret may be used as kept:
+    still valid by its expiry, its ``last_used_at`` not due (that write takes the issuing transaction),
+    and the community kept at that same revision. Otherwise None: the database decides."""
+    now = timezone.now()
+    valid_until, last_used_at, community_id, revision = row[3:7]
+    kept = _entitlements.get((connection.alias, community_id))
+    if (
+        (valid_until is not None and valid_until <= now)
+        or last_used_at is None
+        or now - last_used_at >= LAST_USED_PRECISION
+        or kept is None
+        or kept[_REVISION] != revision
+    ):
+        return None
+    return _entitlement(community_id=community_id, revision=revision)
+
+
 def client_authenticate(
-    *, credentials: ClientCredentials | ClientAssertion, source_ip: str | None
+    *,
+    credentials: ClientCredentials | ClientAssertion,
+    source_ip: str | None,
+    provisional_ok: bool = False,
 ) -> AuthenticatedClient:
     """Check a client_id + secret, or a client assertion. Every failure looks and costs the same
     (SPEC §2.1, §4.1, §5).
@@ -227,6 +253,10 @@ def client_authenticate(
     at, the row that matched alone is loaded, and the audit row never points at the community (a
     foreign key only known clients had was measurably slower to insert). Only a secret that fails its
     checksum is refused earlier, before any database work.
+
+    ``provisional_ok`` (the token endpoint, without a DPoP proof): a secret this process saw confirmed is
+    taken as kept, without the read (``secret_memory``); ``token_issue`` then raises ``ClientOutdated``
+    unless the issuing statement confirms it, and the caller authenticates again without it.
     """
     if isinstance(credentials, ClientAssertion):
         from tokens.services.key_auth import assertion_authenticate  # builds on this module's pieces
@@ -238,8 +268,12 @@ def client_authenticate(
             outcome="denied", reason="malformed_secret", client_id=credentials.client_id, source_ip=source_ip
         )
         raise InvalidClient(via_basic=credentials.via_basic)
-    matched = _matching_secret(credentials.client_id, presented)
-    entitlement = _entitlement(community_id=matched[5], revision=matched[6]) if matched is not None else None
+    matched = secret_recall(credentials.client_id, presented) if provisional_ok else None
+    entitlement = _recalled_entitlement(matched) if matched is not None else None
+    provisional = entitlement is not None
+    if not provisional:
+        matched = _matching_secret(credentials.client_id, presented)
+        entitlement = _entitlement(community_id=matched[5], revision=matched[6]) if matched else None
     if matched is None or entitlement is None:  # no valid secret matched, or its community is gone since
         raise client_refuse(
             reason="invalid_client",
@@ -257,6 +291,8 @@ def client_authenticate(
         last_used_at=last_used_at,
         policy=policy,
         via_basic=credentials.via_basic,
+        secret_row=matched,
+        provisional=provisional,
     )
     return client_admit(
         client=client, method=METHOD_CLIENT_SECRET, source_ip=source_ip, via_basic=credentials.via_basic
@@ -387,7 +423,8 @@ def token_issue(
     nothing that entitles the client changed since it authenticated (``issuing_statement``). Otherwise,
     and whenever that condition fails, the client's right to it is checked again under a lock in the
     issuing transaction (``_still_entitled``); if it was cut off since it authenticated, the answer is
-    ``invalid_client``.
+    ``invalid_client``. A client authenticated provisionally (from ``secret_memory``) is only ever issued
+    a token by the statement: if it writes nothing, ``ClientOutdated``.
     """
     if _issuable_in_one_statement(client, source_ip, dpop_jkt):
         at_once = _mint(client, client.community, requested_scope, source_ip, dpop_jkt)
@@ -400,7 +437,11 @@ def token_issue(
             token=at_once.record,
             audit=at_once.audit,
         ):
+            _secret_confirmed(client)
             return _issued(at_once)
+    if client.provisional:  # nothing written: whatever this process kept is out of date
+        secret_forget(client.community.client_id)
+        raise ClientOutdated()
     with transaction.atomic():
         community = _still_entitled(client, source_ip=source_ip, dpop_jkt=dpop_jkt)
         minted = None if community is None else _mint(client, community, requested_scope, source_ip, dpop_jkt)
@@ -435,6 +476,14 @@ def _issuable_in_one_statement(
         and not _last_used_due(client, timezone.now())
         and _policy_admits(client.policy, client, source_ip, dpop_jkt)
     )
+
+
+def _secret_confirmed(client: AuthenticatedClient) -> None:
+    """The issuing statement wrote a token at the community's revision: keep the secret's row, if it was
+    read at that same revision (a community read after the secrets may be newer)."""
+    row = client.secret_row
+    if row is not None and row[6] == client.community.entitlement_revision:
+        secret_remember(client.community.client_id, row)
 
 
 def _last_used_due(client: AuthenticatedClient, now: datetime) -> bool:
