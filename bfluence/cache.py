@@ -6,8 +6,8 @@ request. A ``redis.Redis`` is thread-safe and borrows connections from its pool 
 pool is enough. Everything else is Django's own backend, unchanged.
 
 Rate limits need counters that are exact across processes and servers: ``counters()`` adds to some
-(atomic ``INCR``, never read-then-write) and reads others, on Redis in one pipelined round trip, on any
-other Django cache with ``incr``/``add`` (atomic within what that backend shares).
+(atomic ``INCRBY``, never read-then-write) and reads others, on Redis in one command (a short Lua
+script), on any other Django cache with ``incr``/``add`` (atomic within what that backend shares).
 """
 
 from collections.abc import Mapping, Sequence
@@ -43,16 +43,32 @@ class RedisCache(DjangoRedisCache):
         Everything goes to the primary (the write client): a replica could answer a read with a count
         that lags behind.
         """
-        pipeline = self._cache.get_client(write=True).pipeline(transaction=False)
-        for key, (amount, timeout) in increments.items():
-            key = self.make_and_validate_key(key)
-            pipeline.incr(key, amount)
-            pipeline.expire(key, timeout, nx=True)
-        for key in reads:
-            pipeline.get(self.make_and_validate_key(key))
-        results = pipeline.execute()
-        added = len(increments) * 2
-        return results[0:added:2], [int(value or 0) for value in results[added:]]
+        keys = [self.make_and_validate_key(key) for key in (*increments, *reads)]
+        arguments = [len(increments)]
+        for amount, timeout in increments.values():
+            arguments += (amount, timeout)
+        # EVAL, not EVALSHA: one round trip even on a Redis that has not seen the script yet (it caches
+        # it by digest); a pipeline of INCR, EXPIRE and GET commands cost ~2x the client CPU (issue 14).
+        results = self._cache.get_client(write=True).eval(_COUNTERS, len(keys), *keys, *arguments)
+        return results[: len(increments)], results[len(increments) :]
+
+
+# KEYS: the counters to add to, then those to read. ARGV: how many are added, then (amount, expiry in
+# seconds) for each: the expiry is set only on a counter that has none (a new one), as EXPIRE NX. Run
+# atomically by Redis, as one command.
+_COUNTERS = """
+local added = tonumber(ARGV[1])
+local counts = {}
+for i = 1, #KEYS do
+  if i <= added then
+    counts[i] = redis.call('INCRBY', KEYS[i], ARGV[2 * i])
+    redis.call('EXPIRE', KEYS[i], ARGV[2 * i + 1], 'NX')
+  else
+    counts[i] = tonumber(redis.call('GET', KEYS[i]) or '0')
+  end
+end
+return counts
+"""
 
 
 def counters(cache, increments: Increments, reads: Sequence[str] = ()) -> tuple[list[int], list[int]]:
