@@ -24,9 +24,10 @@ cut-offs the same way.
 """
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 
 from audit.services import audit_record_statement
 from bfluence.precompiled import PrecompiledInsert, once_per_database
@@ -72,7 +73,7 @@ def token_record_if_entitled(
     return int(written) == 1
 
 
-def _server_binding_cursor():
+def _server_binding_cursor() -> CursorWrapper:
     """A cursor that sends the ~20 values apart from the SQL, in the extended protocol's unnamed statement
     (nothing prepared that outlives it: safe behind PgBouncer's transaction pooling), so psycopg dumps
     them in C instead of quoting each into the SQL text in Python: that quoting was ~6% of a token
@@ -81,7 +82,7 @@ def _server_binding_cursor():
     from django.db.backends.postgresql.base import ServerBindingCursor  # PostgreSQL only, as this module
 
     connection.ensure_connection()
-    cursor = ServerBindingCursor(connection.connection)
+    cursor = cast(Any, ServerBindingCursor)(connection.connection)  # psycopg 3's; django-stubs has psycopg2's
     return (
         connection.make_debug_cursor(cursor) if connection.queries_logged else connection.make_cursor(cursor)
     )
