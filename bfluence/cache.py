@@ -43,7 +43,9 @@ class RedisCache(DjangoRedisCache):
         Everything goes to the primary (the write client): a replica could answer a read with a count
         that lags behind.
         """
-        keys = [self.make_and_validate_key(key) for key in (*increments, *reads)]
+        # make_key, not make_and_validate_key: the check is for memcached's key rules (Redis keys are
+        # binary-safe), and these keys are the limits' own (addresses and digests, never raw input).
+        keys = [self.make_key(key) for key in (*increments, *reads)]
         arguments = [len(increments)]
         for amount, timeout in increments.values():
             arguments += (amount, timeout)
