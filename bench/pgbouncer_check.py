@@ -9,7 +9,8 @@ Needs Debian's ``pgbouncer`` (and what bench/run.py needs). Starts a private pgb
 1. server-side prepared statements through it (psycopg's ``prepare_threshold=0``, two clients): does a
    statement prepared on one server connection reach a transaction pooled onto another?
 2. the project as configured (Django's defaults: client-side parameter binding, no prepared
-   statements), gunicorn against pgbouncer, driven by wrk: get-bflus and ``POST /auth/token``, then the
+   statements; the issuing statement binds its values server-side, in the unnamed statement), gunicorn
+   against pgbouncer, driven by wrk: get-bflus and ``POST /auth/token``, then the
    same directly against PostgreSQL, interleaved; errors, requests/s, and how many PostgreSQL server
    connections served the load.
 """
@@ -204,7 +205,7 @@ def main() -> int:
         f"1. Server-side prepared statements (psycopg prepare_threshold=0), {args.pool_size + 2} clients: "
         f"{prepared}\n"
     )
-    print("2. The project as configured (client-side binding, no prepared statements):\n")
+    print("2. The project as configured (no prepared statements; the issue bound in the unnamed one):\n")
     print(
         "| endpoint | via | requests/s (2 runs) | p50 ms | errors | PostgreSQL connections, both servers (peak) |"
     )
