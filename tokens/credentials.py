@@ -8,7 +8,8 @@ Never two at once: a secret in the body beside Basic, or a different client_id, 
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import unquote_plus
 
 from django.core.validators import MaxLengthValidator, MinLengthValidator
@@ -108,7 +109,9 @@ def client_id_hint(request) -> str | None:
     return client_id if isinstance(client_id, str) and client_id else None
 
 
-def _client_assertion(request, fields: dict, *, audiences: Callable[[], tuple[str, ...]]) -> ClientAssertion:
+def _client_assertion(
+    request, fields: Mapping[str, Any], *, audiences: Callable[[], tuple[str, ...]]
+) -> ClientAssertion:
     """RFC 7523 §2.2: both assertion fields, and nothing else that authenticates."""
     if fields.get("client_secret") is not None or request.headers.get("Authorization") is not None:
         raise InvalidRequest(_("Send the client credentials once: a client assertion or a secret, not both."))
@@ -123,19 +126,26 @@ def _client_assertion(request, fields: dict, *, audiences: Callable[[], tuple[st
 
 
 def client_credentials(
-    request, *, audiences: Callable[[], tuple[str, ...]] = tuple
+    request,
+    *,
+    audiences: Callable[[], tuple[str, ...]] = tuple,
+    validated: Mapping[str, Any] | None = None,
 ) -> ClientCredentials | ClientAssertion:
     """The one set of credentials the request carries; ``invalid_request`` if none, partial or two.
 
     ``audiences``: works out what a client assertion's ``aud`` may be at this endpoint (see
     ``ClientAssertion``); called only for an assertion (building URLs costs ~3% of a secret's request).
+    ``validated``: the body, already validated by a serializer extending ``ClientCredentialsInput`` (the
+    token endpoint validates its body once: a second serializer cost ~3% of its CPU, issue 14).
     """
-    fields = ClientCredentialsInput(data=request.data)
-    fields.is_valid(raise_exception=True)
-    if "client_assertion" in fields.validated_data or "client_assertion_type" in fields.validated_data:
-        return _client_assertion(request, fields.validated_data, audiences=audiences)
-    body_id = fields.validated_data.get("client_id")
-    body_secret = fields.validated_data.get("client_secret")
+    if validated is None:
+        fields = ClientCredentialsInput(data=request.data)
+        fields.is_valid(raise_exception=True)
+        validated = fields.validated_data
+    if "client_assertion" in validated or "client_assertion_type" in validated:
+        return _client_assertion(request, validated, audiences=audiences)
+    body_id = validated.get("client_id")
+    body_secret = validated.get("client_secret")
     basic = _basic_credentials(request, strict=True)
     if basic is not None:
         if body_secret is not None or (body_id is not None and body_id != basic[0]):

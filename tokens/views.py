@@ -1,5 +1,8 @@
 """The ``/auth/*`` endpoints: one view per operation, each a thin caller of ``tokens.services``."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.urls import reverse
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
@@ -21,7 +24,7 @@ from bfluence.http import BoundedFormParser, StrictJSONParser
 from bfluence.views import NoStoreAPIView
 from tokens import schema
 from tokens.client_auth_limits import ClientAuthThrottle
-from tokens.credentials import StrictCharField, client_credentials
+from tokens.credentials import ClientCredentialsInput, StrictCharField, client_credentials
 from tokens.discovery import issuer_url
 from tokens.request_info import client_ip
 from tokens.services import (
@@ -84,11 +87,15 @@ class ClientAuthenticatedView(NoStoreAPIView):
             )
         )
 
-    def authenticate_client(self, request, *, provisional_ok: bool = False) -> AuthenticatedClient:
+    def authenticate_client(
+        self, request, *, provisional_ok: bool = False, validated: Mapping[str, Any] | None = None
+    ) -> AuthenticatedClient:
         """The client check, then its one count: the attempt per IP, and a failure per IP and client_id + IP
         or a success per client_id. Checked again (``ClientOutdated``), a success already counted is not
         counted twice, and a failure adds only the failure, as after a refused DPoP proof."""
-        credentials = client_credentials(request, audiences=lambda: self.assertion_audiences(request))
+        credentials = client_credentials(
+            request, audiences=lambda: self.assertion_audiences(request), validated=validated
+        )
         limits = request.client_auth_limits  # not already refused by ClientAuthThrottle
         try:
             client = client_authenticate(
@@ -126,7 +133,7 @@ CLIENT_AUTH_ERRORS = (400, 401, 405, 413, 415, 429, 503)
 class TokenView(ClientAuthenticatedView):
     """``POST /auth/token``: client credentials in, a short-lived access token out (SPEC §2.1)."""
 
-    class Input(serializers.Serializer):
+    class Input(ClientCredentialsInput):  # the credentials' fields too: the body validated once
         grant_type = StrictCharField(required=False, max_length=100)
         scope = StrictCharField(required=False, max_length=1000)
 
@@ -162,11 +169,16 @@ class TokenView(ClientAuthenticatedView):
             if not requested_scope:
                 raise InvalidRequest(_("scope must list at least one permission."))
         # A DPoP proof is spent once (its jti): a request carrying one is never checked twice.
-        client = self.authenticate_client(request, provisional_ok="DPoP" not in request.headers)
+        validated = fields.validated_data
+        client = self.authenticate_client(
+            request, provisional_ok="DPoP" not in request.headers, validated=validated
+        )
         try:
             issued = self.issue(request, client, requested_scope)
         except ClientOutdated:  # what this process kept of the secret changed since: check it afresh
-            issued = self.issue(request, self.authenticate_client(request), requested_scope)
+            issued = self.issue(
+                request, self.authenticate_client(request, validated=validated), requested_scope
+            )
         return Response(
             {
                 "access_token": issued.access_token,
