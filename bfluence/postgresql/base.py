@@ -9,11 +9,13 @@ anew. So the probe is sent only when the connection has been idle for ``PROBE_AF
 an idle worker still never hands a request a connection that died while it waited.
 
 Only ``close_if_health_check_failed`` and ``_cursor`` are overridden, both Django's own steps; a
-Django upgrade is covered by tests/test_database_probe.py (PostgreSQL runs).
+Django upgrade is covered by tests/test_database_probe.py (PostgreSQL runs). ``server_binding_cursor``
+adds the one other kind of cursor the project uses, made by the same steps.
 """
 
 import math
 import time
+from typing import Any, cast
 
 from django.db.backends.postgresql import base
 
@@ -32,6 +34,20 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def _cursor(self, name=None):
         cursor = super()._cursor(name)
+        self.last_cursor_at = time.monotonic()
+        return cursor
+
+    def server_binding_cursor(self):
+        """A cursor that sends its values apart from the SQL (psycopg's server-side binding, in the
+        extended protocol's unnamed statement: nothing prepared outlives it, as PgBouncer's transaction
+        pooling needs; Django keeps ``prepare_threshold`` at None), made by ``_cursor``'s own steps: the
+        health check, the connection, error translation, the debug wrapper that counts queries."""
+        self.close_if_health_check_failed()
+        self.ensure_connection()
+        with self.wrap_database_errors:
+            # psycopg 3's class (django-stubs describe psycopg2's, which takes no connection)
+            server_binding = cast(Any, base.ServerBindingCursor)(self.connection)
+            cursor = self._prepare_cursor(server_binding)
         self.last_cursor_at = time.monotonic()
         return cursor
 

@@ -41,6 +41,7 @@ def token_record_if_entitled(
     *,
     community: Community,
     secret_id: int | None,
+    secret_digest: tuple[str, str] | None,
     key_id: int | None,
     now: datetime,
     token_insert: PrecompiledInsert,
@@ -49,7 +50,8 @@ def token_record_if_entitled(
 ) -> bool:
     """Write the token's record (``token``: ``token_insert``'s columns) and its audit row
     (``audit``: ``audit_record``'s arguments) if ``community`` is still as read, with its revision; the
-    credential is the secret ``secret_id`` (valid at ``now``) or else the unretired key ``key_id``.
+    credential is the secret ``secret_id`` (valid at ``now``, still stored with ``secret_digest``: its salt
+    and digest as compared) or else the unretired key ``key_id``.
 
     True if both rows were written; False if nothing was. PostgreSQL only.
     """
@@ -58,7 +60,7 @@ def token_record_if_entitled(
     sql = once_per_database(
         _statements[by_key], connection.alias, lambda _alias: _statement(by_key, token_insert, audit_sql)
     )
-    credential_params = [key_id] if by_key else [secret_id, now]
+    credential_params = [key_id] if by_key else [secret_id, *(secret_digest or ("", "")), now]
     params = [
         community.pk,
         community.entitlement_revision,
@@ -74,18 +76,11 @@ def token_record_if_entitled(
 
 
 def _server_binding_cursor() -> CursorWrapper:
-    """A cursor that sends the ~20 values apart from the SQL, in the extended protocol's unnamed statement
-    (nothing prepared that outlives it: safe behind PgBouncer's transaction pooling), so psycopg dumps
-    them in C instead of quoting each into the SQL text in Python: that quoting was ~6% of a token
-    request's CPU (py-spy under gunicorn, issue 14). Django's own wrapper around it, so the statement is
-    logged, counted and its errors translated like any other."""
-    from django.db.backends.postgresql.base import ServerBindingCursor  # PostgreSQL only, as this module
-
-    connection.ensure_connection()
-    cursor = cast(Any, ServerBindingCursor)(connection.connection)  # psycopg 3's; django-stubs has psycopg2's
-    return (
-        connection.make_debug_cursor(cursor) if connection.queries_logged else connection.make_cursor(cursor)
-    )
+    """The ~20 values sent apart from the SQL, so psycopg dumps them in C instead of quoting each into the
+    SQL text in Python: that quoting was ~6% of a token request's CPU (py-spy under gunicorn, issue 14).
+    Through the project's backend (bfluence/postgresql), which makes it as Django makes any cursor."""
+    make = getattr(connection, "server_binding_cursor", None)  # another PostgreSQL backend: Django's own
+    return cast(CursorWrapper, make() if make is not None else connection.cursor())
 
 
 def _statement(by_key: bool, token_insert: PrecompiledInsert, audit_sql: str) -> str:
@@ -99,7 +94,9 @@ def _statement(by_key: bool, token_insert: PrecompiledInsert, audit_sql: str) ->
     else:
         credential = (
             f"SELECT 1 FROM {quote(ClientSecret._meta.db_table)} s "
-            "WHERE s.id = %s AND s.community_id = c.id "
+            # The salt and digest compared too, not only the revision: a secret rewritten where no trigger
+            # fires (session_replication_role = replica, a trigger disabled for the change) is refused.
+            "WHERE s.id = %s AND s.salt = %s AND s.digest = %s AND s.community_id = c.id "
             "AND (s.valid_until IS NULL OR s.valid_until > CAST(%s AS timestamp with time zone))"
         )
     token_sql = token_insert.select_sql("entitled")
