@@ -66,7 +66,13 @@ for i = 1, #KEYS do
     counts[i] = redis.call('INCRBY', KEYS[i], ARGV[2 * i])
     redis.call('EXPIRE', KEYS[i], ARGV[2 * i + 1], 'NX')
   else
-    counts[i] = tonumber(redis.call('GET', KEYS[i]) or '0')
+    local value = redis.call('GET', KEYS[i])
+    counts[i] = tonumber(value or '0')
+  end
+  -- Not a count (never written so by this code): an error, as INCR or int() would raise, never a nil,
+  -- which would end the reply there and drop the counts after it unchecked.
+  if counts[i] == nil then
+    return redis.error_reply('not a count: ' .. KEYS[i])
   end
 end
 return counts
