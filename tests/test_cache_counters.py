@@ -37,3 +37,14 @@ def test_counts_are_exact_under_concurrent_adds():
     for thread in threads:
         thread.join()
     assert counters(cache, {}, ["c_concurrent"]) == ([], [400])
+
+
+@pytest.mark.skipif(not ON_REDIS, reason="the Lua script (CI's PostgreSQL + Redis run)")
+def test_a_count_that_is_not_a_number_fails_the_call_and_drops_nothing():
+    """Found in review: Lua's tonumber() of a value that is no number is nil, and a nil ended the reply
+    there, dropping that count and every one after it unchecked. The call now fails (the limits answer
+    503), as INCR or int() would."""
+    cache.set("c_odd", "not a number")  # another writer of the key space, an operator, a bad restore
+    counters(cache, {"c_after": (5, 60)}, [])
+    with pytest.raises(Exception, match="not a count"):
+        counters(cache, {"c_new": (1, 60)}, ["c_odd", "c_after"])

@@ -39,6 +39,7 @@ import itertools
 import logging
 import threading
 import time
+from collections.abc import Sequence
 
 from django.core.cache import cache
 from rest_framework import settings as drf_settings
@@ -174,6 +175,7 @@ class ClientAuthLimits:
         self.failures = [window for window in self.failures if window.enabled]
         self.counted = False  # the attempt was counted per IP, or refused without counting
         self.retry_after = 0.0
+        self._succeeded: list[_Window] = []  # what record_success added for the client_id
 
     def refused_here(self) -> bool:
         """True (``retry_after`` set) when this process already saw the shared count refuse this caller in
@@ -191,12 +193,19 @@ class ClientAuthLimits:
         address may not try now (instead of that answer)."""
         self._count(added=[self.per_ip], read=self.failures)
 
-    def record_failure(self) -> None:
+    def record_failure(self, *, take_back_success: bool = False) -> None:
         """Count a failed authentication; ``RateLimited`` when it went past a limit (no verdict given).
 
         After ``record_success`` (a DPoP proof refused once the secret passed) only the failure is added:
-        a second round trip, on that path alone."""
-        self._count(added=([] if self.counted else [self.per_ip]) + self.failures, read=[])
+        a second round trip, on that path alone. ``take_back_success``: that success was counted for a
+        secret the process had kept (tokens/services/secret_memory.py) and the database has refused it
+        since: its count per client_id is taken back in the same round trip, since only the partner's
+        own requests may use up the partner's limit."""
+        self._count(
+            added=([] if self.counted else [self.per_ip]) + self.failures,
+            read=[],
+            taken_back=self._succeeded if take_back_success else [],
+        )
 
     def record_success(self, *, client_id: str, counted: bool) -> None:
         """Count an authenticated request per IP and for its client_id (when ``counted``); ``RateLimited``
@@ -204,13 +213,18 @@ class ClientAuthLimits:
         per_client = (
             [_Window("token_client", "token_client", _digest(client_id), self.now)] if counted else []
         )
+        self._succeeded = [window for window in per_client if window.enabled]
         self._count(added=[self.per_ip, *per_client], read=self.failures)
 
-    def _count(self, *, added: list[_Window], read: list[_Window]) -> None:
-        """One round trip: add to ``added``, read ``read``; raise ``RateLimited`` on a refusal."""
+    def _count(
+        self, *, added: list[_Window], read: list[_Window], taken_back: Sequence[_Window] = ()
+    ) -> None:
+        """One round trip: add to ``added``, read ``read``, take one back from ``taken_back``; raise
+        ``RateLimited`` on a refusal (by ``added`` and ``read`` only)."""
         added = [window for window in added if window.enabled]
         self.counted = True
         increments = {key: value for window in added for key, value in window.increment.items()}
+        increments.update({window.key: (-1, window.duration + 1) for window in taken_back})
         try:
             after, counts = counters(cache, increments, [window.key for window in read])
         except Exception as error:  # any cache backend's failure: Redis, memcached, …

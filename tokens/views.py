@@ -88,26 +88,43 @@ class ClientAuthenticatedView(NoStoreAPIView):
         )
 
     def authenticate_client(
-        self, request, *, provisional_ok: bool = False, validated: Mapping[str, Any] | None = None
+        self,
+        request,
+        *,
+        provisional_ok: bool = False,
+        validated: Mapping[str, Any] | None = None,
+        again: bool = False,
     ) -> AuthenticatedClient:
         """The client check, then its one count: the attempt per IP, and a failure per IP and client_id + IP
-        or a success per client_id. Checked again (``ClientOutdated``), a success already counted is not
-        counted twice, and a failure adds only the failure, as after a refused DPoP proof."""
+        or a success per client_id.
+
+        ``again``: the request was authenticated provisionally, from a secret this process kept, and
+        its success counted; the kept state proved out of date (``ClientOutdated``), or the count
+        refused it. Checked now from the database: refused, its success is taken back and the failure
+        counted (only the partner's own requests use up its limit); passed, it is not counted twice."""
         credentials = client_credentials(
             request, audiences=lambda: self.assertion_audiences(request), validated=validated
         )
         limits = request.client_auth_limits  # not already refused by ClientAuthThrottle
         try:
             client = client_authenticate(
-                credentials=credentials, source_ip=request.source_ip, provisional_ok=provisional_ok
+                credentials=credentials,
+                source_ip=request.source_ip,
+                provisional_ok=provisional_ok,
+                afresh=again,
             )
         except InvalidClient:
-            limits.record_failure()
+            limits.record_failure(take_back_success=again)
             raise
-        if not limits.counted:
-            limits.record_success(
-                client_id=client.community.client_id, counted=self.counts_against_client_limit
-            )
+        if not again:
+            try:
+                limits.record_success(
+                    client_id=client.community.client_id, counted=self.counts_against_client_limit
+                )
+            except RateLimited:
+                if client.provisional:  # the partner's limit: only once the database says it is the partner
+                    self.authenticate_client(request, validated=validated, again=True)
+                raise
         return client
 
     @staticmethod
@@ -176,9 +193,8 @@ class TokenView(ClientAuthenticatedView):
         try:
             issued = self.issue(request, client, requested_scope)
         except ClientOutdated:  # what this process kept of the secret changed since: check it afresh
-            issued = self.issue(
-                request, self.authenticate_client(request, validated=validated), requested_scope
-            )
+            client = self.authenticate_client(request, validated=validated, again=True)
+            issued = self.issue(request, client, requested_scope)
         return Response(
             {
                 "access_token": issued.access_token,

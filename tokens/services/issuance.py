@@ -220,10 +220,14 @@ def client_admit(
     return client
 
 
-def _recalled_entitlement(row: tuple[Any, ...]) -> tuple[Community, ClientPolicy] | None:
+def _recalled_entitlement(
+    row: tuple[Any, ...], source_ip: str | None
+) -> tuple[Community, ClientPolicy] | None:
     """The community and policy kept at a recalled secret's revision, if the secret may be used as kept:
     still valid by its expiry, its ``last_used_at`` not due (that write takes the issuing transaction),
-    and the community kept at that same revision. Otherwise None: the database decides."""
+    the community kept at that same revision, and its policy as kept admitting this request. Otherwise
+    None: the database decides. Nothing kept ever refuses a request: staff may have widened an IP
+    allowlist or made DPoP optional since, and only the database knows."""
     now = timezone.now()
     valid_until, last_used_at, community_id, revision = row[3:7]
     kept = _entitlements.get((connection.alias, community_id))
@@ -235,7 +239,16 @@ def _recalled_entitlement(row: tuple[Any, ...]) -> tuple[Community, ClientPolicy
         or kept[_REVISION] != revision
     ):
         return None
-    return _entitlement(community_id=community_id, revision=revision)
+    entitlement = _entitlement(community_id=community_id, revision=revision)
+    if entitlement is None:
+        return None
+    policy = entitlement[1]
+    admitted = (
+        policy.allows_method(METHOD_CLIENT_SECRET)
+        and policy.admits_client(source_ip)
+        and policy.dpop != "required"
+    )
+    return entitlement if admitted else None
 
 
 def client_authenticate(
@@ -243,6 +256,7 @@ def client_authenticate(
     credentials: ClientCredentials | ClientAssertion,
     source_ip: str | None,
     provisional_ok: bool = False,
+    afresh: bool = False,
 ) -> AuthenticatedClient:
     """Check a client_id + secret, or a client assertion. Every failure looks and costs the same
     (SPEC §2.1, §4.1, §5).
@@ -256,7 +270,8 @@ def client_authenticate(
 
     ``provisional_ok`` (the token endpoint, without a DPoP proof): a secret this process saw confirmed is
     taken as kept, without the read (``secret_memory``); ``token_issue`` then raises ``ClientOutdated``
-    unless the issuing statement confirms it, and the caller authenticates again without it.
+    unless the issuing statement confirms it, and the caller authenticates again without it, ``afresh``:
+    from the database, the kept row forgotten first (the statement keeps it again if it still holds).
     """
     if isinstance(credentials, ClientAssertion):
         from tokens.services.key_auth import assertion_authenticate  # builds on this module's pieces
@@ -268,8 +283,10 @@ def client_authenticate(
             outcome="denied", reason="malformed_secret", client_id=credentials.client_id, source_ip=source_ip
         )
         raise InvalidClient(via_basic=credentials.via_basic)
+    if afresh:
+        secret_forget(credentials.client_id)
     matched = secret_recall(credentials.client_id, presented) if provisional_ok else None
-    entitlement = _recalled_entitlement(matched) if matched is not None else None
+    entitlement = _recalled_entitlement(matched, source_ip) if matched is not None else None
     provisional = entitlement is not None
     if not provisional:
         matched = _matching_secret(credentials.client_id, presented)
@@ -427,10 +444,16 @@ def token_issue(
     a token by the statement: if it writes nothing, ``ClientOutdated``.
     """
     if _issuable_in_one_statement(client, source_ip, dpop_jkt):
-        at_once = _mint(client, client.community, requested_scope, source_ip, dpop_jkt)
-        if token_record_if_entitled(
+        try:
+            at_once = _mint(client, client.community, requested_scope, source_ip, dpop_jkt)
+        except InvalidScope:
+            if not client.provisional:
+                raise
+            at_once = None  # by permissions as kept: a permission granted since is the database's to say
+        if at_once is not None and token_record_if_entitled(
             community=client.community,
             secret_id=client.secret_id,
+            secret_digest=None if client.secret_row is None else (client.secret_row[0], client.secret_row[1]),
             key_id=client.key_id,
             now=at_once.token.issued_at,
             token_insert=_issued_token_insert,
@@ -439,7 +462,7 @@ def token_issue(
         ):
             _secret_confirmed(client)
             return _issued(at_once)
-    if client.provisional:  # nothing written: whatever this process kept is out of date
+    if client.provisional:  # nothing written: whatever this process kept may be out of date
         secret_forget(client.community.client_id)
         raise ClientOutdated()
     with transaction.atomic():
@@ -471,7 +494,7 @@ def _issuable_in_one_statement(
     unchanged, admits this request (if it changed, the transaction decides)."""
     return (
         connection.vendor == "postgresql"
-        and (client.secret_id is not None or client.key_id is not None)
+        and ((client.secret_id is not None and client.secret_row is not None) or client.key_id is not None)
         and bool(client.community.entitlement_revision)  # 0: never renewed, means nothing
         and not _last_used_due(client, timezone.now())
         and _policy_admits(client.policy, client, source_ip, dpop_jkt)
