@@ -27,7 +27,7 @@ def _closed_port() -> int:
 def redis_down():
     url = f"redis://127.0.0.1:{_closed_port()}/0"
     backend = {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "bfluence.cache.RedisCache",  # what production runs (bfluence/settings.py)
         "LOCATION": url,
         "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
     }

@@ -23,6 +23,7 @@ from audit.models import AuditEvent
 from communities.services import community_update
 from tests.conftest import TEST_ACTOR, basic, make_community, request_token
 from tests.keyfactory import dpop_proof, private_key
+from tokens.crypto import digest_secret, generate_secret
 from tokens.models import ClientSecret, IssuedToken
 from tokens.services import (
     PolicyChange,
@@ -340,3 +341,23 @@ def test_an_allowlist_set_under_the_replica_role_still_moves_the_revision(api, a
         cursor.execute("SET LOCAL session_replication_role = origin")
     assert request_token(api, acme).status_code == 401
     assert _failures(acme) == ["ip_not_allowed"]
+
+
+def test_the_memory_recalls_a_row_only_for_its_secret_and_stays_bounded(monkeypatch):
+    """The memory itself, on any backend: a row comes back only for the secret it was kept for, forgotten
+    rows are gone, and a full memory starts afresh rather than grow."""
+    secret, other = generate_secret(), generate_secret()
+    stored = digest_secret(secret)
+    row = (stored.salt, stored.digest, 7, None, timezone.now(), 1, 5)
+    assert secret_memory.secret_recall("kept", secret) is None  # nothing kept: a dummy comparison
+    secret_memory.secret_remember("kept", row)
+    assert secret_memory.secret_recall("kept", secret) == row
+    assert secret_memory.secret_recall("kept", other) is None
+    assert secret_memory.secret_recall("someone-else", secret) is None
+    secret_memory.secret_forget("kept")
+    assert secret_memory.secret_recall("kept", secret) is None
+    monkeypatch.setattr(secret_memory, "_KEPT", 2)
+    for client_id in ("a", "b", "c"):
+        secret_memory.secret_remember(client_id, row)
+    assert secret_memory.secret_recall("c", secret) == row
+    assert secret_memory.secret_recall("a", secret) is None and len(secret_memory._rows) == 1
