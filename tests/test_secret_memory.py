@@ -57,6 +57,17 @@ def _remembered(api, created) -> None:
         assert (connection.alias, created.community.client_id) in secret_memory._rows
 
 
+def _renamed(created) -> None:
+    """A staff edit that changes nothing a token depends on, but moves the revision all the same."""
+    community_update(
+        community=created.community,
+        actor=TEST_ACTOR,
+        name="renamed",
+        permissions=["bflus:read"],
+        token_lifetime=None,
+    )
+
+
 def _failures(created) -> list[str]:
     return list(
         AuditEvent.objects.filter(event_type="client_auth_failed", client_id=created.community.client_id)
@@ -123,13 +134,7 @@ def test_a_request_checked_again_is_counted_once(api, acme, one_window):
     limits = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "token_client": "5/min"}
     with override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": limits}):
         _remembered(api, acme)  # 3 of 5
-        community_update(
-            community=acme.community,
-            actor=TEST_ACTOR,
-            name="renamed",
-            permissions=["bflus:read"],
-            token_lifetime=None,
-        )
+        _renamed(acme)
         # The memory is out of date: checked again from the database, and counted once (4 of 5).
         assert request_token(api, acme).status_code == 200
         assert request_token(api, acme).status_code == 200  # 5 of 5
@@ -139,13 +144,7 @@ def test_a_request_checked_again_is_counted_once(api, acme, one_window):
 def test_a_dpop_proof_is_not_spent_twice(api, acme):
     client_auth_policy_set(community=acme.community, change=PolicyChange(dpop="optional"), actor=TEST_ACTOR)
     _remembered(api, acme)
-    community_update(
-        community=acme.community,
-        actor=TEST_ACTOR,
-        name="renamed",
-        permissions=["bflus:read"],
-        token_lifetime=None,
-    )
+    _renamed(acme)
     proof = dpop_proof(private_key("ES256"), "POST", "http://testserver/auth/token")
     body = {"client_id": "acme", "client_secret": acme.client_secret}
     response = api.post("/auth/token", body, format="json", HTTP_DPOP=proof)

@@ -190,8 +190,8 @@ class TokenView(ClientAuthenticatedView):
             requested_scope = fields.validated_data["scope"].split()
             if not requested_scope:
                 raise InvalidRequest(_("scope must list at least one permission."))
-        # A DPoP proof is spent once (its jti): a request carrying one is never checked twice.
         validated = fields.validated_data
+        # A DPoP proof is spent once (its jti): a request carrying one is never checked twice.
         client = self.authenticate_client(
             request, provisional_ok="DPoP" not in request.headers, validated=validated
         )

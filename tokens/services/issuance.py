@@ -129,12 +129,17 @@ _ENTITLEMENTS_KEPT = 10_000
 _REVISION = _COMMUNITY_FIELDS.index("entitlement_revision")
 
 
-def _entitlement(community_id: int, revision: int) -> tuple[Community, ClientPolicy] | None:
-    """The community (and its policy) a secret just matched for, as of ``revision`` or later; None if gone."""
+def _entitlement(
+    community_id: int, revision: int, *, read: bool = True
+) -> tuple[Community, ClientPolicy] | None:
+    """The community (and its policy) a secret just matched for, as of ``revision`` or later; None if gone.
+    ``read=False``: only as this process keeps it at ``revision`` exactly, else None."""
     key = (connection.alias, community_id)
     row = _entitlements.get(key)
     # Revision 0: never renewed (no triggers, SQLite, or tokens 0010 not applied yet): always read.
     if row is None or row[_REVISION] != revision or not revision or connection.vendor != "postgresql":
+        if not read:
+            return None
         rows = _community_query.rows(community_id)
         if not rows:
             return None
@@ -230,25 +235,13 @@ def _recalled_entitlement(
     allowlist or made DPoP optional since, and only the database knows."""
     now = timezone.now()
     valid_until, last_used_at, community_id, revision = row[3:7]
-    kept = _entitlements.get((connection.alias, community_id))
-    if (
-        (valid_until is not None and valid_until <= now)
-        or last_used_at is None
-        or now - last_used_at >= LAST_USED_PRECISION
-        or kept is None
-        or kept[_REVISION] != revision
-    ):
+    if (valid_until is not None and valid_until <= now) or _last_use_due(last_used_at, now):
         return None
-    entitlement = _entitlement(community_id=community_id, revision=revision)
-    if entitlement is None:
+    entitlement = _entitlement(community_id, revision, read=False)
+    # No DPoP proof here (a request carrying one never comes from the memory).
+    if entitlement is None or not _policy_admits(entitlement[1], METHOD_CLIENT_SECRET, source_ip, None):
         return None
-    policy = entitlement[1]
-    admitted = (
-        policy.allows_method(METHOD_CLIENT_SECRET)
-        and policy.admits_client(source_ip)
-        and policy.dpop != "required"
-    )
-    return entitlement if admitted else None
+    return entitlement
 
 
 def client_authenticate(
@@ -411,16 +404,14 @@ def _still_entitled(
     if row is None:
         return None
     fields = len(_COMMUNITY_FIELDS)
-    if not _policy_admits(ClientPolicy.from_columns(*row[fields:]), client, source_ip, dpop_jkt):
+    if not _policy_admits(ClientPolicy.from_columns(*row[fields:]), client.method, source_ip, dpop_jkt):
         return None
     return Community.from_db("default", _COMMUNITY_FIELDS, row[:fields])
 
 
-def _policy_admits(
-    policy: ClientPolicy, client: AuthenticatedClient, source_ip: str | None, dpop_jkt: str | None
-) -> bool:
+def _policy_admits(policy: ClientPolicy, method: str, source_ip: str | None, dpop_jkt: str | None) -> bool:
     return (
-        policy.allows_method(client.method)
+        policy.allows_method(method)
         and policy.admits_client(source_ip)
         and not (policy.dpop == "required" and dpop_jkt is None)
     )
@@ -497,7 +488,7 @@ def _issuable_in_one_statement(
         and ((client.secret_id is not None and client.secret_row is not None) or client.key_id is not None)
         and bool(client.community.entitlement_revision)  # 0: never renewed, means nothing
         and not _last_used_due(client, timezone.now())
-        and _policy_admits(client.policy, client, source_ip, dpop_jkt)
+        and _policy_admits(client.policy, client.method, source_ip, dpop_jkt)
     )
 
 
@@ -510,7 +501,11 @@ def _secret_confirmed(client: AuthenticatedClient) -> None:
 
 
 def _last_used_due(client: AuthenticatedClient, now: datetime) -> bool:
-    return client.last_used_at is None or now - client.last_used_at >= LAST_USED_PRECISION
+    return _last_use_due(client.last_used_at, now)
+
+
+def _last_use_due(last_used_at: datetime | None, now: datetime) -> bool:
+    return last_used_at is None or now - last_used_at >= LAST_USED_PRECISION
 
 
 # The token's record, written with every token: compiled once, as the queries above (issue 14).
