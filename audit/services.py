@@ -94,11 +94,10 @@ def audit_record(
     )
 
 
-def audit_record_statement(*, source: str, **fields: Any) -> tuple[str, list[Any]]:
-    """The row ``audit_record(**fields)`` writes, as SQL and parameters that write it once per row of
-    ``source`` (a FROM clause): for a statement that records an action and its audit row together or
-    neither."""
-    return _audit_insert.select_sql(source), _audit_insert.prepared(**_audit_row(**fields))
+def audit_record_columns(**fields: Any) -> dict[str, Any]:
+    """The row ``audit_record(**fields)`` writes, keyed by column: for a statement that records an action
+    and its audit row together or neither (tokens/services/issuing_statement.py)."""
+    return _audit_insert.columns(**_audit_row(**fields))
 
 
 def _audit_row(

@@ -193,7 +193,6 @@ class PrecompiledInsert:
         self._fields = _insert_fields(model)
         self._attnames = frozenset(field.attname for field in self._fields)
         self._sql: dict[tuple[str, str], str] = {}
-        self._select_sql: dict[str, dict[tuple[str, str], str]] = {}
 
     def _compile(self, alias: str) -> str:
         query = InsertQuery(self._model)
@@ -214,7 +213,7 @@ class PrecompiledInsert:
             cursor.execute(self._sql_for(using), params)
 
     def prepared(self, *, using: str = "default", **values) -> list:
-        """The row's values as ``insert`` sends them, one per column of ``select_sql``, in order."""
+        """The row's values as ``insert`` sends them, one per insert field, in order."""
         unknown = values.keys() - self._attnames
         if unknown:
             raise TypeError(f"{self._model.__name__} has no column {', '.join(sorted(unknown))}")
@@ -228,28 +227,10 @@ class PrecompiledInsert:
             for field in self._fields
         ]
 
-    def select_sql(self, source: str, *, using: str = "default") -> str:
-        """``INSERT … SELECT``: the same row, written once for each row ``source`` (a FROM clause) yields.
-
-        For statements that insert only if something holds (tokens/services/issuing_statement.py).
-        Each value is cast to its column's type: in a SELECT list PostgreSQL would take a quoted
-        value for text, and text is not assigned to a timestamp or inet column without a cast.
-        """
-        compiled = self._select_sql.setdefault(source, {})
-        return once_per_database(compiled, using, lambda alias: self._compile_select(source, alias))
-
-    def _compile_select(self, source: str, using: str) -> str:
-        connection = connections[using]
-        quote = connection.ops.quote_name
-        typed = [_column(field, connection) for field in self._fields]
-        columns = ", ".join(quote(name) for name, _type in typed)
-        values = ", ".join(f"CAST(%s AS {column_type})" for _name, column_type in typed)
-        return f"INSERT INTO {quote(self._model._meta.db_table)} ({columns}) SELECT {values} FROM {source}"
-
-
-def _column(field: Field, connection) -> tuple[str, str]:
-    """The field's column name and database type."""
-    column_type = field.db_type(connection)
-    if field.column is None or column_type is None:  # no column of its own: never an insert field
-        raise ValueError(f"{field.name} has no column")
-    return field.column, column_type
+    def columns(self, *, using: str = "default", **values) -> dict[str, Any]:
+        """The row's values as ``insert`` sends them, keyed by column name: for a statement that writes
+        the row by name (tokens/services/issuing_statement.py)."""
+        return {
+            field.column: value
+            for field, value in zip(self._fields, self.prepared(using=using, **values), strict=True)
+        }

@@ -11,17 +11,18 @@ when the client authenticated. These tests pin what that rests on, against a rea
 The fall-back cases (a change between authentication and issue) run on every backend.
 """
 
+import importlib
 import threading
 import time
 from datetime import timedelta
 
+import jwt
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from audit.services import audit_record_statement
 from communities.models import Community
 from communities.services import community_update
 from tests.conftest import TEST_ACTOR, make_community, request_token
@@ -39,6 +40,7 @@ from tokens.services import (
 )
 from tokens.services.issuance import ClientCredentials, client_authenticate
 
+ISSUING_CALL = "SELECT tokens_issue_if_entitled("  # the issuing statement (tokens migration 0012)
 HELD_SOURCE = "192.0.2.77"  # the address whose token insert the test's trigger holds
 HOLD_LOCK = 4_242_001  # the advisory lock it waits on
 
@@ -175,62 +177,52 @@ def test_the_statement_writes_the_rows_the_transaction_writes(api, postgresql_on
     records = [IssuedToken.objects.get(jti=_jti(body)) for body in (first, second)]
     audits = [AuditEvent.objects.get(jti=_jti(body), event_type="token_issued") for body in (first, second)]
 
+    # Every column, bar the token's own identity and times (compared as its lifetime): a column the
+    # function's JSON left out would be NULL here and not there.
     def record_fields(record):
-        return (
-            record.community_id,
-            record.client_secret_id,
-            record.scope,
-            record.source_ip,
-            record.expires_at - record.issued_at,
-            record.revoked_at,
-            record.revoked_by,
-        )
+        fields = [f.attname for f in IssuedToken._meta.concrete_fields]
+        skipped = {"jti", "issued_at", "expires_at"}
+        return [getattr(record, name) for name in fields if name not in skipped] + [
+            record.expires_at - record.issued_at
+        ]
 
     def audit_fields(audit):
-        return (
-            audit.actor_type,
-            audit.actor,
-            audit.community_id,
-            audit.client_id,
-            audit.source_ip,
-            audit.details,
-        )
+        fields = [f.attname for f in AuditEvent._meta.concrete_fields]
+        return [getattr(audit, name) for name in fields if name not in {"id", "occurred_at", "jti"}]
 
     assert record_fields(records[0]) == record_fields(records[1])
     assert audit_fields(audits[0]) == audit_fields(audits[1])
     assert second["token_type"] == first["token_type"] and second["scope"] == first["scope"]
+    # The times as signed, through the function's JSON: to the second in the token, to the microsecond
+    # between the record and its audit row's details.
+    claims = jwt.decode(second["access_token"], options={"verify_signature": False})
+    assert records[1].expires_at.timestamp() // 1 == claims["exp"]
+    assert records[1].issued_at.timestamp() // 1 == claims["iat"]
 
 
 def _jti(body) -> str:
-    import jwt
-
     return jwt.decode(body["access_token"], options={"verify_signature": False})["jti"]
 
 
-@pytest.mark.parametrize("by_key", [False, True])
-def test_the_statement_locks_shared_and_writes_only_if_everything_holds(by_key):
-    """The statement's shape, on every backend (it runs on PostgreSQL only): one shared lock, on the
-    community row alone; the revision, the community's state and the credential checked under it; the
-    revision triggers required; the audit row written once per token row, the token once per row held."""
-    from tokens.services.issuance import _issued_token_insert
-    from tokens.services.issuing_statement import REVISION_TRIGGERS, _statement
+def test_the_function_locks_shared_and_writes_only_if_everything_holds():
+    """The issuing function's shape, on every backend (it exists on PostgreSQL only): one shared lock, on
+    the community row alone; the revision, the community's state and either credential checked under
+    it; the revision triggers required; the token and its audit row written only past that check, from
+    the rows the app sends, by column name."""
+    source = importlib.import_module("tokens.migrations.0012_issue_token_function").FORWARD
+    check, writes = source.split("IF NOT FOUND THEN\n        RETURN false;\n    END IF;")
 
-    audit_sql, _params = audit_record_statement(
-        source="token", event_type="token_issued", actor=TEST_ACTOR, details={"scope": "bflus:read"}
-    )
-    sql = _statement(by_key, _issued_token_insert, audit_sql)
-
-    entitled = sql[: sql.index("), token AS (")]
-    assert entitled.count("FOR SHARE OF c") == 1 and "FOR UPDATE" not in sql
-    for condition in ("c.entitlement_revision = %s", "c.is_active", "pg_trigger"):
-        assert condition in entitled
-    assert all(f"'{name}'" in entitled for name in REVISION_TRIGGERS.values())
-    credential = "k.retired_at IS NULL" if by_key else "s.valid_until IS NULL OR s.valid_until >"
-    assert credential in entitled
-    assert 'INSERT INTO "tokens_issuedtoken"' in sql and sql.count(" FROM entitled RETURNING 1") == 1
-    assert 'INSERT INTO "tokens_auditevent"' in sql and sql.rstrip().endswith(
-        "FROM token) SELECT count(*) FROM token"
-    )
+    assert check.count("FOR SHARE OF c;") == 1 and "FOR UPDATE" not in source
+    for condition in ("c.entitlement_revision = wanted_revision", "c.is_active", "pg_trigger"):
+        assert condition in check
+    assert all(f"'{name}'" in check for name in TRIGGER_TABLES)
+    assert f"= {len(TRIGGER_TABLES)}" in check
+    assert "s.valid_until IS NULL OR s.valid_until > issued_at_time" in check
+    assert "s.salt = wanted_salt AND s.digest = wanted_digest" in check
+    assert "k.retired_at IS NULL" in check
+    assert "INSERT" not in check and writes.count("INSERT INTO") == 2
+    assert "jsonb_populate_record(NULL::tokens_issuedtoken, token_row)" in writes
+    assert "jsonb_populate_record(\n            NULL::tokens_auditevent" in writes
 
 
 # --- Real concurrency: threads with their own connections ---------------------------------------------
@@ -337,7 +329,7 @@ def test_a_token_request_meeting_a_cut_off_in_progress_waits_and_is_refused(
     cut_off, _ = _in_thread(cut_off_and_hold)
     assert cut_off_done.wait(10)
     request, outcome = _in_thread(_token_from(created, "127.0.0.1"))
-    waited = _waiting_on_a_row_lock("WITH entitled AS")
+    waited = _waiting_on_a_row_lock(ISSUING_CALL)
     release_cut_off.set()
     cut_off.join(10)
     request.join(10)
@@ -353,7 +345,7 @@ def test_a_cut_off_meeting_the_statement_waits_for_it_and_then_revokes_its_token
     created = make_community("midissue")
     assert request_token(api, created).status_code == 200
     request, outcome = _in_thread(_token_from(created, HELD_SOURCE))
-    assert _waiting_on_a_row_lock("WITH entitled AS"), "the token statement was never held"
+    assert _waiting_on_a_row_lock(ISSUING_CALL), "the token statement was never held"
     rotation, rotated = _in_thread(
         lambda: secret_rotate(community=created.community, actor=TEST_ACTOR, revoke_tokens=True)
     )
@@ -374,7 +366,7 @@ def test_a_partners_statements_do_not_wait_for_each_other(api, held_statement):
     created = make_community("twins")
     assert request_token(api, created).status_code == 200
     held, held_outcome = _in_thread(_token_from(created, HELD_SOURCE))
-    assert _waiting_on_a_row_lock("WITH entitled AS"), "the token statement was never held"
+    assert _waiting_on_a_row_lock(ISSUING_CALL), "the token statement was never held"
 
     other, outcome = _in_thread(_token_from(created, "127.0.0.1"))
     other.join(5)
@@ -437,7 +429,35 @@ def test_without_all_its_triggers_the_statement_is_not_trusted(api, postgresql_o
         assert request_token(api, created).status_code == 200
 
     statements = [query["sql"] for query in captured.captured_queries]
-    assert any(sql.startswith("WITH entitled AS") for sql in statements)  # tried, wrote nothing
+    assert any(sql.startswith(ISSUING_CALL) for sql in statements)  # tried, wrote nothing
+    assert any(sql.startswith("SELECT 1 FROM") and sql.endswith(" FOR SHARE") for sql in statements)
+
+
+ISSUING_FUNCTION = "tokens_issue_if_entitled(bigint, bigint, bigint, text, text, timestamp with time zone, bigint, jsonb, jsonb)"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_its_function_the_issuing_transaction_issues(api, postgresql_only):
+    """Tokens migration 0012 reverted while this code runs: the call fails in autocommit, writing
+    nothing, and the issuing transaction issues the token (no 500)."""
+    created = make_community("unfunctioned")
+    assert request_token(api, created).status_code == 200  # last_used_at fresh from here on
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER FUNCTION {ISSUING_FUNCTION} RENAME TO tokens_issue_if_entitled_away")
+    try:
+        with CaptureQueriesContext(connection) as captured:
+            response = request_token(api, created)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"ALTER FUNCTION {ISSUING_FUNCTION.replace('entitled(', 'entitled_away(')} "
+                "RENAME TO tokens_issue_if_entitled"
+            )
+
+    assert response.status_code == 200
+    assert IssuedToken.objects.filter(jti=_jti(response.json()), community=created.community).exists()
+    statements = [query["sql"] for query in captured.captured_queries]
+    assert any(sql.startswith(ISSUING_CALL) for sql in statements)  # tried, failed
     assert any(sql.startswith("SELECT 1 FROM") and sql.endswith(" FOR SHARE") for sql in statements)
 
 

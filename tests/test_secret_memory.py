@@ -81,7 +81,7 @@ def test_a_remembered_secret_costs_one_statement(api, acme, postgresql_only, dja
     with django_assert_num_queries(1) as captured:
         assert request_token(api, acme).status_code == 200
     [statement] = [query["sql"] for query in captured.captured_queries]
-    assert statement.startswith("WITH entitled AS") and "FOR SHARE" in statement
+    assert statement.startswith("SELECT tokens_issue_if_entitled(")
 
 
 def test_a_secret_ended_by_rotation_is_refused_at_once(api, acme):
