@@ -136,12 +136,14 @@ class ClientAuthenticatedView(NoStoreAPIView):
     def dpop_binding(request, client: AuthenticatedClient) -> str | None:
         """The DPoP key to bind the token to (RFC 9449 §5); a bad proof fails like a bad secret (counted
         after the success was: a second round trip, only for a caller that holds the secret)."""
+        proof = request.headers.get("DPoP")
         try:
             return token_binding_for(
                 client=client,
-                proof=request.headers.get("DPoP"),
+                proof=proof,
                 via_basic=client.via_basic,
-                url=request.build_absolute_uri(request.path),
+                # Only a proof is checked against the URL: building it is ~1.5% of a token request.
+                url="" if proof is None else request.build_absolute_uri(request.path),
                 source_ip=request.source_ip,
             )
         except InvalidClient:
