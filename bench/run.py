@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -128,6 +129,33 @@ def database_counters() -> dict[str, float]:
 
 def pin(core: int) -> list[str]:
     return ["taskset", "-c", str(core)] if shutil.which("taskset") and os.cpu_count() >= 2 else []
+
+
+def postgres_processes() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == "postgres":
+                pids.append(int(entry.name))
+        except OSError:  # ended meanwhile
+            continue
+    return pids
+
+
+def postgres_to_core(core: int) -> Callable[[], None]:
+    """Issue 14's own setup (``--pin-postgres``): every PostgreSQL process on the servers' core, so that
+    the database's CPU is paid out of the same core as the app's (backends started meanwhile inherit the
+    postmaster's affinity). Returns what gives every PostgreSQL process all cores back."""
+
+    def place(cores: set[int]) -> None:
+        for pid in postgres_processes():
+            try:
+                os.sched_setaffinity(pid, cores)
+            except ProcessLookupError:  # ended meanwhile
+                continue
+
+    place({core})
+    return lambda: place(set(range(os.cpu_count() or 1)))
 
 
 class Server:
@@ -397,6 +425,11 @@ def main() -> int:
     )
     parser.add_argument("--growth-tokens", type=int, default=1_000_000)
     parser.add_argument(
+        "--pin-postgres",
+        action="store_true",
+        help="also pin the machine's PostgreSQL to the servers' core, as issue 14's table did",
+    )
+    parser.add_argument(
         "--no-methods",
         action="store_true",
         help="skip private_key_jwt and DPoP beside the secret path (bench/auth_methods.py)",
@@ -413,14 +446,16 @@ def main() -> int:
     community_id = query("SELECT id FROM communities_community WHERE client_id = 'benchco'")[0][0]
     seed(community_id, communities=9, tokens=1_000)  # the small dataset: 10 communities, 1,000 tokens
 
-    say(
-        f"gunicorn x2 (project, plain ceiling), {args.workers} workers each"
-        f"{' on core 0, wrk on core 1' if pin(0) else ''}"
-    )
+    pinned_postgres = args.pin_postgres and bool(pin(0))
+    placement = f" on core 0{' with PostgreSQL' if pinned_postgres else ''}, wrk on core 1" if pin(0) else ""
+    say(f"gunicorn x2 (project, plain ceiling), {args.workers} workers each{placement}")
     member_path = f"/bench/communities/{community_id}/client/123/bflus"
+    restore_postgres: Callable[[], None] = lambda: None  # noqa: E731
     project = Server(env, args.workers)
     ceiling = None
     try:
+        if pinned_postgres:  # before the warm-up: the workers' backends start on core 0 from here on
+            restore_postgres = postgres_to_core(0)
         ceiling = Server(env, args.workers, app="bench.ceiling.wsgi", probe=member_path)
         request = urllib.request.Request(
             f"{project.url}/auth/token",
@@ -495,10 +530,11 @@ def main() -> int:
         project.stop()
         if ceiling:
             ceiling.stop()
+        restore_postgres()
 
     print(
         f"\nBenchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
-        f"gunicorn {args.workers} sync workers per server, wrk {args.connections} connections, "
+        f"gunicorn {args.workers} sync workers per server{placement}, wrk {args.connections} connections, "
         f"{seconds}s per run, {rounds} interleaved rounds\n"
     )
     print(runs_table(rows))

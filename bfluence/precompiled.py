@@ -22,9 +22,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from django.db import connections, transaction
+from django.db import ProgrammingError, connections, transaction
 from django.db.models import DateField, DateTimeField, Field, Model, QuerySet, TimeField, signals
 from django.db.models.sql import InsertQuery
+
+from bfluence import plan_cache
 
 T = TypeVar("T")
 # (value, expression, connection) -> value, as Django's converters take them.
@@ -37,6 +39,7 @@ class _Compiled:
     positions: list[int]  # where each argument goes in the compiled parameter list
     static_params: list
     converters: list[tuple[int, list[Converter], object]]  # (column, converters, expression)
+    call: str | None = None  # the same query through its planned-once function (bfluence.plan_cache)
 
     def params(self, arguments) -> list:
         params = list(self.static_params)
@@ -67,12 +70,19 @@ def once_per_database(compiled: dict[tuple[str, str], T], using: str, compile: C
 
 class PrecompiledQuery:
     """``build(*markers)`` returns a ``values_list`` QuerySet in which each marker appears exactly once
-    as a parameter; markers must be values no real call uses (and of the field's type)."""
+    as a parameter; markers must be values no real call uses (and of the field's type).
 
-    def __init__(self, build: Callable[..., QuerySet], *markers) -> None:
+    ``planned_once``: on PostgreSQL, run through a function that keeps its plan per connection, once
+    ``migrate`` has installed it (bfluence.plan_cache); for reads whose planning costs more than their run.
+    """
+
+    def __init__(self, build: Callable[..., QuerySet], *markers, planned_once: bool = False) -> None:
         self._build = build
         self._markers = list(markers)
         self._compiled: dict[tuple[str, str], _Compiled] = {}
+        self._planned_once = planned_once
+        if planned_once:
+            PLANNED_ONCE.append(self)
 
     def _compile(self, alias: str) -> _Compiled:
         connection = connections[alias]
@@ -86,7 +96,10 @@ class PrecompiledQuery:
             (position, [_detached(converter, connection) for converter in functions], expression)
             for position, (functions, expression) in converters.items()
         ]
-        return _Compiled(sql, positions, params, detached)
+        call = None
+        if self._planned_once and connection.vendor == "postgresql":
+            call = plan_cache.function_call(sql, len(params))
+        return _Compiled(sql, positions, params, detached, call)
 
     def _compiled_for(self, using: str) -> _Compiled:
         return once_per_database(self._compiled, using, self._compile)
@@ -94,7 +107,7 @@ class PrecompiledQuery:
     def rows(self, *arguments, using: str = "default") -> list[tuple]:
         compiled = self._compiled_for(using)
         with connections[using].cursor() as cursor:
-            cursor.execute(compiled.sql, compiled.params(arguments))
+            _execute(cursor, compiled, compiled.params(arguments), using)
             rows = cursor.fetchall()
         if compiled.converters:
             connection = connections[using]
@@ -114,6 +127,42 @@ class PrecompiledQuery:
         with connections[using].cursor() as cursor:
             cursor.execute(compiled.sql, compiled.params(arguments))
             yield UnloadedRows(cursor.cursor, compiled.converters, connections[using])
+
+    def install_function(self, using: str) -> None:
+        """Create this query's planned-once function on ``using`` (PostgreSQL), for its SQL as compiled now."""
+        plan_cache.install_all(connections[using], [self._compiled_for(using).sql])
+
+
+# The queries to install as functions after every migrate (``install_planned_once``).
+PLANNED_ONCE: list[PrecompiledQuery] = []
+
+
+def install_planned_once(using: str = "default", **_signal) -> None:
+    """A ``post_migrate`` receiver: every planned-once query's function, for the SQL this code compiles.
+    Connected by the app whose ``ready()`` imports those queries (Django sends ``post_migrate`` only for
+    apps with models)."""
+    if connections[using].vendor == "postgresql":
+        for query in PLANNED_ONCE:
+            query.install_function(using)
+
+
+def _execute(cursor, compiled: _Compiled, params: list, using: str) -> None:
+    if compiled.call is not None and plan_cache.usable(using, compiled.sql):
+        try:
+            cursor.execute(compiled.call, params)
+            return
+        except ProgrammingError as error:
+            # The function is not there (migrate not run since this SQL appeared): in autocommit the call
+            # changed nothing and the SQL itself answers; inside a transaction the error stands.
+            if getattr(error.__cause__, "sqlstate", None) != _UNDEFINED_FUNCTION or (
+                connections[using].in_atomic_block
+            ):
+                raise
+            plan_cache.found_missing(using, compiled.sql)
+    cursor.execute(compiled.sql, params)
+
+
+_UNDEFINED_FUNCTION = "42883"
 
 
 class UnloadedRows:
