@@ -38,6 +38,12 @@ def function_call(sql: str, parameters: int) -> str:
     return f"SELECT * FROM {function_name(sql)}({', '.join(['%s'] * parameters)})"
 
 
+def call_failed(error: Exception) -> bool:
+    """Whether a call failed for want of a matching function (missing, or made for other column types,
+    or not executable): SQLSTATE class 42. The SQL itself answers then."""
+    return str(getattr(error.__cause__, "sqlstate", "") or "").startswith("42")
+
+
 def usable(alias: str, sql: str) -> bool:
     return (alias, function_name(sql)) not in _missing
 
@@ -45,24 +51,31 @@ def usable(alias: str, sql: str) -> bool:
 def found_missing(alias: str, sql: str) -> None:
     if (alias, function_name(sql)) not in _missing:
         _missing.add((alias, function_name(sql)))
-        _log.warning("%s is missing (run migrate): the query is sent as SQL", function_name(sql))
+        _log.warning("%s is missing or stale (run migrate): the query is sent as SQL", function_name(sql))
 
 
 def install(connection, sql: str) -> None:
-    """Create (or replace) ``sql``'s function on ``connection``: its parameter and result types as
-    PostgreSQL infers them for ``sql`` itself. One transaction, so a pooler keeps one server connection
-    for the probe's PREPARE, EXECUTE and DEALLOCATE."""
+    """Create ``sql``'s function on ``connection`` anew: its parameter and result types as PostgreSQL
+    infers them for ``sql`` now (a migration may have changed a column's type without changing the SQL,
+    so whatever had the name is dropped first). One transaction, so a pooler keeps one server connection
+    for the probe's PREPARE, EXECUTE and DEALLOCATE, and the function is never seen half replaced."""
+    name = function_name(sql)
     numbered = _numbered(sql)
     atomic = transaction.atomic(using=connection.alias)
     with atomic, connection.cursor() as cursor, connection.wrap_database_errors:
         raw = cursor.cursor  # the driver's cursor (no placeholder processing); its errors as Django's
         raw.execute(f"PREPARE {_PROBE} AS {numbered}")
         try:
-            raw.execute(f"SELECT parameter_types::text[] FROM pg_prepared_statements WHERE name = '{_PROBE}'")
-            (parameter_types,) = raw.fetchone()
-            raw.execute(f"EXECUTE {_PROBE}({', '.join(['NULL'] * len(parameter_types))})")
-            result = raw.pgresult
-            column_types = [result.ftype(column) for column in range(result.nfields)]
+            # In a savepoint: a failing probe must leave the transaction able to DEALLOCATE (a prepared
+            # statement outlives a rollback, and would stop every later install on this connection).
+            with transaction.atomic(using=connection.alias):
+                raw.execute(
+                    f"SELECT parameter_types::text[] FROM pg_prepared_statements WHERE name = '{_PROBE}'"
+                )
+                (parameter_types,) = raw.fetchone()
+                raw.execute(f"EXECUTE {_PROBE}({', '.join(['NULL'] * len(parameter_types))})")
+                result = raw.pgresult
+                column_types = [result.ftype(column) for column in range(result.nfields)]
         finally:
             raw.execute(f"DEALLOCATE {_PROBE}")
         raw.execute(
@@ -70,14 +83,21 @@ def install(connection, sql: str) -> None:
             [column_types],
         )
         columns = ", ".join(f"c{number} {row[0]}" for number, row in enumerate(raw.fetchall(), 1))
+        raw.execute(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.proname = %s "
+            "AND p.pronamespace = current_schema()::regnamespace",
+            [name],
+        )
+        for (signature,) in raw.fetchall():
+            raw.execute(f"DROP FUNCTION {signature}")
         # The result columns are named c1, c2, … (variables in PL/pgSQL): the query's own column names win.
         raw.execute(
-            f"CREATE OR REPLACE FUNCTION {function_name(sql)}({', '.join(parameter_types)}) "
+            f"CREATE FUNCTION {name}({', '.join(parameter_types)}) "
             f"RETURNS TABLE ({columns}) LANGUAGE plpgsql STABLE AS $bfluence$\n"
             "#variable_conflict use_column\n"
             f"BEGIN\n    RETURN QUERY {numbered};\nEND $bfluence$"
         )
-    _missing.discard((connection.alias, function_name(sql)))
+    _missing.discard((connection.alias, name))
 
 
 def install_all(connection, sqls: list[str]) -> None:

@@ -152,17 +152,13 @@ def _execute(cursor, compiled: _Compiled, params: list, using: str) -> None:
             cursor.execute(compiled.call, params)
             return
         except ProgrammingError as error:
-            # The function is not there (migrate not run since this SQL appeared): in autocommit the call
-            # changed nothing and the SQL itself answers; inside a transaction the error stands.
-            if getattr(error.__cause__, "sqlstate", None) != _UNDEFINED_FUNCTION or (
-                connections[using].in_atomic_block
-            ):
+            # No function matching this SQL (migrate not run since this SQL or its columns' types
+            # changed): in autocommit the call changed nothing and the SQL itself answers; inside a
+            # transaction the error stands (it has aborted that transaction).
+            if not plan_cache.call_failed(error) or connections[using].in_atomic_block:
                 raise
             plan_cache.found_missing(using, compiled.sql)
     cursor.execute(compiled.sql, params)
-
-
-_UNDEFINED_FUNCTION = "42883"
 
 
 class UnloadedRows:

@@ -114,7 +114,7 @@ def test_a_missing_function_falls_back_on_the_sql_until_migrate_installs_it(api,
 
     assert [q["sql"].startswith(FUNCTION_CALL) for q in first.captured_queries] == [True, False]
     assert [q["sql"].startswith(FUNCTION_CALL) for q in second.captured_queries] == [False]  # remembered
-    assert f"{name} is missing" in caplog.text
+    assert f"{name} is missing or stale" in caplog.text
     with CaptureQueriesContext(connection) as after_migrate:
         assert get_bflus(api, token).json()["bflus"] == 1500
     assert after_migrate.captured_queries[0]["sql"].startswith(FUNCTION_CALL)
@@ -143,3 +143,63 @@ def test_sqlite_sends_the_sql(api, acme):
         assert get_bflus(api, token).status_code == 200
     assert _compiled(_token_with_member_query).call is None
     assert not captured.captured_queries[0]["sql"].startswith(FUNCTION_CALL)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "ddl",
+    [
+        # CharField -> TextField: Django's SELECT, and so the function's name, stay the same.
+        "ALTER TABLE communities_community ALTER COLUMN name TYPE text",
+        "ALTER TABLE communities_member ALTER COLUMN bflus TYPE numeric(30, 0)",
+    ],
+)
+def test_a_column_type_migration_gets_a_new_function_at_migrate(api, postgresql_only, ddl):
+    """Found by review: the function kept its old result types, its replacement failed, and every call
+    failed until it was dropped by hand."""
+    created = make_community("retyped", members={"123": 1500})
+    token = issue_token(api, created)
+    assert get_bflus(api, token).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the test's pending deferred checks
+        cursor.execute(ddl)  # what a migration would do, then post_migrate:
+    install_planned_once(connection.alias)
+
+    with CaptureQueriesContext(connection) as captured:
+        answered = get_bflus(api, token)
+    assert answered.status_code == 200 and answered.json()["bflus"] == 1500
+    assert captured.captured_queries[0]["sql"].startswith(FUNCTION_CALL)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stale_function_falls_back_on_the_sql_in_autocommit(api, postgresql_only):
+    """Between a migration that changes a column's type and the install after it, running processes
+    answer from the SQL."""
+    created = make_community("stale", members={"123": 1500})
+    token = issue_token(api, created)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE communities_community ALTER COLUMN name TYPE text")
+        assert get_bflus(api, token).json()["bflus"] == 1500
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE communities_community ALTER COLUMN name TYPE varchar(200)")
+        install_planned_once(connection.alias)
+
+
+@pytest.mark.django_db
+def test_a_failing_probe_leaves_no_prepared_statement_behind(postgresql_only):
+    """Found by review: a probe failing at run time left it prepared on the connection (DEALLOCATE ran in
+    the aborted transaction), and every later install there failed."""
+    name = plan_cache.function_name(_compiled(_token_query).sql)
+    failing = "SELECT 1 / (CASE WHEN %s::int IS NULL THEN 0 ELSE 1 END) AS x"
+    plan_cache.install_all(connection, [failing])  # logged and skipped
+
+    install_planned_once(connection.alias)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_proc WHERE proname = %s", [name])
+        (installed,) = cursor.fetchone()
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE name = 'bfluence_plan_probe'")
+        (left,) = cursor.fetchone()
+    assert (installed, left) == (1, 0)
