@@ -12,6 +12,7 @@ The fall-back cases (a change between authentication and issue) run on every bac
 """
 
 import importlib
+import json
 import threading
 import time
 from datetime import timedelta
@@ -494,3 +495,29 @@ def test_a_revision_never_comes_back_even_with_the_sequence_set_back(api, postgr
     assert _revision(created) > kept
 
     assert request_token(api, created).status_code == 401  # from 127.0.0.1, outside the allowlist
+
+
+def test_the_rows_json_keeps_each_value_as_its_column_reads_it():
+    """Every backend: datetimes to the microsecond with their offset, addresses as text, a JSON column's
+    value as itself; anything else is refused rather than guessed."""
+    from datetime import UTC, datetime
+    from ipaddress import ip_address
+
+    from psycopg.types.json import Jsonb
+
+    from tokens.services.issuing_statement import _json
+
+    row = {
+        "at": datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=UTC),
+        "ip": ip_address("2001:db8::1"),
+        "details": Jsonb({"scope": "bflus:read", "é": [1, None]}),
+        "none": None,
+    }
+    assert json.loads(_json(row)) == {
+        "at": "2026-11-28T12:00:00.123456+00:00",
+        "ip": "2001:db8::1",
+        "details": {"scope": "bflus:read", "é": [1, None]},
+        "none": None,
+    }
+    with pytest.raises(TypeError):
+        _json({"odd": object()})

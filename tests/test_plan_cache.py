@@ -203,3 +203,26 @@ def test_a_failing_probe_leaves_no_prepared_statement_behind(postgresql_only):
         cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE name = 'bfluence_plan_probe'")
         (left,) = cursor.fetchone()
     assert (installed, left) == (1, 0)
+
+
+def test_only_a_missing_or_mismatched_function_sends_the_sql(caplog):
+    """Every backend: which failures of a call fall back on the SQL (SQLSTATE class 42: no such function,
+    other result types, no right to run it), and that the fallback is remembered and said once."""
+
+    class Failed(Exception):
+        def __init__(self, sqlstate):
+            super().__init__(sqlstate)
+            self.__cause__ = type("DriverError", (Exception,), {"sqlstate": sqlstate})()
+
+    assert plan_cache.call_failed(Failed("42883")) and plan_cache.call_failed(Failed("42804"))
+    assert plan_cache.call_failed(Failed("42501"))
+    assert not plan_cache.call_failed(Failed("40001")) and not plan_cache.call_failed(Failed(None))
+
+    sql = "SELECT 'only this test' WHERE %s"
+    assert plan_cache.usable("other", sql)
+    with caplog.at_level(logging.WARNING, logger="bfluence.db"):
+        plan_cache.found_missing("other", sql)
+        plan_cache.found_missing("other", sql)
+    assert not plan_cache.usable("other", sql) and plan_cache.usable("default", sql)
+    assert caplog.text.count("is missing or stale") == 1
+    assert plan_cache.function_call(sql, 2) == f"SELECT * FROM {plan_cache.function_name(sql)}(%s, %s)"
