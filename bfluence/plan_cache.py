@@ -13,8 +13,11 @@ So a ``PrecompiledQuery(..., planned_once=True)`` is installed, after every ``mi
 QuerySet) and whose result has the same columns in the same order; the query then calls it instead of
 sending its SQL. The name follows the SQL, so code never calls a function made from other SQL: after a
 model or Django change the new SQL gets its own function at the next ``migrate``, and until then (or
-if it is missing for any other reason) the query sends its SQL as before, only slower. Old functions
-are left in place for code still running them during an upgrade (a few small functions per release).
+if it is missing for any other reason) the query sends its SQL as before, only slower. A migration that
+changes only a column's type keeps the SQL and the name: every install drops the function and creates
+it anew for the types of the day, and until it has, a call that fails for want of a matching function
+(SQLSTATE class 42) is answered by the SQL. Old functions are left in place for code still running them
+during an upgrade (a few small functions per release).
 """
 
 import hashlib
