@@ -3,9 +3,11 @@
 A real Redis client pointed at a closed port: every cache call fails the way it does in an outage.
 """
 
+import logging
 import socket
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.test import override_settings
 
@@ -43,6 +45,22 @@ def token_before_outage(api, acme):
 
 def test_private_calls_keep_working_uncounted(api, token_before_outage, redis_down):
     assert get_bflus(api, token_before_outage).status_code == 200
+
+
+def test_a_private_call_the_throttle_must_count_is_let_through_and_said(
+    api, token_before_outage, redis_down, caplog
+):
+    """A small API limit counts every call (no local batch): the count fails, the call is answered, and
+    the outage is logged, not hidden."""
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "api": "50/min"}
+    with (
+        override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}),
+        caplog.at_level(logging.WARNING, logger="bfluence.throttling"),
+    ):
+        answered = get_bflus(api, token_before_outage)
+
+    assert answered.status_code == 200 and answered.json()["bflus"] == 1500
+    assert "rate-limit cache unavailable" in caplog.text and "request allowed" in caplog.text
 
 
 def test_revocation_still_holds_with_the_cache_down(api, acme, token_before_outage, redis_down):

@@ -9,7 +9,6 @@ import logging
 import threading
 
 from rest_framework import settings as drf_settings
-from rest_framework.exceptions import APIException
 from rest_framework.throttling import SimpleRateThrottle as DRFSimpleRateThrottle
 
 from bfluence import metrics
@@ -32,14 +31,6 @@ class SimpleRateThrottle(DRFSimpleRateThrottle):
 
     def get_rate(self):
         return drf_settings.api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
-
-    def allow_request(self, request, view) -> bool:
-        try:
-            return super().allow_request(request, view)
-        except APIException:
-            raise  # a bad request found while reading the client_id: not a cache problem
-        except Exception as error:  # any cache backend's failure: Redis, memcached, …
-            return self._cache_unavailable(error)
 
     def _cache_unavailable(self, error: Exception) -> bool:
         metrics.backend_error("cache")
