@@ -29,7 +29,9 @@ from django.db import DatabaseError, transaction
 
 _log = logging.getLogger("bfluence.db")
 _PROBE = "bfluence_plan_probe"
-_missing: set[tuple[str, str]] = set()  # (alias, function) this process found missing: the SQL then
+# (alias, SQL) whose function this process found missing: the SQL then. Keyed by the SQL itself, not its
+# function's name: a str caches its hash, so the check on every call costs no digest.
+_missing: set[tuple[str, str]] = set()
 
 
 def function_name(sql: str) -> str:
@@ -48,12 +50,12 @@ def call_failed(error: Exception) -> bool:
 
 
 def usable(alias: str, sql: str) -> bool:
-    return (alias, function_name(sql)) not in _missing
+    return (alias, sql) not in _missing
 
 
 def found_missing(alias: str, sql: str) -> None:
-    if (alias, function_name(sql)) not in _missing:
-        _missing.add((alias, function_name(sql)))
+    if (alias, sql) not in _missing:
+        _missing.add((alias, sql))
         _log.warning("%s is missing or stale (run migrate): the query is sent as SQL", function_name(sql))
 
 
@@ -100,7 +102,7 @@ def install(connection, sql: str) -> None:
             "#variable_conflict use_column\n"
             f"BEGIN\n    RETURN QUERY {numbered};\nEND $bfluence$"
         )
-    _missing.discard((connection.alias, name))
+    _missing.discard((connection.alias, sql))
 
 
 def install_all(connection, sqls: list[str]) -> None:
