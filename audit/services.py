@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from audit.models import AuditEvent
 from bfluence import metrics
-from bfluence.precompiled import PrecompiledInsert
 from bfluence.scrub import SECRET_PREFIX, scrub, scrub_value
 
 if TYPE_CHECKING:  # for the annotations only: the audit trail imports no app above it
@@ -19,7 +18,6 @@ if TYPE_CHECKING:  # for the annotations only: the audit trail imports no app ab
     from communities.models import Community
 
 _MAX_CLIENT_ID = 100
-_audit_insert = PrecompiledInsert(AuditEvent)
 
 
 @dataclass(frozen=True)
@@ -75,51 +73,19 @@ def audit_record(
     jti: str = "",
     source_ip: str | None = None,
     details: dict[str, Any] | None = None,
-) -> None:
-    """Write one audit row. Free text in ``details`` (reasons, names) is scrubbed of secrets and tokens.
-
-    An INSERT, never an UPDATE (append-only), compiled once: it runs with every token issued. The row
-    is the one ``AuditEvent.objects.create`` would write (``tests/test_precompiled_insert.py``).
-    """
-    _audit_insert.insert(
-        **_audit_row(
-            event_type=event_type,
-            actor=actor,
-            community=community,
-            client_id=client_id,
-            jti=jti,
-            source_ip=source_ip,
-            details=details,
-        )
+) -> AuditEvent:
+    """Write one audit row (an INSERT, never an UPDATE). Free text in ``details`` (reasons, names) is
+    scrubbed of secrets and tokens."""
+    return AuditEvent.objects.create(
+        event_type=event_type,
+        actor_type=actor.kind,
+        actor=scrub(actor.name)[:200],
+        community_id=community.pk if community else None,
+        client_id=printable_client_id(client_id or (community.client_id if community else "")),
+        jti=jti,
+        source_ip=source_ip or actor.source_ip,
+        details=scrub_value(details or {}),
     )
-
-
-def audit_record_columns(**fields: Any) -> dict[str, Any]:
-    """The row ``audit_record(**fields)`` writes, keyed by column: for a statement that records an action
-    and its audit row together or neither (tokens/services/issuing_statement.py)."""
-    return _audit_insert.columns(**_audit_row(**fields))
-
-
-def _audit_row(
-    *,
-    event_type: str,
-    actor: Actor,
-    community: "Community | None" = None,
-    client_id: str = "",
-    jti: str = "",
-    source_ip: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    return {
-        "event_type": event_type,
-        "actor_type": actor.kind,
-        "actor": scrub(actor.name)[:200],
-        "community_id": community.pk if community else None,
-        "client_id": printable_client_id(client_id or (community.client_id if community else "")),
-        "jti": jti,
-        "source_ip": source_ip or actor.source_ip,
-        "details": scrub_value(details or {}),
-    }
 
 
 _decisions = logging.getLogger("bfluence.auth")

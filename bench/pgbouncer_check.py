@@ -8,11 +8,10 @@ Needs Debian's ``pgbouncer`` (and what bench/run.py needs). Starts a private pgb
 
 1. server-side prepared statements through it (psycopg's ``prepare_threshold=0``, two clients): does a
    statement prepared on one server connection reach a transaction pooled onto another?
-2. the project as configured (Django's defaults: client-side parameter binding, no prepared
-   statements; the issuing statement binds its values server-side, in the unnamed statement), gunicorn
-   against pgbouncer, driven by wrk: get-bflus and ``POST /auth/token``, then the
-   same directly against PostgreSQL, interleaved; errors, requests/s, and how many PostgreSQL server
-   connections served the load.
+2. the project through pgbouncer with ``DATABASE_PREPARED_STATEMENTS=false`` (server-side binding in the
+   unnamed statement, nothing prepared), gunicorn driven by wrk: get-bflus and ``POST /auth/token``, then
+   the same directly against PostgreSQL with its default (prepared statements), interleaved; errors,
+   requests/s, and how many PostgreSQL server connections served the load.
 """
 
 import argparse
@@ -141,7 +140,11 @@ def main() -> int:
     try:
         say("1. server-side prepared statements through transaction pooling")
         prepared = prepared_statements_through(port, clients=args.pool_size + 2)
-        pooled_env = {**env, "DATABASE_URL": f"postgres://postgres@127.0.0.1:{port}/{DATABASE}"}
+        pooled_env = {
+            **env,
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:{port}/{DATABASE}",
+            "DATABASE_PREPARED_STATEMENTS": "false",
+        }
         servers = {"pgbouncer": Server(pooled_env, args.workers), "direct": Server(env, args.workers)}
         try:
             for label, server in servers.items():
@@ -205,7 +208,7 @@ def main() -> int:
         f"1. Server-side prepared statements (psycopg prepare_threshold=0), {args.pool_size + 2} clients: "
         f"{prepared}\n"
     )
-    print("2. The project as configured (no prepared statements; the issue bound in the unnamed one):\n")
+    print("2. The project: via pgbouncer with DATABASE_PREPARED_STATEMENTS=false, direct with its default:\n")
     print(
         "| endpoint | via | requests/s (2 runs) | p50 ms | errors | PostgreSQL connections, both servers (peak) |"
     )

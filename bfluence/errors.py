@@ -135,7 +135,7 @@ class RevokedToken(InvalidToken):
     header_description = "The access token was revoked"
 
 
-# The algorithms DPoP proofs may use (tokens.keys.SIGNING_ALGORITHMS; a test keeps the two equal).
+# The algorithms DPoP proofs may use (clients.keys.SIGNING_ALGORITHMS; a test keeps the two equal).
 DPOP_ALGORITHMS = "ES256 RS256 PS256 EdDSA"
 
 

@@ -70,6 +70,11 @@ class BoundedFormParser(BaseParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         raw = _read_bounded(stream)
+        if raw.lstrip()[:1] in (b"{", b"["):
+            # curl -d '{…}' and requests.post(url, data=…) send form's content type by default.
+            raise InvalidRequest(
+                _("The body looks like JSON: send it with the header Content-Type: application/json.")
+            )
         try:
             form = QueryDict(raw.decode("utf-8"), encoding="utf-8")
         except UnicodeDecodeError as error:

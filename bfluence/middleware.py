@@ -2,7 +2,7 @@
 
 Sessions, CSRF, staff authentication and messages are what the admin needs; the API authenticates
 every call by its Bearer token and never reads a session, a CSRF cookie or a message. Running them on
-API calls cost ~15% of an authenticated get-bflus (profiled), for nothing.
+API calls would be work for nothing (bench/README.md says how much).
 
 ``ConsoleMiddleware`` stands in ``MIDDLEWARE`` where those four stood, builds them exactly as Django's
 handler would, and runs them — including their view, exception and template-response hooks — for every

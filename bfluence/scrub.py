@@ -11,7 +11,7 @@ Plain Python, no Django and no app imports: anything may use it, settings and lo
 import re
 from typing import Any
 
-# The first characters of every client secret (tokens.crypto makes them): recognisable in any field.
+# The first characters of every client secret (clients.crypto makes them): recognisable in any field.
 SECRET_PREFIX = "bfl_sk_"
 
 _REDACTIONS = [
@@ -19,7 +19,7 @@ _REDACTIONS = [
     (re.compile(r"eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){0,2}"), "[redacted-token]"),
     # Any other JWT/JWS-shaped string: three long base64url segments joined by dots.
     (re.compile(r"[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"), "[redacted-token]"),
-    # A client secret, whole or cut short (tokens.crypto: "bfl_sk_" + 49 base62 characters). Its first
+    # A client secret, whole or cut short (clients.crypto: "bfl_sk_" + 49 base62 characters). Its first
     # four characters are the hint staff see everywhere by design ("bfl_sk_AbCd…"): those stay readable.
     (re.compile(r"bfl_sk_[A-Za-z0-9]{5,}"), "bfl_sk_[redacted]"),
     # A secret's body pasted without its prefix: exactly 49 base62 characters standing alone.

@@ -127,6 +127,7 @@ INSTALLED_APPS = [
     "bfluence",
     "audit",
     "communities",
+    "clients",
     "tokens",
     "axes",  # staff sign-in rate limit (see AXES_* below)
 ]
@@ -183,12 +184,22 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Same backend; the health check probes only connections idle for a second (bfluence/postgresql).
-    DATABASES["default"]["ENGINE"] = "bfluence.postgresql"
+    # Values sent apart from the SQL, and the statements every request repeats prepared after their second
+    # use, so PostgreSQL plans them once per connection (Django's and psycopg's documented options).
+    # DATABASE_PREPARED_STATEMENTS=false for a pooler that cannot keep them (PgBouncer before 1.21 in
+    # transaction mode; docs/capacity.md).
+    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = (
+        2 if env.bool("DATABASE_PREPARED_STATEMENTS", default=True) else None
+    )
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://bfluence")}
-if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
-    CACHES["default"]["BACKEND"] = "bfluence.cache.RedisCache"  # same backend, one client per pool
+if CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
+    # A cache that stops answering must not hold a worker: each call gives up after these (seconds).
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        SOCKET_CONNECT_TIMEOUT=env.float("CACHE_CONNECT_TIMEOUT", default=0.25),
+        SOCKET_TIMEOUT=env.float("CACHE_TIMEOUT", default=0.25),
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -81,6 +81,13 @@ def source_ip(meta: dict, proxies: tuple[Network, ...]) -> str | None:
     return str(hop)
 
 
+def request_source_ip(request) -> str | None:
+    """A request's source IP under ``TRUSTED_PROXIES``: what audit rows, logs and rate limits all record."""
+    from bfluence.conf import app_settings  # settings.py imports this module while it loads
+
+    return source_ip(request.META, app_settings().trusted_proxies)
+
+
 class ForwardedProtoFromTrustedProxiesOnly:
     """``X-Forwarded-Proto`` is believed only from a trusted proxy (SPEC §6), like ``X-Forwarded-For``.
 

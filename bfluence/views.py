@@ -13,9 +13,8 @@ class JSONFirstNegotiation(DefaultContentNegotiation):
     """DRF's negotiation, short-cut for the ``Accept`` headers partners send.
 
     The API has one renderer (JSON). For no ``Accept``, ``*/*`` or ``application/json`` DRF's answer is
-    always that renderer and its media type, so it is given at once: parsing and ranking the header cost
-    ~2% of an API call's CPU (profiled, issue 14). Anything else (``text/html``, parameters, ``?format=``)
-    goes through DRF's negotiation as before, 406 included.
+    always that renderer, so it is given at once. Anything else (``text/html``, parameters, ``?format=``)
+    goes through DRF's negotiation, 406 included.
     """
 
     def select_renderer(self, request, renderers, format_suffix=None):
@@ -52,3 +51,8 @@ def refuse_unframed_body(request) -> None:
     meta = request.META
     if "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower() and not meta.get("CONTENT_LENGTH"):
         raise LengthRequired()
+
+
+def issuer_url(request) -> str:
+    """Our base URL as the caller reaches us (scheme and host, validated against ALLOWED_HOSTS)."""
+    return request.build_absolute_uri("/").rstrip("/")

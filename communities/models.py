@@ -41,14 +41,6 @@ class Community(models.Model):
     )
     # Tokens issued before this moment are refused, whatever their own state ("revoke all").
     tokens_revoked_before = models.DateTimeField(_("tokens revoked before"), null=True, blank=True)
-    # On PostgreSQL, a new value (from one sequence) on every write to this row and to its secrets, keys
-    # and authentication policy, whatever wrote it: triggers, tokens migration 0010. A revision names one
-    # state of what entitles the community to tokens: the one-statement issuing path mints a token only
-    # while the row still holds the revision read when the client authenticated
-    # (tokens/services/issuing_statement.py). Never written by the app; stays 0 on SQLite.
-    entitlement_revision = models.BigIntegerField(
-        _("entitlement revision"), default=0, db_default=0, editable=False
-    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

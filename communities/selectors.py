@@ -1,10 +1,9 @@
-"""Reads of partner data on the hot path, as precompiled queries (see bfluence.precompiled)."""
+"""Reads of partner data on the hot path."""
 
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from bfluence.precompiled import PrecompiledQuery
 from communities.models import MEMBER_REFERENCE_PATTERN, Member
 
 _MEMBER_REFERENCE = re.compile(MEMBER_REFERENCE_PATTERN)
@@ -22,17 +21,6 @@ def is_member_reference(reference: str) -> bool:
     return bool(_MEMBER_REFERENCE.fullmatch(reference))
 
 
-_member_query = PrecompiledQuery(
-    lambda community_id, reference: (
-        Member.objects.filter(community_id=community_id, reference=reference)
-        .order_by()
-        .values_list("reference", "bflus", "updated_at")
-    ),
-    -987_654_321,
-    "\x00member-reference\x00",
-)
-
-
 def member_balance_get(*, community_id: int, reference: str) -> MemberBalance | None:
     """The member of this community with this reference; ``None`` for anything else.
 
@@ -41,5 +29,7 @@ def member_balance_get(*, community_id: int, reference: str) -> MemberBalance | 
     """
     if not is_member_reference(reference):
         return None
-    rows = _member_query.rows(community_id, reference)
-    return MemberBalance(*rows[0]) if rows else None
+    rows = Member.objects.filter(community_id=community_id, reference=reference).values_list(
+        "reference", "bflus", "updated_at"
+    )
+    return next((MemberBalance(*row) for row in rows.order_by()[:1]), None)

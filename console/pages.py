@@ -5,11 +5,11 @@ from django.contrib import admin
 from django.template.response import TemplateResponse
 
 from audit.services import Actor
-from tokens.request_info import client_ip
+from bfluence.source_ip import request_source_ip
 
 
 def staff_actor(request) -> Actor:
-    return Actor.staff(request.user, source_ip=client_ip(request))
+    return Actor.staff(request.user, source_ip=request_source_ip(request))
 
 
 def render_admin_page(

@@ -26,7 +26,7 @@ from django.utils.cache import add_never_cache_headers
 
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record
-from tokens.request_info import client_ip
+from bfluence.source_ip import request_source_ip
 
 Event = AuditEvent.EventType
 
@@ -38,7 +38,7 @@ _REFUSED_WHILE_LOCKED = "bfluence_signin_refused_while_locked"
 def source_ip(request) -> str | None:
     """``AXES_CLIENT_IP_CALLABLE``: the caller's address exactly as the API's limits and audit rows see
     it, so a forged ``X-Forwarded-For`` cannot move an attacker into a fresh bucket."""
-    return client_ip(request)
+    return request_source_ip(request)
 
 
 class StaffSignInGuard(AxesStandaloneBackend):

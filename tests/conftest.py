@@ -10,9 +10,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audit.services import Actor
+from clients import limits as client_auth_limits
+from clients.services import community_create
 from communities.services import member_set_bflus
-from tokens import client_auth_limits
-from tokens.services import community_create
 from tokens.throttling import WindowCounterThrottle
 
 TEST_ACTOR = Actor.command("tests")
@@ -25,22 +25,20 @@ def _fresh_rate_limits():
     cache.clear()
     WindowCounterThrottle._pending.clear()
     client_auth_limits.refusals.clear()
-    client_auth_limits.cache_health.in_doubt = False
     yield
     cache.clear()
     WindowCounterThrottle._pending.clear()
     client_auth_limits.refusals.clear()
-    client_auth_limits.cache_health.in_doubt = False
 
 
 @pytest.fixture
 def postgresql_only():
-    """For what only PostgreSQL has: row locks (SQLite serialises writers), triggers, the one-statement
-    token path. CI's second run covers these."""
+    """For what only PostgreSQL has: row locks (SQLite serialises writers), prepared statements. CI's
+    second run covers these."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL only: row locks, triggers, the one-statement token path")
+        pytest.skip("PostgreSQL only: row locks, prepared statements")
 
 
 @pytest.fixture

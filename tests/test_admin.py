@@ -9,9 +9,10 @@ from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
 from audit.models import AuditEvent
+from clients.models import ClientSecret
 from communities.models import Community, Member
 from tests.conftest import get_bflus, issue_token, request_token
-from tokens.models import ClientSecret, IssuedToken, RevocationRequest
+from tokens.models import IssuedToken, RevocationRequest
 
 pytestmark = pytest.mark.django_db
 SECRET = re.compile(r"bfl_sk_[A-Za-z0-9]{49}")
@@ -74,7 +75,7 @@ def result_rows(response) -> str:
 
 
 def as_partner(community, secret):
-    from tokens.services import NewCommunity
+    from clients.services import NewCommunity
 
     return NewCommunity(community=community, client_secret=secret)
 

@@ -59,7 +59,7 @@ def test_every_operation_honours_its_schema(live_server, partner_token):
         )
         def honours_schema(case):
             # A valid token where the operation takes one; hostile Authorization headers have their own
-            # tests (test_hardening). Client-authenticated operations get no header: the body carries it.
+            # tests (test_hostile_input). Client-authenticated operations get no header: the body carries it.
             headers = {"Authorization": f"Bearer {partner_token}"} if needs_token else {}  # noqa: B023 (called at once)
             case.call_and_validate(base_url=live_server.url, headers=headers)
 

@@ -4,7 +4,7 @@ or deleted through the ORM (the console and every service go through it)."""
 import pytest
 
 from audit.models import AuditEvent
-from tokens.models import ClientAuthPolicy, UsedJti
+from clients.models import ClientAuthPolicy, UsedJti
 
 
 @pytest.mark.django_db

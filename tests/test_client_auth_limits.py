@@ -19,11 +19,11 @@ from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
 
+from clients import limits as client_auth_limits
+from clients.limits import ClientAuthLimits, _Refusals, refusals
+from clients.services import PolicyChange, client_auth_policy_set
 from tests.conftest import TEST_ACTOR, make_community
 from tests.stack import http
-from tokens import client_auth_limits
-from tokens.client_auth_limits import ClientAuthLimits, _Refusals, refusals
-from tokens.services import PolicyChange, client_auth_policy_set
 
 PARTNER_IP = "203.0.113.7"
 BOTNET = [f"198.51.100.{n}" for n in range(1, 21)]
@@ -187,7 +187,7 @@ def _parallel(count: int, send) -> Counter:
 def test_parallel_wrong_secrets_get_exactly_the_limit_of_checked_answers(live_server):
     """20 wrong secrets at once from one address against a limit of 5: exactly 5 answered 401.
 
-    (The in-process test server queues only a few connections; tests/test_attack_run.py sends 50 at once
+    (The in-process test server queues only a few connections; tests/test_partner_served_under_attack.py sends 50 at once
     to real gunicorn workers.)"""
     victim = make_community("victim")
     wrong = {"client_id": "victim", "client_secret": make_community("other").client_secret}
@@ -227,7 +227,9 @@ def cache_calls(monkeypatch):
     not settings.CACHES["default"]["LOCATION"].startswith("redis://"),
     reason="counts Redis round trips (CI's PostgreSQL + Redis run)",
 )
-def test_token_endpoint_limits_take_one_redis_round_trip(api, acme, globex, monkeypatch):
+def test_token_endpoint_limits_take_a_redis_round_trip_before_and_one_after_authentication(
+    api, acme, globex, monkeypatch
+):
     from redis.connection import Connection
 
     sent = []
@@ -240,14 +242,20 @@ def test_token_endpoint_limits_take_one_redis_round_trip(api, acme, globex, monk
     monkeypatch.setattr(Connection, "send_packed_command", counting)
     right = {"client_id": "acme", "client_secret": acme.client_secret}
     wrong = {"client_id": "acme", "client_secret": globex.client_secret}
-    for body, status in ((right, 200), (wrong, 401), ({"client_id": "acme"}, 400), ("{not json", 400)):
+    # The attempt before the view; the outcome once authentication has returned (none for bad input).
+    for body, status, trips in (
+        (right, 200, 2),
+        (wrong, 401, 2),
+        ({"client_id": "acme"}, 400, 1),
+        ("{not json", 400, 1),
+    ):
         sent.clear()
         if isinstance(body, str):
             response = api.post("/auth/token", body, content_type="application/json", REMOTE_ADDR=PARTNER_IP)
         else:
             response = post(api, "/auth/token", body, PARTNER_IP)
         assert response.status_code == status
-        assert len(sent) == 1, (status, sent)
+        assert len(sent) == trips, (status, sent)
 
 
 @pytest.mark.django_db
@@ -259,7 +267,7 @@ def test_a_refused_caller_known_to_this_process_costs_no_cache_call_and_no_query
     wrong = {"client_id": "acme", "client_secret": globex.client_secret}
     with rates(token_failures="3/min"):
         assert [post(api, "/auth/token", wrong, attacker).status_code for _ in range(3)] == [401] * 3
-        assert len(cache_calls) == 3  # one each
+        assert len(cache_calls) == 6  # the attempt and the failure, each
         cache_calls.clear()
         for body in (wrong, {"client_id": "globex", "client_secret": globex.client_secret}, {}):
             with django_assert_num_queries(0):

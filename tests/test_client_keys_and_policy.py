@@ -8,9 +8,9 @@ from django.core.management import CommandError, call_command
 from joserfc.jwk import ECKey, RSAKey
 
 from audit.models import AuditEvent
+from clients.models import ClientAuthPolicy, ClientKey
 from tests.conftest import make_community
 from tests.keyfactory import private_key, public_jwk_json, public_pem
-from tokens.models import ClientAuthPolicy, ClientKey
 
 pytestmark = pytest.mark.django_db
 

@@ -31,7 +31,7 @@ def run(*args, stderr=None) -> str:
 def our_commands() -> dict[str, ServiceCommand]:
     commands = {}
     for name, app in get_commands().items():
-        if app in {"audit", "communities", "tokens", "console"}:
+        if app in {"audit", "communities", "clients", "tokens", "console"}:
             command = load_command_class(app, name)
             if isinstance(command, ServiceCommand):
                 commands[name] = command

@@ -1,6 +1,9 @@
 """Management commands — SPEC §4: text by default, one JSON object with --json, clean errors that change nothing."""
 
+import io
 import json
+import subprocess
+import sys
 from datetime import timedelta
 from io import StringIO
 
@@ -10,9 +13,11 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from clients.models import ClientSecret
 from communities.models import Community, Member
 from tests.conftest import get_bflus, issue_token, make_community, request_token
-from tokens.models import ClientSecret, IssuedToken
+from tests.test_settings import ROOT
+from tokens.models import IssuedToken
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +35,7 @@ def run_json(*args) -> dict:
 
 
 def as_created(client_id, secret):
-    from tokens.services import NewCommunity
+    from clients.services import NewCommunity
 
     return NewCommunity(community=Community.objects.get(client_id=client_id), client_secret=secret)
 
@@ -285,3 +290,30 @@ def test_member_references_may_be_e_mail_like(api, acme):
     assert run_json("set_bflus", "acme", "ana+vip@example.com", "7")["bflus"] == 7
     token = issue_token(api, acme)
     assert get_bflus(api, token, client="ana+vip@example.com").json()["bflus"] == 7
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("amount", ["²", "١٢٣", "１２３", "12 ", "+5", "-1", "1e3", "0x10", ""])
+def test_set_bflus_refuses_anything_but_ascii_digits_cleanly(acme, amount):
+    with pytest.raises(CommandError, match="AMOUNT"):
+        call_command("set_bflus", "acme", "123", amount, stdout=io.StringIO())
+    assert Member.objects.get(community=acme.community, reference="123").bflus == 1500
+
+
+def test_set_bflus_with_a_superscript_digit_exits_non_zero_without_a_traceback():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "set_bflus", "acme", "123", "²"],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DJANGO_SETTINGS_MODULE": "bfluence.settings_test",
+            "PYTHONPATH": str(ROOT),
+            "BFLUENCE_READ_DOTENV": "false",
+        },
+        cwd="/tmp",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "AMOUNT" in result.stderr

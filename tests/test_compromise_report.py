@@ -13,17 +13,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from clients.models import ClientSecret
+from clients.services import NewCommunity, PolicyChange, client_auth_policy_set, secret_rotate
 from tests.conftest import TEST_ACTOR, get_bflus, issue_token, request_token
 from tests.test_admin import form_key
 from tokens import views as token_views
-from tokens.models import ClientSecret, IssuedToken, RevocationRequest
-from tokens.services import (
-    NewCommunity,
-    PolicyChange,
-    client_auth_policy_set,
-    revocation_request_handle,
-    secret_rotate,
-)
+from tokens.models import IssuedToken, RevocationRequest
+from tokens.services import community_rotate_secret, revocation_request_handle
 
 pytestmark = pytest.mark.django_db
 
@@ -209,7 +205,7 @@ def test_issuing_waits_for_a_rotation_in_flight_and_then_refuses(api):
     def rotate_and_hold():
         try:
             with transaction.atomic():
-                secret_rotate(community=created.community, actor=TEST_ACTOR, revoke_tokens=True)
+                community_rotate_secret(community=created.community, actor=TEST_ACTOR, revoke_tokens=True)
                 locked.set()
                 release.wait(10)
         finally:

@@ -13,12 +13,13 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from audit.models import AuditEvent
+from clients.crypto import generate_secret
+from clients.models import ClientSecret
 from communities.models import Community
 from tests.browser import chromium_page, needs_chromium, screenshot, staff_groups  # noqa: F401
 from tests.conftest import make_community
 from tests.stack import http
-from tokens.crypto import generate_secret
-from tokens.models import ClientSecret, RevocationRequest
+from tokens.models import RevocationRequest
 
 pytestmark = [
     needs_chromium,

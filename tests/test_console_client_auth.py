@@ -5,10 +5,10 @@ import pytest
 from django.urls import reverse
 
 from audit.models import AuditEvent
+from clients.models import ClientAuthPolicy, ClientKey
 from tests.conftest import make_community
 from tests.keyfactory import private_key, public_pem
 from tests.test_admin import staff
-from tokens.models import ClientAuthPolicy, ClientKey
 
 pytestmark = pytest.mark.django_db
 
@@ -37,14 +37,14 @@ def url(name, *args):
 def test_registering_a_key_shows_the_thumbprint_and_needs_its_confirmation(security_client, acme):
     key = private_key("ES256")
     first = security_client.post(
-        url("tokens_clientkey_add"), {"community": acme.pk, "public_key": public_pem(key)}
+        url("clients_clientkey_add"), {"community": acme.pk, "public_key": public_pem(key)}
     )
     assert first.status_code == 200 and key.thumbprint() in first.content.decode()
     assert not ClientKey.objects.exists()
     # Confirming a thumbprint that does not belong to the pasted key registers nothing.
     other = private_key("ES256", fresh=True)
     tampered = security_client.post(
-        url("tokens_clientkey_add"),
+        url("clients_clientkey_add"),
         {
             "community": acme.pk,
             "public_key": public_pem(other),
@@ -54,7 +54,7 @@ def test_registering_a_key_shows_the_thumbprint_and_needs_its_confirmation(secur
     )
     assert tampered.status_code == 200 and not ClientKey.objects.exists()
     done = security_client.post(
-        url("tokens_clientkey_add"),
+        url("clients_clientkey_add"),
         {
             "community": acme.pk,
             "public_key": public_pem(key),
@@ -71,22 +71,22 @@ def test_registering_a_key_shows_the_thumbprint_and_needs_its_confirmation(secur
 
 def test_a_private_key_pasted_by_mistake_is_refused_and_not_echoed(security_client, acme):
     pem = private_key("ES256").as_pem(private=True).decode()
-    response = security_client.post(url("tokens_clientkey_add"), {"community": acme.pk, "public_key": pem})
+    response = security_client.post(url("clients_clientkey_add"), {"community": acme.pk, "public_key": pem})
     assert response.status_code == 200
     assert "private key" in response.content.decode().lower()
     assert not ClientKey.objects.exists()
 
 
 def test_retiring_a_key_asks_for_a_reason_and_is_audited(security_client, acme):
+    from clients.services import client_key_add
     from tests.conftest import TEST_ACTOR
-    from tokens.services import client_key_add
 
     key = client_key_add(community=acme, key_text=public_pem(private_key("ES256")), actor=TEST_ACTOR)
-    listing = security_client.get(url("tokens_clientkey_changelist"))
-    assert url("tokens_clientkey_retire", key.pk) in listing.content.decode()
-    assert security_client.get(url("tokens_clientkey_retire", key.pk)).status_code == 200
+    listing = security_client.get(url("clients_clientkey_changelist"))
+    assert url("clients_clientkey_retire", key.pk) in listing.content.decode()
+    assert security_client.get(url("clients_clientkey_retire", key.pk)).status_code == 200
     assert ClientKey.objects.get().retired_at is None
-    response = security_client.post(url("tokens_clientkey_retire", key.pk), {"reason": "laptop lost"})
+    response = security_client.post(url("clients_clientkey_retire", key.pk), {"reason": "laptop lost"})
     assert response.status_code == 302
     assert ClientKey.objects.get().retired_at is not None
     event = AuditEvent.objects.get(event_type="client_key_retired")
@@ -94,10 +94,10 @@ def test_retiring_a_key_asks_for_a_reason_and_is_audited(security_client, acme):
 
 
 def test_setting_the_policy_from_the_console(security_client, acme):
-    page = security_client.get(url("tokens_clientauthpolicy_set", acme.pk))
+    page = security_client.get(url("clients_clientauthpolicy_set", acme.pk))
     assert page.status_code == 200
     response = security_client.post(
-        url("tokens_clientauthpolicy_set", acme.pk),
+        url("clients_clientauthpolicy_set", acme.pk),
         {
             "methods": ["client_secret"],
             "dpop": "required",
@@ -119,12 +119,12 @@ def test_setting_the_policy_from_the_console(security_client, acme):
 
 def test_policy_errors_are_shown_and_change_nothing(security_client, acme):
     response = security_client.post(
-        url("tokens_clientauthpolicy_set", acme.pk),
+        url("clients_clientauthpolicy_set", acme.pk),
         {"methods": [], "dpop": "off", "allowed_ips": "", "reason": "x"},
     )
     assert response.status_code == 200
     response = security_client.post(
-        url("tokens_clientauthpolicy_set", acme.pk),
+        url("clients_clientauthpolicy_set", acme.pk),
         {"methods": ["client_secret"], "dpop": "off", "allowed_ips": "10.0.0.1/8", "reason": "x"},
     )
     assert response.status_code == 200
@@ -132,27 +132,27 @@ def test_policy_errors_are_shown_and_change_nothing(security_client, acme):
 
 
 def test_support_reads_but_cannot_change_keys_or_policies(support_client, acme):
-    assert support_client.get(url("tokens_clientkey_changelist")).status_code == 200
-    assert support_client.get(url("tokens_clientauthpolicy_changelist")).status_code == 200
-    assert support_client.get(url("tokens_clientkey_add")).status_code == 403
+    assert support_client.get(url("clients_clientkey_changelist")).status_code == 200
+    assert support_client.get(url("clients_clientauthpolicy_changelist")).status_code == 200
+    assert support_client.get(url("clients_clientkey_add")).status_code == 403
     assert (
         support_client.post(
-            url("tokens_clientauthpolicy_set", acme.pk),
+            url("clients_clientauthpolicy_set", acme.pk),
             {"methods": ["client_secret"], "dpop": "required", "allowed_ips": "", "reason": "x"},
         ).status_code
         == 403
     )
+    from clients.services import client_key_add
     from tests.conftest import TEST_ACTOR
-    from tokens.services import client_key_add
 
     key = client_key_add(community=acme, key_text=public_pem(private_key("ES256")), actor=TEST_ACTOR)
-    assert support_client.post(url("tokens_clientkey_retire", key.pk), {"reason": "x"}).status_code == 403
+    assert support_client.post(url("clients_clientkey_retire", key.pk), {"reason": "x"}).status_code == 403
     assert ClientKey.objects.get().retired_at is None and not ClientAuthPolicy.objects.exists()
 
 
 def test_keys_only_without_a_key_is_saved_with_a_warning(security_client, acme):
     response = security_client.post(
-        url("tokens_clientauthpolicy_set", acme.pk),
+        url("clients_clientauthpolicy_set", acme.pk),
         {"methods": ["private_key_jwt"], "dpop": "off", "allowed_ips": "", "reason": "switching to keys"},
         follow=True,
     )

@@ -9,10 +9,11 @@ from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
 from audit.models import AuditEvent
+from clients.models import ClientSecret
 from console.models import FormSubmission
 from tests.conftest import request_token
 from tests.test_admin import SECRET, as_partner, form_key, staff, submit_once, url
-from tokens.models import ClientSecret, RevocationRequest
+from tokens.models import RevocationRequest
 
 pytestmark = pytest.mark.django_db
 
@@ -225,3 +226,33 @@ def test_the_secret_leaves_the_session_store_once_shown(client, acme):
     assert "console.secret." in stored() and not SECRET.search(stored())  # waiting, server-side, encrypted
     secret = SECRET.search(client.get(secret_page).content.decode()).group(0)
     assert secret not in stored()
+
+
+def test_a_new_secret_waiting_for_its_one_time_page_is_not_readable_in_the_session_table(client, acme):
+    """Between the console's POST and its one-time page the new secret waits in the staff member's session,
+    i.e. the ``django_session`` table (base64 JSON, signed but not encrypted). A redirect never followed
+    (a closed tab, a dropped connection) left it there in clear for the session's life (two weeks), in
+    every backup; ``dumpdata`` hid it only because the whole session is base64."""
+    from django.contrib.sessions.models import Session
+
+    from tests.test_admin import SECRET, form_key, shown_secret, url
+
+    login(client, "sue", "security")
+    page = url("communities_community_rotate_secret", acme.community.pk)
+    response = client.post(page, {"grace": "0s", "reason": "leak", "form_key": form_key(client, page)})
+    assert response.status_code == 302
+    stored = " ".join(str(session.get_decoded()) for session in Session.objects.all())
+    assert "console.secret." in stored  # it is waiting there ...
+    assert not SECRET.search(stored)  # ... but not readable from the table alone
+    secret = shown_secret(client.get(response["Location"]))
+    assert secret.startswith("bfl_sk_") and secret[len("bfl_sk_") :] not in stored
+    assert request_token_ok(acme, secret)
+
+
+def request_token_ok(created, secret) -> bool:
+    from rest_framework.test import APIClient
+
+    response = APIClient().post(
+        "/auth/token", {"client_id": created.community.client_id, "client_secret": secret}, format="json"
+    )
+    return response.status_code == 200

@@ -1,4 +1,5 @@
-"""The connection health check probes only idle connections (issue 14; bfluence/postgresql).
+"""Persistent connections with Django's health check (``CONN_HEALTH_CHECKS``): a connection that died
+between two requests is replaced before it fails one.
 
 PostgreSQL runs only: the SQLite run has no persistent server connection to lose.
 """
@@ -32,11 +33,9 @@ def last_statement(wrapper) -> str:
         return cursor.fetchone()[0]
 
 
-def next_request(wrapper, *, idle: bool) -> None:
-    """What Django does between two requests, after a short or a long pause."""
+def next_request(wrapper) -> None:
+    """What Django does at the end of a request (request_finished): the next one checks the connection."""
     wrapper.close_if_unusable_or_obsolete()
-    if idle:
-        wrapper.last_cursor_at -= 2  # as if the worker had waited two seconds for its next request
 
 
 def query(wrapper, sql: str):
@@ -45,16 +44,9 @@ def query(wrapper, sql: str):
         return cursor.fetchone()[0]
 
 
-def test_a_connection_in_constant_use_is_not_probed(wrapper):
+def test_a_reused_connection_is_checked_before_its_first_query(wrapper):
     query(wrapper, "SELECT 42")
-    next_request(wrapper, idle=False)
-    wrapper.close_if_health_check_failed()
-    assert last_statement(wrapper) == "SELECT 42"
-
-
-def test_an_idle_connection_is_probed_before_its_first_query(wrapper):
-    query(wrapper, "SELECT 42")
-    next_request(wrapper, idle=True)
+    next_request(wrapper)
     wrapper.close_if_health_check_failed()
     assert last_statement(wrapper) == "SELECT 1"
 
@@ -64,18 +56,16 @@ def test_a_connection_that_died_while_idle_is_replaced_without_failing_the_reque
     dead = backend_pid(wrapper)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_terminate_backend(%s)", [dead])
-    next_request(wrapper, idle=True)
+    next_request(wrapper)
     assert query(wrapper, "SELECT 7") == 7
     assert backend_pid(wrapper) != dead
 
 
-def test_a_connection_that_died_while_busy_fails_one_request_then_reconnects(wrapper):
-    """The price of no probe per request: one refused request (503 in the API) per dead connection."""
+def test_a_connection_that_died_mid_request_fails_that_request_only(wrapper):
     query(wrapper, "SELECT 42")
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_terminate_backend(%s)", [backend_pid(wrapper)])
-    next_request(wrapper, idle=False)
     with pytest.raises(OperationalError):
-        query(wrapper, "SELECT 7")
-    next_request(wrapper, idle=False)  # the end of that request: Django drops the broken connection
+        query(wrapper, "SELECT 7")  # the same request: no check between its queries
+    next_request(wrapper)  # the end of that request: Django drops the broken connection
     assert query(wrapper, "SELECT 8") == 8

@@ -125,29 +125,3 @@ def test_postgres_connections_stay_flat():
     assert statuses.count(200) == REQUESTS, {status: statuses.count(status) for status in set(statuses)}
     assert connections_after <= connections_before + 2
     assert files_after - files_before <= 5
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_finished_threads_connection_is_not_kept_alive_by_compiled_queries():
-    import gc
-    import threading
-    import weakref
-
-    from django.db import connections
-
-    from tokens.selectors import _token_query, live_token_get
-
-    kept = []
-
-    def request_thread():
-        assert live_token_get(jti="no-such-token") is None  # runs (and compiles) a precompiled query
-        kept.append(weakref.ref(connections["default"]))
-        connections.close_all()  # what runserver does when a request's thread ends
-
-    for _ in range(3):
-        thread = threading.Thread(target=request_thread)
-        thread.start()
-        thread.join()
-    gc.collect()
-    assert len(kept) == 3 and [ref() for ref in kept] == [None, None, None]
-    assert len(_token_query._compiled) == 1  # one entry per alias and vendor, not one per thread

@@ -6,11 +6,11 @@ import jwt
 import pytest
 
 from audit.models import AuditEvent
+from clients.keys import SIGNING_ALGORITHMS
+from clients.services import PolicyChange, client_auth_policy_set, client_key_add
 from tests.conftest import TEST_ACTOR, bearer, make_community, post_form
 from tests.keyfactory import ASSERTION_TYPE, assertion, dpop_proof, private_key, public_pem
-from tokens.keys import SIGNING_ALGORITHMS
 from tokens.models import IssuedToken
-from tokens.services import PolicyChange, client_auth_policy_set, client_key_add
 
 pytestmark = pytest.mark.django_db
 TOKEN_URL = "http://testserver/auth/token"

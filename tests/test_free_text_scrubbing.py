@@ -5,6 +5,7 @@ revocation requests, which every support account can read. One scrubber (``bflue
 them all, and the log redaction filter uses the very same one.
 """
 
+import base64
 import io
 import logging
 
@@ -17,11 +18,12 @@ from django.urls import reverse
 from audit.services import Actor
 from bfluence.log_filters import RedactCredentials
 from bfluence.scrub import scrub
+from clients.services import secret_rotate
 from communities.services import community_reactivate
 from tests.conftest import TEST_ACTOR, issue_token, make_community
 from tests.test_admin import form_key
 from tokens.models import IssuedToken, RevocationRequest
-from tokens.services import community_deactivate, secret_rotate, tokens_revoke, tokens_revoke_all
+from tokens.services import community_deactivate, tokens_revoke, tokens_revoke_all
 
 pytestmark = pytest.mark.django_db
 
@@ -167,3 +169,38 @@ def test_the_one_pass_check_never_skips_what_the_substitutions_would_change(text
         substituted = pattern.sub(replacement, substituted)
     assert scrub(text) == substituted
     assert "[redacted" in substituted or text.startswith(("plain", "b"))
+
+
+def test_a_pasted_http_basic_header_is_scrubbed(api, acme):
+    """Partners paste ``curl -v`` output into a compromise report: ``Authorization: Basic`` is the
+    client_id and secret, only base64-encoded, and was stored in clear for every support account."""
+    pair = base64.b64encode(f"acme:{acme.client_secret}".encode()).decode()
+    reason = f"> POST /auth/token HTTP/1.1\n> Authorization: Basic {pair}\n> Accept: */*"
+    response = api.post(
+        "/auth/revocation-requests",
+        {"client_id": "acme", "client_secret": acme.client_secret, "reason": reason},
+        format="json",
+    )
+    assert response.status_code == 202
+    dumped = whole_database()
+    assert "Authorization: Basic [redacted]" in dumped
+    assert pair not in dumped and pair[8:40] not in dumped
+    assert scrub(f"authorization: basic {pair}") == "authorization: basic [redacted]"
+
+
+def test_the_word_basic_in_ordinary_text_is_left_alone():
+    text = "basic information: the partner's basic plan, Basic auth fails since 14:05"
+    assert scrub(text) == text
+
+
+def test_a_secret_body_sent_as_client_id_never_reaches_the_audit_trail(api, acme):
+    """The failed attempt's row keeps the client_id as given: a secret without its ``bfl_sk_`` prefix
+    (a partner trimming it, fields swapped) was stored there in clear, readable by every support account."""
+    body = acme.client_secret[len("bfl_sk_") :]
+    response = api.post(
+        "/auth/token", {"client_id": body, "client_secret": acme.client_secret}, format="json"
+    )
+    assert response.status_code == 401
+    dumped = whole_database()
+    assert "[redacted-secret]" in dumped
+    assert body not in dumped

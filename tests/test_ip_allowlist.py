@@ -8,9 +8,9 @@ import pytest
 
 from audit.models import AuditEvent
 from bfluence.source_ip import parse_trusted_proxies
+from clients.services import PolicyChange, client_auth_policy_set
 from tests.conftest import TEST_ACTOR, bearer, get_bflus, make_community, post_form, request_token
 from tests.keyfactory import wrong_secret_for
-from tokens.services import PolicyChange, client_auth_policy_set
 
 pytestmark = pytest.mark.django_db
 

@@ -8,21 +8,24 @@ PostgreSQL only: SQLite serialises every writer anyway.
 """
 
 import threading
+import time
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
-from tests.conftest import TEST_ACTOR, make_community, post_form, request_token
-from tests.keyfactory import ASSERTION_TYPE, assertion, private_key, public_pem
-from tokens.models import ClientKey, IssuedToken
-from tokens.services import (
+from clients.models import ClientKey
+from clients.services import (
     PolicyChange,
     client_auth_policy_set,
     client_key_add,
     client_key_retire,
-    issuance,
     secret_rotate,
 )
+from communities.models import Community
+from tests.conftest import TEST_ACTOR, make_community, post_form, request_token
+from tests.keyfactory import ASSERTION_TYPE, assertion, private_key, public_pem
+from tokens.models import IssuedToken
+from tokens.services import community_deactivate, community_rotate_secret, issuance
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,11 +38,11 @@ def held_issue(monkeypatch, api, postgresql_only):
     inside, release = threading.Event(), threading.Event()
     holder: dict = {}
 
-    def record_holding(minted):
+    def record_holding(*args):
         if threading.current_thread() is holder.get("thread"):
             inside.set()
             assert release.wait(10)
-        return real_record(minted)
+        return real_record(*args)
 
     monkeypatch.setattr(issuance, "_token_record", record_holding)
 
@@ -101,7 +104,7 @@ def test_a_cut_off_still_waits_for_a_token_being_issued_and_then_revokes_it(api,
     created = make_community("cutoff")
     finish_held = held_issue(created)
     rotation, rotated = _beside(
-        lambda: secret_rotate(community=created.community, actor=TEST_ACTOR, revoke_tokens=True)
+        lambda: community_rotate_secret(community=created.community, actor=TEST_ACTOR, revoke_tokens=True)
     )
     rotation.join(1.0)
     waited = not rotated.is_set()
@@ -146,3 +149,59 @@ def test_a_key_retirement_waits_for_a_token_being_issued_with_that_key(api, held
     assert held.status_code == 200, held.content
     token = IssuedToken.objects.get(community=created.community)
     assert token.issued_at <= ClientKey.objects.get(kid=kid).retired_at
+
+
+def _waiting_on_a_row_lock(statement_start: str, within: float = 5.0) -> bool:
+    """Whether another backend is running a statement starting so, waiting for a lock."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+                "AND wait_event_type = 'Lock' AND query LIKE %s",
+                [statement_start + "%"],
+            )
+            if cursor.fetchone()[0]:
+                return True
+        time.sleep(0.02)
+    return False
+
+
+CUT_OFFS = {
+    "deactivation": lambda community: community_deactivate(community=community, actor=TEST_ACTOR),
+    # only the secret changes: the issuing transaction must read it again after its lock
+    "rotation ending the old secret now": lambda community: secret_rotate(
+        community=community, actor=TEST_ACTOR
+    ),
+}
+
+
+@pytest.mark.parametrize("cut_off_kind", CUT_OFFS)
+def test_a_token_request_meeting_a_cut_off_in_progress_waits_and_is_refused(
+    api, postgresql_only, cut_off_kind
+):
+    created = make_community("midcut")
+    assert request_token(api, created).status_code == 200
+    tokens_before = IssuedToken.objects.filter(community=created.community).count()
+    cut_off_done, release_cut_off = threading.Event(), threading.Event()
+
+    def cut_off_and_hold():
+        with transaction.atomic():
+            CUT_OFFS[cut_off_kind](Community.objects.get(pk=created.community.pk))
+            cut_off_done.set()
+            assert release_cut_off.wait(10)
+
+    cut_off, _ = _beside(cut_off_and_hold)
+    assert cut_off_done.wait(10)
+    outcome: dict = {}
+    request, _ = _beside(lambda: outcome.update(response=request_token(type(api)(), created)))
+    # The secrets read does not wait (a cut-off only locks the community row): the issuing lock does.
+    waited = _waiting_on_a_row_lock("SELECT 1 FROM")
+    release_cut_off.set()
+    cut_off.join(10)
+    request.join(10)
+
+    assert waited, "the token request did not wait for the cut-off holding the community row"
+    assert outcome["response"].status_code == 401
+    assert outcome["response"].json()["error"] == "invalid_client"
+    assert IssuedToken.objects.filter(community=created.community).count() == tokens_before

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from clients.services import PolicyChange, client_auth_policy_set, client_key_add
 from tests.conftest import TEST_ACTOR, make_community
 from tests.keyfactory import private_key, public_pem
 from tokens.models import IssuedToken
-from tokens.services import PolicyChange, client_auth_policy_set, client_key_add
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DOCS = Path(__file__).resolve().parent.parent / "docs"

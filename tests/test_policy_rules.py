@@ -7,7 +7,7 @@ import pytest
 
 from bfluence.durations import format_duration, parse_duration
 from bfluence.source_ip import parse_trusted_proxies
-from tokens.policy import MAX_ALLOWED_NETWORKS, ip_in, networks_normalise
+from clients.policy import MAX_ALLOWED_NETWORKS, ip_in, networks_normalise
 
 
 def test_an_allowlist_admits_only_known_addresses_inside_it():

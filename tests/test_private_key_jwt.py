@@ -14,6 +14,8 @@ import time_machine
 from joserfc.jwk import ECKey
 
 from audit.models import AuditEvent
+from clients.models import ClientKey, UsedJti
+from clients.services import PolicyChange, client_auth_policy_set, client_key_add
 from tests.conftest import (
     TEST_ACTOR,
     basic,
@@ -31,8 +33,8 @@ from tests.keyfactory import (
     public_pem,
     wrong_secret_for,
 )
-from tokens.models import ClientKey, IssuedToken, UsedJti
-from tokens.services import PolicyChange, client_auth_policy_set, client_key_add, tokens_purge
+from tokens.models import IssuedToken
+from tokens.services import tokens_purge
 
 pytestmark = pytest.mark.django_db
 TOKEN_URL = "http://testserver/auth/token"

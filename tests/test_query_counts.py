@@ -1,4 +1,4 @@
-"""Database queries per request, pinned (issue: performance). A change here is a change in cost.
+"""Database queries per request, pinned. A change here is a change in cost.
 
 Counts are inside the test's transaction, so an atomic block adds its SAVEPOINT and RELEASE.
 """
@@ -6,8 +6,8 @@ Counts are inside the test's transaction, so an atomic block adds its SAVEPOINT 
 import pytest
 from django.db import connection
 
+from clients.crypto import generate_secret
 from tests.conftest import bearer, get_bflus, issue_token, request_token
-from tokens.crypto import generate_secret
 
 pytestmark = pytest.mark.django_db
 
@@ -15,13 +15,12 @@ pytestmark = pytest.mark.django_db
 # The issuing transaction's shared lock on the community row is one statement on PostgreSQL; SQLite has
 # no row locks (and serialises writers), so there it is not sent.
 LOCK_STATEMENTS = 1 if connection.vendor == "postgresql" else 0
-ISSUING_CALL = "SELECT tokens_issue_if_entitled("  # the issuing statement (tokens migration 0012)
 
 
 def test_token_issue_costs_three_reads_and_three_writes(api, acme, django_assert_num_queries):
-    # secrets compared; the community and its policy read; savepoint; community row locked (PostgreSQL),
-    # then community and secret read again (issue-time race, issue 10 item 7); insert token; update
-    # last-used; insert audit row; release
+    # secrets compared; the secret's community and policy read; savepoint; community row locked
+    # (PostgreSQL), then secret, community and policy read again; insert token; insert audit row; update
+    # last-used; release
     with django_assert_num_queries(8 + LOCK_STATEMENTS) as captured:
         assert request_token(api, acme).status_code == 200
     locking = [query["sql"] for query in captured.captured_queries if " FOR " in query["sql"]]
@@ -30,21 +29,8 @@ def test_token_issue_costs_three_reads_and_three_writes(api, acme, django_assert
 
 def test_a_second_token_within_a_minute_skips_the_last_used_write(api, acme, django_assert_num_queries):
     request_token(api, acme)
-    if connection.vendor == "postgresql":
-        # secrets compared (the community and its policy are known at the revision this read returned:
-        # no read); one statement, the function that locks the community row (shared), checks that
-        # revision and writes the token and its audit row (tokens/services/issuing_statement.py)
-        with django_assert_num_queries(2) as captured:
-            assert request_token(api, acme).status_code == 200
-        statements = [query["sql"] for query in captured.captured_queries]
-        assert [sql.startswith(ISSUING_CALL) for sql in statements] == [False, True]
-        # The third: the secret as the statement confirmed it, kept by this process (secret_memory), so
-        # no read; the same statement checks the revision it was confirmed at.
-        with django_assert_num_queries(1):
-            assert request_token(api, acme).status_code == 200
-    else:
-        with django_assert_num_queries(7):
-            assert request_token(api, acme).status_code == 200
+    with django_assert_num_queries(7 + LOCK_STATEMENTS):
+        assert request_token(api, acme).status_code == 200
 
 
 def test_failed_client_authentication_costs_one_read_and_one_audit_write(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tokens.management.commands.seed_demo import curl_walkthrough
+from clients.management.commands.seed_demo import curl_walkthrough
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

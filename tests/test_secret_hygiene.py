@@ -8,9 +8,10 @@ from django.db import connection
 
 from audit.models import AuditEvent
 from bfluence.log_format import JsonLogFormatter
+from clients import crypto
+from clients.models import ClientSecret
 from tests.conftest import basic, issue_token, post_form
-from tokens import crypto
-from tokens.models import ClientSecret, IssuedToken
+from tokens.models import IssuedToken
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,6 @@
 """Production start-up refuses unsafe settings with a message that says what to set (SPEC §6)."""
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -90,3 +91,67 @@ def test_unparseable_trusted_proxies_stop_start_up(value, says):
 def test_trusted_proxies_take_addresses_and_ranges():
     result = start(TRUSTED_PROXIES="10.0.0.5, 192.168.0.0/16 ,fd00::/8")
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "overrides, says",
+    [
+        ({"ACCESS_TOKEN_LIFETIME": "31d"}, "ACCESS_TOKEN_LIFETIME"),
+        ({"ACCESS_TOKEN_LIFETIME": "300000d"}, "ACCESS_TOKEN_LIFETIME"),
+        ({"ACCESS_TOKEN_LIFETIME": "999999999d"}, "ACCESS_TOKEN_LIFETIME"),
+        ({"JWT_LEEWAY": "ten"}, "JWT_LEEWAY"),
+        ({"JWT_LEEWAY": "-1"}, "JWT_LEEWAY"),
+        ({"THROTTLE_TOKEN_CLIENT": "ten/min"}, "THROTTLE_TOKEN_CLIENT"),
+        ({"THROTTLE_TOKEN_IP": "100/fortnight"}, "THROTTLE_TOKEN_IP"),
+        ({"THROTTLE_TOKEN_FAILURES": "10"}, "THROTTLE_TOKEN_FAILURES"),
+        ({"THROTTLE_API": "１０/min"}, "THROTTLE_API"),
+        ({"THROTTLE_API": "0/min"}, "THROTTLE_API"),
+        ({"SECRET_KEY": "short"}, "SECRET_KEY"),
+        ({"SECRET_KEY": "ab" * 30}, "SECRET_KEY"),  # long, but five different characters at least
+    ],
+)
+def test_absurd_settings_stop_start_up_with_a_clear_message(overrides, says):
+    result = start(BFLUENCE_READ_DOTENV="false", **overrides)
+    assert result.returncode != 0
+    assert "Bfluence cannot start" in result.stderr
+    assert says in result.stderr
+    assert "Traceback" not in result.stderr.split("ImproperlyConfigured")[-1]
+
+
+@pytest.mark.parametrize(
+    "rate", ["60/min", "5/s", "100/second", "300/m", "10/h", "1000/hour", "9/d", "2/day"]
+)
+def test_every_documented_rate_form_starts(rate):
+    result = start(BFLUENCE_READ_DOTENV="false", THROTTLE_TOKEN_CLIENT=rate, ACCESS_TOKEN_LIFETIME="30d")
+    assert result.returncode == 0, result.stderr
+
+
+def _signing_key_digest(**overrides) -> str:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(ROOT),
+        "DJANGO_SETTINGS_MODULE": "bfluence.settings",
+        "BFLUENCE_READ_DOTENV": "false",
+        **overrides,
+    }
+    code = (
+        "import hashlib; from django.conf import settings; "
+        "print(hashlib.sha256(settings.SIMPLE_JWT['SIGNING_KEY'].encode()).hexdigest())"
+    )
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "shell", "-c", code],
+        env=env,
+        cwd="/tmp",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_debug_without_a_jwt_key_never_signs_with_a_public_constant():
+    first, second = _signing_key_digest(DEBUG="true"), _signing_key_digest(DEBUG="true")
+    assert first != second  # generated per process: nothing published in the repo can forge its tokens
+    old_constant = "insecure-development-only-jwt-signing-key-0123456789"
+    assert hashlib.sha256(old_constant.encode()).hexdigest() not in (first, second)

@@ -12,8 +12,8 @@ from django.test import RequestFactory, override_settings
 
 from audit.models import AuditEvent
 from bfluence.source_ip import parse_trusted_proxies
+from bfluence.source_ip import request_source_ip as client_ip
 from tests.test_client_auth_limits import rates
-from tokens.request_info import client_ip
 
 PROXY = "10.0.0.5"
 

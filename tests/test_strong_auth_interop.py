@@ -13,10 +13,10 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 
 from audit.models import AuditEvent
+from clients.services import PolicyChange, client_auth_policy_set, client_key_add
 from tests.conftest import TEST_ACTOR, make_community
 from tests.keyfactory import ASSERTION_TYPE, assertion, dpop_proof, pem_private, private_key, public_pem
 from tokens.models import IssuedToken
-from tokens.services import PolicyChange, client_auth_policy_set, client_key_add
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

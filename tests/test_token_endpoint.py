@@ -9,10 +9,11 @@ from django.test import override_settings
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from clients.services import secret_rotate
 from tests.conftest import TEST_ACTOR, basic, make_community, post_form, request_token
 from tokens.jwt import key_id
 from tokens.models import IssuedToken
-from tokens.services import community_deactivate, secret_rotate
+from tokens.services import community_deactivate
 
 pytestmark = pytest.mark.django_db
 
@@ -73,7 +74,7 @@ def test_issuing_records_the_token_and_an_audit_event(api, acme):
 
 
 def test_issuing_marks_the_secret_as_used(api, acme):
-    from tokens.models import ClientSecret
+    from clients.models import ClientSecret
 
     assert ClientSecret.objects.get(community=acme.community).last_used_at is None
     request_token(api, acme)
@@ -472,3 +473,29 @@ def test_rate_limited_after_expiry_of_the_window(api, acme):
         assert request_token(api, acme).status_code == 429
         with time_machine.travel(timezone.now() + timedelta(seconds=61)):
             assert request_token(api, acme).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_chunked_body_without_content_length_is_answered_411(api, acme):
+    """gunicorn hands a chunked body over without CONTENT_LENGTH; Django would read it as empty and
+    answer "client_id and client_secret are required". Say what is wrong instead."""
+    response = api.generic(
+        "POST",
+        "/auth/token",
+        b'{"client_id": "acme"}',
+        content_type="application/json",
+        CONTENT_LENGTH="",
+        HTTP_TRANSFER_ENCODING="chunked",
+    )
+    assert response.status_code == 411
+    body = response.json()
+    assert body["error"] == "invalid_request"
+    assert "Content-Length" in body["error_description"]
+
+
+@pytest.mark.django_db
+def test_a_body_with_content_length_is_read_as_before(api, acme):
+    response = api.post(
+        "/auth/token", {"client_id": "acme", "client_secret": acme.client_secret}, format="json"
+    )
+    assert response.status_code == 200

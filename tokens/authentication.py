@@ -27,11 +27,11 @@ from bfluence.errors import (
     RevokedToken,
     TokenInBody,
 )
+from bfluence.source_ip import request_source_ip
 from communities.selectors import MemberBalance, is_member_reference
 from tokens.dpop import ProofRejected
 from tokens.jwt import PartnerAccessToken
-from tokens.request_info import client_ip
-from tokens.selectors import live_token_get, live_token_with_member_get
+from tokens.selectors import live_token_get
 from tokens.services import api_call_refused, dpop_proof_accept
 
 _TOKEN_PARAMETERS = ("access_token", "token")
@@ -77,7 +77,7 @@ class BearerTokenAuthentication(JWTAuthentication):
 
     def authenticate(self, request):
         """One decision, one log line: accepted or denied, with client_id, jti, reason and IP."""
-        source_ip = client_ip(request)
+        source_ip = request_source_ip(request)
         try:
             result = self._authenticate(request, source_ip)
         except _Denied as denied:
@@ -202,10 +202,7 @@ class BearerTokenAuthentication(JWTAuthentication):
         dpop_bound: bool = False,
     ) -> PartnerPrincipal:
         jti = validated_token["jti"]
-        if member_reference is None:
-            record = live_token_get(jti=jti)
-        else:
-            record = live_token_with_member_get(jti=jti, reference=member_reference)
+        record = live_token_get(jti=jti, member_reference=member_reference)
         if record is None or record.client_id != validated_token["community"]:
             raise _Denied(InvalidToken(), "unknown_jti", jti=jti)
         cut_off = record.tokens_revoked_before

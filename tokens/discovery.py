@@ -6,15 +6,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from bfluence.conf import app_settings
-from bfluence.views import NoStoreAPIView
-from tokens.keys import SIGNING_ALGORITHMS
+from bfluence.views import NoStoreAPIView, issuer_url
+from clients.keys import SIGNING_ALGORITHMS
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
-
-
-def issuer_url(request) -> str:
-    """Our base URL as the caller reaches us (scheme and host, validated against ALLOWED_HOSTS)."""
-    return request.build_absolute_uri("/").rstrip("/")
 
 
 _strings = serializers.ListField(child=serializers.CharField())

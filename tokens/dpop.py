@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import jwt
 
-from tokens.keys import SIGNING_ALGORITHMS, UnacceptableKey, jwk_thumbprint, verifying_key
+from clients.keys import SIGNING_ALGORITHMS, UnacceptableKey, jwk_thumbprint, verifying_key
 
 PROOF_TYPE = "dpop+jwt"
 PROOF_MAX_AGE = 60  # seconds a proof stays usable after its iat (plus JWT_LEEWAY)

@@ -7,6 +7,7 @@ trusts them.
 """
 
 import hashlib
+import threading
 import time
 from collections import OrderedDict
 from datetime import datetime, timedelta
@@ -28,9 +29,9 @@ MAX_TOKEN_LENGTH = 4096
 _FORBIDDEN_HEADERS = {"jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "crit", "b64"}
 _REQUIRED_CLAIMS = ["exp", "iat", "jti", "iss", "aud", "sub", "token_type"]
 _LARGEST_TIMESTAMP = 2**34  # year 2514: beyond it a timestamp is an attack, not a date
-# Tokens whose signature and claims this process has already verified, newest use last. A partner sends
-# the same token for hours, and verifying it again (base64, JSON, HMAC, claim checks) was ~30% of an
-# authenticated request's CPU. Bounded: 2,048 entries of a few hundred bytes each, per process.
+# Tokens whose signature and claims this process has already verified, newest use last: a partner sends
+# the same token for hours (bench/README.md says what verifying it again costs). Bounded: 2,048 entries
+# of a few hundred bytes each, per process. Never a revocation state: that is read on every call.
 VERIFIED_CACHE_SIZE = 2048
 
 
@@ -53,7 +54,9 @@ class KeyringTokenBackend(TokenBackend):
         self.current_kid = key_id(conf.signing_key)
         self.keys = {key_id(key): key for key in (*conf.previous_signing_keys, conf.signing_key)}
         # Per backend, so per keyring: a key taken out of the settings takes its tokens' entries with it.
+        # Locked: the development server (and any threaded worker) reaches it from several threads.
         self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._verified_lock = threading.Lock()
 
     def encode(self, payload: dict[str, Any]) -> str:
         claims = {**payload, "iss": self.issuer, "aud": self.audience}
@@ -69,25 +72,24 @@ class KeyringTokenBackend(TokenBackend):
         work, never the expiry check; only fully verified tokens are remembered, under their exact text."""
         if not (verify and verify_expiry):
             return self._decode(token, verify, verify_expiry=verify_expiry)
-        claims = self._verified.get(token) if isinstance(token, str) else None
+        with self._verified_lock:
+            claims = self._verified.get(token) if isinstance(token, str) else None
+            if claims is not None:
+                self._verified.move_to_end(token, last=True)
         if claims is None:
             claims = self._decode(token, verify, verify_expiry=True)
             self._remember(token, claims)
         elif claims["exp"] <= time.time() - self.get_leeway().total_seconds():  # as PyJWT decides it
             raise TokenBackendExpiredToken(_("Token is expired"))
-        else:
-            self._verified.move_to_end(token, last=True)
         return _copied(claims)  # callers may change theirs, never the remembered one
 
     def _remember(self, token, claims: dict[str, Any]) -> None:
         if not isinstance(token, str):
             return
-        self._verified[token] = _copied(claims)
-        while len(self._verified) > VERIFIED_CACHE_SIZE:
-            try:
+        with self._verified_lock:
+            self._verified[token] = _copied(claims)
+            while len(self._verified) > VERIFIED_CACHE_SIZE:
                 self._verified.popitem(last=False)
-            except KeyError:  # emptied meanwhile by another thread
-                break
 
     def _decode(self, token, verify: bool, *, verify_expiry: bool) -> dict[str, Any]:
         key = self._key_for(token)

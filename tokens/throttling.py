@@ -2,12 +2,13 @@
 
 - ``api``: private calls per community (here);
 - ``token_ip`` / ``token_failures`` / ``token_client``: client authentication, in
-  ``tokens.client_auth_limits`` (what is counted there depends on the outcome of the secret check).
+  ``clients.limits``.
 """
 
 import logging
 import threading
 
+from django.core.cache import caches
 from rest_framework import settings as drf_settings
 from rest_framework.throttling import SimpleRateThrottle as DRFSimpleRateThrottle
 
@@ -95,7 +96,7 @@ class WindowCounterThrottle(SimpleRateThrottle):
         return total
 
     def _add(self, key: str, amount: int) -> int:
-        return counters(self.cache, {key: (amount, int(self.duration) + 1)})[0][0]
+        return counters(caches["default"], {key: (amount, int(self.duration) + 1)})[0][0]
 
     def wait(self) -> float:
         return self.retry_after

@@ -1,9 +1,5 @@
 """The ``/auth/*`` endpoints: one view per operation, each a thin caller of ``tokens.services``."""
 
-from collections.abc import Mapping
-from typing import Any
-
-from django.urls import reverse
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
@@ -11,146 +7,15 @@ from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from audit.services import Actor
-from bfluence.conf import app_settings
-from bfluence.errors import (
-    InvalidClient,
-    InvalidRequest,
-    RateLimited,
-    ServiceUnavailable,
-    UnsupportedGrantType,
-)
-from bfluence.http import BoundedFormParser, StrictJSONParser
+from bfluence.errors import InvalidClient, InvalidRequest, UnsupportedGrantType
 from bfluence.views import NoStoreAPIView
+from clients.credentials import ClientCredentialsInput, StrictCharField
+from clients.services import AuthenticatedClient, client_authenticate
+from clients.views import ClientAuthenticatedView
 from tokens import schema
-from tokens.client_auth_limits import ClientAuthThrottle
-from tokens.credentials import ClientCredentialsInput, StrictCharField, client_credentials
-from tokens.discovery import issuer_url
-from tokens.request_info import client_ip
-from tokens.services import (
-    AuthenticatedClient,
-    ClientOutdated,
-    client_authenticate,
-    revocation_request_open,
-    token_binding_for,
-    token_issue,
-    token_revoke_presented,
-)
+from tokens.services import revocation_request_open, token_binding_for, token_issue, token_revoke_presented
 
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
-
-
-class ClientAuthenticatedView(NoStoreAPIView):
-    """Endpoints where the partner authenticates with its client credentials, not a token."""
-
-    authentication_classes = ()
-    permission_classes = ()
-    throttle_classes = (ClientAuthThrottle,)
-    # Whether an authenticated request counts against its client_id's THROTTLE_TOKEN_CLIENT (SPEC §2.1).
-    counts_against_client_limit = True
-    parser_classes = (StrictJSONParser, BoundedFormParser)
-    http_method_names = ["post"]
-
-    def perform_authentication(self, request) -> None:
-        """Nothing to do: these endpoints authenticate the client from its credentials, in the view. DRF's
-        step would only make an anonymous user nobody reads (~1.5% of a token request's CPU, py-spy);
-        ``request.user`` stays lazy, as DRF's documentation describes for this override."""
-
-    def initial(self, request, *args, **kwargs) -> None:
-        # Worked out once: the audit rows, the log line and the token record all record it.
-        request.source_ip = client_ip(request)
-        super().initial(request, *args, **kwargs)
-
-    def handle_exception(self, exc):
-        # Answered before the credentials' outcome was counted (bad input, 405, 413, 415, …): still an
-        # attempt from this address, counted now; 429 instead when the address may not try (503 with the
-        # cache down).
-        limits = getattr(self.request, "client_auth_limits", None)
-        if limits is not None and not limits.counted:
-            try:
-                limits.record_attempt()
-            except (RateLimited, ServiceUnavailable) as refused:
-                exc = refused
-        return super().handle_exception(exc)
-
-    @staticmethod
-    def partner_actor(request, client: AuthenticatedClient) -> Actor:
-        return Actor.partner(client.community.client_id, request.source_ip)
-
-    @staticmethod
-    def assertion_audiences(request) -> tuple[str, ...]:
-        """What a client assertion's ``aud`` may be here: our token endpoint's URL (RFC 7523 §3), the
-        URL of this endpoint (what clients put when they sign for the endpoint they call), our issuer."""
-        return tuple(
-            dict.fromkeys(
-                [
-                    request.build_absolute_uri(reverse("auth-token")),
-                    request.build_absolute_uri(request.path).rstrip("/"),
-                    issuer_url(request),
-                    app_settings().issuer,
-                ]
-            )
-        )
-
-    def authenticate_client(
-        self,
-        request,
-        *,
-        provisional_ok: bool = False,
-        validated: Mapping[str, Any] | None = None,
-        again: bool = False,
-    ) -> AuthenticatedClient:
-        """The client check, then its one count: the attempt per IP, and a failure per IP and client_id + IP
-        or a success per client_id.
-
-        ``again``: the request was authenticated provisionally, from a secret this process kept, and
-        its success counted; the kept state proved out of date (``ClientOutdated``), or the count
-        refused it. Checked now from the database: refused, its success is taken back and the failure
-        counted (only the partner's own requests use up its limit); passed, it is not counted twice."""
-        credentials = client_credentials(
-            request, audiences=lambda: self.assertion_audiences(request), validated=validated
-        )
-        limits = request.client_auth_limits  # not already refused by ClientAuthThrottle
-        try:
-            client = client_authenticate(
-                credentials=credentials,
-                source_ip=request.source_ip,
-                provisional_ok=provisional_ok,
-                afresh=again,
-            )
-        except InvalidClient:
-            limits.record_failure(take_back_success=again)
-            raise
-        if not again:
-            try:
-                limits.record_success(
-                    client_id=client.community.client_id, counted=self.counts_against_client_limit
-                )
-            except RateLimited:
-                if client.provisional:  # the partner's limit: only once the database says it is the partner
-                    self.authenticate_client(request, validated=validated, again=True)
-                raise
-        return client
-
-    @staticmethod
-    def dpop_binding(request, client: AuthenticatedClient) -> str | None:
-        """The DPoP key to bind the token to (RFC 9449 §5); a bad proof fails like a bad secret (counted
-        after the success was: a second round trip, only for a caller that holds the secret)."""
-        proof = request.headers.get("DPoP")
-        try:
-            return token_binding_for(
-                client=client,
-                proof=proof,
-                via_basic=client.via_basic,
-                # Only a proof is checked against the URL: building it is ~1.5% of a token request.
-                url="" if proof is None else request.build_absolute_uri(request.path),
-                source_ip=request.source_ip,
-            )
-        except InvalidClient:
-            request.client_auth_limits.record_failure()
-            raise
-
-
 CLIENT_AUTH_ERRORS = (400, 401, 405, 413, 415, 429, 503)
 
 
@@ -182,26 +47,18 @@ class TokenView(ClientAuthenticatedView):
     def post(self, request):
         fields = self.Input(data=request.data)
         fields.is_valid(raise_exception=True)
-        grant_type = fields.validated_data.get("grant_type")
-        if grant_type is None and request.content_type.startswith(FORM_MEDIA_TYPE):
-            raise InvalidRequest(_("grant_type is required: use grant_type=client_credentials."))
-        if grant_type is not None and grant_type != "client_credentials":
-            raise UnsupportedGrantType()
-        requested_scope = None
-        if "scope" in fields.validated_data:
-            requested_scope = fields.validated_data["scope"].split()
-            if not requested_scope:
-                raise InvalidRequest(_("scope must list at least one permission."))
-        validated = fields.validated_data
-        # A DPoP proof is spent once (its jti): a request carrying one is never checked twice.
-        client = self.authenticate_client(
-            request, provisional_ok="DPoP" not in request.headers, validated=validated
-        )
+        requested_scope = self.requested_scope(request, fields.validated_data)
+        credentials = self.credentials(request, fields.validated_data)
         try:
-            issued = self.issue(request, client, requested_scope)
-        except ClientOutdated:  # what this process kept of the secret changed since: check it afresh
-            client = self.authenticate_client(request, validated=validated, again=True)
-            issued = self.issue(request, client, requested_scope)
+            client = client_authenticate(credentials=credentials, source_ip=request.source_ip)
+            dpop_jkt = self.dpop_binding(request, client)
+        except InvalidClient:
+            request.client_auth_limits.count_failure()
+            raise
+        self.count_success(request, client)
+        issued = token_issue(
+            client=client, requested_scope=requested_scope, source_ip=request.source_ip, dpop_jkt=dpop_jkt
+        )
         return Response(
             {
                 "access_token": issued.access_token,
@@ -211,10 +68,30 @@ class TokenView(ClientAuthenticatedView):
             }
         )
 
-    def issue(self, request, client: AuthenticatedClient, requested_scope: list[str] | None):
-        dpop_jkt = self.dpop_binding(request, client)
-        return token_issue(
-            client=client, requested_scope=requested_scope, source_ip=request.source_ip, dpop_jkt=dpop_jkt
+    @staticmethod
+    def requested_scope(request, validated) -> list[str] | None:
+        """The grant type checked, and the permissions asked for (``None``: all the community's)."""
+        grant_type = validated.get("grant_type")
+        if grant_type is None and request.content_type.startswith(FORM_MEDIA_TYPE):
+            raise InvalidRequest(_("grant_type is required: use grant_type=client_credentials."))
+        if grant_type is not None and grant_type != "client_credentials":
+            raise UnsupportedGrantType()
+        if "scope" not in validated:
+            return None
+        requested_scope = validated["scope"].split()
+        if not requested_scope:
+            raise InvalidRequest(_("scope must list at least one permission."))
+        return requested_scope
+
+    @staticmethod
+    def dpop_binding(request, client: AuthenticatedClient) -> str | None:
+        """The DPoP key to bind the token to (RFC 9449 §5); a bad proof fails like a bad secret."""
+        proof = request.headers.get("DPoP")
+        return token_binding_for(
+            client=client,
+            proof=proof,
+            url="" if proof is None else request.build_absolute_uri(request.path),
+            source_ip=request.source_ip,
         )
 
 
@@ -240,7 +117,7 @@ class RevokeView(ClientAuthenticatedView):
     def post(self, request):
         fields = self.Input(data=request.data)
         fields.is_valid(raise_exception=True)
-        client = self.authenticate_client(request)
+        client = self.authenticate_client(request, self.credentials(request))
         token_revoke_presented(
             community=client.community,
             raw_token=fields.validated_data["token"],
@@ -276,7 +153,7 @@ class RevocationRequestView(ClientAuthenticatedView):
     def post(self, request):
         fields = self.Input(data=request.data)
         fields.is_valid(raise_exception=True)
-        client = self.authenticate_client(request)
+        client = self.authenticate_client(request, self.credentials(request))
         revocation = revocation_request_open(
             community=client.community,
             reason=fields.validated_data["reason"],

@@ -12,13 +12,10 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from communities.models import Community
-from console.forms import ReasonForm
-from console.pages import render_admin_page, staff_actor
-from tokens.keys import UnacceptableKey, public_key_parse
-from tokens.models import ClientAuthPolicy, ClientKey
-from tokens.policy import DPOP_MODES, METHODS
-from tokens.services import (
+from clients.keys import UnacceptableKey, public_key_parse
+from clients.models import ClientAuthPolicy, ClientKey
+from clients.policy import DPOP_MODES, METHODS
+from clients.services import (
     PolicyChange,
     client_auth_policy_get,
     client_auth_policy_set,
@@ -26,6 +23,9 @@ from tokens.services import (
     client_key_retire,
     policy_locks_out,
 )
+from communities.models import Community
+from console.forms import ReasonForm
+from console.pages import render_admin_page, staff_actor
 
 
 class RegisterKeyForm(forms.Form):
@@ -118,7 +118,7 @@ class ClientKeyAdmin(admin.ModelAdmin):
         retire = path(
             "<int:object_id>/retire/",
             self.admin_site.admin_view(self.retire_view),
-            name="tokens_clientkey_retire",
+            name="clients_clientkey_retire",
         )
         return [retire, *super().get_urls()]
 
@@ -146,7 +146,7 @@ class ClientKeyAdmin(admin.ModelAdmin):
                         % {"kid": key.kid, "community": key.community},
                         messages.SUCCESS,
                     )
-                    return HttpResponseRedirect(reverse("admin:tokens_clientkey_changelist"))
+                    return HttpResponseRedirect(reverse("admin:clients_clientkey_changelist"))
             else:
                 form = RegisterKeyForm(
                     {**request.POST.dict(), "thumbprint": parsed.thumbprint, "confirmed": ""}
@@ -161,7 +161,7 @@ class ClientKeyAdmin(admin.ModelAdmin):
         )
 
     def retire_view(self, request, object_id):
-        if not request.user.has_perm("tokens.change_clientkey"):
+        if not request.user.has_perm("clients.change_clientkey"):
             raise PermissionDenied
         key = get_object_or_404(ClientKey, pk=object_id, retired_at__isnull=True)
         form = ReasonForm(request.POST or None)
@@ -176,7 +176,7 @@ class ClientKeyAdmin(admin.ModelAdmin):
                 reason=form.cleaned_data["reason"],
             )
             self.message_user(request, _("Key %(kid)s retired.") % {"kid": key.kid}, messages.SUCCESS)
-            return HttpResponseRedirect(reverse("admin:tokens_clientkey_changelist"))
+            return HttpResponseRedirect(reverse("admin:clients_clientkey_changelist"))
         return render_admin_page(
             request,
             self,
@@ -186,11 +186,11 @@ class ClientKeyAdmin(admin.ModelAdmin):
             question=question,
             subject=str(key),
             button=_("Retire the key"),
-            cancel_url=reverse("admin:tokens_clientkey_changelist"),
+            cancel_url=reverse("admin:clients_clientkey_changelist"),
         )
 
     def get_list_display(self, request):
-        if request.user.has_perm("tokens.change_clientkey"):
+        if request.user.has_perm("clients.change_clientkey"):
             return (*self.list_display, "retire_link")
         return self.list_display
 
@@ -200,7 +200,7 @@ class ClientKeyAdmin(admin.ModelAdmin):
             return "—"
         return format_html(
             '<a class="retire-key" href="{}">{}</a>',
-            reverse("admin:tokens_clientkey_retire", args=[key.pk]),
+            reverse("admin:clients_clientkey_retire", args=[key.pk]),
             _("Retire now"),
         )
 
@@ -234,7 +234,7 @@ class ClientAuthPolicyAdmin(admin.ModelAdmin):
         set_policy = path(
             "set/<int:community_id>/",
             self.admin_site.admin_view(self.set_view),
-            name="tokens_clientauthpolicy_set",
+            name="clients_clientauthpolicy_set",
         )
         return [set_policy, *super().get_urls()]
 
@@ -245,7 +245,7 @@ class ClientAuthPolicyAdmin(admin.ModelAdmin):
         form = PickCommunityForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             return HttpResponseRedirect(
-                reverse("admin:tokens_clientauthpolicy_set", args=[form.cleaned_data["community"].pk])
+                reverse("admin:clients_clientauthpolicy_set", args=[form.cleaned_data["community"].pk])
             )
         return render_admin_page(
             request,
@@ -258,13 +258,13 @@ class ClientAuthPolicyAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         if request.method == "GET" and self.has_change_permission(request):
-            return HttpResponseRedirect(reverse("admin:tokens_clientauthpolicy_set", args=[object_id]))
+            return HttpResponseRedirect(reverse("admin:clients_clientauthpolicy_set", args=[object_id]))
         return super().change_view(request, object_id, form_url, extra_context)
 
     def set_view(self, request, community_id):
         if not (
-            request.user.has_perm("tokens.change_clientauthpolicy")
-            and request.user.has_perm("tokens.add_clientauthpolicy")
+            request.user.has_perm("clients.change_clientauthpolicy")
+            and request.user.has_perm("clients.add_clientauthpolicy")
         ):
             raise PermissionDenied
         community = get_object_or_404(Community, pk=community_id)
@@ -298,7 +298,7 @@ class ClientAuthPolicyAdmin(admin.ModelAdmin):
                         "until one is registered."
                     )
                     self.message_user(request, message, messages.WARNING)
-                return HttpResponseRedirect(reverse("admin:tokens_clientauthpolicy_changelist"))
+                return HttpResponseRedirect(reverse("admin:clients_clientauthpolicy_changelist"))
         return render_admin_page(
             request,
             self,

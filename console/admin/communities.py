@@ -20,6 +20,8 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.debug import sensitive_post_parameters
 
 from audit.models import AuditEvent
+from clients.models import ClientSecret
+from clients.services import community_create, secret_expire_previous
 from communities.models import Community, Member
 from communities.services import community_reactivate, community_update, member_set_bflus
 from console.forms import (
@@ -36,14 +38,8 @@ from console.once import AlreadySubmitted, form_key_claim, secret_page_url, secr
 from console.pages import render_admin_page, staff_actor
 from console.sudo import password_prompt
 from console.usage import community_usage, usage_chart
-from tokens.models import ClientSecret, IssuedToken, RevocationRequest
-from tokens.services import (
-    community_create,
-    community_deactivate,
-    secret_expire_previous,
-    secret_rotate,
-    tokens_revoke_all,
-)
+from tokens.models import IssuedToken, RevocationRequest
+from tokens.services import community_deactivate, community_rotate_secret, tokens_revoke_all
 
 
 def _secret_line(secret: ClientSecret, now) -> tuple:
@@ -321,7 +317,7 @@ class CommunityAdmin(admin.ModelAdmin):
             try:
                 with transaction.atomic():
                     form_key_claim(key=key, user=request.user)
-                    rotation = secret_rotate(
+                    rotation = community_rotate_secret(
                         community=community,
                         actor=staff_actor(request),
                         grace=form.cleaned_grace(),

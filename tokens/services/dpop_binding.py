@@ -1,9 +1,8 @@
 """DPoP (RFC 9449), opt-in per community: proofs accepted once, and tokens bound to the proof's key."""
 
 from bfluence.conf import app_settings
+from clients.services import AuthenticatedClient, client_refuse, jti_use_once
 from tokens.dpop import ProofRejected, VerifiedProof, proof_verify
-from tokens.services.client_auth import jti_use_once
-from tokens.services.issuance import AuthenticatedClient, client_refuse
 
 
 def dpop_proof_accept(*, proof: str, method: str, url: str, access_token: str | None = None) -> VerifiedProof:
@@ -26,7 +25,6 @@ def token_binding_for(
     proof: str | None,
     url: str,
     source_ip: str | None,
-    via_basic: bool = False,
 ) -> str | None:
     """At ``/auth/token``: the key thumbprint to bind the new token to, or ``None`` for a Bearer token.
 
@@ -49,5 +47,5 @@ def token_binding_for(
         community=client.community,
         source_ip=source_ip,
         method=client.method,
-        via_basic=via_basic,
+        via_basic=client.via_basic,
     )

@@ -11,10 +11,10 @@ from audit.models import AuditEvent
 from audit.services import Actor, audit_record
 from bfluence.conf import app_settings
 from bfluence.scrub import scrub
+from clients.services import used_jtis_purge
 from communities.models import Community
 from tokens.jwt import decode_ignoring_expiry
 from tokens.models import IssuedToken
-from tokens.services.client_auth import used_jtis_purge
 
 Event = AuditEvent.EventType
 

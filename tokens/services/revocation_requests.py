@@ -9,9 +9,11 @@ from django.utils.translation import gettext as _
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record
 from bfluence.scrub import scrub
+from clients.models import ClientSecret
+from clients.services import SecretRotation
 from communities.models import Community
-from tokens.models import ClientSecret, RevocationRequest
-from tokens.services.client_secrets import SecretRotation, secret_rotate
+from tokens.models import RevocationRequest
+from tokens.services.lifecycle import community_rotate_secret
 from tokens.services.revocation import tokens_revoke_all
 
 Event = AuditEvent.EventType
@@ -27,7 +29,7 @@ def revocation_request_open(*, community: Community, reason: str, actor: Actor) 
     later rotation gives a grace window only to secrets still valid). Staff hand over a new secret.
     """
     reason = scrub(reason)  # people paste the leaked secret or token as evidence
-    # The community row first, as everything that cuts a community off: see issuance._still_entitled.
+    # The community row first, as every cut-off (clients.services.client_still_entitled).
     community = Community.objects.select_for_update().get(pk=community.pk)
     now = timezone.now()
     suspended = (
@@ -74,7 +76,7 @@ def revocation_request_handle(
     actor = Actor.staff(staff_user, source_ip=source_ip)
     if revocation.opened_by == str(actor):
         raise ValidationError(_("You opened this request: someone else must complete it."))
-    rotation = secret_rotate(
+    rotation = community_rotate_secret(
         community=revocation.community,
         actor=actor,
         revoke_tokens=True,

@@ -1,7 +1,7 @@
 from audit.services import Actor
 from bfluence.commands import ServiceCommand
+from clients.services import client_auth_policy_get, client_key_retire
 from communities.services import community_get
-from tokens.services import client_auth_policy_get, client_key_retire
 
 
 def _kid_value_kept_together(args: list[str]) -> list[str]:

@@ -4,8 +4,7 @@ from django.utils.translation import gettext as _
 from audit.services import Actor
 from bfluence.commands import ServiceCommand
 from communities.services import community_get
-from tokens.services import tokens_revoke, tokens_revoke_all
-from tokens.services.revocation import jtis_not_issued_to
+from tokens.services import jtis_not_issued_to, tokens_revoke, tokens_revoke_all
 
 
 class Command(ServiceCommand):

@@ -4,9 +4,9 @@ from django.utils.translation import gettext as _
 
 from audit.services import Actor
 from bfluence.commands import ServiceCommand, duration_argument
+from clients.services import secret_grace_window_end
 from communities.services import community_get
-from tokens.services import secret_rotate
-from tokens.services.client_secrets import secret_grace_window_end
+from tokens.services import community_rotate_secret
 
 SECRET_WARNING = "Hand it to the partner now: it is shown once and never again."
 
@@ -30,7 +30,7 @@ class Command(ServiceCommand):
         # Inside an earlier rotation's grace window two secrets work; a new one stops the older of them at
         # once (a community never holds more than two). The partner may still be using it: say so.
         grace_end = secret_grace_window_end(community=community)
-        rotation = secret_rotate(
+        rotation = community_rotate_secret(
             community=community,
             grace=grace,
             revoke_tokens=revoke_tokens,

@@ -2,7 +2,7 @@ from django.utils.translation import gettext as _
 
 from audit.services import Actor
 from bfluence.commands import ServiceCommand, duration_argument
-from tokens.services import community_create
+from clients.services import community_create
 
 SECRET_WARNING = "Store it now in the partner's secret store: it is shown once and never again."
 

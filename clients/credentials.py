@@ -12,14 +12,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote_plus
 
-from django.core.validators import MaxLengthValidator, MinLengthValidator
-from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from bfluence.errors import InvalidRequest
-from tokens.assertions import ASSERTION_TYPE, MAX_ASSERTION_LENGTH, assertion_client_id_hint
-from tokens.services import ClientAssertion, ClientCredentials
+from clients.assertions import ASSERTION_TYPE, MAX_ASSERTION_LENGTH, assertion_client_id_hint
+from clients.services.authentication import ClientAssertion, ClientCredentials
 
 MAX_CLIENT_ID = 100
 MAX_SECRET = 200
@@ -33,26 +31,6 @@ class StrictCharField(serializers.CharField):
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("trim_whitespace", False)
         super().__init__(**kwargs)
-        # DRF words the length messages with its lazy_format, which keeps its first rendering for good
-        # (and is not safe to render from two threads at once). The copies below share these validators
-        # between every request of the process, so that first request's language would stick for all:
-        # Django's format_lazy renders anew each time, in the language of the request at hand.
-        for validator in self.validators:
-            if isinstance(validator, MaxLengthValidator):
-                validator.message = format_lazy(self.error_messages["max_length"], max_length=self.max_length)
-            elif isinstance(validator, MinLengthValidator):
-                validator.message = format_lazy(self.error_messages["min_length"], min_length=self.min_length)
-
-    def __deepcopy__(self, memo):
-        # DRF deep-copies a serializer's declared fields for every instance, by calling __init__ again
-        # with deep copies of its arguments and building new validators: ~8% of a token request's CPU
-        # (profiled, issue 14). Nothing here changes a field once declared (its validators and messages
-        # are only read, and render per request: see __init__), so a shallow copy, which DRF then binds
-        # to the new serializer, is enough. Made by hand: copy.copy's pickle protocol (__reduce_ex__,
-        # copyreg) cost as much again as what it copies (~4% of a token request's CPU, py-spy, issue 14).
-        clone = object.__new__(type(self))
-        clone.__dict__.update(self.__dict__)
-        return clone
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
@@ -134,9 +112,9 @@ def client_credentials(
     """The one set of credentials the request carries; ``invalid_request`` if none, partial or two.
 
     ``audiences``: works out what a client assertion's ``aud`` may be at this endpoint (see
-    ``ClientAssertion``); called only for an assertion (building URLs costs ~3% of a secret's request).
-    ``validated``: the body, already validated by a serializer extending ``ClientCredentialsInput`` (the
-    token endpoint validates its body once: a second serializer cost ~3% of its CPU, issue 14).
+    ``ClientAssertion``); called only for an assertion.
+    ``validated``: the body, already validated by the view's serializer (extending
+    ``ClientCredentialsInput``), so that it is validated once.
     """
     if validated is None:
         fields = ClientCredentialsInput(data=request.data)

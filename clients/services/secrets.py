@@ -10,10 +10,9 @@ from django.utils.translation import gettext as _
 
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record
+from clients import crypto
+from clients.models import ClientSecret
 from communities.models import Community
-from tokens import crypto
-from tokens.models import ClientSecret
-from tokens.services.revocation import tokens_revoke_all
 
 MAX_GRACE = timedelta(days=7)
 Event = AuditEvent.EventType
@@ -24,9 +23,10 @@ class SecretRotation:
     community: Community
     client_secret: str = field(repr=False)
     previous_secret_valid_until: datetime | None
-    tokens_revoked: int
     #: Secrets older than the previous one that were still in a grace window, and stop now.
     older_secrets_stopped: int = 0
+    #: Live tokens revoked with it (tokens.services.community_rotate_secret), else 0.
+    tokens_revoked: int = 0
 
 
 @transaction.atomic
@@ -47,7 +47,6 @@ def secret_rotate(
     community: Community,
     actor: Actor,
     grace: timedelta = timedelta(0),
-    revoke_tokens: bool = False,
     reason: str = "",
 ) -> SecretRotation:
     """Issue a new secret; the current one keeps working for ``grace`` (at most 7 days), then stops.
@@ -69,9 +68,6 @@ def secret_rotate(
     secret = crypto.generate_secret()
     stored = crypto.digest_secret(secret)
     ClientSecret.objects.create(community=community, hint=stored.hint, salt=stored.salt, digest=stored.digest)
-    revoked = 0
-    if revoke_tokens:
-        revoked = tokens_revoke_all(community=community, actor=actor, reason=reason or _("secret rotated"))
     audit_record(
         event_type=Event.SECRET_ROTATED,
         actor=actor,
@@ -79,7 +75,6 @@ def secret_rotate(
         details={
             "hint": stored.hint,
             "grace_seconds": int(grace.total_seconds()),
-            "tokens_revoked": revoked,
             "reason": reason,
         },
     )
@@ -87,7 +82,6 @@ def secret_rotate(
         community=community,
         client_secret=secret,
         previous_secret_valid_until=valid_until,
-        tokens_revoked=revoked,
         older_secrets_stopped=max(len(valid) - 1, 0),
     )
 
@@ -109,7 +103,7 @@ def secret_grace_window_end(*, community: Community) -> datetime | None:
 @transaction.atomic
 def secret_expire_previous(*, community: Community, actor: Actor, reason: str = "") -> int:
     """End a rotation's grace window now: every valid secret but the newest stops at once."""
-    Community.objects.select_for_update().get(pk=community.pk)  # see issuance._still_entitled
+    Community.objects.select_for_update().get(pk=community.pk)  # authentication.client_still_entitled
     now = timezone.now()
     valid = list(
         ClientSecret.objects.filter(community=community).exclude(valid_until__lte=now).order_by("-created_at")

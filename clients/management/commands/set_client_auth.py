@@ -2,8 +2,8 @@ import argparse
 
 from audit.services import Actor
 from bfluence.commands import ServiceCommand
+from clients.services import PolicyChange, client_auth_policy_set, policy_locks_out, policy_summary
 from communities.services import community_get
-from tokens.services import PolicyChange, client_auth_policy_set, policy_locks_out, policy_summary
 
 LOCKED_OUT = (
     "Warning: client secrets are off and the community has no active key: it cannot get tokens "

@@ -1,7 +1,7 @@
 """``private_key_jwt`` client assertions (RFC 7523 §2.2 and §3, RFC 7521 §4.2): reading and verifying.
 
 Pure functions over PyJWT; the database part (keys, single-use ``jti``) is in
-``tokens.services.key_auth``. Every refusal raises ``AssertionRejected`` with a reason for the audit
+``clients.services.authentication``. Every refusal raises ``AssertionRejected`` with a reason for the audit
 trail; the caller answers all of them with the same ``invalid_client``.
 
 What an assertion must be: signed with ES256, RS256, PS256 or EdDSA (never ``none``, never HS*: a
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import jwt
 
-from tokens.keys import SIGNING_ALGORITHMS, UnacceptableKey, dummy_key, verifying_key
+from clients.keys import SIGNING_ALGORITHMS, UnacceptableKey, dummy_key, verifying_key
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_ASSERTION_LENGTH = 8192

@@ -1,8 +1,8 @@
-"""A community's client-authentication policy as the hot paths read it (SPEC §4.1), and IP allowlists.
+"""A community's client-authentication policy as a value (SPEC §4.1), and IP allowlists.
 
-The policy row is LEFT JOINed into the one query each hot path already makes; ``POLICY_COLUMNS`` are
-the columns to add (prefixed by the path to the community) and ``ClientPolicy.from_columns`` turns
-them back into a value, the defaults when the community has no row.
+A community without a policy row has the defaults (secrets only, no DPoP, from anywhere).
+``ClientPolicy.of`` reads a row; ``from_columns`` reads its ``POLICY_COLUMNS`` LEFT JOINed into another
+query, as the bearer check reads them with the token (NULLs: no row).
 """
 
 import ipaddress
@@ -22,11 +22,6 @@ POLICY_COLUMNS = (
     "allowed_ips",
     "allowlist_applies_to_api",
 )
-
-
-def policy_columns(prefix: str) -> tuple[str, ...]:
-    """The policy's columns seen from a query on another model, e.g. ``community__auth_policy__``."""
-    return tuple(f"{prefix}{name}" for name in POLICY_COLUMNS)
 
 
 @lru_cache(maxsize=4096)
@@ -85,6 +80,19 @@ class ClientPolicy:
     dpop: str = "off"
     allowed_ips: tuple[str, ...] = ()
     allowlist_applies_to_api: bool = False
+
+    @classmethod
+    def of(cls, row) -> "ClientPolicy":
+        """From a ``ClientAuthPolicy`` row, or the defaults for ``None``."""
+        if row is None:
+            return DEFAULT_POLICY
+        return cls(
+            row.allow_client_secret,
+            row.allow_private_key_jwt,
+            row.dpop,
+            tuple(row.allowed_ips),
+            row.allowlist_applies_to_api,
+        )
 
     @classmethod
     def from_columns(cls, allow_secret, allow_key_jwt, dpop, allowed_ips, applies_to_api) -> "ClientPolicy":

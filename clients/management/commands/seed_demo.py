@@ -1,6 +1,6 @@
 from audit.services import Actor
 from bfluence.commands import ServiceCommand
-from tokens.services import community_seed_demo
+from clients.services import community_seed_demo
 
 
 def curl_walkthrough(base_url: str, client_id: str, client_secret: str) -> str:

@@ -4,8 +4,8 @@ from django.core.management.base import CommandError
 
 from audit.services import Actor
 from bfluence.commands import ServiceCommand
+from clients.services import client_key_add
 from communities.services import community_get
-from tokens.services import client_key_add
 
 
 class Command(ServiceCommand):

@@ -1,22 +1,16 @@
-"""Community lifecycle steps that also touch credentials: onboarding with a first secret, deactivation
-that revokes every token, and the demo community. They sit here, above ``communities``, because they
-drive both apps; the community records themselves stay in ``communities.services``.
+"""Onboarding a community with its first secret, and the demo community. Here, above ``communities``,
+because they create credentials too; the community records themselves stay in ``communities.services``.
 """
 
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import transaction
-from django.utils.translation import gettext as _
 
-from audit.models import AuditEvent
-from audit.services import Actor, audit_record
+from audit.services import Actor
+from clients.services.secrets import secret_create, secret_rotate
 from communities.models import Community, Member
 from communities.services import community_reactivate, community_register, member_set_bflus
-from tokens.services.client_secrets import secret_create, secret_rotate
-from tokens.services.revocation import tokens_revoke_all
-
-Event = AuditEvent.EventType
 
 
 @dataclass(frozen=True)
@@ -39,21 +33,6 @@ def community_create(
         client_id=client_id, name=name, actor=actor, permissions=permissions, token_lifetime=token_lifetime
     )
     return NewCommunity(community=community, client_secret=secret_create(community=community, actor=actor))
-
-
-@transaction.atomic
-def community_deactivate(*, community: Community, actor: Actor, reason: str = "") -> Community:
-    """An inactive community gets no tokens, and the ones it has are revoked for good."""
-    Community.objects.filter(pk=community.pk).update(is_active=False)
-    community.is_active = False
-    revoked = tokens_revoke_all(community=community, actor=actor, reason=reason or _("community deactivated"))
-    audit_record(
-        event_type=Event.COMMUNITY_DEACTIVATED,
-        actor=actor,
-        community=community,
-        details={"reason": reason, "tokens_revoked": revoked},
-    )
-    return community
 
 
 DEMO_CLIENT_ID = "demo-community"

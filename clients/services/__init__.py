@@ -1,0 +1,62 @@
+"""Who is calling: authenticating clients, and creating, rotating and retiring their credentials.
+
+Views, admin actions and management commands call these functions; nothing else writes credentials.
+Every write is atomic and records its audit event in the same transaction.
+"""
+
+from clients.services.authentication import (
+    AuthenticatedClient,
+    ClientAssertion,
+    ClientCredentials,
+    client_authenticate,
+    client_refuse,
+    client_still_entitled,
+)
+from clients.services.jtis import jti_use_once, used_jtis_purge
+from clients.services.keys import MAX_ACTIVE_KEYS, active_keys, client_key_add, client_key_retire
+from clients.services.onboarding import DEMO_CLIENT_ID, NewCommunity, community_create, community_seed_demo
+from clients.services.policy import (
+    PolicyChange,
+    client_auth_policy_get,
+    client_auth_policy_set,
+    policy_locks_out,
+    policy_summary,
+)
+from clients.services.secrets import (
+    MAX_GRACE,
+    SecretRotation,
+    secret_create,
+    secret_expire_previous,
+    secret_grace_window_end,
+    secret_rotate,
+)
+
+__all__ = [
+    "DEMO_CLIENT_ID",
+    "MAX_ACTIVE_KEYS",
+    "MAX_GRACE",
+    "AuthenticatedClient",
+    "ClientAssertion",
+    "ClientCredentials",
+    "NewCommunity",
+    "PolicyChange",
+    "SecretRotation",
+    "active_keys",
+    "client_auth_policy_get",
+    "client_auth_policy_set",
+    "client_authenticate",
+    "client_key_add",
+    "client_key_retire",
+    "client_refuse",
+    "client_still_entitled",
+    "community_create",
+    "community_seed_demo",
+    "jti_use_once",
+    "policy_locks_out",
+    "policy_summary",
+    "secret_create",
+    "secret_expire_previous",
+    "secret_grace_window_end",
+    "secret_rotate",
+    "used_jtis_purge",
+]

@@ -1,0 +1,79 @@
+"""Partners' public keys for ``private_key_jwt`` (SPEC §4, §4.1): registering and retiring them."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from audit.models import AuditEvent
+from audit.services import Actor, audit_record
+from clients.keys import UnacceptableKey, public_key_parse
+from clients.models import ClientKey
+from communities.models import Community
+
+Event = AuditEvent.EventType
+MAX_ACTIVE_KEYS = 5  # rotation needs two; five leaves room, and bounds the work of a kid-less assertion
+
+
+def active_keys(community: Community) -> QuerySet[ClientKey]:
+    return ClientKey.objects.filter(community=community, retired_at__isnull=True)
+
+
+@transaction.atomic
+def client_key_add(*, community: Community, key_text: str, actor: Actor) -> ClientKey:
+    """Register a partner's public key (PEM or JWK) for ``private_key_jwt``; private keys are refused."""
+    try:
+        parsed = public_key_parse(key_text)
+    except UnacceptableKey as error:
+        raise ValidationError(str(error)) from error
+    Community.objects.select_for_update().filter(pk=community.pk).first()  # one change at a time
+    active = active_keys(community)
+    if active.filter(thumbprint=parsed.thumbprint).exists():
+        raise ValidationError(_("This key is already registered for the community."))
+    if active.filter(kid=parsed.kid).exists():
+        raise ValidationError(
+            _("The community already has an active key with kid %(kid)r.") % {"kid": parsed.kid}
+        )
+    if active.count() >= MAX_ACTIVE_KEYS:
+        raise ValidationError(
+            _("At most %(count)d active keys: retire one first.") % {"count": MAX_ACTIVE_KEYS}
+        )
+    key = ClientKey.objects.create(
+        community=community,
+        kid=parsed.kid,
+        thumbprint=parsed.thumbprint,
+        key_type=parsed.key_type,
+        public_jwk=parsed.public_jwk,
+    )
+    audit_record(
+        event_type=Event.CLIENT_KEY_ADDED,
+        actor=actor,
+        community=community,
+        details={"kid": parsed.kid, "thumbprint": parsed.thumbprint, "key_type": parsed.key_type},
+    )
+    return key
+
+
+@transaction.atomic
+def client_key_retire(*, community: Community, kid: str, actor: Actor, reason: str = "") -> ClientKey:
+    """Retire an active key at once: assertions signed with it are refused from the next request."""
+    # The community row first, as every cut-off (authentication.client_still_entitled).
+    Community.objects.select_for_update().filter(pk=community.pk).first()
+    key: ClientKey | None = active_keys(community).select_for_update().filter(kid=kid).first()
+    if key is None:
+        raise ValidationError(_("The community has no active key with kid %(kid)r.") % {"kid": kid})
+    key.retired_at = timezone.now()
+    key.save(update_fields=["retired_at"])
+    audit_record(
+        event_type=Event.CLIENT_KEY_RETIRED,
+        actor=actor,
+        community=community,
+        details={
+            "kid": key.kid,
+            "thumbprint": key.thumbprint,
+            "reason": reason,
+            "active_keys_left": active_keys(community).count(),
+        },
+    )
+    return key
