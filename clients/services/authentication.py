@@ -9,8 +9,10 @@ work; everything else costs the same whether the client_id exists or not: two di
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -247,18 +249,18 @@ def _entitlement(*, secret_id: int | None = None, key_id: int | None = None) -> 
     """The credential's community and policy if the credential is current and the community active."""
     credential: ClientSecret | ClientKey | None
     if secret_id is not None:
-        credential = (
-            ClientSecret.objects.select_related("community__auth_policy")
-            .filter(pk=secret_id, community__is_active=True)
-            .first()
+        credential = _one(
+            ClientSecret.objects.select_related("community__auth_policy").filter(
+                pk=secret_id, community__is_active=True
+            )
         )
         if credential is None or not credential.is_valid_at(timezone.now()):
             return None
     elif key_id is not None:
-        credential = (
-            ClientKey.objects.select_related("community__auth_policy")
-            .filter(pk=key_id, community__is_active=True, retired_at__isnull=True)
-            .first()
+        credential = _one(
+            ClientKey.objects.select_related("community__auth_policy").filter(
+                pk=key_id, community__is_active=True, retired_at__isnull=True
+            )
         )
         if credential is None:
             return None
@@ -267,6 +269,16 @@ def _entitlement(*, secret_id: int | None = None, key_id: int | None = None) -> 
     community = credential.community
     policy = ClientPolicy.of(getattr(community, "auth_policy", None))
     return _Entitlement(community, policy, credential.last_used_at)
+
+
+_Credential = TypeVar("_Credential", ClientSecret, ClientKey)
+
+
+def _one(rows: QuerySet[_Credential]) -> _Credential | None:
+    """The row of a lookup by primary key, or None. Not ``first()``: its ORDER BY is compiled on every
+    call and means nothing for one row."""
+    found = list(rows.order_by()[:1])
+    return found[0] if found else None
 
 
 def _policy_refusal(
