@@ -5,6 +5,10 @@ header is read only when the direct peer is one of them, right to left (each pro
 received the request from), skipping trusted entries; the first untrusted entry is the source. Whatever
 a caller writes into the header itself sits to the left of that and is never reached. With the default
 (empty) the header is ignored: behind a load balancer every partner then shares the balancer's address.
+
+Per-source limits count by ``limit_bucket``: an IPv4 address alone, an IPv6 address by its network
+(``THROTTLE_IPV6_PREFIX``, /64 by default) — one subscriber usually holds a whole /64, so counting its
+addresses one by one would give an attacker 2^64 fresh buckets.
 """
 
 import ipaddress
@@ -54,6 +58,18 @@ def _address(text: str) -> Address | None:
     return address
 
 
+def limit_bucket(address: str | None, ipv6_prefix: int) -> str | None:
+    """The address a per-source limit counts ``address`` under: IPv4 (and IPv4-mapped IPv6) as it is,
+    IPv6 as the first address of its ``/ipv6_prefix`` network, so that neighbours share one count. An
+    address itself, so it fits wherever an IP is stored (django-axes keeps it in an IP column)."""
+    hop = _address(address or "")
+    if hop is None:
+        return None
+    if isinstance(hop, IPv6Address):
+        return str(IPv6Network((hop, ipv6_prefix), strict=False).network_address)
+    return str(hop)
+
+
 def _trusted(address: Address, proxies: tuple[Network, ...]) -> bool:
     return any(address in network for network in proxies)
 
@@ -82,10 +98,23 @@ def source_ip(meta: dict, proxies: tuple[Network, ...]) -> str | None:
 
 
 def request_source_ip(request) -> str | None:
-    """A request's source IP under ``TRUSTED_PROXIES``: what audit rows, logs and rate limits all record."""
+    """A request's source IP under ``TRUSTED_PROXIES``: what audit rows and logs record."""
     from bfluence.conf import app_settings  # settings.py imports this module while it loads
 
     return source_ip(request.META, app_settings().trusted_proxies)
+
+
+def source_limit_bucket(source: str | None) -> str | None:
+    """``limit_bucket`` under the ``THROTTLE_IPV6_PREFIX`` setting: what every per-source-IP limit counts
+    by (client authentication, the staff sign-in lockout)."""
+    from bfluence.conf import app_settings  # settings.py imports this module while it loads
+
+    return limit_bucket(source, app_settings().throttle_ipv6_prefix)
+
+
+def request_limit_bucket(request) -> str | None:
+    """A request's ``source_limit_bucket``."""
+    return source_limit_bucket(request_source_ip(request))
 
 
 class ForwardedProtoFromTrustedProxiesOnly:
