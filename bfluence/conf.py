@@ -20,7 +20,7 @@ class AppSettings:
     leeway_seconds: int
     access_token_lifetime: timedelta
     max_request_body_bytes: int
-    trusted_proxies: tuple[IPv4Network | IPv6Network, ...]
+    trusted_proxies: tuple[IPv4Network | IPv6Network | str, ...]  # bfluence.source_ip.Proxy
     throttle_ipv6_prefix: int
     console_password_window: timedelta
     console_time_zone: str

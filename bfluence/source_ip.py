@@ -13,20 +13,29 @@ addresses one by one would give an attacker 2^64 fresh buckets.
 
 import ipaddress
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from typing import Literal
 
 Network = IPv4Network | IPv6Network
 Address = IPv4Address | IPv6Address
+# The TRUSTED_PROXIES entry that trusts the peer of a Unix-socket bind (gunicorn's ``unix:…``): that
+# peer has no address (``REMOTE_ADDR`` empty), and it can only be the local proxy that owns the socket.
+UNIX_SOCKET: Literal["unix"] = "unix"
+Proxy = Network | Literal["unix"]
 
 
-def parse_trusted_proxies(entries: list[str]) -> tuple[Network, ...]:
-    """The setting's entries as networks; ``ValueError`` naming the first entry that is not one.
+def parse_trusted_proxies(entries: list[str]) -> tuple[Proxy, ...]:
+    """The setting's entries as networks (``unix``: the peer of a Unix-socket bind); ``ValueError``
+    naming the first entry that is neither.
 
     A bare number is refused rather than read as an address: the old form of the setting was a count of
     proxies, and "1" would otherwise mean 0.0.0.1 — an upgrade must not silently trust the wrong peer.
     """
-    networks = []
+    networks: list[Proxy] = []
     for entry in (entry.strip() for entry in entries):
         if not entry:
+            continue
+        if entry.lower() == UNIX_SOCKET:
+            networks.append(UNIX_SOCKET)
             continue
         if entry.isdigit():
             raise ValueError(
@@ -37,7 +46,7 @@ def parse_trusted_proxies(entries: list[str]) -> tuple[Network, ...]:
             networks.append(ipaddress.ip_network(entry, strict=False))
         except ValueError as error:
             raise ValueError(
-                f"{entry!r} is not an IP address or CIDR range (e.g. 10.0.0.5 or 10.0.0.0/8)"
+                f"{entry!r} is not an IP address or CIDR range (e.g. 10.0.0.5 or 10.0.0.0/8), nor 'unix'"
             ) from error
     return tuple(networks)
 
@@ -70,21 +79,27 @@ def limit_bucket(address: str | None, ipv6_prefix: int) -> str | None:
     return str(hop)
 
 
-def _trusted(address: Address, proxies: tuple[Network, ...]) -> bool:
-    return any(address in network for network in proxies)
+def _trusted(address: Address, proxies: tuple[Proxy, ...]) -> bool:
+    return any(network != UNIX_SOCKET and address in network for network in proxies)
 
 
-def peer_is_trusted(meta: dict, proxies: tuple[Network, ...]) -> bool:
+def _unix_socket_peer(meta: dict, proxies: tuple[Proxy, ...]) -> bool:
+    """The peer of a Unix-socket bind (no address at all), declared a proxy of ours."""
+    return not meta.get("REMOTE_ADDR") and UNIX_SOCKET in proxies
+
+
+def peer_is_trusted(meta: dict, proxies: tuple[Proxy, ...]) -> bool:
     hop = _address(meta.get("REMOTE_ADDR") or "")
-    return hop is not None and _trusted(hop, proxies)
+    return _unix_socket_peer(meta, proxies) if hop is None else _trusted(hop, proxies)
 
 
-def source_ip(meta: dict, proxies: tuple[Network, ...]) -> str | None:
-    """The source IP of a request given its WSGI ``META``; ``None`` only when the peer itself has none."""
+def source_ip(meta: dict, proxies: tuple[Proxy, ...]) -> str | None:
+    """The source IP of a request given its WSGI ``META``; ``None`` only when the peer itself has none
+    (and, on a trusted Unix socket, the proxy named no readable source)."""
     hop = _address(meta.get("REMOTE_ADDR") or "")
-    if hop is None:
+    if hop is None and not _unix_socket_peer(meta, proxies):
         return None
-    if not proxies or not _trusted(hop, proxies):
+    if hop is not None and not _trusted(hop, proxies):
         return str(hop)
     # A header sent on several lines reaches us joined with commas: one list either way.
     for entry in reversed(meta.get("HTTP_X_FORWARDED_FOR", "").split(",")):
@@ -94,7 +109,7 @@ def source_ip(meta: dict, proxies: tuple[Network, ...]) -> str | None:
         hop = address
         if not _trusted(hop, proxies):
             break
-    return str(hop)
+    return None if hop is None else str(hop)
 
 
 def request_source_ip(request) -> str | None:
