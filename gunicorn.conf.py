@@ -6,9 +6,33 @@ Every value can be overridden by the environment, so one file serves every host.
 import multiprocessing
 import os
 
+from bfluence import gunicorn_metrics
+from bfluence.source_ip import UNIX_SOCKET, parse_trusted_proxies
+
 # Loopback only: nginx in front buffers slow clients, which sync workers must never wait for
 # (deploy/nginx/bfluence.conf). Never expose gunicorn itself.
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+
+# A Unix socket's peer has no address: every partner would share one source IP, so one partner's
+# failures would rate-limit them all and an IP allowlist would refuse everyone. Such a bind is used only
+# when TRUSTED_PROXIES declares that peer ("unix"): its X-Forwarded-For then names the source, as for a
+# TCP proxy. Checked here for GUNICORN_BIND, and in when_ready for every listener (--bind, systemd).
+UNIX_SOCKET_REFUSED = (
+    "Bfluence cannot start: gunicorn listens on a Unix socket, whose peer has no address, so every "
+    "partner would share one source IP. Put the proxy that owns the socket in TRUSTED_PROXIES (add "
+    "'unix', e.g. TRUSTED_PROXIES=unix) so its X-Forwarded-For names the source, or bind to a TCP address."
+)
+
+
+def _unix_socket_peer_trusted() -> bool:
+    try:
+        return UNIX_SOCKET in parse_trusted_proxies(os.environ.get("TRUSTED_PROXIES", "").split(","))
+    except ValueError:
+        return False  # the app refuses to start with its own message
+
+
+if bind.startswith("unix:") and not _unix_socket_peer_trusted():
+    raise SystemExit(UNIX_SOCKET_REFUSED)
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 worker_class = "sync"
 # Recycle workers now and then, staggered, so no slow leak ever matters.
@@ -38,13 +62,26 @@ control_socket_disable = True
 # Prometheus metrics of all workers together (bfluence/metrics.py), on a listener of their own that the
 # public site never routes to: METRICS_BIND (host:port, loopback by default; empty: no listener).
 metrics_bind = os.environ.get("METRICS_BIND", "127.0.0.1:9808")
-if metrics_bind and os.environ.get("METRICS_ENABLED", "true").lower() not in {"0", "false", "no", "off"}:
-    from bfluence import gunicorn_metrics
+_metrics_off = os.environ.get("METRICS_ENABLED", "true").lower() in {"0", "false", "no", "off"}
+_metrics = bool(metrics_bind) and not _metrics_off
 
-    gunicorn_metrics.prepare()  # PROMETHEUS_MULTIPROC_DIR, before any worker imports prometheus_client
 
-    def when_ready(server):
+def when_ready(server):
+    # Every listener, however it came (--bind, GUNICORN_BIND, sockets systemd passed in LISTEN_FDS).
+    from gunicorn.sock import UnixSocket
+
+    if (
+        any(isinstance(listener, UnixSocket) for listener in server.LISTENERS)
+        and not _unix_socket_peer_trusted()
+    ):
+        server.log.error(UNIX_SOCKET_REFUSED)
+        raise RuntimeError(UNIX_SOCKET_REFUSED)  # gunicorn prints it and exits with status 1
+    if _metrics:
         gunicorn_metrics.serve(server, metrics_bind)
+
+
+if _metrics:
+    gunicorn_metrics.prepare()  # PROMETHEUS_MULTIPROC_DIR, before any worker imports prometheus_client
 
     def child_exit(server, worker):
         gunicorn_metrics.worker_gone(worker.pid)

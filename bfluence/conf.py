@@ -20,7 +20,8 @@ class AppSettings:
     leeway_seconds: int
     access_token_lifetime: timedelta
     max_request_body_bytes: int
-    trusted_proxies: tuple[IPv4Network | IPv6Network, ...]
+    trusted_proxies: tuple[IPv4Network | IPv6Network | str, ...]  # bfluence.source_ip.Proxy
+    throttle_ipv6_prefix: int
     console_password_window: timedelta
     console_time_zone: str
 
@@ -38,6 +39,7 @@ def app_settings() -> AppSettings:
         access_token_lifetime=jwt["ACCESS_TOKEN_LIFETIME"],
         max_request_body_bytes=int(own["MAX_REQUEST_BODY_BYTES"]),
         trusted_proxies=tuple(own.get("TRUSTED_PROXIES", ())),
+        throttle_ipv6_prefix=int(own.get("THROTTLE_IPV6_PREFIX", 64)),
         console_password_window=own["CONSOLE_PASSWORD_WINDOW"],
         console_time_zone=own["CONSOLE_TIME_ZONE"],
     )

@@ -231,7 +231,8 @@ if not 60 <= AXES_COOLOFF_TIME.total_seconds() <= 86400:
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "console.signin.attempted_username"  # an unknown name is never stored
-AXES_CLIENT_IP_CALLABLE = "console.signin.source_ip"  # the same TRUSTED_PROXIES rule as everything else
+# The same TRUSTED_PROXIES rule as everything else, IPv6 counted by THROTTLE_IPV6_PREFIX network.
+AXES_CLIENT_IP_CALLABLE = "console.signin.lockout_address"
 AXES_LOCKOUT_CALLABLE = "console.signin.lockout_response"  # a console page, never API JSON
 AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in the audit trail already
 AXES_ENABLE_ADMIN = (
@@ -284,6 +285,13 @@ try:
 except ValueError as error:
     raise ImproperlyConfigured(f"Bfluence cannot start: TRUSTED_PROXIES: {error}") from error
 BFLUENCE["TRUSTED_PROXIES"] = TRUSTED_PROXIES
+# Per-source limits count an IPv6 address by its network of this many bits (bfluence/source_ip.py).
+try:
+    BFLUENCE["THROTTLE_IPV6_PREFIX"] = env.int("THROTTLE_IPV6_PREFIX", default=64)
+except ValueError as error:
+    raise ImproperlyConfigured("Bfluence cannot start: THROTTLE_IPV6_PREFIX must be a number.") from error
+if not 32 <= BFLUENCE["THROTTLE_IPV6_PREFIX"] <= 128:
+    _fail("THROTTLE_IPV6_PREFIX must be between 32 and 128 (64: one subscriber's network).")
 
 # DRF's "N/period" (the throttles read the period's first letter): checked here, so that a typo stops
 # the start with a message instead of failing every request at run time.

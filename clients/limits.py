@@ -5,6 +5,8 @@ Knowing a client_id gives no power over that partner, so what is counted where:
 
 - ``token_ip``: every attempt, per source IP, counted before anything else (DRF's throttle step);
 - ``token_failures``: failed client authentications, per source IP and per client_id + source IP;
+
+(a source IP being an IPv4 address or an IPv6 network: ``bfluence.source_ip.limit_bucket``)
 - ``token_client``: per client_id, only requests that *authenticated* as that client.
 
 Two cache round trips (one Redis script each): the attempt before the view runs, and the outcome once
@@ -31,7 +33,7 @@ from rest_framework.throttling import BaseThrottle
 from bfluence import metrics
 from bfluence.cache import counters
 from bfluence.errors import RateLimited, ServiceUnavailable
-from bfluence.source_ip import request_source_ip
+from bfluence.source_ip import request_source_ip, source_limit_bucket
 from clients.credentials import client_id_hint
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -101,7 +103,7 @@ class ClientAuthLimits:
     """The limits of one client-authenticated request: its attempt, then its outcome."""
 
     def __init__(self, *, source_ip: str | None, client_id: str | None, now: float) -> None:
-        ip = source_ip or "unknown"
+        ip = source_limit_bucket(source_ip) or "unknown"  # IPv6: its /THROTTLE_IPV6_PREFIX network
         self.now = now
         self.client_id = client_id
         self.per_ip = _Window("token_ip", "token_ip", ip, now)

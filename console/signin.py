@@ -26,7 +26,7 @@ from django.utils.cache import add_never_cache_headers
 
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record
-from bfluence.source_ip import request_source_ip
+from bfluence.source_ip import request_limit_bucket, request_source_ip
 
 Event = AuditEvent.EventType
 
@@ -39,6 +39,13 @@ def source_ip(request) -> str | None:
     """``AXES_CLIENT_IP_CALLABLE``: the caller's address exactly as the API's limits and audit rows see
     it, so a forged ``X-Forwarded-For`` cannot move an attacker into a fresh bucket."""
     return request_source_ip(request)
+
+
+def lockout_address(request) -> str | None:
+    """``AXES_CLIENT_IP_CALLABLE``: the address the lockout counts by — ``source_ip``, with an IPv6
+    address taken as its ``THROTTLE_IPV6_PREFIX`` network, so a fresh address per attempt from one /64
+    is still one source. Audit rows keep the full ``source_ip``."""
+    return request_limit_bucket(request)
 
 
 class StaffSignInGuard(AxesStandaloneBackend):
@@ -162,7 +169,7 @@ class OneSignInAttemptAtATime:
         if not request.path_info.startswith(self.prefix) or "password" not in request.POST:
             return self.get_response(request)
         username = request.POST.get(get_user_model().USERNAME_FIELD) or request.user.get_username()
-        with one_attempt_at_a_time(username, source_ip(request)):
+        with one_attempt_at_a_time(username, lockout_address(request)):
             return self.get_response(request)
 
 
