@@ -230,6 +230,11 @@ class ServiceUnavailable(ApiError):
     default_detail = _("The service is temporarily unavailable: retry shortly.")
     retry_after_seconds = 5
 
+    def __init__(self, *, retry_after: int | None = None) -> None:
+        super().__init__()
+        if retry_after is not None:
+            self.retry_after_seconds = retry_after
+
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after_seconds)}
 

@@ -24,6 +24,9 @@ class ClientAuthenticatedView(NoStoreAPIView):
     http_method_names = ["post"]
     # Whether an authenticated request counts against its client_id's THROTTLE_TOKEN_CLIENT.
     counts_against_client_limit = True
+    # Whether the endpoint keeps answering, its limits counted in this process, when the shared cache
+    # cannot (SPEC §2.7: the brake works without the cache); otherwise 503 (clients/limits.py).
+    works_without_cache = False
 
     def perform_authentication(self, request) -> None:
         """Nothing to do: these endpoints authenticate the client from its credentials, in the view
