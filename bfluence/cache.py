@@ -80,6 +80,7 @@ def shared_counters(increments: "Increments", reads: Sequence[str] = ()) -> tupl
     answer."""
     return breaker.call(lambda: counters(caches["default"], increments, reads))
 
+
 Increments = Mapping[str, tuple[int, int]]  # key -> (amount to add, expiry in seconds if the key is new)
 
 # KEYS: the counters to add to, then those to read. ARGV: how many are added, then (amount, expiry in

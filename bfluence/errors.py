@@ -27,6 +27,9 @@ class ApiError(exceptions.APIException):
     status_code: int = status.HTTP_400_BAD_REQUEST
     default_code = "invalid_request"
     default_detail = _("The request is not valid.")
+    # Refused for text no honest client sends (bfluence/text.py): counted as a failed authentication
+    # where a client is being authenticated.
+    hostile_text = False
 
     def headers(self) -> dict[str, str]:
         return {}

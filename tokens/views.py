@@ -138,7 +138,7 @@ class RevocationRequestView(ClientAuthenticatedView):
     works_without_cache = True  # a partner can always pull the brake (SPEC §2.7)
 
     class Input(serializers.Serializer):
-        reason = StrictCharField(max_length=2000)
+        reason = StrictCharField(max_length=2000, free_text=True)
 
     @extend_schema(
         operation_id="auth_revocation_request",
