@@ -27,6 +27,9 @@ class ApiError(exceptions.APIException):
     status_code: int = status.HTTP_400_BAD_REQUEST
     default_code = "invalid_request"
     default_detail = _("The request is not valid.")
+    # Refused for text no honest client sends (bfluence/text.py): counted as a failed authentication
+    # where a client is being authenticated.
+    hostile_text = False
 
     def headers(self) -> dict[str, str]:
         return {}
@@ -229,6 +232,11 @@ class ServiceUnavailable(ApiError):
     default_code = "service_unavailable"
     default_detail = _("The service is temporarily unavailable: retry shortly.")
     retry_after_seconds = 5
+
+    def __init__(self, *, retry_after: int | None = None) -> None:
+        super().__init__()
+        if retry_after is not None:
+            self.retry_after_seconds = retry_after
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after_seconds)}

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from bfluence.cache import CacheUnavailable, breaker
 from bfluence.views import NoStoreAPIView
 
 
@@ -38,10 +39,16 @@ def _database_ok() -> bool:
 
 
 def _cache_ok() -> bool:
-    try:
+    """Through the breaker (bfluence/cache.py): a cache that failed moments ago is "down" at once, and a
+    silent one costs at most its timeouts, so the probe answers within a second."""
+
+    def probe() -> bool:
         cache.set("readyz-probe", "1", 5)
         return cache.get("readyz-probe") == "1"
-    except Exception:
+
+    try:
+        return breaker.call(probe)
+    except CacheUnavailable:
         return False
 
 

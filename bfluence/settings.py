@@ -194,11 +194,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     )
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://bfluence")}
+# A cache that stops answering must not hold a worker: each call gives up after these (seconds), and
+# after a failure this process leaves the cache alone for CACHE_BREAKER_PAUSE (bfluence/cache.py).
+CACHE_CONNECT_TIMEOUT = env.float("CACHE_CONNECT_TIMEOUT", default=0.25)
+CACHE_TIMEOUT = env.float("CACHE_TIMEOUT", default=0.25)
+CACHE_BREAKER_PAUSE = env.float("CACHE_BREAKER_PAUSE", default=2.0)
+for _name, _value, _most in (
+    ("CACHE_CONNECT_TIMEOUT", CACHE_CONNECT_TIMEOUT, 1.0),
+    ("CACHE_TIMEOUT", CACHE_TIMEOUT, 1.0),
+    ("CACHE_BREAKER_PAUSE", CACHE_BREAKER_PAUSE, 60.0),
+):
+    if not 0 < _value <= _most:
+        _fail(f"{_name} must be more than 0 and at most {_most:g} seconds, not {_value:g}.")
 if CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
-    # A cache that stops answering must not hold a worker: each call gives up after these (seconds).
     CACHES["default"].setdefault("OPTIONS", {}).update(
-        SOCKET_CONNECT_TIMEOUT=env.float("CACHE_CONNECT_TIMEOUT", default=0.25),
-        SOCKET_TIMEOUT=env.float("CACHE_TIMEOUT", default=0.25),
+        SOCKET_CONNECT_TIMEOUT=CACHE_CONNECT_TIMEOUT, SOCKET_TIMEOUT=CACHE_TIMEOUT
     )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

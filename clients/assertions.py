@@ -16,12 +16,15 @@ from dataclasses import dataclass
 
 import jwt
 
+from bfluence.text import text_refusal
 from clients.keys import SIGNING_ALGORITHMS, UnacceptableKey, dummy_key, verifying_key
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_ASSERTION_LENGTH = 8192
 MAX_LIFETIME_SECONDS = 3600  # what Authlib and most clients send by default
 MAX_JTI_LENGTH = 200
+MAX_KID_LENGTH = 100  # ClientKey.kid
+MAX_CLIENT_ID_LENGTH = 100
 _FORBIDDEN_HEADERS = {"jku", "jwk", "x5u", "x5c", "crit", "b64"}
 _KEY_TYPE_FOR = {"ES256": "EC", "RS256": "RSA", "PS256": "RSA", "EdDSA": "OKP"}
 
@@ -68,7 +71,13 @@ def assertion_parse(raw: str) -> ParsedAssertion:
     if _FORBIDDEN_HEADERS.intersection(header) or (kid is not None and not isinstance(kid, str)):
         raise AssertionRejected("forbidden_header")
     issuer, subject = claims.get("iss"), claims.get("sub")
-    if not isinstance(issuer, str) or not issuer or issuer != subject or len(issuer) > 100:
+    # Before anything is looked up by them: text no honest client signs (bfluence/text.py).
+    if (kid is not None and text_refusal(kid, max_length=MAX_KID_LENGTH)) or any(
+        isinstance(value, str) and text_refusal(value, max_length=MAX_CLIENT_ID_LENGTH)
+        for value in (issuer, subject)
+    ):
+        raise AssertionRejected("unacceptable_text")
+    if not isinstance(issuer, str) or not issuer or issuer != subject:
         raise AssertionRejected("iss_sub_mismatch")
     return ParsedAssertion(raw=raw, algorithm=algorithm, kid=kid, client_id=issuer)
 
@@ -143,6 +152,6 @@ def assertion_verify(
     if not _is_int(claims["iat"]):
         raise AssertionRejected("invalid_claims")
     jti = claims["jti"]
-    if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
+    if not jti or text_refusal(jti, max_length=MAX_JTI_LENGTH):
         raise AssertionRejected("invalid_jti")
     return signer, claims

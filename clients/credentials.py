@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from bfluence.errors import InvalidRequest
+from bfluence.text import PrintableText, text_refusal
 from clients.assertions import ASSERTION_TYPE, MAX_ASSERTION_LENGTH, assertion_client_id_hint
 from clients.services.authentication import ClientAssertion, ClientCredentials
 
@@ -24,13 +25,16 @@ MAX_SECRET = 200
 
 
 class StrictCharField(serializers.CharField):
-    """A string field that refuses numbers, booleans, lists and objects instead of coercing them."""
+    """A string field that refuses numbers, booleans, lists and objects instead of coercing them, and
+    text no honest client sends (``bfluence.text``: control characters, lone surrogates; tabs and line
+    breaks only in ``free_text``)."""
 
     default_error_messages = {"invalid": _("Must be a string.")}
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, *, free_text: bool = False, **kwargs) -> None:
         kwargs.setdefault("trim_whitespace", False)
         super().__init__(**kwargs)
+        self.validators.append(PrintableText(free_text=free_text))
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
@@ -47,6 +51,10 @@ class ClientCredentialsInput(serializers.Serializer):
     client_assertion = StrictCharField(required=False, max_length=MAX_ASSERTION_LENGTH)
 
 
+class HostileText(ValueError):
+    """Basic credentials no honest client sends (counted as a failed authentication)."""
+
+
 def _basic_credentials(request, *, strict: bool) -> tuple[str, str] | None:
     header = request.headers.get("Authorization")
     if header is None:
@@ -60,15 +68,16 @@ def _basic_credentials(request, *, strict: bool) -> tuple[str, str] | None:
         client_id, secret = unquote_plus(client_id), unquote_plus(secret)
         if not separator or not client_id or not secret:
             raise ValueError("incomplete")
-        if len(client_id) > MAX_CLIENT_ID or len(secret) > MAX_SECRET:
-            raise ValueError("too long")
-        if "\x00" in client_id or "\x00" in secret:
-            raise ValueError("NUL character")
+        if text_refusal(client_id, max_length=MAX_CLIENT_ID) or text_refusal(secret, max_length=MAX_SECRET):
+            raise HostileText("too long, control characters or invalid Unicode")
     except (ValueError, binascii.Error, UnicodeDecodeError) as error:
         if strict:
-            raise InvalidRequest(
+            refusal = InvalidRequest(
                 _("The Authorization header must be HTTP Basic with client_id:client_secret.")
-            ) from error
+            )
+            # Counted as a failure: too long, control characters, bytes that are not UTF-8.
+            refusal.hostile_text = isinstance(error, (HostileText, UnicodeDecodeError))
+            raise refusal from error
         return None
     return client_id, secret
 

@@ -16,8 +16,11 @@ of them get a verdict. Counts are fixed windows (epoch-aligned, ``N/period``): a
 twice the rate across a boundary.
 
 Each process remembers which limits the shared count has reached in their current window (``refusals``):
-a caller already refused here gets its 429 without a cache call. With the cache unreachable the request is
-answered 503 before any database work: an outage never lets guesses through uncounted.
+a caller already refused here gets its 429 without a cache call. With the cache unreachable (or silent,
+or left alone by the breaker in ``bfluence/cache.py``), ``/auth/token`` is answered 503 before any
+database work: an outage never lets guesses through uncounted. ``/auth/revoke`` and
+``/auth/revocation-requests`` must keep working then (SPEC §2.7: a partner can always pull the brake), so
+they count in this process instead (``fallback``): the same windows and limits, per process.
 """
 
 import hashlib
@@ -25,13 +28,12 @@ import itertools
 import threading
 import time
 
-from django.core.cache import caches
 from rest_framework import settings as drf_settings
 from rest_framework.exceptions import APIException
 from rest_framework.throttling import BaseThrottle
 
 from bfluence import metrics
-from bfluence.cache import counters
+from bfluence.cache import CacheUnavailable, Increments, shared_counters
 from bfluence.errors import RateLimited, ServiceUnavailable
 from bfluence.source_ip import request_source_ip, source_limit_bucket
 from clients.credentials import client_id_hint
@@ -99,12 +101,52 @@ class _Refusals:
 refusals = _Refusals(size=10_000)
 
 
+class _LocalCounters:
+    """This process's own counts, used only while the shared cache cannot answer, and only where a
+    request must get through an outage (the brake). Bounded like ``_Refusals``: ended windows go first."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._counts: dict[str, tuple[int, float]] = {}  # key -> (count, when it expires)
+        self._lock = threading.Lock()
+
+    def counters(self, increments: Increments, reads: list[str], now: float) -> tuple[list[int], list[int]]:
+        with self._lock:
+            if len(self._counts) + len(increments) > self._size:
+                for key in [key for key, (_count, ends) in self._counts.items() if ends <= now]:
+                    del self._counts[key]
+                for key in list(itertools.islice(self._counts, max(0, len(self._counts) - self._size // 2))):
+                    del self._counts[key]
+            added = []
+            for key, (amount, timeout) in increments.items():
+                count, ends = self._counts.get(key, (0, now + timeout))
+                if ends <= now:
+                    count, ends = 0, now + timeout
+                self._counts[key] = (count + amount, ends)
+                added.append(count + amount)
+            read = []
+            for key in reads:
+                count, ends = self._counts.get(key, (0, now))
+                read.append(count if ends > now else 0)
+            return added, read
+
+    def clear(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+
+fallback_counts = _LocalCounters(size=10_000)
+
+
 class ClientAuthLimits:
     """The limits of one client-authenticated request: its attempt, then its outcome."""
 
-    def __init__(self, *, source_ip: str | None, client_id: str | None, now: float) -> None:
+    def __init__(
+        self, *, source_ip: str | None, client_id: str | None, now: float, fallback: bool = False
+    ) -> None:
         ip = source_limit_bucket(source_ip) or "unknown"  # IPv6: its /THROTTLE_IPV6_PREFIX network
         self.now = now
+        self.fallback = fallback  # count in this process when the shared cache cannot answer
         self.client_id = client_id
         self.per_ip = _Window("token_ip", "token_ip", ip, now)
         failures = [_Window("token_failures", "token_failures_ip", ip, now)]
@@ -141,11 +183,15 @@ class ClientAuthLimits:
         if not added and not read:
             return
         increments = {window.key: (1, window.duration + 1) for window in added}
+        reads = [window.key for window in read]
         try:
-            after, counts = counters(caches["default"], increments, [window.key for window in read])
-        except Exception as error:  # any cache backend's failure: Redis, memcached, …
-            metrics.backend_error("cache")
-            raise ServiceUnavailable() from error
+            after, counts = shared_counters(increments, reads)
+        except CacheUnavailable as unavailable:
+            if unavailable.tripped:
+                metrics.backend_error("cache")
+            if not self.fallback:
+                raise ServiceUnavailable(retry_after=unavailable.retry_after_seconds) from unavailable
+            after, counts = fallback_counts.counters(increments, reads, self.now)
         # A count added to is past its limit when above it; one only read, when at it. At its limit, a
         # count refuses every later request of its window: remembered here, bar the per-client_id one
         # (whether a request counts against it is only known once it has authenticated).
@@ -177,7 +223,12 @@ class ClientAuthThrottle(BaseThrottle):
             client_id = client_id_hint(request)
         except APIException as error:
             client_id, unreadable = None, error
-        limits = ClientAuthLimits(source_ip=request_source_ip(request), client_id=client_id, now=time.time())
+        limits = ClientAuthLimits(
+            source_ip=request_source_ip(request),
+            client_id=client_id,
+            now=time.time(),
+            fallback=getattr(view, "works_without_cache", False),
+        )
         request.client_auth_limits = limits
         wait = limits.refused_here()
         if wait is not None:

@@ -2,11 +2,12 @@
 
 from django.urls import reverse
 
-from audit.services import Actor
+from audit.services import Actor, log_auth_decision
 from bfluence.conf import app_settings
-from bfluence.errors import InvalidClient
+from bfluence.errors import InvalidClient, RateLimited, ServiceUnavailable
 from bfluence.http import BoundedFormParser, StrictJSONParser
 from bfluence.source_ip import request_source_ip
+from bfluence.text import is_hostile_text_refusal
 from bfluence.views import NoStoreAPIView, issuer_url
 from clients.credentials import client_credentials
 from clients.limits import ClientAuthThrottle
@@ -24,6 +25,26 @@ class ClientAuthenticatedView(NoStoreAPIView):
     http_method_names = ["post"]
     # Whether an authenticated request counts against its client_id's THROTTLE_TOKEN_CLIENT.
     counts_against_client_limit = True
+    # Whether the endpoint keeps answering, its limits counted in this process, when the shared cache
+    # cannot (SPEC §2.7: the brake works without the cache); otherwise 503 (clients/limits.py).
+    works_without_cache = False
+
+    def handle_exception(self, exc):
+        """Text no honest client sends (bfluence/text.py) is refused as usual and counted as a failed
+        authentication (SPEC §2.1): past the failure limit, 429 instead."""
+        limits = getattr(self.request, "client_auth_limits", None)
+        if limits is not None and is_hostile_text_refusal(exc):
+            log_auth_decision(
+                outcome="denied",
+                reason="unacceptable_text",
+                client_id=limits.client_id or "",
+                source_ip=getattr(self.request, "source_ip", None),
+            )
+            try:
+                limits.count_failure()
+            except (RateLimited, ServiceUnavailable) as counted:
+                exc = counted
+        return super().handle_exception(exc)
 
     def perform_authentication(self, request) -> None:
         """Nothing to do: these endpoints authenticate the client from its credentials, in the view

@@ -10,6 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audit.services import Actor
+from bfluence.cache import breaker as cache_breaker
 from clients import limits as client_auth_limits
 from clients.services import community_create
 from communities.services import member_set_bflus
@@ -20,15 +21,20 @@ TEST_ACTOR = Actor.command("tests")
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
-    """Rate-limit counters live in the cache (and in batches not yet added, and in the refusals a process
-    remembers): each test starts with none."""
+    """Rate-limit counters live in the cache (and in batches not yet added, in the refusals a process
+    remembers, in the counts kept while the cache is down, and in the breaker's pause): each test starts
+    with none."""
     cache.clear()
     WindowCounterThrottle._pending.clear()
     client_auth_limits.refusals.clear()
+    client_auth_limits.fallback_counts.clear()
+    cache_breaker.reset()
     yield
     cache.clear()
     WindowCounterThrottle._pending.clear()
     client_auth_limits.refusals.clear()
+    client_auth_limits.fallback_counts.clear()
+    cache_breaker.reset()
 
 
 @pytest.fixture

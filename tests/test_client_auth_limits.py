@@ -210,15 +210,15 @@ def test_parallel_wrong_secrets_get_exactly_the_limit_of_checked_answers(live_se
 @pytest.fixture
 def cache_calls(monkeypatch):
     """Every cache call the client-authentication limits make (on any backend): they all go through
-    ``counters``. The list of what each call added and read."""
+    ``shared_counters``. The list of what each call added and read."""
     calls = []
-    original = client_auth_limits.counters
+    original = client_auth_limits.shared_counters
 
-    def counting(cache, increments, reads=()):
+    def counting(increments, reads=()):
         calls.append((list(increments), list(reads)))
-        return original(cache, increments, reads)
+        return original(increments, reads)
 
-    monkeypatch.setattr(client_auth_limits, "counters", counting)
+    monkeypatch.setattr(client_auth_limits, "shared_counters", counting)
     return calls
 
 

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import jwt
 
+from bfluence.text import text_refusal
 from clients.keys import SIGNING_ALGORITHMS, UnacceptableKey, jwk_thumbprint, verifying_key
 
 PROOF_TYPE = "dpop+jwt"
@@ -119,7 +120,7 @@ def proof_verify(
     if not isinstance(claims["htu"], str) or _normalised_url(claims["htu"]) != _normalised_url(url):
         raise ProofRejected("wrong_url")
     jti = claims["jti"]
-    if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
+    if not jti or text_refusal(jti, max_length=MAX_JTI_LENGTH):
         raise ProofRejected("invalid_claims")
     if access_token is not None and claims.get("ath") != access_token_hash(access_token):
         raise ProofRejected("wrong_ath")

@@ -8,12 +8,11 @@
 import logging
 import threading
 
-from django.core.cache import caches
 from rest_framework import settings as drf_settings
 from rest_framework.throttling import SimpleRateThrottle as DRFSimpleRateThrottle
 
 from bfluence import metrics
-from bfluence.cache import counters
+from bfluence.cache import CacheUnavailable, shared_counters
 from bfluence.errors import ServiceUnavailable
 
 _log = logging.getLogger("bfluence.throttling")
@@ -33,16 +32,18 @@ class SimpleRateThrottle(DRFSimpleRateThrottle):
     def get_rate(self):
         return drf_settings.api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
-    def _cache_unavailable(self, error: Exception) -> bool:
-        metrics.backend_error("cache")
-        _log.warning(
-            "rate-limit cache unavailable (%s): %s",
-            type(error).__name__,
-            "request allowed" if self.fail_open else "request refused with 503",
-        )
+    def _cache_unavailable(self, error: CacheUnavailable) -> bool:
+        """The cache failed (logged once per failure, not for every call while the breaker waits)."""
+        if error.tripped:
+            metrics.backend_error("cache")
+            _log.warning(
+                "rate-limit cache unavailable (%s): %s",
+                type(error.__cause__).__name__,
+                "request allowed" if self.fail_open else "request refused with 503",
+            )
         if self.fail_open:
             return True
-        raise ServiceUnavailable() from error
+        raise ServiceUnavailable(retry_after=error.retry_after_seconds) from error
 
 
 class WindowCounterThrottle(SimpleRateThrottle):
@@ -70,7 +71,7 @@ class WindowCounterThrottle(SimpleRateThrottle):
         window = int(now // self.duration)
         try:
             count = self._count(f"{ident}:{window}")
-        except Exception as error:  # any cache backend's failure
+        except CacheUnavailable as error:  # failed now, or moments ago (bfluence/cache.py's breaker)
             return self._cache_unavailable(error)
         if count <= self.num_requests:
             return True
@@ -96,7 +97,7 @@ class WindowCounterThrottle(SimpleRateThrottle):
         return total
 
     def _add(self, key: str, amount: int) -> int:
-        return counters(caches["default"], {key: (amount, int(self.duration) + 1)})[0][0]
+        return shared_counters({key: (amount, int(self.duration) + 1)})[0][0]
 
     def wait(self) -> float:
         return self.retry_after

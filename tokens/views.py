@@ -98,6 +98,8 @@ class TokenView(ClientAuthenticatedView):
 class RevokeView(ClientAuthenticatedView):
     """``POST /auth/revoke`` (RFC 7009): always 200 for an authenticated client."""
 
+    works_without_cache = True  # a partner can always pull the brake (SPEC §2.7)
+
     class Input(serializers.Serializer):
         token = StrictCharField(max_length=8192)
         token_type_hint = StrictCharField(required=False, max_length=100)
@@ -133,9 +135,10 @@ class RevocationRequestView(ClientAuthenticatedView):
     # client_id's allowance from anywhere, so the report is not checked against it (the per-IP limits
     # still apply, and the report suspends the secret it was made with).
     counts_against_client_limit = False
+    works_without_cache = True  # a partner can always pull the brake (SPEC §2.7)
 
     class Input(serializers.Serializer):
-        reason = StrictCharField(max_length=2000)
+        reason = StrictCharField(max_length=2000, free_text=True)
 
     @extend_schema(
         operation_id="auth_revocation_request",
