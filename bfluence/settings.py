@@ -186,6 +186,8 @@ SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410", "security.W0
 METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
 if METRICS_ENABLED:
     MIDDLEWARE.insert(0, "bfluence.metrics.RequestMetricsMiddleware")
+# Outermost: every line logged while a request is handled carries its id (bfluence/request_id.py).
+MIDDLEWARE.insert(0, "bfluence.request_id.RequestIdMiddleware")
 
 ROOT_URLCONF = "bfluence.urls"
 WSGI_APPLICATION = "bfluence.wsgi.application"
@@ -417,17 +419,23 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"structured": {"()": _LOG_FORMATTERS[LOG_FORMAT]}},
-    "filters": {"redact_credentials": {"()": "bfluence.log_filters.RedactCredentials"}},
+    "filters": {
+        "redact_credentials": {"()": "bfluence.log_filters.RedactCredentials"},
+        "request_id": {"()": "bfluence.request_id.AddRequestId"},
+        "one_line_warning": {"()": "bfluence.request_id.OneLineWarning"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "structured",
-            "filters": ["redact_credentials"],
+            "filters": ["request_id", "redact_credentials"],
         },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.request": {"level": "ERROR"},
+        # A Host not in ALLOWED_HOSTS: one WARNING line, no traceback (scanners send them all day).
+        "django.security.DisallowedHost": {"level": "WARNING", "filters": ["one_line_warning"]},
         # axes narrates every sign-in at INFO with the account and IP masked; the audit trail has the facts.
         "axes": {"level": "WARNING"},
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},

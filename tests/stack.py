@@ -321,7 +321,16 @@ class Nginx:
     path and gunicorn's port.
     """
 
-    def __init__(self, *, upstream_port: int, static_root: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        upstream_port: int | None = None,
+        upstream_ports: list[int] | None = None,
+        static_root: str | None = None,
+        trusted_front: str | None = None,
+    ) -> None:
+        ports = upstream_ports or [upstream_port]
+        upstreams = " ".join(f"server 127.0.0.1:{port};" for port in ports)
         self.dir = tempfile.mkdtemp(prefix="bfluence-nginx-")
         self.cert, key = self_signed_certificate(self.dir)
         self.https_port, self.http_port = free_port(), free_port()
@@ -331,13 +340,20 @@ class Nginx:
         )
         site = (ROOT / "deploy" / "nginx" / "bfluence.conf").read_text()
         for shipped, here in [
+            ("listen 443 ssl default_server;", f"listen 127.0.0.1:{self.https_port} ssl default_server;"),
+            ("listen 80 default_server;", f"listen 127.0.0.1:{self.http_port} default_server;"),
+            ("listen [::]:443 ssl default_server;", ""),
+            ("listen [::]:80 default_server;", ""),
             ("listen 443 ssl;", f"listen 127.0.0.1:{self.https_port} ssl;"),
             ("listen 80;", f"listen 127.0.0.1:{self.http_port};"),
             ("listen [::]:443 ssl;", ""),
             ("listen [::]:80;", ""),
+            # The tests call it by address: 127.0.0.1 and localhost stand for the site's name.
+            ("server_name api.example.com;", "server_name api.example.com 127.0.0.1 localhost;"),
+            ("server 127.0.0.1:8000;", upstreams),
+            *([("# 192.0.2.10 1;", f"{trusted_front} 1;")] if trusted_front else []),
             ("/etc/letsencrypt/live/api.example.com/fullchain.pem", self.cert),
             ("/etc/letsencrypt/live/api.example.com/privkey.pem", key),
-            ("server 127.0.0.1:8000;", f"server 127.0.0.1:{upstream_port};"),
             ("/srv/bfluence/staticfiles/", f"{static_root or self.dir}/"),
             ("/srv/bfluence", str(ROOT)),
             ("/var/www/html", self.dir),
