@@ -11,10 +11,17 @@ import shutil
 import tempfile
 
 _created: list[str] = []
+_prepared: list[bool] = []
 
 
 def prepare() -> None:
-    """Before any worker starts: a directory for this run's values, emptied of a previous run's."""
+    """Before any worker starts: a directory for this run's values, emptied of a previous run's.
+
+    Once per master: gunicorn reads its config again on HUP (``systemctl reload``), and the counters of
+    the running service must survive that."""
+    if _prepared:
+        return
+    _prepared.append(True)
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not directory:
         directory = tempfile.mkdtemp(prefix="bfluence-metrics-")
