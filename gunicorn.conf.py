@@ -46,7 +46,10 @@ if metrics_bind and os.environ.get("METRICS_ENABLED", "true").lower() not in {"0
     def when_ready(server):
         gunicorn_metrics.serve(server, metrics_bind)
 
-    def child_exit(server, worker):
+    def post_worker_init(worker):
+        gunicorn_metrics.worker_started()
+
+    def child_exit(server, worker):  # prometheus_client's mark_process_dead
         gunicorn_metrics.worker_gone(worker.pid)
 
     def on_exit(server):
