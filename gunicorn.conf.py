@@ -83,7 +83,10 @@ def when_ready(server):
 if _metrics:
     gunicorn_metrics.prepare()  # PROMETHEUS_MULTIPROC_DIR, before any worker imports prometheus_client
 
-    def child_exit(server, worker):
+    def post_worker_init(worker):
+        gunicorn_metrics.worker_started()
+
+    def child_exit(server, worker):  # prometheus_client's mark_process_dead
         gunicorn_metrics.worker_gone(worker.pid)
 
     def on_exit(server):

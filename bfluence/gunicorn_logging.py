@@ -46,6 +46,8 @@ class JsonGunicornLogger(Logger):
                 "bytes": atoms["B"],
                 "duration_ms": atoms["M"],
                 "user_agent": atoms["a"],
+                # The id the app answered with (bfluence/request_id.py), as nginx's line has it too.
+                "request_id": atoms.get("{x-request-id}o"),
             },
         )
 

@@ -29,9 +29,32 @@ def _fail(message: str) -> None:
     raise ImproperlyConfigured(f"Bfluence cannot start: {message}")
 
 
+# Settings that hold a secret: each may come from the environment (NAME) or from a file (NAME_FILE,
+# e.g. /etc/bfluence/jwt_signing_key, readable by the service user only), never both. A file is read
+# whenever a process loads these settings, so `systemctl reload bfluence` (gunicorn's HUP: new workers
+# import the app afresh, as nothing is preloaded) picks up a key written there; the environment of a
+# running service, EnvironmentFile included, changes only with a restart.
+SECRET_SETTINGS = ("SECRET_KEY", "JWT_SIGNING_KEY", "JWT_PREVIOUS_SIGNING_KEYS", "DATABASE_URL", "CACHE_URL")
+
+
+def _secret(name: str, default: str = "") -> str:
+    file_name = f"{name}_FILE"
+    path = env.str(file_name, default="")
+    if not path:
+        return env.str(name, default=default)
+    if env.str(name, default=""):
+        _fail(f"set {name} or {file_name}, not both.")
+    try:
+        # One value; the line break an editor or `echo` leaves at the end is not part of it.
+        return Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        _fail(f"{file_name}: cannot read {path!r} ({error.__class__.__name__}).")
+        raise  # unreachable: _fail raises
+
+
 DEBUG = env.bool("DEBUG", default=False)
 
-SECRET_KEY = env.str("SECRET_KEY", default="")
+SECRET_KEY = _secret("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
         _fail("set SECRET_KEY (a long random string), or DEBUG=true for local development.")
@@ -46,7 +69,7 @@ elif not DEBUG and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5):
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
 # --- Token signing ---------------------------------------------------------------------------------
-JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="")
+JWT_SIGNING_KEY = _secret("JWT_SIGNING_KEY")
 if not JWT_SIGNING_KEY:
     if not DEBUG:
         _fail("set JWT_SIGNING_KEY (at least 32 random bytes, different from SECRET_KEY).")
@@ -58,7 +81,10 @@ if len(JWT_SIGNING_KEY.encode()) < 32:
     _fail("JWT_SIGNING_KEY must be at least 32 bytes long.")
 if JWT_SIGNING_KEY == SECRET_KEY:
     _fail("JWT_SIGNING_KEY must differ from SECRET_KEY.")
-JWT_PREVIOUS_SIGNING_KEYS = env.list("JWT_PREVIOUS_SIGNING_KEYS", default=[])
+# Comma-separated (in the file too, where line breaks also separate keys).
+JWT_PREVIOUS_SIGNING_KEYS = [
+    key.strip() for key in re.split(r"[,\n]", _secret("JWT_PREVIOUS_SIGNING_KEYS")) if key.strip()
+]
 if any(len(key.encode()) < 32 for key in JWT_PREVIOUS_SIGNING_KEYS):
     _fail("every key in JWT_PREVIOUS_SIGNING_KEYS must be at least 32 bytes long.")
 
@@ -160,6 +186,8 @@ SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410", "security.W0
 METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
 if METRICS_ENABLED:
     MIDDLEWARE.insert(0, "bfluence.metrics.RequestMetricsMiddleware")
+# Outermost: every line logged while a request is handled carries its id (bfluence/request_id.py).
+MIDDLEWARE.insert(0, "bfluence.request_id.RequestIdMiddleware")
 
 ROOT_URLCONF = "bfluence.urls"
 WSGI_APPLICATION = "bfluence.wsgi.application"
@@ -179,7 +207,11 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES = {
+    "default": environ.Env.db_url_config(
+        _secret("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+    )
+}
 # Every multi-row write is wrapped explicitly in a transaction by the services.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -193,7 +225,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         2 if env.bool("DATABASE_PREPARED_STATEMENTS", default=True) else None
     )
 
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://bfluence")}
+CACHES = {"default": environ.Env.cache_url_config(_secret("CACHE_URL", default="locmemcache://bfluence"))}
 # A cache that stops answering must not hold a worker: each call gives up after these (seconds), and
 # after a failure this process leaves the cache alone for CACHE_BREAKER_PAUSE (bfluence/cache.py).
 CACHE_CONNECT_TIMEOUT = env.float("CACHE_CONNECT_TIMEOUT", default=0.25)
@@ -405,17 +437,23 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"structured": {"()": _LOG_FORMATTERS[LOG_FORMAT]}},
-    "filters": {"redact_credentials": {"()": "bfluence.log_filters.RedactCredentials"}},
+    "filters": {
+        "redact_credentials": {"()": "bfluence.log_filters.RedactCredentials"},
+        "request_id": {"()": "bfluence.request_id.AddRequestId"},
+        "one_line_warning": {"()": "bfluence.request_id.OneLineWarning"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "structured",
-            "filters": ["redact_credentials"],
+            "filters": ["request_id", "redact_credentials"],
         },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.request": {"level": "ERROR"},
+        # A Host not in ALLOWED_HOSTS: one WARNING line, no traceback (scanners send them all day).
+        "django.security.DisallowedHost": {"level": "WARNING", "filters": ["one_line_warning"]},
         # axes narrates every sign-in at INFO with the account and IP masked; the audit trail has the facts.
         "axes": {"level": "WARNING"},
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},

@@ -137,6 +137,70 @@ class Gunicorn:
         self.log.close()
 
 
+# What systemd does for bfluence.socket + bfluence.service: the listening socket is passed as fd 3, with
+# LISTEN_FDS=1 and LISTEN_PID set to the pid of the process that will run gunicorn (exec keeps the pid).
+_SOCKET_ACTIVATION = (
+    "import os, sys; fd = int(sys.argv[1]); os.dup2(fd, 3); fd == 3 or os.close(fd); "
+    "os.environ.update(LISTEN_FDS='1', LISTEN_PID=str(os.getpid())); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])"
+)
+
+
+class SocketActivatedGunicorn(Gunicorn):
+    """gunicorn as bfluence.socket + bfluence.service run it: this (parent) process owns the listening
+    socket, as systemd does, and every gunicorn started by ``start()`` gets it through LISTEN_FDS, so a
+    restart (``stop()`` then ``start()``) never closes it."""
+
+    def __init__(self, *, workers: int = 1, **env: str) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(2048)
+        self.port = self.listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.workers, self.env = workers, env
+        self.log = tempfile.NamedTemporaryFile(prefix="bfluence-gunicorn-", suffix=".log")
+        self.start()
+
+    def start(self) -> None:
+        fd = self.listener.fileno()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _SOCKET_ACTIVATION,
+                str(fd),
+                "-m",
+                "gunicorn",
+                "-c",
+                "gunicorn.conf.py",
+                "bfluence.wsgi",
+                "--workers",
+                str(self.workers),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=server_env(**self.env),
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+            pass_fds=(fd,),
+        )
+        try:
+            wait_for(self._healthy, seconds=60, what="gunicorn")
+        except RuntimeError:
+            self.destroy()
+            raise
+
+    def stop_gracefully(self) -> None:
+        """What ``systemctl stop bfluence.service`` does: SIGTERM, in-flight requests finish."""
+        self.process.terminate()
+        self.process.wait(timeout=60)
+
+    def destroy(self) -> None:
+        super().stop()
+        self.listener.close()
+
+
 def _postgres_bin(name: str) -> str | None:
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
     return found[-1] if found else None
@@ -321,7 +385,16 @@ class Nginx:
     path and gunicorn's port.
     """
 
-    def __init__(self, *, upstream_port: int, static_root: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        upstream_port: int | None = None,
+        upstream_ports: list[int] | None = None,
+        static_root: str | None = None,
+        trusted_front: str | None = None,
+    ) -> None:
+        ports = upstream_ports or [upstream_port]
+        upstreams = " ".join(f"server 127.0.0.1:{port};" for port in ports)
         self.dir = tempfile.mkdtemp(prefix="bfluence-nginx-")
         self.cert, key = self_signed_certificate(self.dir)
         self.https_port, self.http_port = free_port(), free_port()
@@ -331,13 +404,20 @@ class Nginx:
         )
         site = (ROOT / "deploy" / "nginx" / "bfluence.conf").read_text()
         for shipped, here in [
+            ("listen 443 ssl default_server;", f"listen 127.0.0.1:{self.https_port} ssl default_server;"),
+            ("listen 80 default_server;", f"listen 127.0.0.1:{self.http_port} default_server;"),
+            ("listen [::]:443 ssl default_server;", ""),
+            ("listen [::]:80 default_server;", ""),
             ("listen 443 ssl;", f"listen 127.0.0.1:{self.https_port} ssl;"),
             ("listen 80;", f"listen 127.0.0.1:{self.http_port};"),
             ("listen [::]:443 ssl;", ""),
             ("listen [::]:80;", ""),
+            # The tests call it by address: 127.0.0.1 and localhost stand for the site's name.
+            ("server_name api.example.com;", "server_name api.example.com 127.0.0.1 localhost;"),
+            ("server 127.0.0.1:8000;", upstreams),
+            *([("# 192.0.2.10 1;", f"{trusted_front} 1;")] if trusted_front else []),
             ("/etc/letsencrypt/live/api.example.com/fullchain.pem", self.cert),
             ("/etc/letsencrypt/live/api.example.com/privkey.pem", key),
-            ("server 127.0.0.1:8000;", f"server 127.0.0.1:{upstream_port};"),
             ("/srv/bfluence/staticfiles/", f"{static_root or self.dir}/"),
             ("/srv/bfluence", str(ROOT)),
             ("/var/www/html", self.dir),

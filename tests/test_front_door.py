@@ -187,11 +187,87 @@ def test_probes_answer_whatever_the_host_and_other_paths_do_not(front, https):
     for host in ("10.20.30.40", "10.20.30.40:8080", "lb-probe.internal"):
         assert front.request("HEAD", "/healthz", headers={"Host": host}, https=https).status == 200
         assert front.request("GET", "/readyz", headers={"Host": host}, https=https).status == 200
-    refused = front.request("GET", "/auth/me", headers={"Host": "evil.example"})
+    refused = front.request("GET", "/auth/me", headers={"Host": "evil.example"}, https=https)
     assert refused.status == 400 and refused.json()["error"] == "invalid_request"
     log = Path(front.server.log.name).read_text(errors="replace")
     assert "10.20.30.40" not in log and "lb-probe.internal" not in log  # no DisallowedHost line for probes
-    assert "evil.example" in log  # ... while the other path was validated (and logged) as before
+    assert "evil.example" not in log  # ... and nginx's catch-all refused the other path itself
+
+
+def test_unknown_hosts_never_reach_django(front):
+    before = front.nginx.access_log().count("upstream=127.0.0.1:")
+    for https in (True, False):
+        for host in ("scanner.example", "203.0.113.7", "api.example.com.evil.example"):
+            for method, path in (("GET", "/"), ("POST", "/auth/token"), ("GET", "/admin/login/")):
+                refused = front.request(method, path, headers={"Host": host}, https=https)
+                assert refused.status == 400, (host, path, refused.status)
+                assert refused.json()["error"] == "invalid_request"
+    assert front.nginx.access_log().count("upstream=127.0.0.1:") == before  # none was passed on
+
+
+def test_a_disallowed_host_reaching_gunicorn_is_one_warning_line(front):
+    """Straight to gunicorn (nginx would refuse it): one WARNING line, no traceback."""
+    log = Path(front.server.log.name)
+    start = len(log.read_text(errors="replace"))
+    connection = http.client.HTTPConnection("127.0.0.1", front.server.port, timeout=10)
+    connection.request("GET", "/auth/me", headers={"Host": "scanner.example"})
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    assert response.status == 400
+    time.sleep(0.2)
+    written = log.read_text(errors="replace")[start:]
+    lines = [json.loads(line) for line in written.splitlines() if "scanner.example" in line]
+    assert len(lines) == 1 and lines[0]["level"] == "WARNING", written
+    assert "Traceback" not in written and "exc_info" not in lines[0]
+    assert lines[0]["request_id"] == response.headers["X-Request-ID"]
+
+
+def test_request_ids_join_nginx_and_app_lines(front):
+    response = front.request(
+        "POST",
+        "/auth/token",
+        body={"client_id": "frontco", "client_secret": "bfl_sk_" + "W" * 43},
+        headers={"X-Request-ID": "chosen-by-a-client"},
+    )
+    assert response.status == 401
+    request_id = response.headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id)  # nginx's own: a client's is never believed
+    assert response.headers.get_all("X-Request-ID") == [request_id]
+    time.sleep(0.2)
+    access = [line for line in front.nginx.access_log().splitlines() if f"rid={request_id}" in line]
+    assert len(access) == 1 and f"upstream=127.0.0.1:{front.server.port}" in access[0], access
+    app = [
+        json.loads(line)
+        for line in Path(front.server.log.name).read_text(errors="replace").splitlines()
+        if request_id in line
+    ]
+    assert app and all(line["request_id"] == request_id for line in app), app
+    # nginx's own answers carry it too.
+    missing = front.request("GET", "/static/no/such/file.css")
+    assert re.fullmatch(r"[0-9a-f]{32}", missing.headers["X-Request-ID"])
+
+
+def test_a_trusted_front_proxys_request_id_is_kept(front):
+    trusting = Nginx(upstream_port=front.server.port, trusted_front="127.0.0.1")
+    try:
+        def get(request_id: str) -> http.client.HTTPResponse:
+            connection = http.client.HTTPSConnection(
+                "127.0.0.1", trusting.https_port, timeout=10, context=trusting.ssl_context()
+            )
+            connection.request("GET", "/healthz", headers={"X-Request-ID": request_id})
+            response = connection.getresponse()
+            response.read()
+            connection.close()
+            return response
+
+        assert get("lb-0a1b-2c3d").headers["X-Request-ID"] == "lb-0a1b-2c3d"
+        for bad in ("x" * 65, "semi;colon", "under_score"):
+            assert re.fullmatch(r"[0-9a-f]{32}", get(bad).headers["X-Request-ID"]), bad
+        time.sleep(0.2)
+        assert "rid=lb-0a1b-2c3d upstream=127.0.0.1:" in trusting.access_log()
+    finally:
+        trusting.stop()
 
 
 def test_secure_cookies_for_the_staff_console(front):
@@ -235,7 +311,7 @@ def test_secure_cookies_for_the_staff_console(front):
 def test_static_files_are_served_by_nginx(front):
     response = front.request("GET", "/static/admin/css/base.css")
     assert response.status == 200 and response.headers["Content-Type"].startswith("text/css")
-    assert "max-age=604800" in response.headers["Cache-Control"]  # nginx's location, not WhiteNoise's
+    assert response.headers.get_all("Cache-Control") == ["public, max-age=604800"]  # one header, nginx's
     missing = front.request("GET", "/static/no/such/file.css")
     assert missing.status == 404 and missing.json()["error"] == "not_found"
 
@@ -317,6 +393,15 @@ def test_gunicorn_down_is_a_json_502(front):
         dead.stop()
     assert response.status == 502 and response.headers["Content-Type"].startswith("application/json")
     assert json.loads(body)["error"] == "service_unavailable"
+    assert response.headers["Retry-After"] == "5" and response.headers["X-Request-ID"]
+
+
+def test_every_unavailable_answer_of_nginx_says_when_to_retry():
+    """503 and 504 need an overloaded or hung upstream to provoke; their config is the 502's."""
+    conf = (ROOT / "deploy" / "nginx" / "json-errors.conf").read_text()
+    for code in ("502", "503", "504"):
+        block = conf.split(f"location = /_errors/{code} {{", 1)[1].split("}", 1)[0]
+        assert "add_header Retry-After 5 always;" in block, code
 
 
 def _slow_client(port: int, context: ssl.SSLContext, kind: str) -> ssl.SSLSocket:

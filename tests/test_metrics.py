@@ -148,8 +148,18 @@ def test_counts_are_summed_over_workers_and_survive_a_killed_worker():
         before_kill = _scrape(metrics_port)
         os.kill(sorted(workers)[0], signal.SIGKILL)
         wait_for(lambda: len(set(server.worker_pids()) - workers) == 1, seconds=20, what="a new worker")
+        [new_worker] = set(server.worker_pids()) - workers
+        wait_for(
+            lambda: glob.glob(f"{metrics_dir}/gauge_livesum_{new_worker}.db"),
+            seconds=30,
+            what="the new worker's live values",
+        )
         after_kill = _scrape(metrics_port)
         public = http("GET", f"{server.url}/metrics")
+        elsewhere = [
+            http("GET", f"http://127.0.0.1:{metrics_port}{path}")[0]
+            for path in ("/", "/metrics/", "/metricsx", "/favicon.ico", "/healthz")
+        ]
     finally:
         server.stop()
         shutil.rmtree(metrics_dir, ignore_errors=True)
@@ -168,3 +178,7 @@ def test_counts_are_summed_over_workers_and_survive_a_killed_worker():
         == issued
     )
     assert public[0] == 404 and public[1]["error"] == "not_found"  # the public app has no /metrics
+    assert elsewhere == [404] * 5  # the listener answers /metrics only
+    # Live values: 2 workers before the kill and after it (child_exit dropped the dead one's).
+    assert _sample(before_kill, "bfluence_workers") == 2
+    assert _sample(after_kill, "bfluence_workers") == 2

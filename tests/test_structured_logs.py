@@ -55,7 +55,7 @@ def json_lines(stream: io.StringIO) -> list[dict]:
 def test_production_logging_is_json_with_the_redaction_filter(settings):
     assert settings.LOG_FORMAT == "json"
     assert settings.LOGGING["formatters"]["structured"]["()"] == "bfluence.log_format.JsonLogFormatter"
-    assert settings.LOGGING["handlers"]["console"]["filters"] == ["redact_credentials"]
+    assert settings.LOGGING["handlers"]["console"]["filters"] == ["request_id", "redact_credentials"]
 
 
 @pytest.mark.django_db
