@@ -23,6 +23,7 @@ class AppSettings:
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...]
     console_password_window: timedelta
     console_time_zone: str
+    audit_export: str
 
 
 @lru_cache(maxsize=1)
@@ -40,6 +41,7 @@ def app_settings() -> AppSettings:
         trusted_proxies=tuple(own.get("TRUSTED_PROXIES", ())),
         console_password_window=own["CONSOLE_PASSWORD_WINDOW"],
         console_time_zone=own["CONSOLE_TIME_ZONE"],
+        audit_export=own.get("AUDIT_EXPORT", ""),
     )
 
 
