@@ -10,9 +10,15 @@ scrubs it), so neither does the line.
 import json
 import logging
 import os
+from collections.abc import Iterable
+from datetime import datetime
+from ipaddress import ip_address
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 
 from audit.models import AuditEvent
 from bfluence.conf import app_settings
@@ -72,3 +78,52 @@ def _append(path: str, data: bytes) -> None:
             raise OSError(f"short write: {written} of {len(data)} bytes")
     except OSError as error:
         logger.error("audit export failed", extra={"path": path, "error": str(error)})
+
+
+def audit_export_parse(lines: Iterable[str], *, since: datetime) -> list[dict[str, Any]]:
+    """The exported rows that occurred at or after ``since``, validated, in the order they occurred.
+
+    Every line is checked before any is used, so a damaged export is refused whole with the number of
+    the first bad line (``ValidationError``), never half applied.
+    """
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = _exported_row(line)
+        except ValueError as error:
+            raise ValidationError(
+                _("Line %(number)d of the audit export is not an audit row: %(error)s")
+                % {"number": number, "error": error}
+            ) from error
+        if row["occurred_at"] >= since:
+            rows.append(row)
+    return sorted(rows, key=lambda row: (row["occurred_at"], row["id"] or 0))
+
+
+_LENGTHS = {"event_type": 40, "actor_type": 20, "actor": 200, "client_id": 100, "jti": 64}
+
+
+def _exported_row(line: str) -> dict[str, Any]:
+    """One line back into the row's values; ``ValueError`` saying what is wrong."""
+    row = json.loads(line)  # json.JSONDecodeError is a ValueError
+    if not isinstance(row, dict) or set(row) != set(FIELDS):
+        raise ValueError("expected a JSON object with the fields " + ", ".join(FIELDS))
+    for name, limit in _LENGTHS.items():
+        if not isinstance(row[name], str) or len(row[name]) > limit:
+            raise ValueError(f"{name} must be a string of at most {limit} characters")
+    if row["event_type"] not in AuditEvent.EventType.values:
+        raise ValueError(f"unknown event_type {row['event_type'][:40]!r}")
+    for name in ("id", "community_id"):
+        if row[name] is not None and (not isinstance(row[name], int) or isinstance(row[name], bool)):
+            raise ValueError(f"{name} must be an integer or null")
+    if not isinstance(row["details"], dict):
+        raise ValueError("details must be a JSON object")
+    if row["source_ip"] is not None:
+        row["source_ip"] = str(ip_address(row["source_ip"]))  # ValueError when not an address
+    occurred_at = parse_datetime(row["occurred_at"]) if isinstance(row["occurred_at"], str) else None
+    if occurred_at is None or occurred_at.tzinfo is None:
+        raise ValueError("occurred_at must be an ISO 8601 time with its offset")
+    row["occurred_at"] = occurred_at
+    return row

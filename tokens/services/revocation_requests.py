@@ -10,7 +10,7 @@ from audit.models import AuditEvent
 from audit.services import Actor, audit_record, log_auth_decision
 from bfluence.scrub import scrub
 from clients.models import ClientSecret
-from clients.services import SecretRotation
+from clients.services import SecretRotation, secrets_ended
 from communities.models import Community
 from tokens.models import RevocationRequest
 from tokens.services.lifecycle import community_rotate_secret
@@ -43,9 +43,10 @@ def _revocation_request_open(*, community: Community, reason: str, actor: Actor)
     # The community row first, as every cut-off (clients.services.client_still_entitled).
     community = Community.objects.select_for_update().get(pk=community.pk)
     now = timezone.now()
-    suspended = (
-        ClientSecret.objects.filter(community=community).exclude(valid_until__lte=now).update(valid_until=now)
-    )
+    current = list(ClientSecret.objects.filter(community=community).exclude(valid_until__lte=now))
+    suspended = ClientSecret.objects.filter(pk__in=[secret.pk for secret in current]).update(valid_until=now)
+    for secret in current:
+        secret.valid_until = now
     revoked = tokens_revoke_all(
         community=community,
         actor=actor,
@@ -63,7 +64,12 @@ def _revocation_request_open(*, community: Community, reason: str, actor: Actor)
         event_type=Event.REVOCATION_REQUEST_OPENED,
         actor=actor,
         community=community,
-        details={"request_id": request.pk, "tokens_revoked": revoked, "secrets_suspended": suspended},
+        details={
+            "request_id": request.pk,
+            "tokens_revoked": revoked,
+            "secrets_suspended": suspended,
+            "secrets_ended": secrets_ended(current),
+        },
     )
     return request
 
