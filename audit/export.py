@@ -107,23 +107,34 @@ _LENGTHS = {"event_type": 40, "actor_type": 20, "actor": 200, "client_id": 100, 
 
 def _exported_row(line: str) -> dict[str, Any]:
     """One line back into the row's values; ``ValueError`` saying what is wrong."""
-    row = json.loads(line)  # json.JSONDecodeError is a ValueError
+    try:
+        row = json.loads(line)
+    except ValueError as error:
+        raise ValueError(_("not valid JSON (%(error)s)") % {"error": error}) from error
     if not isinstance(row, dict) or set(row) != set(FIELDS):
-        raise ValueError("expected a JSON object with the fields " + ", ".join(FIELDS))
+        raise ValueError(
+            _("expected a JSON object with the fields %(fields)s") % {"fields": ", ".join(FIELDS)}
+        )
     for name, limit in _LENGTHS.items():
         if not isinstance(row[name], str) or len(row[name]) > limit:
-            raise ValueError(f"{name} must be a string of at most {limit} characters")
+            raise ValueError(
+                _("%(field)s must be a string of at most %(limit)d characters")
+                % {"field": name, "limit": limit}
+            )
     if row["event_type"] not in AuditEvent.EventType.values:
-        raise ValueError(f"unknown event_type {row['event_type'][:40]!r}")
+        raise ValueError(_("unknown event_type %(value)r") % {"value": row["event_type"][:40]})
     for name in ("id", "community_id"):
         if row[name] is not None and (not isinstance(row[name], int) or isinstance(row[name], bool)):
-            raise ValueError(f"{name} must be an integer or null")
+            raise ValueError(_("%(field)s must be an integer or null") % {"field": name})
     if not isinstance(row["details"], dict):
-        raise ValueError("details must be a JSON object")
+        raise ValueError(_("details must be a JSON object"))
     if row["source_ip"] is not None:
-        row["source_ip"] = str(ip_address(row["source_ip"]))  # ValueError when not an address
+        try:
+            row["source_ip"] = str(ip_address(row["source_ip"]))
+        except ValueError as error:
+            raise ValueError(_("source_ip must be an IP address or null")) from error
     occurred_at = parse_datetime(row["occurred_at"]) if isinstance(row["occurred_at"], str) else None
     if occurred_at is None or occurred_at.tzinfo is None:
-        raise ValueError("occurred_at must be an ISO 8601 time with its offset")
+        raise ValueError(_("occurred_at must be an ISO 8601 time with its offset"))
     row["occurred_at"] = occurred_at
     return row

@@ -191,10 +191,10 @@ def test_a_reactivation_after_the_deactivation_stands(api, backup, export_file):
 @pytest.mark.parametrize(
     "line, message",
     [
-        ("{not json", "Line 2"),
-        ("[1, 2]", "Line 2"),
-        (json.dumps({"id": 1}), "fields"),
-        ('{"id": 1, "occurred_at": "yesterday"}', "Line 2"),
+        ("{not json", "linha 2"),
+        ("[1, 2]", "linha 2"),
+        (json.dumps({"id": 1}), "campos"),
+        ('{"id": 1, "occurred_at": "yesterday"}', "linha 2"),
     ],
 )
 def test_a_damaged_export_is_refused_whole_with_the_line_number(export_file, line, message, tmp_path):
@@ -241,17 +241,17 @@ def test_a_row_with_a_bad_field_is_refused(tmp_path, field, value):
     }
     events = tmp_path / "events.jsonl"
     events.write_text(json.dumps(row) + "\n")
-    with pytest.raises(CommandError, match="Line 1"):
+    with pytest.raises(CommandError, match="linha 1"):
         call_command("post_restore", "--events", str(events), "--since", "2000-01-01")
     assert AuditEvent.objects.count() == 0
 
 
 @pytest.mark.django_db
 def test_a_missing_file_and_a_bad_since_are_clear_errors(tmp_path):
-    with pytest.raises(CommandError, match="Cannot read the audit export"):
+    with pytest.raises(CommandError, match="Não foi possível ler a exportação de auditoria"):
         call_command("post_restore", "--events", str(tmp_path / "nope.jsonl"), "--since", "2026-01-01")
     (tmp_path / "binary.jsonl").write_bytes(b"\xff\xfe\x00")
-    with pytest.raises(CommandError, match="Cannot read the audit export"):
+    with pytest.raises(CommandError, match="Não foi possível ler a exportação de auditoria"):
         call_command("post_restore", "--events", str(tmp_path / "binary.jsonl"), "--since", "2026-01-01")
     (tmp_path / "empty.jsonl").write_text("")
     with pytest.raises(CommandError, match="ISO 8601"):
@@ -284,4 +284,4 @@ def test_the_command_exits_non_zero_without_a_traceback(tmp_path):
         timeout=120,
     )
     assert result.returncode != 0
-    assert "Line 1" in result.stderr and "Traceback" not in result.stderr
+    assert "linha 1" in result.stderr and "Traceback" not in result.stderr

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -138,13 +138,14 @@ def _revoke_one(row: Row, community_pk: int) -> int:
     return _revoke_records(IssuedToken.objects.filter(pk=row["jti"], community_id=community_pk), row)
 
 
-def _revoke_records(tokens, row: Row) -> int:
+def _revoke_records(tokens: QuerySet[IssuedToken], row: Row) -> int:
     reason = row["details"].get("reason")
-    return tokens.filter(revoked_at__isnull=True).update(
+    updated: int = tokens.filter(revoked_at__isnull=True).update(
         revoked_at=row["occurred_at"],
         revoked_by=f"{row['actor_type']}:{row['actor']}"[:200],
         revocation_reason=(reason if isinstance(reason, str) else "")[:500],
     )
+    return updated
 
 
 def _retire_key(row: Row, community_pk: int) -> int:
