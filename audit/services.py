@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from audit.export import audit_export_on_commit
 from audit.models import AuditEvent
 from bfluence import metrics
 from bfluence.scrub import SECRET_PREFIX, scrub, scrub_value
@@ -75,8 +76,9 @@ def audit_record(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Write one audit row (an INSERT, never an UPDATE). Free text in ``details`` (reasons, names) is
-    scrubbed of secrets and tokens."""
-    return AuditEvent.objects.create(
+    scrubbed of secrets and tokens. Once the transaction commits, the row is also appended to
+    ``AUDIT_EXPORT`` (audit/export.py)."""
+    event = AuditEvent.objects.create(
         event_type=event_type,
         actor_type=actor.kind,
         actor=scrub(actor.name)[:200],
@@ -86,6 +88,8 @@ def audit_record(
         source_ip=source_ip or actor.source_ip,
         details=scrub_value(details or {}),
     )
+    audit_export_on_commit(event)
+    return event
 
 
 _decisions = logging.getLogger("bfluence.auth")

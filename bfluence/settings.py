@@ -129,8 +129,17 @@ try:
 except (zoneinfo.ZoneInfoNotFoundError, ValueError):
     _fail(f"CONSOLE_TIME_ZONE {CONSOLE_TIME_ZONE!r} is not a known time zone (e.g. America/Sao_Paulo).")
 
+# Every audit row is also appended to this file as one JSON line once its transaction commits (log
+# shipping, and what `post_restore` re-applies after a database restore). Empty: no export.
+AUDIT_EXPORT = env.str("AUDIT_EXPORT", default="")
+if AUDIT_EXPORT and not Path(AUDIT_EXPORT).is_absolute():
+    _fail(
+        f"AUDIT_EXPORT must be an absolute path (e.g. /var/lib/bfluence/audit.jsonl), not {AUDIT_EXPORT!r}."
+    )
+
 # The project's own knobs; read through bfluence.conf.app_settings().
 BFLUENCE = {
+    "AUDIT_EXPORT": AUDIT_EXPORT,
     "CONSOLE_PASSWORD_WINDOW": CONSOLE_PASSWORD_WINDOW,
     "CONSOLE_TIME_ZONE": CONSOLE_TIME_ZONE,
     "PERMISSION_CATALOGUE": env.list("PERMISSION_CATALOGUE", default=["bflus:read", "bflus:write"]),

@@ -338,8 +338,8 @@ def manage(*args: str, **env: str) -> str:
     return result.stdout
 
 
-def self_signed_certificate(directory: str) -> tuple[str, str]:
-    """A throw-away certificate for 127.0.0.1 and localhost; (certificate, key) paths."""
+def self_signed_certificate(directory: str, names: str = "IP:127.0.0.1,DNS:localhost") -> tuple[str, str]:
+    """A throw-away certificate for ``names`` (127.0.0.1 and localhost); (certificate, key) paths."""
     cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
     subprocess.run(
         [
@@ -360,7 +360,7 @@ def self_signed_certificate(directory: str) -> tuple[str, str]:
             "-out",
             cert,
             "-addext",
-            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            f"subjectAltName={names}",
         ],
         check=True,
         capture_output=True,

@@ -170,3 +170,68 @@ def test_unknown_log_format_stops_start_up():
 def test_text_log_format_starts():
     result = _manage_check(LOG_FORMAT="text")
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.django_db
+def test_revoke_writes_one_decision_line_with_the_jti(api, acme, log_output):
+    from tests.conftest import issue_token
+    from tests.test_partner_endpoints import jti_of
+
+    token = issue_token(api, acme)
+    log_output.truncate(0), log_output.seek(0)
+
+    response = api.post(
+        "/auth/revoke",
+        {"client_id": "acme", "client_secret": acme.client_secret, "token": token},
+        format="json",
+        REMOTE_ADDR="203.0.113.9",
+    )
+
+    assert response.status_code == 200
+    [decision] = [entry for entry in json_lines(log_output) if entry["logger"] == "bfluence.auth"]
+    assert decision["outcome"] == "revoked" and decision["client_id"] == "acme"
+    assert decision["jti"] == jti_of(token) and decision["ip"] == "203.0.113.9"
+    assert acme.client_secret not in log_output.getvalue() and token not in log_output.getvalue()
+
+
+@pytest.mark.django_db
+def test_revoking_a_token_that_is_not_yours_is_a_logged_decision_too(api, acme, log_output):
+    response = api.post(
+        "/auth/revoke",
+        {"client_id": "acme", "client_secret": acme.client_secret, "token": TOKEN},
+        format="json",
+    )
+
+    assert response.status_code == 200
+    [decision] = [entry for entry in json_lines(log_output) if entry["logger"] == "bfluence.auth"]
+    assert decision["outcome"] == "revoke_ignored" and decision["client_id"] == "acme"
+    assert decision["reason"] == "not_this_clients_token" and decision["jti"] is None
+
+
+@pytest.mark.django_db
+def test_compromise_report_writes_one_decision_line(api, acme, log_output):
+    response = api.post(
+        "/auth/revocation-requests",
+        {"client_id": "acme", "client_secret": acme.client_secret, "reason": "laptop stolen"},
+        format="json",
+        REMOTE_ADDR="203.0.113.10",
+    )
+
+    assert response.status_code == 202
+    [decision] = [entry for entry in json_lines(log_output) if entry["logger"] == "bfluence.auth"]
+    assert decision["outcome"] == "revocation_requested" and decision["client_id"] == "acme"
+    assert decision["ip"] == "203.0.113.10" and decision["level"] == "INFO"
+    assert acme.client_secret not in log_output.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_refused_compromise_report_is_logged_as_denied(api, acme, log_output):
+    response = api.post(
+        "/auth/revocation-requests",
+        {"client_id": "acme", "client_secret": "bfl_sk_" + "x" * 40, "reason": "laptop stolen"},
+        format="json",
+    )
+
+    assert response.status_code == 401
+    [decision] = [entry for entry in json_lines(log_output) if entry["logger"] == "bfluence.auth"]
+    assert decision["outcome"] == "denied" and decision["client_id"] == "acme"

@@ -29,6 +29,7 @@ from clients.services.secrets import (
     secret_expire_previous,
     secret_grace_window_end,
     secret_rotate,
+    secrets_ended,
 )
 
 __all__ = [
@@ -58,5 +59,6 @@ __all__ = [
     "secret_expire_previous",
     "secret_grace_window_end",
     "secret_rotate",
+    "secrets_ended",
     "used_jtis_purge",
 ]

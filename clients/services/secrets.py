@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -27,6 +28,15 @@ class SecretRotation:
     older_secrets_stopped: int = 0
     #: Live tokens revoked with it (tokens.services.community_rotate_secret), else 0.
     tokens_revoked: int = 0
+
+
+def secrets_ended(secrets: list[ClientSecret]) -> list[dict[str, Any]]:
+    """Which secrets a cut-off ended, and until when each works, for its audit row: what
+    ``post_restore`` re-applies after a database restore undid the change (never a digest or a hint)."""
+    return [
+        {"id": secret.pk, "valid_until": secret.valid_until.isoformat() if secret.valid_until else None}
+        for secret in secrets
+    ]
 
 
 @transaction.atomic
@@ -67,7 +77,9 @@ def secret_rotate(
         old.save(update_fields=["valid_until"])
     secret = crypto.generate_secret()
     stored = crypto.digest_secret(secret)
-    ClientSecret.objects.create(community=community, hint=stored.hint, salt=stored.salt, digest=stored.digest)
+    created = ClientSecret.objects.create(
+        community=community, hint=stored.hint, salt=stored.salt, digest=stored.digest
+    )
     audit_record(
         event_type=Event.SECRET_ROTATED,
         actor=actor,
@@ -76,6 +88,8 @@ def secret_rotate(
             "hint": stored.hint,
             "grace_seconds": int(grace.total_seconds()),
             "reason": reason,
+            "secret_id": created.pk,
+            "secrets_ended": secrets_ended(valid),
         },
     )
     return SecretRotation(
@@ -110,11 +124,13 @@ def secret_expire_previous(*, community: Community, actor: Actor, reason: str = 
     )
     previous = [secret.pk for secret in valid[1:]]
     stopped = ClientSecret.objects.filter(pk__in=previous).update(valid_until=now)
+    for secret in valid[1:]:
+        secret.valid_until = now
     if stopped:
         audit_record(
             event_type=Event.SECRET_EXPIRED,
             actor=actor,
             community=community,
-            details={"secrets_stopped": stopped, "reason": reason},
+            details={"secrets_stopped": stopped, "reason": reason, "secrets_ended": secrets_ended(valid[1:])},
         )
     return stopped

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.models import AuditEvent
-from audit.services import Actor, audit_record
+from audit.services import Actor, audit_record, log_auth_decision
 from bfluence.conf import app_settings
 from bfluence.scrub import scrub
 from clients.services import used_jtis_purge
@@ -31,20 +31,33 @@ def _revoke_queryset(queryset: QuerySet[IssuedToken], *, actor: Actor, reason: s
     )
 
 
-@transaction.atomic
 def token_revoke_presented(*, community: Community, raw_token: str, actor: Actor) -> bool:
-    """RFC 7009: revoke the presented token if it is this community's. Never another's."""
+    """RFC 7009: revoke the presented token if it is this community's. Never another's.
+
+    The decision is logged like every other (``bfluence.auth``): ``revoked`` with the jti, or
+    ``revoke_ignored`` for a token that is unknown, invalid, another community's or already revoked.
+    """
     claims = decode_ignoring_expiry(raw_token)
-    if claims is None or claims.get("community") != community.client_id:
-        return False
-    return bool(
-        tokens_revoke(
-            community=community,
-            jtis=[str(claims["jti"])],
-            actor=actor,
-            reason=_("revoked by the partner (RFC 7009)"),
+    own = claims is not None and claims.get("community") == community.client_id
+    jti = str(claims["jti"]) if own and claims is not None else ""
+    with transaction.atomic():
+        revoked = bool(
+            own
+            and tokens_revoke(
+                community=community,
+                jtis=[jti],
+                actor=actor,
+                reason=_("revoked by the partner (RFC 7009)"),
+            )
         )
+    log_auth_decision(
+        outcome="revoked" if revoked else "revoke_ignored",
+        reason="" if revoked else ("already_revoked_or_unknown" if own else "not_this_clients_token"),
+        client_id=community.client_id,
+        jti=jti,
+        source_ip=actor.source_ip,
     )
+    return revoked
 
 
 @transaction.atomic

@@ -7,10 +7,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.models import AuditEvent
-from audit.services import Actor, audit_record
+from audit.services import Actor, audit_record, log_auth_decision
 from bfluence.scrub import scrub
 from clients.models import ClientSecret
-from clients.services import SecretRotation
+from clients.services import SecretRotation, secrets_ended
 from communities.models import Community
 from tokens.models import RevocationRequest
 from tokens.services.lifecycle import community_rotate_secret
@@ -19,7 +19,6 @@ from tokens.services.revocation import tokens_revoke_all
 Event = AuditEvent.EventType
 
 
-@transaction.atomic
 def revocation_request_open(*, community: Community, reason: str, actor: Actor) -> RevocationRequest:
     """ "Our credentials are compromised" (SPEC §2.7): stop every current secret and every token now, and
     queue the request for staff.
@@ -27,14 +26,27 @@ def revocation_request_open(*, community: Community, reason: str, actor: Actor) 
     Whoever holds the leaked secret must not mint one more token, so every secret valid now is
     suspended, for good: its validity ends now, and nothing ever extends a secret's validity again (a
     later rotation gives a grace window only to secrets still valid). Staff hand over a new secret.
+    Once committed, the decision is logged like every other (``bfluence.auth``).
     """
+    request = _revocation_request_open(community=community, reason=reason, actor=actor)
+    log_auth_decision(
+        outcome="revocation_requested",
+        client_id=community.client_id,
+        source_ip=actor.source_ip,
+    )
+    return request
+
+
+@transaction.atomic
+def _revocation_request_open(*, community: Community, reason: str, actor: Actor) -> RevocationRequest:
     reason = scrub(reason)  # people paste the leaked secret or token as evidence
     # The community row first, as every cut-off (clients.services.client_still_entitled).
     community = Community.objects.select_for_update().get(pk=community.pk)
     now = timezone.now()
-    suspended = (
-        ClientSecret.objects.filter(community=community).exclude(valid_until__lte=now).update(valid_until=now)
-    )
+    current = list(ClientSecret.objects.filter(community=community).exclude(valid_until__lte=now))
+    suspended = ClientSecret.objects.filter(pk__in=[secret.pk for secret in current]).update(valid_until=now)
+    for secret in current:
+        secret.valid_until = now
     revoked = tokens_revoke_all(
         community=community,
         actor=actor,
@@ -52,7 +64,12 @@ def revocation_request_open(*, community: Community, reason: str, actor: Actor) 
         event_type=Event.REVOCATION_REQUEST_OPENED,
         actor=actor,
         community=community,
-        details={"request_id": request.pk, "tokens_revoked": revoked, "secrets_suspended": suspended},
+        details={
+            "request_id": request.pk,
+            "tokens_revoked": revoked,
+            "secrets_suspended": suspended,
+            "secrets_ended": secrets_ended(current),
+        },
     )
     return request
 
