@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network
+from typing import Literal
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -20,7 +21,7 @@ class AppSettings:
     leeway_seconds: int
     access_token_lifetime: timedelta
     max_request_body_bytes: int
-    trusted_proxies: tuple[IPv4Network | IPv6Network | str, ...]  # bfluence.source_ip.Proxy
+    trusted_proxies: tuple[IPv4Network | IPv6Network | Literal["unix"], ...]  # bfluence.source_ip.Proxy
     throttle_ipv6_prefix: int
     console_password_window: timedelta
     console_time_zone: str
