@@ -396,7 +396,8 @@ class Nginx:
         ports = upstream_ports or [upstream_port]
         upstreams = " ".join(f"server 127.0.0.1:{port};" for port in ports)
         self.dir = tempfile.mkdtemp(prefix="bfluence-nginx-")
-        self.cert, key = self_signed_certificate(self.dir)
+        # The site's own name too: the README's load check reaches it by that name (--resolve).
+        self.cert, key = self_signed_certificate(self.dir, "IP:127.0.0.1,DNS:localhost,DNS:api.example.com")
         self.https_port, self.http_port = free_port(), free_port()
         self.https_url, self.http_url = (
             f"https://127.0.0.1:{self.https_port}",

@@ -19,7 +19,8 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from clients.models import ClientKey, ClientSecret
 from communities.models import Community
-from tests.conftest import get_bflus, issue_token, make_community
+from communities.services import community_update
+from tests.conftest import TEST_ACTOR, get_bflus, issue_token, make_community
 from tests.keyfactory import private_key, public_pem
 from tokens.models import IssuedToken, RevocationRequest
 
@@ -182,6 +183,32 @@ def test_a_reactivation_after_the_deactivation_stands(api, backup, export_file):
 
     assert Community.objects.get(client_id="globex").is_active
     assert token_status(api, globex) == 200
+
+
+def test_a_tightened_policy_and_a_withdrawn_permission_stand_again(api, backup, export_file):
+    acme = make_community("acme", members={"123": 1500})
+    globex = make_community("globex", permissions=("bflus:read", "bflus:write"), members={"123": 5})
+    since = timezone.now()
+    globex_token = issue_token(api, globex)
+    backup.make()
+    call_command("set_client_auth", "acme", "--allowed-ips", "192.0.2.0/24", stdout=StringIO())
+    community_update(
+        community=Community.objects.get(client_id="globex"),
+        actor=TEST_ACTOR,
+        name="globex community",
+        permissions=["bflus:write"],
+        token_lifetime=None,
+    )
+    assert token_status(api, acme) == 401 and get_bflus(api, globex_token).status_code == 403
+    backup.restore()
+    assert token_status(api, acme) == 200 and get_bflus(api, globex_token).status_code == 200
+
+    result = post_restore(export_file, since)
+
+    assert result["reapplied"] == 2 and result["communities_without_secret"] == []
+    assert token_status(api, acme) == 401  # from 127.0.0.1, outside the allowlist again
+    assert get_bflus(api, globex_token).status_code == 403  # bflus:read withdrawn again
+    assert post_restore(export_file, since)["reapplied"] == 0
 
 
 # --- bad input: a clear error, nothing changed ----------------------------------------------------------

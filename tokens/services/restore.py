@@ -4,8 +4,9 @@ export (SPEC §6 ``AUDIT_EXPORT``).
 A restored database is older than the truth: a secret rotated away since the backup works again, a
 revoked token is live again, a retired key or a deactivated community is back. The export holds every
 audit row written since, outside the database. This re-applies every cut-off it records (secrets ended or
-suspended, tokens revoked, keys retired, communities deactivated), puts the audit rows back, and opens a
-revocation request for each community left with no working secret (the secret handed out since the
+suspended, tokens revoked, keys retired, communities deactivated; and the last client-authentication
+policy and permissions it records), puts the audit rows back, and opens a revocation request for each
+community left with no working secret (the secret handed out since the
 backup is gone: staff hand over a new one). Fail closed: a cut-off only ever moves an end earlier, never
 later, and nothing is re-enabled. Running it twice changes nothing more.
 """
@@ -25,7 +26,9 @@ from audit.models import AuditEvent
 from audit.services import Actor, audit_record
 from bfluence.scrub import scrub_value
 from clients.models import ClientKey, ClientSecret
+from clients.services import PolicyChange, client_auth_policy_get, client_auth_policy_set, policy_summary
 from communities.models import Community
+from communities.services import community_update
 from tokens.models import IssuedToken, RevocationRequest
 
 Event = AuditEvent.EventType
@@ -63,6 +66,7 @@ def post_restore(*, rows: list[Row], actor: Actor) -> RestoreReport:
         touched.add(community_pk)
         if reapply(row, community_pk):
             report.reapplied += 1
+    report.reapplied += _restore_last_settings(rows, communities, actor=actor)
     report.audit_rows_imported = _import_missing(rows, communities)
     for community in Community.objects.filter(pk__in=touched).order_by("client_id"):
         if _has_working_secret(community):
@@ -168,6 +172,67 @@ _REAPPLY: dict[str, Callable[[Row, int], int]] = {
     Event.CLIENT_KEY_RETIRED: _retire_key,
     Event.COMMUNITY_DEACTIVATED: _deactivate,
 }
+
+
+def _restore_last_settings(rows: list[Row], communities: dict[int, int], *, actor: Actor) -> int:
+    """A client-authentication policy or permissions changed since the backup: the last word in the
+    export stands again (a tightened policy or a withdrawn permission is a cut-off too). Set through the
+    services, so each is validated and audited; nothing is written when the database already agrees."""
+    policies: dict[int, Row] = {}
+    updates: dict[int, Row] = {}
+    for row in rows:
+        community_pk = communities.get(id(row))
+        if community_pk is None:
+            continue
+        if row["event_type"] == Event.CLIENT_AUTH_POLICY_SET and isinstance(
+            row["details"].get("after"), dict
+        ):
+            policies[community_pk] = row
+        if row["event_type"] == Event.COMMUNITY_UPDATED and _changed_to(row, "permissions") is not None:
+            updates[community_pk] = row
+    changed = 0
+    for community in Community.objects.filter(pk__in=set(policies) | set(updates)).order_by("pk"):
+        if community.pk in policies:
+            changed += _restore_policy(community, policies[community.pk]["details"]["after"], actor)
+        if community.pk in updates:
+            changed += _restore_permissions(
+                community, _changed_to(updates[community.pk], "permissions"), actor
+            )
+    return changed
+
+
+def _changed_to(row: Row, key: str) -> Any:
+    change = row["details"].get(key)
+    return change.get("to") if isinstance(change, dict) else None
+
+
+def _restore_policy(community: Community, after: dict[str, Any], actor: Actor) -> int:
+    if policy_summary(client_auth_policy_get(community=community)) == after:
+        return 0
+    change = PolicyChange(
+        methods=after.get("methods"),
+        dpop=after.get("dpop"),
+        allowed_ips=after.get("allowed_ips"),
+        allowlist_applies_to_api=after.get("allowlist_applies_to_api"),
+    )
+    if not all(isinstance(value, list | str | bool | type(None)) for value in vars(change).values()):
+        return 0
+    client_auth_policy_set(community=community, change=change, actor=actor, reason=_("database restored"))
+    return 1
+
+
+def _restore_permissions(community: Community, permissions: Any, actor: Actor) -> int:
+    if not isinstance(permissions, list) or community.permissions == permissions:
+        return 0
+    community_update(
+        community=community,
+        actor=actor,
+        name=community.name,
+        permissions=[str(code) for code in permissions],
+        token_lifetime=community.token_lifetime,
+        reason=_("database restored"),
+    )
+    return 1
 
 
 def _import_missing(rows: list[Row], communities: dict[int, int]) -> int:
