@@ -14,6 +14,7 @@ The example responses printed as ``# 202 {…}`` comments in shell blocks are ch
 block printed, key for key.
 """
 
+import atexit
 import contextlib
 import io
 import json
@@ -22,6 +23,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -320,20 +322,42 @@ def readme_walkthrough(block: Block, partner: Partner) -> None:
     assert_documented_answers_match(block, output, statuses_shown=True)
 
 
-def operator_commands(block: Block, partner: Partner) -> None:
-    """On a database of its own (a second SQLite file), as an operator's shell runs them from a checkout:
-    ``python3 dev.py manage`` is ``manage.py`` with the checkout's venv, so that is what runs (dev.py would
-    write a .env into the tree)."""
-    database = f"sqlite:///{partner.directory / 'operator.sqlite3'}"
-    env = server_env(DATABASE_URL=database, BFLUENCE_READ_DOTENV="false", BFLUENCE_BASE_URL=partner.url)
-    env["PATH"] = partner.env()["PATH"]
-    for setup in (
-        ["migrate", "--no-input", "-v", "0"],
-        ["create_community", "--client-id", "acme", "--name", "Acme"],
-    ):
+_OPERATOR_DATABASE: dict[str, Path] = {}
+
+
+def operator_env(partner: Partner) -> dict[str, str]:
+    """A database of the operator's own (a second SQLite file, migrated once per run and copied)."""
+    if "template" not in _OPERATOR_DATABASE:
+        directory = tempfile.mkdtemp(prefix="bfluence-operator-")
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        template = Path(directory) / "template.sqlite3"
+        env = server_env(DATABASE_URL=f"sqlite:///{template}", BFLUENCE_READ_DOTENV="false")
         subprocess.run(
-            [sys.executable, "manage.py", *setup], cwd=ROOT, env=env, check=True, capture_output=True
+            [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
         )
+        _OPERATOR_DATABASE["template"] = template
+    database = partner.directory / "operator.sqlite3"
+    shutil.copyfile(_OPERATOR_DATABASE["template"], database)
+    env = server_env(DATABASE_URL=f"sqlite:///{database}", BFLUENCE_READ_DOTENV="false")
+    env["PATH"] = partner.env()["PATH"]
+    return env
+
+
+def operator_commands(block: Block, partner: Partner) -> None:
+    """As an operator's shell runs them from a checkout. ``python3 dev.py manage`` is ``manage.py`` with
+    the checkout's venv and its .env, so that is what runs (dev.py would write a .env into the tree)."""
+    env = operator_env(partner)
+    subprocess.run(
+        [sys.executable, "manage.py", "create_community", "--client-id", "acme", "--name", "Acme"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     code = block.code.replace("python3 dev.py manage", f"{sys.executable} manage.py")
     output = run_shell(Block(**{**block.__dict__, "code": code}), env, ROOT)
     if "--json" in code:
@@ -426,6 +450,23 @@ def test_the_guides_show_the_same_examples_in_both_languages():
         for document in DOCUMENTS[1:]
     )
     assert english == portuguese
+
+
+def test_one_naming_of_the_environment_variables():
+    """The guides, the README and the example client all read BFLUENCE_CLIENT_ID / _SECRET / _BASE_URL."""
+    texts = {name: (ROOT / name).read_text() for name in [*DOCUMENTS, "examples/partner_client.py"]}
+    assert [name for name, text in texts.items() if re.search(r"\bBFL_[A-Z]", text)] == []
+    for name in DOCUMENTS[1:]:
+        assert all(
+            variable in texts[name]
+            for variable in ("BFLUENCE_BASE_URL", "BFLUENCE_CLIENT_ID", "BFLUENCE_CLIENT_SECRET")
+        )
+
+
+def test_the_portuguese_guide_says_segredo():
+    """ "secret" only inside field and variable names (client_secret, secrets_suspended, …)."""
+    text = (ROOT / "docs/guia-do-parceiro.md").read_text()
+    assert re.findall(r"(?<![\w_])secrets?(?![\w_])", text, re.I) == []
 
 
 @pytest.mark.parametrize("block", of_kind("example"), ids=lambda block: block.id)
