@@ -264,7 +264,8 @@ def curl_token(block: Block, partner: Partner) -> None:
 
 
 def example_client(block: Block, partner: Partner) -> None:
-    output = run_shell(block, partner.env(), ROOT)  # examples/partner_client.py, from a clone
+    shutil.copy(ROOT / "examples" / "partner_client.py", partner.directory)  # the reader saved it
+    output = run_shell(block, partner.env(), partner.directory)
     assert re.search(rf"member 123 of {partner.client_id}: 1500 bflus", output), output
 
 
