@@ -188,9 +188,13 @@ COMMANDS = {"serve": serve, "test": test, "check": check, "manage": manage_passt
 
 def main() -> None:
     command, *rest = sys.argv[1:] or ["help"]
-    if command not in COMMANDS:
+    if command in {"help", "-h", "--help"}:
         print(__doc__)
-        sys.exit(0 if command in {"help", "-h", "--help"} else 2)
+        sys.exit(0)
+    if command not in COMMANDS:
+        print(f"unknown command: {command}", file=sys.stderr)
+        print(f"commands: {', '.join(COMMANDS)} (python3 dev.py help explains them)", file=sys.stderr)
+        sys.exit(2)
     COMMANDS[command](rest)
 
 

@@ -8,7 +8,7 @@ from rest_framework import renderers
 from rest_framework.parsers import BaseParser
 
 from bfluence.conf import app_settings
-from bfluence.errors import InvalidRequest, RequestTooLarge
+from bfluence.errors import InvalidRequest, RequestTooLarge, UnsupportedMediaType
 
 
 class JSONUTF8Renderer(renderers.JSONRenderer):
@@ -59,6 +59,14 @@ class StrictJSONParser(BaseParser):
         return data
 
 
+def _refuse_unlabelled_json(raw: bytes) -> None:
+    """A body that looks like JSON but is not labelled as JSON: say which header is missing."""
+    if raw.lstrip()[:1] in (b"{", b"["):
+        raise InvalidRequest(
+            _("The body looks like JSON: send it with the header Content-Type: application/json.")
+        )
+
+
 class BoundedFormParser(BaseParser):
     """``application/x-www-form-urlencoded`` as OAuth 2.0 clients send it.
 
@@ -70,13 +78,21 @@ class BoundedFormParser(BaseParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         raw = _read_bounded(stream)
-        if raw.lstrip()[:1] in (b"{", b"["):
-            # curl -d '{…}' and requests.post(url, data=…) send form's content type by default.
-            raise InvalidRequest(
-                _("The body looks like JSON: send it with the header Content-Type: application/json.")
-            )
+        # curl -d '{…}' and requests.post(url, data=…) send form's content type by default.
+        _refuse_unlabelled_json(raw)
         try:
             form = QueryDict(raw.decode("utf-8"), encoding="utf-8")
         except UnicodeDecodeError as error:
             raise InvalidRequest(_("The form body is not valid UTF-8.")) from error
         return {key: values[0] if len(values) == 1 else values for key, values in form.lists()}
+
+
+class UnlabelledBodyParser(BaseParser):
+    """Last in line: a body with no ``Content-Type`` (``requests.post(url, data=json_text)``) or another
+    one. JSON gets the advice to label it; anything else stays the 415 it always was."""
+
+    media_type = "*/*"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        _refuse_unlabelled_json(_read_bounded(stream))
+        raise UnsupportedMediaType()

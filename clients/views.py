@@ -5,7 +5,7 @@ from django.urls import reverse
 from audit.services import Actor, log_auth_decision
 from bfluence.conf import app_settings
 from bfluence.errors import InvalidClient, RateLimited, ServiceUnavailable
-from bfluence.http import BoundedFormParser, StrictJSONParser
+from bfluence.http import BoundedFormParser, StrictJSONParser, UnlabelledBodyParser
 from bfluence.source_ip import request_source_ip
 from bfluence.text import is_hostile_text_refusal
 from bfluence.views import NoStoreAPIView, issuer_url
@@ -21,7 +21,7 @@ class ClientAuthenticatedView(NoStoreAPIView):
     authentication_classes = ()
     permission_classes = ()
     throttle_classes = (ClientAuthThrottle,)
-    parser_classes = (StrictJSONParser, BoundedFormParser)
+    parser_classes = (StrictJSONParser, BoundedFormParser, UnlabelledBodyParser)
     http_method_names = ["post"]
     # Whether an authenticated request counts against its client_id's THROTTLE_TOKEN_CLIENT.
     counts_against_client_limit = True

@@ -8,7 +8,11 @@ the command line, where shell history and ``ps`` would show them):
 
 Or use it from your code:
 
-    client = BfluenceClient("https://api.bfluence.com", client_id="acme", client_secret=os.environ["BFL_SECRET"])
+    client = BfluenceClient(
+        os.environ["BFLUENCE_BASE_URL"],
+        client_id=os.environ["BFLUENCE_CLIENT_ID"],
+        client_secret=os.environ["BFLUENCE_CLIENT_SECRET"],
+    )
     balance = client.get_bflus("123")          # {"community": "acme", "client": "123", "bflus": 1500, ...}
 
 It fetches a token once and reuses it until shortly before it expires, renews it then, retries once with

@@ -197,7 +197,7 @@ def test_set_client_auth_refuses_bad_input_and_changes_nothing(acme_community, a
 def test_set_client_auth_text_output_mentions_the_api_switch(acme_community):
     out = StringIO()
     call_command("set_client_auth", "acme", "--allowed-ips", "192.0.2.0/24", "--allowlist-api", stdout=out)
-    assert "192.0.2.0/24" in out.getvalue() and "API calls: yes" in out.getvalue()
+    assert "192.0.2.0/24" in out.getvalue() and "chamadas à API: sim" in out.getvalue()
     assert ClientAuthPolicy.objects.get().allowlist_applies_to_api is True
 
 

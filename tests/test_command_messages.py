@@ -43,6 +43,7 @@ def options_of(command: ServiceCommand, name: str) -> list[argparse.Action]:
     own = {
         "help",
         "json",
+        "lang",  # shared by every command: the README says it once
         "version",
         "verbosity",
         "settings",

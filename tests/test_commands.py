@@ -68,7 +68,7 @@ def test_create_community_json_prints_the_secret_once(api):
 def test_create_community_text_output_and_no_permissions_by_default():
     output = run("create_community", "--client-id", "plain", "--name", "Plain", "--token-lifetime", "1h")
     assert "client_secret: bfl_sk_" in output
-    assert "never again" in output
+    assert "nunca mais" in output  # LANGUAGE_CODE: pt-BR
     community = Community.objects.get(client_id="plain")
     assert community.permissions == []
     assert community.token_lifetime == timedelta(hours=1)
@@ -140,7 +140,7 @@ def test_rotate_secret_errors_change_nothing(api, acme, args):
 def test_rotate_secret_text_output():
     make_community("texty")
     output = run("rotate_secret", "texty")
-    assert "client_secret: bfl_sk_" in output and "tokens revoked: 0" in output
+    assert "client_secret: bfl_sk_" in output and "tokens revogados: 0" in output
 
 
 # --- revoke_tokens --------------------------------------------------------------------------------
@@ -180,7 +180,8 @@ def test_revoke_tokens_errors(api, acme, args):
 
 
 def test_revoke_tokens_text_output(acme):
-    assert "0 token(s) of acme revoked" in run("revoke_tokens", "acme", "--all")
+    assert "0 token de acme revogado" in run("revoke_tokens", "acme", "--all")
+    assert "0 tokens of acme revoked" in run("revoke_tokens", "acme", "--all", "--lang", "en")
 
 
 # --- deactivate / reactivate ----------------------------------------------------------------------

@@ -1,10 +1,11 @@
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from audit.services import Actor
 from bfluence.commands import ServiceCommand, duration_argument
 from clients.services import community_create
 
-SECRET_WARNING = "Store it now in the partner's secret store: it is shown once and never again."
+SECRET_WARNING = gettext_lazy("Store it now in the partner's secret store: it is shown once and never again.")
 
 
 def permission_list(text: str) -> list[str]:
@@ -12,23 +13,27 @@ def permission_list(text: str) -> list[str]:
 
 
 class Command(ServiceCommand):
-    help = "Onboard a partner community and print its first client secret (shown once)."
+    help = gettext_noop("Onboard a partner community and print its first client secret (shown once).")
 
     def add_command_arguments(self, parser) -> None:
-        parser.add_argument("--client-id", required=True, help="Public identifier, e.g. acme-hub.")
-        parser.add_argument("--name", required=True, help="Display name.")
+        parser.add_argument(
+            "--client-id", required=True, help=gettext_lazy("Public identifier, e.g. acme-hub.")
+        )
+        parser.add_argument("--name", required=True, help=gettext_lazy("Display name."))
         parser.add_argument(
             "--permissions",
             type=permission_list,
             default=[],
-            help="Comma-separated codes from the catalogue, e.g. bflus:read,bflus:write. "
-            "Without it the community has none, and its tokens can call nothing.",
+            help=gettext_lazy(
+                "Comma-separated codes from the catalogue, e.g. bflus:read,bflus:write. "
+                "Without it the community has none, and its tokens can call nothing."
+            ),
         )
         parser.add_argument(
             "--token-lifetime",
             type=duration_argument,
             default=None,
-            help="A lifetime shorter than the default, e.g. 1h.",
+            help=gettext_lazy("A lifetime shorter than the default, e.g. 1h."),
         )
 
     def run(self, *, client_id, name, permissions, token_lifetime, **options):
@@ -57,11 +62,12 @@ class Command(ServiceCommand):
         }
         text = "\n".join(
             [
-                self.style.SUCCESS(f"Community {community.name!r} created."),
+                self.style.SUCCESS(_("Community %(name)r created.") % {"name": community.name}),
                 f"client_id:     {community.client_id}",
                 f"client_secret: {created.client_secret}",
-                f"permissions:   {', '.join(community.permissions) or '(none)'}",
-                self.style.WARNING(SECRET_WARNING),
+                _("permissions:   %(permissions)s")
+                % {"permissions": ", ".join(community.permissions) or _("(none)")},
+                self.style.WARNING(str(SECRET_WARNING)),
             ]
         )
         return payload, text

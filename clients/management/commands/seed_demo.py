@@ -1,3 +1,6 @@
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, gettext_noop
+
 from audit.services import Actor
 from bfluence.commands import ServiceCommand
 from clients.services import community_seed_demo
@@ -51,13 +54,15 @@ curl -i -X POST {base_url}/auth/revocation-requests -H 'Content-Type: applicatio
 
 
 class Command(ServiceCommand):
-    help = "Create (or refresh) the demo community, its members, and print working credentials and curl."
+    help = gettext_noop(
+        "Create (or refresh) the demo community, its members, and print working credentials and curl."
+    )
 
     def add_command_arguments(self, parser) -> None:
         parser.add_argument(
             "--base-url",
             default="http://127.0.0.1:8000",
-            help="The server the printed curl commands call (default http://127.0.0.1:8000).",
+            help=gettext_lazy("The server the printed curl commands call (default http://127.0.0.1:8000)."),
         )
 
     def run(self, *, base_url, **options):
@@ -66,10 +71,10 @@ class Command(ServiceCommand):
         payload = {"client_id": client_id, "client_secret": demo.client_secret}
         text = "\n".join(
             [
-                self.style.SUCCESS("Demo community ready (members 123, 456 and 789)."),
+                self.style.SUCCESS(_("Demo community ready (members 123, 456 and 789).")),
                 f"client_id:     {client_id}",
                 f"client_secret: {demo.client_secret}",
-                self.style.WARNING("A new secret is made on every run; the previous one stops working."),
+                self.style.WARNING(_("A new secret is made on every run; the previous one stops working.")),
                 "",
                 curl_walkthrough(base_url.rstrip("/"), client_id, demo.client_secret),
             ]

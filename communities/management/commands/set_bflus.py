@@ -2,6 +2,7 @@ import re
 
 from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from audit.services import Actor
 from bfluence.commands import ServiceCommand
@@ -18,12 +19,14 @@ def non_negative_int(text: str) -> int:
 
 
 class Command(ServiceCommand):
-    help = "Set a member's bflus balance (the member is created if new)."
+    help = gettext_noop("Set a member's bflus balance (the member is created if new).")
 
     def add_command_arguments(self, parser) -> None:
-        parser.add_argument("client_id", help="The community's client_id.")
-        parser.add_argument("client", help="The community's own reference for the member, e.g. 123.")
-        parser.add_argument("amount", help="The new balance, a whole number >= 0.")
+        parser.add_argument("client_id", help=gettext_lazy("The community's client_id."))
+        parser.add_argument(
+            "client", help=gettext_lazy("The community's own reference for the member, e.g. 123.")
+        )
+        parser.add_argument("amount", help=gettext_lazy("The new balance, a whole number >= 0."))
 
     def run(self, *, client_id, client, amount, **options):
         bflus = non_negative_int(amount)
@@ -35,5 +38,8 @@ class Command(ServiceCommand):
         )
         return (
             {"community": client_id, "client": member.reference, "bflus": member.bflus},
-            self.style.SUCCESS(f"Member {member.reference} of {client_id} now has {member.bflus} bflus."),
+            self.style.SUCCESS(
+                _("Member %(member)s of %(client_id)s now has %(bflus)s bflus.")
+                % {"member": member.reference, "client_id": client_id, "bflus": member.bflus}
+            ),
         )

@@ -1,29 +1,38 @@
 from datetime import timedelta
 
+from django.utils.translation import gettext_lazy, gettext_noop, ngettext
+
 from audit.services import Actor
 from bfluence.commands import ServiceCommand, duration_argument
 from tokens.services import tokens_purge
 
 
 class Command(ServiceCommand):
-    help = "Delete records of tokens expired longer ago than --older-than (default 30d), in batches."
+    help = gettext_noop(
+        "Delete records of tokens expired longer ago than --older-than (default 30d), in batches."
+    )
 
     def add_command_arguments(self, parser) -> None:
         parser.add_argument(
             "--older-than",
             type=duration_argument,
             default=timedelta(days=30),
-            help="Delete records of tokens expired longer ago than this (default 30d).",
+            help=gettext_lazy("Delete records of tokens expired longer ago than this (default 30d)."),
         )
         parser.add_argument(
             "--batch-size",
             type=int,
             default=5000,
-            help="Rows deleted per transaction (default 5000), so serving goes on meanwhile.",
+            help=gettext_lazy("Rows deleted per transaction (default 5000), so serving goes on meanwhile."),
         )
 
     def run(self, *, older_than, batch_size, **options):
         deleted = tokens_purge(
             older_than=older_than, batch_size=max(1, batch_size), actor=Actor.command("purge_tokens")
         )
-        return {"deleted": deleted}, self.style.SUCCESS(f"{deleted} expired token record(s) deleted.")
+        return {"deleted": deleted}, self.style.SUCCESS(
+            ngettext(
+                "%(count)d expired token record deleted.", "%(count)d expired token records deleted.", deleted
+            )
+            % {"count": deleted}
+        )

@@ -1,3 +1,6 @@
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, gettext_noop
+
 from audit.services import Actor
 from bfluence.commands import ServiceCommand
 from clients.services import client_auth_policy_get, client_key_retire
@@ -19,7 +22,9 @@ def _kid_value_kept_together(args: list[str]) -> list[str]:
 
 
 class Command(ServiceCommand):
-    help = "Retire a partner public key at once: assertions signed with it are refused from now on."
+    help = gettext_noop(
+        "Retire a partner public key at once: assertions signed with it are refused from now on."
+    )
 
     def create_parser(self, prog_name, subcommand, **kwargs):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
@@ -30,16 +35,22 @@ class Command(ServiceCommand):
         return parser
 
     def add_command_arguments(self, parser) -> None:
-        parser.add_argument("client_id", help="The community's client_id.")
-        parser.add_argument("--kid", required=True, help="The key's kid (see add_client_key's output).")
-        parser.add_argument("--reason", default="", help="Why, for the audit trail.")
+        parser.add_argument("client_id", help=gettext_lazy("The community's client_id."))
+        parser.add_argument(
+            "--kid", required=True, help=gettext_lazy("The key's kid (see add_client_key's output).")
+        )
+        parser.add_argument("--reason", default="", help=gettext_lazy("Why, for the audit trail."))
 
     def run(self, *, client_id, kid, reason, **options):
         community = community_get(client_id=client_id)
         key = client_key_retire(
             community=community, kid=kid, reason=reason, actor=Actor.command("remove_client_key")
         )
-        lines = [self.style.SUCCESS(f"Key {key.kid} of {client_id} retired.")]
+        lines = [
+            self.style.SUCCESS(
+                _("Key %(kid)s of %(client_id)s retired.") % {"kid": key.kid, "client_id": client_id}
+            )
+        ]
         policy = client_auth_policy_get(community=community)
         if (
             policy.methods == ["private_key_jwt"]
@@ -47,8 +58,10 @@ class Command(ServiceCommand):
         ):
             lines.append(
                 self.style.WARNING(
-                    "The community now has no active key and client secrets are off: it cannot get tokens "
-                    "until a new key is added (add_client_key)."
+                    _(
+                        "The community now has no active key and client secrets are off: it cannot get tokens "
+                        "until a new key is added (add_client_key)."
+                    )
                 )
             )
         return {"client_id": client_id, "removed": key.kid}, "\n".join(lines)

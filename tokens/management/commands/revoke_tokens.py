@@ -1,5 +1,6 @@
 from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, gettext_noop, ngettext
 
 from audit.services import Actor
 from bfluence.commands import ServiceCommand
@@ -8,20 +9,24 @@ from tokens.services import jtis_not_issued_to, tokens_revoke, tokens_revoke_all
 
 
 class Command(ServiceCommand):
-    help = "Revoke a community's tokens now: all of them, or the listed jtis."
+    help = gettext_noop("Revoke a community's tokens now: all of them, or the listed jtis.")
 
     def add_command_arguments(self, parser) -> None:
-        parser.add_argument("client_id", help="The community's client_id.")
+        parser.add_argument("client_id", help=gettext_lazy("The community's client_id."))
         which = parser.add_mutually_exclusive_group(required=True)
-        which.add_argument("--all", action="store_true", help="Every outstanding token of the community.")
+        which.add_argument(
+            "--all", action="store_true", help=gettext_lazy("Every outstanding token of the community.")
+        )
         which.add_argument(
             "--jti",
             nargs="+",
             metavar="JTI",
-            help="Only these tokens; each must be one issued to this community, else nothing "
-            "is revoked and the command fails.",
+            help=gettext_lazy(
+                "Only these tokens; each must be one issued to this community, else nothing "
+                "is revoked and the command fails."
+            ),
         )
-        parser.add_argument("--reason", default="", help="Why, for the audit trail.")
+        parser.add_argument("--reason", default="", help=gettext_lazy("Why, for the audit trail."))
 
     def run(self, *, client_id, all, jti, reason, **options):
         community = community_get(client_id=client_id)
@@ -39,5 +44,12 @@ class Command(ServiceCommand):
             revoked = tokens_revoke(community=community, jtis=jti, actor=actor, reason=reason)
         return (
             {"client_id": client_id, "revoked": revoked},
-            self.style.SUCCESS(f"{revoked} token(s) of {client_id} revoked."),
+            self.style.SUCCESS(
+                ngettext(
+                    "%(count)d token of %(client_id)s revoked.",
+                    "%(count)d tokens of %(client_id)s revoked.",
+                    revoked,
+                )
+                % {"count": revoked, "client_id": client_id}
+            ),
         )
