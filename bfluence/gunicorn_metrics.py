@@ -51,7 +51,7 @@ def only_metrics(app):
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format, *args) -> None:  # noqa: A002 (the base class's name)
+    def log_message(self, format, *args) -> None:
         pass  # every scrape would be a line on gunicorn's stderr
 
 

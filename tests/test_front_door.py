@@ -251,6 +251,7 @@ def test_request_ids_join_nginx_and_app_lines(front):
 def test_a_trusted_front_proxys_request_id_is_kept(front):
     trusting = Nginx(upstream_port=front.server.port, trusted_front="127.0.0.1")
     try:
+
         def get(request_id: str) -> http.client.HTTPResponse:
             connection = http.client.HTTPSConnection(
                 "127.0.0.1", trusting.https_port, timeout=10, context=trusting.ssl_context()

@@ -4,7 +4,6 @@ deploy/env.example with its default, and in README's "Configuration" table."""
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -57,7 +56,10 @@ def test_secrets_are_read_from_files(tmp_path):
 @pytest.mark.parametrize(
     "overrides, says",
     [
-        ({"JWT_SIGNING_KEY_FILE": "/nonexistent/bfluence-key"}, "set JWT_SIGNING_KEY or JWT_SIGNING_KEY_FILE"),
+        (
+            {"JWT_SIGNING_KEY_FILE": "/nonexistent/bfluence-key"},
+            "set JWT_SIGNING_KEY or JWT_SIGNING_KEY_FILE",
+        ),
         ({"JWT_SIGNING_KEY": None, "JWT_SIGNING_KEY_FILE": "/nonexistent/bfluence-key"}, "cannot read"),
     ],
 )
