@@ -10,7 +10,10 @@ from bfluence import gunicorn_metrics
 from bfluence.source_ip import UNIX_SOCKET, parse_trusted_proxies
 
 # Loopback only: nginx in front buffers slow clients, which sync workers must never wait for
-# (deploy/nginx/bfluence.conf). Never expose gunicorn itself.
+# (deploy/nginx/bfluence.conf). Never expose gunicorn itself. Under systemd the socket is bfluence.socket's,
+# passed in through LISTEN_FDS (gunicorn then binds nothing itself), so a restart never closes it.
+# Nothing is preloaded (no preload_app): on HUP (`systemctl reload`) new workers import the app afresh,
+# and with it every *_FILE secret (bfluence/settings.py).
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 
 # A Unix socket's peer has no address: every partner would share one source IP, so one partner's

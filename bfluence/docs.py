@@ -69,3 +69,5 @@ class SchemaView(_AnswersInRequestedLanguage, SpectacularAPIView):
 
 class DocsView(_AnswersInRequestedLanguage, SpectacularSwaggerView):
     """``GET /api/docs/``: Swagger UI, loading the document in the same language."""
+
+    template_name = "bfluence/swagger_ui.html"  # its inline script and style carry the CSP nonce
