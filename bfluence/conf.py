@@ -24,6 +24,7 @@ class AppSettings:
     throttle_ipv6_prefix: int
     console_password_window: timedelta
     console_time_zone: str
+    audit_failure_retention: timedelta
 
 
 @lru_cache(maxsize=1)
@@ -42,6 +43,7 @@ def app_settings() -> AppSettings:
         throttle_ipv6_prefix=int(own.get("THROTTLE_IPV6_PREFIX", 64)),
         console_password_window=own["CONSOLE_PASSWORD_WINDOW"],
         console_time_zone=own["CONSOLE_TIME_ZONE"],
+        audit_failure_retention=own.get("AUDIT_FAILURE_RETENTION", timedelta(days=90)),
     )
 
 

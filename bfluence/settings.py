@@ -7,6 +7,7 @@ off, and a production start without proper keys stops with a message that says w
 import re
 import secrets
 import zoneinfo
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -103,8 +104,17 @@ try:
 except (zoneinfo.ZoneInfoNotFoundError, ValueError):
     _fail(f"CONSOLE_TIME_ZONE {CONSOLE_TIME_ZONE!r} is not a known time zone (e.g. America/Sao_Paulo).")
 
+# Failed-authentication audit rows of unknown clients are kept this long (purge_audit deletes them).
+try:
+    AUDIT_FAILURE_RETENTION = parse_duration(env.str("AUDIT_FAILURE_RETENTION", default="90d"))
+except ValueError as error:
+    raise ImproperlyConfigured(f"Bfluence cannot start: AUDIT_FAILURE_RETENTION: {error}") from error
+if timedelta(days=1) > AUDIT_FAILURE_RETENTION:
+    _fail("AUDIT_FAILURE_RETENTION must be at least 1d.")
+
 # The project's own knobs; read through bfluence.conf.app_settings().
 BFLUENCE = {
+    "AUDIT_FAILURE_RETENTION": AUDIT_FAILURE_RETENTION,
     "CONSOLE_PASSWORD_WINDOW": CONSOLE_PASSWORD_WINDOW,
     "CONSOLE_TIME_ZONE": CONSOLE_TIME_ZONE,
     "PERMISSION_CATALOGUE": env.list("PERMISSION_CATALOGUE", default=["bflus:read", "bflus:write"]),
@@ -321,6 +331,8 @@ REST_FRAMEWORK = {
         "token_client": _rate("THROTTLE_TOKEN_CLIENT", "60/min"),
         "token_ip": _rate("THROTTLE_TOKEN_IP", "300/min"),
         "token_failures": _rate("THROTTLE_TOKEN_FAILURES", "10/min"),
+        # Not a limit: failed authentications per client_id that get an audit row (clients/limits.py).
+        "token_failures_audited": _rate("AUDIT_FAILURES_PER_CLIENT", "100/hour"),
         "api": _rate("THROTTLE_API", "6000/min"),
     },
 }
