@@ -35,7 +35,6 @@ class AuditEvent(models.Model):
             "audit_failures_purged",
             _("old failed authentications of unknown clients purged"),
         )
-        STAFF_SIGN_IN_BUSY = "staff_sign_in_busy", _("staff sign-in refused: busy")
 
     class ActorType(models.TextChoices):
         STAFF = "staff", _("staff user")

@@ -218,8 +218,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # backend and any number of processes. Locked attempts are refused before the password hasher runs.
 AUTHENTICATION_BACKENDS = [
     "console.signin.StaffSignInGuard",  # axes' check first: a locked account+IP never reaches the hasher
-    "django.contrib.auth.backends.ModelBackend",
+    "console.signin.CappedModelBackend",  # Django's ModelBackend, at most a few hashes at once per process
 ]
+# Password hashes at once per process, for anyone; and more, reserved for known staff (console/signin.py).
+STAFF_SIGNIN_CONCURRENT_HASHES = env.int("STAFF_SIGNIN_CONCURRENT_HASHES", default=2)
+STAFF_SIGNIN_RESERVED_HASHES = env.int("STAFF_SIGNIN_RESERVED_HASHES", default=1)
+if not 1 <= STAFF_SIGNIN_CONCURRENT_HASHES <= 64 or not 0 <= STAFF_SIGNIN_RESERVED_HASHES <= 64:
+    _fail("STAFF_SIGNIN_CONCURRENT_HASHES must be 1–64 and STAFF_SIGNIN_RESERVED_HASHES 0–64.")
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 try:
