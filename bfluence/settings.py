@@ -225,6 +225,8 @@ STAFF_SIGNIN_CONCURRENT_HASHES = env.int("STAFF_SIGNIN_CONCURRENT_HASHES", defau
 STAFF_SIGNIN_RESERVED_HASHES = env.int("STAFF_SIGNIN_RESERVED_HASHES", default=1)
 if not 1 <= STAFF_SIGNIN_CONCURRENT_HASHES <= 64 or not 0 <= STAFF_SIGNIN_RESERVED_HASHES <= 64:
     _fail("STAFF_SIGNIN_CONCURRENT_HASHES must be 1–64 and STAFF_SIGNIN_RESERVED_HASHES 0–64.")
+# ... per gunicorn server when it sets this (gunicorn.conf.py: lock files its workers share); else per process.
+STAFF_SIGNIN_SLOTS_DIR = env.str("STAFF_SIGNIN_SLOTS_DIR", default="")
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 try:

@@ -6,8 +6,11 @@ cache backend and however many processes run. This module only adapts it to the 
 by the project's ``TRUSTED_PROXIES`` rule, a console page for the lockout, and the audit rows.
 """
 
+import fcntl
+import functools
 import hashlib
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -179,42 +182,81 @@ class SignInBusy(Exception):
     failure counted, no audit row), and the caller may try again in a few seconds."""
 
 
+Release = Callable[[], None]
+
+
+class _ProcessPool:
+    """``size`` slots among this process's threads."""
+
+    def __init__(self, size: int) -> None:
+        self._semaphore = threading.BoundedSemaphore(size)
+
+    def try_acquire(self) -> Release | None:
+        return self._semaphore.release if self._semaphore.acquire(blocking=False) else None
+
+
+class _ServerPool:
+    """``size`` slots among every process of one gunicorn server: a ``flock`` on one of ``size`` files in
+    a directory the master made (``STAFF_SIGNIN_SLOTS_DIR``). The kernel drops the lock when the file is
+    closed or its process dies, so a killed worker never keeps a slot."""
+
+    def __init__(self, directory: str, name: str, size: int) -> None:
+        self._paths = [os.path.join(directory, f"{name}-{number}") for number in range(size)]
+
+    def try_acquire(self) -> Release | None:
+        for path in self._paths:
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(descriptor)
+                continue
+            return functools.partial(os.close, descriptor)  # closing it releases the lock
+        return None
+
+
 class HashSlots:
-    """``general`` hashes at once (anyone), plus ``reserved`` more for known staff only, per process.
+    """``general`` hashes at once (anyone), plus ``reserved`` more for known staff only.
 
     A hash costs ~0.3 s of CPU by design; a flood of sign-in attempts from fresh addresses would
-    otherwise hash on every worker at once and take the API's CPU with it. Non-blocking: a full process
-    answers at once instead of queueing attempts.
+    otherwise hash on every worker at once and take the API's CPU with it. Non-blocking: when none is
+    free the attempt is answered at once instead of queueing. Per process (a ``BoundedSemaphore``), or,
+    under gunicorn, per server: its sync workers serve one request each, so the slots are shared among
+    them (``directory``: lock files).
     """
 
-    def __init__(self, *, general: int, reserved: int) -> None:
-        self._general = threading.BoundedSemaphore(general)
-        self._reserved = threading.BoundedSemaphore(reserved) if reserved else None
+    def __init__(self, *, general: int, reserved: int, directory: str = "") -> None:
+        def pool(name: str, size: int) -> _ProcessPool | _ServerPool:
+            return _ServerPool(directory, name, size) if directory else _ProcessPool(size)
+
+        self._general = pool("general", general)
+        self._reserved = pool("reserved", reserved) if reserved else None
 
     @contextmanager
     def slot(self, known_staff: Callable[[], bool]) -> Iterator[None]:
-        if self._general.acquire(blocking=False):
-            held = self._general
-        elif self._reserved is not None and known_staff() and self._reserved.acquire(blocking=False):
-            held = self._reserved
-        else:
+        release = self._general.try_acquire()
+        if release is None and self._reserved is not None and known_staff():
+            release = self._reserved.try_acquire()
+        if release is None:
             raise SignInBusy()
         try:
             yield
         finally:
-            held.release()
+            release()
 
 
 @lru_cache(maxsize=1)
 def hash_slots() -> HashSlots:
     return HashSlots(
-        general=settings.STAFF_SIGNIN_CONCURRENT_HASHES, reserved=settings.STAFF_SIGNIN_RESERVED_HASHES
+        general=settings.STAFF_SIGNIN_CONCURRENT_HASHES,
+        reserved=settings.STAFF_SIGNIN_RESERVED_HASHES,
+        directory=settings.STAFF_SIGNIN_SLOTS_DIR,
     )
 
 
 @receiver(setting_changed)
 def _new_slots(*, setting: str, **kwargs) -> None:
-    if setting in {"STAFF_SIGNIN_CONCURRENT_HASHES", "STAFF_SIGNIN_RESERVED_HASHES"}:
+    if setting.startswith("STAFF_SIGNIN_"):
         hash_slots.cache_clear()
 
 

@@ -11,6 +11,7 @@ without sleeping. PostgreSQL: on SQLite (development) every sign-in in a process
 """
 
 import logging
+import multiprocessing
 import threading
 
 import pytest
@@ -21,11 +22,11 @@ from django.db import connection
 from django.test import Client
 
 from audit.models import AuditEvent
-from console.signin import KNOWN_STAFF_COOKIE
+from console.signin import KNOWN_STAFF_COOKIE, HashSlots, SignInBusy
 
 PASSWORD = "correct-horse-battery-staple-7"
 LOGIN = "/admin/login/?next=/admin/"
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgresql_only")]
+on_postgresql = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgresql_only")]
 
 
 class GatedHasher(MD5PasswordHasher):
@@ -83,6 +84,8 @@ def hash_held():
     assert result == [200]  # judged at last: a wrong password
 
 
+@on_postgresql[0]
+@on_postgresql[1]
 def test_a_flood_gets_busy_at_once_and_nothing_is_counted_or_audited(
     one_slot_and_one_reserved, hash_held, caplog
 ):
@@ -98,6 +101,8 @@ def test_a_flood_gets_busy_at_once_and_nothing_is_counted_or_audited(
     assert [record.getMessage() for record in caplog.records].count("staff sign-in refused: busy") == 5
 
 
+@on_postgresql[0]
+@on_postgresql[1]
 def test_known_staff_sign_in_through_the_reserved_slot(one_slot_and_one_reserved):
     browser = Client()
     assert sign_in(PASSWORD, "2001:db8:5:1::10", browser).status_code == 302  # a normal day
@@ -127,3 +132,40 @@ def test_known_staff_sign_in_through_the_reserved_slot(one_slot_and_one_reserved
     assert held == [200]
     # The slot is free again for everyone.
     assert sign_in("wrong", "198.51.100.11").status_code == 200
+
+
+def test_the_workers_of_one_gunicorn_server_share_the_slots(tmp_path):
+    """Under gunicorn each sync worker serves one request at a time, so a per-process cap would bind
+    nothing: gunicorn.conf.py gives its workers one directory of lock files. Real processes here."""
+    slots = HashSlots(general=2, reserved=1, directory=str(tmp_path))
+    fork = multiprocessing.get_context("fork")
+
+    def in_another_worker(known: bool) -> str:
+        answers = fork.Queue()
+
+        def attempt() -> None:
+            try:
+                with HashSlots(general=2, reserved=1, directory=str(tmp_path)).slot(lambda: known):
+                    answers.put("hashed")
+            except SignInBusy:
+                answers.put("busy")
+
+        worker = fork.Process(target=attempt)
+        worker.start()
+        worker.join(timeout=30)
+        return answers.get(timeout=5)
+
+    with slots.slot(lambda: False), slots.slot(lambda: False):  # this worker holds both general slots
+        assert in_another_worker(known=False) == "busy"
+        assert in_another_worker(known=True) == "hashed"  # the reserved one
+        # With the reserved one taken too, nobody else gets a slot.
+        with slots.slot(lambda: True), pytest.raises(SignInBusy), slots.slot(lambda: True):
+            pass
+    assert in_another_worker(known=False) == "hashed"  # released, for every worker
+
+
+def test_gunicorn_gives_its_workers_a_slots_directory():
+    from pathlib import Path
+
+    config = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
+    assert 'os.environ["STAFF_SIGNIN_SLOTS_DIR"]' in config.read_text()
