@@ -5,6 +5,8 @@ Every value can be overridden by the environment, so one file serves every host.
 
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 from bfluence import gunicorn_metrics
 from bfluence.source_ip import UNIX_SOCKET, parse_trusted_proxies
@@ -62,6 +64,14 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # systemd unit keeps read-only (deploy/systemd/bfluence.service).
 control_socket_disable = True
 
+# Staff sign-in: at most STAFF_SIGNIN_CONCURRENT_HASHES password hashes at once across this server's
+# workers (console/signin.py), by lock files in a directory of this run's own.
+_signin_slots = (
+    "" if os.environ.get("STAFF_SIGNIN_SLOTS_DIR") else tempfile.mkdtemp(prefix="bfluence-signin-")
+)
+if _signin_slots:
+    os.environ["STAFF_SIGNIN_SLOTS_DIR"] = _signin_slots
+
 # Prometheus metrics of all workers together (bfluence/metrics.py), on a listener of their own that the
 # public site never routes to: METRICS_BIND (host:port, loopback by default; empty: no listener).
 metrics_bind = os.environ.get("METRICS_BIND", "127.0.0.1:9808")
@@ -92,5 +102,9 @@ if _metrics:
     def child_exit(server, worker):  # prometheus_client's mark_process_dead
         gunicorn_metrics.worker_gone(worker.pid)
 
-    def on_exit(server):
+
+def on_exit(server):
+    if _signin_slots:
+        shutil.rmtree(_signin_slots, ignore_errors=True)
+    if _metrics:
         gunicorn_metrics.cleanup()

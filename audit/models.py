@@ -31,6 +31,10 @@ class AuditEvent(models.Model):
         STAFF_SIGNED_IN = "staff_signed_in", _("staff signed in")
         STAFF_SIGN_IN_FAILED = "staff_sign_in_failed", _("staff sign-in failed")
         STAFF_LOCKED_OUT = "staff_locked_out", _("staff sign-in locked out")
+        AUDIT_FAILURES_PURGED = (
+            "audit_failures_purged",
+            _("old failed authentications of unknown clients purged"),
+        )
 
     class ActorType(models.TextChoices):
         STAFF = "staff", _("staff user")

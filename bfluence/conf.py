@@ -26,6 +26,7 @@ class AppSettings:
     console_password_window: timedelta
     console_time_zone: str
     audit_export: str
+    audit_failure_retention: timedelta
 
 
 @lru_cache(maxsize=1)
@@ -45,6 +46,7 @@ def app_settings() -> AppSettings:
         console_password_window=own["CONSOLE_PASSWORD_WINDOW"],
         console_time_zone=own["CONSOLE_TIME_ZONE"],
         audit_export=own.get("AUDIT_EXPORT", ""),
+        audit_failure_retention=own.get("AUDIT_FAILURE_RETENTION", timedelta(days=90)),
     )
 
 

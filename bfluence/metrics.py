@@ -20,6 +20,11 @@ TOKENS_ISSUED = Counter("bfluence_tokens_issued", "Access tokens issued.")
 CLIENT_AUTH_FAILURES = Counter(
     "bfluence_client_auth_failures", "Failed client authentications, by reason.", ["reason"]
 )
+UNAUDITED_FAILURES = Counter(
+    "bfluence_client_auth_failures_unaudited",
+    "Failed client authentications past the per-client_id audit cap (AUDIT_FAILURES_PER_CLIENT): "
+    "counted here instead of in the audit trail.",
+)
 BEARER_DECISIONS = Counter(
     "bfluence_bearer_decisions", "Bearer-token decisions on private endpoints.", ["outcome", "reason"]
 )
@@ -68,6 +73,11 @@ def auth_decision(*, kind: str, outcome: str, reason: str) -> None:
 def throttled(scope: str) -> None:
     if enabled():
         THROTTLED.labels(scope).inc()
+
+
+def unaudited_failure() -> None:
+    if enabled():
+        UNAUDITED_FAILURES.inc()
 
 
 def backend_error(backend: str) -> None:

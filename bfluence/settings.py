@@ -7,6 +7,7 @@ off, and a production start without proper keys stops with a message that says w
 import re
 import secrets
 import zoneinfo
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -140,9 +141,18 @@ if AUDIT_EXPORT and not Path(AUDIT_EXPORT).is_absolute():
         f"AUDIT_EXPORT must be an absolute path (e.g. /var/lib/bfluence/audit.jsonl), not {AUDIT_EXPORT!r}."
     )
 
+# Failed-authentication audit rows of unknown clients are kept this long (purge_audit deletes them).
+try:
+    AUDIT_FAILURE_RETENTION = parse_duration(env.str("AUDIT_FAILURE_RETENTION", default="90d"))
+except ValueError as error:
+    raise ImproperlyConfigured(f"Bfluence cannot start: AUDIT_FAILURE_RETENTION: {error}") from error
+if timedelta(days=1) > AUDIT_FAILURE_RETENTION:
+    _fail("AUDIT_FAILURE_RETENTION must be at least 1d.")
+
 # The project's own knobs; read through bfluence.conf.app_settings().
 BFLUENCE = {
     "AUDIT_EXPORT": AUDIT_EXPORT,
+    "AUDIT_FAILURE_RETENTION": AUDIT_FAILURE_RETENTION,
     "CONSOLE_PASSWORD_WINDOW": CONSOLE_PASSWORD_WINDOW,
     "CONSOLE_TIME_ZONE": CONSOLE_TIME_ZONE,
     "PERMISSION_CATALOGUE": env.list("PERMISSION_CATALOGUE", default=["bflus:read", "bflus:write"]),
@@ -263,8 +273,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # backend and any number of processes. Locked attempts are refused before the password hasher runs.
 AUTHENTICATION_BACKENDS = [
     "console.signin.StaffSignInGuard",  # axes' check first: a locked account+IP never reaches the hasher
-    "django.contrib.auth.backends.ModelBackend",
+    "console.signin.CappedModelBackend",  # Django's ModelBackend, at most a few hashes at once per process
 ]
+# Password hashes at once per process, for anyone; and more, reserved for known staff (console/signin.py).
+STAFF_SIGNIN_CONCURRENT_HASHES = env.int("STAFF_SIGNIN_CONCURRENT_HASHES", default=2)
+STAFF_SIGNIN_RESERVED_HASHES = env.int("STAFF_SIGNIN_RESERVED_HASHES", default=1)
+if not 1 <= STAFF_SIGNIN_CONCURRENT_HASHES <= 64 or not 0 <= STAFF_SIGNIN_RESERVED_HASHES <= 64:
+    _fail("STAFF_SIGNIN_CONCURRENT_HASHES must be 1–64 and STAFF_SIGNIN_RESERVED_HASHES 0–64.")
+# ... per gunicorn server when it sets this (gunicorn.conf.py: lock files its workers share); else per process.
+STAFF_SIGNIN_SLOTS_DIR = env.str("STAFF_SIGNIN_SLOTS_DIR", default="")
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 try:
@@ -376,6 +393,8 @@ REST_FRAMEWORK = {
         "token_client": _rate("THROTTLE_TOKEN_CLIENT", "60/min"),
         "token_ip": _rate("THROTTLE_TOKEN_IP", "300/min"),
         "token_failures": _rate("THROTTLE_TOKEN_FAILURES", "10/min"),
+        # Not a limit: failed authentications per client_id that get an audit row (clients/limits.py).
+        "token_failures_audited": _rate("AUDIT_FAILURES_PER_CLIENT", "100/hour"),
         "api": _rate("THROTTLE_API", "6000/min"),
     },
 }

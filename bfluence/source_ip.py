@@ -13,14 +13,13 @@ addresses one by one would give an attacker 2^64 fresh buckets.
 
 import ipaddress
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
-from typing import Literal
 
 Network = IPv4Network | IPv6Network
 Address = IPv4Address | IPv6Address
 # The TRUSTED_PROXIES entry that trusts the peer of a Unix-socket bind (gunicorn's ``unix:…``): that
 # peer has no address (``REMOTE_ADDR`` empty), and it can only be the local proxy that owns the socket.
-UNIX_SOCKET: Literal["unix"] = "unix"
-Proxy = Network | Literal["unix"]
+UNIX_SOCKET = "unix"
+Proxy = Network | str  # a network, or UNIX_SOCKET
 
 
 def parse_trusted_proxies(entries: list[str]) -> tuple[Proxy, ...]:

@@ -7,6 +7,10 @@ Knowing a client_id gives no power over that partner, so what is counted where:
 - ``token_failures``: failed client authentications, per source IP and per client_id + source IP;
 
 (a source IP being an IPv4 address or an IPv6 network: ``bfluence.source_ip.limit_bucket``)
+
+and, never refusing anything, ``token_failures_audited``: failures per client_id that get an audit row
+(beyond it a failure is still counted and refused as usual, and counted in a metric, but not recorded:
+nobody can grow the audit trail of a tenant without bound by naming its client_id).
 - ``token_client``: per client_id, only requests that *authenticated* as that client.
 
 Two cache round trips (one Redis script each): the attempt before the view runs, and the outcome once
@@ -27,6 +31,7 @@ import hashlib
 import itertools
 import threading
 import time
+from collections.abc import Sequence
 
 from rest_framework import settings as drf_settings
 from rest_framework.exceptions import APIException
@@ -155,6 +160,9 @@ class ClientAuthLimits:
                 _Window("token_failures", "token_failures_client_ip", _digest(f"{client_id}\x00{ip}"), now)
             )
         self.failures = [window for window in failures if window.enabled]
+        audited = _Window("token_failures_audited", "token_failures_audited", _digest(client_id or ""), now)
+        self.audit_cap = [audited] if client_id and audited.enabled else []
+        self._failure_audited: bool | None = None
 
     def refused_here(self) -> float | None:
         """Seconds to wait if this process already saw the shared count refuse this caller in the
@@ -170,19 +178,30 @@ class ClientAuthLimits:
         limit."""
         self._count(added=[self.per_ip], read=self.failures)
 
-    def count_failure(self) -> None:
-        """Count a failed authentication; ``RateLimited`` when it went past a limit (no verdict given)."""
-        self._count(added=self.failures, read=[])
+    def count_failure(self) -> bool:
+        """Count a failed authentication (once per request, however often asked); ``RateLimited`` when
+        it went past a limit (no verdict given, and no audit row). True: the failure gets its audit row;
+        False: past ``token_failures_audited`` for this client_id, so a metric counts it instead."""
+        if self._failure_audited is None:
+            tallied = self._count(added=self.failures, read=[], tallied=self.audit_cap)
+            self._failure_audited = all(
+                count <= window.limit for window, count in zip(self.audit_cap, tallied)
+            )
+        return self._failure_audited
 
     def count_success(self, *, client_id: str) -> None:
         """Count an authenticated request against its client_id; ``RateLimited`` over the rate."""
         self._count(added=[_Window("token_client", "token_client", _digest(client_id), self.now)], read=[])
 
-    def _count(self, *, added: list[_Window], read: list[_Window]) -> None:
+    def _count(
+        self, *, added: list[_Window], read: list[_Window], tallied: Sequence[_Window] = ()
+    ) -> list[int]:
+        """Add to ``added`` (refusing past their limits), read ``read`` (refusing at them), add to
+        ``tallied`` (never refusing: their counts are returned), in one cache round trip."""
         added = [window for window in added if window.enabled]
-        if not added and not read:
-            return
-        increments = {window.key: (1, window.duration + 1) for window in added}
+        if not added and not read and not tallied:
+            return []
+        increments = {window.key: (1, window.duration + 1) for window in [*added, *tallied]}
         reads = [window.key for window in read]
         try:
             after, counts = shared_counters(increments, reads)
@@ -195,12 +214,12 @@ class ClientAuthLimits:
         # A count added to is past its limit when above it; one only read, when at it. At its limit, a
         # count refuses every later request of its window: remembered here, bar the per-client_id one
         # (whether a request counts against it is only known once it has authenticated).
-        over = [window for window, count in zip(added, after) if count > window.limit]
+        over = [window for window, count in zip(added, after[: len(added)]) if count > window.limit]
         reached = [window for window, count in zip(read, counts) if count >= window.limit]
         refused = over + reached
         memo = reached + [
             window
-            for window, count in zip(added, after)
+            for window, count in zip(added, after[: len(added)])
             if count >= window.limit and window.scope != "token_client"
         ]
         if memo:
@@ -208,6 +227,7 @@ class ClientAuthLimits:
         if refused:
             metrics.throttled(refused[0].scope)
             raise RateLimited(wait=max(window.ends for window in refused) - self.now)
+        return after[len(added) :]
 
 
 class ClientAuthThrottle(BaseThrottle):

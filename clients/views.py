@@ -11,7 +11,13 @@ from bfluence.text import is_hostile_text_refusal
 from bfluence.views import NoStoreAPIView, issuer_url
 from clients.credentials import client_credentials
 from clients.limits import ClientAuthThrottle
-from clients.services import AuthenticatedClient, ClientAssertion, ClientCredentials, client_authenticate
+from clients.services import (
+    AuthenticatedClient,
+    ClientAssertion,
+    ClientCredentials,
+    client_authenticate,
+    failures_counted_by,
+)
 
 
 class ClientAuthenticatedView(NoStoreAPIView):
@@ -64,9 +70,10 @@ class ClientAuthenticatedView(NoStoreAPIView):
         """Who is calling, then the outcome counted: a failure per IP and client_id + IP (429 instead of
         401 past the limit), a success against the client_id's own limit."""
         try:
-            client = client_authenticate(credentials=credentials, source_ip=request.source_ip)
+            with failures_counted_by(request.client_auth_limits.count_failure):
+                client = client_authenticate(credentials=credentials, source_ip=request.source_ip)
         except InvalidClient:
-            request.client_auth_limits.count_failure()
+            request.client_auth_limits.count_failure()  # counted once: a refusal without a row too
             raise
         self.count_success(request, client)
         return client

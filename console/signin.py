@@ -6,26 +6,37 @@ cache backend and however many processes run. This module only adapts it to the 
 by the project's ``TRUSTED_PROXIES`` rule, a console page for the lockout, and the audit rows.
 """
 
+import fcntl
+import functools
 import hashlib
+import logging
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
+from functools import lru_cache
 
 from axes.backends import AxesStandaloneBackend
 from axes.exceptions import AxesBackendPermissionDenied
 from axes.helpers import get_cool_off
 from axes.signals import user_locked_out
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.core.signals import setting_changed
 from django.db import connection, transaction
 from django.dispatch import receiver
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record
+from bfluence import metrics
 from bfluence.source_ip import request_limit_bucket, request_source_ip
 
 Event = AuditEvent.EventType
@@ -89,7 +100,13 @@ def _claimed_actor(request, username: str | None) -> Actor:
 def _audit_signed_in(sender, request, user, **kwargs) -> None:
     if request is None:
         return
-    audit_record(event_type=Event.STAFF_SIGNED_IN, actor=Actor.staff(user, source_ip=source_ip(request)))
+    # The network it came from (lockout_address), so that later attempts from there count as known staff.
+    audit_record(
+        event_type=Event.STAFF_SIGNED_IN,
+        actor=Actor.staff(user, source_ip=source_ip(request)),
+        details={"source_network": lockout_address(request)},
+    )
+    setattr(request, _SIGNED_IN_AS, user.get_username())
 
 
 @receiver(user_login_failed, dispatch_uid="bfluence-audit-staff-sign-in-failed")
@@ -151,6 +168,143 @@ def one_attempt_at_a_time(username: str, ip: str | None) -> Iterator[None]:
 _process_lock = threading.Lock()
 
 
+# --- at most a few password hashes at once per process, one slot kept for known staff ------------------
+
+_log = logging.getLogger("bfluence.signin")
+_SIGNED_IN_AS = "bfluence_signed_in_as"  # set on the request by a successful sign-in
+KNOWN_STAFF_COOKIE = "bfluence_known_staff"
+_KNOWN_STAFF_SALT = "console.signin.known-staff"
+KNOWN_STAFF_FOR = timedelta(days=90)
+
+
+class SignInBusy(Exception):
+    """No password-hash slot is free in this process: the attempt is answered "busy", not judged (no
+    failure counted, no audit row), and the caller may try again in a few seconds."""
+
+
+Release = Callable[[], None]
+
+
+class _ProcessPool:
+    """``size`` slots among this process's threads."""
+
+    def __init__(self, size: int) -> None:
+        self._semaphore = threading.BoundedSemaphore(size)
+
+    def try_acquire(self) -> Release | None:
+        return self._semaphore.release if self._semaphore.acquire(blocking=False) else None
+
+
+class _ServerPool:
+    """``size`` slots among every process of one gunicorn server: a ``flock`` on one of ``size`` files in
+    a directory the master made (``STAFF_SIGNIN_SLOTS_DIR``). The kernel drops the lock when the file is
+    closed or its process dies, so a killed worker never keeps a slot."""
+
+    def __init__(self, directory: str, name: str, size: int) -> None:
+        self._paths = [os.path.join(directory, f"{name}-{number}") for number in range(size)]
+
+    def try_acquire(self) -> Release | None:
+        for path in self._paths:
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(descriptor)
+                continue
+            return functools.partial(os.close, descriptor)  # closing it releases the lock
+        return None
+
+
+class HashSlots:
+    """``general`` hashes at once (anyone), plus ``reserved`` more for known staff only.
+
+    A hash costs ~0.3 s of CPU by design; a flood of sign-in attempts from fresh addresses would
+    otherwise hash on every worker at once and take the API's CPU with it. Non-blocking: when none is
+    free the attempt is answered at once instead of queueing. Per process (a ``BoundedSemaphore``), or,
+    under gunicorn, per server: its sync workers serve one request each, so the slots are shared among
+    them (``directory``: lock files).
+    """
+
+    def __init__(self, *, general: int, reserved: int, directory: str = "") -> None:
+        def pool(name: str, size: int) -> _ProcessPool | _ServerPool:
+            return _ServerPool(directory, name, size) if directory else _ProcessPool(size)
+
+        self._general = pool("general", general)
+        self._reserved = pool("reserved", reserved) if reserved else None
+
+    @contextmanager
+    def slot(self, known_staff: Callable[[], bool]) -> Iterator[None]:
+        release = self._general.try_acquire()
+        if release is None and self._reserved is not None and known_staff():
+            release = self._reserved.try_acquire()
+        if release is None:
+            raise SignInBusy()
+        try:
+            yield
+        finally:
+            release()
+
+
+@lru_cache(maxsize=1)
+def hash_slots() -> HashSlots:
+    return HashSlots(
+        general=settings.STAFF_SIGNIN_CONCURRENT_HASHES,
+        reserved=settings.STAFF_SIGNIN_RESERVED_HASHES,
+        directory=settings.STAFF_SIGNIN_SLOTS_DIR,
+    )
+
+
+@receiver(setting_changed)
+def _new_slots(*, setting: str, **kwargs) -> None:
+    if setting.startswith("STAFF_SIGNIN_"):
+        hash_slots.cache_clear()
+
+
+def known_staff(request) -> bool:
+    """A signed-in staff member (the sudo prompt), a browser holding the signed cookie a successful
+    sign-in left (90 days), or an address from a network where staff signed in within 90 days (the audit
+    trail). Asked only when every general slot is taken."""
+    if request is None:
+        return False
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and user.is_staff:
+        return True
+    name = request.get_signed_cookie(
+        KNOWN_STAFF_COOKIE, default=None, salt=_KNOWN_STAFF_SALT, max_age=KNOWN_STAFF_FOR
+    )
+    model = get_user_model()
+    if name and model._default_manager.filter(**{model.USERNAME_FIELD: name}, is_staff=True).exists():
+        return True
+    network = lockout_address(request)
+    return network is not None and (
+        AuditEvent.objects.filter(
+            event_type=Event.STAFF_SIGNED_IN,
+            occurred_at__gte=timezone.now() - KNOWN_STAFF_FOR,
+            details__source_network=network,
+        ).exists()
+    )
+
+
+class CappedModelBackend(ModelBackend):
+    """Django's ``ModelBackend``, hashing only inside a ``HashSlots`` slot (``SignInBusy`` otherwise)."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        with hash_slots().slot(lambda: known_staff(request)):
+            return super().authenticate(request, username=username, password=password, **kwargs)
+
+
+def busy_response(request) -> TemplateResponse:
+    """The console page for ``SignInBusy``: 503 with ``Retry-After``; logged and counted, not audited
+    (an outsider's flood must not grow the audit trail)."""
+    metrics.throttled("staff_signin_busy")
+    _log.warning("staff sign-in refused: busy", extra={"ip": source_ip(request)})
+    context = {**admin.site.each_context(request), "title": admin.site.site_header}
+    response = TemplateResponse(request, "console/signin_busy.html", context, status=503)
+    response["Retry-After"] = "5"
+    add_never_cache_headers(response)
+    return response.render()
+
+
 class OneSignInAttemptAtATime:
     """Middleware (after authentication, just before axes'): every console POST that carries a password
     — the sign-in form and the sudo prompt — runs inside ``one_attempt_at_a_time`` for the account it
@@ -170,7 +324,26 @@ class OneSignInAttemptAtATime:
             return self.get_response(request)
         username = request.POST.get(get_user_model().USERNAME_FIELD) or request.user.get_username()
         with one_attempt_at_a_time(username, lockout_address(request)):
-            return self.get_response(request)
+            response = self.get_response(request)
+        signed_in_as = getattr(request, _SIGNED_IN_AS, None)
+        if signed_in_as:  # remembered, signed, for the reserved hash slot (``known_staff``)
+            response.set_signed_cookie(
+                KNOWN_STAFF_COOKIE,
+                signed_in_as,
+                salt=_KNOWN_STAFF_SALT,
+                max_age=int(KNOWN_STAFF_FOR.total_seconds()),
+                path=self.prefix,
+                secure=settings.SESSION_COOKIE_SECURE,
+                httponly=True,
+                samesite="Lax",
+            )
+        return response
+
+    def process_exception(self, request, exception):
+        """``SignInBusy`` from the password backend: the "busy, try again" page."""
+        if isinstance(exception, SignInBusy):
+            return busy_response(request)
+        return None
 
 
 def lockout_response(request, original_response=None, credentials=None) -> TemplateResponse:

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from bfluence.errors import InvalidClient, InvalidRequest, UnsupportedGrantType
 from bfluence.views import NoStoreAPIView
 from clients.credentials import ClientCredentialsInput, StrictCharField
-from clients.services import AuthenticatedClient, client_authenticate
+from clients.services import AuthenticatedClient, client_authenticate, failures_counted_by
 from clients.views import ClientAuthenticatedView
 from tokens import schema
 from tokens.services import revocation_request_open, token_binding_for, token_issue, token_revoke_presented
@@ -50,10 +50,11 @@ class TokenView(ClientAuthenticatedView):
         requested_scope = self.requested_scope(request, fields.validated_data)
         credentials = self.credentials(request, fields.validated_data)
         try:
-            client = client_authenticate(credentials=credentials, source_ip=request.source_ip)
-            dpop_jkt = self.dpop_binding(request, client)
+            with failures_counted_by(request.client_auth_limits.count_failure):
+                client = client_authenticate(credentials=credentials, source_ip=request.source_ip)
+                dpop_jkt = self.dpop_binding(request, client)
         except InvalidClient:
-            request.client_auth_limits.count_failure()
+            request.client_auth_limits.count_failure()  # counted once: a refusal without a row too
             raise
         self.count_success(request, client)
         issued = token_issue(

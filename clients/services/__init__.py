@@ -4,6 +4,7 @@ Views, admin actions and management commands call these functions; nothing else 
 Every write is atomic and records its audit event in the same transaction.
 """
 
+from clients.services.audit_retention import audit_failures_purge
 from clients.services.authentication import (
     AuthenticatedClient,
     ClientAssertion,
@@ -11,6 +12,7 @@ from clients.services.authentication import (
     client_authenticate,
     client_refuse,
     client_still_entitled,
+    failures_counted_by,
 )
 from clients.services.jtis import jti_use_once, used_jtis_purge
 from clients.services.keys import MAX_ACTIVE_KEYS, active_keys, client_key_add, client_key_retire
@@ -43,6 +45,7 @@ __all__ = [
     "PolicyChange",
     "SecretRotation",
     "active_keys",
+    "audit_failures_purge",
     "client_auth_policy_get",
     "client_auth_policy_set",
     "client_authenticate",
@@ -52,6 +55,7 @@ __all__ = [
     "client_still_entitled",
     "community_create",
     "community_seed_demo",
+    "failures_counted_by",
     "jti_use_once",
     "policy_locks_out",
     "policy_summary",

@@ -7,6 +7,9 @@ work; everything else costs the same whether the client_id exists or not: two di
 (against a dummy when there are fewer secrets), and only the matched secret's community is read.
 """
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -17,6 +20,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record, log_auth_decision
+from bfluence import metrics
 from bfluence.conf import app_settings
 from bfluence.errors import InvalidClient
 from clients import crypto
@@ -99,6 +103,22 @@ def client_still_entitled(
     )
 
 
+# How the request being served counts its failures (set by the view: ``failures_counted_by``). A refusal is
+# counted before it is recorded: past a rate limit the count raises ``RateLimited`` (answered 429, with no
+# audit row: an outsider's flood writes nothing), past the per-client_id audit cap it answers False.
+_count_failure: ContextVar[Callable[[], bool] | None] = ContextVar("bfluence_count_failure", default=None)
+
+
+@contextmanager
+def failures_counted_by(count: Callable[[], bool]) -> Iterator[None]:
+    """Within this block, every ``client_refuse`` first calls ``count`` (see ``_count_failure``)."""
+    token = _count_failure.set(count)
+    try:
+        yield
+    finally:
+        _count_failure.reset(token)
+
+
 def client_refuse(
     *,
     reason: str,
@@ -110,16 +130,22 @@ def client_refuse(
 ) -> InvalidClient:
     """The one refusal of client authentication: an audit row saying why, a log line, ``invalid_client``.
 
-    The reason is for staff only; the caller always gets the same response.
+    The reason is for staff only; the caller always gets the same response. Inside
+    ``failures_counted_by`` the failure is counted first: past a limit no row is written (429), past the
+    per-client_id audit cap a metric counts it instead of a row.
     """
-    audit_record(
-        event_type=AuditEvent.EventType.CLIENT_AUTH_FAILED,
-        actor=Actor.anonymous(),
-        community=community,
-        client_id=client_id,
-        source_ip=source_ip,
-        details={"reason": reason, "method": method},
-    )
+    count = _count_failure.get()
+    if count is None or count():
+        audit_record(
+            event_type=AuditEvent.EventType.CLIENT_AUTH_FAILED,
+            actor=Actor.anonymous(),
+            community=community,
+            client_id=client_id,
+            source_ip=source_ip,
+            details={"reason": reason, "method": method},
+        )
+    else:
+        metrics.unaudited_failure()
     log_auth_decision(outcome="denied", reason=reason, client_id=client_id, source_ip=source_ip)
     return InvalidClient(via_basic=via_basic)
 
