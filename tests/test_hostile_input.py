@@ -266,4 +266,4 @@ def test_log_lines_never_carry_a_token_or_a_secret_even_from_a_url(acme):
     )
     RedactCredentials().filter(secret_record)
     assert acme.client_secret not in secret_record.getMessage()
-    assert settings.LOGGING["handlers"]["console"]["filters"] == ["redact_credentials"]
+    assert "redact_credentials" in settings.LOGGING["handlers"]["console"]["filters"]
