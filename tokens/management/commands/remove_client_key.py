@@ -1,7 +1,8 @@
 from audit.services import Actor
 from bfluence.commands import ServiceCommand
-from clients.services import client_auth_policy_get, client_key_retire
+from clients.services import client_auth_policy_get
 from communities.services import community_get
+from tokens.services import community_retire_key
 
 
 def _kid_value_kept_together(args: list[str]) -> list[str]:
@@ -19,7 +20,10 @@ def _kid_value_kept_together(args: list[str]) -> list[str]:
 
 
 class Command(ServiceCommand):
-    help = "Retire a partner public key at once: assertions signed with it are refused from now on."
+    help = (
+        "Retire a partner public key at once: assertions signed with it are refused from now on, and the "
+        "tokens it obtained are revoked (unless --keep-tokens)."
+    )
 
     def create_parser(self, prog_name, subcommand, **kwargs):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
@@ -33,13 +37,29 @@ class Command(ServiceCommand):
         parser.add_argument("client_id", help="The community's client_id.")
         parser.add_argument("--kid", required=True, help="The key's kid (see add_client_key's output).")
         parser.add_argument("--reason", default="", help="Why, for the audit trail.")
-
-    def run(self, *, client_id, kid, reason, **options):
-        community = community_get(client_id=client_id)
-        key = client_key_retire(
-            community=community, kid=kid, reason=reason, actor=Actor.command("remove_client_key")
+        parser.add_argument(
+            "--keep-tokens",
+            action="store_true",
+            help="A planned retirement: leave the tokens the key obtained working until they expire "
+            "(default: revoke them, as for a leaked key).",
         )
-        lines = [self.style.SUCCESS(f"Key {key.kid} of {client_id} retired.")]
+
+    def run(self, *, client_id, kid, reason, keep_tokens, **options):
+        community = community_get(client_id=client_id)
+        retirement = community_retire_key(
+            community=community,
+            kid=kid,
+            reason=reason,
+            actor=Actor.command("remove_client_key"),
+            revoke_tokens=not keep_tokens,
+        )
+        key = retirement.key
+        kept = " (its tokens kept until they expire)" if keep_tokens else ""
+        lines = [
+            self.style.SUCCESS(
+                f"Key {key.kid} of {client_id} retired; {retirement.tokens_revoked} token(s) revoked{kept}."
+            )
+        ]
         policy = client_auth_policy_get(community=community)
         if (
             policy.methods == ["private_key_jwt"]
@@ -51,4 +71,5 @@ class Command(ServiceCommand):
                     "until a new key is added (add_client_key)."
                 )
             )
-        return {"client_id": client_id, "removed": key.kid}, "\n".join(lines)
+        payload = {"client_id": client_id, "removed": key.kid, "tokens_revoked": retirement.tokens_revoked}
+        return payload, "\n".join(lines)
