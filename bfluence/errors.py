@@ -195,10 +195,22 @@ class RateLimited(ApiError):
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
     default_code = "rate_limited"
     default_detail = _("Too many requests: wait and retry after the time in Retry-After.")
+    # Which limit was reached (SPEC §2.1), said without telling anything about a tenant: the
+    # per-client_id limit counts only requests that authenticated as that client.
+    scope_details = {
+        "token_ip": _("Too many requests from this address: retry after the time in Retry-After."),
+        "token_failures": _(
+            "Too many failed authentications from this address: check the client credentials, then "
+            "retry after the time in Retry-After."
+        ),
+        "token_client": _("Too many requests for this client: retry after the time in Retry-After."),
+        "api": _("Too many calls for this community: retry after the time in Retry-After."),
+    }
 
-    def __init__(self, *, wait: float | None) -> None:
-        super().__init__()
+    def __init__(self, *, wait: float | None, scope: str | None = None) -> None:
+        super().__init__(detail=self.scope_details.get(scope or ""))
         self.wait = wait
+        self.scope = scope
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(max(1, math.ceil(self.wait or 1)))}

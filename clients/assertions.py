@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import jwt
 
 from bfluence.text import text_refusal
-from clients.keys import SIGNING_ALGORITHMS, UnacceptableKey, dummy_key, verifying_key
+from clients.keys import SIGNING_ALGORITHMS, UnacceptableKey, dummy_jwk, verifying_key
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_ASSERTION_LENGTH = 8192
@@ -112,24 +112,29 @@ def _decode(parsed: ParsedAssertion, key, audiences: tuple[str, ...], leeway: in
 
 
 def assertion_verify(
-    parsed: ParsedAssertion, keys: list[StoredKey], *, audiences: tuple[str, ...], leeway: int
+    parsed: ParsedAssertion,
+    keys: list[StoredKey],
+    *,
+    audiences: tuple[str, ...],
+    leeway: int,
+    most_keys: int,
 ) -> tuple[StoredKey, dict]:
     """The key that signed it and its verified claims; ``AssertionRejected`` otherwise.
 
-    Picks the key by ``kid``, or tries the community's few keys of the right type when there is none
-    (Authlib sends no ``kid`` by default). With no candidate, a throwaway key of the same algorithm is
-    tried instead, so an unknown client or kid costs what a wrong signature costs.
+    Picks the key by ``kid``, or tries the community's keys of the right type when there is none
+    (Authlib sends no ``kid`` by default). Until a key verifies, the work is the same whoever is named:
+    with a ``kid``, one verification; without, ``most_keys`` (the most active keys a community may hold),
+    a throwaway key of the same algorithm standing in for every key the community does not have. So an
+    unknown client_id or kid costs what a community with the most keys costs (SPEC §2.1).
     """
     candidates = _candidates(parsed, keys)
     claims, signer = None, None
     try:
-        tried: list[StoredKey | None] = [*candidates] or [None]
+        tried: list[StoredKey | None] = [*candidates]
+        tried += [None] * ((1 if parsed.kid is not None else most_keys) - len(tried))
         for candidate in tried:
-            key = (
-                dummy_key(parsed.algorithm)
-                if candidate is None
-                else verifying_key(candidate.public_jwk, parsed.algorithm)
-            )
+            jwk = dummy_jwk(parsed.algorithm) if candidate is None else candidate.public_jwk
+            key = verifying_key(jwk, parsed.algorithm)
             try:
                 claims = _decode(parsed, key, audiences, leeway)
             except jwt.InvalidSignatureError:

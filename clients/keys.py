@@ -152,13 +152,18 @@ def verifying_key(public_jwk: dict, algorithm: str):
 
 
 @cache
-def dummy_key(algorithm: str):
-    """A throwaway public key per algorithm: verified against when no real key matches, so a failure
-    for an unknown client or kid costs what a wrong signature costs."""
+def dummy_jwk(algorithm: str) -> dict:
+    """A throwaway public JWK per algorithm: verified against (through ``verifying_key``, as a stored
+    key is) where no real key matches, so a failure for an unknown client or kid costs what a wrong
+    signature against a registered key costs."""
     generated: Any = {
         "ES256": lambda: ECKey.generate_key("P-256"),
         "RS256": lambda: RSAKey.generate_key(2048),
         "PS256": lambda: RSAKey.generate_key(2048),
         "EdDSA": lambda: OKPKey.generate_key("Ed25519"),
     }[algorithm]()
-    return verifying_key(generated.as_dict(private=False), algorithm)
+    return {
+        name: value
+        for name, value in generated.as_dict(private=False).items()
+        if name in _PUBLIC_MEMBERS[generated.key_type]
+    }

@@ -143,6 +143,15 @@ class _LocalCounters:
 fallback_counts = _LocalCounters(size=10_000)
 
 
+_MOST_TELLING = ("token_failures", "token_ip", "token_client")  # which limit a 429 names first
+
+
+def _refusal(windows: list[_Window], now: float) -> RateLimited:
+    """429 until every reached window ends, naming the limit that tells the caller most (SPEC §2.1)."""
+    scope = min((window.scope for window in windows), key=_MOST_TELLING.index)
+    return RateLimited(wait=max(window.ends for window in windows) - now, scope=scope)
+
+
 class ClientAuthLimits:
     """The limits of one client-authenticated request: its attempt, then its outcome."""
 
@@ -164,14 +173,14 @@ class ClientAuthLimits:
         self.audit_cap = [audited] if client_id and audited.enabled else []
         self._failure_audited: bool | None = None
 
-    def refused_here(self) -> float | None:
-        """Seconds to wait if this process already saw the shared count refuse this caller in the
-        current window (no cache call); else None."""
+    def refused_here(self) -> RateLimited | None:
+        """The refusal, if this process already saw the shared count refuse this caller in the current
+        window (no cache call); else None."""
         known = refusals.known([self.per_ip, *self.failures])
         if not known:
             return None
         metrics.throttled(known[0].scope)
-        return max(window.ends for window in known) - self.now
+        return _refusal(known, self.now)
 
     def count_attempt(self) -> None:
         """Count the attempt per IP and read this caller's failures; ``RateLimited`` when either is at its
@@ -226,7 +235,7 @@ class ClientAuthLimits:
             refusals.remember(memo, self.now)
         if refused:
             metrics.throttled(refused[0].scope)
-            raise RateLimited(wait=max(window.ends for window in refused) - self.now)
+            raise _refusal(refused, self.now)
         return after[len(added) :]
 
 
@@ -250,14 +259,13 @@ class ClientAuthThrottle(BaseThrottle):
             fallback=getattr(view, "works_without_cache", False),
         )
         request.client_auth_limits = limits
-        wait = limits.refused_here()
-        if wait is not None:
-            self.retry_after = wait
-            return False
+        refused = limits.refused_here()
+        if refused is not None:
+            raise refused
         limits.count_attempt()
         if unreadable is not None:
             raise unreadable
         return True
 
-    def wait(self) -> float:
-        return self.retry_after
+    def wait(self) -> float | None:
+        return None  # refusals are raised as RateLimited, naming the limit reached

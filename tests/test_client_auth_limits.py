@@ -355,3 +355,60 @@ def test_a_refused_dpop_proof_counts_as_a_failure(api):
         statuses = [post(api, "/auth/token", credentials, PARTNER_IP).status_code for _ in range(3)]
         assert statuses == [401, 401, 429]
         assert post(api, "/auth/token", credentials, "203.0.113.9").status_code == 401  # another address
+
+
+# --- a 429 says which limit was reached (SPEC §2.1) ------------------------------------------------
+
+
+def _said(response) -> str:
+    assert response.status_code == 429 and response.json()["error"] == "rate_limited"
+    assert int(response["Retry-After"]) >= 1
+    return response.json()["error_description"]
+
+
+@pytest.mark.django_db
+def test_a_429_after_failed_authentications_says_so_even_to_the_right_secret(api, acme, globex):
+    wrong = {"client_id": "acme", "client_secret": globex.client_secret}
+    right = {"client_id": "acme", "client_secret": acme.client_secret}
+    with rates(token_failures="3/min"):
+        for _ in range(3):
+            assert post(api, "/auth/token", wrong, "203.0.113.9").status_code == 401
+        counted = api.post(
+            "/auth/token", wrong, format="json", REMOTE_ADDR="203.0.113.9", HTTP_ACCEPT_LANGUAGE="en"
+        )
+        remembered = api.post(
+            "/auth/token", right, format="json", REMOTE_ADDR="203.0.113.9", HTTP_ACCEPT_LANGUAGE="en"
+        )
+        portuguese = post(api, "/auth/token", right, "203.0.113.9")
+    for response in (counted, remembered):
+        assert "failed authentications from this address" in _said(response)
+    assert "Autenticações que falharam demais" in _said(portuguese)
+
+
+@pytest.mark.django_db
+def test_a_429_for_too_many_attempts_from_an_address_says_so(api, acme):
+    right = {"client_id": "acme", "client_secret": acme.client_secret}
+    with rates(token_ip="2/min"):
+        for _ in range(2):
+            assert post(api, "/auth/token", right, "203.0.113.10").status_code == 200
+        refused = api.post(
+            "/auth/token", right, format="json", REMOTE_ADDR="203.0.113.10", HTTP_ACCEPT_LANGUAGE="en"
+        )
+    assert "Too many requests from this address" in _said(refused)
+
+
+@pytest.mark.django_db
+def test_a_429_for_the_clients_own_limit_says_so_and_only_once_authenticated(api, acme, globex):
+    right = {"client_id": "acme", "client_secret": acme.client_secret}
+    with rates(token_client="2/min"):
+        for _ in range(2):
+            assert post(api, "/auth/token", right, "203.0.113.11").status_code == 200
+        refused = api.post(
+            "/auth/token", right, format="json", REMOTE_ADDR="203.0.113.11", HTTP_ACCEPT_LANGUAGE="en"
+        )
+        # An outsider naming the client, spent allowance or not, learns nothing: a plain 401.
+        outsider = post(
+            api, "/auth/token", {"client_id": "acme", "client_secret": globex.client_secret}, "198.51.100.7"
+        )
+    assert "Too many requests for this client" in _said(refused)
+    assert outsider.status_code == 401 and outsider.json()["error"] == "invalid_client"

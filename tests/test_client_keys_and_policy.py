@@ -113,14 +113,14 @@ def test_remove_client_key_takes_a_kid_that_starts_with_a_dash(tmp_path, acme_co
     jwk = key_file(tmp_path, public_jwk_json(private_key(), kid=kid), name="key.jwk")
     assert run_json("add_client_key", "acme", "--public-key", jwk)["kid"] == kid
     body = run_json("remove_client_key", "acme", *spelling.format(kid=kid).split(" "))
-    assert body == {"client_id": "acme", "removed": kid}
+    assert body == {"client_id": "acme", "removed": kid, "tokens_revoked": 0}
     assert ClientKey.objects.get(kid=kid).retired_at is not None
 
 
 def test_remove_client_key_retires_at_once_and_keeps_the_row(tmp_path, acme_community):
     added = run_json("add_client_key", "acme", "--public-key", key_file(tmp_path, public_pem(private_key())))
     body = run_json("remove_client_key", "acme", "--kid", added["kid"])
-    assert body == {"client_id": "acme", "removed": added["kid"]}
+    assert body == {"client_id": "acme", "removed": added["kid"], "tokens_revoked": 0}
     key = ClientKey.objects.get()
     assert key.retired_at is not None
     assert AuditEvent.objects.filter(event_type="client_key_retired", details__kid=added["kid"]).exists()

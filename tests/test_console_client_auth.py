@@ -159,3 +159,52 @@ def test_keys_only_without_a_key_is_saved_with_a_warning(security_client, acme):
     assert response.status_code == 200
     assert [m.level_tag for m in response.context["messages"]] == ["success", "warning"]
     assert ClientAuthPolicy.objects.get(community=acme).allow_client_secret is False
+
+
+def _token_by_key(client_id, key):
+    from rest_framework.test import APIClient
+
+    from tests.conftest import post_form
+    from tests.keyfactory import ASSERTION_TYPE, assertion
+
+    signed = assertion(key, client_id, "http://testserver/auth/token")
+    response = post_form(
+        APIClient(),
+        "/auth/token",
+        {
+            "grant_type": "client_credentials",
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": signed,
+        },
+    )
+    assert response.status_code == 200, response.content
+    return response.json()["access_token"]
+
+
+@pytest.mark.parametrize("keep_tokens", [False, True])
+def test_retiring_a_key_in_the_console_revokes_its_tokens_unless_kept(security_client, acme, keep_tokens):
+    from rest_framework.test import APIClient
+
+    from clients.services import PolicyChange, client_auth_policy_set, client_key_add
+    from tests.conftest import TEST_ACTOR, bearer
+    from tokens.models import IssuedToken
+
+    partner_key = private_key("ES256", fresh=True)
+    key = client_key_add(community=acme, key_text=public_pem(partner_key), actor=TEST_ACTOR)
+    client_auth_policy_set(
+        community=acme, change=PolicyChange(methods=["client_secret", "private_key_jwt"]), actor=TEST_ACTOR
+    )
+    token = _token_by_key("acme", partner_key)
+
+    form = {"reason": "laptop lost", **({"keep_tokens": "on"} if keep_tokens else {})}
+    response = security_client.post(url("clients_clientkey_retire", key.pk), form, follow=True)
+
+    assert response.status_code == 200
+    shown = response.content.decode()
+    answer = APIClient().get("/auth/me", **bearer(token))
+    if keep_tokens:
+        assert answer.status_code == 200 and IssuedToken.objects.get().revoked_at is None
+        assert "0 token revogado" in shown  # pt-BR: 0 takes the singular
+    else:
+        assert answer.status_code == 401 and IssuedToken.objects.get().revoked_at is not None
+        assert "1 token revogado" in shown or "1 token revoked" in shown

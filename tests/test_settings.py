@@ -108,6 +108,9 @@ def test_trusted_proxies_take_addresses_and_ranges():
         ({"THROTTLE_API": "0/min"}, "THROTTLE_API"),
         ({"SECRET_KEY": "short"}, "SECRET_KEY"),
         ({"SECRET_KEY": "ab" * 30}, "SECRET_KEY"),  # long, but five different characters at least
+        ({"CACHE_TIMEOUT": "5"}, "CACHE_TIMEOUT"),  # a slow cache would hold a worker that long
+        ({"CACHE_CONNECT_TIMEOUT": "0"}, "CACHE_CONNECT_TIMEOUT"),
+        ({"CACHE_BREAKER_PAUSE": "600"}, "CACHE_BREAKER_PAUSE"),
     ],
 )
 def test_absurd_settings_stop_start_up_with_a_clear_message(overrides, says):

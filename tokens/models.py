@@ -9,7 +9,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from clients.models import ClientSecret
+from clients.models import ClientKey, ClientSecret
 from communities.models import Community
 
 
@@ -27,6 +27,16 @@ class IssuedToken(models.Model):
         blank=True,
         related_name="issued_tokens",
         verbose_name=_("client secret"),
+    )
+    # How the client authenticated: the partner key that signed its assertion (private_key_jwt), so
+    # retiring a key can revoke what it obtained; null for a secret (``client_secret``) or an old record.
+    client_key = models.ForeignKey(
+        ClientKey,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="issued_tokens",
+        verbose_name=_("client key"),
     )
     scope = models.CharField(_("scope"), max_length=500, blank=True)
     issued_at = models.DateTimeField(_("issued at"))

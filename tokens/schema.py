@@ -91,7 +91,10 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     }
 
 
-NO_NUL = r"^[^\u0000]+$"
+# What bfluence/text.py accepts, said in the published schema: no control characters (tabs and line
+# breaks in free text only).
+PRINTABLE = r"^[^\u0000-\u001f\u007f-\u009f]+$"
+FREE_TEXT = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]+$"
 
 
 def _client_fields(required: bool) -> dict:
@@ -165,8 +168,8 @@ def client_authenticated_bodies(name: str, fields: dict) -> dict:
 REVOKE_BODIES = client_authenticated_bodies(
     "Revoke",
     {
-        "token": serializers.RegexField(NO_NUL, max_length=8192, help_text=_("The access token to revoke.")),
-        "token_type_hint": serializers.RegexField(NO_NUL, required=False, max_length=100),
+        "token": serializers.RegexField(PRINTABLE, max_length=8192, help_text=_("The access token to revoke.")),
+        "token_type_hint": serializers.RegexField(PRINTABLE, required=False, max_length=100),
     },
 )
 
@@ -176,7 +179,7 @@ REVOCATION_REQUEST_BODIES = client_authenticated_bodies(
     "NewRevocation",
     {
         "reason": serializers.RegexField(
-            NO_NUL, max_length=2000, help_text=_("What happened, for Bfluence staff.")
+            FREE_TEXT, max_length=2000, help_text=_("What happened, for Bfluence staff.")
         ),
     },
 )

@@ -13,7 +13,7 @@ from rest_framework.throttling import SimpleRateThrottle as DRFSimpleRateThrottl
 
 from bfluence import metrics
 from bfluence.cache import CacheUnavailable, shared_counters
-from bfluence.errors import ServiceUnavailable
+from bfluence.errors import RateLimited, ServiceUnavailable
 
 _log = logging.getLogger("bfluence.throttling")
 
@@ -75,9 +75,8 @@ class WindowCounterThrottle(SimpleRateThrottle):
             return self._cache_unavailable(error)
         if count <= self.num_requests:
             return True
-        self.retry_after = (window + 1) * self.duration - now
         metrics.throttled(self.scope)
-        return False
+        raise RateLimited(wait=(window + 1) * self.duration - now, scope=self.scope)
 
     def _count(self, key: str) -> int:
         batch = self.num_requests // 100
@@ -99,8 +98,8 @@ class WindowCounterThrottle(SimpleRateThrottle):
     def _add(self, key: str, amount: int) -> int:
         return shared_counters({key: (amount, int(self.duration) + 1)})[0][0]
 
-    def wait(self) -> float:
-        return self.retry_after
+    def wait(self) -> float | None:
+        return None  # refusals are raised as RateLimited, naming the limit reached
 
 
 class CommunityRateThrottle(WindowCounterThrottle):

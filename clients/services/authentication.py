@@ -225,7 +225,9 @@ def _by_assertion(credentials: ClientAssertion, source_ip: str | None) -> Authen
     ]
     leeway = app_settings().leeway_seconds
     try:
-        signer, claims = assertion_verify(parsed, keys, audiences=credentials.audiences, leeway=leeway)
+        signer, claims = assertion_verify(
+            parsed, keys, audiences=credentials.audiences, leeway=leeway, most_keys=MAX_ACTIVE_KEYS
+        )
     except AssertionRejected as rejected:
         raise refuse(rejected.reason, parsed.client_id) from None
     entitled = _entitlement(key_id=signer.key_id)

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from clients.keys import UnacceptableKey, public_key_parse
 from clients.models import ClientAuthPolicy, ClientKey
@@ -20,12 +20,12 @@ from clients.services import (
     client_auth_policy_get,
     client_auth_policy_set,
     client_key_add,
-    client_key_retire,
     policy_locks_out,
 )
 from communities.models import Community
 from console.forms import ReasonForm
 from console.pages import render_admin_page, staff_actor
+from tokens.services import community_retire_key
 
 
 class RegisterKeyForm(forms.Form):
@@ -50,6 +50,14 @@ class RegisterKeyForm(forms.Form):
         except UnacceptableKey as error:
             raise ValidationError(str(error)) from error
         return self.cleaned_data["public_key"]
+
+
+class RetireKeyForm(ReasonForm):
+    keep_tokens = forms.BooleanField(
+        required=False,
+        label=gettext_lazy("Keep the tokens this key obtained (a planned retirement, not a leak)"),
+        help_text=gettext_lazy("Unticked, every live token the key obtained is revoked now."),
+    )
 
 
 class PickCommunityForm(forms.Form):
@@ -164,18 +172,30 @@ class ClientKeyAdmin(admin.ModelAdmin):
         if not request.user.has_perm("clients.change_clientkey"):
             raise PermissionDenied
         key = get_object_or_404(ClientKey, pk=object_id, retired_at__isnull=True)
-        form = ReasonForm(request.POST or None)
+        form = RetireKeyForm(request.POST or None)
         question = _(
-            "Retire key %(kid)s of %(community)s now? Assertions signed with it are refused at once."
+            "Retire key %(kid)s of %(community)s now? Assertions signed with it are refused at once, and "
+            "the tokens it obtained are revoked."
         ) % {"kid": key.kid, "community": key.community}
         if request.method == "POST" and form.is_valid():
-            client_key_retire(
+            retirement = community_retire_key(
                 community=key.community,
                 kid=key.kid,
                 actor=staff_actor(request),
                 reason=form.cleaned_data["reason"],
+                revoke_tokens=not form.cleaned_data["keep_tokens"],
             )
-            self.message_user(request, _("Key %(kid)s retired.") % {"kid": key.kid}, messages.SUCCESS)
+            revoked = retirement.tokens_revoked
+            self.message_user(
+                request,
+                ngettext(
+                    "Key %(kid)s retired; %(count)d token revoked.",
+                    "Key %(kid)s retired; %(count)d tokens revoked.",
+                    revoked,
+                )
+                % {"kid": key.kid, "count": revoked},
+                messages.SUCCESS,
+            )
             return HttpResponseRedirect(reverse("admin:clients_clientkey_changelist"))
         return render_admin_page(
             request,

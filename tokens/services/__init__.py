@@ -8,7 +8,12 @@ write is atomic and records its audit event in the same transaction.
 from tokens.services.bearer import api_call_refused
 from tokens.services.dpop_binding import dpop_proof_accept, token_binding_for
 from tokens.services.issuance import IssuedAccessToken, token_issue, token_lifetime_for
-from tokens.services.lifecycle import community_deactivate, community_rotate_secret
+from tokens.services.lifecycle import (
+    KeyRetirement,
+    community_deactivate,
+    community_retire_key,
+    community_rotate_secret,
+)
 from tokens.services.revocation import (
     jtis_not_issued_to,
     token_revoke_presented,
@@ -20,8 +25,10 @@ from tokens.services.revocation_requests import revocation_request_handle, revoc
 
 __all__ = [
     "IssuedAccessToken",
+    "KeyRetirement",
     "api_call_refused",
     "community_deactivate",
+    "community_retire_key",
     "community_rotate_secret",
     "dpop_proof_accept",
     "jtis_not_issued_to",

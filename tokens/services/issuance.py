@@ -91,6 +91,7 @@ def _token_record(
         jti=token["jti"],
         community=community,
         client_secret_id=client.secret_id,
+        client_key_id=client.key_id,
         scope=token["scope"],
         issued_at=token.issued_at,
         expires_at=token.issued_at + lifetime,

@@ -1,10 +1,11 @@
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, gettext_noop
+from django.utils.translation import gettext_lazy, gettext_noop, ngettext
 
 from audit.services import Actor
 from bfluence.commands import ServiceCommand
-from clients.services import client_auth_policy_get, client_key_retire
+from clients.services import client_auth_policy_get
 from communities.services import community_get
+from tokens.services import community_retire_key
 
 
 def _kid_value_kept_together(args: list[str]) -> list[str]:
@@ -23,7 +24,8 @@ def _kid_value_kept_together(args: list[str]) -> list[str]:
 
 class Command(ServiceCommand):
     help = gettext_noop(
-        "Retire a partner public key at once: assertions signed with it are refused from now on."
+        "Retire a partner public key at once: assertions signed with it are refused from now on, and the "
+        "tokens it obtained are revoked (unless --keep-tokens)."
     )
 
     def create_parser(self, prog_name, subcommand, **kwargs):
@@ -40,17 +42,40 @@ class Command(ServiceCommand):
             "--kid", required=True, help=gettext_lazy("The key's kid (see add_client_key's output).")
         )
         parser.add_argument("--reason", default="", help=gettext_lazy("Why, for the audit trail."))
-
-    def run(self, *, client_id, kid, reason, **options):
-        community = community_get(client_id=client_id)
-        key = client_key_retire(
-            community=community, kid=kid, reason=reason, actor=Actor.command("remove_client_key")
+        parser.add_argument(
+            "--keep-tokens",
+            action="store_true",
+            help=gettext_lazy(
+                "A planned retirement: leave the tokens the key obtained working until they expire "
+                "(default: revoke them, as for a leaked key)."
+            ),
         )
-        lines = [
-            self.style.SUCCESS(
-                _("Key %(kid)s of %(client_id)s retired.") % {"kid": key.kid, "client_id": client_id}
+
+    def run(self, *, client_id, kid, reason, keep_tokens, **options):
+        community = community_get(client_id=client_id)
+        retirement = community_retire_key(
+            community=community,
+            kid=kid,
+            reason=reason,
+            actor=Actor.command("remove_client_key"),
+            revoke_tokens=not keep_tokens,
+        )
+        key = retirement.key
+        values = {"kid": key.kid, "client_id": client_id, "count": retirement.tokens_revoked}
+        if keep_tokens:
+            message = (
+                _("Key %(kid)s of %(client_id)s retired; its tokens are kept until they expire.") % values
             )
-        ]
+        else:
+            message = (
+                ngettext(
+                    "Key %(kid)s of %(client_id)s retired; %(count)d token revoked.",
+                    "Key %(kid)s of %(client_id)s retired; %(count)d tokens revoked.",
+                    retirement.tokens_revoked,
+                )
+                % values
+            )
+        lines = [self.style.SUCCESS(message)]
         policy = client_auth_policy_get(community=community)
         if (
             policy.methods == ["private_key_jwt"]
@@ -64,4 +89,5 @@ class Command(ServiceCommand):
                     )
                 )
             )
-        return {"client_id": client_id, "removed": key.kid}, "\n".join(lines)
+        payload = {"client_id": client_id, "removed": key.kid, "tokens_revoked": retirement.tokens_revoked}
+        return payload, "\n".join(lines)
