@@ -119,8 +119,12 @@ def test_keep_tokens_leaves_them_working_for_a_planned_retirement(api, partner):
 def test_the_human_output_says_how_many(api, partner):
     token_by_key(api, partner.old_key, "old")
     out = StringIO()
-    call_command("remove_client_key", "acme", "--kid", "old", stdout=out)
-    assert "1 token(s) revoked" in out.getvalue()
+    call_command("remove_client_key", "acme", "--kid", "old", "--lang", "en", stdout=out)
+    assert "1 token revoked" in out.getvalue()
+    out = StringIO()
+    token_by_key(api, partner.new_key, "new")
+    call_command("remove_client_key", "acme", "--kid", "new", "--lang", "pt-br", stdout=out)
+    assert "1 token revogado" in out.getvalue()
 
 
 def test_a_retired_key_revokes_nothing_of_another_community(api, partner):

@@ -168,7 +168,9 @@ def client_authenticated_bodies(name: str, fields: dict) -> dict:
 REVOKE_BODIES = client_authenticated_bodies(
     "Revoke",
     {
-        "token": serializers.RegexField(PRINTABLE, max_length=8192, help_text=_("The access token to revoke.")),
+        "token": serializers.RegexField(
+            PRINTABLE, max_length=8192, help_text=_("The access token to revoke.")
+        ),
         "token_type_hint": serializers.RegexField(PRINTABLE, required=False, max_length=100),
     },
 )
