@@ -103,6 +103,15 @@ try:
 except (zoneinfo.ZoneInfoNotFoundError, ValueError):
     _fail(f"CONSOLE_TIME_ZONE {CONSOLE_TIME_ZONE!r} is not a known time zone (e.g. America/Sao_Paulo).")
 
+# The second factor (django-otp, django-otp-webauthn). The passkey's relying party is the console's own
+# host name (from the request, which ALLOWED_HOSTS has already vetted): console.second_factor.
+OTP_TOTP_ISSUER = "Bfluence"
+OTP_WEBAUTHN_RP_NAME = "Bfluence"
+OTP_WEBAUTHN_HELPER_CLASS = "console.second_factor.ConsoleWebAuthnHelper"
+OTP_WEBAUTHN_RP_ID_CALLABLE = "console.second_factor.relying_party_id"
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False  # a passkey is the second factor, after the password
+OTP_WEBAUTHN_EXCEPTION_LOGGER_NAME = "bfluence.console"
+
 # The project's own knobs; read through bfluence.conf.app_settings().
 BFLUENCE = {
     "CONSOLE_PASSWORD_WINDOW": CONSOLE_PASSWORD_WINDOW,
@@ -130,6 +139,12 @@ INSTALLED_APPS = [
     "clients",
     "tokens",
     "axes",  # staff sign-in rate limit (see AXES_* below)
+    # The staff second factor (SPEC §5a): TOTP from any authenticator app, one-use recovery codes
+    # (django-otp's addstatictoken), passkeys (django-otp-webauthn).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
 ]
 
 MIDDLEWARE = [
@@ -148,6 +163,8 @@ CONSOLE_MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): the second factor was given
+    "console.second_factor_gate.SecondFactorGate",  # staff without a verified second factor can only enrol
     "console.middleware.StaffTimeZoneMiddleware",  # staff read times in CONSOLE_TIME_ZONE
     "console.signin.OneSignInAttemptAtATime",  # sign-in attempts per account + IP one at a time (exact limit)
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires: turns a lockout into the console page
@@ -156,6 +173,9 @@ API_PATH_PREFIXES = ["/auth/", "/communities/", "/healthz", "/readyz", "/.well-k
 # Django's and django-axes' own checks look for these in MIDDLEWARE only; bfluence/checks.py checks
 # CONSOLE_MIDDLEWARE instead (and repeats security.W016, which Django then skips).
 SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410", "security.W003", "axes.W002"]
+# django-otp-webauthn wants a fixed OTP_WEBAUTHN_ALLOWED_ORIGINS; ConsoleWebAuthnHelper uses the request's
+# own origin instead (its host already vetted by ALLOWED_HOSTS), so every allowed host works.
+SILENCED_SYSTEM_CHECKS += ["otp_webauthn.E030"]
 # Prometheus metrics (bfluence/metrics.py); gunicorn serves them on METRICS_BIND (gunicorn.conf.py).
 METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
 if METRICS_ENABLED:
