@@ -34,6 +34,7 @@ def test_security_user_onboards_revokes_and_rotates_in_the_browser(live_server, 
         page.fill("#id_username", "sue")
         page.fill("#id_password", "a-long-password-for-sue")
         page.click("input[type=submit]")
+        pass_second_factor(page, "sue")
         expect(page.locator("#user-tools")).to_be_visible()
 
         # Onboard: the secret is read from the one-time page.
