@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from communities.models import Community
 from communities.services import member_set_bflus
-from tests.browser import chromium_page, needs_chromium, screenshot, staff_groups  # noqa: F401
+from tests.browser import chromium_page, needs_chromium, pass_second_factor, screenshot, staff_groups  # noqa: F401
 from tests.conftest import TEST_ACTOR
 from tests.stack import http
 
