@@ -186,6 +186,19 @@ def _recovery_code() -> str:
 # --- resetting (two-person rule) -------------------------------------------------------------------
 
 
+def security_members(*, excluding=None) -> list[str]:
+    """Who can reset a factor or lift a lock: the active staff of the security group, by name."""
+    members = (
+        get_user_model()
+        ._default_manager.filter(groups__name="security", is_active=True, is_staff=True)
+        .order_by("first_name", "username")
+        .distinct()
+    )
+    if excluding is not None and excluding.is_authenticated:
+        members = members.exclude(pk=excluding.pk)
+    return [member.get_full_name() or member.get_username() for member in members]
+
+
 class SamePerson(Exception):
     """Nobody resets their own second factor or lifts their own lock: another security member does."""
 

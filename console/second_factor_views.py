@@ -6,7 +6,6 @@ from base64 import b32encode
 import segno
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.models import Group
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
@@ -160,15 +159,7 @@ def recovery_codes(request):
 
 def help_page(request):
     """For someone without their phone, passkey or codes: who can reset the factor, and how."""
-    security = Group.objects.filter(name="security").first()
-    helpers = []
-    if security is not None:
-        helpers = [
-            member.get_full_name() or member.get_username()
-            for member in security.user_set.filter(is_active=True, is_staff=True)
-            .exclude(pk=request.user.pk)
-            .order_by("first_name", "username")
-        ]
+    helpers = second_factor.security_members(excluding=request.user)
     return render_admin_page(
         request,
         None,

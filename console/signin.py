@@ -32,6 +32,7 @@ from django.utils.translation import ngettext
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record
 from bfluence.source_ip import request_source_ip
+from console.second_factor import security_members
 
 Event = AuditEvent.EventType
 
@@ -233,6 +234,7 @@ def lockout_response(request, original_response=None, credentials=None) -> Templ
         "title": admin.site.site_header,
         "lockout_minutes": max(1, round(cool_off.total_seconds() / 60)) if cool_off else None,
         "signed_in": request.user.is_authenticated,
+        "helpers": security_members(excluding=request.user),
     }
     response = TemplateResponse(request, "console/locked_out.html", context, status=429)
     if cool_off:

@@ -43,7 +43,7 @@ def sign_in(page, base: str, username: str) -> None:
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
     pass_second_factor(page, username)
-    expect(page.locator("#content-main, #content")).to_be_visible()
+    expect(page.locator("#content")).to_be_visible()
     assert "/second-factor/" not in page.url
 
 
