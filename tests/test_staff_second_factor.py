@@ -284,3 +284,31 @@ def test_the_help_page_names_who_can_help_but_not_oneself():
     page = password_only("sue").get("/admin/console/second-factor/help/").content.decode()
     assert "Tom" in page and "Sue" not in page.split('id="security-members"')[1].split("</ul>")[0]
     assert "Sam" not in page and "addstatictoken sue" in page
+
+
+def test_security_actions_wait_for_the_second_factor_even_with_the_password():
+    member("sue")
+    community = make_community("waitco").community
+    client = password_only("sue")
+    for name in ("communities_community_rotate_secret", "communities_community_deactivate"):
+        page = reverse(f"admin:{name}", args=[community.pk])
+        response = client.post(page, {"grace": "0s", "reason": "x", "form_key": "k" * 20})
+        assert response.status_code == 302 and response["Location"].startswith(VERIFY), name
+    community.refresh_from_db()
+    assert ClientSecret.objects.count() == 1 and community.is_active
+
+
+def test_a_person_locked_at_the_prompt_is_not_sent_back_to_sign_in():
+    sue = member("sue")
+    member("tom")
+    client = signed_in("sue")
+    session = client.session
+    session["console.password_confirmed_at"] = 0
+    session.save()
+    prompt = reverse("console:confirm-password")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        response = client.post(prompt, {"password": "not-it", "code": totp_code(sue), "next": "/admin/"})
+    page = response.content.decode()
+    assert response.status_code == 429
+    assert "Você continua conectado" in page and "página de entrada" not in page
+    assert "Tom" in page  # who can lift it, by name
