@@ -124,6 +124,10 @@ def second_factor_passkey_used(*, request, actor: Actor) -> None:
     audit_record(event_type=Event.SECOND_FACTOR_USED, actor=actor, details={"method": "passkey"})
 
 
+def second_factor_passkey_refused(*, actor: Actor) -> None:
+    audit_record(event_type=Event.SECOND_FACTOR_FAILED, actor=actor, details={"method": "passkey"})
+
+
 # --- enrolling --------------------------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from django_otp_webauthn.views import CompleteCredentialAuthenticationView, Comp
 
 from console import second_factor
 from console.pages import render_admin_page, safe_next, staff_actor
+from console.sudo import password_prompt
 
 RECOVERY_CODES_SESSION_KEY = "console.recovery_codes_to_show"
 
@@ -139,6 +140,9 @@ def recovery_codes(request):
     """The codes just issued, shown once (taken out of the session here). A reload shows no codes and
     offers new ones explicitly (POST, then back here): nothing is replaced silently."""
     if request.method == "POST":
+        # New codes end the old ones and outlive the session: GitHub's sudo mode first.
+        if prompt := password_prompt(request, request.path):
+            return prompt
         codes = second_factor.recovery_codes_issue(user=request.user, actor=staff_actor(request))
         request.session[RECOVERY_CODES_SESSION_KEY] = codes
         return HttpResponseRedirect(reverse("console:recovery-codes"))
@@ -186,6 +190,15 @@ class PasskeyRegistrationComplete(CompleteCredentialRegistrationView):
 
 
 class PasskeyAuthenticationComplete(CompleteCredentialAuthenticationView):
+    def post(self, *args, **kwargs):
+        try:
+            return super().post(*args, **kwargs)
+        except Exception:
+            # Refused by django-otp-webauthn (wrong origin, unknown credential, bad signature): audited,
+            # then answered by the library's own error handling.
+            second_factor.second_factor_passkey_refused(actor=staff_actor(self.request))
+            raise
+
     def complete_auth(self, device):
         super().complete_auth(device)
         second_factor.second_factor_passkey_used(request=self.request, actor=staff_actor(self.request))

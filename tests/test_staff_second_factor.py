@@ -312,3 +312,24 @@ def test_a_person_locked_at_the_prompt_is_not_sent_back_to_sign_in():
     assert response.status_code == 429
     assert "Você continua conectado" in page and "página de entrada" not in page
     assert "Tom" in page  # who can lift it, by name
+
+
+def test_new_recovery_codes_and_a_colleagues_reset_ask_for_the_password_and_code_again():
+    member("sue")
+    tom = member("tom")
+    client = signed_in("sue")
+    session = client.session
+    session["console.password_confirmed_at"] = 0  # typed long ago
+    session.save()
+    prompt = reverse("console:confirm-password")
+    assert client.post(CODES)["Location"].startswith(prompt)
+    assert not StaticToken.objects.exists()
+    reset = reverse("admin:console_staffaccount_reset_second_factor", args=[tom.pk])
+    response = client.post(reset, {"reason": "Tom phoned"})
+    assert response["Location"].startswith(prompt)
+    assert TOTPDevice.objects.filter(user=tom).exists()
+    # After the prompt, the reason typed comes back in the form.
+    session = client.session
+    session["console.password_confirmed_at"] = int(time.time())
+    session.save()
+    assert client.get(reset).context["form"]["reason"].value() == "Tom phoned"

@@ -30,6 +30,7 @@ from console.models import StaffAccount
 from console.pages import render_admin_page, staff_actor
 from console.second_factor import SamePerson, second_factor_reset, staff_action_refused
 from console.signin import staff_lock_lift
+from console.sudo import form_data, password_prompt
 
 MANAGE = "console.manage_staff_access"
 
@@ -149,7 +150,9 @@ class StaffAccountAdmin(admin.ModelAdmin):
                 request, _("Nobody does this for themselves: ask another security member."), messages.ERROR
             )
             return HttpResponseRedirect(back)
-        form = ReasonForm(request.POST or None)
+        if prompt := password_prompt(request, request.path):  # another person's access: sudo mode first
+            return prompt
+        form = ReasonForm(form_data(request))
         if request.method == "POST" and form.is_valid():
             try:
                 done = action["perform"](user=user, request=request, reason=form.cleaned_data["reason"])
