@@ -278,7 +278,9 @@ AUTH_PASSWORD_VALIDATORS = [
 # --- Language: pt-BR first, English on request ---------------------------------------------------
 LANGUAGE_CODE = "pt-br"
 LANGUAGES = [("pt-br", "Português (Brasil)"), ("en", "English")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# The project's own strings; then pt-BR for django-otp-webauthn, which ships none (kept apart from
+# locale/ so makemessages never drops them as obsolete).
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "console" / "passkey_locale"]
 TIME_ZONE = "UTC"
 # One date-time format in the console ("27/11/2026 21:30"), whatever the page.
 FORMAT_MODULE_PATH = ["console.formats"]

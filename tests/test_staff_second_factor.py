@@ -333,3 +333,15 @@ def test_new_recovery_codes_and_a_colleagues_reset_ask_for_the_password_and_code
     session["console.password_confirmed_at"] = int(time.time())
     session.save()
     assert client.get(reset).context["form"]["reason"].value() == "Tom phoned"
+
+
+def test_the_passkey_scripts_and_errors_speak_portuguese():
+    """django-otp-webauthn ships no pt-BR; the console adds it (console/passkey_locale)."""
+    member("sue", enrolled=False)
+    client = password_only("sue")
+    catalog = client.get("/admin/console/webauthn/jsi18n/").content.decode()
+    assert "Cadastrando" in catalog and "Registering..." in catalog  # the msgid, mapped to pt-BR
+    refused = client.post(
+        "/admin/console/webauthn/registration/complete/", "{}", content_type="application/json"
+    )
+    assert refused.status_code >= 400 and "Estado ausente" in refused.json()["detail"]
