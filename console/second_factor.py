@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.http.request import split_domain_port
 from django_otp import devices_for_user
 from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -32,7 +33,8 @@ RECOVERY_NAME = "recovery codes"
 
 def relying_party_id(request) -> str:
     """``OTP_WEBAUTHN_RP_ID_CALLABLE``: the console's host name (ALLOWED_HOSTS vetted it already)."""
-    return request.get_host().rsplit(":", 1)[0] if not request.get_host().startswith("[") else ""
+    domain, _port = split_domain_port(request.get_host())
+    return domain
 
 
 class ConsoleWebAuthnHelper(WebAuthnHelper):
