@@ -130,13 +130,14 @@ def test_enrol_and_sign_in_with_a_virtual_passkey(live_server, tmp_path):
         )
         type_password(page, base, "bia")
         page.click("#passkey-register-button")
-        expect(page.locator("#recovery-code-list li")).to_have_count(10)  # first factor: codes too
+        # The ceremony is a few round trips and a navigation: give a busy machine time.
+        expect(page.locator("#recovery-code-list li")).to_have_count(10, timeout=20_000)  # first: codes too
         page.click("#codes-stored")
         expect(page.locator("#content-main")).to_be_visible()
 
         sign_out(page)
         type_password(page, base, "bia")
-        expect(page.locator("#passkey-verification-button")).to_be_visible()
+        expect(page.locator("#passkey-verification-button")).to_be_visible(timeout=20_000)
         page.click("#passkey-verification-button")
         page.wait_for_url(re.compile(r".*/admin/$"))
         expect(page.locator("#content-main")).to_be_visible()
