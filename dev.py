@@ -114,6 +114,20 @@ def manage(*args: str) -> None:
     run(str(PYTHON), "manage.py", *args)
 
 
+def say_console(port: int) -> None:
+    """How to get into the staff console: an account, then a second factor (SPEC §5a)."""
+    say(
+        f"staff console: http://localhost:{port}/admin/\n"
+        "    1. an account:  python3 dev.py manage createsuperuser\n"
+        "    2. sign in; the console asks for a second factor before anything else: scan its QR code with\n"
+        "       any authenticator app (Google/Microsoft Authenticator, Authy, FreeOTP, 1Password, Bitwarden)\n"
+        "       or type the key shown, then the 6-digit code; or register a passkey (use localhost, not\n"
+        "       127.0.0.1: a passkey needs a host name). Store the recovery codes shown once.\n"
+        "    3. lost it?  python3 dev.py manage addstatictoken USERNAME   (a one-use code)\n"
+        "                 python3 dev.py manage reset_second_factor USERNAME --reason '...'   (enrol again)"
+    )
+
+
 def serve(args: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="dev.py serve", description="Run the service locally (SQLite).")
     parser.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000)")
@@ -124,6 +138,7 @@ def serve(args: list[str]) -> None:
     manage("migrate", "--no-input", "-v", "0")
     manage("collectstatic", "--no-input", "-v", "0")
     manage("seed_demo", "--base-url", f"http://127.0.0.1:{port}")
+    say_console(port)
     say(f"serving on http://127.0.0.1:{port} (Ctrl+C stops)")
     os.execv(
         str(PYTHON), [str(PYTHON), "manage.py", "runserver", f"127.0.0.1:{port}", "--insecure", "--noreload"]

@@ -35,6 +35,18 @@ class AuditEvent(models.Model):
             "audit_failures_purged",
             _("old failed authentications of unknown clients purged"),
         )
+        STAFF_SIGNED_OUT = "staff_signed_out", _("staff signed out")
+        STAFF_LOCK_LIFTED = "staff_lock_lifted", _("staff sign-in lock lifted")
+        STAFF_PROMPT_FAILED = "staff_prompt_failed", _("wrong password at the confirmation prompt")
+        STAFF_PASSWORD_CHANGED = "staff_password_changed", _("staff password changed")
+        STAFF_PASSWORD_RESET = "staff_password_reset", _("staff password reset by another member")
+        STAFF_ACTION_REFUSED = "staff_action_refused", _("staff action refused")
+        SECOND_FACTOR_ENROLLED = "second_factor_enrolled", _("second factor enrolled")
+        SECOND_FACTOR_USED = "second_factor_used", _("second factor used")
+        SECOND_FACTOR_FAILED = "second_factor_failed", _("second factor code refused")
+        RECOVERY_CODE_USED = "recovery_code_used", _("recovery code used")
+        RECOVERY_CODES_ISSUED = "recovery_codes_issued", _("recovery codes issued")
+        SECOND_FACTOR_RESET = "second_factor_reset", _("second factor reset")
 
     class ActorType(models.TextChoices):
         STAFF = "staff", _("staff user")

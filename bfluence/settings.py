@@ -149,6 +149,15 @@ except ValueError as error:
 if timedelta(days=1) > AUDIT_FAILURE_RETENTION:
     _fail("AUDIT_FAILURE_RETENTION must be at least 1d.")
 
+# The second factor (django-otp, django-otp-webauthn). The passkey's relying party is the console's own
+# host name (from the request, which ALLOWED_HOSTS has already vetted): console.second_factor.
+OTP_TOTP_ISSUER = "Bfluence"
+OTP_WEBAUTHN_RP_NAME = "Bfluence"
+OTP_WEBAUTHN_HELPER_CLASS = "console.second_factor.ConsoleWebAuthnHelper"
+OTP_WEBAUTHN_RP_ID_CALLABLE = "console.second_factor.relying_party_id"
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False  # a passkey is the second factor, after the password
+OTP_WEBAUTHN_EXCEPTION_LOGGER_NAME = "bfluence.console"
+
 # The project's own knobs; read through bfluence.conf.app_settings().
 BFLUENCE = {
     "AUDIT_EXPORT": AUDIT_EXPORT,
@@ -178,6 +187,12 @@ INSTALLED_APPS = [
     "clients",
     "tokens",
     "axes",  # staff sign-in rate limit (see AXES_* below)
+    # The staff second factor (SPEC §5a): TOTP from any authenticator app, one-use recovery codes
+    # (django-otp's addstatictoken), passkeys (django-otp-webauthn).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
 ]
 
 MIDDLEWARE = [
@@ -196,6 +211,8 @@ CONSOLE_MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): the second factor was given
+    "console.second_factor_gate.SecondFactorGate",  # staff without a verified second factor can only enrol
     "console.middleware.StaffTimeZoneMiddleware",  # staff read times in CONSOLE_TIME_ZONE
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy of the console and the API docs (below)
     "console.signin.OneSignInAttemptAtATime",  # sign-in attempts per account + IP one at a time (exact limit)
@@ -205,6 +222,9 @@ API_PATH_PREFIXES = ["/auth/", "/communities/", "/healthz", "/readyz", "/.well-k
 # Django's and django-axes' own checks look for these in MIDDLEWARE only; bfluence/checks.py checks
 # CONSOLE_MIDDLEWARE instead (and repeats security.W016, which Django then skips).
 SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410", "security.W003", "axes.W002"]
+# django-otp-webauthn wants a fixed OTP_WEBAUTHN_ALLOWED_ORIGINS; ConsoleWebAuthnHelper uses the request's
+# own origin instead (its host already vetted by ALLOWED_HOSTS), so every allowed host works.
+SILENCED_SYSTEM_CHECKS += ["otp_webauthn.E030"]
 # Prometheus metrics (bfluence/metrics.py); gunicorn serves them on METRICS_BIND (gunicorn.conf.py).
 METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
 if METRICS_ENABLED:
@@ -331,7 +351,9 @@ AUTH_PASSWORD_VALIDATORS = [
 # --- Language: pt-BR first, English on request ---------------------------------------------------
 LANGUAGE_CODE = "pt-br"
 LANGUAGES = [("pt-br", "Português (Brasil)"), ("en", "English")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# The project's own strings; then pt-BR for django-otp-webauthn, which ships none (kept apart from
+# locale/ so makemessages never drops them as obsolete).
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "console" / "passkey_locale"]
 TIME_ZONE = "UTC"
 # One date-time format in the console ("27/11/2026 21:30"), whatever the page.
 FORMAT_MODULE_PATH = ["console.formats"]

@@ -39,7 +39,9 @@ urlpatterns = [
     path("readyz", ReadyView.as_view(), name="readyz"),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", DocsView.as_view(url_name="schema"), name="api-docs"),
+    path("admin/console/webauthn/", include("console.webauthn_urls")),  # passkeys (django-otp-webauthn)
     path("admin/console/", include("console.urls")),
+    path("admin/", include("console.admin_urls")),  # the admin's own pages this project audits
     path("admin/", admin.site.urls),
     path("", RedirectView.as_view(pattern_name="api-docs"), name="home"),
 ]

@@ -20,7 +20,9 @@ class ConsoleConfig(AppConfig):
             signin,  # noqa: F401  (connects the staff sign-in audit receivers)
             sudo,  # noqa: F401  (signing in counts as typing the password)
         )
+        from console.signin import ConsoleAuthenticationForm
 
+        admin.site.login_form = ConsoleAuthenticationForm  # says how many attempts are left
         admin.site.site_header = _("Bfluence staff console")
         admin.site.site_title = _("Bfluence staff console")
         admin.site.index_title = _("Partner communities and their credentials")

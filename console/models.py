@@ -1,6 +1,7 @@
 """What the console itself must remember: which secret-creating forms were already submitted."""
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -26,3 +27,16 @@ class FormSubmission(models.Model):
 
     def __str__(self) -> str:
         return _("form submitted at %(moment)s") % {"moment": self.created_at}
+
+
+class StaffAccount(get_user_model()):  # type: ignore[misc]
+    """The staff accounts as the security group sees them: second factor and sign-in lock, with the two
+    actions another security member takes for a colleague (reset the factor, lift the lock)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("staff account")
+        verbose_name_plural = _("staff accounts")
+        permissions = [
+            ("manage_staff_access", _("Can reset a colleague's second factor and lift a sign-in lock"))
+        ]

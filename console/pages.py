@@ -3,6 +3,8 @@ Admin classes stay thin: they render these pages and call services."""
 
 from django.contrib import admin
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from audit.services import Actor
 from bfluence.source_ip import request_source_ip
@@ -23,3 +25,13 @@ def render_admin_page(
         **context,
     }
     return TemplateResponse(request, template, context, status=status)
+
+
+def safe_next(request) -> str:
+    """Where to go after a prompt: the ``next`` given, if it stays on this site; else the console's home."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("admin:index")

@@ -21,11 +21,14 @@ from axes.backends import AxesStandaloneBackend
 from axes.exceptions import AxesBackendPermissionDenied
 from axes.helpers import get_cool_off
 from axes.signals import user_locked_out
+from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.core.exceptions import ValidationError
 from django.core.signals import setting_changed
 from django.db import connection, transaction
 from django.dispatch import receiver
@@ -33,17 +36,21 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import ngettext
 
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record
 from bfluence import metrics
 from bfluence.source_ip import request_limit_bucket, request_source_ip
+from console.second_factor import security_members
 
 Event = AuditEvent.EventType
 
 # Set on the request when axes refused an attempt because the account + IP was already locked, so the
 # lockout is recorded once, when it starts, and later attempts as refused sign-ins.
 _REFUSED_WHILE_LOCKED = "bfluence_signin_refused_while_locked"
+# Set by the password prompt (console.views.confirm_password): its failures are their own event type.
+AT_THE_PROMPT = "bfluence_at_the_password_prompt"
 
 
 def source_ip(request) -> str | None:
@@ -115,14 +122,66 @@ def _audit_sign_in_failed(sender, credentials, request=None, **kwargs) -> None:
         return
     actor = _claimed_actor(request, attempted_username(request, credentials))
     locked = bool(getattr(request, _REFUSED_WHILE_LOCKED, False))
+    at_prompt = bool(getattr(request, AT_THE_PROMPT, False))
     audit_record(
-        event_type=Event.STAFF_SIGN_IN_FAILED,
+        event_type=Event.STAFF_PROMPT_FAILED if at_prompt else Event.STAFF_SIGN_IN_FAILED,
         actor=actor,
         details={
             "reason": "locked_out" if locked else "invalid_credentials",
             "account_known": actor.kind == AuditEvent.ActorType.STAFF,
         },
     )
+
+
+@receiver(user_logged_out, dispatch_uid="bfluence-audit-staff-signed-out")
+def _audit_signed_out(sender, request, user, **kwargs) -> None:
+    if request is None or user is None:
+        return
+    audit_record(event_type=Event.STAFF_SIGNED_OUT, actor=Actor.staff(user, source_ip=source_ip(request)))
+
+
+def attempts_left(request) -> int | None:
+    """How many more wrong passwords this account + address may try before the lock (after a failure)."""
+    failures = getattr(request, "axes_failures_since_start", None)
+    if failures is None or getattr(request, "axes_locked_out", False):
+        return None
+    return max(0, settings.AXES_FAILURE_LIMIT - failures)
+
+
+def attempts_left_message(left: int) -> str:
+    return ngettext(
+        "%(count)s attempt left before this account is blocked from your address.",
+        "%(count)s attempts left before this account is blocked from your address.",
+        left,
+    ) % {"count": left}
+
+
+class ConsoleAuthenticationForm(AdminAuthenticationForm):
+    """The admin's sign-in form, saying after a wrong password how many attempts are left."""
+
+    def clean(self):
+        try:
+            return super().clean()
+        except ValidationError as refused:
+            left = attempts_left(self.request) if self.request is not None else None
+            if left:
+                raise ValidationError(
+                    [*refused.error_list, ValidationError(attempts_left_message(left))]
+                ) from refused
+            raise
+
+
+def staff_lock_lift(*, username: str, actor: Actor, reason: str) -> int:
+    """Lift a sign-in lock early (django-axes' documented ``reset``): every address's failures for this
+    account are forgotten. Audited with who lifted it and why."""
+    with transaction.atomic():
+        cleared = axes_reset(username=username)
+        audit_record(
+            event_type=Event.STAFF_LOCK_LIFTED,
+            actor=actor,
+            details={"subject": username, "attempts_cleared": cleared, "reason": reason},
+        )
+    return cleared
 
 
 @receiver(user_locked_out, dispatch_uid="bfluence-audit-staff-locked-out")
@@ -353,6 +412,8 @@ def lockout_response(request, original_response=None, credentials=None) -> Templ
         **admin.site.each_context(request),
         "title": admin.site.site_header,
         "lockout_minutes": max(1, round(cool_off.total_seconds() / 60)) if cool_off else None,
+        "signed_in": request.user.is_authenticated,
+        "helpers": security_members(excluding=request.user),
     }
     response = TemplateResponse(request, "console/locked_out.html", context, status=429)
     if cool_off:

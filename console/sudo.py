@@ -1,6 +1,10 @@
-"""GitHub's "sudo mode": before a secret is created or revealed, a password typed in the last few minutes.
+"""GitHub's "sudo mode": before a secret is created or revealed, a password typed and a second factor given
+in the last few minutes (SPEC §5a).
 
-Signing in counts as typing it. The window is ``CONSOLE_PASSWORD_WINDOW`` (default 10 minutes).
+Signing in counts as both. The window is ``CONSOLE_PASSWORD_WINDOW`` (default 10 minutes). A form sent
+while the prompt was due is kept in the session and comes back filled in exactly as typed
+(``form_data``): the person checks it and sends it again, so nothing is done on a stale prompt, and
+nothing typed is lost.
 """
 
 import time
@@ -8,12 +12,16 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseRedirect, QueryDict
 from django.urls import reverse
 
 from bfluence.conf import app_settings
+from console.second_factor import factor_is_fresh
 
 SESSION_KEY = "console.password_confirmed_at"
+STASH_KEY = "console.form_before_prompt"
+# Never kept across the prompt: Django's own token is renewed at sign-in anyway.
+_NOT_KEPT = {"csrfmiddlewaretoken", "password"}
 
 
 def password_confirmed(request) -> None:
@@ -26,15 +34,34 @@ def password_is_fresh(request) -> bool:
     return isinstance(confirmed_at, int) and 0 <= time.time() - confirmed_at < window
 
 
-def password_prompt(request, next_url: str) -> HttpResponseRedirect | None:
-    """``None`` when the password is fresh; else the redirect to the prompt, which comes back to ``next_url``.
+def prompt_is_due(request) -> bool:
+    return not (password_is_fresh(request) and factor_is_fresh(request))
 
-    After a POST the browser comes back with a GET: the form is filled in again, so nothing is done
-    on the strength of a stale password.
-    """
-    if password_is_fresh(request):
+
+def password_prompt(request, next_url: str) -> HttpResponseRedirect | None:
+    """``None`` when the password and the second factor are fresh; else the redirect to the prompt, which
+    comes back to ``next_url``. A POST's fields are kept for ``form_data`` to give back."""
+    if not prompt_is_due(request):
         return None
+    if request.method == "POST":
+        kept = {key: request.POST.getlist(key) for key in request.POST if key not in _NOT_KEPT}
+        request.session[STASH_KEY] = {"path": next_url, "fields": kept}
     return HttpResponseRedirect(f"{reverse('console:confirm-password')}?{urlencode({'next': next_url})}")
+
+
+def form_data(request) -> QueryDict | None:
+    """What a form should be bound to: the POST, or on the way back from the prompt the fields as they
+    were typed (once), or ``None`` for an empty form."""
+    if request.method == "POST":
+        return request.POST
+    stash = request.session.get(STASH_KEY)
+    if not stash or stash.get("path") != request.path:
+        return None
+    del request.session[STASH_KEY]
+    data = QueryDict(mutable=True)
+    for key, values in stash["fields"].items():
+        data.setlist(key, values)
+    return data
 
 
 @receiver(user_logged_in)

@@ -5,9 +5,7 @@ from django.contrib import admin
 from django.contrib.auth import authenticate
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters
@@ -16,8 +14,10 @@ from bfluence import errors as api_errors
 from communities.models import Community
 from console.middleware import console_prefix
 from console.once import secret_pop
-from console.pages import render_admin_page
-from console.sudo import password_confirmed
+from console.pages import render_admin_page, safe_next, staff_actor
+from console.second_factor import factor_is_fresh, has_passkey, second_factor_verify_code
+from console.signin import AT_THE_PROMPT, attempts_left, attempts_left_message
+from console.sudo import password_confirmed, password_is_fresh
 
 
 class ConfirmPasswordForm(forms.Form):
@@ -26,37 +26,82 @@ class ConfirmPasswordForm(forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
     )
+    code = forms.CharField(
+        label=gettext_lazy("Code"),
+        max_length=32,
+        help_text=gettext_lazy(
+            "The 6 digits your authenticator app shows now, or one of your recovery codes."
+        ),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "spellcheck": "false", "size": 14}),
+    )
+
+    def __init__(self, *args, ask_password: bool, ask_code: bool, passkey: bool, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not ask_password:
+            del self.fields["password"]
+        if not ask_code:
+            del self.fields["code"]
+        elif passkey and ask_password:  # the passkey is offered on the next step instead
+            self.fields["code"].required = False
+            self.fields["code"].help_text = _("Using a passkey? Leave this empty: the next step offers it.")
 
 
-def _safe_next(request) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return reverse("admin:index")
+_safe_next = safe_next
 
 
-@sensitive_post_parameters("password")
+@sensitive_post_parameters("password", "code")
 def confirm_password(request):
-    """GitHub's sudo prompt. Goes through ``authenticate`` so sign-in lockouts count these tries too."""
-    form = ConfirmPasswordForm(request.POST or None)
+    """GitHub's sudo prompt: the password (through ``authenticate``, so sign-in lockouts count these tries
+    too) and a fresh second factor (a code, or the passkey button on the page)."""
+    ask_password, ask_code = not password_is_fresh(request), not factor_is_fresh(request)
+    if not (ask_password or ask_code):
+        return HttpResponseRedirect(_safe_next(request))
+    passkey = ask_code and has_passkey(request.user)
+    form = ConfirmPasswordForm(
+        request.POST or None, ask_password=ask_password, ask_code=ask_code, passkey=passkey
+    )
     if request.method == "POST" and form.is_valid():
-        user = authenticate(
-            request, username=request.user.get_username(), password=form.cleaned_data["password"]
-        )
-        if user is not None and user.pk == request.user.pk:
-            password_confirmed(request)
+        if ask_password and _password_refused(request, form):
+            form.add_error("password", _("That is not your password."))
+            if left := attempts_left(request):
+                form.add_error("password", attempts_left_message(left))
+        elif ask_code and form.cleaned_data["code"]:
+            if _code_accepted(request, form):
+                return HttpResponseRedirect(_safe_next(request))
+            form.add_error("code", _("That code is not valid. Type the code your app shows now."))
+        elif ask_code:  # password confirmed; the passkey comes on the next step
+            return HttpResponseRedirect(request.get_full_path())
+        else:
             return HttpResponseRedirect(_safe_next(request))
-        form.add_error("password", _("That is not your password."))
     return render_admin_page(
         request,
         None,
         "console/confirm_password.html",
-        _("Confirm your password"),
+        _("Confirm it is you"),
         form=form,
         next=_safe_next(request),
+        passkey=passkey,
     )
+
+
+def _password_refused(request, form) -> bool:
+    setattr(request, AT_THE_PROMPT, True)  # a failure here is a prompt failure, not a failed sign-in
+    user = authenticate(request, username=request.user.get_username(), password=form.cleaned_data["password"])
+    if user is not None and user.pk == request.user.pk:
+        password_confirmed(request)
+        return False
+    return True
+
+
+def _code_accepted(request, form) -> bool:
+    check = second_factor_verify_code(
+        request=request,
+        user=request.user,
+        code=form.cleaned_data["code"],
+        actor=staff_actor(request),
+        where="prompt",
+    )
+    return check.accepted
 
 
 def secret_once(request, key: str):

@@ -86,3 +86,26 @@ def staff_groups(transactional_db):
                 continue
             # By codename: the audit trail's permissions moved from tokens to the audit app.
             group.permissions.add(Permission.objects.get(codename=code.split(".")[1]))
+    security = Group.objects.get(name="security")
+    for codename in import_module("console.migrations.0003_staff_accounts").SECURITY:
+        security.permissions.add(Permission.objects.get(content_type__app_label="console", codename=codename))
+
+
+def pass_second_factor(page, username: str) -> None:
+    """Sign-in's second step as a person takes it: the code their authenticator app shows (pyotp). The
+    account gets an app first if it has none (the enrolment itself is tested on its own)."""
+    from django.contrib.auth.models import User
+    from django.db import connections
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tests.conftest import totp_code, verified_device
+
+    user = User.objects.get(username=username)
+    # A second sign-in within the same 30 s would reuse the app's code, which django-otp refuses.
+    TOTPDevice.objects.filter(pk=verified_device(user).pk).update(last_t=-1)
+    code = totp_code(user)
+    connections.close_all()  # work done under Playwright's loop: never leave its connection open
+    if "/second-factor/enrol/" in page.url:  # it had none when the password was typed
+        page.goto(page.url.replace("/second-factor/enrol/", "/second-factor/"))
+    page.fill("#id_code", code)
+    page.click("#second-factor-form input[type=submit]")

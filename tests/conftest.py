@@ -1,12 +1,15 @@
 """Shared fixtures: real requests through DRF's APIClient, communities made through the services."""
 
 import base64
+import time
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.core.cache import cache
+from django.test import Client
 from django.utils import timezone
+from django_otp import DEVICE_ID_SESSION_KEY
 from rest_framework.test import APIClient
 
 from audit.services import Actor
@@ -14,6 +17,7 @@ from bfluence.cache import breaker as cache_breaker
 from clients import limits as client_auth_limits
 from clients.services import community_create
 from communities.services import member_set_bflus
+from console.second_factor import FACTOR_SESSION_KEY
 from tokens.throttling import WindowCounterThrottle
 
 TEST_ACTOR = Actor.command("tests")
@@ -117,3 +121,47 @@ def post_form(api, path, fields: dict, **headers):
     return api.generic(
         "POST", path, urlencode(fields), content_type="application/x-www-form-urlencoded", **headers
     )
+
+
+# --- staff sign-in with the second factor (SPEC §5a) ------------------------------------------------
+
+
+def verified_device(user):
+    """A confirmed authenticator-app device for ``user``."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="authenticator app", confirmed=True)
+    return device
+
+
+@pytest.fixture(autouse=True)
+def _staff_sign_in_gives_the_second_factor(monkeypatch):
+    """``client.force_login(staff)`` signs in as a staff member who also gave their second factor (and so
+    may act), like the browser tests' sign-in, which types a real code. Tests of the factor itself sign
+    in through the form instead."""
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):
+        original(self, user, backend)
+        if not user.is_staff:
+            return
+        # What django_otp.login stores when a code is accepted (its documented session key), and the
+        # console's note that the factor was just given (fresh for the password prompt).
+        session = self.session
+        session[DEVICE_ID_SESSION_KEY] = verified_device(user).persistent_id
+        session[FACTOR_SESSION_KEY] = int(time.time())
+        session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+
+
+def totp_code(user, *, at: float | None = None) -> str:
+    """What the person's authenticator app shows now (pyotp, as any app computes it)."""
+    from base64 import b32encode
+
+    import pyotp
+
+    device = verified_device(user)
+    return pyotp.TOTP(b32encode(device.bin_key).decode()).at(at if at is not None else time.time())

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from communities.models import Community
 from communities.services import member_set_bflus
-from tests.browser import chromium_page, needs_chromium, screenshot, staff_groups  # noqa: F401
+from tests.browser import chromium_page, needs_chromium, pass_second_factor, screenshot, staff_groups  # noqa: F401
 from tests.conftest import TEST_ACTOR
 from tests.stack import http
 
@@ -34,6 +34,7 @@ def test_security_user_onboards_revokes_and_rotates_in_the_browser(live_server, 
         page.fill("#id_username", "sue")
         page.fill("#id_password", "a-long-password-for-sue")
         page.click("input[type=submit]")
+        pass_second_factor(page, "sue")
         expect(page.locator("#user-tools")).to_be_visible()
 
         # Onboard: the secret is read from the one-time page.

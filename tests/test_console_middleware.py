@@ -36,7 +36,9 @@ def test_the_console_signs_in_with_its_csrf_token_and_keeps_the_session(staff_us
         },
     )
     assert response.status_code == 302
-    assert browser.get("/admin/").status_code == 200  # the session cookie signs the next page in
+    # The session cookie signs the next page in: the second factor's enrolment, which comes first.
+    assert browser.get("/admin/")["Location"].startswith("/admin/console/second-factor/enrol/")
+    assert browser.get("/admin/console/second-factor/enrol/").status_code == 200
 
 
 def test_a_path_nobody_listed_gets_the_console_stack(staff_user):

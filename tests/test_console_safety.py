@@ -11,7 +11,7 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from clients.models import ClientSecret
 from console.models import FormSubmission
-from tests.conftest import request_token
+from tests.conftest import request_token, totp_code
 from tests.test_admin import SECRET, as_partner, form_key, staff, submit_once, url
 from tokens.models import RevocationRequest
 
@@ -88,14 +88,21 @@ def test_a_stale_password_is_asked_for_again_before_a_secret_is_created(client, 
         prompt = client.get(page)
         assert prompt.status_code == 302 and "/confirm-password/" in prompt["Location"]
         # A POST with a stale password does nothing, whatever it carries.
-        stale = client.post(page, {"grace": "0s", "reason": "x", "form_key": key})
+        stale = client.post(page, {"grace": "1h", "reason": "typed before the prompt", "form_key": key})
         assert stale.status_code == 302 and "/confirm-password/" in stale["Location"]
         assert ClientSecret.objects.count() == 1
         wrong = client.post(prompt["Location"], {"password": "not-it", "next": page})
         assert wrong.status_code == 200 and "errorlist" in wrong.content.decode()
-        right = client.post(prompt["Location"], {"password": "the-right-password-42", "next": page})
+        no_code = client.post(prompt["Location"], {"password": "the-right-password-42", "next": page})
+        assert no_code.status_code == 200  # the second factor is asked too
+        code = totp_code(User.objects.get(username="sue"))
+        right = client.post(
+            prompt["Location"], {"password": "the-right-password-42", "code": code, "next": page}
+        )
         assert right.status_code == 302 and right["Location"] == page
-        assert client.get(page).status_code == 200
+        back = client.get(page)  # the form comes back as it was typed before the prompt
+        form = back.context["form"]
+        assert (form["grace"].value(), form["reason"].value()) == ("1h", "typed before the prompt")
         secret, _page, _posted = submit_once(client, page, {"grace": "0s", "reason": "after sudo"})
     assert ClientSecret.objects.count() == 2 and SECRET.fullmatch(secret)
 

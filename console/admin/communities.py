@@ -36,7 +36,7 @@ from console.forms import (
 from console.humane import ago, community_filter_url
 from console.once import AlreadySubmitted, form_key_claim, secret_page_url, secret_reveal_later
 from console.pages import render_admin_page, staff_actor
-from console.sudo import password_prompt
+from console.sudo import form_data, password_prompt
 from console.usage import community_usage, usage_chart
 from tokens.models import IssuedToken, RevocationRequest
 from tokens.services import community_deactivate, community_rotate_secret, tokens_revoke_all
@@ -172,7 +172,7 @@ class CommunityAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if prompt := password_prompt(request, request.path):
             return prompt
-        form = OnboardCommunityForm(request.POST or None)
+        form = OnboardCommunityForm(form_data(request))
         if request.method == "POST" and form.is_valid():
             key = form.cleaned_data["form_key"]
             try:
@@ -311,7 +311,7 @@ class CommunityAdmin(admin.ModelAdmin):
         community = self._community(request, object_id, "communities.rotate_secret")
         if prompt := password_prompt(request, request.path):
             return prompt
-        form = RotateSecretForm(request.POST or None)
+        form = RotateSecretForm(form_data(request))
         if request.method == "POST" and form.is_valid():
             key = form.cleaned_data["form_key"]
             try:

@@ -32,7 +32,8 @@ from console.once import (
     secret_reveal_later,
 )
 from console.pages import render_admin_page, staff_actor
-from console.sudo import password_prompt
+from console.second_factor import staff_action_refused
+from console.sudo import form_data, password_prompt
 from tokens.models import IssuedToken, RevocationRequest
 from tokens.services import revocation_request_handle, revocation_request_open, tokens_revoke
 
@@ -347,6 +348,13 @@ class RevocationRequestAdmin(admin.ModelAdmin):
         if replayed := form_already_submitted(request):  # the request is closed by now: say so, once
             return HttpResponseRedirect(replayed)
         if revocation.status != RevocationRequest.Status.PENDING or _opened_by_me(revocation, request):
+            if revocation.status == RevocationRequest.Status.PENDING:  # the two-person rule said no
+                staff_action_refused(
+                    actor=staff_actor(request),
+                    action="revocation_request_complete",
+                    subject=str(revocation.pk),
+                    why="same_person",
+                )
             self.message_user(
                 request,
                 _("This request is closed.")
@@ -357,7 +365,7 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(back)
         if prompt := password_prompt(request, request.path):
             return prompt
-        form = HandleRequestForm(request.POST or None)
+        form = HandleRequestForm(form_data(request))
         if request.method == "POST" and form.is_valid():
             key = form.cleaned_data["form_key"]
             try:
