@@ -32,8 +32,11 @@ DEVELOPMENT = ("requirements.txt", "requirements-dev.txt")
 CHECK_PATHS = (
     "bfluence",
     "communities",
+    "clients",
     "tokens",
     "audit",
+    "notifications",
+    "leaks",
     "console",
     "tests",
     "examples",

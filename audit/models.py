@@ -31,12 +31,16 @@ class AuditEvent(models.Model):
         STAFF_SIGNED_IN = "staff_signed_in", _("staff signed in")
         STAFF_SIGN_IN_FAILED = "staff_sign_in_failed", _("staff sign-in failed")
         STAFF_LOCKED_OUT = "staff_locked_out", _("staff sign-in locked out")
+        SECRET_LEAK_REPORTED = "secret_leak_reported", _("leaked secret reported by a scanner")
+        SECURITY_CONTACTS_SET = "security_contacts_set", _("security contacts set")
+        NOTIFICATION_RESENT = "notification_resent", _("notification sent again")
 
     class ActorType(models.TextChoices):
         STAFF = "staff", _("staff user")
         PARTNER = "partner", _("partner client")
         COMMAND = "command", _("management command")
         ANONYMOUS = "anonymous", _("unauthenticated caller")
+        SCANNER = "scanner", _("secret scanner")
 
     occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now, db_index=True)
     event_type = models.CharField(_("event"), max_length=40, choices=EventType.choices, db_index=True)

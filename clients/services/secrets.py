@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -13,6 +14,8 @@ from audit.services import Actor, audit_record
 from clients import crypto
 from clients.models import ClientSecret
 from communities.models import Community
+from notifications import events
+from notifications.services import notifications_withdraw, notify_rotation
 
 MAX_GRACE = timedelta(days=7)
 Event = AuditEvent.EventType
@@ -29,12 +32,19 @@ class SecretRotation:
     tokens_revoked: int = 0
 
 
+def _store(community: Community, secret: str) -> crypto.SecretDigest:
+    stored = crypto.digest_secret(secret, lookup_key=settings.SECRET_KEY)
+    ClientSecret.objects.create(
+        community=community, hint=stored.hint, salt=stored.salt, digest=stored.digest, lookup=stored.lookup
+    )
+    return stored
+
+
 @transaction.atomic
 def secret_create(*, community: Community, actor: Actor) -> str:
     """Create a secret for a new community; the plaintext is returned here, once, and never again."""
     secret = crypto.generate_secret()
-    stored = crypto.digest_secret(secret)
-    ClientSecret.objects.create(community=community, hint=stored.hint, salt=stored.salt, digest=stored.digest)
+    stored = _store(community, secret)
     audit_record(
         event_type=Event.SECRET_CREATED, actor=actor, community=community, details={"hint": stored.hint}
     )
@@ -66,8 +76,7 @@ def secret_rotate(
         old.valid_until = valid_until if position == 0 else now
         old.save(update_fields=["valid_until"])
     secret = crypto.generate_secret()
-    stored = crypto.digest_secret(secret)
-    ClientSecret.objects.create(community=community, hint=stored.hint, salt=stored.salt, digest=stored.digest)
+    stored = _store(community, secret)
     audit_record(
         event_type=Event.SECRET_ROTATED,
         actor=actor,
@@ -78,6 +87,7 @@ def secret_rotate(
             "reason": reason,
         },
     )
+    notify_rotation(community=community, hint=stored.hint, previous_valid_until=valid_until)
     return SecretRotation(
         community=community,
         client_secret=secret,
@@ -111,6 +121,7 @@ def secret_expire_previous(*, community: Community, actor: Actor, reason: str = 
     previous = [secret.pk for secret in valid[1:]]
     stopped = ClientSecret.objects.filter(pk__in=previous).update(valid_until=now)
     if stopped:
+        notifications_withdraw(community=community, event=events.SECRET_EXPIRING)
         audit_record(
             event_type=Event.SECRET_EXPIRED,
             actor=actor,

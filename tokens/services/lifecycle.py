@@ -11,6 +11,8 @@ from audit.models import AuditEvent
 from audit.services import Actor, audit_record
 from clients.services import SecretRotation, secret_rotate
 from communities.models import Community
+from notifications import events
+from notifications.services import notify
 from tokens.services.revocation import tokens_revoke_all
 
 
@@ -44,4 +46,5 @@ def community_deactivate(*, community: Community, actor: Actor, reason: str = ""
         community=community,
         details={"reason": reason, "tokens_revoked": revoked},
     )
+    notify(community=community, event=events.COMMUNITY_DEACTIVATED, data={"tokens_revoked": revoked})
     return community
