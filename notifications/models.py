@@ -90,6 +90,7 @@ class Notification(models.Model):
     class Meta:
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
+        permissions = [("resend_notification", _("Can send notifications again"))]
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["event_id", "channel", "recipient"], name="notification_once"),

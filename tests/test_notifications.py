@@ -166,9 +166,14 @@ def test_every_credential_change_is_recorded_for_the_partner(api, acme):
 
 def test_a_notification_rolls_back_with_its_action(acme):
     security_contacts_set(community=acme.community, actor=TEST_ACTOR, emails=[("sec@acme.example", "en")])
-    with pytest.raises(RuntimeError), transaction.atomic():
-        community_rotate_secret(community=acme.community, actor=TEST_ACTOR)
-        raise RuntimeError("the action failed")
+
+    def rotate_then_fail() -> None:
+        with transaction.atomic():
+            community_rotate_secret(community=acme.community, actor=TEST_ACTOR)
+            raise RuntimeError("the action failed")
+
+    with pytest.raises(RuntimeError):
+        rotate_then_fail()
     assert not Notification.objects.exists()
 
 
