@@ -128,6 +128,8 @@ def serve(args: list[str]) -> None:
     manage("collectstatic", "--no-input", "-v", "0")
     manage("seed_demo", "--base-url", f"http://127.0.0.1:{port}")
     say(f"serving on http://127.0.0.1:{port} (Ctrl+C stops)")
+    # Partner notifications go out right after each commit, in the server process (mail on the console).
+    os.environ.setdefault("NOTIFICATIONS_DELIVER_ON_COMMIT", "true")
     os.execv(
         str(PYTHON), [str(PYTHON), "manage.py", "runserver", f"127.0.0.1:{port}", "--insecure", "--noreload"]
     )

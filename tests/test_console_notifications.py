@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from notifications.models import Notification, SecurityContacts
@@ -54,15 +55,18 @@ def test_support_sees_notifications_and_their_state(support_client, told):
     assert "resend-one" in text
 
 
-def test_resend_is_a_post_and_is_audited(support_client, told):
+def test_resend_asks_first_and_is_audited(support_client, told):
     webhook = Notification.objects.get(channel="webhook")
     url = reverse("admin:notifications_notification_resend", args=[webhook.pk])
-    assert support_client.get(url).status_code == 405
-    response = support_client.post(url)
+    asked = support_client.get(url)
+    assert asked.status_code == 200 and "id_reason" in asked.content.decode()
+    assert not AuditEvent.objects.filter(event_type="notification_resent").exists()
+    response = support_client.post(url, {"reason": "partner fixed its receiver", "confirm": "1"})
     assert response.status_code == 302
     webhook.refresh_from_db()
-    assert webhook.next_attempt_at <= webhook.created_at.__class__.now(webhook.created_at.tzinfo)
-    assert AuditEvent.objects.filter(event_type="notification_resent", actor="sam-support").count() == 1
+    assert webhook.next_attempt_at <= timezone.now()
+    resent = AuditEvent.objects.get(event_type="notification_resent")
+    assert (resent.actor, resent.details["reason"]) == ("sam-support", "partner fixed its receiver")
 
 
 def test_security_sets_contacts_and_sees_the_webhook_secret_once(security_client, acme, settings):

@@ -105,3 +105,24 @@ def test_two_workers_never_deliver_one_notification_twice(receiver):
     assert len(ids) == len(set(ids)) == 30
     assert receiver.refused == 0
     assert not Notification.objects.exclude(status="delivered").exists()
+
+
+def test_dev_serve_delivers_after_the_commit_without_a_worker(settings):
+    """``dev.py serve`` sets NOTIFICATIONS_DELIVER_ON_COMMIT: no worker process, mail on the console."""
+    import time
+
+    from django.core import mail
+
+    settings.NOTIFICATIONS_DELIVER_ON_COMMIT = True
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    mail.outbox = []
+    created = make_community("devserve")
+    security_contacts_set(
+        community=created.community, actor=TEST_ACTOR, emails=[("dev@devserve.example", "en")]
+    )
+    community_deactivate(community=created.community, actor=TEST_ACTOR)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not Notification.objects.filter(status="delivered").exists():
+        time.sleep(0.05)
+    assert Notification.objects.get().status == "delivered"
+    assert [message.to for message in mail.outbox] == [["dev@devserve.example"]]

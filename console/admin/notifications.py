@@ -4,18 +4,19 @@ and every notification with its delivery state, which staff can send again. Both
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from console.admin.credentials import CommunityFilter, ReadOnlyAdmin
-from console.forms import console_time
+from console.forms import ReasonForm, console_time
 from console.humane import ago
 from console.once import form_key_new, secret_reveal_later
-from console.pages import staff_actor
+from console.pages import render_admin_page, staff_actor
 from notifications.models import Notification, SecurityContacts
 from notifications.services import notification_resend, security_contacts_set
 
@@ -24,17 +25,7 @@ _STATE_CLASS = {"pending": "state-pending", "delivered": "state-ok", "failed": "
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
-    list_display = (
-        "event_type",
-        "community",
-        "channel",
-        "recipient",
-        "state",
-        "attempts",
-        "when",
-        "last_error",
-        "resend_button",
-    )
+    list_display = ("event_type", "client_id", "to", "state", "when", "error", "resend_button")
     list_filter = ("status", "event_type", "channel", ("community", CommunityFilter))
     search_fields = ("community__client_id", "recipient", "event_id")
     list_select_related = ("community",)
@@ -54,6 +45,23 @@ class NotificationAdmin(ReadOnlyAdmin):
         "delivered_at",
         "last_error",
     )
+
+    @admin.display(description=gettext_lazy("community"), ordering="community__client_id")
+    def client_id(self, notification):
+        return notification.community.client_id
+
+    @admin.display(description=gettext_lazy("recipient"), ordering="recipient")
+    def to(self, notification):
+        return format_html(
+            '<span title="{}">{} · {}</span>',
+            notification.recipient,
+            notification.get_channel_display(),
+            Truncator(notification.recipient).chars(36),
+        )
+
+    @admin.display(description=gettext_lazy("last error"))
+    def error(self, notification):
+        return Truncator(notification.last_error).chars(40)
 
     @admin.display(description=gettext_lazy("status"), ordering="status")
     def state(self, notification):
@@ -79,19 +87,10 @@ class NotificationAdmin(ReadOnlyAdmin):
         if notification.status == Notification.Status.WITHDRAWN:
             return ""
         return format_html(
-            '<form method="post" action="{}" class="inline-form">'
-            '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
-            '<button type="submit" class="button resend-one">{}</button></form>',
+            '<a class="button resend-one" href="{}">{}</a>',
             reverse("admin:notifications_notification_resend", args=[notification.pk]),
-            self._csrf_token,
             _("Resend"),
         )
-
-    def changelist_view(self, request, extra_context=None):
-        from django.middleware.csrf import get_token
-
-        self._csrf_token = get_token(request)
-        return super().changelist_view(request, extra_context)
 
     def get_list_display(self, request):
         shown = super().get_list_display(request)
@@ -106,20 +105,40 @@ class NotificationAdmin(ReadOnlyAdmin):
         return [resend] + super().get_urls()
 
     def resend_view(self, request, object_id):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+        """GET asks (with a reason, for the audit trail); only the confirming POST sends again."""
         if not self.has_resend_permission(request):
             raise PermissionDenied
         notification = get_object_or_404(Notification.objects.select_related("community"), pk=object_id)
-        notification_resend(notification=notification, actor=staff_actor(request))
-        self.message_user(request, _("The notification will be sent again shortly."), messages.SUCCESS)
-        return HttpResponseRedirect(reverse("admin:notifications_notification_changelist"))
+        changelist = reverse("admin:notifications_notification_changelist")
+        form = ReasonForm(request.POST if request.method == "POST" else None)
+        if form.is_bound and form.is_valid():
+            notification_resend(
+                notification=notification, actor=staff_actor(request), reason=form.cleaned_data["reason"]
+            )
+            self.message_user(request, _("The notification will be sent again shortly."), messages.SUCCESS)
+            return HttpResponseRedirect(changelist)
+        return render_admin_page(
+            request,
+            self,
+            "console/confirm_with_reason.html",
+            _("Send a notification again"),
+            form=form,
+            question=_("Send %(event)s to %(recipient)s again?")
+            % {"event": notification.event_type, "recipient": notification.recipient},
+            consequence=_("It keeps its event id, so a receiver that already has it can tell."),
+            hidden_fields=[],
+            button=_("Resend"),
+            cancel_url=changelist,
+            crumbs=[(changelist, self.model._meta.verbose_name_plural.capitalize())],
+        )
 
     @admin.action(description=gettext_lazy("Resend selected notifications"), permissions=["resend"])
     def resend_selected(self, request, queryset):
         sent = 0
         for notification in queryset.select_related("community"):
-            notification_resend(notification=notification, actor=staff_actor(request))
+            notification_resend(
+                notification=notification, actor=staff_actor(request), reason=_("bulk resend")
+            )
             sent += 1
         self.message_user(
             request,
@@ -134,6 +153,9 @@ class NotificationAdmin(ReadOnlyAdmin):
 
 
 class SecurityContactsForm(forms.ModelForm):
+    webhook_url = forms.URLField(
+        label=gettext_lazy("webhook URL"), max_length=500, required=False, assume_scheme="https"
+    )
     email_lines = forms.CharField(
         label=gettext_lazy("e-mail addresses"),
         required=False,

@@ -182,7 +182,7 @@ def notifications_deliver_due(*, limit: int = 50) -> DeliveryRun:
 
 
 @transaction.atomic
-def notification_resend(*, notification: Notification, actor: Actor) -> Notification:
+def notification_resend(*, notification: Notification, actor: Actor, reason: str = "") -> Notification:
     """Deliver again (same event id, so a receiver can tell it is the same event): due now."""
     Notification.objects.filter(pk=notification.pk).update(
         status=Notification.Status.PENDING, next_attempt_at=timezone.now(), claimed_until=None
@@ -191,7 +191,7 @@ def notification_resend(*, notification: Notification, actor: Actor) -> Notifica
         event_type=AuditEvent.EventType.NOTIFICATION_RESENT,
         actor=actor,
         community=notification.community,
-        details={"event_id": str(notification.event_id), "event": notification.event_type},
+        details={"event_id": str(notification.event_id), "event": notification.event_type, "reason": reason},
     )
     notification.refresh_from_db()
     return notification
