@@ -28,6 +28,7 @@ class WebhookReceiver:
         self.arrived = threading.Event()
         self.received: list[tuple[str, dict]] = []
         self.refused = 0
+        self.raw: list[tuple[dict[str, str], bytes]] = []  # every delivery as it came
         self.directory = tempfile.TemporaryDirectory()
         self.cert, key = self_signed_certificate(self.directory.name)
         self.port = free_port()
@@ -43,6 +44,7 @@ class WebhookReceiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.arrived.set()
+                receiver.raw.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 if receiver.hang.is_set():
                     receiver.release.wait(30)
                     return
