@@ -412,9 +412,12 @@ LOGGING = {
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Bfluence <security@bfluence.example>")
-WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10)
+try:
+    WEBHOOK_TIMEOUT = float(env.str("WEBHOOK_TIMEOUT", default="10"))
+except ValueError:
+    WEBHOOK_TIMEOUT = -1.0
 if not 0 < WEBHOOK_TIMEOUT <= 60:
-    _fail("WEBHOOK_TIMEOUT must be between 0 and 60 seconds.")
+    _fail("WEBHOOK_TIMEOUT must be a number of seconds above 0 and at most 60.")
 # Hosts a webhook may reach over plain HTTP and on any address (local receivers, tests); default none.
 WEBHOOK_INSECURE_HOSTS = env.list("WEBHOOK_INSECURE_HOSTS", default=[])
 # A CA bundle to trust for webhook receivers instead of the system's (a private CA; tests).

@@ -108,6 +108,10 @@ def test_trusted_proxies_take_addresses_and_ranges():
         ({"THROTTLE_API": "0/min"}, "THROTTLE_API"),
         ({"SECRET_KEY": "short"}, "SECRET_KEY"),
         ({"SECRET_KEY": "ab" * 30}, "SECRET_KEY"),  # long, but five different characters at least
+        ({"NOTIFICATION_RETRY_HORIZON": "12h"}, "NOTIFICATION_RETRY_HORIZON"),  # under the 24 h promised
+        ({"NOTIFICATION_RETRY_HORIZON": "forever"}, "NOTIFICATION_RETRY_HORIZON"),
+        ({"WEBHOOK_TIMEOUT": "0"}, "WEBHOOK_TIMEOUT"),
+        ({"WEBHOOK_TIMEOUT": "ten"}, "WEBHOOK_TIMEOUT"),
     ],
 )
 def test_absurd_settings_stop_start_up_with_a_clear_message(overrides, says):
