@@ -1,6 +1,8 @@
 import signal
 import time
 
+from django.db import close_old_connections
+
 from bfluence.commands import ServiceCommand
 from notifications.services import notifications_deliver_due
 
@@ -26,6 +28,7 @@ class Command(ServiceCommand):
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
         while not stopping:
+            close_old_connections()  # a long-running process: drop a connection the database closed
             notifications_deliver_due()
             time.sleep(interval)
         return {}, "Stopped."
