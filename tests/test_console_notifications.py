@@ -86,6 +86,12 @@ def test_security_sets_contacts_and_sees_the_webhook_secret_once(security_client
     assert "whsec_" not in security_client.get(response["Location"]).content.decode()
     contacts = SecurityContacts.objects.get(community=acme.community)
     assert contacts.webhook_secret == secrets_shown[0]
+    change_page = security_client.get(
+        reverse("admin:notifications_securitycontacts_change", args=[contacts.pk])
+    )
+    assert change_page.status_code == 200
+    assert "whsec_" not in change_page.content.decode().replace(contacts.webhook_secret_hint, "")
+    assert contacts.webhook_secret not in change_page.content.decode()
     assert [entry["language"] for entry in contacts.emails] == ["pt-br", "en"]
 
 
