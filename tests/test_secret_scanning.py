@@ -16,6 +16,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from clients import crypto
 from clients.models import ClientSecret
+from leaks import keys
 from leaks.keys import forget_keys
 from notifications.models import Notification
 from notifications.services import security_contacts_set
@@ -195,6 +196,21 @@ def test_the_key_list_is_fetched_again_for_an_unknown_key_at_most_once_a_minute(
     with time_machine.travel(timezone.now(), tick=True):
         assert post(api, body, key=rotated, key_id="key-2").status_code == 401  # fetched < 1 min ago
     assert scanner.fetches == 1
+    keys._fetched.fetched_at -= keys.REFETCH_AT_MOST_EVERY  # a minute later (monotonic clock)
+    assert post(api, body, key=rotated, key_id="key-2").status_code == 200
+    assert scanner.fetches == 2
+    assert post(api, body, key=rotated, key_id="key-3").status_code == 401  # unknown, and just fetched
+    assert scanner.fetches == 2
+
+
+def test_an_unreachable_key_list_refuses_reports_and_changes_nothing(api, settings, acme):
+    settings.SECRET_SCANNING_KEYS_URL = "http://127.0.0.1:9/nothing-listens-here"
+    forget_keys()
+    before = state()
+    response = post(api, report(item(acme.client_secret)), key=new_key())
+    assert (response.status_code, response.json()["error"]) == (401, "invalid_signature")
+    assert state() == before
+    forget_keys()
 
 
 def test_keys_from_a_file(api, settings, tmp_path, acme):
