@@ -32,8 +32,11 @@ DEVELOPMENT = ("requirements.txt", "requirements-dev.txt")
 CHECK_PATHS = (
     "bfluence",
     "communities",
+    "clients",
     "tokens",
     "audit",
+    "notifications",
+    "leaks",
     "console",
     "tests",
     "examples",
@@ -140,6 +143,8 @@ def serve(args: list[str]) -> None:
     manage("seed_demo", "--base-url", f"http://127.0.0.1:{port}")
     say_console(port)
     say(f"serving on http://127.0.0.1:{port} (Ctrl+C stops)")
+    # Partner notifications go out right after each commit, in the server process (mail on the console).
+    os.environ.setdefault("NOTIFICATIONS_DELIVER_ON_COMMIT", "true")
     os.execv(
         str(PYTHON), [str(PYTHON), "manage.py", "runserver", f"127.0.0.1:{port}", "--insecure", "--noreload"]
     )

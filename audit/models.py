@@ -47,12 +47,16 @@ class AuditEvent(models.Model):
         RECOVERY_CODE_USED = "recovery_code_used", _("recovery code used")
         RECOVERY_CODES_ISSUED = "recovery_codes_issued", _("recovery codes issued")
         SECOND_FACTOR_RESET = "second_factor_reset", _("second factor reset")
+        SECRET_LEAK_REPORTED = "secret_leak_reported", _("leaked secret reported by a scanner")
+        SECURITY_CONTACTS_SET = "security_contacts_set", _("security contacts set")
+        NOTIFICATION_RESENT = "notification_resent", _("notification sent again")
 
     class ActorType(models.TextChoices):
         STAFF = "staff", _("staff user")
         PARTNER = "partner", _("partner client")
         COMMAND = "command", _("management command")
         ANONYMOUS = "anonymous", _("unauthenticated caller")
+        SCANNER = "scanner", _("secret scanner")
 
     occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now, db_index=True)
     event_type = models.CharField(_("event"), max_length=40, choices=EventType.choices, db_index=True)

@@ -42,6 +42,11 @@ class Actor:
         return cls(AuditEvent.ActorType.COMMAND, f"manage.py {name}")
 
     @classmethod
+    def scanner(cls, name: str, source_ip: str | None = None) -> "Actor":
+        """A secret-scanning partner whose signed report was verified (SPEC §2.9)."""
+        return cls(AuditEvent.ActorType.SCANNER, name, source_ip)
+
+    @classmethod
     def anonymous(cls) -> "Actor":
         return cls(AuditEvent.ActorType.ANONYMOUS, "-")
 

@@ -1,5 +1,8 @@
 """Liveness and readiness probes for load balancers and orchestrators (SPEC §2.8)."""
 
+from collections.abc import Callable
+from typing import Any
+
 from django.core.cache import cache
 from django.db import connection
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -9,6 +12,24 @@ from rest_framework.response import Response
 
 from bfluence.cache import CacheUnavailable, breaker
 from bfluence.views import NoStoreAPIView
+
+# Reports an app adds to /readyz (its AppConfig.ready registers them: bfluence imports no app). They
+# inform, they never make the server unready: a notification backlog is no reason to stop serving.
+_REPORTS: dict[str, Callable[[], dict[str, Any]]] = {}
+
+
+def register_report(name: str, report: Callable[[], dict[str, Any]]) -> None:
+    _REPORTS[name] = report
+
+
+def _reports() -> dict[str, Any]:
+    reports: dict[str, Any] = {}
+    for name, report in _REPORTS.items():
+        try:
+            reports[name] = report()
+        except Exception:  # the probe must never 500; the database check says what is down
+            reports[name] = None
+    return reports
 
 
 class HealthView(NoStoreAPIView):
@@ -58,6 +79,7 @@ READINESS = inline_serializer(
         "status": serializers.CharField(),
         "checks": serializers.DictField(child=serializers.ChoiceField(choices=["ok", "down"])),
         "error": serializers.CharField(required=False),
+        "notifications": serializers.DictField(required=False, child=serializers.IntegerField()),
         "error_description": serializers.CharField(required=False),
     },
 )
@@ -76,6 +98,8 @@ class ReadyView(HealthView):
             "status": "ok" if ready else "unavailable",
             "checks": {name: "ok" if ok else "down" for name, ok in checks.items()},
         }
+        if checks["database"]:
+            body.update(_reports())
         if not ready:
             body.update(
                 error="service_unavailable",

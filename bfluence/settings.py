@@ -186,6 +186,8 @@ INSTALLED_APPS = [
     "communities",
     "clients",
     "tokens",
+    "notifications",
+    "leaks",
     "axes",  # staff sign-in rate limit (see AXES_* below)
     # The staff second factor (SPEC §5a): TOTP from any authenticator app, one-use recovery codes
     # (django-otp's addstatictoken), passkeys (django-otp-webauthn).
@@ -218,7 +220,7 @@ CONSOLE_MIDDLEWARE = [
     "console.signin.OneSignInAttemptAtATime",  # sign-in attempts per account + IP one at a time (exact limit)
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires: turns a lockout into the console page
 ]
-API_PATH_PREFIXES = ["/auth/", "/communities/", "/healthz", "/readyz", "/.well-known/"]
+API_PATH_PREFIXES = ["/auth/", "/communities/", "/security/", "/healthz", "/readyz", "/.well-known/"]
 # Django's and django-axes' own checks look for these in MIDDLEWARE only; bfluence/checks.py checks
 # CONSOLE_MIDDLEWARE instead (and repeats security.W016, which Django then skips).
 SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410", "security.W003", "axes.W002"]
@@ -530,3 +532,34 @@ LOGGING = {
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
+
+# --- Partner security notifications (SPEC §2.10) and leaked-secret reports (§2.9) -------------------
+# Mail: django-environ's EMAIL_URL (smtp://user:password@host:587, smtp+tls://…, smtps://…); the default
+# prints mail on the console, as `dev.py serve` wants.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Bfluence <security@bfluence.example>")
+try:
+    WEBHOOK_TIMEOUT = float(env.str("WEBHOOK_TIMEOUT", default="10"))
+except ValueError:
+    WEBHOOK_TIMEOUT = -1.0
+if not 0 < WEBHOOK_TIMEOUT <= 60:
+    _fail("WEBHOOK_TIMEOUT must be a number of seconds above 0 and at most 60.")
+# Hosts a webhook may reach over plain HTTP and on any address (local receivers, tests); default none.
+WEBHOOK_INSECURE_HOSTS = env.list("WEBHOOK_INSECURE_HOSTS", default=[])
+# A CA bundle to trust for webhook receivers instead of the system's (a private CA; tests).
+WEBHOOK_CA_BUNDLE = env.str("WEBHOOK_CA_BUNDLE", default="")
+try:
+    NOTIFICATION_RETRY_HORIZON = parse_duration(env.str("NOTIFICATION_RETRY_HORIZON", default="48h"))
+except ValueError as error:
+    raise ImproperlyConfigured(f"Bfluence cannot start: NOTIFICATION_RETRY_HORIZON: {error}") from error
+if not 86400 <= NOTIFICATION_RETRY_HORIZON.total_seconds() <= 30 * 86400:
+    _fail("NOTIFICATION_RETRY_HORIZON must be between 24h and 30d.")
+# Deliver right after each commit in a background thread (`dev.py serve`: no worker process needed).
+NOTIFICATIONS_DELIVER_ON_COMMIT = env.bool("NOTIFICATIONS_DELIVER_ON_COMMIT", default=False)
+SECRET_SCANNING_KEYS_URL = env.str(
+    "SECRET_SCANNING_KEYS_URL", default="https://api.github.com/meta/public_keys/secret_scanning"
+)
+SECRET_SCANNING_KEYS_FILE = env.str("SECRET_SCANNING_KEYS_FILE", default="")
+SECRET_SCANNING_KEYS_TIMEOUT = env.float("SECRET_SCANNING_KEYS_TIMEOUT", default=5)
+SECRET_SCANNING_MAX_BODY_BYTES = 1024 * 1024

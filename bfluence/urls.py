@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 
 from bfluence.docs import DocsView, SchemaView
 from bfluence.health import HealthView, ReadyView
+from leaks.views import SecretScanningView
 from tokens.discovery import AuthorizationServerMetadataView
 from tokens.member_views import MemberBflusView
 from tokens.views import MeView, RevocationRequestView, RevokeView, TokenView
@@ -30,6 +31,7 @@ urlpatterns = [
     *api_path(
         "communities/<str:community>/client/<str:client>/get-bflus", MemberBflusView.as_view(), "get-bflus"
     ),
+    *api_path("security/secret-scanning", SecretScanningView.as_view(), "security-secret-scanning"),
     path(
         ".well-known/oauth-authorization-server",
         AuthorizationServerMetadataView.as_view(),

@@ -41,6 +41,8 @@ class SecretDigest:
     hint: str
     salt: str
     digest: str
+    #: A keyed hash to find the secret by its value alone (a leaked secret reported by a scanner).
+    lookup: str = ""
 
     def __repr__(self) -> str:
         return f"SecretDigest(hint={self.hint!r})"
@@ -71,9 +73,20 @@ def _digest(salt: str, secret: str) -> str:
     return hashlib.sha256(f"{salt}:{secret}".encode()).hexdigest()
 
 
-def digest_secret(secret: str) -> SecretDigest:
+def lookup_digest(secret: str, *, key: str) -> str:
+    """HMAC-SHA256 of the secret under a server key: finds a reported secret in one indexed query,
+    while the stored value alone (a database dump) still cannot be tested against guesses offline."""
+    return hmac.new(f"bfluence.secret-lookup:{key}".encode(), secret.encode(), hashlib.sha256).hexdigest()
+
+
+def digest_secret(secret: str, *, lookup_key: str = "") -> SecretDigest:
     salt = secrets.token_hex(16)
-    return SecretDigest(hint=hint_for(secret), salt=salt, digest=_digest(salt, secret))
+    return SecretDigest(
+        hint=hint_for(secret),
+        salt=salt,
+        digest=_digest(salt, secret),
+        lookup=lookup_digest(secret, key=lookup_key) if lookup_key else "",
+    )
 
 
 def secret_matches(secret: str, *, salt: str, digest: str) -> bool:

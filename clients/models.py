@@ -28,6 +28,11 @@ class ClientSecret(models.Model):
     # Null while current; set when a rotation gives it a grace window (or ends it at once).
     valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    # clients.crypto.lookup_digest: finds a secret reported leaked (SPEC §2.9). Empty for secrets made
+    # before it existed (those are found by comparing every valid one's digest).
+    lookup = models.CharField(max_length=64, blank=True, db_index=True)
+    # When a secret scanner reported it leaked, and it was suspended for that (SPEC §2.9).
+    reported_leaked_at = models.DateTimeField(_("reported leaked at"), null=True, blank=True)
 
     class Meta:
         db_table = "tokens_clientsecret"

@@ -15,6 +15,8 @@ from audit.services import Actor, audit_record
 from bfluence.conf import app_settings
 from bfluence.scrub import scrub
 from communities.models import Community, Member
+from notifications import events
+from notifications.services import notify
 
 Event = AuditEvent.EventType
 MIN_TOKEN_LIFETIME = timedelta(seconds=1)
@@ -133,6 +135,7 @@ def community_reactivate(*, community: Community, actor: Actor, reason: str = ""
     audit_record(
         event_type=Event.COMMUNITY_REACTIVATED, actor=actor, community=community, details={"reason": reason}
     )
+    notify(community=community, event=events.COMMUNITY_REACTIVATED)
     return community
 
 

@@ -16,6 +16,7 @@ ENDPOINTS = {
     ("/healthz", "get"),
     ("/readyz", "get"),
     ("/.well-known/oauth-authorization-server", "get"),
+    ("/security/secret-scanning", "post"),
 }
 
 

@@ -144,4 +144,6 @@ def test_secret_tables_have_no_plaintext_column():
         "created_at",
         "valid_until",
         "last_used_at",
+        "lookup",  # a keyed HMAC of the secret (clients.crypto.lookup_digest), never the secret
+        "reported_leaked_at",
     }

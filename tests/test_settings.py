@@ -111,6 +111,10 @@ def test_trusted_proxies_take_addresses_and_ranges():
         ({"CACHE_TIMEOUT": "5"}, "CACHE_TIMEOUT"),  # a slow cache would hold a worker that long
         ({"CACHE_CONNECT_TIMEOUT": "0"}, "CACHE_CONNECT_TIMEOUT"),
         ({"CACHE_BREAKER_PAUSE": "600"}, "CACHE_BREAKER_PAUSE"),
+        ({"NOTIFICATION_RETRY_HORIZON": "12h"}, "NOTIFICATION_RETRY_HORIZON"),  # under the 24 h promised
+        ({"NOTIFICATION_RETRY_HORIZON": "forever"}, "NOTIFICATION_RETRY_HORIZON"),
+        ({"WEBHOOK_TIMEOUT": "0"}, "WEBHOOK_TIMEOUT"),
+        ({"WEBHOOK_TIMEOUT": "ten"}, "WEBHOOK_TIMEOUT"),
     ],
 )
 def test_absurd_settings_stop_start_up_with_a_clear_message(overrides, says):

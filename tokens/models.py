@@ -70,6 +70,10 @@ class RevocationRequest(models.Model):
         PENDING = "pending", _("pending")
         DONE = "done", _("done")
 
+    class Source(models.TextChoices):
+        PARTNER = "partner", _("partner or staff report")
+        SECRET_SCANNING = "secret_scanning", _("secret scanning")
+
     community = models.ForeignKey(
         Community, on_delete=models.PROTECT, related_name="revocation_requests", verbose_name=_("community")
     )
@@ -80,6 +84,9 @@ class RevocationRequest(models.Model):
     tokens_revoked = models.PositiveIntegerField(_("tokens revoked"), default=0)
     # Every secret valid when the request was opened stopped then, for good (SPEC §2.7).
     secrets_suspended = models.PositiveIntegerField(_("secrets suspended"), default=0)
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices, default=Source.PARTNER)
+    # Where a secret scanner found the leaked secret (SPEC §2.9).
+    evidence_url = models.URLField(_("where it was found"), max_length=1000, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     handled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -11,6 +11,8 @@ from audit.services import Actor, audit_record
 from clients.keys import UnacceptableKey, public_key_parse
 from clients.models import ClientKey
 from communities.models import Community
+from notifications import events
+from notifications.services import notify
 
 Event = AuditEvent.EventType
 MAX_ACTIVE_KEYS = 5  # rotation needs two; five leaves room, and bounds the work of a kid-less assertion
@@ -52,6 +54,9 @@ def client_key_add(*, community: Community, key_text: str, actor: Actor) -> Clie
         community=community,
         details={"kid": parsed.kid, "thumbprint": parsed.thumbprint, "key_type": parsed.key_type},
     )
+    notify(
+        community=community, event=events.KEY_ADDED, data={"kid": parsed.kid, "thumbprint": parsed.thumbprint}
+    )
     return key
 
 
@@ -76,4 +81,5 @@ def client_key_retire(*, community: Community, kid: str, actor: Actor, reason: s
             "active_keys_left": active_keys(community).count(),
         },
     )
+    notify(community=community, event=events.KEY_RETIRED, data={"kid": key.kid, "thumbprint": key.thumbprint})
     return key

@@ -20,6 +20,8 @@ from clients.policy import (
 )
 from clients.services.keys import active_keys
 from communities.models import Community
+from notifications import events
+from notifications.services import notify
 
 Event = AuditEvent.EventType
 
@@ -87,6 +89,7 @@ def client_auth_policy_set(
         community=community,
         details={"before": policy_summary(before), "after": policy_summary(after), "reason": reason},
     )
+    notify(community=community, event=events.POLICY_CHANGED, data={"policy": policy_summary(after)})
     return after
 
 

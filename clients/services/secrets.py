@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -14,6 +15,8 @@ from audit.services import Actor, audit_record
 from clients import crypto
 from clients.models import ClientSecret
 from communities.models import Community
+from notifications import events
+from notifications.services import notifications_withdraw, notify_rotation
 
 MAX_GRACE = timedelta(days=7)
 Event = AuditEvent.EventType
@@ -39,12 +42,19 @@ def secrets_ended(secrets: list[ClientSecret]) -> list[dict[str, Any]]:
     ]
 
 
+def _store(community: Community, secret: str) -> crypto.SecretDigest:
+    stored = crypto.digest_secret(secret, lookup_key=settings.SECRET_KEY)
+    ClientSecret.objects.create(
+        community=community, hint=stored.hint, salt=stored.salt, digest=stored.digest, lookup=stored.lookup
+    )
+    return stored
+
+
 @transaction.atomic
 def secret_create(*, community: Community, actor: Actor) -> str:
     """Create a secret for a new community; the plaintext is returned here, once, and never again."""
     secret = crypto.generate_secret()
-    stored = crypto.digest_secret(secret)
-    ClientSecret.objects.create(community=community, hint=stored.hint, salt=stored.salt, digest=stored.digest)
+    stored = _store(community, secret)
     audit_record(
         event_type=Event.SECRET_CREATED, actor=actor, community=community, details={"hint": stored.hint}
     )
@@ -76,9 +86,9 @@ def secret_rotate(
         old.valid_until = valid_until if position == 0 else now
         old.save(update_fields=["valid_until"])
     secret = crypto.generate_secret()
-    stored = crypto.digest_secret(secret)
+    stored = crypto.digest_secret(secret, lookup_key=settings.SECRET_KEY)
     created = ClientSecret.objects.create(
-        community=community, hint=stored.hint, salt=stored.salt, digest=stored.digest
+        community=community, hint=stored.hint, salt=stored.salt, digest=stored.digest, lookup=stored.lookup
     )
     audit_record(
         event_type=Event.SECRET_ROTATED,
@@ -92,6 +102,7 @@ def secret_rotate(
             "secrets_ended": secrets_ended(valid),
         },
     )
+    notify_rotation(community=community, hint=stored.hint, previous_valid_until=valid_until)
     return SecretRotation(
         community=community,
         client_secret=secret,
@@ -127,6 +138,7 @@ def secret_expire_previous(*, community: Community, actor: Actor, reason: str = 
     for secret in valid[1:]:
         secret.valid_until = now
     if stopped:
+        notifications_withdraw(community=community, event=events.SECRET_EXPIRING)
         audit_record(
             event_type=Event.SECRET_EXPIRED,
             actor=actor,

@@ -14,6 +14,8 @@ from audit.services import Actor, audit_record
 from clients.models import ClientKey
 from clients.services import SecretRotation, client_key_retire, secret_rotate
 from communities.models import Community
+from notifications import events
+from notifications.services import notify
 from tokens.models import IssuedToken
 from tokens.services.revocation import still_accepted_after, tokens_revoke, tokens_revoke_all
 
@@ -48,6 +50,7 @@ def community_deactivate(*, community: Community, actor: Actor, reason: str = ""
         community=community,
         details={"reason": reason, "tokens_revoked": revoked},
     )
+    notify(community=community, event=events.COMMUNITY_DEACTIVATED, data={"tokens_revoked": revoked})
     return community
 
 

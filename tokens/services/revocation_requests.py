@@ -12,23 +12,43 @@ from bfluence.scrub import scrub
 from clients.models import ClientSecret
 from clients.services import SecretRotation, secrets_ended
 from communities.models import Community
+from notifications import events
+from notifications.services import notify
 from tokens.models import RevocationRequest
 from tokens.services.lifecycle import community_rotate_secret
 from tokens.services.revocation import tokens_revoke_all
 
 Event = AuditEvent.EventType
+Source = RevocationRequest.Source
 
 
-def revocation_request_open(*, community: Community, reason: str, actor: Actor) -> RevocationRequest:
+def revocation_request_open(
+    *,
+    community: Community,
+    reason: str,
+    actor: Actor,
+    leaked_secret: ClientSecret | None = None,
+    evidence_url: str = "",
+) -> RevocationRequest:
     """ "Our credentials are compromised" (SPEC §2.7): stop every current secret and every token now, and
     queue the request for staff.
 
     Whoever holds the leaked secret must not mint one more token, so every secret valid now is
     suspended, for good: its validity ends now, and nothing ever extends a secret's validity again (a
     later rotation gives a grace window only to secrets still valid). Staff hand over a new secret.
-    Once committed, the decision is logged like every other (``bfluence.auth``).
+
+    With ``leaked_secret`` (a secret scanner's report, SPEC §2.9) exactly that secret is suspended, and
+    the request records the scanner as its source and ``evidence_url``; the caller checked, under the
+    community's lock, that the secret is still valid. Once committed, the decision is logged like every
+    other (``bfluence.auth``).
     """
-    request = _revocation_request_open(community=community, reason=reason, actor=actor)
+    request = _revocation_request_open(
+        community=community,
+        reason=reason,
+        actor=actor,
+        leaked_secret=leaked_secret,
+        evidence_url=evidence_url,
+    )
     log_auth_decision(
         outcome="revocation_requested",
         client_id=community.client_id,
@@ -38,12 +58,23 @@ def revocation_request_open(*, community: Community, reason: str, actor: Actor) 
 
 
 @transaction.atomic
-def _revocation_request_open(*, community: Community, reason: str, actor: Actor) -> RevocationRequest:
+def _revocation_request_open(
+    *,
+    community: Community,
+    reason: str,
+    actor: Actor,
+    leaked_secret: ClientSecret | None,
+    evidence_url: str,
+) -> RevocationRequest:
     reason = scrub(reason)  # people paste the leaked secret or token as evidence
     # The community row first, as every cut-off (clients.services.client_still_entitled).
     community = Community.objects.select_for_update().get(pk=community.pk)
     now = timezone.now()
-    current = list(ClientSecret.objects.filter(community=community).exclude(valid_until__lte=now))
+    secrets = ClientSecret.objects.filter(community=community).exclude(valid_until__lte=now)
+    if leaked_secret is not None:
+        secrets = secrets.filter(pk=leaked_secret.pk)
+        ClientSecret.objects.filter(pk=leaked_secret.pk).update(reported_leaked_at=now)
+    current = list(secrets)
     suspended = ClientSecret.objects.filter(pk__in=[secret.pk for secret in current]).update(valid_until=now)
     for secret in current:
         secret.valid_until = now
@@ -59,6 +90,8 @@ def _revocation_request_open(*, community: Community, reason: str, actor: Actor)
         source_ip=actor.source_ip,
         tokens_revoked=revoked,
         secrets_suspended=suspended,
+        source=Source.SECRET_SCANNING if leaked_secret else Source.PARTNER,
+        evidence_url=scrub(evidence_url)[:1000],
     )
     audit_record(
         event_type=Event.REVOCATION_REQUEST_OPENED,
@@ -69,7 +102,21 @@ def _revocation_request_open(*, community: Community, reason: str, actor: Actor)
             "tokens_revoked": revoked,
             "secrets_suspended": suspended,
             "secrets_ended": secrets_ended(current),
+            "source": request.source,
+            "evidence_url": request.evidence_url,
         },
+    )
+    facts: dict[str, object] = {
+        "request_id": request.pk,
+        "tokens_revoked": revoked,
+        "secrets_suspended": suspended,
+    }
+    if leaked_secret is not None:
+        facts.update(secret_hint=leaked_secret.hint, found_at=request.evidence_url)
+    notify(
+        community=community,
+        event=events.SECRET_LEAKED if leaked_secret else events.SECRETS_SUSPENDED,
+        data=facts,
     )
     return request
 
@@ -108,5 +155,10 @@ def revocation_request_handle(
         actor=actor,
         community=revocation.community,
         details={"request_id": revocation.pk, "tokens_revoked": rotation.tokens_revoked, "reason": reason},
+    )
+    notify(
+        community=revocation.community,
+        event=events.REVOCATION_REQUEST_COMPLETED,
+        data={"request_id": revocation.pk, "tokens_revoked": rotation.tokens_revoked},
     )
     return rotation

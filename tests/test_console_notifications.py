@@ -1,0 +1,113 @@
+"""The console's notification screens (SPEC §2.10, §5a): staff see each community's notifications and
+their delivery state and can send one again; security sets the contacts, and a new webhook signing
+secret is shown once."""
+
+import re
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from notifications.models import Notification, SecurityContacts
+from notifications.services import notifications_deliver_due, security_contacts_set
+from tests.conftest import TEST_ACTOR
+from tests.test_admin import staff
+from tokens.services import community_deactivate
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def support_client(client):
+    client.force_login(staff("sam-support", "support"))
+    return client
+
+
+@pytest.fixture
+def security_client(client):
+    client.force_login(staff("sue-security", "security"))
+    return client
+
+
+@pytest.fixture
+def told(acme, settings):
+    settings.WEBHOOK_INSECURE_HOSTS = ["127.0.0.1"]
+    security_contacts_set(
+        community=acme.community,
+        actor=TEST_ACTOR,
+        emails=[("sec@acme.example", "en")],
+        webhook_url="https://127.0.0.1:9/down",  # nothing listens there
+    )
+    community_deactivate(community=acme.community, actor=TEST_ACTOR)
+    notifications_deliver_due()
+    return acme
+
+
+def test_support_sees_notifications_and_their_state(support_client, told):
+    page = support_client.get(reverse("admin:notifications_notification_changelist"))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "community.deactivated" in text
+    assert "sec@acme.example" in text
+    assert "entregue" in text  # the mail (console backend in tests) went out
+    assert "pendente" in text  # the webhook did not, and is retried
+    assert "resend-one" in text
+
+
+def test_resend_asks_first_and_is_audited(support_client, told):
+    webhook = Notification.objects.get(channel="webhook")
+    url = reverse("admin:notifications_notification_resend", args=[webhook.pk])
+    asked = support_client.get(url)
+    assert asked.status_code == 200 and "id_reason" in asked.content.decode()
+    assert not AuditEvent.objects.filter(event_type="notification_resent").exists()
+    response = support_client.post(url, {"reason": "partner fixed its receiver", "confirm": "1"})
+    assert response.status_code == 302
+    webhook.refresh_from_db()
+    assert webhook.next_attempt_at <= timezone.now()
+    resent = AuditEvent.objects.get(event_type="notification_resent")
+    assert (resent.actor, resent.details["reason"]) == ("sam-support", "partner fixed its receiver")
+
+
+def test_security_sets_contacts_and_sees_the_webhook_secret_once(security_client, acme, settings):
+    settings.WEBHOOK_INSECURE_HOSTS = ["127.0.0.1"]
+    response = security_client.post(
+        reverse("admin:notifications_securitycontacts_add"),
+        {
+            "community": acme.community.pk,
+            "email_lines": "seg@acme.example\nsec@acme.example:en",
+            "webhook_url": "https://127.0.0.1:9/hook",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    once = security_client.get(response["Location"])
+    secrets_shown = re.findall(r"whsec_[A-Za-z0-9+/=]{40,}", once.content.decode())
+    assert len(set(secrets_shown)) == 1
+    assert "whsec_" not in security_client.get(response["Location"]).content.decode()
+    contacts = SecurityContacts.objects.get(community=acme.community)
+    assert contacts.webhook_secret == secrets_shown[0]
+    change_page = security_client.get(
+        reverse("admin:notifications_securitycontacts_change", args=[contacts.pk])
+    )
+    assert change_page.status_code == 200
+    assert "whsec_" not in change_page.content.decode().replace(contacts.webhook_secret_hint, "")
+    assert contacts.webhook_secret not in change_page.content.decode()
+    assert [entry["language"] for entry in contacts.emails] == ["pt-br", "en"]
+
+
+def test_a_private_webhook_is_refused_in_the_console(security_client, acme):
+    response = security_client.post(
+        reverse("admin:notifications_securitycontacts_add"),
+        {"community": acme.community.pk, "email_lines": "", "webhook_url": "https://10.0.0.5/hook"},
+        follow=True,
+    )
+    assert "endereço público" in response.content.decode()
+    assert not SecurityContacts.objects.filter(community=acme.community).exclude(webhook_url="").exists()
+
+
+def test_support_cannot_set_contacts(support_client, acme):
+    response = support_client.post(
+        reverse("admin:notifications_securitycontacts_add"),
+        {"community": acme.community.pk, "email_lines": "x@y.example", "webhook_url": ""},
+    )
+    assert response.status_code == 403

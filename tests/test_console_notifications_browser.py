@@ -1,0 +1,62 @@
+"""The notifications screen in a real browser: each community's notifications with their delivery
+state, and staff sending one again (docs/screenshots/notifications.png)."""
+
+from importlib import import_module
+
+import pytest
+from django.contrib.auth.models import Group, Permission, User
+from django.db import connections
+from playwright.sync_api import expect
+
+from communities.services import community_reactivate
+from notifications.models import Notification
+from notifications.services import notifications_deliver_due, security_contacts_set
+from tests.browser import chromium_page, needs_chromium, screenshot, staff_groups  # noqa: F401
+from tests.conftest import TEST_ACTOR, make_community
+from tokens.services import community_deactivate, community_rotate_secret
+
+pytestmark = [
+    needs_chromium,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("staff_groups"),
+]
+
+
+def test_staff_see_delivery_states_and_resend(live_server, tmp_path, settings):
+    grants = import_module("notifications.migrations.0002_staff_permissions").GRANTS
+    for name, codes in grants.items():
+        group = Group.objects.get(name=name)
+        for code in codes:
+            group.permissions.add(Permission.objects.get(codename=code.split(".")[1]))
+    user = User.objects.create_user("sam", password="a-long-password-for-sam", is_staff=True)
+    user.groups.add(Group.objects.get(name="support"))
+    settings.WEBHOOK_INSECURE_HOSTS = ["127.0.0.1"]
+    acme = make_community("acme")
+    security_contacts_set(
+        community=acme.community,
+        actor=TEST_ACTOR,
+        emails=[("seguranca@acme.example", "pt-br")],
+        webhook_url="https://127.0.0.1:9/bfluence-webhook",  # down: retried
+    )
+    community_rotate_secret(community=acme.community, actor=TEST_ACTOR)
+    community_deactivate(community=acme.community, actor=TEST_ACTOR, reason="contract paused")
+    community_reactivate(community=acme.community, actor=TEST_ACTOR)
+    notifications_deliver_due()
+    connections.close_all()
+
+    with chromium_page() as page:
+        page.goto(f"{live_server.url}/admin/login/")
+        page.fill("#id_username", "sam")
+        page.fill("#id_password", "a-long-password-for-sam")
+        page.click("input[type=submit]")
+        page.goto(f"{live_server.url}/admin/notifications/notification/")
+        expect(page.locator("#result_list")).to_be_visible()
+        expect(page.locator(".state-ok").first).to_be_visible()
+        expect(page.locator(".state-pending").first).to_be_visible()
+        screenshot(page, "notifications", tmp_path)
+        page.locator("a.resend-one").first.click()
+        page.fill("#id_reason", "partner fixed its receiver")
+        page.click("input[name=confirm]")
+        expect(page.locator(".messagelist .success")).to_be_visible()
+    connections.close_all()
+    assert Notification.objects.filter(status="pending").count() >= 3
