@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tokens', '0014_drop_issuing_function_and_revision_triggers'),
+        ('tokens', '0015_issuedtoken_client_key'),
     ]
 
     operations = [
