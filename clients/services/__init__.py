@@ -19,6 +19,7 @@ from clients.services.policy import (
     PolicyChange,
     client_auth_policy_get,
     client_auth_policy_set,
+    policy_change_locks_out,
     policy_locks_out,
     policy_summary,
 )
@@ -28,6 +29,7 @@ from clients.services.secrets import (
     secret_create,
     secret_expire_previous,
     secret_grace_window_end,
+    secret_in_grace,
     secret_rotate,
 )
 
@@ -52,11 +54,13 @@ __all__ = [
     "community_create",
     "community_seed_demo",
     "jti_use_once",
+    "policy_change_locks_out",
     "policy_locks_out",
     "policy_summary",
     "secret_create",
     "secret_expire_previous",
     "secret_grace_window_end",
+    "secret_in_grace",
     "secret_rotate",
     "used_jtis_purge",
 ]

@@ -21,6 +21,7 @@ from clients.services import (
     client_auth_policy_set,
     client_key_add,
     client_key_retire,
+    policy_change_locks_out,
     policy_locks_out,
 )
 from communities.models import Community
@@ -79,6 +80,12 @@ class PolicyForm(forms.Form):
         label=gettext_lazy("Reason"),
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=gettext_lazy("Recorded in the audit trail with your name."),
+    )
+    confirm_lockout = forms.BooleanField(
+        required=False,
+        label=gettext_lazy(
+            "Yes, save it: the community cannot get tokens until it has a working credential."
+        ),
     )
 
     def change(self) -> PolicyChange:
@@ -276,6 +283,14 @@ class ClientAuthPolicyAdmin(admin.ModelAdmin):
             "allowlist_applies_to_api": current.allowlist_applies_to_api,
         }
         form = PolicyForm(request.POST or None, initial=initial)
+        locks_out = False
+        if request.method == "POST" and form.is_valid():
+            locks_out = policy_change_locks_out(community=community, change=form.change())
+            if locks_out and not form.cleaned_data["confirm_lockout"]:
+                form.add_error(
+                    "confirm_lockout",
+                    _("Tick the box to save a policy that leaves the community no way in, or change it."),
+                )
         if request.method == "POST" and form.is_valid():
             try:
                 client_auth_policy_set(
@@ -299,6 +314,8 @@ class ClientAuthPolicyAdmin(admin.ModelAdmin):
                     )
                     self.message_user(request, message, messages.WARNING)
                 return HttpResponseRedirect(reverse("admin:clients_clientauthpolicy_changelist"))
+        if not locks_out:
+            del form.fields["confirm_lockout"]  # asked only when the change would lock the partner out
         return render_admin_page(
             request,
             self,
@@ -306,4 +323,14 @@ class ClientAuthPolicyAdmin(admin.ModelAdmin):
             _("Client authentication of %(community)s") % {"community": community},
             form=form,
             button=_("Save"),
+            cancel_url=reverse("admin:clients_clientauthpolicy_changelist"),
+            danger=locks_out,
+            danger_note=_(
+                "With this policy the community has no working way to authenticate: none of the "
+                "methods it allows has a working credential (no active key, or its secrets are "
+                "suspended or ended). Its server gets a 401 (access refused) on every token request "
+                "until one is registered or handed over."
+            )
+            if locks_out
+            else "",
         )

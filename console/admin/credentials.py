@@ -22,12 +22,18 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from audit.models import AuditEvent
 from audit.services import Actor
+from clients.models import ClientSecret
 from console.forms import HandleRequestForm, ReasonForm, console_time
 from console.humane import ago
+from console.models import FormSubmission
 from console.once import (
     AlreadySubmitted,
+    form_already_done,
     form_already_submitted,
+    form_done_note,
+    form_done_url,
     form_key_claim,
+    form_key_for,
     secret_page_url,
     secret_reveal_later,
 )
@@ -233,10 +239,26 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
 
 
 class RevocationRequestForm(forms.ModelForm):
+    form_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
     class Meta:
         model = RevocationRequest
         fields = ["community", "reason"]
-        labels = {"community": gettext_lazy("community")}
+        labels = {"community": gettext_lazy("Community"), "reason": gettext_lazy("Reason")}
+
+    def clean_community(self):
+        """One open request per community from the console: a second would suspend nothing more and
+        leave two requests to complete (a form sent twice, or two people taking the same call)."""
+        community = self.cleaned_data["community"]
+        pending = RevocationRequest.objects.filter(
+            community=community, status=RevocationRequest.Status.PENDING
+        ).first()
+        if pending is not None:
+            raise ValidationError(
+                _("%(request)s is already open for this community: its secrets are suspended already.")
+                % {"request": pending}
+            )
+        return community
 
 
 def _opened_by_me(revocation, request) -> bool:
@@ -300,12 +322,55 @@ class RevocationRequestAdmin(admin.ModelAdmin):
         )
 
     def get_fields(self, request, obj=None):
-        return ("community", "reason") if obj is None else self.get_readonly_fields(request, obj)
+        return ("community", "reason", "form_key") if obj is None else self.get_readonly_fields(request, obj)
+
+    _scope = "revocation-request"
+
+    def get_changeform_initial_data(self, request):
+        return {
+            **super().get_changeform_initial_data(request),
+            "form_key": form_key_for(request, self._scope),
+        }
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if request.method == "GET" and (done := form_already_done(request, self._scope)):
+            return HttpResponseRedirect(form_done_url(done.key))  # reached by Back after opening one
+        key = request.POST.get("form_key", "")
+        if request.method == "POST" and FormSubmission.objects.filter(key=key, staff=request.user).exists():
+            return HttpResponseRedirect(form_done_url(key))
+        extra_context = {
+            **(extra_context or {}),
+            "save_label": _("Open the request: suspend the secrets and revoke the tokens now"),
+            "save_danger": True,
+            "cancel_url": reverse("admin:tokens_revocationrequest_changelist"),
+        }
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except AlreadySubmitted:  # the same form twice at once: the other one acted
+            return HttpResponseRedirect(form_done_url(key))
 
     def save_model(self, request, obj, form, change):
         # A request that reached staff by phone or e-mail: same service, same immediate revocation.
+        submission = form_key_claim(
+            key=form.cleaned_data["form_key"], user=request.user, scope=self._scope, page=request.path
+        )
         created = revocation_request_open(
             community=obj.community, reason=obj.reason, actor=staff_actor(request)
+        )
+        form_done_note(
+            submission,
+            _("%(request)s was opened: %(secrets)s %(tokens)s")
+            % {
+                "request": created,
+                "secrets": ngettext(
+                    "%(count)s secret suspended;", "%(count)s secrets suspended;", created.secrets_suspended
+                )
+                % {"count": created.secrets_suspended},
+                "tokens": ngettext(
+                    "%(count)s token revoked.", "%(count)s tokens revoked.", created.tokens_revoked
+                )
+                % {"count": created.tokens_revoked},
+            },
         )
         obj.pk = created.pk
         obj.refresh_from_db()
@@ -344,8 +409,11 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             raise PermissionDenied
         revocation = get_object_or_404(RevocationRequest.objects.select_related("community"), pk=object_id)
         back = reverse("admin:tokens_revocationrequest_change", args=[revocation.pk])
+        scope = f"handle:{revocation.pk}"
         if replayed := form_already_submitted(request):  # the request is closed by now: say so, once
             return HttpResponseRedirect(replayed)
+        if request.method == "GET" and (done := form_already_done(request, scope)):
+            return HttpResponseRedirect(form_done_url(done.key))  # reached by Back after completing
         if revocation.status != RevocationRequest.Status.PENDING or _opened_by_me(revocation, request):
             self.message_user(
                 request,
@@ -357,17 +425,25 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(back)
         if prompt := password_prompt(request, request.path):
             return prompt
-        form = HandleRequestForm(request.POST or None)
+        newer = _secret_newer_than(revocation)
+        form = HandleRequestForm(
+            request.POST or None, initial={"form_key": form_key_for(request, scope)}, newer=newer
+        )
         if request.method == "POST" and form.is_valid():
             key = form.cleaned_data["form_key"]
             try:
                 with transaction.atomic():
-                    form_key_claim(key=key, user=request.user)
+                    submission = form_key_claim(key=key, user=request.user, scope=scope, page=request.path)
                     rotation = revocation_request_handle(
                         revocation=revocation,
                         staff_user=request.user,
                         source_ip=staff_actor(request).source_ip,
                         reason=form.cleaned_data["reason"],
+                    )
+                    form_done_note(
+                        submission,
+                        _("%(request)s was completed: a new secret was created and shown once.")
+                        % {"request": revocation},
                     )
             except AlreadySubmitted:
                 return HttpResponseRedirect(secret_page_url(key))
@@ -401,7 +477,27 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             danger=True,
             warning=_("The partner reported: %(reason)s")
             % {"reason": Truncator(revocation.reason).chars(300)},
+            danger_note=_newer_warning(newer) if newer is not None else "",
         )
+
+
+def _secret_newer_than(revocation):
+    """A secret created after the request was opened and still valid: someone rotated meanwhile."""
+    return (
+        ClientSecret.objects.filter(community=revocation.community, created_at__gt=revocation.created_at)
+        .exclude(valid_until__lte=timezone.now())
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def _newer_warning(secret) -> str:
+    last_use = ago(secret.last_used_at) if secret.last_used_at else _("never")
+    return _(
+        "A newer secret, starting with %(hint)s, was created after this request was opened (%(moment)s) "
+        "and still works. Last used: %(last_use)s. Completing the request ends it at once: a partner "
+        "already using it gets a 401 (access refused) until it receives the secret shown next."
+    ) % {"hint": secret.hint, "moment": console_time(secret.created_at), "last_use": last_use}
 
 
 @admin.register(AuditEvent)
