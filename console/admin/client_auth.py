@@ -10,13 +10,14 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from clients.keys import UnacceptableKey, public_key_parse
 from clients.models import ClientAuthPolicy, ClientKey
-from clients.policy import DPOP_MODES, METHODS
+from clients.policy import DPOP_MODES, METHOD_PRIVATE_KEY_JWT, METHODS
 from clients.services import (
     PolicyChange,
+    active_keys,
     client_auth_policy_get,
     client_auth_policy_set,
     client_key_add,
@@ -28,29 +29,86 @@ from communities.models import Community
 from console.forms import ReasonForm
 from console.pages import render_admin_page, staff_actor
 
+MAX_KEY_FILE = 16 * 1024
+
 
 class RegisterKeyForm(forms.Form):
+    """Step 1: the key, pasted or uploaded. Step 2 (ConfirmKeyForm) shows its fingerprint."""
+
     community = forms.ModelChoiceField(queryset=Community.objects.all(), label=gettext_lazy("Community"))
     public_key = forms.CharField(
-        label=gettext_lazy("Public key (PEM or JWK)"),
-        max_length=16 * 1024,
-        widget=forms.Textarea(attrs={"rows": 8, "cols": 80}),
-    )
-    # Filled in by the preview step; the key must still have this thumbprint when confirmed.
-    thumbprint = forms.CharField(required=False, widget=forms.HiddenInput)
-    confirmed = forms.BooleanField(
         required=False,
-        label=gettext_lazy(
-            "I compared this thumbprint with the one the partner gave me, and they are the same."
-        ),
+        label=gettext_lazy("Public key (PEM or JWK)"),
+        max_length=MAX_KEY_FILE,
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 70}),
+        help_text=gettext_lazy("Paste the text the partner sent, or upload the file below."),
+    )
+    key_file = forms.FileField(
+        required=False,
+        label=gettext_lazy("…or the key file"),
+        help_text=gettext_lazy("A .pem or .json file with the public key, at most 16 KB."),
     )
 
-    def clean_public_key(self):
+    def clean(self):
+        cleaned = super().clean()
+        text = cleaned.get("public_key") or ""
+        upload = cleaned.get("key_file")
+        if upload is not None:
+            if upload.size > MAX_KEY_FILE:
+                raise ValidationError(_("The file is larger than 16 KB: it is not a public key."))
+            try:
+                text = upload.read().decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise ValidationError(_("The file is not text: upload the .pem or .json file.")) from error
+        if not text.strip():
+            raise ValidationError(_("Paste the public key or upload its file."))
         try:
-            self.parsed = public_key_parse(self.cleaned_data["public_key"])
+            self.parsed = public_key_parse(text)
         except UnacceptableKey as error:
             raise ValidationError(str(error)) from error
-        return self.cleaned_data["public_key"]
+        cleaned["key_text"] = text
+        return cleaned
+
+
+class ConfirmKeyForm(forms.Form):
+    """Step 2: the key again (hidden), the fingerprint it had when shown, and the staff member's word."""
+
+    community = forms.ModelChoiceField(queryset=Community.objects.all(), widget=forms.HiddenInput)
+    public_key = forms.CharField(max_length=MAX_KEY_FILE, widget=forms.HiddenInput)
+    thumbprint = forms.CharField(widget=forms.HiddenInput)
+    confirmed = forms.BooleanField(
+        label=gettext_lazy(
+            "I compared this fingerprint with the one the partner gave me: they are the same."
+        ),
+        error_messages={
+            "required": gettext_lazy(
+                "Tick the box once you have compared the fingerprint with the partner's. If they differ, "
+                "cancel: do not register this key."
+            )
+        },
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            self.parsed = public_key_parse(cleaned.get("public_key") or "")
+        except UnacceptableKey as error:
+            raise ValidationError(str(error)) from error
+        if cleaned.get("thumbprint") and cleaned["thumbprint"] != self.parsed.thumbprint:
+            raise ValidationError(_("The key changed after its fingerprint was shown: start again."))
+        return cleaned
+
+
+class RetireKeyForm(ReasonForm):
+    def __init__(self, *args, last: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if last:
+            self.fields["confirm_last"] = forms.BooleanField(
+                label=gettext_lazy("Yes, retire the community's last active key."),
+                error_messages={
+                    "required": gettext_lazy("Tick the box to retire the last active key, or cancel.")
+                },
+            )
 
 
 class PickCommunityForm(forms.Form):
@@ -130,22 +188,22 @@ class ClientKeyAdmin(admin.ModelAdmin):
         return [retire, *super().get_urls()]
 
     def add_view(self, request, form_url="", extra_context=None):
-        """Two steps: paste the key and see its thumbprint; confirm it with the partner, then register."""
+        """Paste or upload the key → its fingerprint, large, with how to compare it → register or cancel."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = RegisterKeyForm(request.POST or None)
-        title = _("Register a partner public key")
-        if request.method == "POST" and form.is_valid():
-            parsed = form.parsed
-            if form.cleaned_data["thumbprint"] == parsed.thumbprint and form.cleaned_data["confirmed"]:
+        changelist = reverse("admin:clients_clientkey_changelist")
+        crumbs = [(changelist, self.model._meta.verbose_name_plural.capitalize())]
+        if request.method == "POST" and request.POST.get("step") == "confirm":
+            confirm = ConfirmKeyForm(request.POST)
+            if confirm.is_valid():
                 try:
                     key = client_key_add(
-                        community=form.cleaned_data["community"],
-                        key_text=form.cleaned_data["public_key"],
+                        community=confirm.cleaned_data["community"],
+                        key_text=confirm.cleaned_data["public_key"],
                         actor=staff_actor(request),
                     )
                 except ValidationError as error:
-                    form.add_error(None, error)
+                    confirm.add_error(None, error)
                 else:
                     self.message_user(
                         request,
@@ -153,28 +211,80 @@ class ClientKeyAdmin(admin.ModelAdmin):
                         % {"kid": key.kid, "community": key.community},
                         messages.SUCCESS,
                     )
-                    return HttpResponseRedirect(reverse("admin:clients_clientkey_changelist"))
-            else:
-                form = RegisterKeyForm(
-                    {**request.POST.dict(), "thumbprint": parsed.thumbprint, "confirmed": ""}
+                    return HttpResponseRedirect(changelist)
+            if hasattr(confirm, "parsed"):
+                return self._fingerprint_page(request, confirm, confirm.parsed, crumbs, changelist)
+            form = RegisterKeyForm(
+                {"community": request.POST.get("community"), "public_key": request.POST.get("public_key")}
+            )
+            form.is_valid()
+        else:
+            form = RegisterKeyForm(request.POST or None, request.FILES or None)
+            if request.method == "POST" and form.is_valid():
+                confirm = ConfirmKeyForm(
+                    initial={
+                        "community": form.cleaned_data["community"].pk,
+                        "public_key": form.cleaned_data["key_text"],
+                        "thumbprint": form.parsed.thumbprint,
+                    }
                 )
-                form.is_valid()
-                title = _("Confirm the thumbprint %(thumbprint)s (kid %(kid)s)") % {
-                    "thumbprint": parsed.thumbprint,
-                    "kid": parsed.kid,
-                }
+                return self._fingerprint_page(request, confirm, form.parsed, crumbs, changelist)
         return render_admin_page(
-            request, self, "console/form_page.html", title, form=form, button=_("Register the key")
+            request,
+            self,
+            "console/key_paste.html",
+            _("Register a partner public key"),
+            form=form,
+            crumbs=crumbs,
+            cancel_url=changelist,
+        )
+
+    def _fingerprint_page(self, request, confirm, parsed, crumbs, changelist):
+        community = Community.objects.filter(pk=confirm["community"].value()).first()
+        return render_admin_page(
+            request,
+            self,
+            "console/key_confirm.html",
+            _("Compare the fingerprint"),
+            form=confirm,
+            parsed=parsed,
+            community=community,
+            crumbs=crumbs,
+            cancel_url=changelist,
         )
 
     def retire_view(self, request, object_id):
         if not request.user.has_perm("clients.change_clientkey"):
             raise PermissionDenied
-        key = get_object_or_404(ClientKey, pk=object_id, retired_at__isnull=True)
-        form = ReasonForm(request.POST or None)
-        question = _(
-            "Retire key %(kid)s of %(community)s now? Assertions signed with it are refused at once."
-        ) % {"kid": key.kid, "community": key.community}
+        key = get_object_or_404(
+            ClientKey.objects.select_related("community"), pk=object_id, retired_at__isnull=True
+        )
+        others = active_keys(key.community).exclude(pk=key.pk).count()
+        last = others == 0
+        form = RetireKeyForm(request.POST or None, last=last)
+        question = _("Retire key %(kid)s of %(community)s now?") % {
+            "kid": key.kid,
+            "community": key.community,
+        }
+        consequence = _("Assertions signed with it are refused at once; a retired key is never used again.")
+        if last:
+            policy = client_auth_policy_get(community=key.community)
+            consequence += " " + (
+                _(
+                    "It is the community's last active key and its policy allows keys only: the partner "
+                    "gets a 401 (access refused) on every token request until a new key is registered."
+                )
+                if policy.methods == [METHOD_PRIVATE_KEY_JWT]
+                else _(
+                    "It is the community's last active key: the partner can then sign in with its secret only."
+                )
+            )
+        else:
+            consequence += " " + ngettext(
+                "%(count)s other active key keeps working.",
+                "%(count)s other active keys keep working.",
+                others,
+            ) % {"count": others}
         if request.method == "POST" and form.is_valid():
             client_key_retire(
                 community=key.community,
@@ -188,12 +298,19 @@ class ClientKeyAdmin(admin.ModelAdmin):
             request,
             self,
             "console/confirm_with_reason.html",
-            question,
+            _("Retire a key"),
             form=form,
             question=question,
+            consequence=consequence,
             subject=str(key),
             button=_("Retire the key"),
             cancel_url=reverse("admin:clients_clientkey_changelist"),
+            crumbs=[
+                (
+                    reverse("admin:clients_clientkey_changelist"),
+                    self.model._meta.verbose_name_plural.capitalize(),
+                )
+            ],
         )
 
     def get_list_display(self, request):
@@ -201,14 +318,14 @@ class ClientKeyAdmin(admin.ModelAdmin):
             return (*self.list_display, "retire_link")
         return self.list_display
 
-    @admin.display(description=gettext_lazy("retire"))
+    @admin.display(description="")
     def retire_link(self, key):
         if key.retired_at is not None:
-            return "—"
+            return ""
         return format_html(
-            '<a class="retire-key" href="{}">{}</a>',
+            '<a class="button retire-key" href="{}">{}</a>',
             reverse("admin:clients_clientkey_retire", args=[key.pk]),
-            _("Retire now"),
+            _("Retire"),
         )
 
 
