@@ -371,6 +371,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 # admin's CSRF origin check (rightly) refuses them. Nothing leaks to other sites either way.
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# A stale tab's form: a console page in the staff member's language, never Django's bare page.
+CSRF_FAILURE_VIEW = "console.views.csrf_failure"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 # --- Logging: one JSON object per line, never a secret or a whole token ---------------------------

@@ -32,6 +32,7 @@ from bfluence import metrics
 from bfluence.cache import counters
 from bfluence.errors import RateLimited, ServiceUnavailable
 from bfluence.source_ip import request_source_ip
+from bfluence.usage import AUTH_FAILURES, usage_increment
 from clients.credentials import client_id_hint
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -127,18 +128,23 @@ class ClientAuthLimits:
         self._count(added=[self.per_ip], read=self.failures)
 
     def count_failure(self) -> None:
-        """Count a failed authentication; ``RateLimited`` when it went past a limit (no verdict given)."""
-        self._count(added=self.failures, read=[])
+        """Count a failed authentication; ``RateLimited`` when it went past a limit (no verdict given).
+
+        Every refusal passes here, whatever its reason (malformed, checksum, unknown or ended secret,
+        policy): the same round trip adds it to the client_id's failures of the day (``bfluence.usage``).
+        """
+        extra = usage_increment(AUTH_FAILURES, self.client_id) if self.client_id else {}
+        self._count(added=self.failures, read=[], extra=extra)
 
     def count_success(self, *, client_id: str) -> None:
         """Count an authenticated request against its client_id; ``RateLimited`` over the rate."""
         self._count(added=[_Window("token_client", "token_client", _digest(client_id), self.now)], read=[])
 
-    def _count(self, *, added: list[_Window], read: list[_Window]) -> None:
+    def _count(self, *, added: list[_Window], read: list[_Window], extra: dict | None = None) -> None:
         added = [window for window in added if window.enabled]
-        if not added and not read:
+        if not added and not read and not extra:
             return
-        increments = {window.key: (1, window.duration + 1) for window in added}
+        increments = {window.key: (1, window.duration + 1) for window in added} | (extra or {})
         try:
             after, counts = counters(caches["default"], increments, [window.key for window in read])
         except Exception as error:  # any cache backend's failure: Redis, memcached, …

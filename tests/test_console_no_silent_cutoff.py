@@ -151,3 +151,14 @@ def test_a_policy_that_leaves_no_way_in_needs_confirmation_and_invalid_ranges_ar
 
     bad = client.post(page, {**keys_only, "methods": ["client_secret"], "allowed_ips": "10.0.0.1/8"})
     assert bad.status_code == 200 and "não é um endereço IP" in bad.content.decode()
+
+
+def test_a_stale_form_gets_a_console_page_in_portuguese(acme):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    login(browser, "sue", "security")
+    response = browser.post(url("clients_clientauthpolicy_set", acme.community.pk), {"reason": "x"})
+    page = response.content.decode()
+    assert response.status_code == 403 and "Esta página tinha expirado" in page
+    assert "DEBUG" not in page and 'id="console-error"' in page

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from clients.keys import UnacceptableKey, public_key_parse
 from clients.models import ClientAuthPolicy, ClientKey
-from clients.policy import DPOP_MODES, METHOD_PRIVATE_KEY_JWT, METHODS
+from clients.policy import METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT
 from clients.services import (
     PolicyChange,
     active_keys,
@@ -117,17 +117,36 @@ class PickCommunityForm(forms.Form):
 
 class PolicyForm(forms.Form):
     methods = forms.MultipleChoiceField(
-        choices=[(method, method) for method in METHODS],
+        choices=[
+            (METHOD_CLIENT_SECRET, gettext_lazy("Client secret (client_secret)")),
+            (METHOD_PRIVATE_KEY_JWT, gettext_lazy("Partner's signed key (private_key_jwt)")),
+        ],
         widget=forms.CheckboxSelectMultiple,
         label=gettext_lazy("Allowed methods"),
+        help_text=gettext_lazy(
+            "How the partner's server proves who it is: with the secret we handed over, or by signing with "
+            "its own private key whose public half is registered here."
+        ),
     )
-    dpop = forms.ChoiceField(choices=[(mode, mode) for mode in DPOP_MODES], label="DPoP")
+    dpop = forms.ChoiceField(
+        choices=[
+            ("off", gettext_lazy("Off: tokens are not tied to a key")),
+            ("optional", gettext_lazy("Optional: tied when the partner sends a proof")),
+            ("required", gettext_lazy("Required: every token must be tied to the partner's key")),
+        ],
+        label="DPoP",
+        help_text=gettext_lazy(
+            "DPoP ties each token to a key the partner holds, so a copied token is useless to anyone else."
+        ),
+    )
     allowed_ips = forms.CharField(
         required=False,
         label=gettext_lazy("Allowed source IPs"),
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=gettext_lazy(
-            "IPv4/IPv6 addresses or CIDR ranges, one per line or comma-separated. Empty: from anywhere."
+            "IPv4/IPv6 addresses or CIDR ranges, one per line or comma-separated. Empty: from anywhere. "
+            "A CIDR range is a block of addresses written as its first address and a size, like "
+            "203.0.113.0/24 (the 256 addresses 203.0.113.0 to 203.0.113.255)."
         ),
     )
     allowlist_applies_to_api = forms.BooleanField(

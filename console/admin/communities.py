@@ -46,7 +46,7 @@ from console.once import (
 )
 from console.pages import render_admin_page, staff_actor
 from console.sudo import password_prompt
-from console.usage import community_usage, usage_chart
+from console.usage import api_chart, community_usage, usage_chart
 from tokens.models import IssuedToken, RevocationRequest
 from tokens.services import community_deactivate, community_rotate_secret, tokens_revoke_all
 
@@ -252,6 +252,7 @@ class CommunityAdmin(admin.ModelAdmin):
                 "has_previous_secret": _previous_secrets(community) > 0,
                 "usage": usage,
                 "usage_chart": usage_chart(usage),
+                "api_chart": api_chart(usage),
                 "last_seen": console_time(usage.last_seen) if usage.last_seen else None,
                 "history_links": self._history_links(community),
             }

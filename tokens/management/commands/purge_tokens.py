@@ -2,11 +2,15 @@ from datetime import timedelta
 
 from audit.services import Actor
 from bfluence.commands import ServiceCommand, duration_argument
+from communities.services import usage_days_flush
 from tokens.services import tokens_purge
 
 
 class Command(ServiceCommand):
-    help = "Delete records of tokens expired longer ago than --older-than (default 30d), in batches."
+    help = (
+        "Delete records of tokens expired longer ago than --older-than (default 30d), in batches, and "
+        "save the day counters of API calls and failed authentications for the console."
+    )
 
     def add_command_arguments(self, parser) -> None:
         parser.add_argument(
@@ -26,4 +30,8 @@ class Command(ServiceCommand):
         deleted = tokens_purge(
             older_than=older_than, batch_size=max(1, batch_size), actor=Actor.command("purge_tokens")
         )
-        return {"deleted": deleted}, self.style.SUCCESS(f"{deleted} expired token record(s) deleted.")
+        # The daily job also keeps the console's usage counts; its JSON stays SPEC §4's {"deleted"}.
+        usage_days = usage_days_flush()
+        return {"deleted": deleted}, self.style.SUCCESS(
+            f"{deleted} expired token record(s) deleted; usage of {usage_days} community-day(s) saved."
+        )
