@@ -101,17 +101,6 @@ def test_a_revocation_request_form_sent_twice_opens_one_request(client, acme):
     assert RevocationRequest.objects.count() == 1
 
 
-def test_a_second_pending_request_for_the_same_community_is_refused(client, acme):
-    login(client, "sam", "support")
-    page = url("tokens_revocationrequest_add")
-    posted = {"community": acme.community.pk, "reason": "phoned in", "form_key": form_key(client, page)}
-    client.post(page, posted)
-    start_again(client, client.get(page)["Location"])
-    second = client.post(page, {**posted, "form_key": form_key(client, page)})
-    assert second.status_code == 200 and "já está aberto" in second.content.decode()
-    assert RevocationRequest.objects.count() == 1
-
-
 def test_completing_a_request_when_a_newer_secret_exists_needs_the_box(client, acme):
     login(client, "sam", "support")
     page = url("tokens_revocationrequest_add")

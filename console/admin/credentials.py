@@ -23,8 +23,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 from audit.models import AuditEvent
 from audit.services import Actor
 from clients.models import ClientSecret
+from console.audit_details import details_html
 from console.forms import HandleRequestForm, ReasonForm, console_time
-from console.humane import ago
+from console.humane import ago, staff_name, who
 from console.models import FormSubmission
 from console.once import (
     AlreadySubmitted,
@@ -143,7 +144,7 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
             return "—"
         return _("%(moment)s by %(who)s") % {
             "moment": console_time(token.revoked_at),
-            "who": token.revoked_by,
+            "who": who(token.revoked_by),
         }
 
     @admin.display(description="")
@@ -246,19 +247,13 @@ class RevocationRequestForm(forms.ModelForm):
         fields = ["community", "reason"]
         labels = {"community": gettext_lazy("Community"), "reason": gettext_lazy("Reason")}
 
-    def clean_community(self):
-        """One open request per community from the console: a second would suspend nothing more and
-        leave two requests to complete (a form sent twice, or two people taking the same call)."""
-        community = self.cleaned_data["community"]
-        pending = RevocationRequest.objects.filter(
-            community=community, status=RevocationRequest.Status.PENDING
-        ).first()
-        if pending is not None:
-            raise ValidationError(
-                _("%(request)s is already open for this community: its secrets are suspended already.")
-                % {"request": pending}
-            )
-        return community
+
+def request_name(revocation) -> str:
+    """ "Pedido #3 de acme": without the status in brackets, which reads wrong inside a sentence."""
+    return _("Request #%(id)s of %(client_id)s") % {
+        "id": revocation.pk,
+        "client_id": revocation.community.client_id,
+    }
 
 
 def _opened_by_me(revocation, request) -> bool:
@@ -281,8 +276,8 @@ class RevocationRequestAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("opened by"), ordering="opened_by")
     def opener(self, revocation):
-        kind, _sep, name = revocation.opened_by.partition(":")
-        return _("the partner") if kind == "partner" else name or revocation.opened_by
+        kind, _sep, _name = revocation.opened_by.partition(":")
+        return _("the partner") if kind == "partner" else who(revocation.opened_by)
 
     @admin.display(description=gettext_lazy("completed"), ordering="handled_at")
     def completed(self, revocation):
@@ -290,7 +285,7 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             return "—"
         return _("%(moment)s by %(who)s") % {
             "moment": console_time(revocation.handled_at),
-            "who": revocation.handled_by.get_username(),
+            "who": revocation.handled_by.get_full_name() or revocation.handled_by.get_username(),
         }
 
     @admin.display(description=gettext_lazy("waiting"), ordering="created_at")
@@ -312,7 +307,7 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             "community",
             "reason",
             "status",
-            "opened_by",
+            "opener",
             "source_ip",
             "tokens_revoked",
             "secrets_suspended",
@@ -361,7 +356,7 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             submission,
             _("%(request)s was opened: %(secrets)s %(tokens)s")
             % {
-                "request": created,
+                "request": request_name(created),
                 "secrets": ngettext(
                     "%(count)s secret suspended;", "%(count)s secrets suspended;", created.secrets_suspended
                 )
@@ -443,7 +438,7 @@ class RevocationRequestAdmin(admin.ModelAdmin):
                     form_done_note(
                         submission,
                         _("%(request)s was completed: a new secret was created and shown once.")
-                        % {"request": revocation},
+                        % {"request": request_name(revocation)},
                     )
             except AlreadySubmitted:
                 return HttpResponseRedirect(secret_page_url(key))
@@ -461,7 +456,8 @@ class RevocationRequestAdmin(admin.ModelAdmin):
                 key,
                 community=revocation.community,
                 client_secret=rotation.client_secret,
-                title=_("%(request)s completed: the new client secret") % {"request": revocation},
+                title=_("%(request)s completed: the new client secret")
+                % {"request": request_name(revocation)},
                 note=note % {"count": rotation.tokens_revoked},
             )
         changelist = reverse("admin:tokens_revocationrequest_changelist")
@@ -469,7 +465,7 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             request,
             self,
             "console/form_page.html",
-            _("Complete %(request)s") % {"request": revocation},
+            _("Complete %(request)s") % {"request": request_name(revocation)},
             form=form,
             button=_("Rotate the secret, close the request and show the new secret"),
             crumbs=[(changelist, self.model._meta.verbose_name_plural.capitalize()), (back, str(revocation))],
@@ -505,12 +501,11 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_display = (
         "occurred_at",
         "event_type",
-        "actor_type",
-        "actor",
+        "actor_name",
         community_link,
-        "jti",
+        "short_jti",
         "source_ip",
-        "details",
+        "details_readable",
     )
     list_filter = (
         "event_type",
@@ -521,3 +516,26 @@ class AuditEventAdmin(ReadOnlyAdmin):
     search_fields = ("actor", "=client_id", "=jti")
     date_hierarchy = "occurred_at"
     list_select_related = ("community",)
+
+    @admin.display(description=gettext_lazy("who"), ordering="actor")
+    def actor_name(self, event):
+        if event.actor_type == AuditEvent.ActorType.STAFF:
+            return staff_name(event.actor)
+        return format_html("{}<br><small>{}</small>", event.actor or "—", event.get_actor_type_display())
+
+    @admin.display(description=gettext_lazy("token ID (jti)"), ordering="jti")
+    def short_jti(self, event):
+        if not event.jti:
+            return "—"
+        return format_html('<code title="{}">{}…</code>', event.jti, event.jti[:12])
+
+    @admin.display(description=gettext_lazy("details"))
+    def details_readable(self, event):
+        return details_html(event.details)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "details_readable"]
+
+    def get_fields(self, request, obj=None):
+        fields = [field for field in super().get_fields(request, obj) if field != "details"]
+        return [*fields, "details_readable"] if "details_readable" not in fields else fields
