@@ -103,7 +103,7 @@ def form_done(request, key: str):
             message=_("There is nothing at this address. It may have been typed wrong."),
         )
     response = render_admin_page(
-        request, None, "console/form_done.html", _("This was already done"), status=409, done=done
+        request, None, "console/form_done.html", _("This was already done"), done=done
     )
     add_never_cache_headers(response)
     return response

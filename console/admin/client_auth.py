@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from clients.keys import UnacceptableKey, public_key_parse
 from clients.models import ClientAuthPolicy, ClientKey
-from clients.policy import METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT
+from clients.policy import METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT, networks_normalise
 from clients.services import (
     PolicyChange,
     active_keys,
@@ -165,6 +165,18 @@ class PolicyForm(forms.Form):
         ),
     )
 
+    def clean_allowed_ips(self):
+        """Refused here, in the staff member's language, before anything else is weighed."""
+        try:
+            networks_normalise(self._ip_entries(self.cleaned_data["allowed_ips"]))
+        except ValueError as error:
+            raise ValidationError(str(error)) from error
+        return self.cleaned_data["allowed_ips"]
+
+    @staticmethod
+    def _ip_entries(text: str) -> list[str]:
+        return [entry.strip() for entry in text.replace(",", "\n").splitlines() if entry.strip()]
+
     def change(self) -> PolicyChange:
         entries = self.cleaned_data["allowed_ips"].replace(",", "\n").splitlines()
         return PolicyChange(
@@ -177,7 +189,15 @@ class PolicyForm(forms.Form):
 
 @admin.register(ClientKey)
 class ClientKeyAdmin(admin.ModelAdmin):
-    list_display = ("kid", "community", "key_type", "thumbprint", "created_at", "last_used_at", "retired_at")
+    list_display = (
+        "kid",
+        "community",
+        "key_type",
+        "short_thumbprint",
+        "created_at",
+        "last_used_at",
+        "retired_at",
+    )
     list_filter = ("key_type", "community")
     search_fields = ("=kid", "=thumbprint", "=community__client_id")
     list_select_related = ("community",)
@@ -194,6 +214,11 @@ class ClientKeyAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False  # keys are registered or retired, never edited
+
+    @admin.display(description=gettext_lazy("fingerprint"), ordering="thumbprint")
+    def short_thumbprint(self, key):
+        """The first 12 characters (all of it on hover, in search and on the key's page)."""
+        return format_html('<code title="{}">{}…</code>', key.thumbprint, key.thumbprint[:12])
 
     def has_delete_permission(self, request, obj=None):
         return False  # retired keys stay, for the trail
@@ -350,15 +375,7 @@ class ClientKeyAdmin(admin.ModelAdmin):
 
 @admin.register(ClientAuthPolicy)
 class ClientAuthPolicyAdmin(admin.ModelAdmin):
-    list_display = (
-        "community",
-        "allow_client_secret",
-        "allow_private_key_jwt",
-        "dpop",
-        "allowed_ips",
-        "allowlist_applies_to_api",
-        "updated_at",
-    )
+    list_display = ("community", "methods_allowed", "dpop", "ips", "allowlist_applies_to_api", "updated_at")
     list_select_related = ("community",)
     readonly_fields = (
         "community",
@@ -372,6 +389,19 @@ class ClientAuthPolicyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=gettext_lazy("allowed methods"))
+    def methods_allowed(self, policy):
+        names = []
+        if policy.allow_client_secret:
+            names.append(_("secret"))
+        if policy.allow_private_key_jwt:
+            names.append(_("key"))
+        return ", ".join(names)
+
+    @admin.display(description=gettext_lazy("allowed source IPs"))
+    def ips(self, policy):
+        return ", ".join(policy.allowed_ips) or _("anywhere")
 
     def get_urls(self):
         set_policy = path(

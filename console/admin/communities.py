@@ -37,6 +37,7 @@ from console.humane import ago, community_filter_url
 from console.once import (
     AlreadySubmitted,
     form_already_done,
+    form_already_submitted,
     form_done_note,
     form_done_url,
     form_key_claim,
@@ -180,6 +181,8 @@ class CommunityAdmin(admin.ModelAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         scope = "onboard"
+        if replayed := form_already_submitted(request):
+            return HttpResponseRedirect(replayed)
         if request.method == "GET" and (done := form_already_done(request, scope)):
             return HttpResponseRedirect(form_done_url(done.key))
         if prompt := password_prompt(request, request.path):
@@ -328,6 +331,8 @@ class CommunityAdmin(admin.ModelAdmin):
     def rotate_secret_view(self, request, object_id):
         community = self._community(request, object_id, "communities.rotate_secret")
         scope = f"rotate:{community.pk}"
+        if replayed := form_already_submitted(request):  # the same form again: its secret page, once
+            return HttpResponseRedirect(replayed)
         if request.method == "GET" and (done := form_already_done(request, scope)):
             return HttpResponseRedirect(form_done_url(done.key))  # reached by Back after rotating
         if prompt := password_prompt(request, request.path):
