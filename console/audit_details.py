@@ -92,8 +92,8 @@ def _value(key: str, value) -> SafeString | str:
         return _("yes") if value else _("no")
     if key.endswith("_seconds"):
         return _duration(value)
-    if isinstance(value, dict):
-        return details_list(value)
+    if isinstance(value, dict):  # "before"/"after": one line, label: value; …
+        return "; ".join(f"{LABELS.get(k, k.replace('_', ' '))}: {_value(k, v)}" for k, v in value.items())
     if isinstance(value, list):
         return ", ".join(str(_value(key, item)) for item in value)
     if isinstance(value, str):

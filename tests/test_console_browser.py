@@ -342,7 +342,7 @@ def test_back_then_submit_after_a_rotation_is_refused_and_a_rotation_in_grace_ne
 
         page.go_back()  # the browser fetches the form again: its key is the one already used
         expect(page.locator("#form-done")).to_be_visible()
-        expect(page.locator("#form-done-summary")).to_contain_text("foi rotacionado")
+        expect(page.locator("#form-done-summary")).to_contain_text("foi trocado")
         expect(page.locator("#page-form")).to_have_count(0)
         screenshot(page, "form-already-sent", tmp_path)
         assert secrets_of("backco") == 2

@@ -36,7 +36,7 @@ def test_the_form_reached_by_back_after_a_rotation_says_what_happened_and_does_n
     done = client.get(back["Location"])
     text = done.content.decode()
     assert done.status_code == 200 and 'id="form-done"' in text
-    assert "rotacionado" in text and 'name="form_key"' not in text
+    assert "foi trocado" in text and 'name="form_key"' not in text
     assert ClientSecret.objects.filter(community=acme.community).count() == 2
 
     # Going on means a deliberate "start again" (a POST): then a new form with a new key.
