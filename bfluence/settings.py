@@ -494,6 +494,9 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [CSP_NONE],
     },
 }
+
+# A stale tab's form: a console page in the staff member's language, never Django's bare page.
+CSRF_FAILURE_VIEW = "console.views.csrf_failure"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 # --- Logging: one JSON object per line, never a secret or a whole token ---------------------------

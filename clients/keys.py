@@ -14,6 +14,8 @@ import jwt
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
 
@@ -21,7 +23,9 @@ SIGNING_ALGORITHMS = ("ES256", "RS256", "PS256", "EdDSA")
 MIN_RSA_BITS = 2048
 MAX_KEY_TEXT = 16 * 1024
 MAX_KID = 100
-PRIVATE_KEY_REFUSED = "That is a private key: register the public key only, and keep the private one secret."
+PRIVATE_KEY_REFUSED = gettext_lazy(
+    "That is a private key: register the public key only, and keep the private one secret."
+)
 _ALGORITHMS_BY_TYPE = {"EC": ("ES256",), "RSA": ("RS256", "PS256"), "OKP": ("EdDSA",)}
 _PUBLIC_MEMBERS = {"EC": ("kty", "crv", "x", "y"), "RSA": ("kty", "n", "e"), "OKP": ("kty", "crv", "x")}
 
@@ -45,38 +49,38 @@ class PublicKey:
 def _check_supported(key) -> None:
     if isinstance(key, ECKey):
         if key.curve_name != "P-256":
-            raise UnacceptableKey("EC keys must be on curve P-256 (ES256).")
+            raise UnacceptableKey(_("EC keys must be on curve P-256 (ES256)."))
     elif isinstance(key, RSAKey):
         if key.public_key.key_size < MIN_RSA_BITS:
-            raise UnacceptableKey(f"RSA keys must have at least {MIN_RSA_BITS} bits.")
+            raise UnacceptableKey(_("RSA keys must have at least %(bits)s bits.") % {"bits": MIN_RSA_BITS})
     elif isinstance(key, OKPKey):
         if key.curve_name != "Ed25519":
-            raise UnacceptableKey("OKP keys must be Ed25519 (EdDSA).")
+            raise UnacceptableKey(_("OKP keys must be Ed25519 (EdDSA)."))
     else:
-        raise UnacceptableKey("Only EC P-256, RSA (2048+ bits) and Ed25519 public keys are accepted.")
+        raise UnacceptableKey(_("Only EC P-256, RSA (2048+ bits) and Ed25519 public keys are accepted."))
 
 
 def _pem_key_type(text: str) -> str:
     try:
         loaded = serialization.load_pem_public_key(text.encode("ascii"))
     except (ValueError, TypeError, UnicodeEncodeError, UnsupportedAlgorithm) as error:
-        raise UnacceptableKey("Not a PEM public key or a JWK.") from error
+        raise UnacceptableKey(_("Not a PEM public key or a JWK.")) from error
     if isinstance(loaded, rsa.RSAPublicKey):
         return "RSA"
     if isinstance(loaded, ec.EllipticCurvePublicKey):
         return "EC"
     if isinstance(loaded, ed25519.Ed25519PublicKey):
         return "OKP"
-    raise UnacceptableKey("Only EC P-256, RSA (2048+ bits) and Ed25519 public keys are accepted.")
+    raise UnacceptableKey(_("Only EC P-256, RSA (2048+ bits) and Ed25519 public keys are accepted."))
 
 
 def _import(data: str | dict):
     try:
         key = JWKRegistry.import_key(data, _pem_key_type(data) if isinstance(data, str) else None)
     except (JoseError, ValueError, TypeError, KeyError) as error:
-        raise UnacceptableKey("Not a PEM public key or a JWK.") from error
+        raise UnacceptableKey(_("Not a PEM public key or a JWK.")) from error
     if key.is_private:
-        raise UnacceptableKey(PRIVATE_KEY_REFUSED)
+        raise UnacceptableKey(str(PRIVATE_KEY_REFUSED))
     _check_supported(key)
     return key
 
@@ -88,17 +92,17 @@ def public_key_parse(text: str) -> PublicKey:
     """
     text = text.strip()
     if not text or len(text) > MAX_KEY_TEXT:
-        raise UnacceptableKey("Not a PEM public key or a JWK.")
+        raise UnacceptableKey(_("Not a PEM public key or a JWK."))
     kid = None
     if text.startswith("{"):
         try:
             data = json.loads(text)
         except ValueError as error:
-            raise UnacceptableKey("Not a PEM public key or a JWK.") from error
+            raise UnacceptableKey(_("Not a PEM public key or a JWK.")) from error
         if not isinstance(data, dict) or "keys" in data:
             raise UnacceptableKey("Give one JWK object, not a JWK set.")
         if "d" in data or "p" in data:
-            raise UnacceptableKey(PRIVATE_KEY_REFUSED)
+            raise UnacceptableKey(str(PRIVATE_KEY_REFUSED))
         kid = data.get("kid")
         if kid is not None and (
             not isinstance(kid, str) or not kid.strip() or len(kid) > MAX_KID or not kid.isprintable()
@@ -115,7 +119,7 @@ def public_key_parse(text: str) -> PublicKey:
         )
     else:
         if "PRIVATE KEY" in text:
-            raise UnacceptableKey(PRIVATE_KEY_REFUSED)
+            raise UnacceptableKey(str(PRIVATE_KEY_REFUSED))
         key = _import(text)
     public_jwk = {
         name: value

@@ -41,6 +41,7 @@ from bfluence import metrics
 from bfluence.cache import CacheUnavailable, Increments, shared_counters
 from bfluence.errors import RateLimited, ServiceUnavailable
 from bfluence.source_ip import request_source_ip, source_limit_bucket
+from bfluence.usage import AUTH_FAILURES, usage_increment
 from clients.credentials import client_id_hint
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -190,9 +191,14 @@ class ClientAuthLimits:
     def count_failure(self) -> bool:
         """Count a failed authentication (once per request, however often asked); ``RateLimited`` when
         it went past a limit (no verdict given, and no audit row). True: the failure gets its audit row;
-        False: past ``token_failures_audited`` for this client_id, so a metric counts it instead."""
+        False: past ``token_failures_audited`` for this client_id, so a metric counts it instead.
+
+        Every refusal passes here, whatever its reason (malformed, checksum, unknown or ended secret,
+        policy): the same round trip adds it to the client_id's failures of the day (``bfluence.usage``).
+        """
         if self._failure_audited is None:
-            tallied = self._count(added=self.failures, read=[], tallied=self.audit_cap)
+            extra = usage_increment(AUTH_FAILURES, self.client_id) if self.client_id else {}
+            tallied = self._count(added=self.failures, read=[], tallied=self.audit_cap, extra=extra)
             self._failure_audited = all(
                 count <= window.limit for window, count in zip(self.audit_cap, tallied)
             )
@@ -203,14 +209,20 @@ class ClientAuthLimits:
         self._count(added=[_Window("token_client", "token_client", _digest(client_id), self.now)], read=[])
 
     def _count(
-        self, *, added: list[_Window], read: list[_Window], tallied: Sequence[_Window] = ()
+        self,
+        *,
+        added: list[_Window],
+        read: list[_Window],
+        tallied: Sequence[_Window] = (),
+        extra: dict | None = None,
     ) -> list[int]:
         """Add to ``added`` (refusing past their limits), read ``read`` (refusing at them), add to
-        ``tallied`` (never refusing: their counts are returned), in one cache round trip."""
+        ``tallied`` (never refusing: their counts are returned) and to the ``extra`` counters (the day's
+        usage), in one cache round trip."""
         added = [window for window in added if window.enabled]
-        if not added and not read and not tallied:
+        if not added and not read and not tallied and not extra:
             return []
-        increments = {window.key: (1, window.duration + 1) for window in [*added, *tallied]}
+        increments = {window.key: (1, window.duration + 1) for window in [*added, *tallied]} | (extra or {})
         reads = [window.key for window in read]
         try:
             after, counts = shared_counters(increments, reads)

@@ -67,7 +67,11 @@ class ClientAuthPolicy(models.Model):
         REQUIRED = "required", _("required")
 
     community = models.OneToOneField(
-        Community, on_delete=models.CASCADE, primary_key=True, related_name="auth_policy"
+        Community,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="auth_policy",
+        verbose_name=_("community"),
     )
     allow_client_secret = models.BooleanField(_("client_secret allowed"), default=True)
     allow_private_key_jwt = models.BooleanField(_("private_key_jwt allowed"), default=False)
@@ -98,7 +102,9 @@ class ClientKey(models.Model):
     Never a private key. Retiring sets ``retired_at`` (at once, no grace): the row stays for the trail.
     """
 
-    community = models.ForeignKey(Community, on_delete=models.PROTECT, related_name="client_keys")
+    community = models.ForeignKey(
+        Community, on_delete=models.PROTECT, related_name="client_keys", verbose_name=_("community")
+    )
     kid = models.CharField(_("key ID (kid)"), max_length=100)
     thumbprint = models.CharField(_("thumbprint (RFC 7638)"), max_length=64)
     key_type = models.CharField(_("key type"), max_length=20)

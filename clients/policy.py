@@ -9,6 +9,8 @@ import ipaddress
 from dataclasses import dataclass
 from functools import lru_cache
 
+from django.utils.translation import gettext as _
+
 METHOD_CLIENT_SECRET = "client_secret"
 METHOD_PRIVATE_KEY_JWT = "private_key_jwt"
 METHODS = (METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT)
@@ -62,14 +64,20 @@ def networks_normalise(entries: list[str]) -> list[str]:
             network = ipaddress.ip_network(entry, strict=True)
         except ValueError as error:
             raise ValueError(
-                f"{entry!r} is not an IP address or CIDR range (host bits must be zero)."
+                _(
+                    "“%(entry)s” is not an IP address or a CIDR range (a range must end in zeros, "
+                    "like 10.0.0.0/8)."
+                )
+                % {"entry": entry[:60]}
             ) from error
         if isinstance(network, ipaddress.IPv6Network) and network.network_address.ipv4_mapped is not None:
-            raise ValueError(f"{entry!r}: write IPv4-mapped ranges as plain IPv4.")
+            raise ValueError(
+                _("“%(entry)s”: write IPv4-mapped ranges as plain IPv4.") % {"entry": entry[:60]}
+            )
         if str(network) not in normalised:
             normalised.append(str(network))
     if len(normalised) > MAX_ALLOWED_NETWORKS:
-        raise ValueError(f"At most {MAX_ALLOWED_NETWORKS} ranges.")
+        raise ValueError(_("At most %(count)s ranges.") % {"count": MAX_ALLOWED_NETWORKS})
     return normalised
 
 

@@ -106,3 +106,27 @@ class Member(models.Model):
             "reference": self.reference,
             "client_id": self.community.client_id,
         }
+
+
+class UsageDay(models.Model):
+    """A community's API calls and failed client authentications on one day (the console's zone).
+
+    Copied from the cache's day counters (``bfluence.usage``) by ``usage_days_flush``: counting costs
+    no database write per call. A flush sets a day's counts to the larger of the stored and the
+    counted value, so flushing twice, or after the cache lost a counter, never lowers them.
+    """
+
+    community = models.ForeignKey(
+        Community, on_delete=models.CASCADE, related_name="usage_days", verbose_name=_("community")
+    )
+    day = models.DateField(_("day"))
+    api_calls = models.PositiveBigIntegerField(_("API calls"), default=0)
+    auth_failures = models.PositiveBigIntegerField(_("failed authentications"), default=0)
+
+    class Meta:
+        verbose_name = _("usage of a day")
+        verbose_name_plural = _("usage per day")
+        constraints = [models.UniqueConstraint(fields=["community", "day"], name="usage_day_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.community_id} {self.day}"

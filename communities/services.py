@@ -4,7 +4,7 @@ What also touches credentials lives one layer up, in ``tokens.services.onboardin
 community with its first secret), deactivation (which revokes its tokens) and the demo community.
 """
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -14,7 +14,8 @@ from audit.models import AuditEvent
 from audit.services import Actor, audit_record
 from bfluence.conf import app_settings
 from bfluence.scrub import scrub
-from communities.models import Community, Member
+from bfluence.usage import API_CALLS, AUTH_FAILURES, usage_day, usage_read
+from communities.models import Community, Member, UsageDay
 from notifications import events
 from notifications.services import notify
 
@@ -163,3 +164,31 @@ def member_set_bflus(
         },
     )
     return member
+
+
+def usage_days_flush(*, days: int = 3) -> int:
+    """Copy the cache's day counters (``bfluence.usage``) of the last ``days`` days into ``UsageDay``.
+
+    Idempotent: a day's stored count only ever grows to the counted value. Unknown client_ids'
+    counters are left to expire. Returns how many community-days were written.
+    """
+    today = usage_day()
+    calendar = [today - timedelta(days=offset) for offset in range(days)]
+    communities = dict(Community.objects.values_list("client_id", "pk"))
+    if not communities:
+        return 0
+    counted = usage_read(list(communities), calendar)
+    per_day: dict[tuple[int, date], dict[str, int]] = {}
+    for (client_id, day, kind), count in counted.items():
+        per_day.setdefault((communities[client_id], day), {})[kind] = count
+    written = 0
+    for (community_id, day), counts in per_day.items():
+        with transaction.atomic():
+            row, _created = UsageDay.objects.select_for_update().get_or_create(
+                community_id=community_id, day=day
+            )
+            row.api_calls = max(row.api_calls, counts.get(API_CALLS, 0))
+            row.auth_failures = max(row.auth_failures, counts.get(AUTH_FAILURES, 0))
+            row.save(update_fields=["api_calls", "auth_failures"])
+        written += 1
+    return written

@@ -66,7 +66,7 @@ class OnceForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if not self.is_bound:
+        if not self.is_bound and not self.initial.get("form_key"):
             self.initial["form_key"] = form_key_new()
 
 
@@ -150,13 +150,60 @@ class RotateSecretForm(OnceForm, GraceFormMixin):
     reason = reason_field()
     field_order = ["grace", "revoke_tokens", "reason"]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, ending=None, **kwargs):
+        """``ending``: an older secret still in its grace window, which this rotation ends at once."""
         super().__init__(*args, **kwargs)
         # A routine rotation: the partner gets a day to switch. A leak: staff pick "None".
         self.fields["grace"].initial = "24h"
+        self.ending = ending
+        if ending is not None:
+            self.fields["ending_hint"] = forms.CharField(
+                widget=forms.HiddenInput, required=False, initial=ending.hint
+            )
+            self.fields["end_secret_in_grace"] = forms.BooleanField(
+                label=_("Yes, the secret starting with %(hint)s stops working now.") % {"hint": ending.hint},
+                error_messages={
+                    "required": _(
+                        "Tick the box to end that secret now, or cancel and rotate after its grace window."
+                    )
+                },
+            )
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.ending is not None and self.data.get("ending_hint") != self.ending.hint:
+            raise ValidationError(
+                _("The secrets changed since this page was opened: read the warning again before confirming.")
+            )
+        return cleaned
 
 
 class HandleRequestForm(OnceForm):
-    """No grace to choose: the reported secrets were suspended when the request was opened (SPEC §2.7)."""
+    """No grace to choose: the reported secrets were suspended when the request was opened (SPEC §2.7).
+
+    ``newer``: a secret created after the request was opened and still valid (someone rotated meanwhile);
+    completing the request ends it at once, so that takes an explicit confirmation."""
 
     reason = reason_field()
+
+    def __init__(self, *args, newer=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.newer = newer
+        if newer is not None:
+            self.fields["newer_hint"] = forms.CharField(
+                widget=forms.HiddenInput, required=False, initial=newer.hint
+            )
+            self.fields["end_newer_secret"] = forms.BooleanField(
+                label=_("Yes, the secret starting with %(hint)s stops working now.") % {"hint": newer.hint},
+                error_messages={
+                    "required": _("Tick the box to end that secret now, or cancel and ask who created it.")
+                },
+            )
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.newer is not None and self.data.get("newer_hint") != self.newer.hint:
+            raise ValidationError(
+                _("The secrets changed since this page was opened: read the warning again before confirming.")
+            )
+        return cleaned

@@ -19,3 +19,25 @@ def ago(moment) -> str:
 def community_filter_url(changelist: str, community) -> str:
     """A changelist showing only this community's rows."""
     return f"{reverse(f'admin:{changelist}_changelist')}?community__id__exact={community.pk}"
+
+
+def staff_name(username: str) -> str:
+    """A staff member as colleagues know them: the full name if set, else the username."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(username=username).first()
+    return (user.get_full_name() or user.get_username()) if user else username
+
+
+def who(actor: str) -> str:
+    """An actor as recorded ("staff:sup1", "partner:acme", "command:rotate_secret") in plain words."""
+    kind, sep, name = actor.partition(":")
+    if not sep:
+        return actor or "—"
+    if kind == "staff":
+        return staff_name(name)
+    if kind == "partner":
+        return _("the partner (%(client_id)s)") % {"client_id": name}
+    if kind == "command":
+        return _("the command %(name)s") % {"name": name}
+    return name or actor

@@ -20,6 +20,11 @@ class FormSubmission(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("staff member")
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    #: The action and its object ("rotate:12"), the form's address and what the action did: the page a
+    #: second submission of the same form gets says what already happened and when.
+    scope = models.CharField(_("action"), max_length=100, blank=True, default="")
+    page = models.CharField(_("form address"), max_length=300, blank=True, default="")
+    summary = models.CharField(_("what was done"), max_length=500, blank=True, default="")
 
     class Meta:
         verbose_name = _("form submission")

@@ -4,6 +4,10 @@ GitHub's and Stripe's pattern. The secret never travels in a URL and is never re
 itself, so reloading, going Back or resubmitting can neither repeat the action nor show it again:
 - each secret-creating form carries a random key, claimed in the action's own transaction
   (``FormSubmission`` has it unique), so the same form never acts twice;
+- the form page itself shows this staff member's *current* key for the action (kept in the session per
+  action and object), so a page reached by Back, which the browser fetches again, carries the key that
+  was already claimed and is refused with a page saying what happened. Only a deliberate POST ("start
+  again") gives a new key: no address, reached by Back or typed, ever hands out a fresh form;
 - the secret waits in the staff member's own session under that key and is removed the first time
   the page shows it. The session is a database row (base64 JSON, signed, not encrypted), so the secret
   waits there encrypted with a key derived from ``SECRET_KEY``: a redirect never followed must not leave
@@ -49,13 +53,53 @@ def form_key_new() -> str:
     return secrets.token_urlsafe(24)
 
 
-def form_key_claim(*, key: str, user) -> None:
-    """Call inside the action's transaction: if the action later fails, the key is free again."""
+def form_key_claim(*, key: str, user, scope: str = "", page: str = "") -> FormSubmission:
+    """Call inside the action's transaction: if the action later fails, the key is free again.
+
+    ``scope`` names the action and its object (``rotate:12``); ``page``, the form's address. Once the
+    action is done, ``form_done_note`` records what happened, for the page a second submission gets.
+    """
     try:
         with transaction.atomic():
-            FormSubmission.objects.create(key=key, staff=user)
+            return FormSubmission.objects.create(key=key, staff=user, scope=scope[:100], page=page[:300])
     except IntegrityError as error:
         raise AlreadySubmitted from error
+
+
+def form_done_note(submission: FormSubmission, summary: str) -> None:
+    """What the claimed form did, in the staff member's words (no secret: hints and names only)."""
+    submission.summary = str(summary)[:500]
+    submission.save(update_fields=["summary"])
+
+
+_FORM_PREFIX = "console.form."
+
+
+def form_key_for(request, scope: str) -> str:
+    """This staff member's current key for ``scope``: the same on every GET until "start again"."""
+    key = request.session.get(_FORM_PREFIX + scope)
+    if not isinstance(key, str) or not key:
+        key = form_key_renew(request, scope)
+    return key
+
+
+def form_key_renew(request, scope: str) -> str:
+    key = form_key_new()
+    request.session[_FORM_PREFIX + scope] = key
+    return key
+
+
+def form_already_done(request, scope: str) -> FormSubmission | None:
+    """The submission of the current form for ``scope`` if it was already claimed (the page was reached
+    by Back, or opened again after acting): the view shows what happened instead of the form."""
+    key = request.session.get(_FORM_PREFIX + scope)
+    if not isinstance(key, str) or not key:
+        return None
+    return FormSubmission.objects.filter(key=key, staff=request.user).first()
+
+
+def form_done_url(key: str) -> str:
+    return reverse("console:form-done", args=[key])
 
 
 def form_already_submitted(request) -> str | None:

@@ -13,7 +13,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from bfluence import errors as api_errors
 from communities.models import Community
 from console.middleware import console_prefix
-from console.once import secret_pop
+from console.models import FormSubmission
+from console.once import form_key_renew, secret_pop
 from console.pages import render_admin_page, safe_next, staff_actor
 from console.second_factor import factor_is_fresh, has_passkey, second_factor_verify_code
 from console.signin import AT_THE_PROMPT, attempts_left, attempts_left_message
@@ -109,7 +110,12 @@ def secret_once(request, key: str):
     shown = secret_pop(request, key)
     if shown is None:
         response = render_admin_page(
-            request, None, "console/secret_gone.html", _("This secret was already shown"), status=410
+            request,
+            None,
+            "console/secret_gone.html",
+            _("This secret was already shown"),
+            status=410,
+            done=FormSubmission.objects.filter(key=key, staff=request.user).first(),
         )
     else:
         community = Community.objects.get(pk=shown["community"])
@@ -123,6 +129,53 @@ def secret_once(request, key: str):
             note=shown["note"],
         )
     add_never_cache_headers(response)
+    return response
+
+
+def form_done(request, key: str):
+    """What a form already did, for a second submission of it (Back, then submit; a double click).
+
+    Nothing is done here. "Start again" is a POST: only a deliberate click gives a new form.
+    """
+    done = FormSubmission.objects.filter(key=key, staff=request.user).first()
+    if done is None:
+        return render_admin_page(
+            request,
+            None,
+            "console/error.html",
+            _("Not found"),
+            status=404,
+            message=_("There is nothing at this address. It may have been typed wrong."),
+        )
+    response = render_admin_page(
+        request, None, "console/form_done.html", _("This was already done"), done=done
+    )
+    add_never_cache_headers(response)
+    return response
+
+
+def form_again(request):
+    """A new key for one action's form, then that form: the deliberate way to act a second time."""
+    if request.method != "POST":
+        return HttpResponseRedirect(reverse("admin:index"))
+    scope = request.POST.get("scope", "")
+    if not scope or len(scope) > 100:
+        return HttpResponseRedirect(reverse("admin:index"))
+    form_key_renew(request, scope)
+    return HttpResponseRedirect(_safe_next(request))
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: a stale tab's form, as a console page in the staff member's language."""
+    response = _error_page(
+        request,
+        403,
+        _("This page had expired"),
+        _(
+            "The form was opened too long ago, or in a session that has ended since, so it was not sent. "
+            "Nothing was changed. Open the page again and fill in the form once more."
+        ),
+    )
     return response
 
 

@@ -77,7 +77,10 @@ def staff_groups(transactional_db):
 
     from django.contrib.auth.models import Group, Permission
 
-    groups = import_module("tokens.migrations.0003_staff_groups").GROUPS
+    groups = {
+        name: [*codes, *import_module("tokens.migrations.0009_client_auth_staff_permissions").GRANTS[name]]
+        for name, codes in import_module("tokens.migrations.0003_staff_groups").GROUPS.items()
+    }
     withdrawn = {"tokens.handle_revocationrequest"}  # console.0002: support never completes a request
     for name, codes in groups.items():
         group, _created = Group.objects.get_or_create(name=name)

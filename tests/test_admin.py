@@ -297,7 +297,12 @@ def test_revoke_selected_asks_for_a_reason_then_revokes(api, support_client, acm
 def test_staff_open_a_request_received_by_phone(api, support_client, acme):
     token = issue_token(api, acme)
     response = support_client.post(
-        url("tokens_revocationrequest_add"), {"community": acme.community.pk, "reason": "phoned in"}
+        url("tokens_revocationrequest_add"),
+        {
+            "community": acme.community.pk,
+            "reason": "phoned in",
+            "form_key": form_key(support_client, url("tokens_revocationrequest_add")),
+        },
     )
     assert response.status_code == 302
     request = RevocationRequest.objects.get()

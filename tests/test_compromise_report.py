@@ -102,7 +102,11 @@ def test_a_report_made_by_staff_suspends_the_secrets_too(api, acme, client):
     client.force_login(User.objects.create_superuser("root", password="x"))
     response = client.post(
         reverse("admin:tokens_revocationrequest_add"),
-        {"community": acme.community.pk, "reason": "partner phoned"},
+        {
+            "community": acme.community.pk,
+            "reason": "partner phoned",
+            "form_key": form_key(client, reverse("admin:tokens_revocationrequest_add")),
+        },
     )
     assert response.status_code == 302
     assert request_token(api, acme).status_code == 401

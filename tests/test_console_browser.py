@@ -3,6 +3,7 @@ sudo mode, each role against each action, a console error page, and the usage ch
 
 import re
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -14,10 +15,11 @@ from playwright.sync_api import expect
 
 from audit.models import AuditEvent
 from clients.crypto import generate_secret
-from clients.models import ClientSecret
+from clients.models import ClientAuthPolicy, ClientKey, ClientSecret
 from communities.models import Community
 from tests.browser import chromium_page, needs_chromium, pass_second_factor, screenshot, staff_groups  # noqa: F401
-from tests.conftest import make_community
+from tests.conftest import TEST_ACTOR, make_community
+from tests.keyfactory import private_key, public_pem
 from tests.stack import http
 from tokens.models import RevocationRequest
 
@@ -245,6 +247,10 @@ def test_each_role_against_each_action_including_open_then_complete(live_server,
         page.goto(f"{base}/admin/tokens/revocationrequest/{own.pk}/change/")
         page.click("#handle-request")
         page.fill("#id_reason", "completing sue's request")
+        # Completing sam's request handed over a secret since sue's was opened: ending it takes the box.
+        expect(page.locator("#form-danger")).to_contain_text("Um segredo mais novo")
+        screenshot(page, "complete-with-newer-secret", tmp_path)
+        page.check("#id_end_newer_secret")
         submit_and_read_secret(page)
     assert secrets_of("roleco") == 3
     assert set(RevocationRequest.objects.values_list("status", flat=True)) == {"done"}
@@ -317,3 +323,226 @@ def test_the_community_page_charts_its_usage_and_the_queue_flags_old_requests(li
         page.screenshot(path=str(tmp_path / "issued-tokens.png"), full_page=True)
         table = page.locator("#result_list").bounding_box()
         assert table["x"] + table["width"] <= 1280  # readable at 1280 px, no sideways scrolling
+
+
+# --- round 3: no silent cut-off, key registration, layout ------------------------------------------
+
+
+@contextmanager
+def watched_page(width: int = 1280, height: int = 900):
+    """A pt-BR Chromium page that fails the test on any console error or uncaught script error (a CSP
+    refusal is a console error too)."""
+    errors: list[str] = []
+    with chromium_page() as page:
+        page.set_viewport_size({"width": width, "height": height})
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        yield page
+    assert errors == [], errors
+
+
+def test_back_then_submit_after_a_rotation_is_refused_and_a_rotation_in_grace_needs_the_box(
+    live_server, tmp_path
+):
+    base = live_server.url
+    staff_user("sue", "security")
+    community = make_community("backco").community
+    connections.close_all()
+    rotate = f"{base}/admin/communities/community/{community.pk}/rotate-secret/"
+    with watched_page() as page:
+        sign_in(page, base, "sue")
+        page.goto(rotate)
+        page.fill("#id_reason", "yearly rotation")
+        submit_and_read_secret(page)  # 24 h grace: the first secret keeps working beside the new one
+        assert secrets_of("backco") == 2
+
+        page.go_back()  # the browser fetches the form again: its key is the one already used
+        expect(page.locator("#form-done")).to_be_visible()
+        expect(page.locator("#form-done-summary")).to_contain_text("foi trocado")
+        expect(page.locator("#page-form")).to_have_count(0)
+        screenshot(page, "form-already-sent", tmp_path)
+        assert secrets_of("backco") == 2
+
+        # Acting again takes a deliberate click, and then the older secret's end is spelled out.
+        page.click("#form-again input[type=submit]")
+        expect(page.locator("#form-danger")).to_be_visible()
+        expect(page.locator("#form-danger")).to_contain_text("ainda funciona até")
+        expect(page.locator("#form-danger")).to_contain_text("Último uso: nunca")
+        page.fill("#id_reason", "second rotation")
+        page.click("#page-form input[type=submit]")
+        expect(page.locator(".errorlist")).to_contain_text("Marque a caixa")
+        assert secrets_of("backco") == 2
+        screenshot(page, "rotate-in-grace", tmp_path)
+        page.check("#id_end_secret_in_grace")
+        submit_and_read_secret(page)
+    assert secrets_of("backco") == 3
+    event = AuditEvent.objects.filter(event_type="secret_rotated").latest("id")
+    assert len(event.details["ended_hints"]) == 1
+
+
+def test_a_policy_that_locks_the_partner_out_needs_confirmation(live_server, tmp_path):
+    base = live_server.url
+    staff_user("sue", "security")
+    community = make_community("lockco").community
+    connections.close_all()
+    with watched_page() as page:
+        sign_in(page, base, "sue")
+        page.goto(f"{base}/admin/clients/clientauthpolicy/set/{community.pk}/")
+        expect(page.locator("#page-form")).to_contain_text("Segredo do cliente")
+        expect(page.locator("#id_dpop")).to_contain_text("Desligado")
+        page.uncheck("input[name=methods][value=client_secret]")
+        page.check("input[name=methods][value=private_key_jwt]")
+        page.fill("#id_allowed_ips", "10.0.0.1/8")
+        page.fill("#id_reason", "moving to keys")
+        page.click("#page-form input[type=submit]")
+        expect(page.locator("#page-form .errorlist").first).to_contain_text("não é um endereço IP")
+        page.fill("#id_allowed_ips", "")
+        page.click("#page-form input[type=submit]")
+        expect(page.locator("#form-danger")).to_contain_text("401")
+        screenshot(page, "policy-lockout", tmp_path)
+        assert not ClientAuthPolicy.objects.filter(community=community).exists()
+        connections.close_all()
+        page.check("#id_confirm_lockout")
+        page.click("#page-form input[type=submit]")
+        expect(page.locator(".messagelist .warning")).to_be_visible()
+    assert ClientAuthPolicy.objects.get(community=community).allow_client_secret is False
+
+
+def test_registering_a_key_end_to_end_and_retiring_the_last_one(live_server, tmp_path):
+    base = live_server.url
+    staff_user("sue", "security")
+    community = make_community("keyco").community
+    connections.close_all()
+    key = private_key("ES256")
+    with watched_page() as page:
+        sign_in(page, base, "sue")
+        page.goto(f"{base}/admin/clients/clientkey/add/")
+        expect(page.locator("input[name=confirmed]")).to_have_count(0)  # no box before the fingerprint
+        expect(page.locator("#cancel")).to_be_visible()
+        page.select_option("#id_community", str(community.pk))
+        page.fill("#id_public_key", "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----")
+        page.click("#show-fingerprint")
+        expect(page.locator("#key-error")).to_contain_text("chave privada")
+        page.fill("#id_public_key", public_pem(key))
+        page.click("#show-fingerprint")
+        expect(page.locator("#key-fingerprint")).to_have_text(key.thumbprint())
+        assert page.locator("#key-fingerprint").bounding_box()["height"] >= 30  # large, to read out loud
+        expect(page.locator("#compare-howto")).to_be_visible()
+        page.click("#register-key")
+        expect(page.locator("#confirm-row .errorlist")).to_contain_text("Marque a caixa")
+        screenshot(page, "key-fingerprint", tmp_path)
+        assert not ClientKey.objects.exists()
+        connections.close_all()
+        page.check("input[name=confirmed]")
+        page.click("#register-key")
+        expect(page.locator(".messagelist .success")).to_be_visible()
+        stored = ClientKey.objects.get()
+        connections.close_all()
+        assert stored.thumbprint == key.thumbprint()
+
+        page.click(".retire-key")
+        expect(page.locator("#confirm-question")).to_contain_text("última chave ativa")
+        page.fill("#id_reason", "partner rotated its key")
+        page.click("#confirm-form input[type=submit]")
+        expect(page.locator(".errorlist")).to_contain_text("Marque a caixa")
+        page.check("#id_confirm_last")
+        page.click("#confirm-form input[type=submit]")
+        expect(page.locator(".messagelist .success")).to_contain_text("aposentada")
+    assert ClientKey.objects.get().retired_at is not None
+
+
+def _layout_data():
+    from clients.services import PolicyChange, client_auth_policy_set, client_key_add
+    from tests.conftest import TEST_ACTOR
+    from tokens.services import revocation_request_open, tokens_revoke
+
+    created = make_community("a-rather-long-client-id-for-layout.example", members={"123": 5})
+    community = created.community
+    for alg in ("ES256", "RS256"):
+        client_key_add(community=community, key_text=public_pem(private_key(alg)), actor=TEST_ACTOR)
+    client_auth_policy_set(
+        community=community,
+        change=PolicyChange(methods=["client_secret", "private_key_jwt"], allowed_ips=["127.0.0.1", "203.0.113.0/24"]),
+        actor=TEST_ACTOR,
+    )
+    return created, community, (revocation_request_open, tokens_revoke)
+
+
+ACTIONS = "#content a.button, #content input[type=submit], #content .retire-key, #content .revoke-one, #result_list a"
+
+
+def assert_no_clipped_action(page, width: int) -> int:
+    """Every visible action's box lies inside the viewport and inside the box of its scroll container."""
+    boxes = page.evaluate(
+        """(selector) => [...document.querySelectorAll(selector)].filter(e => e.offsetParent !== null).map(e => {
+            const r = e.getBoundingClientRect();
+            let c = e.parentElement;
+            while (c && c !== document.body) {
+              const s = getComputedStyle(c);
+              if (/(auto|scroll|hidden)/.test(s.overflowX)) break;
+              c = c.parentElement;
+            }
+            const cr = (c && c !== document.body) ? c.getBoundingClientRect() : {left: 0, right: window.innerWidth};
+            return {text: e.textContent.trim() || e.value, left: r.left, right: r.right,
+                    cleft: cr.left, cright: cr.right, container: c ? (c.tagName + "." + c.className) : ""};
+        })""",
+        ACTIONS,
+    )
+    clipped = [
+        box
+        for box in boxes
+        if box["left"] < 0
+        or box["right"] > width + 0.5
+        or box["left"] < box["cleft"] - 0.5
+        or box["right"] > box["cright"] + 0.5
+    ]
+    assert not clipped, repr([{**box, "url": page.url} for box in clipped])
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    return len(boxes)
+
+
+def test_no_action_is_clipped_at_1024_or_1280_px(live_server, tmp_path):
+    base = live_server.url
+    staff_user("sue", "security")
+    api_created, community, (open_request, _revoke) = _layout_data()
+    for _ in range(3):
+        assert (
+            http(
+                "POST",
+                f"{base}/auth/token",
+                {"client_id": community.client_id, "client_secret": api_created.client_secret},
+            )[0]
+            == 200
+        )
+    open_request(
+        community=community, reason="partner phoned: a contractor kept the secret " * 3, actor=TEST_ACTOR
+    )
+    connections.close_all()
+    pages = {
+        "communities": "communities/community/",
+        "tokens": "tokens/issuedtoken/",
+        "keys": "clients/clientkey/",
+        "audit": "audit/auditevent/",
+        "requests": "tokens/revocationrequest/",
+        "policies": "clients/clientauthpolicy/",
+        "community": f"communities/community/{community.pk}/change/",
+    }
+    for width in (1024, 1280):
+        with watched_page(width=width) as page:
+            sign_in(page, base, "sue")
+            for name, path in pages.items():
+                page.goto(f"{base}/admin/{path}")
+                checked = assert_no_clipped_action(page, width)
+                assert checked > 0, name
+                if width == 1024 and name in ("audit", "tokens", "keys", "communities"):
+                    screenshot(page, f"layout-1024-{name}", tmp_path)
+            page.goto(f"{base}/admin/audit/auditevent/")
+            details = page.locator("#result_list .audit-details").first
+            expect(details).to_be_visible()
+            expect(page.locator("#result_list details.audit-raw pre").first).not_to_be_visible()
+            for path in pages.values():  # no English column header or filter title
+                page.goto(f"{base}/admin/{path}")
+                headers = " ".join(
+                    page.locator("#result_list thead th, #changelist-filter h3").all_inner_texts()
+                )
+                assert "community" not in headers.lower(), (path, headers)

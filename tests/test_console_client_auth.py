@@ -36,10 +36,14 @@ def url(name, *args):
 
 def test_registering_a_key_shows_the_thumbprint_and_needs_its_confirmation(security_client, acme):
     key = private_key("ES256")
+    paste = security_client.get(url("clients_clientkey_add")).content.decode()
+    assert 'id="cancel"' in paste and 'name="confirmed"' not in paste  # the box comes with the fingerprint
     first = security_client.post(
         url("clients_clientkey_add"), {"community": acme.pk, "public_key": public_pem(key)}
     )
-    assert first.status_code == 200 and key.thumbprint() in first.content.decode()
+    shown = first.content.decode()
+    assert first.status_code == 200 and key.thumbprint() in shown
+    assert 'id="key-fingerprint"' in shown and 'name="confirmed"' in shown and 'id="cancel"' in shown
     assert not ClientKey.objects.exists()
     # Confirming a thumbprint that does not belong to the pasted key registers nothing.
     other = private_key("ES256", fresh=True)
@@ -47,16 +51,32 @@ def test_registering_a_key_shows_the_thumbprint_and_needs_its_confirmation(secur
         url("clients_clientkey_add"),
         {
             "community": acme.pk,
+            "step": "confirm",
             "public_key": public_pem(other),
             "thumbprint": key.thumbprint(),
             "confirmed": "on",
         },
     )
     assert tampered.status_code == 200 and not ClientKey.objects.exists()
+    assert "mudou depois" in tampered.content.decode()
+    # Not ticked: a clear error on the fingerprint page, not a silent re-show.
+    unticked = security_client.post(
+        url("clients_clientkey_add"),
+        {
+            "community": acme.pk,
+            "step": "confirm",
+            "public_key": public_pem(key),
+            "thumbprint": key.thumbprint(),
+        },
+    )
+    page = unticked.content.decode()
+    assert unticked.status_code == 200 and "Marque a caixa" in page and 'id="key-fingerprint"' in page
+    assert not ClientKey.objects.exists()
     done = security_client.post(
         url("clients_clientkey_add"),
         {
             "community": acme.pk,
+            "step": "confirm",
             "public_key": public_pem(key),
             "thumbprint": key.thumbprint(),
             "confirmed": "on",
@@ -69,11 +89,23 @@ def test_registering_a_key_shows_the_thumbprint_and_needs_its_confirmation(secur
     assert event.actor == "sue-security" and event.details["thumbprint"] == key.thumbprint()
 
 
+def test_a_key_file_can_be_uploaded_instead_of_pasted(security_client, acme):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    key = private_key("ES256")
+    upload = SimpleUploadedFile(
+        "partner.pem", public_pem(key).encode(), content_type="application/x-pem-file"
+    )
+    response = security_client.post(url("clients_clientkey_add"), {"community": acme.pk, "key_file": upload})
+    assert response.status_code == 200 and key.thumbprint() in response.content.decode()
+    assert not ClientKey.objects.exists()
+
+
 def test_a_private_key_pasted_by_mistake_is_refused_and_not_echoed(security_client, acme):
     pem = private_key("ES256").as_pem(private=True).decode()
     response = security_client.post(url("clients_clientkey_add"), {"community": acme.pk, "public_key": pem})
     assert response.status_code == 200
-    assert "private key" in response.content.decode().lower()
+    assert "chave privada" in response.content.decode().lower()
     assert not ClientKey.objects.exists()
 
 
@@ -86,7 +118,13 @@ def test_retiring_a_key_asks_for_a_reason_and_is_audited(security_client, acme):
     assert url("clients_clientkey_retire", key.pk) in listing.content.decode()
     assert security_client.get(url("clients_clientkey_retire", key.pk)).status_code == 200
     assert ClientKey.objects.get().retired_at is None
-    response = security_client.post(url("clients_clientkey_retire", key.pk), {"reason": "laptop lost"})
+    # The last active key: the page says so, and it takes a ticked box.
+    unticked = security_client.post(url("clients_clientkey_retire", key.pk), {"reason": "laptop lost"})
+    assert unticked.status_code == 200 and "última chave ativa" in unticked.content.decode()
+    assert ClientKey.objects.get().retired_at is None
+    response = security_client.post(
+        url("clients_clientkey_retire", key.pk), {"reason": "laptop lost", "confirm_last": "on"}
+    )
     assert response.status_code == 302
     assert ClientKey.objects.get().retired_at is not None
     event = AuditEvent.objects.get(event_type="client_key_retired")
@@ -150,11 +188,13 @@ def test_support_reads_but_cannot_change_keys_or_policies(support_client, acme):
     assert ClientKey.objects.get().retired_at is None and not ClientAuthPolicy.objects.exists()
 
 
-def test_keys_only_without_a_key_is_saved_with_a_warning(security_client, acme):
+def test_keys_only_without_a_key_is_saved_with_a_warning_once_confirmed(security_client, acme):
+    fields = {"methods": ["private_key_jwt"], "dpop": "off", "allowed_ips": "", "reason": "switching to keys"}
+    unconfirmed = security_client.post(url("clients_clientauthpolicy_set", acme.pk), fields)
+    assert unconfirmed.status_code == 200 and 'id="form-danger"' in unconfirmed.content.decode()
+    assert not ClientAuthPolicy.objects.filter(community=acme).exists()
     response = security_client.post(
-        url("clients_clientauthpolicy_set", acme.pk),
-        {"methods": ["private_key_jwt"], "dpop": "off", "allowed_ips": "", "reason": "switching to keys"},
-        follow=True,
+        url("clients_clientauthpolicy_set", acme.pk), {**fields, "confirm_lockout": "on"}, follow=True
     )
     assert response.status_code == 200
     assert [m.level_tag for m in response.context["messages"]] == ["success", "warning"]

@@ -123,7 +123,12 @@ def test_support_can_open_a_request_but_never_complete_one_or_obtain_a_secret(ap
     login(client, "sam", "support")
     assert (
         client.post(
-            url("tokens_revocationrequest_add"), {"community": acme.community.pk, "reason": "phoned in"}
+            url("tokens_revocationrequest_add"),
+            {
+                "community": acme.community.pk,
+                "reason": "phoned in",
+                "form_key": form_key(client, url("tokens_revocationrequest_add")),
+            },
         ).status_code
         == 302
     )
@@ -142,7 +147,14 @@ def test_support_can_open_a_request_but_never_complete_one_or_obtain_a_secret(ap
 
 def test_whoever_opened_a_request_cannot_complete_it(client, acme):
     login(client, "sue", "security")
-    client.post(url("tokens_revocationrequest_add"), {"community": acme.community.pk, "reason": "phoned in"})
+    client.post(
+        url("tokens_revocationrequest_add"),
+        {
+            "community": acme.community.pk,
+            "reason": "phoned in",
+            "form_key": form_key(client, url("tokens_revocationrequest_add")),
+        },
+    )
     opened = RevocationRequest.objects.get()
     page = client.get(url("tokens_revocationrequest_change", opened.pk)).content.decode()
     assert 'id="handle-request"' not in page and 'id="handle-blocked"' in page

@@ -55,7 +55,11 @@ def test_no_pasted_secret_or_token_survives_anywhere_in_the_database(api, acme, 
     client.force_login(staff)
     response = client.post(
         reverse("admin:tokens_revocationrequest_add"),
-        {"community": globex.community.pk, "reason": text_globex},
+        {
+            "community": globex.community.pk,
+            "reason": text_globex,
+            "form_key": form_key(client, reverse("admin:tokens_revocationrequest_add")),
+        },
     )
     assert response.status_code == 302
     tokens_revoke(

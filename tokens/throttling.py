@@ -14,6 +14,7 @@ from rest_framework.throttling import SimpleRateThrottle as DRFSimpleRateThrottl
 from bfluence import metrics
 from bfluence.cache import CacheUnavailable, shared_counters
 from bfluence.errors import RateLimited, ServiceUnavailable
+from bfluence.usage import API_CALLS, usage_increment
 
 _log = logging.getLogger("bfluence.throttling")
 
@@ -103,6 +104,9 @@ class WindowCounterThrottle(SimpleRateThrottle):
 
 
 class CommunityRateThrottle(WindowCounterThrottle):
+    """Private calls per community; the same round trip adds them to the community's calls of the day
+    (``bfluence.usage``), so staff see "is the partner calling us?" without a database write per call."""
+
     scope = "api"
     fail_open = True
 
@@ -110,4 +114,12 @@ class CommunityRateThrottle(WindowCounterThrottle):
         principal = request.user
         if not getattr(principal, "is_authenticated", False) or not hasattr(principal, "client_id"):
             return None
+        self.client_id = principal.client_id
         return self.cache_format % {"scope": self.scope, "ident": principal.client_id}
+
+    def _add(self, key: str, amount: int) -> int:
+        increments = {
+            key: (amount, int(self.duration) + 1),
+            **usage_increment(API_CALLS, self.client_id, amount),
+        }
+        return shared_counters(increments)[0][0]

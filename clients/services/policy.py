@@ -5,11 +5,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record
-from clients.models import ClientAuthPolicy
+from clients.models import ClientAuthPolicy, ClientSecret
 from clients.policy import (
     DPOP_MODES,
     METHOD_CLIENT_SECRET,
@@ -96,6 +97,23 @@ def client_auth_policy_set(
 def policy_locks_out(*, community: Community, policy: ClientPolicy) -> bool:
     """Keys only, and no active key: the community cannot get tokens until a key is registered."""
     return policy.methods == [METHOD_PRIVATE_KEY_JWT] and not active_keys(community).exists()
+
+
+def policy_change_locks_out(*, community: Community, change: PolicyChange) -> bool:
+    """Whether saving ``change`` would leave the community no way to authenticate: every method it
+    allows lacks a working credential (keys only and no active key; secrets only and no valid secret,
+    as while a revocation request holds them suspended). The console asks before saving such a change."""
+    methods = (
+        change.methods if change.methods is not None else client_auth_policy_get(community=community).methods
+    )
+    has_key = active_keys(community).exists()
+    has_secret = (
+        ClientSecret.objects.filter(community=community).exclude(valid_until__lte=timezone.now()).exists()
+    )
+    usable = (METHOD_PRIVATE_KEY_JWT in methods and has_key) or (
+        METHOD_CLIENT_SECRET in methods and has_secret
+    )
+    return not usable
 
 
 def policy_summary(policy: ClientPolicy) -> dict[str, Any]:

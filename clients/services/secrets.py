@@ -82,9 +82,12 @@ def secret_rotate(
         ClientSecret.objects.filter(community=community).exclude(valid_until__lte=now).order_by("-created_at")
     )
     valid_until = now + grace if valid else None
+    ended_now = []
     for position, old in enumerate(valid):
         old.valid_until = valid_until if position == 0 else now
         old.save(update_fields=["valid_until"])
+        if old.valid_until is not None and old.valid_until <= now:
+            ended_now.append(old.hint)
     secret = crypto.generate_secret()
     stored = crypto.digest_secret(secret, lookup_key=settings.SECRET_KEY)
     created = ClientSecret.objects.create(
@@ -97,6 +100,9 @@ def secret_rotate(
         details={
             "hint": stored.hint,
             "grace_seconds": int(grace.total_seconds()),
+            # Which secrets this rotation ended at once (by hint): an older one still in its grace
+            # window, and with no grace the current one too.
+            "ended_hints": ended_now,
             "reason": reason,
             "secret_id": created.pk,
             "secrets_ended": secrets_ended(valid),
@@ -109,6 +115,20 @@ def secret_rotate(
         previous_secret_valid_until=valid_until,
         older_secrets_stopped=max(len(valid) - 1, 0),
     )
+
+
+def secret_in_grace(*, community: Community) -> ClientSecret | None:
+    """The previous secret still working beside the current one (a rotation's grace window), else None.
+
+    A rotation now would end it at once: the console names it (hint, last use) and asks first.
+    """
+    now = timezone.now()
+    valid = list(
+        ClientSecret.objects.filter(community=community)
+        .exclude(valid_until__lte=now)
+        .order_by("-created_at")[:2]
+    )
+    return valid[1] if len(valid) > 1 and valid[1].valid_until is not None else None
 
 
 def secret_grace_window_end(*, community: Community) -> datetime | None:

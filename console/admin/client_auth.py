@@ -14,12 +14,14 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from clients.keys import UnacceptableKey, public_key_parse
 from clients.models import ClientAuthPolicy, ClientKey
-from clients.policy import DPOP_MODES, METHODS
+from clients.policy import METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT, networks_normalise
 from clients.services import (
     PolicyChange,
+    active_keys,
     client_auth_policy_get,
     client_auth_policy_set,
     client_key_add,
+    policy_change_locks_out,
     policy_locks_out,
 )
 from communities.models import Community
@@ -27,29 +29,84 @@ from console.forms import ReasonForm
 from console.pages import render_admin_page, staff_actor
 from tokens.services import community_retire_key
 
+MAX_KEY_FILE = 16 * 1024
+
 
 class RegisterKeyForm(forms.Form):
+    """Step 1: the key, pasted or uploaded. Step 2 (ConfirmKeyForm) shows its fingerprint."""
+
     community = forms.ModelChoiceField(queryset=Community.objects.all(), label=gettext_lazy("Community"))
     public_key = forms.CharField(
-        label=gettext_lazy("Public key (PEM or JWK)"),
-        max_length=16 * 1024,
-        widget=forms.Textarea(attrs={"rows": 8, "cols": 80}),
-    )
-    # Filled in by the preview step; the key must still have this thumbprint when confirmed.
-    thumbprint = forms.CharField(required=False, widget=forms.HiddenInput)
-    confirmed = forms.BooleanField(
         required=False,
-        label=gettext_lazy(
-            "I compared this thumbprint with the one the partner gave me, and they are the same."
-        ),
+        label=gettext_lazy("Public key (PEM or JWK)"),
+        max_length=MAX_KEY_FILE,
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 70}),
+        help_text=gettext_lazy("Paste the text the partner sent, or upload the file below."),
+    )
+    key_file = forms.FileField(
+        required=False,
+        label=gettext_lazy("…or the key file"),
+        help_text=gettext_lazy("A .pem or .json file with the public key, at most 16 KB."),
     )
 
-    def clean_public_key(self):
+    def clean(self):
+        cleaned = super().clean()
+        text = cleaned.get("public_key") or ""
+        upload = cleaned.get("key_file")
+        if upload is not None:
+            if upload.size > MAX_KEY_FILE:
+                raise ValidationError(_("The file is larger than 16 KB: it is not a public key."))
+            try:
+                text = upload.read().decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise ValidationError(_("The file is not text: upload the .pem or .json file.")) from error
+        if not text.strip():
+            raise ValidationError(_("Paste the public key or upload its file."))
         try:
-            self.parsed = public_key_parse(self.cleaned_data["public_key"])
+            self.parsed = public_key_parse(text)
         except UnacceptableKey as error:
             raise ValidationError(str(error)) from error
-        return self.cleaned_data["public_key"]
+        cleaned["key_text"] = text
+        return cleaned
+
+
+class ConfirmKeyForm(forms.Form):
+    """Step 2: the key again (hidden), the fingerprint it had when shown, and the staff member's word."""
+
+    community = forms.ModelChoiceField(queryset=Community.objects.all(), widget=forms.HiddenInput)
+    public_key = forms.CharField(max_length=MAX_KEY_FILE, widget=forms.HiddenInput)
+    thumbprint = forms.CharField(widget=forms.HiddenInput)
+    confirmed = forms.BooleanField(
+        label=gettext_lazy(
+            "I compared this fingerprint with the one the partner gave me: they are the same."
+        ),
+        error_messages={
+            "required": gettext_lazy(
+                "Tick the box once you have compared the fingerprint with the partner's. If they differ, "
+                "cancel: do not register this key."
+            )
+        },
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            self.parsed = public_key_parse(cleaned.get("public_key") or "")
+        except UnacceptableKey as error:
+            raise ValidationError(str(error)) from error
+        if cleaned.get("thumbprint") and cleaned["thumbprint"] != self.parsed.thumbprint:
+            raise ValidationError(_("The key changed after its fingerprint was shown: start again."))
+        return cleaned
+
+    def __init__(self, *args, last: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if last:
+            self.fields["confirm_last"] = forms.BooleanField(
+                label=gettext_lazy("Yes, retire the community's last active key."),
+                error_messages={
+                    "required": gettext_lazy("Tick the box to retire the last active key, or cancel.")
+                },
+            )
 
 
 class RetireKeyForm(ReasonForm):
@@ -66,17 +123,36 @@ class PickCommunityForm(forms.Form):
 
 class PolicyForm(forms.Form):
     methods = forms.MultipleChoiceField(
-        choices=[(method, method) for method in METHODS],
+        choices=[
+            (METHOD_CLIENT_SECRET, gettext_lazy("Client secret (client_secret)")),
+            (METHOD_PRIVATE_KEY_JWT, gettext_lazy("Partner's signed key (private_key_jwt)")),
+        ],
         widget=forms.CheckboxSelectMultiple,
         label=gettext_lazy("Allowed methods"),
+        help_text=gettext_lazy(
+            "How the partner's server proves who it is: with the secret we handed over, or by signing with "
+            "its own private key whose public half is registered here."
+        ),
     )
-    dpop = forms.ChoiceField(choices=[(mode, mode) for mode in DPOP_MODES], label="DPoP")
+    dpop = forms.ChoiceField(
+        choices=[
+            ("off", gettext_lazy("Off: tokens are not tied to a key")),
+            ("optional", gettext_lazy("Optional: tied when the partner sends a proof")),
+            ("required", gettext_lazy("Required: every token must be tied to the partner's key")),
+        ],
+        label="DPoP",
+        help_text=gettext_lazy(
+            "DPoP ties each token to a key the partner holds, so a copied token is useless to anyone else."
+        ),
+    )
     allowed_ips = forms.CharField(
         required=False,
         label=gettext_lazy("Allowed source IPs"),
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=gettext_lazy(
-            "IPv4/IPv6 addresses or CIDR ranges, one per line or comma-separated. Empty: from anywhere."
+            "IPv4/IPv6 addresses or CIDR ranges, one per line or comma-separated. Empty: from anywhere. "
+            "A CIDR range is a block of addresses written as its first address and a size, like "
+            "203.0.113.0/24 (the 256 addresses 203.0.113.0 to 203.0.113.255)."
         ),
     )
     allowlist_applies_to_api = forms.BooleanField(
@@ -88,6 +164,24 @@ class PolicyForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=gettext_lazy("Recorded in the audit trail with your name."),
     )
+    confirm_lockout = forms.BooleanField(
+        required=False,
+        label=gettext_lazy(
+            "Yes, save it: the community cannot get tokens until it has a working credential."
+        ),
+    )
+
+    def clean_allowed_ips(self):
+        """Refused here, in the staff member's language, before anything else is weighed."""
+        try:
+            networks_normalise(self._ip_entries(self.cleaned_data["allowed_ips"]))
+        except ValueError as error:
+            raise ValidationError(str(error)) from error
+        return self.cleaned_data["allowed_ips"]
+
+    @staticmethod
+    def _ip_entries(text: str) -> list[str]:
+        return [entry.strip() for entry in text.replace(",", "\n").splitlines() if entry.strip()]
 
     def change(self) -> PolicyChange:
         entries = self.cleaned_data["allowed_ips"].replace(",", "\n").splitlines()
@@ -101,7 +195,15 @@ class PolicyForm(forms.Form):
 
 @admin.register(ClientKey)
 class ClientKeyAdmin(admin.ModelAdmin):
-    list_display = ("kid", "community", "key_type", "thumbprint", "created_at", "last_used_at", "retired_at")
+    list_display = (
+        "kid",
+        "community",
+        "key_type",
+        "short_thumbprint",
+        "created_at",
+        "last_used_at",
+        "retired_at",
+    )
     list_filter = ("key_type", "community")
     search_fields = ("=kid", "=thumbprint", "=community__client_id")
     list_select_related = ("community",)
@@ -119,6 +221,11 @@ class ClientKeyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False  # keys are registered or retired, never edited
 
+    @admin.display(description=gettext_lazy("fingerprint"), ordering="thumbprint")
+    def short_thumbprint(self, key):
+        """The first 12 characters (all of it on hover, in search and on the key's page)."""
+        return format_html('<code title="{}">{}…</code>', key.thumbprint, key.thumbprint[:12])
+
     def has_delete_permission(self, request, obj=None):
         return False  # retired keys stay, for the trail
 
@@ -131,22 +238,22 @@ class ClientKeyAdmin(admin.ModelAdmin):
         return [retire, *super().get_urls()]
 
     def add_view(self, request, form_url="", extra_context=None):
-        """Two steps: paste the key and see its thumbprint; confirm it with the partner, then register."""
+        """Paste or upload the key → its fingerprint, large, with how to compare it → register or cancel."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = RegisterKeyForm(request.POST or None)
-        title = _("Register a partner public key")
-        if request.method == "POST" and form.is_valid():
-            parsed = form.parsed
-            if form.cleaned_data["thumbprint"] == parsed.thumbprint and form.cleaned_data["confirmed"]:
+        changelist = reverse("admin:clients_clientkey_changelist")
+        crumbs = [(changelist, self.model._meta.verbose_name_plural.capitalize())]
+        if request.method == "POST" and request.POST.get("step") == "confirm":
+            confirm = ConfirmKeyForm(request.POST)
+            if confirm.is_valid():
                 try:
                     key = client_key_add(
-                        community=form.cleaned_data["community"],
-                        key_text=form.cleaned_data["public_key"],
+                        community=confirm.cleaned_data["community"],
+                        key_text=confirm.cleaned_data["public_key"],
                         actor=staff_actor(request),
                     )
                 except ValidationError as error:
-                    form.add_error(None, error)
+                    confirm.add_error(None, error)
                 else:
                     self.message_user(
                         request,
@@ -154,29 +261,83 @@ class ClientKeyAdmin(admin.ModelAdmin):
                         % {"kid": key.kid, "community": key.community},
                         messages.SUCCESS,
                     )
-                    return HttpResponseRedirect(reverse("admin:clients_clientkey_changelist"))
-            else:
-                form = RegisterKeyForm(
-                    {**request.POST.dict(), "thumbprint": parsed.thumbprint, "confirmed": ""}
+                    return HttpResponseRedirect(changelist)
+            if hasattr(confirm, "parsed"):
+                return self._fingerprint_page(request, confirm, confirm.parsed, crumbs, changelist)
+            form = RegisterKeyForm(
+                {"community": request.POST.get("community"), "public_key": request.POST.get("public_key")}
+            )
+            form.is_valid()
+        else:
+            form = RegisterKeyForm(request.POST or None, request.FILES or None)
+            if request.method == "POST" and form.is_valid():
+                confirm = ConfirmKeyForm(
+                    initial={
+                        "community": form.cleaned_data["community"].pk,
+                        "public_key": form.cleaned_data["key_text"],
+                        "thumbprint": form.parsed.thumbprint,
+                    }
                 )
-                form.is_valid()
-                title = _("Confirm the thumbprint %(thumbprint)s (kid %(kid)s)") % {
-                    "thumbprint": parsed.thumbprint,
-                    "kid": parsed.kid,
-                }
+                return self._fingerprint_page(request, confirm, form.parsed, crumbs, changelist)
         return render_admin_page(
-            request, self, "console/form_page.html", title, form=form, button=_("Register the key")
+            request,
+            self,
+            "console/key_paste.html",
+            _("Register a partner public key"),
+            form=form,
+            crumbs=crumbs,
+            cancel_url=changelist,
+        )
+
+    def _fingerprint_page(self, request, confirm, parsed, crumbs, changelist):
+        community = Community.objects.filter(pk=confirm["community"].value()).first()
+        return render_admin_page(
+            request,
+            self,
+            "console/key_confirm.html",
+            _("Compare the fingerprint"),
+            form=confirm,
+            parsed=parsed,
+            community=community,
+            crumbs=crumbs,
+            cancel_url=changelist,
         )
 
     def retire_view(self, request, object_id):
         if not request.user.has_perm("clients.change_clientkey"):
             raise PermissionDenied
-        key = get_object_or_404(ClientKey, pk=object_id, retired_at__isnull=True)
-        form = RetireKeyForm(request.POST or None)
-        question = _(
-            "Retire key %(kid)s of %(community)s now? Assertions signed with it are refused at once, and "
-            "the tokens it obtained are revoked."
-        ) % {"kid": key.kid, "community": key.community}
+        key = get_object_or_404(
+            ClientKey.objects.select_related("community"), pk=object_id, retired_at__isnull=True
+        )
+        others = active_keys(key.community).exclude(pk=key.pk).count()
+        last = others == 0
+        form = RetireKeyForm(request.POST or None, last=last)
+        question = _("Retire key %(kid)s of %(community)s now?") % {
+            "kid": key.kid,
+            "community": key.community,
+        }
+        consequence = _(
+            "Assertions signed with it are refused at once, and the tokens it obtained are revoked (unless "
+            "you tick the box below); a retired key is never used again."
+        )
+        if last:
+            policy = client_auth_policy_get(community=key.community)
+            consequence += " " + (
+                _(
+                    "It is the community's last active key and its policy allows keys only: the partner "
+                    "gets a 401 (access refused) on every token request until a new key is registered."
+                )
+                if policy.methods == [METHOD_PRIVATE_KEY_JWT]
+                else _(
+                    "It is the community's last active key: the partner can then sign in with its secret only."
+                )
+            )
+        else:
+            consequence += " " + ngettext(
+                "%(count)s other active key keeps working.",
+                "%(count)s other active keys keep working.",
+                others,
+            ) % {"count": others}
         if request.method == "POST" and form.is_valid():
             retirement = community_retire_key(
                 community=key.community,
@@ -201,12 +362,19 @@ class ClientKeyAdmin(admin.ModelAdmin):
             request,
             self,
             "console/confirm_with_reason.html",
-            question,
+            _("Retire a key"),
             form=form,
             question=question,
+            consequence=consequence,
             subject=str(key),
             button=_("Retire the key"),
             cancel_url=reverse("admin:clients_clientkey_changelist"),
+            crumbs=[
+                (
+                    reverse("admin:clients_clientkey_changelist"),
+                    self.model._meta.verbose_name_plural.capitalize(),
+                )
+            ],
         )
 
     def get_list_display(self, request):
@@ -214,28 +382,20 @@ class ClientKeyAdmin(admin.ModelAdmin):
             return (*self.list_display, "retire_link")
         return self.list_display
 
-    @admin.display(description=gettext_lazy("retire"))
+    @admin.display(description="")
     def retire_link(self, key):
         if key.retired_at is not None:
-            return "—"
+            return ""
         return format_html(
-            '<a class="retire-key" href="{}">{}</a>',
+            '<a class="button retire-key" href="{}">{}</a>',
             reverse("admin:clients_clientkey_retire", args=[key.pk]),
-            _("Retire now"),
+            _("Retire"),
         )
 
 
 @admin.register(ClientAuthPolicy)
 class ClientAuthPolicyAdmin(admin.ModelAdmin):
-    list_display = (
-        "community",
-        "allow_client_secret",
-        "allow_private_key_jwt",
-        "dpop",
-        "allowed_ips",
-        "allowlist_applies_to_api",
-        "updated_at",
-    )
+    list_display = ("community", "methods_allowed", "dpop", "ips", "allowlist_applies_to_api", "updated_at")
     list_select_related = ("community",)
     readonly_fields = (
         "community",
@@ -249,6 +409,19 @@ class ClientAuthPolicyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=gettext_lazy("allowed methods"))
+    def methods_allowed(self, policy):
+        names = []
+        if policy.allow_client_secret:
+            names.append(_("secret"))
+        if policy.allow_private_key_jwt:
+            names.append(_("key"))
+        return ", ".join(names)
+
+    @admin.display(description=gettext_lazy("allowed source IPs"))
+    def ips(self, policy):
+        return ", ".join(policy.allowed_ips) or _("anywhere")
 
     def get_urls(self):
         set_policy = path(
@@ -296,6 +469,14 @@ class ClientAuthPolicyAdmin(admin.ModelAdmin):
             "allowlist_applies_to_api": current.allowlist_applies_to_api,
         }
         form = PolicyForm(request.POST or None, initial=initial)
+        locks_out = False
+        if request.method == "POST" and form.is_valid():
+            locks_out = policy_change_locks_out(community=community, change=form.change())
+            if locks_out and not form.cleaned_data["confirm_lockout"]:
+                form.add_error(
+                    "confirm_lockout",
+                    _("Tick the box to save a policy that leaves the community no way in, or change it."),
+                )
         if request.method == "POST" and form.is_valid():
             try:
                 client_auth_policy_set(
@@ -319,6 +500,8 @@ class ClientAuthPolicyAdmin(admin.ModelAdmin):
                     )
                     self.message_user(request, message, messages.WARNING)
                 return HttpResponseRedirect(reverse("admin:clients_clientauthpolicy_changelist"))
+        if not locks_out:
+            del form.fields["confirm_lockout"]  # asked only when the change would lock the partner out
         return render_admin_page(
             request,
             self,
@@ -326,4 +509,14 @@ class ClientAuthPolicyAdmin(admin.ModelAdmin):
             _("Client authentication of %(community)s") % {"community": community},
             form=form,
             button=_("Save"),
+            cancel_url=reverse("admin:clients_clientauthpolicy_changelist"),
+            danger=locks_out,
+            danger_note=_(
+                "With this policy the community has no working way to authenticate: none of the "
+                "methods it allows has a working credential (no active key, or its secrets are "
+                "suspended or ended). Its server gets a 401 (access refused) on every token request "
+                "until one is registered or handed over."
+            )
+            if locks_out
+            else "",
         )

@@ -21,7 +21,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from audit.models import AuditEvent
 from clients.models import ClientSecret
-from clients.services import community_create, secret_expire_previous
+from clients.services import community_create, secret_expire_previous, secret_in_grace
 from communities.models import Community, Member
 from communities.services import community_reactivate, community_update, member_set_bflus
 from console.forms import (
@@ -34,10 +34,20 @@ from console.forms import (
     console_time_zoned,
 )
 from console.humane import ago, community_filter_url
-from console.once import AlreadySubmitted, form_key_claim, secret_page_url, secret_reveal_later
+from console.once import (
+    AlreadySubmitted,
+    form_already_done,
+    form_already_submitted,
+    form_done_note,
+    form_done_url,
+    form_key_claim,
+    form_key_for,
+    secret_page_url,
+    secret_reveal_later,
+)
 from console.pages import render_admin_page, staff_actor
 from console.sudo import form_data, password_prompt
-from console.usage import community_usage, usage_chart
+from console.usage import api_chart, community_usage, usage_chart
 from tokens.models import IssuedToken, RevocationRequest
 from tokens.services import community_deactivate, community_rotate_secret, tokens_revoke_all
 
@@ -170,15 +180,25 @@ class CommunityAdmin(admin.ModelAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):
             raise PermissionDenied
+        scope = "onboard"
+        if replayed := form_already_submitted(request):
+            return HttpResponseRedirect(replayed)
+        if request.method == "GET" and (done := form_already_done(request, scope)):
+            return HttpResponseRedirect(form_done_url(done.key))
         if prompt := password_prompt(request, request.path):
             return prompt
-        form = OnboardCommunityForm(form_data(request))
+        form = OnboardCommunityForm(form_data(request), initial={"form_key": form_key_for(request, scope)})
         if request.method == "POST" and form.is_valid():
             key = form.cleaned_data["form_key"]
             try:
                 with transaction.atomic():
-                    form_key_claim(key=key, user=request.user)
+                    submission = form_key_claim(key=key, user=request.user, scope=scope, page=request.path)
                     created = community_create(actor=staff_actor(request), **form.service_arguments())
+                    form_done_note(
+                        submission,
+                        _("The community %(name)s was created with its first secret.")
+                        % {"name": created.community},
+                    )
             except AlreadySubmitted:
                 return HttpResponseRedirect(secret_page_url(key))
             except ValidationError as error:
@@ -235,6 +255,7 @@ class CommunityAdmin(admin.ModelAdmin):
                 "has_previous_secret": _previous_secrets(community) > 0,
                 "usage": usage,
                 "usage_chart": usage_chart(usage),
+                "api_chart": api_chart(usage),
                 "last_seen": console_time(usage.last_seen) if usage.last_seen else None,
                 "history_links": self._history_links(community),
             }
@@ -309,14 +330,22 @@ class CommunityAdmin(admin.ModelAdmin):
     @method_decorator(sensitive_post_parameters())
     def rotate_secret_view(self, request, object_id):
         community = self._community(request, object_id, "communities.rotate_secret")
+        scope = f"rotate:{community.pk}"
+        if replayed := form_already_submitted(request):  # the same form again: its secret page, once
+            return HttpResponseRedirect(replayed)
+        if request.method == "GET" and (done := form_already_done(request, scope)):
+            return HttpResponseRedirect(form_done_url(done.key))  # reached by Back after rotating
         if prompt := password_prompt(request, request.path):
             return prompt
-        form = RotateSecretForm(form_data(request))
+        ending = secret_in_grace(community=community)
+        form = RotateSecretForm(
+            form_data(request), initial={"form_key": form_key_for(request, scope)}, ending=ending
+        )
         if request.method == "POST" and form.is_valid():
             key = form.cleaned_data["form_key"]
             try:
                 with transaction.atomic():
-                    form_key_claim(key=key, user=request.user)
+                    submission = form_key_claim(key=key, user=request.user, scope=scope, page=request.path)
                     rotation = community_rotate_secret(
                         community=community,
                         actor=staff_actor(request),
@@ -324,6 +353,7 @@ class CommunityAdmin(admin.ModelAdmin):
                         revoke_tokens=form.cleaned_data["revoke_tokens"],
                         reason=form.cleaned_data["reason"],
                     )
+                    form_done_note(submission, _rotation_summary(community, rotation))
             except AlreadySubmitted:
                 return HttpResponseRedirect(secret_page_url(key))
             self.log_change(
@@ -351,6 +381,8 @@ class CommunityAdmin(admin.ModelAdmin):
                 "The new secret is shown once, on the next page. The partner needs it before the old "
                 "one stops."
             ),
+            danger=ending is not None,
+            danger_note=_ending_warning(ending) if ending is not None else "",
         )
 
     def _reason_action(self, request, object_id, *, action: "ReasonAction"):
@@ -378,6 +410,25 @@ class CommunityAdmin(admin.ModelAdmin):
             cancel_url=self._change_url(community),
             crumbs=self._crumbs(community),
         )
+
+
+def _ending_warning(secret: ClientSecret) -> str:
+    """Which working secret a rotation now would end, and whether the partner still uses it."""
+    last_use = ago(secret.last_used_at) if secret.last_used_at else _("never")
+    return _(
+        "An older secret, starting with %(hint)s, still works until %(moment)s (its grace window). "
+        "Last used: %(last_use)s. Rotating now ends it at once: a partner still using it gets a 401 "
+        "(access refused) on its next request."
+    ) % {"hint": secret.hint, "moment": console_time_zoned(secret.valid_until), "last_use": last_use}
+
+
+def _rotation_summary(community, rotation) -> str:
+    newest = ClientSecret.objects.filter(community=community).order_by("-created_at").first()
+    summary = _("The secret of %(name)s was rotated; the new one starts with %(hint)s.") % {
+        "name": community,
+        "hint": newest.hint if newest else "—",
+    }
+    return f"{summary} {_rotation_note(rotation)}".strip()
 
 
 def _rotation_note(rotation) -> str:

@@ -22,12 +22,19 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from audit.models import AuditEvent
 from audit.services import Actor
+from clients.models import ClientSecret
+from console.audit_details import details_html
 from console.forms import HandleRequestForm, ReasonForm, console_time
-from console.humane import ago
+from console.humane import ago, staff_name, who
+from console.models import FormSubmission
 from console.once import (
     AlreadySubmitted,
+    form_already_done,
     form_already_submitted,
+    form_done_note,
+    form_done_url,
     form_key_claim,
+    form_key_for,
     secret_page_url,
     secret_reveal_later,
 )
@@ -138,7 +145,7 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
             return "—"
         return _("%(moment)s by %(who)s") % {
             "moment": console_time(token.revoked_at),
-            "who": token.revoked_by,
+            "who": who(token.revoked_by),
         }
 
     @admin.display(description="")
@@ -234,10 +241,20 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
 
 
 class RevocationRequestForm(forms.ModelForm):
+    form_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
     class Meta:
         model = RevocationRequest
         fields = ["community", "reason"]
-        labels = {"community": gettext_lazy("community")}
+        labels = {"community": gettext_lazy("Community"), "reason": gettext_lazy("Reason")}
+
+
+def request_name(revocation) -> str:
+    """ "Pedido #3 de acme": without the status in brackets, which reads wrong inside a sentence."""
+    return _("Request #%(id)s of %(client_id)s") % {
+        "id": revocation.pk,
+        "client_id": revocation.community.client_id,
+    }
 
 
 def _opened_by_me(revocation, request) -> bool:
@@ -260,8 +277,8 @@ class RevocationRequestAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("opened by"), ordering="opened_by")
     def opener(self, revocation):
-        kind, _sep, name = revocation.opened_by.partition(":")
-        return _("the partner") if kind == "partner" else name or revocation.opened_by
+        kind, _sep, _name = revocation.opened_by.partition(":")
+        return _("the partner") if kind == "partner" else who(revocation.opened_by)
 
     @admin.display(description=gettext_lazy("completed"), ordering="handled_at")
     def completed(self, revocation):
@@ -269,7 +286,7 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             return "—"
         return _("%(moment)s by %(who)s") % {
             "moment": console_time(revocation.handled_at),
-            "who": revocation.handled_by.get_username(),
+            "who": revocation.handled_by.get_full_name() or revocation.handled_by.get_username(),
         }
 
     @admin.display(description=gettext_lazy("waiting"), ordering="created_at")
@@ -291,7 +308,7 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             "community",
             "reason",
             "status",
-            "opened_by",
+            "opener",
             "source_ip",
             "tokens_revoked",
             "secrets_suspended",
@@ -301,12 +318,55 @@ class RevocationRequestAdmin(admin.ModelAdmin):
         )
 
     def get_fields(self, request, obj=None):
-        return ("community", "reason") if obj is None else self.get_readonly_fields(request, obj)
+        return ("community", "reason", "form_key") if obj is None else self.get_readonly_fields(request, obj)
+
+    _scope = "revocation-request"
+
+    def get_changeform_initial_data(self, request):
+        return {
+            **super().get_changeform_initial_data(request),
+            "form_key": form_key_for(request, self._scope),
+        }
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if request.method == "GET" and (done := form_already_done(request, self._scope)):
+            return HttpResponseRedirect(form_done_url(done.key))  # reached by Back after opening one
+        key = request.POST.get("form_key", "")
+        if request.method == "POST" and FormSubmission.objects.filter(key=key, staff=request.user).exists():
+            return HttpResponseRedirect(form_done_url(key))
+        extra_context = {
+            **(extra_context or {}),
+            "save_label": _("Open the request: suspend the secrets and revoke the tokens now"),
+            "save_danger": True,
+            "cancel_url": reverse("admin:tokens_revocationrequest_changelist"),
+        }
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except AlreadySubmitted:  # the same form twice at once: the other one acted
+            return HttpResponseRedirect(form_done_url(key))
 
     def save_model(self, request, obj, form, change):
         # A request that reached staff by phone or e-mail: same service, same immediate revocation.
+        submission = form_key_claim(
+            key=form.cleaned_data["form_key"], user=request.user, scope=self._scope, page=request.path
+        )
         created = revocation_request_open(
             community=obj.community, reason=obj.reason, actor=staff_actor(request)
+        )
+        form_done_note(
+            submission,
+            _("%(request)s was opened: %(secrets)s %(tokens)s")
+            % {
+                "request": request_name(created),
+                "secrets": ngettext(
+                    "%(count)s secret suspended;", "%(count)s secrets suspended;", created.secrets_suspended
+                )
+                % {"count": created.secrets_suspended},
+                "tokens": ngettext(
+                    "%(count)s token revoked.", "%(count)s tokens revoked.", created.tokens_revoked
+                )
+                % {"count": created.tokens_revoked},
+            },
         )
         obj.pk = created.pk
         obj.refresh_from_db()
@@ -345,8 +405,11 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             raise PermissionDenied
         revocation = get_object_or_404(RevocationRequest.objects.select_related("community"), pk=object_id)
         back = reverse("admin:tokens_revocationrequest_change", args=[revocation.pk])
+        scope = f"handle:{revocation.pk}"
         if replayed := form_already_submitted(request):  # the request is closed by now: say so, once
             return HttpResponseRedirect(replayed)
+        if request.method == "GET" and (done := form_already_done(request, scope)):
+            return HttpResponseRedirect(form_done_url(done.key))  # reached by Back after completing
         if revocation.status != RevocationRequest.Status.PENDING or _opened_by_me(revocation, request):
             if revocation.status == RevocationRequest.Status.PENDING:  # the two-person rule said no
                 staff_action_refused(
@@ -365,17 +428,25 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(back)
         if prompt := password_prompt(request, request.path):
             return prompt
-        form = HandleRequestForm(form_data(request))
+        newer = _secret_newer_than(revocation)
+        form = HandleRequestForm(
+            form_data(request), initial={"form_key": form_key_for(request, scope)}, newer=newer
+        )
         if request.method == "POST" and form.is_valid():
             key = form.cleaned_data["form_key"]
             try:
                 with transaction.atomic():
-                    form_key_claim(key=key, user=request.user)
+                    submission = form_key_claim(key=key, user=request.user, scope=scope, page=request.path)
                     rotation = revocation_request_handle(
                         revocation=revocation,
                         staff_user=request.user,
                         source_ip=staff_actor(request).source_ip,
                         reason=form.cleaned_data["reason"],
+                    )
+                    form_done_note(
+                        submission,
+                        _("%(request)s was completed: a new secret was created and shown once.")
+                        % {"request": request_name(revocation)},
                     )
             except AlreadySubmitted:
                 return HttpResponseRedirect(secret_page_url(key))
@@ -393,7 +464,8 @@ class RevocationRequestAdmin(admin.ModelAdmin):
                 key,
                 community=revocation.community,
                 client_secret=rotation.client_secret,
-                title=_("%(request)s completed: the new client secret") % {"request": revocation},
+                title=_("%(request)s completed: the new client secret")
+                % {"request": request_name(revocation)},
                 note=note % {"count": rotation.tokens_revoked},
             )
         changelist = reverse("admin:tokens_revocationrequest_changelist")
@@ -401,7 +473,7 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             request,
             self,
             "console/form_page.html",
-            _("Complete %(request)s") % {"request": revocation},
+            _("Complete %(request)s") % {"request": request_name(revocation)},
             form=form,
             button=_("Rotate the secret, close the request and show the new secret"),
             crumbs=[(changelist, self.model._meta.verbose_name_plural.capitalize()), (back, str(revocation))],
@@ -409,7 +481,27 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             danger=True,
             warning=_("The partner reported: %(reason)s")
             % {"reason": Truncator(revocation.reason).chars(300)},
+            danger_note=_newer_warning(newer) if newer is not None else "",
         )
+
+
+def _secret_newer_than(revocation):
+    """A secret created after the request was opened and still valid: someone rotated meanwhile."""
+    return (
+        ClientSecret.objects.filter(community=revocation.community, created_at__gt=revocation.created_at)
+        .exclude(valid_until__lte=timezone.now())
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def _newer_warning(secret) -> str:
+    last_use = ago(secret.last_used_at) if secret.last_used_at else _("never")
+    return _(
+        "A newer secret, starting with %(hint)s, was created after this request was opened (%(moment)s) "
+        "and still works. Last used: %(last_use)s. Completing the request ends it at once: a partner "
+        "already using it gets a 401 (access refused) until it receives the secret shown next."
+    ) % {"hint": secret.hint, "moment": console_time(secret.created_at), "last_use": last_use}
 
 
 @admin.register(AuditEvent)
@@ -417,12 +509,11 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_display = (
         "occurred_at",
         "event_type",
-        "actor_type",
-        "actor",
+        "actor_name",
         community_link,
-        "jti",
+        "short_jti",
         "source_ip",
-        "details",
+        "details_readable",
     )
     list_filter = (
         "event_type",
@@ -433,3 +524,26 @@ class AuditEventAdmin(ReadOnlyAdmin):
     search_fields = ("actor", "=client_id", "=jti")
     date_hierarchy = "occurred_at"
     list_select_related = ("community",)
+
+    @admin.display(description=gettext_lazy("who"), ordering="actor")
+    def actor_name(self, event):
+        if event.actor_type == AuditEvent.ActorType.STAFF:
+            return staff_name(event.actor)
+        return format_html("{}<br><small>{}</small>", event.actor or "—", event.get_actor_type_display())
+
+    @admin.display(description=gettext_lazy("token ID (jti)"), ordering="jti")
+    def short_jti(self, event):
+        if not event.jti:
+            return "—"
+        return format_html('<code title="{}">{}…</code>', event.jti, event.jti[:12])
+
+    @admin.display(description=gettext_lazy("details"))
+    def details_readable(self, event):
+        return details_html(event.details)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "details_readable"]
+
+    def get_fields(self, request, obj=None):
+        fields = [field for field in super().get_fields(request, obj) if field != "details"]
+        return [*fields, "details_readable"] if "details_readable" not in fields else fields

@@ -1,0 +1,129 @@
+"""An audit row's details as staff read them: labels in their language, dates in their zone, "—" for
+nothing, durations in words; the raw JSON stays one click away (a <details> toggle)."""
+
+import json
+from datetime import timedelta
+
+from django.utils.dateparse import parse_datetime
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+from django.utils.timesince import timesince
+from django.utils.timezone import now
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from console.forms import console_time
+
+LABELS = {
+    "reason": gettext_lazy("reason"),
+    "method": gettext_lazy("method"),
+    "methods": gettext_lazy("methods"),
+    "hint": gettext_lazy("secret (start)"),
+    "ended_hints": gettext_lazy("secrets ended now"),
+    "grace_seconds": gettext_lazy("grace window"),
+    "tokens_revoked": gettext_lazy("tokens revoked"),
+    "secrets_suspended": gettext_lazy("secrets suspended"),
+    "secrets_stopped": gettext_lazy("secrets ended"),
+    "kid": gettext_lazy("key ID (kid)"),
+    "thumbprint": gettext_lazy("fingerprint"),
+    "key_type": gettext_lazy("key type"),
+    "active_keys_left": gettext_lazy("active keys left"),
+    "client_key_id": gettext_lazy("key"),
+    "permissions": gettext_lazy("permissions"),
+    "name": gettext_lazy("name"),
+    "token_lifetime": gettext_lazy("token lifetime"),
+    "scope": gettext_lazy("scope"),
+    "expires_in": gettext_lazy("valid for"),
+    "jti": gettext_lazy("token ID (jti)"),
+    "dpop_jkt": gettext_lazy("DPoP key"),
+    "dpop": "DPoP",
+    "allowed_ips": gettext_lazy("allowed source IPs"),
+    "allowlist_applies_to_api": gettext_lazy("allowlist also for API calls"),
+    "before": gettext_lazy("before"),
+    "after": gettext_lazy("after"),
+    "from": gettext_lazy("from"),
+    "to": gettext_lazy("to"),
+    "member": gettext_lazy("member"),
+    "bflus": gettext_lazy("bflus"),
+    "previous": gettext_lazy("previous"),
+    "request_id": gettext_lazy("request"),
+    "id": gettext_lazy("number"),
+    "count": gettext_lazy("count"),
+    "deleted": gettext_lazy("deleted"),
+    "older_than_seconds": gettext_lazy("older than"),
+    "failures": gettext_lazy("failures"),
+    "lockout_minutes": gettext_lazy("blocked for (minutes)"),
+    "locked_for_seconds": gettext_lazy("blocked for"),
+    "account_known": gettext_lazy("account exists"),
+    "outcome": gettext_lazy("outcome"),
+    "client_id": gettext_lazy("client ID"),
+    "ip": gettext_lazy("IP address"),
+    "title": gettext_lazy("title"),
+    "revoked": gettext_lazy("revoked"),
+}
+#: Values recorded as codes, shown in words.
+VALUES = {
+    "invalid_client": gettext_lazy("wrong, ended or suspended secret, or unknown client"),
+    "method_not_allowed": gettext_lazy("method not allowed by the policy"),
+    "ip_not_allowed": gettext_lazy("source IP not allowed by the policy"),
+    "dpop_proof_required": gettext_lazy("DPoP proof missing (the policy requires it)"),
+    "replayed_jti": gettext_lazy("assertion used twice"),
+    "client_secret": gettext_lazy("client secret"),
+    "private_key_jwt": gettext_lazy("signed key (private_key_jwt)"),
+    "off": gettext_lazy("off"),
+    "optional": gettext_lazy("optional"),
+    "required": gettext_lazy("required"),
+}
+
+
+def _duration(seconds) -> str:
+    if not isinstance(seconds, int | float):
+        return str(seconds)
+    if seconds <= 0:
+        return _("none")
+    moment = now()
+    return timesince(moment - timedelta(seconds=seconds), moment, depth=2)
+
+
+def _value(key: str, value) -> SafeString | str:
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if key.endswith("_seconds"):
+        return _duration(value)
+    if isinstance(value, dict):  # "before"/"after": one line, label: value; …
+        return "; ".join(f"{LABELS.get(k, k.replace('_', ' '))}: {_value(k, v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(str(_value(key, item)) for item in value)
+    if isinstance(value, str):
+        moment = parse_datetime(value) if len(value) >= 19 and value[4:5] == "-" else None
+        if moment is not None:
+            return console_time(moment)
+        return str(VALUES.get(value, value))
+    return str(value)
+
+
+def details_list(details: dict) -> SafeString:
+    return format_html(
+        '<dl class="audit-details">{}</dl>',
+        format_html_join(
+            "",
+            "<dt>{}</dt><dd>{}</dd>",
+            ((LABELS.get(key, key.replace("_", " ")), _value(key, value)) for key, value in details.items()),
+        ),
+    )
+
+
+def details_html(details) -> SafeString | str:
+    """The readable list, and the raw JSON behind a toggle."""
+    if not details:
+        return "—"
+    if not isinstance(details, dict):
+        return str(details)
+    return format_html(
+        '{}<details class="audit-raw"><summary>{}</summary><pre>{}</pre></details>',
+        details_list(details),
+        _("Raw record (JSON)"),
+        json.dumps(details, indent=2, ensure_ascii=False, sort_keys=True),
+    )

@@ -1,0 +1,82 @@
+"""The console's usage counts staff can trust: every refused client authentication, whatever the reason,
+and the partner's API calls per day, counted in the cache's round trips (no database write per call)
+and saved daily by purge_tokens / flush_usage."""
+
+import re
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from clients.crypto import generate_secret
+from clients.services import PolicyChange, client_auth_policy_set
+from communities.models import UsageDay
+from communities.services import usage_days_flush
+from tests.conftest import TEST_ACTOR, get_bflus, issue_token, request_token
+from tests.test_admin import as_partner, url
+from tests.test_console_safety import login
+from tokens.services import revocation_request_open
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def small_api_rate(settings):
+    """A small per-community limit: every call is added at once (big limits add in batches of 1%)."""
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "api": "90/min"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+
+
+def shown(client, community, element: str) -> int:
+    page = client.get(url("communities_community_change", community.pk)).content.decode()
+    return int(re.search(rf'id="{element}">(\d+)<', page).group(1))
+
+
+def test_every_refusal_reason_is_counted_in_the_day_usage(api, client, acme):
+    well_formed_wrong = generate_secret()
+    checksum_broken = acme.client_secret[:-1] + ("A" if acme.client_secret[-1] != "A" else "B")
+    refusals = [
+        as_partner(acme.community, "not-even-a-secret"),  # malformed: refused before the database
+        as_partner(acme.community, checksum_broken),  # checksum
+        as_partner(acme.community, well_formed_wrong),  # unknown secret
+        as_partner(acme.community, well_formed_wrong),
+    ]
+    for created in refusals:
+        assert request_token(api, created).status_code == 401
+    client_auth_policy_set(
+        community=acme.community, change=PolicyChange(allowed_ips=["203.0.113.0/24"]), actor=TEST_ACTOR
+    )
+    assert request_token(api, acme).status_code == 401  # refused by the policy
+    client_auth_policy_set(community=acme.community, change=PolicyChange(allowed_ips=[]), actor=TEST_ACTOR)
+    revocation_request_open(community=acme.community, reason="leak", actor=TEST_ACTOR)
+    assert request_token(api, acme).status_code == 401  # suspended
+    assert request_token(api, acme).status_code == 401
+
+    login(client, "sam", "support")
+    assert shown(client, acme.community, "usage-failed") == 7  # live counters, before any flush
+    assert usage_days_flush() == 1
+    assert UsageDay.objects.get(community=acme.community).auth_failures == 7
+    assert usage_days_flush() == 1 and UsageDay.objects.get().auth_failures == 7  # idempotent
+    assert shown(client, acme.community, "usage-failed") == 7
+
+
+@pytest.mark.usefixtures("small_api_rate")
+def test_api_calls_per_day_are_counted_without_a_database_write_and_saved_by_purge_tokens(api, client, acme):
+    token = issue_token(api, acme)
+    get_bflus(api, token)  # the first call may load what later ones reuse
+    with CaptureQueriesContext(connection) as queries:
+        for _call in range(4):
+            assert get_bflus(api, token).status_code in (200, 404)
+    writes = [
+        q["sql"] for q in queries.captured_queries if not q["sql"].lstrip().upper().startswith("SELECT")
+    ]
+    assert writes == []
+
+    login(client, "sam", "support")
+    assert shown(client, acme.community, "usage-api") == 5
+    call_command("purge_tokens", "--json", stdout=StringIO())
+    assert UsageDay.objects.get(community=acme.community).api_calls == 5
+    page = client.get(url("communities_community_change", acme.community.pk)).content.decode()
+    assert 'id="api-chart"' in page and 'data-calls="5"' in page
