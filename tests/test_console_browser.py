@@ -462,7 +462,9 @@ def _layout_data():
         client_key_add(community=community, key_text=public_pem(private_key(alg)), actor=TEST_ACTOR)
     client_auth_policy_set(
         community=community,
-        change=PolicyChange(methods=["client_secret", "private_key_jwt"], allowed_ips=["127.0.0.1", "203.0.113.0/24"]),
+        change=PolicyChange(
+            methods=["client_secret", "private_key_jwt"], allowed_ips=["127.0.0.1", "203.0.113.0/24"]
+        ),
         actor=TEST_ACTOR,
     )
     return created, community, (revocation_request_open, tokens_revoke)

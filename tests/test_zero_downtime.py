@@ -232,9 +232,7 @@ def test_an_app_servers_own_503_takes_no_upstream_out_of_service(site):
     for _ in range(8):
         seen["readyz"].append(site.request("GET", "/readyz")[0])
         seen["token"].append(site.request("POST", "/auth/token", site.credentials)[0])
-        seen["get-bflus"].append(
-            site.request("GET", "/communities/hub/client/123/get-bflus", token=token)[0]
-        )
+        seen["get-bflus"].append(site.request("GET", "/communities/hub/client/123/get-bflus", token=token)[0])
     assert set(seen["readyz"]) == {503} and set(seen["token"]) == {503}, seen
     assert set(seen["get-bflus"]) == {200}, seen
 

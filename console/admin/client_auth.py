@@ -50,7 +50,7 @@ class RegisterKeyForm(forms.Form):
     )
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         text = cleaned.get("public_key") or ""
         upload = cleaned.get("key_file")
         if upload is not None:
@@ -89,7 +89,7 @@ class ConfirmKeyForm(forms.Form):
     )
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         try:
             self.parsed = public_key_parse(cleaned.get("public_key") or "")
         except UnacceptableKey as error:
@@ -97,6 +97,14 @@ class ConfirmKeyForm(forms.Form):
         if cleaned.get("thumbprint") and cleaned["thumbprint"] != self.parsed.thumbprint:
             raise ValidationError(_("The key changed after its fingerprint was shown: start again."))
         return cleaned
+
+
+class RetireKeyForm(ReasonForm):
+    keep_tokens = forms.BooleanField(
+        required=False,
+        label=gettext_lazy("Keep the tokens this key obtained (a planned retirement, not a leak)"),
+        help_text=gettext_lazy("Unticked, every live token the key obtained is revoked now."),
+    )
 
     def __init__(self, *args, last: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -107,14 +115,6 @@ class ConfirmKeyForm(forms.Form):
                     "required": gettext_lazy("Tick the box to retire the last active key, or cancel.")
                 },
             )
-
-
-class RetireKeyForm(ReasonForm):
-    keep_tokens = forms.BooleanField(
-        required=False,
-        label=gettext_lazy("Keep the tokens this key obtained (a planned retirement, not a leak)"),
-        help_text=gettext_lazy("Unticked, every live token the key obtained is revoked now."),
-    )
 
 
 class PickCommunityForm(forms.Form):

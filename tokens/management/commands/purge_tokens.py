@@ -41,7 +41,9 @@ class Command(ServiceCommand):
             % {"count": deleted}
             + " "
             + ngettext(
-                "Usage of %(days)d community-day saved.", "Usage of %(days)d community-days saved.", usage_days
+                "Usage of %(days)d community-day saved.",
+                "Usage of %(days)d community-days saved.",
+                usage_days,
             )
             % {"days": usage_days}
         )

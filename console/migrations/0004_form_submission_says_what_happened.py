@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('console', '0002_support_cannot_complete_requests'),
+        ('console', '0003_staff_accounts'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('clients', '0001_initial'),
+        ('clients', '0002_secret_lookup_and_leak_report'),
         ('communities', '0007_remove_entitlement_revision'),
     ]
 
