@@ -1,3 +1,5 @@
+from django.utils.translation import gettext_lazy, gettext_noop
+
 from audit.services import Actor
 from bfluence.commands import ServiceCommand, duration_argument
 from bfluence.conf import app_settings
@@ -5,7 +7,7 @@ from clients.services import audit_failures_purge
 
 
 class Command(ServiceCommand):
-    help = (
+    help = gettext_noop(
         "Delete failed-authentication audit rows of unknown clients older than --failures-older-than "
         "(default AUDIT_FAILURE_RETENTION, 90d), in batches; every other audit row is kept."
     )
@@ -15,13 +17,13 @@ class Command(ServiceCommand):
             "--failures-older-than",
             type=duration_argument,
             default=None,
-            help="Delete such rows older than this (default AUDIT_FAILURE_RETENTION, 90d).",
+            help=gettext_lazy("Delete such rows older than this (default AUDIT_FAILURE_RETENTION, 90d)."),
         )
         parser.add_argument(
             "--batch-size",
             type=int,
             default=5000,
-            help="Rows deleted per transaction (default 5000), so serving goes on meanwhile.",
+            help=gettext_lazy("Rows deleted per transaction (default 5000), so serving goes on meanwhile."),
         )
 
     def run(self, *, failures_older_than, batch_size, **options):

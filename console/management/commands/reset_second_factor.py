@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, gettext_noop, ngettext
 
 from audit.services import Actor
 from bfluence.commands import ServiceCommand
@@ -9,16 +9,16 @@ from console.second_factor import second_factor_reset
 
 
 class Command(ServiceCommand):
-    help = (
+    help = gettext_noop(
         "Remove a staff member's second factor (authenticator app, passkeys, recovery codes): they set up a "
         "new one at their next sign-in. For when no other security member can do it in the console. "
         "Audited. To let someone in once instead, django-otp's addstatictoken USERNAME gives a one-use code."
     )
 
     def add_command_arguments(self, parser) -> None:
-        parser.add_argument("username", help="The staff member's username.")
+        parser.add_argument("username", help=gettext_lazy("The staff member's username."))
         parser.add_argument(
-            "--reason", required=True, help="Why, for the audit trail (who asked, how checked)."
+            "--reason", required=True, help=gettext_lazy("Why, for the audit trail (who asked, how checked).")
         )
 
     def run(self, *, username, reason, **options):

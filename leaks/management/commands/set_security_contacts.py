@@ -1,4 +1,5 @@
 from django.core.management.base import CommandError
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from audit.services import Actor
 from bfluence.commands import ServiceCommand
@@ -17,20 +18,27 @@ def _emails(text: str) -> list[tuple[str, str]]:
 
 
 class Command(ServiceCommand):
-    help = (
+    help = gettext_noop(
         "Set a community's security contacts (SPEC §2.10): e-mail addresses with a language, and a webhook. "
         "A new webhook URL gets a new signing secret, printed once. Options not given stay as they are."
     )
 
     def add_command_arguments(self, parser) -> None:
-        parser.add_argument("client_id", help="The community's client_id.")
+        parser.add_argument("client_id", help=gettext_lazy("The community's client_id."))
         parser.add_argument(
-            "--email", type=_emails, metavar="ADDR[:LANG],…", help='Addresses (LANG pt-br or en); "" clears.'
+            "--email",
+            type=_emails,
+            metavar="ADDR[:LANG],…",
+            help=gettext_lazy('Addresses (LANG pt-br or en); "" clears.'),
         )
-        parser.add_argument("--webhook-url", metavar="URL", help="HTTPS URL of the partner's receiver.")
-        parser.add_argument("--no-webhook", action="store_true", help="Remove the webhook.")
         parser.add_argument(
-            "--new-webhook-secret", action="store_true", help="Make a new signing secret for the webhook."
+            "--webhook-url", metavar="URL", help=gettext_lazy("HTTPS URL of the partner's receiver.")
+        )
+        parser.add_argument("--no-webhook", action="store_true", help=gettext_lazy("Remove the webhook."))
+        parser.add_argument(
+            "--new-webhook-secret",
+            action="store_true",
+            help=gettext_lazy("Make a new signing secret for the webhook."),
         )
 
     def run(self, *, client_id, email, webhook_url, no_webhook, new_webhook_secret, **options):

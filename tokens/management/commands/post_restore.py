@@ -4,6 +4,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from audit.export import audit_export_parse
 from audit.services import Actor
@@ -24,18 +25,22 @@ def _since(text: str) -> datetime:
 
 
 class Command(ServiceCommand):
-    help = (
+    help = gettext_noop(
         "After a database restore: re-apply every credential cut-off the audit export (AUDIT_EXPORT) "
         "records since --since, import those audit rows, and open a revocation request for each community "
         "left with no working secret. Run it before the service starts again."
     )
 
     def add_command_arguments(self, parser) -> None:
-        parser.add_argument("--events", required=True, help="The audit export file (AUDIT_EXPORT).")
+        parser.add_argument(
+            "--events", required=True, help=gettext_lazy("The audit export file (AUDIT_EXPORT).")
+        )
         parser.add_argument(
             "--since",
             required=True,
-            help="ISO 8601 time (no offset: UTC); take it before the backup was made, e.g. its start.",
+            help=gettext_lazy(
+                "ISO 8601 time (no offset: UTC); take it before the backup was made, e.g. its start."
+            ),
         )
 
     def run(self, *, events, since, **options):
