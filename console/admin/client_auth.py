@@ -26,6 +26,7 @@ from clients.services import (
     policy_locks_out,
 )
 from communities.models import Community
+from console.admin.credentials import community_link
 from console.forms import ReasonForm
 from console.pages import render_admin_page, staff_actor
 
@@ -214,6 +215,12 @@ class ClientKeyAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False  # keys are registered or retired, never edited
+
+    @admin.display(description=gettext_lazy("key ID (kid)"), ordering="kid")
+    def short_kid(self, key):
+        if len(key.kid) <= 16:
+            return format_html("<code>{}</code>", key.kid)
+        return format_html('<code title="{}">{}…</code>', key.kid, key.kid[:12])
 
     @admin.display(description=gettext_lazy("fingerprint"), ordering="thumbprint")
     def short_thumbprint(self, key):
