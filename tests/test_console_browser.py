@@ -446,7 +446,9 @@ def _layout_data():
         client_key_add(community=community, key_text=public_pem(private_key(alg)), actor=TEST_ACTOR)
     client_auth_policy_set(
         community=community,
-        change=PolicyChange(methods=["client_secret", "private_key_jwt"], allowed_ips=["127.0.0.1", "203.0.113.0/24"]),
+        change=PolicyChange(
+            methods=["client_secret", "private_key_jwt"], allowed_ips=["127.0.0.1", "203.0.113.0/24"]
+        ),
         actor=TEST_ACTOR,
     )
     return created, community, (revocation_request_open, tokens_revoke)
@@ -501,7 +503,9 @@ def test_no_action_is_clipped_at_1024_or_1280_px(live_server, tmp_path):
             == 200
         )
     open_request(
-        community=make_community("reported").community, reason="partner phoned: a contractor kept the secret " * 3, actor=TEST_ACTOR
+        community=make_community("reported").community,
+        reason="partner phoned: a contractor kept the secret " * 3,
+        actor=TEST_ACTOR,
     )
     connections.close_all()
     pages = {

@@ -51,7 +51,7 @@ class RegisterKeyForm(forms.Form):
     )
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         text = cleaned.get("public_key") or ""
         upload = cleaned.get("key_file")
         if upload is not None:
@@ -90,7 +90,7 @@ class ConfirmKeyForm(forms.Form):
     )
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         try:
             self.parsed = public_key_parse(cleaned.get("public_key") or "")
         except UnacceptableKey as error:
@@ -191,8 +191,8 @@ class PolicyForm(forms.Form):
 @admin.register(ClientKey)
 class ClientKeyAdmin(admin.ModelAdmin):
     list_display = (
-        "kid",
-        "community",
+        "short_kid",
+        community_link,
         "key_type",
         "short_thumbprint",
         "created_at",
