@@ -27,7 +27,7 @@ def test_staff_networks_are_normalised_or_refused_with_a_reason():
         networks_normalise(["10.0.0.1/8"])
     with pytest.raises(ValueError, match="IPv4 simples"):
         networks_normalise(["::ffff:10.0.0.0/104"])
-    with pytest.raises(ValueError, match="At most"):
+    with pytest.raises(ValueError, match="No máximo"):
         networks_normalise([f"10.0.{n // 256}.{n % 256}" for n in range(MAX_ALLOWED_NETWORKS + 1)])
 
 
