@@ -151,3 +151,12 @@ def test_a_stale_form_gets_a_console_page_in_portuguese(acme):
     page = response.content.decode()
     assert response.status_code == 403 and "Esta página tinha expirado" in page
     assert "DEBUG" not in page and 'id="console-error"' in page
+
+
+def test_counts_read_right_in_portuguese_and_jargon_is_explained(client, acme):
+    login(client, "sam", "support")
+    page = client.get(url("communities_community_change", acme.community.pk)).content.decode()
+    assert "0 tokens" in page and "0 pedidos de revogação" in page  # zero is plural in Portuguese
+    assert "0 token<" not in page and "0 pedido de" not in page
+    tokens = client.get(url("tokens_issuedtoken_changelist")).content.decode()
+    assert 'id="token-glossary"' in tokens and "401 (acesso recusado)" in tokens

@@ -23,11 +23,11 @@ def test_staff_networks_are_normalised_or_refused_with_a_reason():
         "10.0.0.0/8",
         "203.0.113.7/32",
     ]
-    with pytest.raises(ValueError, match="host bits"):
+    with pytest.raises(ValueError, match="faixa CIDR"):  # in the staff language (pt-BR)
         networks_normalise(["10.0.0.1/8"])
-    with pytest.raises(ValueError, match="plain IPv4"):
+    with pytest.raises(ValueError, match="IPv4 simples"):
         networks_normalise(["::ffff:10.0.0.0/104"])
-    with pytest.raises(ValueError, match="At most"):
+    with pytest.raises(ValueError, match="No máximo"):
         networks_normalise([f"10.0.{n // 256}.{n % 256}" for n in range(MAX_ALLOWED_NETWORKS + 1)])
 
 

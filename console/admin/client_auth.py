@@ -25,6 +25,7 @@ from clients.services import (
     policy_locks_out,
 )
 from communities.models import Community
+from console.admin.credentials import community_link
 from console.forms import ReasonForm
 from console.pages import render_admin_page, staff_actor
 from tokens.services import community_retire_key
@@ -196,8 +197,8 @@ class PolicyForm(forms.Form):
 @admin.register(ClientKey)
 class ClientKeyAdmin(admin.ModelAdmin):
     list_display = (
-        "kid",
-        "community",
+        "short_kid",
+        community_link,
         "key_type",
         "short_thumbprint",
         "created_at",
@@ -220,6 +221,12 @@ class ClientKeyAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False  # keys are registered or retired, never edited
+
+    @admin.display(description=gettext_lazy("key ID (kid)"), ordering="kid")
+    def short_kid(self, key):
+        if len(key.kid) <= 16:
+            return format_html("<code>{}</code>", key.kid)
+        return format_html('<code title="{}">{}…</code>', key.kid, key.kid[:12])
 
     @admin.display(description=gettext_lazy("fingerprint"), ordering="thumbprint")
     def short_thumbprint(self, key):

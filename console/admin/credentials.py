@@ -125,6 +125,7 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
         "revoke_button",
     )
     list_filter = (TokenStateFilter, ("community", CommunityFilter))
+    change_list_template = "console/issuedtoken_change_list.html"
     search_fields = ("=jti", "=community__client_id")
     list_select_related = ("community",)
     date_hierarchy = "issued_at"
