@@ -65,6 +65,21 @@ def test_failures_for_one_client_id_are_audited_up_to_the_cap_then_only_counted(
     assert _unaudited() - before == 4
 
 
+@pytest.mark.django_db
+def test_outsiders_spending_the_audit_allowance_cannot_hide_a_credential_holders_refusal(api, acme, globex):
+    call_command("set_client_auth", "acme", "--allowed-ips", "192.0.2.0/24", stdout=StringIO())
+    wrong = {"client_id": "acme", "client_secret": globex.client_secret}
+    right = {"client_id": "acme", "client_secret": acme.client_secret}
+    with rates(token_failures_audited="3/h", token_failures="100/min"):
+        for n in range(1, 8):  # the allowance for "acme" spent by guesses from anywhere
+            api.post("/auth/token", wrong, format="json", REMOTE_ADDR=f"198.51.100.{n}")
+        refused = api.post("/auth/token", right, format="json", REMOTE_ADDR="203.0.113.5")
+    assert refused.status_code == 401
+    rows = AuditEvent.objects.filter(event_type=Event.CLIENT_AUTH_FAILED, client_id="acme")
+    assert rows.count() == 4
+    assert rows.filter(details__reason="ip_not_allowed", source_ip="203.0.113.5").count() == 1
+
+
 def _row_at(when, **fields) -> AuditEvent:
     with time_machine.travel(when, tick=False):
         return audit_record(**fields)

@@ -132,10 +132,13 @@ def client_refuse(
 
     The reason is for staff only; the caller always gets the same response. Inside
     ``failures_counted_by`` the failure is counted first: past a limit no row is written (429), past the
-    per-client_id audit cap a metric counts it instead of a row.
+    per-client_id audit cap a metric counts a guess instead of a row.
     """
     count = _count_failure.get()
-    if count is None or count():
+    audited = count is None or count()
+    # A refusal that names the community came from someone holding a real credential (its policy said
+    # no): always recorded, however much of the client_id's audit allowance outsiders' guesses spent.
+    if audited or community is not None:
         audit_record(
             event_type=AuditEvent.EventType.CLIENT_AUTH_FAILED,
             actor=Actor.anonymous(),
