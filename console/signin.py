@@ -120,14 +120,18 @@ def _audit_signed_in(sender, request, user, **kwargs) -> None:
 def _audit_sign_in_failed(sender, credentials, request=None, **kwargs) -> None:
     if request is None:
         return
+    if getattr(request, _REFUSED_WHILE_LOCKED, False):
+        # Refused unchecked while locked: the lock itself is one row (STAFF_LOCKED_OUT); every further
+        # attempt is counted, not recorded, or anyone could grow the trail without bound by retrying.
+        metrics.throttled("staff_signin_locked")
+        return
     actor = _claimed_actor(request, attempted_username(request, credentials))
-    locked = bool(getattr(request, _REFUSED_WHILE_LOCKED, False))
     at_prompt = bool(getattr(request, AT_THE_PROMPT, False))
     audit_record(
         event_type=Event.STAFF_PROMPT_FAILED if at_prompt else Event.STAFF_SIGN_IN_FAILED,
         actor=actor,
         details={
-            "reason": "locked_out" if locked else "invalid_credentials",
+            "reason": "invalid_credentials",
             "account_known": actor.kind == AuditEvent.ActorType.STAFF,
         },
     )
