@@ -539,7 +539,7 @@ LOGGING = {
 # --- Partner security notifications (SPEC §2.10) and leaked-secret reports (§2.9) -------------------
 # Mail: django-environ's EMAIL_URL (smtp://user:password@host:587, smtp+tls://…, smtps://…); the default
 # prints mail on the console, as `dev.py serve` wants.
-vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+vars().update(environ.Env.email_url_config(_secret("EMAIL_URL", default="consolemail://")))
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Bfluence <security@bfluence.example>")
 try:

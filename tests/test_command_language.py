@@ -99,7 +99,7 @@ def test_the_language_of_a_run(argv, environ, language):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "lang, said", [("en", "0 tokens of acme revoked."), ("pt-br", "0 token de acme revogado.")]
+    "lang, said", [("en", "0 tokens of acme revoked."), ("pt-br", "0 tokens de acme revogados.")]
 )
 def test_messages_follow_lang(lang, said):
     make_community("acme")
