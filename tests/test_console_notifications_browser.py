@@ -11,7 +11,13 @@ from playwright.sync_api import expect
 from communities.services import community_reactivate
 from notifications.models import Notification
 from notifications.services import notifications_deliver_due, security_contacts_set
-from tests.browser import chromium_page, needs_chromium, screenshot, staff_groups  # noqa: F401
+from tests.browser import (  # noqa: F401
+    chromium_page,
+    needs_chromium,
+    pass_second_factor,
+    screenshot,
+    staff_groups,
+)
 from tests.conftest import TEST_ACTOR, make_community
 from tokens.services import community_deactivate, community_rotate_secret
 
@@ -49,6 +55,9 @@ def test_staff_see_delivery_states_and_resend(live_server, tmp_path, settings):
         page.fill("#id_username", "sam")
         page.fill("#id_password", "a-long-password-for-sam")
         page.click("input[type=submit]")
+        pass_second_factor(page, "sam")  # every staff account signs in with its second factor
+        expect(page.locator("#content")).to_be_visible()
+        assert "/second-factor/" not in page.url
         page.goto(f"{live_server.url}/admin/notifications/notification/")
         expect(page.locator("#result_list")).to_be_visible()
         expect(page.locator(".state-ok").first).to_be_visible()

@@ -20,6 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from audit.models import AuditEvent
 from clients.models import ClientSecret
 from tests.conftest import make_community, totp_code, verified_device
+from tests.test_admin import form_key
 
 pytestmark = pytest.mark.django_db
 Event = AuditEvent.EventType
@@ -240,7 +241,12 @@ def test_completing_ones_own_revocation_request_is_a_refusal_in_the_trail():
     member("sue")
     community = make_community("reqco").community
     signed = signed_in("sue")
-    signed.post(reverse("admin:tokens_revocationrequest_add"), {"community": community.pk, "reason": "leak"})
+    page = reverse("admin:tokens_revocationrequest_add")
+    # The request form carries its one-time key, as a browser sends it (console/once.py).
+    opened_at = signed.post(
+        page, {"community": community.pk, "reason": "leak", "form_key": form_key(signed, page)}
+    )
+    assert opened_at.status_code == 302
     opened = RevocationRequest.objects.get()
     signed.get(reverse("admin:tokens_revocationrequest_handle", args=[opened.pk]))
     [row] = events(Event.STAFF_ACTION_REFUSED)
