@@ -447,7 +447,7 @@ def test_registering_a_key_end_to_end_and_retiring_the_last_one(live_server, tmp
         expect(page.locator(".errorlist")).to_contain_text("Marque a caixa")
         page.check("#id_confirm_last")
         page.click("#confirm-form input[type=submit]")
-        expect(page.locator(".messagelist .success")).to_contain_text("retirada; 0 tokens revogados")
+        expect(page.locator(".messagelist .success")).to_contain_text("aposentada; 0 tokens revogados")
     assert ClientKey.objects.get().retired_at is not None
 
 
