@@ -80,3 +80,24 @@ def test_api_calls_per_day_are_counted_without_a_database_write_and_saved_by_pur
     assert UsageDay.objects.get(community=acme.community).api_calls == 5
     page = client.get(url("communities_community_change", acme.community.pk)).content.decode()
     assert 'id="api-chart"' in page and 'data-calls="5"' in page
+
+
+def test_calls_of_a_window_that_ended_before_its_batch_filled_still_reach_the_days_usage(api, client, acme):
+    """The default limit (6,000/min) adds calls in batches of 60 per process: a partner making a few calls
+    a minute must not read as "not calling us". A window's unbatched calls ride on the next call."""
+    from datetime import UTC, datetime, timedelta
+
+    import time_machine
+
+    from tokens.throttling import WindowCounterThrottle
+
+    WindowCounterThrottle._pending.clear()
+    token = issue_token(api, acme)
+    start = datetime.now(tz=UTC).replace(second=5, microsecond=0) + timedelta(minutes=1)
+    with time_machine.travel(start, tick=False):
+        for _call in range(7):
+            assert get_bflus(api, token).status_code in (200, 404)
+    with time_machine.travel(start + timedelta(minutes=1), tick=False):
+        assert get_bflus(api, token).status_code in (200, 404)
+    login(client, "sam", "support")
+    assert shown(client, acme.community, "usage-api") == 8

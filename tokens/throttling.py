@@ -57,9 +57,12 @@ class WindowCounterThrottle(SimpleRateThrottle):
     - for generous limits (100 or more per window) each process adds to the shared counter in batches
       of 1% of the limit, so a busy partner costs one cache round trip per batch, not per request; the
       shared count may then lag by under 1% of the limit per process. Small limits count every request.
+      The calls of a window that ended before its batch filled are added to the day's usage with the
+      caller's next call (``CommunityRateThrottle``).
     """
 
-    _pending: dict[str, list] = {}  # per process: key -> [requests not yet added, last shared total]
+    # Per process: caller -> [requests not yet added, last shared total, their window].
+    _pending: dict[str, list] = {}
     _pending_lock = threading.Lock()
 
     def allow_request(self, request, view) -> bool:
@@ -71,7 +74,7 @@ class WindowCounterThrottle(SimpleRateThrottle):
         now = self.timer()
         window = int(now // self.duration)
         try:
-            count = self._count(f"{ident}:{window}")
+            count = self._count(ident, window)
         except CacheUnavailable as error:  # failed now, or moments ago (bfluence/cache.py's breaker)
             return self._cache_unavailable(error)
         if count <= self.num_requests:
@@ -79,24 +82,31 @@ class WindowCounterThrottle(SimpleRateThrottle):
         metrics.throttled(self.scope)
         raise RateLimited(wait=(window + 1) * self.duration - now, scope=self.scope)
 
-    def _count(self, key: str) -> int:
+    def _count(self, ident: str, window: int) -> int:
+        key = f"{ident}:{window}"
         batch = self.num_requests // 100
         if batch <= 1:
             return self._add(key, 1)
         with self._pending_lock:
-            if len(self._pending) > 10_000:  # old windows' keys: drop them all, lose nothing shared
+            if len(self._pending) > 10_000:  # callers long gone: drop them, lose nothing shared
                 self._pending.clear()
-            pending = self._pending.setdefault(key, [0, 0])
+            pending = self._pending.get(ident)
+            carried = 0
+            if pending is None or pending[2] != window:
+                # Calls of a window that ended before its batch filled were never added: the window's
+                # count no longer matters, but they still happened (carried into the day's usage).
+                carried = pending[0] if pending else 0
+                pending = self._pending[ident] = [0, 0, window]
             pending[0] += 1
-            if pending[0] < batch:
+            if pending[0] < batch and not carried:
                 return pending[1] + pending[0]
             amount, pending[0] = pending[0], 0
-        total = self._add(key, amount)
+        total = self._add(key, amount, carried=carried)
         with self._pending_lock:
             pending[1] = total
         return total
 
-    def _add(self, key: str, amount: int) -> int:
+    def _add(self, key: str, amount: int, *, carried: int = 0) -> int:
         return shared_counters({key: (amount, int(self.duration) + 1)})[0][0]
 
     def wait(self) -> float | None:
@@ -117,9 +127,9 @@ class CommunityRateThrottle(WindowCounterThrottle):
         self.client_id = principal.client_id
         return self.cache_format % {"scope": self.scope, "ident": principal.client_id}
 
-    def _add(self, key: str, amount: int) -> int:
+    def _add(self, key: str, amount: int, *, carried: int = 0) -> int:
         increments = {
             key: (amount, int(self.duration) + 1),
-            **usage_increment(API_CALLS, self.client_id, amount),
+            **usage_increment(API_CALLS, self.client_id, amount + carried),
         }
         return shared_counters(increments)[0][0]
