@@ -1,0 +1,41 @@
+"""Fixes from a staff review of the console in pt-BR, through Django's test client: the password prompt
+says what the action is, a retired key's page after Back, the policy and a pending request shown where a
+secret is rotated or a request completed, and every secret a completion ends named before it."""
+
+import time
+
+import pytest
+import time_machine
+from django.contrib.auth.models import User
+
+from tests.test_console_safety import login
+from tests.test_admin import url
+
+pytestmark = pytest.mark.django_db
+
+SECRET_PROMPT = "cria ou mostra um segredo de cliente"
+
+
+def _prompt_text(client, page: str) -> str:
+    with time_machine.travel(time.time() + 11 * 60):
+        prompt = client.get(page)
+        assert prompt.status_code == 302 and "/confirm-password/" in prompt["Location"]
+        shown = client.get(prompt["Location"])
+    assert shown.status_code == 200
+    return shown.content.decode()
+
+
+def test_the_prompt_before_lifting_a_lock_or_resetting_a_factor_says_so(client):
+    login(client, "sue", "security", password="pw-for-sue-123456")
+    tom = login(client.__class__(), "tom", "security")
+    client.force_login(User.objects.get(username="sue"))
+    lift = _prompt_text(client, url("console_staffaccount_lift_lock", tom.pk))
+    assert "retira o bloqueio de entrada" in lift and SECRET_PROMPT not in lift
+    reset = _prompt_text(client, url("console_staffaccount_reset_second_factor", tom.pk))
+    assert "redefine o segundo fator" in reset and SECRET_PROMPT not in reset
+
+
+def test_the_prompt_before_a_rotation_still_speaks_of_the_secret(client, acme):
+    login(client, "sue", "security", password="pw-for-sue-123456")
+    shown = _prompt_text(client, url("communities_community_rotate_secret", acme.community.pk))
+    assert SECRET_PROMPT in shown
