@@ -8,6 +8,8 @@ import pytest
 import time_machine
 from django.contrib.auth.models import User
 
+from audit.models import AuditEvent
+
 from tests.test_console_safety import login
 from tests.test_admin import url
 
@@ -39,3 +41,26 @@ def test_the_prompt_before_a_rotation_still_speaks_of_the_secret(client, acme):
     login(client, "sue", "security", password="pw-for-sue-123456")
     shown = _prompt_text(client, url("communities_community_rotate_secret", acme.community.pk))
     assert SECRET_PROMPT in shown
+
+
+def test_back_after_retiring_a_key_says_it_was_retired_and_links_to_the_keys(client, acme):
+    from clients.services import client_key_add
+    from tests.conftest import TEST_ACTOR
+    from tests.keyfactory import private_key, public_pem
+
+    login(client, "sue", "security")
+    community = acme.community
+    first = client_key_add(community=community, key_text=public_pem(private_key("ES256")), actor=TEST_ACTOR)
+    second = public_pem(private_key("ES256", fresh=True))
+    client_key_add(community=community, key_text=second, actor=TEST_ACTOR)
+    page = url("clients_clientkey_retire", first.pk)
+    assert client.post(page, {"reason": "laptop lost"}).status_code == 302
+
+    back = client.get(page)  # the browser's Back, or the same link again
+    text = back.content.decode()
+    assert back.status_code == 200 and 'id="key-retired"' in text
+    assert "já tinha sido aposentada" in text and first.kid in text
+    assert f'href="{url("clients_clientkey_changelist")}"' in text
+    again = client.post(page, {"reason": "twice"})  # a second submit acts no more
+    assert again.status_code == 200 and 'id="key-retired"' in again.content.decode()
+    assert AuditEvent.objects.filter(event_type="client_key_retired").count() == 1
