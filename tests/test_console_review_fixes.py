@@ -11,7 +11,8 @@ from django.contrib.auth.models import User
 from audit.models import AuditEvent
 
 from tests.test_console_safety import login
-from tests.test_admin import url
+from tests.test_admin import form_key, url
+from tokens.models import RevocationRequest
 
 pytestmark = pytest.mark.django_db
 
@@ -64,3 +65,35 @@ def test_back_after_retiring_a_key_says_it_was_retired_and_links_to_the_keys(cli
     again = client.post(page, {"reason": "twice"})  # a second submit acts no more
     assert again.status_code == 200 and 'id="key-retired"' in again.content.decode()
     assert AuditEvent.objects.filter(event_type="client_key_retired").count() == 1
+
+
+def _open_in_console(client, community, reason: str = "phoned in") -> RevocationRequest:
+    login(client, "sam", "support")
+    page = url("tokens_revocationrequest_add")
+    posted = {"community": community.pk, "reason": reason, "form_key": form_key(client, page)}
+    assert client.post(page, posted).status_code == 302
+    return RevocationRequest.objects.get(reason=reason)
+
+
+def test_a_request_staff_open_in_the_console_is_recorded_and_worded_as_theirs(client, acme):
+    opened = _open_in_console(client, acme.community)
+    assert opened.source == RevocationRequest.Source.STAFF
+    opened_row = AuditEvent.objects.get(event_type="revocation_request_opened")
+    assert opened_row.details["source"] == "staff"
+    login(client, "sue", "security")
+    text = client.get(url("tokens_revocationrequest_handle", opened.pk)).content.decode()
+    assert "Aberto no console por sam: phoned in" in text and "O parceiro relatou" not in text
+
+
+def test_a_request_the_partner_opens_still_says_the_partner_reported(api, client, acme):
+    response = api.post(
+        "/auth/revocation-requests",
+        {"client_id": "acme", "client_secret": acme.client_secret, "reason": "leaked in CI"},
+        format="json",
+    )
+    assert response.status_code < 300, response.content
+    opened = RevocationRequest.objects.get()
+    assert opened.source == RevocationRequest.Source.PARTNER
+    login(client, "sue", "security")
+    text = client.get(url("tokens_revocationrequest_handle", opened.pk)).content.decode()
+    assert "O parceiro relatou: leaked in CI" in text

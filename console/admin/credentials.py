@@ -480,10 +480,25 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             crumbs=[(changelist, self.model._meta.verbose_name_plural.capitalize()), (back, str(revocation))],
             cancel_url=back,
             danger=True,
-            warning=_("The partner reported: %(reason)s")
-            % {"reason": Truncator(revocation.reason).chars(300)},
+            warning=_report_line(revocation),
             danger_note=_newer_warning(newer) if newer is not None else "",
         )
+
+
+def _report_line(revocation) -> str:
+    """Who reported it, in words that fit: the partner, a colleague in the console, or a secret scanner."""
+    reason = Truncator(revocation.reason).chars(300)
+    if revocation.source == RevocationRequest.Source.STAFF:
+        return _("Opened in the console by %(who)s: %(reason)s") % {
+            "who": who(revocation.opened_by),
+            "reason": reason,
+        }
+    if revocation.source == RevocationRequest.Source.SECRET_SCANNING:
+        return _("A secret scanner reported the secret found at %(url)s: %(reason)s") % {
+            "url": revocation.evidence_url or "—",
+            "reason": reason,
+        }
+    return _("The partner reported: %(reason)s") % {"reason": reason}
 
 
 def _secret_newer_than(revocation):
