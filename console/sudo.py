@@ -39,9 +39,7 @@ PURPOSES = {
         "This action resets another staff member's second factor. Confirm it is you to go on; what you "
         "typed in the form is kept."
     ),
-    "recovery-codes": gettext_lazy(
-        "This action replaces your recovery codes. Confirm it is you to go on."
-    ),
+    "recovery-codes": gettext_lazy("This action replaces your recovery codes. Confirm it is you to go on."),
 }
 
 

@@ -150,7 +150,8 @@ class StaffAccountAdmin(admin.ModelAdmin):
                 request, _("Nobody does this for themselves: ask another security member."), messages.ERROR
             )
             return HttpResponseRedirect(back)
-        if prompt := password_prompt(request, request.path, action["purpose"]):  # another person's access: sudo mode first
+        # Another person's access: sudo mode first.
+        if prompt := password_prompt(request, request.path, action["purpose"]):
             return prompt
         form = ReasonForm(form_data(request))
         if request.method == "POST" and form.is_valid():
