@@ -82,6 +82,8 @@ def test_a_request_staff_open_in_the_console_is_recorded_and_worded_as_theirs(cl
     login(client, "sue", "security")
     text = client.get(url("tokens_revocationrequest_handle", opened.pk)).content.decode()
     assert "Aberto no console por sam: phoned in" in text and "O parceiro relatou" not in text
+    change = client.get(url("tokens_revocationrequest_change", opened.pk)).content.decode()
+    assert "equipe (console)" in change
 
 
 def test_a_request_the_partner_opens_still_says_the_partner_reported(api, client, acme):

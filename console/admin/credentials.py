@@ -311,6 +311,7 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             "reason",
             "status",
             "opener",
+            "source",
             "source_ip",
             "tokens_revoked",
             "secrets_suspended",
