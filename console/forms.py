@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from bfluence.conf import app_settings
 from bfluence.durations import format_duration, parse_duration
@@ -134,6 +135,8 @@ class GraceFormMixin(forms.Form):
     grace = forms.ChoiceField(label=_("The old secret keeps working for"), choices=grace_choices)
 
     def cleaned_grace(self) -> timedelta:
+        if "grace" not in self.fields:  # nothing to give a grace window to
+            return timedelta(0)
         return parse_duration(self.cleaned_data["grace"])
 
 
@@ -150,11 +153,15 @@ class RotateSecretForm(OnceForm, GraceFormMixin):
     reason = reason_field()
     field_order = ["grace", "revoke_tokens", "reason"]
 
-    def __init__(self, *args, ending=None, **kwargs):
-        """``ending``: an older secret still in its grace window, which this rotation ends at once."""
+    def __init__(self, *args, ending=None, grace=True, **kwargs):
+        """``ending``: an older secret still in its grace window, which this rotation ends at once.
+        ``grace=False``: no grace window to offer (no secret works now: a pending revocation request
+        suspended them), so the new secret works at once and nothing is asked."""
         super().__init__(*args, **kwargs)
         # A routine rotation: the partner gets a day to switch. A leak: staff pick "None".
         self.fields["grace"].initial = "24h"
+        if not grace:
+            del self.fields["grace"]
         self.ending = ending
         if ending is not None:
             self.fields["ending_hint"] = forms.CharField(
@@ -181,20 +188,26 @@ class RotateSecretForm(OnceForm, GraceFormMixin):
 class HandleRequestForm(OnceForm):
     """No grace to choose: the reported secrets were suspended when the request was opened (SPEC §2.7).
 
-    ``newer``: a secret created after the request was opened and still valid (someone rotated meanwhile);
-    completing the request ends it at once, so that takes an explicit confirmation."""
+    ``ending``: every secret that still works now (a newer one someone created meanwhile, or one a secret
+    scanner's report did not name); completing the request ends them all at once, so that takes an
+    explicit confirmation naming each."""
 
     reason = reason_field()
 
-    def __init__(self, *args, newer=None, **kwargs):
+    def __init__(self, *args, ending=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.newer = newer
-        if newer is not None:
+        self.ending_hints = " ".join(secret.hint for secret in ending)
+        if ending:
             self.fields["newer_hint"] = forms.CharField(
-                widget=forms.HiddenInput, required=False, initial=newer.hint
+                widget=forms.HiddenInput, required=False, initial=self.ending_hints
             )
             self.fields["end_newer_secret"] = forms.BooleanField(
-                label=_("Yes, the secret starting with %(hint)s stops working now.") % {"hint": newer.hint},
+                label=ngettext(
+                    "Yes, the secret starting with %(hints)s stops working now.",
+                    "Yes, the %(count)s secrets starting with %(hints)s stop working now.",
+                    len(ending),
+                )
+                % {"hints": ", ".join(secret.hint for secret in ending), "count": len(ending)},
                 error_messages={
                     "required": _("Tick the box to end that secret now, or cancel and ask who created it.")
                 },
@@ -202,7 +215,7 @@ class HandleRequestForm(OnceForm):
 
     def clean(self):
         cleaned = super().clean()
-        if self.newer is not None and self.data.get("newer_hint") != self.newer.hint:
+        if self.ending_hints and self.data.get("newer_hint") != self.ending_hints:
             raise ValidationError(
                 _("The secrets changed since this page was opened: read the warning again before confirming.")
             )

@@ -141,7 +141,7 @@ def recovery_codes(request):
     offers new ones explicitly (POST, then back here): nothing is replaced silently."""
     if request.method == "POST":
         # New codes end the old ones and outlive the session: GitHub's sudo mode first.
-        if prompt := password_prompt(request, request.path):
+        if prompt := password_prompt(request, request.path, "recovery-codes"):
             return prompt
         codes = second_factor.recovery_codes_issue(user=request.user, actor=staff_actor(request))
         request.session[RECOVERY_CODES_SESSION_KEY] = codes

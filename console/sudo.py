@@ -14,6 +14,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 from django.http import HttpResponseRedirect, QueryDict
 from django.urls import reverse
+from django.utils.translation import gettext_lazy
 
 from bfluence.conf import app_settings
 from console.second_factor import factor_is_fresh
@@ -22,6 +23,24 @@ SESSION_KEY = "console.password_confirmed_at"
 STASH_KEY = "console.form_before_prompt"
 # Never kept across the prompt: Django's own token is renewed at sign-in anyway.
 _NOT_KEPT = {"csrfmiddlewaretoken", "password"}
+
+# What the prompt says the action is: ``password_prompt(..., purpose=...)`` passes the key along as
+# ``?why=``; an unknown or missing key reads as the secret case, which most prompts are.
+PURPOSES = {
+    "secret": gettext_lazy(
+        "This action creates or shows a client secret. Confirm it is you to go on; what you typed in the "
+        "form is kept."
+    ),
+    "lift-lock": gettext_lazy(
+        "This action lifts another staff member's sign-in block. Confirm it is you to go on; what you typed "
+        "in the form is kept."
+    ),
+    "reset-second-factor": gettext_lazy(
+        "This action resets another staff member's second factor. Confirm it is you to go on; what you "
+        "typed in the form is kept."
+    ),
+    "recovery-codes": gettext_lazy("This action replaces your recovery codes. Confirm it is you to go on."),
+}
 
 
 def password_confirmed(request) -> None:
@@ -38,15 +57,22 @@ def prompt_is_due(request) -> bool:
     return not (password_is_fresh(request) and factor_is_fresh(request))
 
 
-def password_prompt(request, next_url: str) -> HttpResponseRedirect | None:
+def password_prompt(request, next_url: str, purpose: str = "secret") -> HttpResponseRedirect | None:
     """``None`` when the password and the second factor are fresh; else the redirect to the prompt, which
-    comes back to ``next_url``. A POST's fields are kept for ``form_data`` to give back."""
+    comes back to ``next_url`` and says what the action is (``purpose``, a key of ``PURPOSES``). A POST's
+    fields are kept for ``form_data`` to give back."""
     if not prompt_is_due(request):
         return None
     if request.method == "POST":
         kept = {key: request.POST.getlist(key) for key in request.POST if key not in _NOT_KEPT}
         request.session[STASH_KEY] = {"path": next_url, "fields": kept}
-    return HttpResponseRedirect(f"{reverse('console:confirm-password')}?{urlencode({'next': next_url})}")
+    query = urlencode({"next": next_url, "why": purpose})
+    return HttpResponseRedirect(f"{reverse('console:confirm-password')}?{query}")
+
+
+def prompt_purpose(request) -> str:
+    """The prompt's sentence for ``?why=`` (a fixed text: nothing from the address is shown)."""
+    return str(PURPOSES.get(request.GET.get("why", ""), PURPOSES["secret"]))
 
 
 def form_data(request) -> QueryDict | None:

@@ -19,7 +19,7 @@ from console.once import form_key_renew, secret_pop
 from console.pages import render_admin_page, safe_next, staff_actor
 from console.second_factor import factor_is_fresh, has_passkey, second_factor_verify_code
 from console.signin import AT_THE_PROMPT, attempts_left, attempts_left_message
-from console.sudo import password_confirmed, password_is_fresh
+from console.sudo import password_confirmed, password_is_fresh, prompt_purpose
 
 
 class ConfirmPasswordForm(forms.Form):
@@ -83,6 +83,7 @@ def confirm_password(request):
         form=form,
         next=_safe_next(request),
         passkey=passkey,
+        purpose=prompt_purpose(request),
     )
 
 

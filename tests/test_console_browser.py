@@ -248,7 +248,8 @@ def test_each_role_against_each_action_including_open_then_complete(live_server,
         page.click("#handle-request")
         page.fill("#id_reason", "completing sue's request")
         # Completing sam's request handed over a secret since sue's was opened: ending it takes the box.
-        expect(page.locator("#form-danger")).to_contain_text("Um segredo mais novo")
+        expect(page.locator("#form-danger")).to_contain_text("encerra na hora este segredo")
+        expect(page.locator("#ending-secrets li")).to_contain_text("depois que este pedido foi aberto")
         screenshot(page, "complete-with-newer-secret", tmp_path)
         page.check("#id_end_newer_secret")
         submit_and_read_secret(page)

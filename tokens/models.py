@@ -71,8 +71,10 @@ class RevocationRequest(models.Model):
         DONE = "done", _("done")
 
     class Source(models.TextChoices):
-        PARTNER = "partner", _("partner or staff report")
+        PARTNER = "partner", _("partner report")
         SECRET_SCANNING = "secret_scanning", _("secret scanning")
+        # Opened by staff in the console (a report that came by phone or e-mail).
+        STAFF = "staff", _("staff (console)")
 
     community = models.ForeignKey(
         Community, on_delete=models.PROTECT, related_name="revocation_requests", verbose_name=_("community")

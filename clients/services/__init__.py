@@ -33,6 +33,7 @@ from clients.services.secrets import (
     secret_grace_window_end,
     secret_in_grace,
     secret_rotate,
+    secrets_a_rotation_ends,
     secrets_ended,
 )
 
@@ -67,6 +68,7 @@ __all__ = [
     "secret_grace_window_end",
     "secret_in_grace",
     "secret_rotate",
+    "secrets_a_rotation_ends",
     "secrets_ended",
     "used_jtis_purge",
 ]

@@ -82,12 +82,10 @@ def secret_rotate(
         ClientSecret.objects.filter(community=community).exclude(valid_until__lte=now).order_by("-created_at")
     )
     valid_until = now + grace if valid else None
-    ended_now = []
+    ended_now = [secret.hint for secret in _ended_by_rotation(valid, grace)]
     for position, old in enumerate(valid):
         old.valid_until = valid_until if position == 0 else now
         old.save(update_fields=["valid_until"])
-        if old.valid_until is not None and old.valid_until <= now:
-            ended_now.append(old.hint)
     secret = crypto.generate_secret()
     stored = crypto.digest_secret(secret, lookup_key=settings.SECRET_KEY)
     created = ClientSecret.objects.create(
@@ -115,6 +113,22 @@ def secret_rotate(
         previous_secret_valid_until=valid_until,
         older_secrets_stopped=max(len(valid) - 1, 0),
     )
+
+
+def _ended_by_rotation(valid: list[ClientSecret], grace: timedelta) -> list[ClientSecret]:
+    """Of the secrets valid now (newest first), those a rotation with ``grace`` ends at once: the newest
+    keeps working for ``grace`` (with none, it ends too), every older one ends now."""
+    return list(valid) if grace <= timedelta(0) else list(valid[1:])
+
+
+def secrets_a_rotation_ends(*, community: Community, grace: timedelta = timedelta(0)) -> list[ClientSecret]:
+    """Which secrets a rotation now with ``grace`` would end at once, newest first: exactly the ones its
+    audit row's ``ended_hints`` will name. The console lists them before anyone confirms."""
+    now = timezone.now()
+    valid = list(
+        ClientSecret.objects.filter(community=community).exclude(valid_until__lte=now).order_by("-created_at")
+    )
+    return _ended_by_rotation(valid, grace)
 
 
 def secret_in_grace(*, community: Community) -> ClientSecret | None:

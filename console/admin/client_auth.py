@@ -26,7 +26,7 @@ from clients.services import (
 )
 from communities.models import Community
 from console.admin.credentials import community_link
-from console.forms import ReasonForm
+from console.forms import ReasonForm, console_time_zoned
 from console.pages import render_admin_page, staff_actor
 from tokens.services import community_retire_key
 
@@ -313,9 +313,19 @@ class ClientKeyAdmin(admin.ModelAdmin):
     def retire_view(self, request, object_id):
         if not request.user.has_perm("clients.change_clientkey"):
             raise PermissionDenied
-        key = get_object_or_404(
-            ClientKey.objects.select_related("community"), pk=object_id, retired_at__isnull=True
-        )
+        key = get_object_or_404(ClientKey.objects.select_related("community"), pk=object_id)
+        changelist = reverse("admin:clients_clientkey_changelist")
+        if key.retired_at is not None:  # Back (or a second click) after retiring it: say so, do nothing
+            return render_admin_page(
+                request,
+                self,
+                "console/key_retired.html",
+                _("Key already retired"),
+                retired=_("Key %(kid)s of %(community)s was already retired on %(moment)s.")
+                % {"kid": key.kid, "community": key.community, "moment": console_time_zoned(key.retired_at)},
+                changelist=changelist,
+                crumbs=[(changelist, self.model._meta.verbose_name_plural.capitalize())],
+            )
         others = active_keys(key.community).exclude(pk=key.pk).count()
         last = others == 0
         form = RetireKeyForm(request.POST or None, last=last)

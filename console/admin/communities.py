@@ -24,6 +24,12 @@ from clients.models import ClientSecret
 from clients.services import community_create, secret_expire_previous, secret_in_grace
 from communities.models import Community, Member
 from communities.services import community_reactivate, community_update, member_set_bflus
+from console.credential_notes import (
+    pending_request,
+    pending_request_banner,
+    policy_line,
+    secrets_refused_warning,
+)
 from console.forms import (
     CommunityChangeForm,
     MemberForm,
@@ -70,9 +76,21 @@ def _live_tokens(community):
     )
 
 
+def _valid_secrets(community) -> int:
+    return ClientSecret.objects.filter(community=community).exclude(valid_until__lte=timezone.now()).count()
+
+
 def _previous_secrets(community) -> int:
-    valid = ClientSecret.objects.filter(community=community).exclude(valid_until__lte=timezone.now()).count()
-    return max(valid - 1, 0)
+    return max(_valid_secrets(community) - 1, 0)
+
+
+def _no_grace_note(pending) -> str:
+    if pending is not None:
+        return _(
+            "No grace window: the secrets this request suspended stay suspended, and the new secret works "
+            "at once."
+        )
+    return _("No grace window: no secret works now, so the new secret works at once.")
 
 
 @admin.register(Community)
@@ -258,6 +276,7 @@ class CommunityAdmin(admin.ModelAdmin):
                 "api_chart": api_chart(usage),
                 "last_seen": console_time(usage.last_seen) if usage.last_seen else None,
                 "history_links": self._history_links(community),
+                "policy_line": policy_line(community),
             }
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
@@ -338,8 +357,15 @@ class CommunityAdmin(admin.ModelAdmin):
         if prompt := password_prompt(request, request.path):
             return prompt
         ending = secret_in_grace(community=community)
+        pending = pending_request(community)
+        # A grace window only keeps a working secret working: none to give when no secret works (a
+        # pending revocation request suspended them), nor while a request is pending at all.
+        give_grace = pending is None and _valid_secrets(community) > 0
         form = RotateSecretForm(
-            form_data(request), initial={"form_key": form_key_for(request, scope)}, ending=ending
+            form_data(request),
+            initial={"form_key": form_key_for(request, scope)},
+            ending=ending,
+            grace=give_grace,
         )
         if request.method == "POST" and form.is_valid():
             key = form.cleaned_data["form_key"]
@@ -383,6 +409,11 @@ class CommunityAdmin(admin.ModelAdmin):
             ),
             danger=ending is not None,
             danger_note=_ending_warning(ending) if ending is not None else "",
+            notes=[
+                ("pending-request", pending_request_banner(pending) if pending is not None else ""),
+                ("no-grace", "" if give_grace else _no_grace_note(pending)),
+                ("policy-refuses-secrets", secrets_refused_warning(community)),
+            ],
         )
 
     def _reason_action(self, request, object_id, *, action: "ReasonAction"):

@@ -22,8 +22,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from audit.models import AuditEvent
 from audit.services import Actor
-from clients.models import ClientSecret
+from clients.services import secrets_a_rotation_ends
 from console.audit_details import details_html
+from console.credential_notes import secrets_refused_warning
 from console.forms import HandleRequestForm, ReasonForm, console_time
 from console.humane import ago, staff_name, who
 from console.models import FormSubmission
@@ -310,6 +311,7 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             "reason",
             "status",
             "opener",
+            "source",
             "source_ip",
             "tokens_revoked",
             "secrets_suspended",
@@ -429,9 +431,10 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(back)
         if prompt := password_prompt(request, request.path):
             return prompt
-        newer = _secret_newer_than(revocation)
+        # Exactly what the rotation below ends (its audit row's ended_hints), newest first.
+        ending = secrets_a_rotation_ends(community=revocation.community)
         form = HandleRequestForm(
-            form_data(request), initial={"form_key": form_key_for(request, scope)}, newer=newer
+            form_data(request), initial={"form_key": form_key_for(request, scope)}, ending=ending
         )
         if request.method == "POST" and form.is_valid():
             key = form.cleaned_data["form_key"]
@@ -480,29 +483,66 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             crumbs=[(changelist, self.model._meta.verbose_name_plural.capitalize()), (back, str(revocation))],
             cancel_url=back,
             danger=True,
-            warning=_("The partner reported: %(reason)s")
-            % {"reason": Truncator(revocation.reason).chars(300)},
-            danger_note=_newer_warning(newer) if newer is not None else "",
+            warning=_report_line(revocation),
+            danger_note=_ending_warning(len(ending)) if ending else "",
+            danger_items=[_ending_line(secret, revocation) for secret in ending],
+            notes=[
+                ("nothing-else-ends", "" if ending else _nothing_else_ends(revocation)),
+                ("policy-refuses-secrets", secrets_refused_warning(revocation.community)),
+            ],
         )
 
 
-def _secret_newer_than(revocation):
-    """A secret created after the request was opened and still valid: someone rotated meanwhile."""
-    return (
-        ClientSecret.objects.filter(community=revocation.community, created_at__gt=revocation.created_at)
-        .exclude(valid_until__lte=timezone.now())
-        .order_by("-created_at")
-        .first()
+def _report_line(revocation) -> str:
+    """Who reported it, in words that fit: the partner, a colleague in the console, or a secret scanner."""
+    reason = Truncator(revocation.reason).chars(300)
+    if revocation.source == RevocationRequest.Source.STAFF:
+        return _("Opened in the console by %(who)s: %(reason)s") % {
+            "who": who(revocation.opened_by),
+            "reason": reason,
+        }
+    if revocation.source == RevocationRequest.Source.SECRET_SCANNING:
+        return _("A secret scanner reported the secret found at %(url)s: %(reason)s") % {
+            "url": revocation.evidence_url or "—",
+            "reason": reason,
+        }
+    return _("The partner reported: %(reason)s") % {"reason": reason}
+
+
+def _ending_warning(count: int) -> str:
+    return ngettext(
+        "Completing the request ends at once this secret, which still works: a partner using it gets a "
+        "401 (access refused) until it receives the secret shown next.",
+        "Completing the request ends at once these %(count)s secrets, which still work: a partner using "
+        "one gets a 401 (access refused) until it receives the secret shown next.",
+        count,
+    ) % {"count": count}
+
+
+def _ending_line(secret, revocation) -> str:
+    """hint, created, until when it works now, last use: each secret the completion stops."""
+    until = (
+        _("works with no end date (the current secret)")
+        if secret.valid_until is None
+        else _("works until %(moment)s (grace window)") % {"moment": console_time(secret.valid_until)}
     )
-
-
-def _newer_warning(secret) -> str:
+    created = console_time(secret.created_at)
+    if secret.created_at > revocation.created_at:
+        created = _("%(moment)s, after this request was opened") % {"moment": created}
     last_use = ago(secret.last_used_at) if secret.last_used_at else _("never")
+    return _("%(hint)s: created %(created)s; %(until)s; last used: %(last_use)s") % {
+        "hint": secret.hint,
+        "created": created,
+        "until": until,
+        "last_use": last_use,
+    }
+
+
+def _nothing_else_ends(revocation) -> str:
     return _(
-        "A newer secret, starting with %(hint)s, was created after this request was opened (%(moment)s) "
-        "and still works. Last used: %(last_use)s. Completing the request ends it at once: a partner "
-        "already using it gets a 401 (access refused) until it receives the secret shown next."
-    ) % {"hint": secret.hint, "moment": console_time(secret.created_at), "last_use": last_use}
+        "No secret works now: the request suspended them when it was opened (%(moment)s). Completing it "
+        "ends nothing more."
+    ) % {"moment": console_time(revocation.created_at)}
 
 
 @admin.register(AuditEvent)

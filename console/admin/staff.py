@@ -150,7 +150,8 @@ class StaffAccountAdmin(admin.ModelAdmin):
                 request, _("Nobody does this for themselves: ask another security member."), messages.ERROR
             )
             return HttpResponseRedirect(back)
-        if prompt := password_prompt(request, request.path):  # another person's access: sudo mode first
+        # Another person's access: sudo mode first.
+        if prompt := password_prompt(request, request.path, action["purpose"]):
             return prompt
         form = ReasonForm(form_data(request))
         if request.method == "POST" and form.is_valid():
@@ -191,6 +192,7 @@ def _lift(*, user, request, reason) -> str:
 
 RESET = {
     "code": "second_factor_reset",
+    "purpose": "reset-second-factor",
     "title": gettext_lazy("Reset second factor"),
     "question": gettext_lazy("Reset the second factor of %(name)s?"),
     "consequence": gettext_lazy(
@@ -201,6 +203,7 @@ RESET = {
 }
 LIFT = {
     "code": "staff_lock_lift",
+    "purpose": "lift-lock",
     "title": gettext_lazy("Lift sign-in block"),
     "question": gettext_lazy("Lift the sign-in block of %(name)s?"),
     "consequence": gettext_lazy(

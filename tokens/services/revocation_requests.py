@@ -90,7 +90,7 @@ def _revocation_request_open(
         source_ip=actor.source_ip,
         tokens_revoked=revoked,
         secrets_suspended=suspended,
-        source=Source.SECRET_SCANNING if leaked_secret else Source.PARTNER,
+        source=_source(actor, leaked_secret),
         evidence_url=scrub(evidence_url)[:1000],
     )
     audit_record(
@@ -119,6 +119,13 @@ def _revocation_request_open(
         data=facts,
     )
     return request
+
+
+def _source(actor: Actor, leaked_secret: ClientSecret | None) -> str:
+    """Who reported it: a secret scanner, staff in the console, else the partner itself."""
+    if leaked_secret is not None:
+        return Source.SECRET_SCANNING
+    return Source.STAFF if actor.kind == "staff" else Source.PARTNER
 
 
 @transaction.atomic

@@ -1,0 +1,57 @@
+"""What staff must see before a secret is handed over: the community's client-authentication policy in
+a line, the warning when that policy refuses client secrets, and a pending revocation request."""
+
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from clients.policy import METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT
+from clients.services import client_auth_policy_get
+from console.forms import console_time_zoned
+from tokens.models import RevocationRequest
+
+_METHOD_NAMES = {
+    METHOD_CLIENT_SECRET: gettext_lazy("Client secret (client_secret)"),
+    METHOD_PRIVATE_KEY_JWT: gettext_lazy("Partner's signed key (private_key_jwt)"),
+}
+
+
+def policy_line(community) -> str:
+    """ "Autenticação aceita pela política: Segredo de cliente (client_secret)." """
+    methods = client_auth_policy_get(community=community).methods
+    return _("Client authentication the policy accepts: %(methods)s.") % {
+        "methods": ", ".join(str(_METHOD_NAMES.get(method, method)) for method in methods) or "—"
+    }
+
+
+def secrets_refused_warning(community) -> str:
+    """Empty when the policy accepts client secrets; else why the new secret will not work yet."""
+    if client_auth_policy_get(community=community).allow_client_secret:
+        return ""
+    return _(
+        "The community's policy does not accept client secrets: the new secret gets a 401 (access "
+        "refused) until the policy allows secrets. %(policy)s"
+    ) % {"policy": policy_line(community)}
+
+
+def pending_request(community) -> RevocationRequest | None:
+    return (
+        RevocationRequest.objects.filter(community=community, status=RevocationRequest.Status.PENDING)
+        .order_by("created_at")
+        .first()
+    )
+
+
+def pending_request_banner(revocation: RevocationRequest) -> str:
+    """A link to the pending request: completing it is the way to hand over a secret after a report."""
+    return format_html(
+        '{} <a href="{}">{}</a>',
+        _(
+            "This community has a pending revocation request, opened %(moment)s: its secrets were "
+            "suspended then."
+        )
+        % {"moment": console_time_zoned(revocation.created_at)},
+        reverse("admin:tokens_revocationrequest_change", args=[revocation.pk]),
+        _("Complete request #%(id)s instead") % {"id": revocation.pk},
+    )
