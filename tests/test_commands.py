@@ -180,7 +180,7 @@ def test_revoke_tokens_errors(api, acme, args):
 
 
 def test_revoke_tokens_text_output(acme):
-    assert "0 token de acme revogado" in run("revoke_tokens", "acme", "--all")
+    assert "0 tokens de acme revogados" in run("revoke_tokens", "acme", "--all")
     assert "0 tokens of acme revoked" in run("revoke_tokens", "acme", "--all", "--lang", "en")
 
 
