@@ -63,7 +63,17 @@ def test_codes_and_durations_read_as_portuguese_words():
     }
     with translation.override("pt-br"):
         html = str(details_list(details))
-    for english in ("source network", "subject", "second_factor_reset", "same_person", "invalid_credentials",
-                    "prompt", "secret_scanning", "86400", "valid until", "secrets ended"):
+    for english in (
+        "source network",
+        "subject",
+        "second_factor_reset",
+        "same_person",
+        "invalid_credentials",
+        "prompt",
+        "secret_scanning",
+        "86400",
+        "valid until",
+        "secrets ended",
+    ):
         assert english not in html
     assert "1\xa0dia" in html

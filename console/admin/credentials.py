@@ -314,7 +314,7 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             "tokens_revoked",
             "secrets_suspended",
             "created_at",
-            "handled_by",
+            "completed",
             "handled_at",
         )
 
@@ -543,8 +543,12 @@ class AuditEventAdmin(ReadOnlyAdmin):
         return details_html(event.details)
 
     def get_readonly_fields(self, request, obj=None):
-        return [*super().get_readonly_fields(request, obj), "details_readable"]
+        return [*super().get_readonly_fields(request, obj), "details_readable", "actor_name"]
 
     def get_fields(self, request, obj=None):
-        fields = [field for field in super().get_fields(request, obj) if field != "details"]
+        fields = [
+            {"actor": "actor_name"}.get(f, f)
+            for f in super().get_fields(request, obj)
+            if f not in ("details", "actor_name")
+        ]
         return [*fields, "details_readable"] if "details_readable" not in fields else fields

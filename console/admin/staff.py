@@ -186,7 +186,7 @@ def _reset(*, user, request, reason) -> str:
 
 def _lift(*, user, request, reason) -> str:
     staff_lock_lift(username=user.get_username(), actor=staff_actor(request), reason=reason)
-    return _("Sign-in block lifted for %(name)s.") % {"name": user.get_username()}
+    return _("Sign-in block lifted for %(name)s.") % {"name": user.get_full_name() or user.get_username()}
 
 
 RESET = {
