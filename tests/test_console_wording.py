@@ -2,7 +2,7 @@
 overridden where they read badly."""
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext, ngettext
