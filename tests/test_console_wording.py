@@ -60,4 +60,6 @@ def test_the_audit_event_page_names_the_staff_member(admin_client):
     event = AuditEvent.objects.get(event_type=AuditEvent.EventType.STAFF_SIGNED_OUT, actor="sup1")
     page = admin_client.get(reverse("admin:audit_auditevent_change", args=[event.pk])).content.decode()
     assert "Sueli Prado" in page
+    heading = page.split("<h2>", 1)[1].split("</h2>", 1)[0]
+    assert heading.endswith("por Sueli Prado"), heading
     assert event.actor == "sup1"  # the row keeps the username

@@ -532,6 +532,17 @@ class AuditEventAdmin(ReadOnlyAdmin):
             return staff_name(event.actor)
         return format_html("{}<br><small>{}</small>", event.actor or "—", event.get_actor_type_display())
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The page names a staff member as colleagues know them; the row keeps the username."""
+        event = self.get_object(request, object_id)
+        if event is not None and event.actor_type == AuditEvent.ActorType.STAFF:
+            title = _("%(event)s by %(actor)s") % {
+                "event": event.get_event_type_display(),
+                "actor": staff_name(event.actor),
+            }
+            extra_context = {**(extra_context or {}), "subtitle": title}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     @admin.display(description=gettext_lazy("token ID (jti)"), ordering="jti")
     def short_jti(self, event):
         if not event.jti:
