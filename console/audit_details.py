@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from console.forms import console_time
+from console.humane import staff_name
 
 LABELS = {
     "reason": gettext_lazy("reason"),
@@ -72,7 +73,7 @@ LABELS = {
     "where": gettext_lazy("where"),
     "throttled": gettext_lazy("attempts paused"),
     "codes_left": gettext_lazy("recovery codes left"),
-    "subject": gettext_lazy("staff member"),
+    "subject": gettext_lazy("applies to"),
     "devices_removed": gettext_lazy("devices removed"),
     "attempts_cleared": gettext_lazy("attempts cleared"),
     "action": gettext_lazy("action"),
@@ -130,6 +131,8 @@ def _duration(seconds) -> str:
 def _value(key: str, value) -> SafeString | str:
     if value is None or value == "" or value == []:
         return "—"
+    if key == "subject" and isinstance(value, str):  # a staff username, shown as colleagues know them
+        return staff_name(value)
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if key.endswith("_seconds") or key in DURATIONS:

@@ -3,6 +3,7 @@
 import ast
 from pathlib import Path
 
+import pytest
 from django.utils import translation
 
 from console.audit_details import LABELS, details_list
@@ -49,7 +50,11 @@ def test_every_label_is_translated_to_portuguese():
     assert set(same) <= {"dpop", "bflus"}
 
 
+@pytest.mark.django_db
 def test_codes_and_durations_read_as_portuguese_words():
+    from django.contrib.auth.models import User
+
+    User.objects.create_user("sup1", first_name="Sueli", last_name="Prado", is_staff=True)
     details = {
         "subject": "sup1",
         "source_network": "203.0.113.0/24",
@@ -77,3 +82,4 @@ def test_codes_and_durations_read_as_portuguese_words():
     ):
         assert english not in html
     assert "1\xa0dia" in html
+    assert "<dd>Sueli Prado</dd>" in html  # the person's name; the row keeps "sup1"
