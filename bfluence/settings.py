@@ -353,8 +353,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # --- Language: pt-BR first, English on request ---------------------------------------------------
 LANGUAGE_CODE = "pt-br"
 LANGUAGES = [("pt-br", "Português (Brasil)"), ("en", "English")]
-# The project's own strings; then pt-BR for django-otp-webauthn, which ships none (kept apart from
-# locale/ so makemessages never drops them as obsolete).
+# The project's own strings; then pt-BR for django-otp-webauthn, which ships none, and rewordings of
+# Django's own pt-BR (kept apart from locale/ so makemessages never drops them as obsolete).
 LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "console" / "passkey_locale"]
 TIME_ZONE = "UTC"
 # One date-time format in the console ("27/11/2026 21:30"), whatever the page.

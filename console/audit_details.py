@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from console.forms import console_time
+from console.humane import staff_name
 
 LABELS = {
     "reason": gettext_lazy("reason"),
@@ -60,7 +61,32 @@ LABELS = {
     "ip": gettext_lazy("IP address"),
     "title": gettext_lazy("title"),
     "revoked": gettext_lazy("revoked"),
+    "secret_id": gettext_lazy("secret (number)"),
+    "secrets_ended": gettext_lazy("secrets ended"),
+    "valid_until": gettext_lazy("valid until"),
+    "source": gettext_lazy("source"),
+    "evidence_url": gettext_lazy("evidence (address)"),
+    "url": gettext_lazy("address"),
+    "secret_hint": gettext_lazy("secret (start)"),
+    "token_type": gettext_lazy("secret type"),
+    "source_network": gettext_lazy("source network"),
+    "where": gettext_lazy("where"),
+    "throttled": gettext_lazy("attempts paused"),
+    "codes_left": gettext_lazy("recovery codes left"),
+    "subject": gettext_lazy("applies to"),
+    "devices_removed": gettext_lazy("devices removed"),
+    "attempts_cleared": gettext_lazy("attempts cleared"),
+    "action": gettext_lazy("action"),
+    "why": gettext_lazy("why"),
+    "changed": gettext_lazy("changed"),
+    "emails": gettext_lazy("e-mail addresses"),
+    "webhook_url": gettext_lazy("webhook address"),
+    "webhook_secret": gettext_lazy("webhook signing secret"),
+    "event_id": gettext_lazy("event ID"),
+    "event": gettext_lazy("event"),
 }
+#: Keys whose numbers are seconds, shown as a duration in words (besides every ``*_seconds`` key).
+DURATIONS = {"expires_in", "token_lifetime"}
 #: Values recorded as codes, shown in words.
 VALUES = {
     "invalid_client": gettext_lazy("wrong, ended or suspended secret, or unknown client"),
@@ -73,7 +99,24 @@ VALUES = {
     "off": gettext_lazy("off"),
     "optional": gettext_lazy("optional"),
     "required": gettext_lazy("required"),
+    "invalid_credentials": gettext_lazy("wrong username or password"),
+    "locked_out": gettext_lazy("blocked after too many wrong passwords"),
+    "sign_in": gettext_lazy("at sign-in"),
+    "prompt": gettext_lazy("at the confirmation prompt"),
+    "enrolment": gettext_lazy("while enrolling"),
+    "second_factor_reset": gettext_lazy("reset the second factor"),
+    "staff_lock_lift": gettext_lazy("lift the sign-in block"),
+    "revocation_request_complete": gettext_lazy("complete a revocation request"),
+    "same_person": gettext_lazy("it was their own (another security member must do it)"),
+    "partner": gettext_lazy("partner or staff report"),
+    "secret_scanning": gettext_lazy("secret scanning"),
+    "totp": gettext_lazy("authenticator app"),
+    "passkey": gettext_lazy("passkey"),
 }
+
+
+def label(key: str) -> str:
+    return str(LABELS.get(key, key.replace("_", " ")))
 
 
 def _duration(seconds) -> str:
@@ -88,12 +131,16 @@ def _duration(seconds) -> str:
 def _value(key: str, value) -> SafeString | str:
     if value is None or value == "" or value == []:
         return "—"
+    if key == "subject" and isinstance(value, str):  # a staff username, shown as colleagues know them
+        return staff_name(value)
     if isinstance(value, bool):
         return _("yes") if value else _("no")
-    if key.endswith("_seconds"):
+    if key.endswith("_seconds") or key in DURATIONS:
         return _duration(value)
-    if isinstance(value, dict):  # "before"/"after": one line, label: value; …
-        return "; ".join(f"{LABELS.get(k, k.replace('_', ' '))}: {_value(k, v)}" for k, v in value.items())
+    if isinstance(value, dict):  # "before"/"after", {"from", "to"} of a field: one line, label: value; …
+        return "; ".join(
+            f"{label(k)}: {_value(key if k in ('from', 'to') else k, v)}" for k, v in value.items()
+        )
     if isinstance(value, list):
         return ", ".join(str(_value(key, item)) for item in value)
     if isinstance(value, str):
@@ -110,7 +157,7 @@ def details_list(details: dict) -> SafeString:
         format_html_join(
             "",
             "<dt>{}</dt><dd>{}</dd>",
-            ((LABELS.get(key, key.replace("_", " ")), _value(key, value)) for key, value in details.items()),
+            ((label(key), _value(key, value)) for key, value in details.items()),
         ),
     )
 

@@ -506,6 +506,41 @@ def assert_no_clipped_action(page, width: int) -> int:
     return len(boxes)
 
 
+def _colleague_with_a_factor_and_a_lock() -> None:
+    """A colleague with something to reset and something to lift: both buttons in the row."""
+    from axes.models import AccessAttempt
+    from django.conf import settings
+
+    from tests.conftest import verified_device
+
+    colleague = staff_user("tomas.colleague", "security")
+    colleague.first_name, colleague.last_name = "Tomás", "de Albuquerque Cavalcanti"
+    colleague.save()
+    verified_device(colleague)
+    AccessAttempt.objects.create(
+        username=colleague.username,
+        ip_address="203.0.113.9",
+        user_agent="test",
+        failures_since_start=settings.AXES_FAILURE_LIMIT,
+        get_data="",
+        post_data="",
+        http_accept="",
+        path_info="/admin/login/",
+    )
+
+
+def assert_buttons_do_not_overlap(page, selector: str) -> None:
+    boxes = page.evaluate(
+        """(selector) => [...document.querySelectorAll(selector)].map(e => {
+            const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom];
+        })""",
+        selector,
+    )
+    assert len(boxes) == 2, boxes  # sue's own row has none; the colleague's has both
+    (l1, t1, r1, b1), (l2, t2, r2, b2) = boxes
+    assert r1 <= l2 + 0.5 or r2 <= l1 + 0.5 or b1 <= t2 + 0.5 or b2 <= t1 + 0.5, boxes
+
+
 def test_no_action_is_clipped_at_1024_or_1280_px(live_server, tmp_path):
     base = live_server.url
     staff_user("sue", "security")
@@ -524,8 +559,10 @@ def test_no_action_is_clipped_at_1024_or_1280_px(live_server, tmp_path):
         reason="partner phoned: a contractor kept the secret " * 3,
         actor=TEST_ACTOR,
     )
+    _colleague_with_a_factor_and_a_lock()
     connections.close_all()
     pages = {
+        "staff": "console/staffaccount/",
         "communities": "communities/community/",
         "tokens": "tokens/issuedtoken/",
         "keys": "clients/clientkey/",
@@ -541,7 +578,9 @@ def test_no_action_is_clipped_at_1024_or_1280_px(live_server, tmp_path):
                 page.goto(f"{base}/admin/{path}")
                 checked = assert_no_clipped_action(page, width)
                 assert checked > 0, name
-                if width == 1024 and name in ("audit", "tokens", "keys", "communities"):
+                if name == "staff":
+                    assert_buttons_do_not_overlap(page, "#result_list .staff-actions a.button")
+                if width == 1024 and name in ("audit", "tokens", "keys", "communities", "staff"):
                     screenshot(page, f"layout-1024-{name}", tmp_path)
             page.goto(f"{base}/admin/audit/auditevent/")
             details = page.locator("#result_list .audit-details").first

@@ -225,8 +225,15 @@ def test_a_security_member_lifts_a_colleagues_lock_and_it_is_audited():
     listing = sue_client.get("/admin/console/staffaccount/").content.decode()
     assert "bloqueada a partir de 1 endereço" in listing
     lift = reverse("admin:console_staffaccount_lift_lock", args=[User.objects.get(username="tom").pk])
+    sue_lift = reverse("admin:console_staffaccount_lift_lock", args=[User.objects.get(username="sue").pk])
+    assert (
+        lift in listing and sue_lift not in listing
+    )  # offered where there is a lock, never on one's own row
     assert sue_client.post(lift, {"reason": "Tom phoned"}).status_code == 302
     assert not AccessAttempt.objects.filter(username="tom").exists()
+    after = sue_client.get("/admin/console/staffaccount/").content.decode()
+    assert "Bloqueio de entrada retirado para Tom." in after  # the person's name, not the username
+    assert lift not in after  # nothing left to lift
     again = Client(REMOTE_ADDR="198.51.100.9").post(
         "/admin/login/", {"username": "tom", "password": PASSWORD}
     )

@@ -316,7 +316,7 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             "tokens_revoked",
             "secrets_suspended",
             "created_at",
-            "handled_by",
+            "completed",
             "handled_at",
         )
 
@@ -572,6 +572,17 @@ class AuditEventAdmin(ReadOnlyAdmin):
             return staff_name(event.actor)
         return format_html("{}<br><small>{}</small>", event.actor or "—", event.get_actor_type_display())
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The page names a staff member as colleagues know them; the row keeps the username."""
+        event = self.get_object(request, object_id)
+        if event is not None and event.actor_type == AuditEvent.ActorType.STAFF:
+            title = _("%(event)s by %(actor)s") % {
+                "event": event.get_event_type_display(),
+                "actor": staff_name(event.actor),
+            }
+            extra_context = {**(extra_context or {}), "subtitle": title}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     @admin.display(description=gettext_lazy("token ID (jti)"), ordering="jti")
     def short_jti(self, event):
         if not event.jti:
@@ -583,8 +594,12 @@ class AuditEventAdmin(ReadOnlyAdmin):
         return details_html(event.details)
 
     def get_readonly_fields(self, request, obj=None):
-        return [*super().get_readonly_fields(request, obj), "details_readable"]
+        return [*super().get_readonly_fields(request, obj), "details_readable", "actor_name"]
 
     def get_fields(self, request, obj=None):
-        fields = [field for field in super().get_fields(request, obj) if field != "details"]
+        fields = [
+            {"actor": "actor_name"}.get(f, f)
+            for f in super().get_fields(request, obj)
+            if f not in ("details", "actor_name")
+        ]
         return [*fields, "details_readable"] if "details_readable" not in fields else fields

@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.debug import sensitive_post_parameters
@@ -110,16 +110,38 @@ class StaffAccountAdmin(admin.ModelAdmin):
             "count": locked
         }
 
-    @admin.display(description=gettext_lazy("actions"))
-    def actions_links(self, user):
-        links = [
-            (
-                reverse("admin:console_staffaccount_reset_second_factor", args=[user.pk]),
-                _("Reset second factor"),
-            ),
-            (reverse("admin:console_staffaccount_lift_lock", args=[user.pk]), _("Lift sign-in block")),
+    def get_list_display(self, request):
+        """The actions column knows who is looking: no button on one's own row (nobody acts for
+        themselves), and none where there is nothing to reset or lift."""
+
+        @admin.display(description=gettext_lazy("actions"))
+        def actions_links(user):
+            return self._actions_links(user, viewer=request.user)
+
+        return [
+            actions_links if name == "actions_links" else name for name in super().get_list_display(request)
         ]
-        return format_html_join(" ", '<a class="button" href="{}">{}</a>', links)
+
+    @staticmethod
+    def _actions_links(user, *, viewer) -> str:
+        if user.pk == viewer.pk:
+            return "—"
+        links = []
+        if any(model.objects.filter(user=user).exists() for model in (TOTPDevice, WebAuthnCredential)) or (
+            StaticToken.objects.filter(device__user=user).exists()
+        ):
+            url = reverse("admin:console_staffaccount_reset_second_factor", args=[user.pk])
+            links.append((url, _("Reset second factor")))
+        if _locked_addresses(user):
+            links.append(
+                (reverse("admin:console_staffaccount_lift_lock", args=[user.pk]), _("Lift sign-in block"))
+            )
+        if not links:
+            return "—"
+        return format_html(
+            '<span class="staff-actions">{}</span>',
+            format_html_join("", '<a class="button" href="{}">{}</a>', links),
+        )
 
     def get_urls(self):
         def view(function, name):
@@ -187,7 +209,7 @@ def _reset(*, user, request, reason) -> str:
 
 def _lift(*, user, request, reason) -> str:
     staff_lock_lift(username=user.get_username(), actor=staff_actor(request), reason=reason)
-    return _("Sign-in block lifted for %(name)s.") % {"name": user.get_username()}
+    return _("Sign-in block lifted for %(name)s.") % {"name": user.get_full_name() or user.get_username()}
 
 
 RESET = {
