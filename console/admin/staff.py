@@ -54,7 +54,6 @@ class StaffAccountAdmin(admin.ModelAdmin):
         "second_factor",
         "recovery_codes",
         "lock",
-        "actions_links",
     )
     search_fields = ("username", "first_name", "last_name")
     ordering = ("username",)
@@ -118,9 +117,7 @@ class StaffAccountAdmin(admin.ModelAdmin):
         def actions_links(user):
             return self._actions_links(user, viewer=request.user)
 
-        return [
-            actions_links if name == "actions_links" else name for name in super().get_list_display(request)
-        ]
+        return [*super().get_list_display(request), actions_links]
 
     @staticmethod
     def _actions_links(user, *, viewer) -> str:
