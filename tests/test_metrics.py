@@ -116,6 +116,10 @@ def _sample(text: str, name: str, labels: str = "") -> float:
     return float(match.group(1)) if match else 0.0
 
 
+def _workers_live(port: int) -> float:
+    return _sample(_scrape(port), "bfluence_workers")
+
+
 @pytest.mark.multiprocess
 @pytest.mark.django_db(transaction=True)
 def test_counts_are_summed_over_workers_and_survive_a_killed_worker():
@@ -145,6 +149,9 @@ def test_counts_are_summed_over_workers_and_survive_a_killed_worker():
         for token in tokens:
             assert http("GET", f"{server.url}/communities/hub/client/123/get-bflus", token=token)[0] == 200
         workers = set(server.worker_pids())
+        # Each worker marks itself live once it has started (post_worker_init): on a loaded machine
+        # that can come a moment after the master lists it.
+        wait_for(lambda: _workers_live(metrics_port) == 2, seconds=20, what="both workers' live values")
         before_kill = _scrape(metrics_port)
         os.kill(sorted(workers)[0], signal.SIGKILL)
         wait_for(lambda: len(set(server.worker_pids()) - workers) == 1, seconds=20, what="a new worker")
@@ -154,6 +161,8 @@ def test_counts_are_summed_over_workers_and_survive_a_killed_worker():
             seconds=30,
             what="the new worker's live values",
         )
+        # The dead worker's live value dropped (child_exit), the new one's counted: 2, never 3.
+        wait_for(lambda: _workers_live(metrics_port) == 2, seconds=20, what="2 live workers after the kill")
         after_kill = _scrape(metrics_port)
         public = http("GET", f"{server.url}/metrics")
         elsewhere = [
