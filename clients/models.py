@@ -8,6 +8,7 @@ moving the models moved no row (clients/migrations/0001_initial.py).
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from communities.models import Community
 
@@ -109,7 +110,8 @@ class ClientKey(models.Model):
     thumbprint = models.CharField(_("thumbprint (RFC 7638)"), max_length=64)
     key_type = models.CharField(_("key type"), max_length=20)
     public_jwk = models.JSONField(_("public key (JWK)"))
-    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    # "chave" is feminine: "criada em", beside "aposentada em".
+    created_at = models.DateTimeField(pgettext_lazy("key", "created at"), default=timezone.now)
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
     retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
 

@@ -29,3 +29,4 @@ class ConsoleConfig(AppConfig):
         admin.site.site_url = reverse_lazy("api-docs")  # "view site": what partners see
         # The lists need the width at 1280 px; the home page and the breadcrumbs lead everywhere.
         admin.site.enable_nav_sidebar = False
+        admin.site.empty_value_display = "—"  # nothing, as the console's own cells say it

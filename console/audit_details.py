@@ -62,7 +62,9 @@ LABELS = {
     "title": gettext_lazy("title"),
     "revoked": gettext_lazy("revoked"),
     "secret_id": gettext_lazy("secret (number)"),
-    "secrets_ended": gettext_lazy("secrets ended"),
+    # Every secret the action changed, with until when it works now: a rotation lists the one that keeps
+    # its grace window as well as those it ended ("ended_hints"); a revocation request, those it suspended.
+    "secrets_ended": gettext_lazy("secrets affected (until when each works)"),
     "valid_until": gettext_lazy("valid until"),
     "source": gettext_lazy("source"),
     "evidence_url": gettext_lazy("evidence (address)"),

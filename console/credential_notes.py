@@ -1,5 +1,6 @@
-"""What staff must see before a secret is handed over: the community's client-authentication policy in
-a line, the warning when that policy refuses client secrets, and a pending revocation request."""
+"""What staff must see before a secret is handed over or a key registered: the community's
+client-authentication policy in a line, the warning when that policy refuses client secrets or keys, and a
+pending revocation request."""
 
 from django.urls import reverse
 from django.utils.html import format_html
@@ -32,6 +33,17 @@ def secrets_refused_warning(community) -> str:
     return _(
         "The community's policy does not accept client secrets: the new secret gets a 401 (access "
         "refused) until the policy allows secrets. %(policy)s"
+    ) % {"policy": policy_line(community)}
+
+
+def keys_refused_warning(community) -> str:
+    """Empty when the policy accepts signed keys; else why a key registered now will not work yet."""
+    if client_auth_policy_get(community=community).allow_private_key_jwt:
+        return ""
+    return _(
+        "The community's policy does not accept keys (private_key_jwt): the key can be registered, but "
+        "the partner gets a 401 (access refused) when it signs with it, until the policy allows keys. "
+        "%(policy)s"
     ) % {"policy": policy_line(community)}
 
 

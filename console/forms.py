@@ -162,6 +162,10 @@ class RotateSecretForm(OnceForm, GraceFormMixin):
         self.fields["grace"].initial = "24h"
         if not grace:
             del self.fields["grace"]
+            # The usual help weighs a grace window against revoking: with none on offer, say only this.
+            self.fields["revoke_tokens"].help_text = _(
+                "Tokens already issued keep working until they expire, unless revoked here."
+            )
         self.ending = ending
         if ending is not None:
             self.fields["ending_hint"] = forms.CharField(

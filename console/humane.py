@@ -6,6 +6,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+#: The staff groups (tokens/migrations/0003_staff_groups.py) by the names staff read: every screen that
+#: shows a group shows it through here, never its raw name.
+ROLE_NAMES = {"security": gettext_lazy("security"), "support": gettext_lazy("support")}
 
 
 def ago(moment) -> str:
@@ -41,3 +46,8 @@ def who(actor: str) -> str:
     if kind == "command":
         return _("the command %(name)s") % {"name": name}
     return name or actor
+
+
+def role_name(group_name: str) -> str:
+    """A staff group as a role in the reader's language ("segurança"); another group keeps its name."""
+    return str(ROLE_NAMES.get(group_name, group_name))

@@ -8,7 +8,7 @@ nothing typed is lost.
 """
 
 import time
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
@@ -27,20 +27,17 @@ _NOT_KEPT = {"csrfmiddlewaretoken", "password"}
 # What the prompt says the action is: ``password_prompt(..., purpose=...)`` passes the key along as
 # ``?why=``; an unknown or missing key reads as the secret case, which most prompts are.
 PURPOSES = {
-    "secret": gettext_lazy(
-        "This action creates or shows a client secret. Confirm it is you to go on; what you typed in the "
-        "form is kept."
-    ),
+    "secret": gettext_lazy("This action creates or shows a client secret. Confirm it is you to go on."),
     "lift-lock": gettext_lazy(
-        "This action lifts another staff member's sign-in block. Confirm it is you to go on; what you typed "
-        "in the form is kept."
+        "This action lifts another staff member's sign-in block. Confirm it is you to go on."
     ),
     "reset-second-factor": gettext_lazy(
-        "This action resets another staff member's second factor. Confirm it is you to go on; what you "
-        "typed in the form is kept."
+        "This action resets another staff member's second factor. Confirm it is you to go on."
     ),
     "recovery-codes": gettext_lazy("This action replaces your recovery codes. Confirm it is you to go on."),
 }
+# Said only when a form was sent and kept for the page the prompt leads back to (never after a link).
+KEPT = gettext_lazy("What you typed in the form is kept: it comes back filled in.")
 
 
 def password_confirmed(request) -> None:
@@ -70,9 +67,14 @@ def password_prompt(request, next_url: str, purpose: str = "secret") -> HttpResp
     return HttpResponseRedirect(f"{reverse('console:confirm-password')}?{query}")
 
 
-def prompt_purpose(request) -> str:
-    """The prompt's sentence for ``?why=`` (a fixed text: nothing from the address is shown)."""
-    return str(PURPOSES.get(request.GET.get("why", ""), PURPOSES["secret"]))
+def prompt_purpose(request, next_url: str) -> str:
+    """The prompt's sentence for ``?why=`` (a fixed text: nothing from the address is shown), and that
+    the form is kept when one was sent on the way to ``next_url``."""
+    purpose = str(PURPOSES.get(request.GET.get("why", ""), PURPOSES["secret"]))
+    stash = request.session.get(STASH_KEY)
+    if stash and stash.get("path") == urlsplit(next_url).path:
+        return f"{purpose} {KEPT}"
+    return purpose
 
 
 def form_data(request) -> QueryDict | None:

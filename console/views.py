@@ -83,7 +83,7 @@ def confirm_password(request):
         form=form,
         next=_safe_next(request),
         passkey=passkey,
-        purpose=prompt_purpose(request),
+        purpose=prompt_purpose(request, _safe_next(request)),
     )
 
 

@@ -181,7 +181,8 @@ def test_rotate_with_grace_and_revocation_then_stop_the_old_secret_early(api, se
     assert AuditEvent.objects.filter(event_type="secret_expired").count() == 1
 
 
-def test_support_user_cannot_rotate_create_or_deactivate(support_client, acme):
+def test_support_user_cannot_rotate_create_or_deactivate(api, support_client, acme):
+    issue_token(api, acme)  # a live token: something to revoke, so the link is offered
     pk = acme.community.pk
     assert support_client.get(url("communities_community_change", pk)).status_code == 200
     for name in (

@@ -1,6 +1,7 @@
 """Every key an audit row's details can hold has a staff-language label, and codes read as words."""
 
 import ast
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,23 @@ def test_codes_and_durations_read_as_portuguese_words():
         assert english not in html
     assert "1\xa0dia" in html
     assert "<dd>Sueli Prado</dd>" in html  # the person's name; the row keeps "sup1"
+
+
+@pytest.mark.django_db
+def test_a_rotation_row_labels_each_secrets_key_differently(acme):
+    """ "ended_hints" names the secrets a rotation ended at once; "secrets_ended" every secret it changed,
+    with until when each works now (the one kept for the grace window too): never both "ended"."""
+    from audit.models import AuditEvent
+    from console.audit_details import label
+    from tests.conftest import TEST_ACTOR
+    from tokens.services import community_rotate_secret
+
+    community_rotate_secret(community=acme.community, actor=TEST_ACTOR, grace=timedelta(hours=1))
+    with translation.override("pt-br"):
+        keys = ("ended_hints", "secrets_ended", "secrets_stopped", "secrets_suspended")
+        labels = [label(key) for key in keys]
+        rotated = AuditEvent.objects.get(event_type="secret_rotated")
+        row = [label(key) for key in rotated.details]
+    assert len(set(labels)) == len(labels), labels
+    assert len(set(row)) == len(row), row
+    assert labels[1] == "segredos afetados (até quando cada um funciona)"

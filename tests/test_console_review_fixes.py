@@ -192,3 +192,103 @@ def test_rotating_with_a_pending_request_links_to_it_and_offers_no_grace(client,
     assert client.post(page, {"grace": "24h", "reason": "by hand", "form_key": key}).status_code == 302
     event = AuditEvent.objects.filter(event_type="secret_rotated").latest("id")
     assert event.details["grace_seconds"] == 0
+
+
+def test_with_no_grace_on_offer_the_rotate_page_does_not_hint_at_one(client, acme):
+    login(client, "sue", "security")
+    page = url("communities_community_rotate_secret", acme.community.pk)
+    usual = client.get(page).content.decode()
+    assert 'name="grace"' in usual and "Com janela de tolerância" in usual
+    _open_in_console(client, acme.community)
+    client.force_login(User.objects.get(username="sue"))
+    shown = client.get(page).content.decode()
+    assert 'name="grace"' not in shown and 'id="no-grace"' in shown
+    assert "Com janela de tolerância" not in shown and "escolha “Nenhuma”" not in shown
+    assert "antes que o antigo pare" not in shown  # no old secret works: nothing to stop later
+    assert "até expirar, a menos que sejam revogados aqui" in shown
+
+
+def test_registering_a_key_warns_when_the_policy_does_not_accept_keys(client, acme):
+    from tests.keyfactory import private_key, public_pem
+
+    login(client, "sue", "security")
+    add = url("clients_clientkey_add")
+    posted = {"community": acme.community.pk, "public_key": public_pem(private_key("ES256"))}
+    refused = client.post(add, posted).content.decode()  # the default policy: secrets only
+    warning = refused.split('id="policy-refuses-keys">', 1)[1].split("</p>", 1)[0]
+    assert "não aceita chaves" in warning and "401" in warning
+    assert refused.index('id="policy-refuses-keys"') < refused.index('id="register-key"')
+    policy = url("clients_clientauthpolicy_set", acme.community.pk)
+    both = {
+        "methods": ["client_secret", "private_key_jwt"],
+        "dpop": "off",
+        "allowed_ips": "",
+        "reason": "keys",
+    }
+    assert client.post(policy, both).status_code == 302
+    accepted = client.post(add, posted).content.decode()
+    assert 'id="key-fingerprint"' in accepted and 'id="policy-refuses-keys"' not in accepted
+
+
+def _crumbs(page: str) -> str:
+    return page.split('<div class="breadcrumbs">', 1)[1].split("</div>", 1)[0]
+
+
+def test_action_pages_show_the_partners_level_in_their_breadcrumbs(api, client, acme):
+    from django.urls import reverse
+
+    from tests.conftest import issue_token
+
+    issue_token(api, acme)
+    login(client, "sue", "security")
+    partners = f'<a href="{reverse("admin:app_list", args=["communities"])}">Parceiros</a>'
+    change = _crumbs(client.get(url("communities_community_change", acme.community.pk)).content.decode())
+    assert partners in change  # the admin's own page: the level the action pages lacked
+    for name in ("rotate_secret", "revoke_tokens", "deactivate"):
+        page = client.get(url(f"communities_community_{name}", acme.community.pk))
+        assert page.status_code == 200, name
+        crumbs = _crumbs(page.content.decode())
+        assert partners in crumbs and url("communities_community_changelist") in crumbs, (name, crumbs)
+
+
+def test_no_call_to_action_counts_zero_tokens(api, client, acme):
+    from tests.conftest import issue_token
+    from tokens.models import IssuedToken
+
+    login(client, "sue", "security")
+    community = acme.community
+    change = client.get(url("communities_community_change", community.pk)).content.decode()
+    assert 'id="revoke-tokens"' not in change  # no live token: nothing to offer
+    revoke_all = client.get(url("communities_community_revoke_tokens", community.pk), follow=True)
+    text = revoke_all.content.decode()
+    assert "não há nada para revogar" in text and "Revogar 0" not in text
+    deactivate = client.get(url("communities_community_deactivate", community.pk)).content.decode()
+    assert "não tem nenhum token ativo" in deactivate and " 0 token" not in deactivate
+
+    issue_token(api, acme)
+    token = IssuedToken.objects.get()
+    assert (
+        client.post(url("communities_community_revoke_tokens", community.pk), {"reason": "x"}).status_code
+        == 302
+    )
+    one = client.get(url("tokens_issuedtoken_revoke", token.pk), follow=True).content.decode()
+    assert "não há nada para revogar" in one and "Revogar 0" not in one and 'id="confirm-form"' not in one
+    selected = client.post(
+        url("tokens_issuedtoken_changelist"),
+        {"action": "revoke_selected", "_selected_action": [token.pk]},
+        follow=True,
+    ).content.decode()
+    assert "não há nada para revogar" in selected and "Revogar 0" not in selected
+
+
+def test_the_prompt_says_the_form_is_kept_only_when_one_was_sent(client, acme):
+    login(client, "sue", "security", password="pw-for-sue-123456")
+    page = url("communities_community_rotate_secret", acme.community.pk)
+    key = form_key(client, page)
+    reached_by_a_link = _prompt_text(client, page)
+    assert SECRET_PROMPT in reached_by_a_link and "fica guardado" not in reached_by_a_link
+    with time_machine.travel(time.time() + 11 * 60):
+        sent = client.post(page, {"grace": "1h", "reason": "typed", "form_key": key})
+        assert sent.status_code == 302 and "/confirm-password/" in sent["Location"]
+        prompt = client.get(sent["Location"]).content.decode()
+    assert SECRET_PROMPT in prompt and "fica guardado" in prompt

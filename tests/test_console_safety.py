@@ -11,7 +11,7 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from clients.models import ClientSecret
 from console.models import FormSubmission
-from tests.conftest import request_token, totp_code
+from tests.conftest import issue_token, request_token, totp_code
 from tests.test_admin import SECRET, as_partner, form_key, staff, submit_once, url
 from tokens.models import RevocationRequest
 
@@ -173,7 +173,8 @@ def test_whoever_opened_a_request_cannot_complete_it(client, acme):
     assert RevocationRequest.objects.get().status == "done" and SECRET.fullmatch(secret)
 
 
-def test_support_sees_every_page_but_no_secret_creating_control(client, acme):
+def test_support_sees_every_page_but_no_secret_creating_control(api, client, acme):
+    issue_token(api, acme)  # a live token: something to revoke, so the link is offered
     login(client, "sam", "support")
     page = client.get(url("communities_community_change", acme.community.pk)).content.decode()
     assert 'id="rotate-secret"' not in page and 'id="revoke-tokens"' in page and 'id="usage-chart"' in page

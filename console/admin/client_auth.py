@@ -26,6 +26,7 @@ from clients.services import (
 )
 from communities.models import Community
 from console.admin.credentials import community_link
+from console.credential_notes import keys_refused_warning
 from console.forms import ReasonForm, console_time_zoned
 from console.pages import render_admin_page, staff_actor
 from tokens.services import community_retire_key
@@ -306,6 +307,7 @@ class ClientKeyAdmin(admin.ModelAdmin):
             form=confirm,
             parsed=parsed,
             community=community,
+            policy_warning=keys_refused_warning(community) if community else "",
             crumbs=crumbs,
             cancel_url=changelist,
         )
@@ -399,7 +401,7 @@ class ClientKeyAdmin(admin.ModelAdmin):
             return (*self.list_display, "retire_link")
         return self.list_display
 
-    @admin.display(description="")
+    @admin.display(description=gettext_lazy("actions"))
     def retire_link(self, key):
         if key.retired_at is not None:
             return ""

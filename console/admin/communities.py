@@ -16,7 +16,7 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, pgettext
 from django.views.decorators.debug import sensitive_post_parameters
 
 from audit.models import AuditEvent
@@ -58,16 +58,34 @@ from tokens.models import IssuedToken, RevocationRequest
 from tokens.services import community_deactivate, community_rotate_secret, tokens_revoke_all
 
 
-def _secret_line(secret: ClientSecret, now) -> tuple:
-    """hint · created · state · last use: enough for staff to see when an old secret is safe to stop."""
+def _secret_line(secret: ClientSecret, now, suspended: frozenset[int] = frozenset()) -> tuple:
+    """hint · created · state · last use: enough for staff to see when an old secret is safe to stop.
+
+    A secret a revocation request stopped reads "suspended", as on the request's page; one whose grace
+    window ran out (or was ended early) reads "ended"."""
     if secret.valid_until is None:
         state = _("current")
     elif secret.valid_until > now:
         state = _("valid until %(moment)s") % {"moment": console_time(secret.valid_until)}
+    elif secret.pk in suspended or secret.reported_leaked_at is not None:
+        state = pgettext("secret", "suspended")
     else:
-        state = _("stopped")
+        state = pgettext("secret", "ended")
     last_use = ago(secret.last_used_at) if secret.last_used_at else _("never used")
     return secret.hint, console_time(secret.created_at), state, last_use
+
+
+def _suspended_secrets(community) -> frozenset[int]:
+    """The secrets revocation requests suspended: each request's audit row names them (SPEC §2.7)."""
+    opened = AuditEvent.objects.filter(
+        community=community, event_type=AuditEvent.EventType.REVOCATION_REQUEST_OPENED
+    ).values_list("details", flat=True)
+    return frozenset(
+        item["id"]
+        for details in opened
+        for item in (details or {}).get("secrets_ended", [])
+        if isinstance(item, dict) and "id" in item
+    )
 
 
 def _live_tokens(community):
@@ -178,10 +196,11 @@ class CommunityAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("secrets"))
     def secrets_overview(self, community):
         now = timezone.now()
+        suspended = _suspended_secrets(community)
         rows = format_html_join(
             "",
             "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (_secret_line(secret, now) for secret in community.secrets.all()[:10]),
+            (_secret_line(secret, now, suspended) for secret in community.secrets.all()[:10]),
         )
         return format_html(
             '<table id="secrets" class="console-table"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}'
@@ -268,7 +287,8 @@ class CommunityAdmin(admin.ModelAdmin):
             usage = community_usage(community)
             extra = {
                 "can_rotate": user.has_perm("communities.rotate_secret"),
-                "can_revoke": user.has_perm("communities.revoke_community_tokens"),
+                "can_revoke": user.has_perm("communities.revoke_community_tokens")
+                and _count_live(community) > 0,
                 "can_deactivate": user.has_perm("communities.deactivate_community"),
                 "has_previous_secret": _previous_secrets(community) > 0,
                 "usage": usage,
@@ -406,7 +426,9 @@ class CommunityAdmin(admin.ModelAdmin):
             warning=_(
                 "The new secret is shown once, on the next page. The partner needs it before the old "
                 "one stops."
-            ),
+            )
+            if give_grace
+            else _("The new secret is shown once, on the next page: hand it over to the partner."),
             danger=ending is not None,
             danger_note=_ending_warning(ending) if ending is not None else "",
             notes=[
@@ -486,6 +508,18 @@ def _count_live(community) -> int:
     return _live_tokens(community).count()
 
 
+def _deactivate_question(community) -> str:
+    """With no live token, the question names none (never "revoke its 0 live tokens?")."""
+    live = _count_live(community)
+    if not live:
+        return _("Deactivate %(name)s? It has no live token.") % {"name": community}
+    return ngettext(
+        "Deactivate %(name)s and revoke its %(count)s live token?",
+        "Deactivate %(name)s and revoke its %(count)s live tokens?",
+        live,
+    ) % {"count": live, "name": community}
+
+
 @dataclass(frozen=True)
 class ReasonAction:
     """A community action that asks for a reason, then calls one service."""
@@ -537,18 +571,13 @@ REASON_ACTIONS = {
         lambda community, count: (
             ngettext("%(count)s token revoked.", "%(count)s tokens revoked.", count) % {"count": count}
         ),
+        available=lambda community: _count_live(community) > 0,
+        unavailable=gettext_lazy("This community has no live token: there is nothing to revoke."),
     ),
     "deactivate": ReasonAction(
         "communities.deactivate_community",
         gettext_lazy("Deactivate"),
-        lambda community: (
-            ngettext(
-                "Deactivate %(name)s and revoke its %(count)s live token?",
-                "Deactivate %(name)s and revoke its %(count)s live tokens?",
-                _count_live(community),
-            )
-            % {"count": _count_live(community), "name": community}
-        ),
+        lambda community: _deactivate_question(community),
         gettext_lazy("It gets no new tokens until someone reactivates it."),
         gettext_lazy("Deactivate"),
         community_deactivate,

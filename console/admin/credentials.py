@@ -150,7 +150,7 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
             "who": who(token.revoked_by),
         }
 
-    @admin.display(description="")
+    @admin.display(description=gettext_lazy("actions"))
     def revoke_button(self, token):
         if not _token_is_live(token):
             return ""
@@ -190,6 +190,12 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
         changelist = reverse("admin:tokens_issuedtoken_changelist")
         form = ReasonForm(request.POST if "confirm" in request.POST else None)
         tokens = list(queryset.select_related("community").order_by("community_id", "-issued_at"))
+        live = [token for token in tokens if _token_is_live(token)]
+        if not live:  # never "revoke 0 tokens?": nothing to confirm
+            self.message_user(
+                request, _("None of these tokens is active: there is nothing to revoke."), messages.WARNING
+            )
+            return HttpResponseRedirect(changelist)
         if form.is_bound and form.is_valid():
             revoked = 0
             for community, group in groupby(tokens, key=lambda token: token.community):
@@ -211,7 +217,6 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
                 messages.SUCCESS,
             )
             return HttpResponseRedirect(changelist)
-        live = [token for token in tokens if _token_is_live(token)]
         return render_admin_page(
             request,
             self,
@@ -316,8 +321,7 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             "tokens_revoked",
             "secrets_suspended",
             "created_at",
-            "completed",
-            "handled_at",
+            "completed",  # when and by whom, in one row ("—" while pending)
         )
 
     def get_fields(self, request, obj=None):
@@ -563,6 +567,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
         ("occurred_at", admin.DateFieldListFilter),
     )
     search_fields = ("actor", "=client_id", "=jti")
+    change_form_template = "console/auditevent_change_form.html"
     date_hierarchy = "occurred_at"
     list_select_related = ("community",)
 

@@ -8,7 +8,8 @@ from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -26,6 +27,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 from audit.models import AuditEvent
 from audit.services import audit_record
 from console.forms import ReasonForm
+from console.humane import role_name
 from console.models import StaffAccount
 from console.pages import render_admin_page, staff_actor
 from console.second_factor import SamePerson, second_factor_reset, staff_action_refused
@@ -78,8 +80,7 @@ class StaffAccountAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("roles"))
     def roles(self, user):
-        names = {"security": _("security"), "support": _("support")}
-        shown = [names.get(group.name, group.name) for group in user.groups.all()]
+        shown = [role_name(group.name) for group in user.groups.all()]
         if user.is_superuser:
             shown.append(_("superuser"))
         return ", ".join(shown) or "—"
@@ -236,8 +237,26 @@ LIFT = {
 # --- password changes in the trail -----------------------------------------------------------------
 
 
+class RoleFilter(admin.RelatedFieldListFilter):
+    """The user list's group filter, each group by its role's name."""
+
+    def field_choices(self, field, request, model_admin):
+        return [(pk, role_name(name)) for pk, name in super().field_choices(field, request, model_admin)]
+
+
 class AuditedUserAdmin(UserAdmin):
-    """Django's user screens, with a superuser's reset of someone's password in the audit trail."""
+    """Django's user screens, with a superuser's reset of someone's password in the audit trail, and the
+    groups shown by their roles' names."""
+
+    list_filter = tuple(
+        ("groups", RoleFilter) if name == "groups" else name for name in UserAdmin.list_filter
+    )
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if db_field.name == "groups":
+            field.label_from_instance = lambda group: role_name(group.name)
+        return field
 
     @method_decorator(sensitive_post_parameters())
     def user_change_password(self, request, id, form_url=""):
@@ -257,6 +276,20 @@ class AuditedUserAdmin(UserAdmin):
 
 admin.site.unregister(get_user_model())
 admin.site.register(get_user_model(), AuditedUserAdmin)
+
+
+class RoleGroupAdmin(GroupAdmin):
+    """Django's group screens, each group listed by its role's name (the raw name stays the field)."""
+
+    list_display = ("role",)
+
+    @admin.display(description=gettext_lazy("role"), ordering="name")
+    def role(self, group):
+        return role_name(group.name)
+
+
+admin.site.unregister(Group)
+admin.site.register(Group, RoleGroupAdmin)
 
 
 @sensitive_post_parameters()
