@@ -1,6 +1,8 @@
 """Fixes from a staff review of the console in pt-BR, through Django's test client: the password prompt
 says what the action is, a retired key's page after Back, the policy and a pending request shown where a
-secret is rotated or a request completed, and every secret a completion ends named before it."""
+secret is rotated or a request completed, and every secret a completion ends named before it; no hint at
+a grace window that is not offered, a key policy warned of before a key is registered, the same
+breadcrumbs everywhere, no call to act on zero tokens, and "what you typed is kept" only when it was."""
 
 import time
 

@@ -1,5 +1,6 @@
 """What pt-BR staff read: plurals that treat 0 as plural, people by their names, Django's own phrases
-overridden where they read badly."""
+overridden where they read badly; one word per secret state, keys "registradas" and "criadas", roles by
+name, "—" for nothing and a header on every column."""
 
 from datetime import timedelta
 
