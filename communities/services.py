@@ -45,6 +45,16 @@ def token_lifetime_validate(lifetime: timedelta | None) -> timedelta | None:
     return lifetime
 
 
+def client_id_validate(client_id: str) -> str:
+    """A new community's client_id: its form, and no other community's, ignoring letter case. Forms call
+    this to show the error beside the field, with every other field's; ``community_register`` checks
+    again (``full_clean`` and the constraint)."""
+    Community._meta.get_field("client_id").run_validators(client_id)
+    if Community.objects.filter(client_id__iexact=client_id).exists():
+        raise ValidationError(_("A community with this client ID, ignoring letter case, already exists."))
+    return client_id
+
+
 def community_get(*, client_id: str) -> Community:
     try:
         return Community.objects.get(client_id=client_id)

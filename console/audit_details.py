@@ -77,7 +77,11 @@ LABELS = {
     "codes_left": gettext_lazy("recovery codes left"),
     "subject": gettext_lazy("applies to"),
     "devices_removed": gettext_lazy("devices removed"),
-    "attempts_cleared": gettext_lazy("attempts cleared"),
+    "attempts_cleared": gettext_lazy("failed attempts cleared"),
+    "addresses_cleared": gettext_lazy("addresses unblocked"),
+    "authenticator_app": gettext_lazy("authenticator app removed"),
+    "passkeys": gettext_lazy("passkeys removed"),
+    "recovery_codes": gettext_lazy("recovery codes removed"),
     "action": gettext_lazy("action"),
     "why": gettext_lazy("why"),
     "changed": gettext_lazy("changed"),
@@ -163,6 +167,13 @@ def details_list(details: dict) -> SafeString:
             ((label(key), _value(key, value)) for key, value in details.items()),
         ),
     )
+
+
+def actor_html(event) -> SafeString | str:
+    """Who did it: a staff member by name; anyone else as recorded, with what kind of actor it is."""
+    if event.actor_type == "staff":
+        return staff_name(event.actor)
+    return format_html("{}<br><small>{}</small>", event.actor or "—", event.get_actor_type_display())
 
 
 def details_html(details) -> SafeString | str:

@@ -26,6 +26,22 @@ def policy_line(community) -> str:
     }
 
 
+def allowlist_line(community) -> str:
+    """ "Endereços de origem permitidos: 203.0.113.0/24 (só para pedir tokens)." or "from anywhere"."""
+    policy = client_auth_policy_get(community=community)
+    if not policy.allowed_ips:
+        return _("Source IPs: any address (no allowlist).")
+    where = (
+        _("for token requests and API calls")
+        if policy.allowlist_applies_to_api
+        else _("for token requests only")
+    )
+    return _("Allowed source IPs: %(networks)s (%(where)s).") % {
+        "networks": ", ".join(policy.allowed_ips),
+        "where": where,
+    }
+
+
 def secrets_refused_warning(community) -> str:
     """Empty when the policy accepts client secrets; else why the new secret will not work yet."""
     if client_auth_policy_get(community=community).allow_client_secret:
@@ -52,6 +68,33 @@ def pending_request(community) -> RevocationRequest | None:
         RevocationRequest.objects.filter(community=community, status=RevocationRequest.Status.PENDING)
         .order_by("created_at")
         .first()
+    )
+
+
+def pending_request_for(community_id) -> RevocationRequest | None:
+    """The pending request of the community a form names by id (as typed or sent: maybe not a number)."""
+    try:
+        community_id = int(community_id)
+    except (TypeError, ValueError):
+        return None
+    return (
+        RevocationRequest.objects.filter(community_id=community_id, status=RevocationRequest.Status.PENDING)
+        .order_by("created_at")
+        .first()
+    )
+
+
+def pending_request_notice(revocation: RevocationRequest) -> str:
+    """On the form that opens a request: one is pending already, with a link to it."""
+    return format_html(
+        '{} <a href="{}">{}</a>',
+        _(
+            "%(community)s already has a pending revocation request, opened %(moment)s: its secrets were "
+            "suspended and its tokens revoked then."
+        )
+        % {"community": revocation.community.client_id, "moment": console_time_zoned(revocation.created_at)},
+        reverse("admin:tokens_revocationrequest_change", args=[revocation.pk]),
+        _("See request #%(id)s") % {"id": revocation.pk},
     )
 
 

@@ -12,6 +12,7 @@ from django.utils.translation import ngettext
 from bfluence.conf import app_settings
 from bfluence.durations import format_duration, parse_duration
 from communities.models import Community, Member
+from communities.services import client_id_validate, token_lifetime_validate
 from console.once import form_key_new
 
 
@@ -84,11 +85,18 @@ class CommunityFieldsMixin(forms.Form):
         help_text=_("Shorter than the default, like 1h; blank: the default."),
     )
 
+    def clean_token_lifetime(self):
+        """Beside the field, with every other field's error, not one at a time after the others pass."""
+        return token_lifetime_validate(self.cleaned_data["token_lifetime"])
+
 
 class OnboardCommunityForm(OnceForm, CommunityFieldsMixin):
     client_id = forms.CharField(label=_("Client ID"), max_length=64)
     name = forms.CharField(label=_("Name"), max_length=200)
     field_order = ["client_id", "name", "permissions", "token_lifetime"]
+
+    def clean_client_id(self):
+        return client_id_validate(self.cleaned_data["client_id"])
 
     def service_arguments(self) -> dict:
         return {key: self.cleaned_data[key] for key in ("client_id", "name", "permissions", "token_lifetime")}

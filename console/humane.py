@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 #: The staff groups (tokens/migrations/0003_staff_groups.py) by the names staff read: every screen that
 #: shows a group shows it through here, never its raw name.
@@ -51,3 +51,26 @@ def who(actor: str) -> str:
 def role_name(group_name: str) -> str:
     """A staff group as a role in the reader's language ("segurança"); another group keeps its name."""
     return str(ROLE_NAMES.get(group_name, group_name))
+
+
+def words_list(parts: list[str]) -> str:
+    """ "a, b e c" in the reader's language."""
+    if len(parts) <= 1:
+        return "".join(parts)
+    return _("%(first)s and %(last)s") % {"first": ", ".join(parts[:-1]), "last": parts[-1]}
+
+
+def factors_removed(removed) -> str:
+    """What a second-factor reset took away (``console.second_factor.FactorsRemoved``), in words:
+    "o aplicativo autenticador, 2 chaves de acesso e os códigos de recuperação"."""
+    parts = []
+    if removed.authenticator_app:
+        parts.append(_("the authenticator app"))
+    if removed.passkeys:
+        parts.append(
+            ngettext("%(count)s passkey", "%(count)s passkeys", removed.passkeys)
+            % {"count": removed.passkeys}
+        )
+    if removed.recovery_codes:
+        parts.append(_("the recovery codes"))
+    return words_list(parts) or _("nothing (no factor was set up)")

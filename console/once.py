@@ -4,10 +4,12 @@ GitHub's and Stripe's pattern. The secret never travels in a URL and is never re
 itself, so reloading, going Back or resubmitting can neither repeat the action nor show it again:
 - each secret-creating form carries a random key, claimed in the action's own transaction
   (``FormSubmission`` has it unique), so the same form never acts twice;
-- the form page itself shows this staff member's *current* key for the action (kept in the session per
-  action and object), so a page reached by Back, which the browser fetches again, carries the key that
-  was already claimed and is refused with a page saying what happened. Only a deliberate POST ("start
-  again") gives a new key: no address, reached by Back or typed, ever hands out a fresh form;
+- every visit to the form page (a click, a typed address) gets a new key: acting again later is an
+  ordinary second action. A page reached by Back carries the key it was sent with: the browser's
+  history entry keeps it (``console/once-form.js`` puts it in ``history.state`` as the form is sent,
+  and back into the form when the entry is reached by Back or Forward, whether or not the browser
+  fetched the page again). Submitting that, or reloading the POST, gets a page saying what already
+  happened;
 - the secret waits in the staff member's own session under that key and is removed the first time
   the page shows it. The session is a database row (base64 JSON, signed, not encrypted), so the secret
   waits there encrypted with a key derived from ``SECRET_KEY``: a redirect never followed must not leave
@@ -72,41 +74,17 @@ def form_done_note(submission: FormSubmission, summary: str) -> None:
     submission.save(update_fields=["summary"])
 
 
-_FORM_PREFIX = "console.form."
-
-
-def form_key_for(request, scope: str) -> str:
-    """This staff member's current key for ``scope``: the same on every GET until "start again"."""
-    key = request.session.get(_FORM_PREFIX + scope)
-    if not isinstance(key, str) or not key:
-        key = form_key_renew(request, scope)
-    return key
-
-
-def form_key_renew(request, scope: str) -> str:
-    key = form_key_new()
-    request.session[_FORM_PREFIX + scope] = key
-    return key
-
-
-def form_already_done(request, scope: str) -> FormSubmission | None:
-    """The submission of the current form for ``scope`` if it was already claimed (the page was reached
-    by Back, or opened again after acting): the view shows what happened instead of the form."""
-    key = request.session.get(_FORM_PREFIX + scope)
-    if not isinstance(key, str) or not key:
-        return None
-    return FormSubmission.objects.filter(key=key, staff=request.user).first()
-
-
 def form_done_url(key: str) -> str:
     return reverse("console:form-done", args=[key])
 
 
 def form_already_submitted(request) -> str | None:
-    """The secret page's address if this POST replays a form this staff member already submitted."""
+    """Where a POST goes that replays a form this staff member already submitted (Back then submit, a
+    reload of the POST): the page saying what was done; the secret page only while the secret still
+    waits there (a double click, whose first answer the browser dropped)."""
     key = request.POST.get("form_key", "") if request.method == "POST" else ""
     if key and FormSubmission.objects.filter(key=key, staff=request.user).exists():
-        return secret_page_url(key)
+        return secret_page_url(key) if _SESSION_PREFIX + key in request.session else form_done_url(key)
     return None
 
 

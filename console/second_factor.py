@@ -192,8 +192,9 @@ def _recovery_code() -> str:
 # --- resetting (two-person rule) -------------------------------------------------------------------
 
 
-def security_members(*, excluding=None) -> list[str]:
-    """Who can reset a factor or lift a lock: the active staff of the security group, by name."""
+def security_members(*, excluding=None, excluding_username: str | None = None) -> list[str]:
+    """Who can reset a factor or lift a lock: the active staff of the security group, by name; never the
+    person asking (``excluding``, signed in, or ``excluding_username``, only named at sign-in)."""
     members = (
         get_user_model()
         ._default_manager.filter(groups__name="security", is_active=True, is_staff=True)
@@ -202,6 +203,8 @@ def security_members(*, excluding=None) -> list[str]:
     )
     if excluding is not None and excluding.is_authenticated:
         members = members.exclude(pk=excluding.pk)
+    if excluding_username:
+        members = members.exclude(**{get_user_model().USERNAME_FIELD: excluding_username})
     return [member.get_full_name() or member.get_username() for member in members]
 
 
@@ -217,7 +220,21 @@ def staff_action_refused(*, actor: Actor, action: str, subject: str, why: str) -
     )
 
 
-def second_factor_reset(*, username: str, actor: Actor, reason: str, by_user=None) -> int:
+@dataclass(frozen=True)
+class FactorsRemoved:
+    """What a reset took away, for a message that names it ("the authenticator app and the recovery
+    codes"), not a count of django-otp's device rows."""
+
+    authenticator_app: bool
+    passkeys: int
+    recovery_codes: bool
+
+    @property
+    def devices(self) -> int:
+        return int(self.authenticator_app) + self.passkeys + int(self.recovery_codes)
+
+
+def second_factor_reset(*, username: str, actor: Actor, reason: str, by_user=None) -> FactorsRemoved:
     """Remove every device of ``username`` (app, passkeys, recovery codes): at the next sign-in the person
     enrols again. ``by_user`` is the staff member acting (``None`` for the management command); acting
     on oneself is refused and that refusal is audited."""
@@ -226,12 +243,44 @@ def second_factor_reset(*, username: str, actor: Actor, reason: str, by_user=Non
         staff_action_refused(actor=actor, action="second_factor_reset", subject=username, why="same_person")
         raise SamePerson
     with transaction.atomic():
-        removed = 0
+        removed = FactorsRemoved(
+            # An app being set up but never confirmed was no factor: not named, still removed.
+            authenticator_app=TOTPDevice.objects.filter(user=user, confirmed=True).exists(),
+            passkeys=WebAuthnCredential.objects.filter(user=user).count(),
+            recovery_codes=StaticToken.objects.filter(device__user=user).exists(),
+        )
         for model in (TOTPDevice, StaticDevice, WebAuthnCredential):
-            removed += model.objects.filter(user=user).delete()[1].get(model._meta.label, 0)
+            model.objects.filter(user=user).delete()
         audit_record(
             event_type=Event.SECOND_FACTOR_RESET,
             actor=actor,
-            details={"subject": username, "devices_removed": removed, "reason": reason},
+            details={
+                "subject": username,
+                "devices_removed": removed.devices,
+                "authenticator_app": removed.authenticator_app,
+                "passkeys": removed.passkeys,
+                "recovery_codes": removed.recovery_codes,
+                "reason": reason,
+            },
         )
     return removed
+
+
+def second_factor_last_reset(*, user) -> AuditEvent | None:
+    """The reset that left this person without a factor (if any since their last enrolment): their
+    enrolment page says who did it and when."""
+    username = user.get_username()
+    reset = (
+        AuditEvent.objects.filter(event_type=Event.SECOND_FACTOR_RESET, details__subject=username)
+        .order_by("-occurred_at", "-id")
+        .first()
+    )
+    if reset is None:
+        return None
+    enrolled_since = AuditEvent.objects.filter(
+        event_type=Event.SECOND_FACTOR_ENROLLED,
+        actor_type=AuditEvent.ActorType.STAFF,
+        actor=username,
+        occurred_at__gte=reset.occurred_at,
+    ).exists()
+    return None if enrolled_since else reset

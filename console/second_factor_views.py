@@ -16,6 +16,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django_otp_webauthn.views import CompleteCredentialAuthenticationView, CompleteCredentialRegistrationView
 
 from console import second_factor
+from console.forms import console_time_zoned
+from console.humane import staff_name
 from console.pages import render_admin_page, safe_next, staff_actor
 from console.sudo import password_prompt
 
@@ -121,7 +123,12 @@ def enrol(request):
         form.add_error(
             "code", _("That code is not valid. Check the phone's clock and type the code shown now.")
         )
-    context = {"form": form, "app_enrolled": app_enrolled, "next": safe_next(request)}
+    context = {
+        "form": form,
+        "app_enrolled": app_enrolled,
+        "next": safe_next(request),
+        "reset_note": "" if app_enrolled else _reset_note(user),
+    }
     if device is not None:
         context["qr_svg"] = segno.make(device.config_url, error="m").svg_inline(scale=4, title=_("QR code"))
         context["manual_key"] = " ".join(_groups(b32encode(device.bin_key).decode()))
@@ -130,6 +137,18 @@ def enrol(request):
             request, None, "console/second_factor_enrol.html", _("Set up your second factor"), **context
         )
     )
+
+
+def _reset_note(user) -> str:
+    """Why a person who had a factor is here: a colleague (or an operator) reset it."""
+    reset = second_factor.second_factor_last_reset(user=user)
+    if reset is None:
+        return ""
+    by = staff_name(reset.actor) if reset.actor_type == "staff" else _("an operator on the server")
+    return _("Your second factor was reset by %(who)s on %(moment)s: set up a new one.") % {
+        "who": by,
+        "moment": console_time_zoned(reset.occurred_at),
+    }
 
 
 def _groups(text: str, size: int = 4) -> list[str]:

@@ -20,6 +20,7 @@ from functools import lru_cache
 from axes.backends import AxesStandaloneBackend
 from axes.exceptions import AxesBackendPermissionDenied
 from axes.helpers import get_cool_off
+from axes.models import AccessAttempt
 from axes.signals import user_locked_out
 from axes.utils import reset as axes_reset
 from django.conf import settings
@@ -31,6 +32,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.core.exceptions import ValidationError
 from django.core.signals import setting_changed
 from django.db import connection, transaction
+from django.db.models import Sum
 from django.dispatch import receiver
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -177,15 +179,24 @@ class ConsoleAuthenticationForm(AdminAuthenticationForm):
 
 def staff_lock_lift(*, username: str, actor: Actor, reason: str) -> int:
     """Lift a sign-in lock early (django-axes' documented ``reset``): every address's failures for this
-    account are forgotten. Audited with who lifted it and why."""
+    account are forgotten. Audited with who lifted it and why, and what was forgotten: the failed
+    attempts (axes keeps one row per address, each counting its failures) and from how many addresses.
+    Returns the failed attempts cleared."""
     with transaction.atomic():
-        cleared = axes_reset(username=username)
+        attempts = AccessAttempt.objects.filter(username=username)
+        failures = attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0
+        addresses = axes_reset(username=username)
         audit_record(
             event_type=Event.STAFF_LOCK_LIFTED,
             actor=actor,
-            details={"subject": username, "attempts_cleared": cleared, "reason": reason},
+            details={
+                "subject": username,
+                "attempts_cleared": failures,
+                "addresses_cleared": addresses,
+                "reason": reason,
+            },
         )
-    return cleared
+    return failures
 
 
 @receiver(user_locked_out, dispatch_uid="bfluence-audit-staff-locked-out")
@@ -417,7 +428,11 @@ def lockout_response(request, original_response=None, credentials=None) -> Templ
         "title": admin.site.site_header,
         "lockout_minutes": max(1, round(cool_off.total_seconds() / 60)) if cool_off else None,
         "signed_in": request.user.is_authenticated,
-        "helpers": security_members(excluding=request.user),
+        # Never the locked person: signed in (the prompt) or only named in the sign-in form.
+        "helpers": security_members(
+            excluding=request.user,
+            excluding_username=attempted_username(request, credentials),
+        ),
     }
     response = TemplateResponse(request, "console/locked_out.html", context, status=429)
     if cool_off:

@@ -22,6 +22,5 @@ urlpatterns = [
         name="recovery-codes",
     ),
     path("done/<str:key>/", admin.site.admin_view(views.form_done), name="form-done"),
-    path("again/", admin.site.admin_view(views.form_again), name="form-again"),
     path("secret/<str:key>/", admin.site.admin_view(views.secret_once), name="secret-once"),
 ]

@@ -5,7 +5,6 @@ from django.contrib import admin
 from django.contrib.auth import authenticate
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -15,7 +14,7 @@ from bfluence import errors as api_errors
 from communities.models import Community
 from console.middleware import console_prefix
 from console.models import FormSubmission
-from console.once import form_key_renew, secret_pop
+from console.once import secret_pop
 from console.pages import render_admin_page, safe_next, staff_actor
 from console.second_factor import factor_is_fresh, has_passkey, second_factor_verify_code
 from console.signin import AT_THE_PROMPT, attempts_left, attempts_left_message
@@ -118,6 +117,7 @@ def secret_once(request, key: str):
             _("This secret was already shown"),
             status=410,
             done=FormSubmission.objects.filter(key=key, staff=request.user).first(),
+            can_rotate=request.user.has_perm("communities.rotate_secret"),
         )
     else:
         community = Community.objects.get(pk=shown["community"])
@@ -137,7 +137,7 @@ def secret_once(request, key: str):
 def form_done(request, key: str):
     """What a form already did, for a second submission of it (Back, then submit; a double click).
 
-    Nothing is done here. "Start again" is a POST: only a deliberate click gives a new form.
+    Nothing is done here. "Start again" opens the form anew, which gives it a new one-time key.
     """
     done = FormSubmission.objects.filter(key=key, staff=request.user).first()
     if done is None:
@@ -154,17 +154,6 @@ def form_done(request, key: str):
     )
     add_never_cache_headers(response)
     return response
-
-
-def form_again(request):
-    """A new key for one action's form, then that form: the deliberate way to act a second time."""
-    if request.method != "POST":
-        return HttpResponseRedirect(reverse("admin:index"))
-    scope = request.POST.get("scope", "")
-    if not scope or len(scope) > 100:
-        return HttpResponseRedirect(reverse("admin:index"))
-    form_key_renew(request, scope)
-    return HttpResponseRedirect(_safe_next(request))
 
 
 def csrf_failure(request, reason=""):

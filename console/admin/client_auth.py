@@ -2,15 +2,18 @@
 community's policy. Security staff register and retire keys and set the policy; support only reads.
 Every change goes through the same services as the commands, which write the audit trail."""
 
+from dataclasses import dataclass
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import OuterRef, Subquery
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, pgettext
 
 from clients.keys import UnacceptableKey, public_key_parse
 from clients.models import ClientAuthPolicy, ClientKey
@@ -28,8 +31,9 @@ from communities.models import Community
 from console.admin.credentials import community_link
 from console.credential_notes import keys_refused_warning
 from console.forms import ReasonForm, console_time_zoned
+from console.humane import ago
 from console.pages import render_admin_page, staff_actor
-from tokens.services import community_retire_key
+from tokens.services import LastSeenAddress, allowlist_refuses_recent_callers, community_retire_key
 
 MAX_KEY_FILE = 16 * 1024
 
@@ -173,6 +177,11 @@ class PolicyForm(forms.Form):
         ),
     )
 
+    confirm_addresses = forms.BooleanField(
+        required=False,
+        label=gettext_lazy("Yes, save it: requests from the addresses listed above are refused from now on."),
+    )
+
     def clean_allowed_ips(self):
         """Refused here, in the staff member's language, before anything else is weighed."""
         try:
@@ -195,6 +204,12 @@ class PolicyForm(forms.Form):
         )
 
 
+_KEY_REFUSED = gettext_lazy(
+    "It cannot be used until the community's policy accepts keys (private_key_jwt): until then the partner "
+    "gets a 401 (access refused) when it signs with it."
+)
+
+
 @admin.register(ClientKey)
 class ClientKeyAdmin(admin.ModelAdmin):
     list_display = (
@@ -202,6 +217,7 @@ class ClientKeyAdmin(admin.ModelAdmin):
         community_link,
         "key_type",
         "short_thumbprint",
+        "usable",
         "created_at",
         "last_used_at",
         "retired_at",
@@ -218,10 +234,28 @@ class ClientKeyAdmin(admin.ModelAdmin):
         "created_at",
         "last_used_at",
         "retired_at",
+        "usable",
     )
 
     def has_change_permission(self, request, obj=None):
         return False  # keys are registered or retired, never edited
+
+    def get_queryset(self, request):
+        # No policy row: the defaults, which do not accept keys.
+        allows = ClientAuthPolicy.objects.filter(community=OuterRef("community")).values(
+            "allow_private_key_jwt"
+        )
+        return super().get_queryset(request).annotate(policy_allows_keys=Subquery(allows[:1]))
+
+    @admin.display(description=gettext_lazy("usable"))
+    def usable(self, key):
+        if key.retired_at is not None:
+            return pgettext("key", "no: retired")
+        if not getattr(key, "policy_allows_keys", None):
+            return format_html(
+                '<span class="key-refused">{}</span>', _("not yet: the policy does not accept keys")
+            )
+        return _("yes")
 
     @admin.display(description=gettext_lazy("key ID (kid)"), ordering="kid")
     def short_kid(self, key):
@@ -263,12 +297,7 @@ class ClientKeyAdmin(admin.ModelAdmin):
                 except ValidationError as error:
                     confirm.add_error(None, error)
                 else:
-                    self.message_user(
-                        request,
-                        _("Key %(kid)s registered for %(community)s.")
-                        % {"kid": key.kid, "community": key.community},
-                        messages.SUCCESS,
-                    )
+                    self._registered_message(request, key)
                     return HttpResponseRedirect(changelist)
             if hasattr(confirm, "parsed"):
                 return self._fingerprint_page(request, confirm, confirm.parsed, crumbs, changelist)
@@ -296,6 +325,14 @@ class ClientKeyAdmin(admin.ModelAdmin):
             crumbs=crumbs,
             cancel_url=changelist,
         )
+
+    def _registered_message(self, request, key) -> None:
+        """Registered, and whether the partner can sign with it yet (the policy may refuse keys)."""
+        done = _("Key %(kid)s registered for %(community)s.") % {"kid": key.kid, "community": key.community}
+        if client_auth_policy_get(community=key.community).allow_private_key_jwt:
+            self.message_user(request, done, messages.SUCCESS)
+            return
+        self.message_user(request, f"{done} {_KEY_REFUSED}", messages.WARNING)
 
     def _fingerprint_page(self, request, confirm, parsed, crumbs, changelist):
         community = Community.objects.filter(pk=confirm["community"].value()).first()
@@ -412,6 +449,70 @@ class ClientKeyAdmin(admin.ModelAdmin):
         )
 
 
+@dataclass(frozen=True)
+class PolicyRisks:
+    """What saving a policy would cut off: every way in (``locks_out``), or the addresses the partner
+    calls from (``refused_addresses``). Each needs its own box ticked (SPEC §5a, no silent cut-off)."""
+
+    locks_out: bool = False
+    refused_addresses: tuple[LastSeenAddress, ...] = ()
+
+    def note(self) -> str:
+        notes = []
+        if self.locks_out:
+            notes.append(
+                _(
+                    "With this policy the community has no working way to authenticate: none of the "
+                    "methods it allows has a working credential (no active key, or its secrets are "
+                    "suspended or ended). Its server gets a 401 (access refused) on every token request "
+                    "until one is registered or handed over."
+                )
+            )
+        if self.refused_addresses:
+            count = len(self.refused_addresses)
+            notes.append(
+                ngettext(
+                    "The allowed source IPs leave out the address the partner's server got its tokens from: "
+                    "from there it gets a 401 (access refused) on its next token request.",
+                    "The allowed source IPs leave out %(count)s addresses the partner's server got its "
+                    "tokens from: from them it gets a 401 (access refused) on its next token request.",
+                    count,
+                )
+                % {"count": count}
+            )
+        return " ".join(notes)
+
+
+def policy_risks(community, form: "PolicyForm") -> PolicyRisks:
+    """Weigh a valid policy form; an unconfirmed cut-off becomes an error on its box."""
+    change = form.change()
+    risks = PolicyRisks(
+        locks_out=policy_change_locks_out(community=community, change=change),
+        refused_addresses=tuple(
+            allowlist_refuses_recent_callers(community=community, allowed_ips=change.allowed_ips or [])
+        ),
+    )
+    if risks.locks_out and not form.cleaned_data["confirm_lockout"]:
+        form.add_error(
+            "confirm_lockout",
+            _("Tick the box to save a policy that leaves the community no way in, or change it."),
+        )
+    if risks.refused_addresses and not form.cleaned_data["confirm_addresses"]:
+        form.add_error(
+            "confirm_addresses",
+            _("Tick the box to refuse the addresses the partner calls from, or add them to the list."),
+        )
+    return risks
+
+
+def _address_line(address: LastSeenAddress) -> str:
+    return _("%(ip)s: last token issued %(moment)s (%(ago)s)") % {
+        "ip": address.source_ip,
+        "moment": console_time_zoned(address.last_token_at),
+        "ago": ago(address.last_token_at),
+    }
+
+
 @admin.register(ClientAuthPolicy)
 class ClientAuthPolicyAdmin(admin.ModelAdmin):
     list_display = ("community", "methods_allowed", "dpop", "ips", "allowlist_applies_to_api", "updated_at")
@@ -488,14 +589,9 @@ class ClientAuthPolicyAdmin(admin.ModelAdmin):
             "allowlist_applies_to_api": current.allowlist_applies_to_api,
         }
         form = PolicyForm(request.POST or None, initial=initial)
-        locks_out = False
+        risks = PolicyRisks()
         if request.method == "POST" and form.is_valid():
-            locks_out = policy_change_locks_out(community=community, change=form.change())
-            if locks_out and not form.cleaned_data["confirm_lockout"]:
-                form.add_error(
-                    "confirm_lockout",
-                    _("Tick the box to save a policy that leaves the community no way in, or change it."),
-                )
+            risks = policy_risks(community, form)
         if request.method == "POST" and form.is_valid():
             try:
                 client_auth_policy_set(
@@ -519,8 +615,10 @@ class ClientAuthPolicyAdmin(admin.ModelAdmin):
                     )
                     self.message_user(request, message, messages.WARNING)
                 return HttpResponseRedirect(reverse("admin:clients_clientauthpolicy_changelist"))
-        if not locks_out:
+        if not risks.locks_out:
             del form.fields["confirm_lockout"]  # asked only when the change would lock the partner out
+        if not risks.refused_addresses:
+            del form.fields["confirm_addresses"]  # asked only when it refuses where the partner calls from
         return render_admin_page(
             request,
             self,
@@ -529,13 +627,7 @@ class ClientAuthPolicyAdmin(admin.ModelAdmin):
             form=form,
             button=_("Save"),
             cancel_url=reverse("admin:clients_clientauthpolicy_changelist"),
-            danger=locks_out,
-            danger_note=_(
-                "With this policy the community has no working way to authenticate: none of the "
-                "methods it allows has a working credential (no active key, or its secrets are "
-                "suspended or ended). Its server gets a 401 (access refused) on every token request "
-                "until one is registered or handed over."
-            )
-            if locks_out
-            else "",
+            danger=risks.locks_out or bool(risks.refused_addresses),
+            danger_note=risks.note(),
+            danger_items=[_address_line(address) for address in risks.refused_addresses],
         )

@@ -24,7 +24,9 @@ from clients.models import ClientSecret
 from clients.services import community_create, secret_expire_previous, secret_in_grace
 from communities.models import Community, Member
 from communities.services import community_reactivate, community_update, member_set_bflus
+from console.audit_details import actor_html, details_html
 from console.credential_notes import (
+    allowlist_line,
     pending_request,
     pending_request_banner,
     policy_line,
@@ -42,12 +44,9 @@ from console.forms import (
 from console.humane import ago, community_filter_url
 from console.once import (
     AlreadySubmitted,
-    form_already_done,
     form_already_submitted,
     form_done_note,
-    form_done_url,
     form_key_claim,
-    form_key_for,
     secret_page_url,
     secret_reveal_later,
 )
@@ -56,6 +55,23 @@ from console.sudo import form_data, password_prompt
 from console.usage import api_chart, community_usage, usage_chart
 from tokens.models import IssuedToken, RevocationRequest
 from tokens.services import community_deactivate, community_rotate_secret, tokens_revoke_all
+
+HISTORY_SHOWN = 200
+#: The partner's own traffic: counted on the community page (usage) and kept in the audit trail, but not
+#: actions anyone took about the community.
+TRAFFIC = (
+    AuditEvent.EventType.TOKEN_ISSUED,
+    AuditEvent.EventType.CLIENT_AUTH_FAILED,
+    AuditEvent.EventType.API_CALL_REFUSED,
+)
+
+
+def community_history(community):
+    return (
+        AuditEvent.objects.filter(community=community)
+        .exclude(event_type__in=TRAFFIC)
+        .order_by("-occurred_at", "-id")
+    )
 
 
 def _secret_line(secret: ClientSecret, now, suspended: frozenset[int] = frozenset()) -> tuple:
@@ -220,11 +236,9 @@ class CommunityAdmin(admin.ModelAdmin):
         scope = "onboard"
         if replayed := form_already_submitted(request):
             return HttpResponseRedirect(replayed)
-        if request.method == "GET" and (done := form_already_done(request, scope)):
-            return HttpResponseRedirect(form_done_url(done.key))
         if prompt := password_prompt(request, request.path):
             return prompt
-        form = OnboardCommunityForm(form_data(request), initial={"form_key": form_key_for(request, scope)})
+        form = OnboardCommunityForm(form_data(request))  # each visit: a new one-time key
         if request.method == "POST" and form.is_valid():
             key = form.cleaned_data["form_key"]
             try:
@@ -297,8 +311,30 @@ class CommunityAdmin(admin.ModelAdmin):
                 "last_seen": console_time(usage.last_seen) if usage.last_seen else None,
                 "history_links": self._history_links(community),
                 "policy_line": policy_line(community),
+                "allowlist_line": allowlist_line(community),
             }
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+    def history_view(self, request, object_id, extra_context=None):
+        """Every audited action about the community, newest first: Django's own history lists only what
+        was done through its forms (LogEntry), which misses revocations, requests, policy and keys."""
+        community = self.get_object(request, object_id)
+        if community is None or not self.has_view_or_change_permission(request, community):
+            raise PermissionDenied
+        events = community_history(community)
+        shown = list(events[:HISTORY_SHOWN])
+        for event in shown:
+            event.who, event.details_shown = actor_html(event), details_html(event.details)
+        return render_admin_page(
+            request,
+            self,
+            "console/community_history.html",
+            _("History of %(name)s") % {"name": community},
+            events=shown,
+            total=events.count() if len(shown) == HISTORY_SHOWN else len(shown),
+            audit_url=community_filter_url("audit_auditevent", community),
+            crumbs=self._crumbs(community),
+        )
 
     @staticmethod
     def _history_links(community) -> list[tuple[str, str]]:
@@ -370,10 +406,8 @@ class CommunityAdmin(admin.ModelAdmin):
     def rotate_secret_view(self, request, object_id):
         community = self._community(request, object_id, "communities.rotate_secret")
         scope = f"rotate:{community.pk}"
-        if replayed := form_already_submitted(request):  # the same form again: its secret page, once
+        if replayed := form_already_submitted(request):  # Back then submit, a reload: its secret page, once
             return HttpResponseRedirect(replayed)
-        if request.method == "GET" and (done := form_already_done(request, scope)):
-            return HttpResponseRedirect(form_done_url(done.key))  # reached by Back after rotating
         if prompt := password_prompt(request, request.path):
             return prompt
         ending = secret_in_grace(community=community)
@@ -381,12 +415,7 @@ class CommunityAdmin(admin.ModelAdmin):
         # A grace window only keeps a working secret working: none to give when no secret works (a
         # pending revocation request suspended them), nor while a request is pending at all.
         give_grace = pending is None and _valid_secrets(community) > 0
-        form = RotateSecretForm(
-            form_data(request),
-            initial={"form_key": form_key_for(request, scope)},
-            ending=ending,
-            grace=give_grace,
-        )
+        form = RotateSecretForm(form_data(request), ending=ending, grace=give_grace)
         if request.method == "POST" and form.is_valid():
             key = form.cleaned_data["form_key"]
             try:
@@ -504,6 +533,31 @@ def _rotation_note(rotation) -> str:
     return " ".join(parts)
 
 
+def _stop_previous_question(community) -> str:
+    """Names each secret "end the old secret now" stops (hint, until when, last use), as the rotate page
+    does: the question is about a secret the partner may still be using."""
+    now = timezone.now()
+    previous = list(
+        ClientSecret.objects.filter(community=community).exclude(valid_until__lte=now).order_by("-created_at")
+    )[1:]
+    question = ngettext(
+        "End the old secret of %(name)s now, before its grace window ends?",
+        "End the %(count)s old secrets of %(name)s now, before their grace windows end?",
+        len(previous),
+    ) % {"name": community, "count": len(previous)}
+    named = [
+        _("The secret starting with %(hint)s works until %(moment)s; last used: %(last_use)s.")
+        % {
+            "hint": secret.hint,
+            "moment": console_time_zoned(secret.valid_until),
+            "last_use": ago(secret.last_used_at) if secret.last_used_at else _("never"),
+        }
+        for secret in previous
+        if secret.valid_until is not None  # an older secret always has its end (the rotation set it)
+    ]
+    return " ".join([question, *named])
+
+
 def _count_live(community) -> int:
     return _live_tokens(community).count()
 
@@ -539,9 +593,7 @@ REASON_ACTIONS = {
     "stop-previous-secret": ReasonAction(
         "communities.rotate_secret",
         gettext_lazy("End the old secret now"),
-        lambda community: (
-            _("End the old secret of %(name)s now, before its grace window ends?") % {"name": community}
-        ),
+        lambda community: _stop_previous_question(community),
         gettext_lazy(
             "The partner's requests with the old secret fail from now on; tokens already issued stay valid."
         ),

@@ -23,19 +23,23 @@ from django.views.decorators.debug import sensitive_post_parameters
 from audit.models import AuditEvent
 from audit.services import Actor
 from clients.services import secrets_a_rotation_ends
-from console.audit_details import details_html
-from console.credential_notes import secrets_refused_warning
+from console.audit_details import actor_html, details_html
+from console.credential_notes import (
+    pending_request,
+    pending_request_for,
+    pending_request_notice,
+    secrets_refused_warning,
+)
 from console.forms import HandleRequestForm, ReasonForm, console_time
 from console.humane import ago, staff_name, who
 from console.models import FormSubmission
 from console.once import (
     AlreadySubmitted,
-    form_already_done,
     form_already_submitted,
     form_done_note,
     form_done_url,
     form_key_claim,
-    form_key_for,
+    form_key_new,
     secret_page_url,
     secret_reveal_later,
 )
@@ -249,11 +253,37 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
 
 class RevocationRequestForm(forms.ModelForm):
     form_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    # Shown (in the page's warning) only when the chosen community already has a pending request.
+    open_another = forms.BooleanField(
+        required=False, label=gettext_lazy("Open another request for this community anyway")
+    )
 
     class Meta:
         model = RevocationRequest
         fields = ["community", "reason"]
         labels = {"community": gettext_lazy("Community"), "reason": gettext_lazy("Reason")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The community as sent, or ?community= on the way in (not a field on a request's own page).
+        chosen = self["community"].value() if "community" in self.fields else None
+        self.pending = pending_request_for(chosen)
+
+    def clean(self):
+        cleaned = super().clean()
+        community = cleaned.get("community")
+        self.pending = pending_request(community) if community is not None else None
+        if self.pending is not None and not cleaned.get("open_another"):
+            raise ValidationError(
+                _(
+                    "This community already has a pending request: open it, or tick the box to open "
+                    "another one anyway."
+                )
+            )
+        return cleaned
+
+    def pending_note(self) -> str:
+        return pending_request_notice(self.pending) if self.pending is not None else ""
 
 
 def request_name(revocation) -> str:
@@ -261,6 +291,24 @@ def request_name(revocation) -> str:
     return _("Request #%(id)s of %(client_id)s") % {
         "id": revocation.pk,
         "client_id": revocation.community.client_id,
+    }
+
+
+def request_opened_summary(revocation) -> str:
+    """ "Pedido #3 de acme aberto: 2 tokens revogados e 1 segredo suspenso. O parceiro recebe 401…" """
+    tokens, secrets = revocation.tokens_revoked, revocation.secrets_suspended
+    return _(
+        "%(request)s was opened: %(tokens)s and %(secrets)s. The partner gets a 401 (access refused) "
+        "until someone in the security group completes the request and hands over a new secret."
+    ) % {
+        "request": request_name(revocation),
+        "tokens": ngettext("%(count)s token revoked", "%(count)s tokens revoked", tokens) % {"count": tokens}
+        if tokens
+        else _("no active token to revoke"),
+        "secrets": ngettext("%(count)s secret suspended", "%(count)s secrets suspended", secrets)
+        % {"count": secrets}
+        if secrets
+        else _("no working secret to suspend"),
     }
 
 
@@ -330,14 +378,10 @@ class RevocationRequestAdmin(admin.ModelAdmin):
     _scope = "revocation-request"
 
     def get_changeform_initial_data(self, request):
-        return {
-            **super().get_changeform_initial_data(request),
-            "form_key": form_key_for(request, self._scope),
-        }
+        """Each visit to the form: a new one-time key (console.once)."""
+        return {**super().get_changeform_initial_data(request), "form_key": form_key_new()}
 
     def add_view(self, request, form_url="", extra_context=None):
-        if request.method == "GET" and (done := form_already_done(request, self._scope)):
-            return HttpResponseRedirect(form_done_url(done.key))  # reached by Back after opening one
         key = request.POST.get("form_key", "")
         if request.method == "POST" and FormSubmission.objects.filter(key=key, staff=request.user).exists():
             return HttpResponseRedirect(form_done_url(key))
@@ -360,23 +404,14 @@ class RevocationRequestAdmin(admin.ModelAdmin):
         created = revocation_request_open(
             community=obj.community, reason=obj.reason, actor=staff_actor(request)
         )
-        form_done_note(
-            submission,
-            _("%(request)s was opened: %(secrets)s %(tokens)s")
-            % {
-                "request": request_name(created),
-                "secrets": ngettext(
-                    "%(count)s secret suspended;", "%(count)s secrets suspended;", created.secrets_suspended
-                )
-                % {"count": created.secrets_suspended},
-                "tokens": ngettext(
-                    "%(count)s token revoked.", "%(count)s tokens revoked.", created.tokens_revoked
-                )
-                % {"count": created.tokens_revoked},
-            },
-        )
+        form_done_note(submission, request_opened_summary(created))
         obj.pk = created.pk
         obj.refresh_from_db()
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """What opening it did, in counts, and what it means for the partner (not Django's "added")."""
+        self.message_user(request, request_opened_summary(obj), messages.SUCCESS)
+        return self.response_post_save_add(request, obj)
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -415,8 +450,6 @@ class RevocationRequestAdmin(admin.ModelAdmin):
         scope = f"handle:{revocation.pk}"
         if replayed := form_already_submitted(request):  # the request is closed by now: say so, once
             return HttpResponseRedirect(replayed)
-        if request.method == "GET" and (done := form_already_done(request, scope)):
-            return HttpResponseRedirect(form_done_url(done.key))  # reached by Back after completing
         if revocation.status != RevocationRequest.Status.PENDING or _opened_by_me(revocation, request):
             if revocation.status == RevocationRequest.Status.PENDING:  # the two-person rule said no
                 staff_action_refused(
@@ -437,9 +470,7 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             return prompt
         # Exactly what the rotation below ends (its audit row's ended_hints), newest first.
         ending = secrets_a_rotation_ends(community=revocation.community)
-        form = HandleRequestForm(
-            form_data(request), initial={"form_key": form_key_for(request, scope)}, ending=ending
-        )
+        form = HandleRequestForm(form_data(request), ending=ending)  # each visit: a new one-time key
         if request.method == "POST" and form.is_valid():
             key = form.cleaned_data["form_key"]
             try:
@@ -464,9 +495,6 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             self.log_change(
                 request, revocation, _("Completed: %(reason)s") % {"reason": form.cleaned_data["reason"]}
             )
-            note = ngettext(
-                "%(count)s live token revoked.", "%(count)s live tokens revoked.", rotation.tokens_revoked
-            )
             return secret_reveal_later(
                 request,
                 key,
@@ -474,7 +502,7 @@ class RevocationRequestAdmin(admin.ModelAdmin):
                 client_secret=rotation.client_secret,
                 title=_("%(request)s completed: the new client secret")
                 % {"request": request_name(revocation)},
-                note=note % {"count": rotation.tokens_revoked},
+                note=_tokens_revoked_at_completion(rotation.tokens_revoked),
             )
         changelist = reverse("admin:tokens_revocationrequest_changelist")
         return render_admin_page(
@@ -495,6 +523,15 @@ class RevocationRequestAdmin(admin.ModelAdmin):
                 ("policy-refuses-secrets", secrets_refused_warning(revocation.community)),
             ],
         )
+
+
+def _tokens_revoked_at_completion(count: int) -> str:
+    """Zero is the usual case: the tokens went when the request was opened. Say that, not "0 tokens"."""
+    if not count:
+        return _("No active token remained: they were revoked when the request was opened.")
+    return ngettext("%(count)s live token revoked.", "%(count)s live tokens revoked.", count) % {
+        "count": count
+    }
 
 
 def _report_line(revocation) -> str:
@@ -573,9 +610,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
     @admin.display(description=gettext_lazy("who"), ordering="actor")
     def actor_name(self, event):
-        if event.actor_type == AuditEvent.ActorType.STAFF:
-            return staff_name(event.actor)
-        return format_html("{}<br><small>{}</small>", event.actor or "—", event.get_actor_type_display())
+        return actor_html(event)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """The page names a staff member as colleagues know them; the row keeps the username."""

@@ -27,7 +27,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 from audit.models import AuditEvent
 from audit.services import audit_record
 from console.forms import ReasonForm
-from console.humane import role_name
+from console.humane import factors_removed, role_name
 from console.models import StaffAccount
 from console.pages import render_admin_page, staff_actor
 from console.second_factor import SamePerson, second_factor_reset, staff_action_refused
@@ -198,11 +198,10 @@ def _reset(*, user, request, reason) -> str:
     removed = second_factor_reset(
         username=user.get_username(), actor=staff_actor(request), reason=reason, by_user=request.user
     )
-    return ngettext(
-        "Second factor reset: %(count)s device removed. At the next sign-in the person sets up a new one.",
-        "Second factor reset: %(count)s devices removed. At the next sign-in the person sets up a new one.",
-        removed,
-    ) % {"count": removed}
+    return _(
+        "Second factor of %(name)s reset. What was removed: %(what)s. At the next sign-in they set up a "
+        "new one."
+    ) % {"name": user.get_full_name() or user.get_username(), "what": factors_removed(removed)}
 
 
 def _lift(*, user, request, reason) -> str:

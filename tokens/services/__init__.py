@@ -5,6 +5,7 @@ Views, admin actions and management commands call these functions; nothing else 
 write is atomic and records its audit event in the same transaction.
 """
 
+from tokens.services.allowlist import LastSeenAddress, allowlist_refuses_recent_callers
 from tokens.services.bearer import api_call_refused
 from tokens.services.dpop_binding import dpop_proof_accept, token_binding_for
 from tokens.services.issuance import IssuedAccessToken, token_issue, token_lifetime_for
@@ -26,6 +27,8 @@ from tokens.services.revocation_requests import revocation_request_handle, revoc
 __all__ = [
     "IssuedAccessToken",
     "KeyRetirement",
+    "LastSeenAddress",
+    "allowlist_refuses_recent_callers",
     "api_call_refused",
     "community_deactivate",
     "community_retire_key",

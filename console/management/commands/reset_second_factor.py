@@ -1,10 +1,11 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, gettext_noop, ngettext
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from audit.services import Actor
 from bfluence.commands import ServiceCommand
+from console.humane import factors_removed
 from console.second_factor import second_factor_reset
 
 
@@ -28,9 +29,8 @@ class Command(ServiceCommand):
             )
         except get_user_model().DoesNotExist as error:
             raise CommandError(_("No staff account is called %(name)s.") % {"name": username}) from error
-        text = ngettext(
-            "Second factor of %(name)s reset (%(count)s device removed).",
-            "Second factor of %(name)s reset (%(count)s devices removed).",
-            removed,
-        ) % {"name": username, "count": removed}
-        return {"username": username, "devices_removed": removed}, text
+        text = _("Second factor of %(name)s reset. What was removed: %(what)s.") % {
+            "name": username,
+            "what": factors_removed(removed),
+        }
+        return {"username": username, "devices_removed": removed.devices}, text
