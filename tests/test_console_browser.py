@@ -230,6 +230,10 @@ def test_each_role_against_each_action_including_open_then_complete(live_server,
         page.select_option("#id_community", str(community.pk))
         page.fill("#id_reason", "second report")
         page.click("input[name=_save]")
+        expect(page.locator("#pending-request")).to_contain_text("já tem um pedido de revogação pendente")
+        page.check("#id_open_another")  # the pending request was named, with its link, before saving
+        page.click("input[name=_save]")
+        expect(page.locator(".messagelist .success")).to_contain_text("401")
         own = RevocationRequest.objects.get(opened_by="staff:sue")
         connections.close_all()
         page.goto(f"{base}/admin/tokens/revocationrequest/{own.pk}/change/")
@@ -439,7 +443,8 @@ def test_registering_a_key_end_to_end_and_retiring_the_last_one(live_server, tmp
         connections.close_all()
         page.check("input[name=confirmed]")
         page.click("#register-key")
-        expect(page.locator(".messagelist .success")).to_be_visible()
+        # The default policy accepts secrets only: registered, and said to be unusable until it accepts keys.
+        expect(page.locator(".messagelist .warning")).to_contain_text("não pode ser usada")
         stored = ClientKey.objects.get()
         connections.close_all()
         assert stored.thumbprint == key.thumbprint()

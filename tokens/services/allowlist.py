@@ -43,7 +43,7 @@ def allowlist_refuses_recent_callers(
         .order_by("-last_token_at")
     )
     refused = [
-        LastSeenAddress(row["source_ip"], row["last_token_at"])
+        LastSeenAddress(str(row["source_ip"]), row["last_token_at"])
         for row in seen
         if not ip_in(row["source_ip"], networks)
     ]

@@ -1,0 +1,322 @@
+"""A fresh-eyes review of the console (support and security, pt-BR), through Django's test client: every
+visit to a one-time form is a new form while a form sent again is refused; no allowlist that shuts out the
+partner's address without a confirmation; what opening or completing a revocation request did, in words;
+a key the policy refuses said so; what a factor reset removed and why the person must enrol; who can
+lift a lock (never the locked person) and what lifting cleared; the secret an early end stops; the
+community's whole history; what a recent action was; every form error at once; and support told to ask
+security instead of rotating."""
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from django.contrib.messages import get_messages
+from django.test import Client
+from django_otp.plugins.otp_static.models import StaticToken
+
+from audit.models import AuditEvent
+from clients.models import ClientAuthPolicy, ClientSecret
+from communities.models import Community
+from console.second_factor import recovery_codes_issue
+from tests.conftest import TEST_ACTOR, issue_token, verified_device
+from tests.test_admin import FORM_KEY, form_key, submit_once, url
+from tests.test_console_safety import login
+from tokens.models import IssuedToken, RevocationRequest
+
+pytestmark = pytest.mark.django_db
+ALREADY_DONE = "já foi enviado"  # the "Isto já foi feito" page's sentence
+
+
+def _messages(response) -> str:
+    return " ".join(str(message) for message in get_messages(response.wsgi_request))
+
+
+# --- 1. a new form on every visit; a form sent again is refused ----------------------------------------
+
+
+def test_two_onboardings_in_a_row_each_get_a_fresh_form_and_back_then_submit_is_refused(client):
+    login(client, "sue", "security")
+    page = url("communities_community_add")
+    _secret, _page, first = submit_once(client, page, {"client_id": "one", "name": "One"})
+    again = client.get(page)  # a fresh click on "Adicionar comunidade"
+    text = again.content.decode()
+    assert again.status_code == 200 and ALREADY_DONE not in text
+    assert FORM_KEY.search(text).group(1) != first["form_key"]
+    submit_once(client, page, {"client_id": "two", "name": "Two"})
+
+    replay = client.post(page, first)  # Back onto the first form (its key restored), then submit
+    assert replay.status_code == 302 and "/admin/console/done/" in replay["Location"]
+    assert ALREADY_DONE in client.get(replay["Location"]).content.decode()
+    assert sorted(Community.objects.values_list("client_id", flat=True)) == ["one", "two"]
+
+
+def test_two_revocation_requests_in_a_row_each_get_a_fresh_form(client, acme, globex):
+    login(client, "sam", "support")
+    page = url("tokens_revocationrequest_add")
+    first = {"community": acme.community.pk, "reason": "phoned", "form_key": form_key(client, page)}
+    assert client.post(page, first).status_code == 302
+    again = client.get(page)
+    assert again.status_code == 200 and ALREADY_DONE not in again.content.decode()
+    second = {"community": globex.community.pk, "reason": "mailed", "form_key": form_key(client, page)}
+    assert second["form_key"] != first["form_key"]
+    assert client.post(page, second).status_code == 302
+    assert "/admin/console/done/" in client.post(page, first)["Location"]
+    assert RevocationRequest.objects.count() == 2
+
+
+def test_two_rotations_in_a_row_each_get_a_fresh_form(client, acme):
+    login(client, "sue", "security")
+    page = url("communities_community_rotate_secret", acme.community.pk)
+    _secret, _page, first = submit_once(client, page, {"grace": "0s", "reason": "first"})
+    again = client.get(page)
+    assert again.status_code == 200 and ALREADY_DONE not in again.content.decode()
+    submit_once(client, page, {"grace": "0s", "reason": "second"})
+    assert ClientSecret.objects.filter(community=acme.community).count() == 3
+    assert "/admin/console/done/" in client.post(page, first)["Location"]
+    assert ClientSecret.objects.filter(community=acme.community).count() == 3
+
+
+# --- 2. an allowlist that leaves out the partner's address -----------------------------------------
+
+
+def test_an_allowlist_that_leaves_out_the_partners_address_needs_confirmation(api, client, acme):
+    response = api.post(
+        "/auth/token",
+        {"client_id": "acme", "client_secret": acme.client_secret},
+        format="json",
+        REMOTE_ADDR="198.51.100.7",
+    )
+    assert response.status_code == 200
+    login(client, "sue", "security")
+    page = url("clients_clientauthpolicy_set", acme.community.pk)
+    posted = {
+        "methods": ["client_secret"],
+        "dpop": "off",
+        "allowed_ips": "203.0.113.0/24",
+        "reason": "office",
+    }
+    first = client.post(page, posted)
+    text = first.content.decode()
+    assert first.status_code == 200 and 'id="form-danger"' in text
+    assert "198.51.100.7" in text and "último token emitido em" in text and "401" in text
+    assert "Marque a caixa para recusar os endereços" in text
+    assert not ClientAuthPolicy.objects.filter(community=acme.community).exists()
+
+    assert client.post(page, {**posted, "confirm_addresses": "on"}).status_code == 302
+    assert ClientAuthPolicy.objects.get(community=acme.community).allowed_ips == ["203.0.113.0/24"]
+    change = client.get(url("communities_community_change", acme.community.pk)).content.decode()
+    ips = change.split('id="client-auth-ips">', 1)[1].split("</p>", 1)[0]
+    assert "IPs de origem permitidos: 203.0.113.0/24" in ips and "só para pedidos de token" in ips
+
+
+def test_an_allowlist_that_admits_the_partners_address_asks_nothing_more(api, client, acme):
+    api.post(
+        "/auth/token",
+        {"client_id": "acme", "client_secret": acme.client_secret},
+        format="json",
+        REMOTE_ADDR="198.51.100.7",
+    )
+    login(client, "sue", "security")
+    page = url("clients_clientauthpolicy_set", acme.community.pk)
+    posted = {"methods": ["client_secret"], "dpop": "off", "allowed_ips": "198.51.100.0/24", "reason": "net"}
+    assert client.post(page, posted).status_code == 302
+    change = client.get(url("communities_community_change", acme.community.pk)).content.decode()
+    assert "198.51.100.0/24" in change.split('id="client-auth-ips">', 1)[1].split("</p>", 1)[0]
+
+
+# --- 3, 4. what opening and completing a revocation request did -----------------------------------
+
+
+def test_opening_a_request_says_what_it_did_and_a_pending_one_is_named_before_saving(api, client, acme):
+    issue_token(api, acme)
+    login(client, "sam", "support")
+    page = url("tokens_revocationrequest_add")
+    posted = {"community": acme.community.pk, "reason": "phoned in", "form_key": form_key(client, page)}
+    opened = client.post(page, posted, follow=True)
+    said = _messages(opened)
+    assert "1 token revogado e 1 segredo suspenso" in said
+    assert "401" in said and "entregue um novo segredo" in said
+    pending = RevocationRequest.objects.get()
+
+    shown = client.get(f"{page}?community={acme.community.pk}").content.decode()
+    notice = shown.split('id="pending-request">', 1)[1].split("</div>", 1)[0]
+    assert "já tem um pedido de revogação pendente" in notice
+    assert url("tokens_revocationrequest_change", pending.pk) in notice
+    second = {"community": acme.community.pk, "reason": "again", "form_key": form_key(client, page)}
+    refused = client.post(page, second)
+    assert refused.status_code == 200 and 'id="pending-request"' in refused.content.decode()
+    assert RevocationRequest.objects.count() == 1
+    anyway = client.post(page, {**second, "open_another": "on"}, follow=True)
+    assert RevocationRequest.objects.count() == 2
+    assert "nenhum token ativo a revogar e nenhum segredo válido a suspender" in _messages(anyway)
+
+
+def test_the_completion_page_note_says_no_token_remained(api, client, acme):
+    issue_token(api, acme)
+    login(client, "sam", "support")
+    page = url("tokens_revocationrequest_add")
+    client.post(page, {"community": acme.community.pk, "reason": "leak", "form_key": form_key(client, page)})
+    login(client, "sue", "security")
+    handle = url("tokens_revocationrequest_handle", RevocationRequest.objects.get().pk)
+    posted = {"reason": "new secret sent", "form_key": form_key(client, handle)}
+    shown = client.get(client.post(handle, posted)["Location"]).content.decode()
+    note = shown.split('id="secret-note">', 1)[1].split("</p>", 1)[0]
+    assert "Nenhum token ativo restava" in note and "0 tokens" not in note
+
+
+# --- 5. a key the policy refuses --------------------------------------------------------------------
+
+
+def test_a_key_registered_under_a_policy_that_refuses_keys_says_it_cannot_be_used(client, acme):
+    from tests.keyfactory import private_key, public_pem
+
+    login(client, "sue", "security")
+    add = url("clients_clientkey_add")
+    pem = public_pem(private_key("ES256"))
+    shown = client.post(add, {"community": acme.community.pk, "public_key": pem}).content.decode()
+    thumbprint = shown.split('id="key-fingerprint">', 1)[1].split("</p>", 1)[0].strip()
+    confirm = {
+        "step": "confirm",
+        "community": acme.community.pk,
+        "public_key": pem,
+        "thumbprint": thumbprint,
+        "confirmed": "on",
+    }
+    registered = client.post(add, confirm, follow=True)
+    said = _messages(registered)
+    assert (
+        "registrada" in said and "não pode ser usada até que a política da comunidade aceite chaves" in said
+    )
+    assert "ainda não: a política não aceita chaves" in registered.content.decode()  # the keys list
+
+
+# --- 6. what a second-factor reset removed, and why the person is enrolling --------------------------
+
+
+def test_a_reset_names_what_it_removed_and_the_enrolment_page_says_who_reset_it(client):
+    sue = login(client, "sue", "security")
+    sue.first_name = "Sue"
+    sue.save()
+    tom = User.objects.create_user("tom", password="pw-tom-123456789", is_staff=True, first_name="Tom")
+    tom.groups.add(Group.objects.get(name="security"))
+    verified_device(tom)
+    recovery_codes_issue(user=tom, actor=TEST_ACTOR)
+    reset = url("console_staffaccount_reset_second_factor", tom.pk)
+    done = client.post(reset, {"reason": "Tom phoned, voice checked"}, follow=True)
+    said = _messages(done)
+    assert "O que foi removido: o aplicativo autenticador e os códigos de recuperação" in said
+    assert "dispositivo" not in said and not StaticToken.objects.filter(device__user=tom).exists()
+
+    tom_client = Client(REMOTE_ADDR="203.0.113.8")
+    signed = tom_client.post(
+        "/admin/login/?next=/admin/", {"username": "tom", "password": "pw-tom-123456789"}
+    )
+    assert signed.status_code == 302
+    enrol = tom_client.get("/admin/console/second-factor/enrol/").content.decode()
+    note = enrol.split('id="second-factor-reset-note">', 1)[1].split("</p>", 1)[0]
+    assert "redefinido por Sue" in note and "cadastre um novo" in note
+
+
+# --- 7. the lock page and lifting a lock ------------------------------------------------------------
+
+
+def test_the_lock_page_never_names_the_locked_person_and_lifting_counts_the_failures(client):
+    for name in ("sue", "tom"):
+        user = User.objects.create_user(name, password="pw-123456789", is_staff=True, first_name=name.title())
+        user.groups.add(Group.objects.get(name="security"))
+    outsider = Client(REMOTE_ADDR="198.51.100.9")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        outsider.post("/admin/login/", {"username": "sue", "password": "wrong"})
+    locked = outsider.post("/admin/login/", {"username": "sue", "password": "pw-123456789"})
+    members = locked.content.decode().split('id="security-members">', 1)[1].split("</ul>", 1)[0]
+    assert locked.status_code == 429 and "Tom" in members and "Sue" not in members
+
+    client.force_login(User.objects.get(username="tom"))
+    lift = url("console_staffaccount_lift_lock", User.objects.get(username="sue").pk)
+    assert client.post(lift, {"reason": "Sue phoned"}).status_code == 302
+    row = AuditEvent.objects.get(event_type="staff_lock_lifted")
+    assert (row.details["attempts_cleared"], row.details["addresses_cleared"]) == (
+        settings.AXES_FAILURE_LIMIT,
+        1,
+    )
+
+
+# --- 8. ending the old secret names it ----------------------------------------------------------------
+
+
+def test_ending_the_old_secret_names_it_and_its_last_use(api, client, acme):
+    issue_token(api, acme)  # the first secret is used now
+    login(client, "sue", "security")
+    submit_once(
+        client, url("communities_community_rotate_secret", acme.community.pk), {"grace": "24h", "reason": "r"}
+    )
+    old = ClientSecret.objects.filter(community=acme.community).order_by("created_at").first()
+    shown = client.get(url("communities_community_stop_previous_secret", acme.community.pk)).content.decode()
+    question = shown.split('id="confirm-question">', 1)[1].split("</div>", 1)[0]
+    assert old.hint in question and "último uso: agora há pouco" in question
+
+
+# --- 9. the community's history and Recent actions -------------------------------------------------
+
+
+def test_the_history_lists_every_audited_action_newest_first_and_no_traffic(api, client, acme):
+    issue_token(api, acme)
+    login(client, "sue", "security")
+    policy = url("clients_clientauthpolicy_set", acme.community.pk)
+    both = {"methods": ["client_secret", "private_key_jwt"], "dpop": "off", "allowed_ips": "", "reason": "k"}
+    assert client.post(policy, both).status_code == 302
+    client.post(url("communities_community_revoke_tokens", acme.community.pk), {"reason": "cleanup"})
+    client.post(url("communities_community_deactivate", acme.community.pk), {"reason": "contract ended"})
+    page = client.get(url("communities_community_history", acme.community.pk))
+    text = page.content.decode()
+    rows = text.split('id="community-history">', 1)[1]
+    order = [rows.index(f"history-{kind}") for kind in ("community_deactivated", "tokens_revoked_all")]
+    order += [rows.index("history-client_auth_policy_set"), rows.index("history-community_created")]
+    assert page.status_code == 200 and order == sorted(order)  # newest first
+    assert "history-token_issued" not in rows  # the partner's traffic is in the usage figures
+
+
+def test_recent_actions_say_a_token_was_revoked_not_changed(api, client, acme):
+    issue_token(api, acme)
+    login(client, "sam", "support")
+    token = IssuedToken.objects.get()
+    assert (
+        client.post(
+            url("tokens_issuedtoken_revoke", token.pk), {"reason": "lost", "confirm": "1"}
+        ).status_code
+        == 302
+    )
+    recent = client.get("/admin/").content.decode().split('id="recent-actions-module"', 1)[1]
+    assert "Revogado: lost" in recent and "Alterado:" not in recent
+
+
+# --- 10. every error of the onboarding form at once ----------------------------------------------------
+
+
+def test_the_onboarding_form_shows_every_field_error_at_once(client):
+    login(client, "sue", "security")
+    page = url("communities_community_add")
+    posted = {
+        "client_id": "Loja Ação!",
+        "name": "Loja",
+        "token_lifetime": "2 horas",
+        "form_key": form_key(client, page),
+    }
+    text = client.post(page, posted).content.decode()
+    assert "Até 64 letras, dígitos" in text and "Use um número e uma unidade" in text
+    assert not Community.objects.exists()
+
+
+# --- 11. the one-time page tells support to ask security ---------------------------------------------
+
+
+def test_a_shown_secret_page_tells_support_to_ask_security_and_security_to_rotate(client, acme):
+    login(client, "sue", "security")
+    _secret, secret_page, _posted = submit_once(
+        client, url("communities_community_rotate_secret", acme.community.pk), {"grace": "0s", "reason": "r"}
+    )
+    own = client.get(secret_page).content.decode()
+    assert "troque o segredo outra vez na página da comunidade" in own
+    login(client, "sam", "support")
+    support = client.get(secret_page).content.decode()
+    assert "peça a um membro do grupo de segurança" in support
+    assert "troque o segredo outra vez na página da comunidade" not in support
