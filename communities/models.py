@@ -4,6 +4,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 # Identifiers travel in URLs, headers and logs: letters, digits and a few safe marks, matched exactly.
 # Written as OpenAPI (ECMA-262) documents them; the validators below end with \Z instead, because
@@ -37,12 +38,13 @@ class Community(models.Model):
         _("token lifetime"),
         null=True,
         blank=True,
-        help_text=_("Shorter than the default; empty: the default."),
+        help_text=_("Shorter than the default, like 1h; blank: the default."),
     )
     # Tokens issued before this moment are refused, whatever their own state ("revoke all").
     tokens_revoked_before = models.DateTimeField(_("tokens revoked before"), null=True, blank=True)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # "Criada em": comunidade is feminine in Portuguese.
+    created_at = models.DateTimeField(pgettext_lazy("community", "created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(pgettext_lazy("community", "updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("community")

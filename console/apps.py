@@ -14,7 +14,6 @@ class ConsoleConfig(AppConfig):
 
     def ready(self) -> None:
         from django.contrib import admin
-        from django.urls import reverse_lazy
 
         from console import (
             signin,  # noqa: F401  (connects the staff sign-in audit receivers)
@@ -26,7 +25,7 @@ class ConsoleConfig(AppConfig):
         admin.site.site_header = _("Bfluence staff console")
         admin.site.site_title = _("Bfluence staff console")
         admin.site.index_title = _("Partner communities and their credentials")
-        admin.site.site_url = reverse_lazy("api-docs")  # "view site": what partners see
+        admin.site.site_url = None  # no "view site": the partners' site is in English, not for staff
         # The lists need the width at 1280 px; the home page and the breadcrumbs lead everywhere.
         admin.site.enable_nav_sidebar = False
         admin.site.empty_value_display = "—"  # nothing, as the console's own cells say it

@@ -2,18 +2,16 @@
 nothing, durations in words; the raw JSON stays one click away (a <details> toggle)."""
 
 import json
-from datetime import timedelta
 
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
-from django.utils.timesince import timesince
-from django.utils.timezone import now
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from clients.models import ClientSecret
 from console.forms import console_time
-from console.humane import staff_name
+from console.humane import duration, staff_name
 
 LABELS = {
     "reason": gettext_lazy("reason"),
@@ -48,7 +46,7 @@ LABELS = {
     "bflus": gettext_lazy("bflus"),
     "previous": gettext_lazy("previous"),
     "request_id": gettext_lazy("request"),
-    "id": gettext_lazy("number"),
+    "id": gettext_lazy("secret"),
     "count": gettext_lazy("count"),
     "deleted": gettext_lazy("deleted"),
     "older_than_seconds": gettext_lazy("older than"),
@@ -60,8 +58,8 @@ LABELS = {
     "client_id": gettext_lazy("client ID"),
     "ip": gettext_lazy("IP address"),
     "title": gettext_lazy("title"),
-    "revoked": gettext_lazy("revoked"),
-    "secret_id": gettext_lazy("secret (number)"),
+    "revoked": gettext_lazy("tokens revoked"),  # a count, as "tokens_revoked" elsewhere
+    "secret_id": gettext_lazy("new secret"),
     # Every secret the action changed, with until when it works now: a rotation lists the one that keeps
     # its grace window as well as those it ended ("ended_hints"); a revocation request, those it suspended.
     "secrets_ended": gettext_lazy("secrets affected (until when each works)"),
@@ -101,7 +99,7 @@ VALUES = {
     "dpop_proof_required": gettext_lazy("DPoP proof missing (the policy requires it)"),
     "replayed_jti": gettext_lazy("assertion used twice"),
     "client_secret": gettext_lazy("client secret"),
-    "private_key_jwt": gettext_lazy("signed key (private_key_jwt)"),
+    "private_key_jwt": gettext_lazy("signature with the partner's key (private_key_jwt)"),
     "off": gettext_lazy("off"),
     "optional": gettext_lazy("optional"),
     "required": gettext_lazy("required"),
@@ -127,17 +125,20 @@ def label(key: str) -> str:
 
 
 def _duration(seconds) -> str:
-    if not isinstance(seconds, int | float):
-        return str(seconds)
-    if seconds <= 0:
-        return _("none")
-    moment = now()
-    return timesince(moment - timedelta(seconds=seconds), moment, depth=2)
+    return duration(seconds) if isinstance(seconds, int | float) else str(seconds)
+
+
+def _secret(pk) -> str:
+    """A secret the row names by its number, as staff know it: by its start ("bfl_sk_AbCd…")."""
+    hint = ClientSecret.objects.filter(pk=pk).values_list("hint", flat=True).first()
+    return hint or _("secret no. %(id)s") % {"id": pk}
 
 
 def _value(key: str, value) -> SafeString | str:
     if value is None or value == "" or value == []:
         return "—"
+    if key in ("id", "secret_id") and isinstance(value, int):  # "id": in a row's list of secrets
+        return _secret(value)
     if key == "subject" and isinstance(value, str):  # a staff username, shown as colleagues know them
         return staff_name(value)
     if isinstance(value, bool):
@@ -159,12 +160,15 @@ def _value(key: str, value) -> SafeString | str:
 
 
 def details_list(details: dict) -> SafeString:
+    shown = details
+    if "hint" in details:  # a rotation names its new secret by its start already: not twice
+        shown = {key: value for key, value in details.items() if key != "secret_id"}
     return format_html(
         '<dl class="audit-details">{}</dl>',
         format_html_join(
             "",
             "<dt>{}</dt><dd>{}</dd>",
-            ((label(key), _value(key, value)) for key, value in details.items()),
+            ((label(key), _value(key, value)) for key, value in shown.items()),
         ),
     )
 

@@ -14,7 +14,7 @@ from tokens.models import RevocationRequest
 
 _METHOD_NAMES = {
     METHOD_CLIENT_SECRET: gettext_lazy("Client secret (client_secret)"),
-    METHOD_PRIVATE_KEY_JWT: gettext_lazy("Partner's signed key (private_key_jwt)"),
+    METHOD_PRIVATE_KEY_JWT: gettext_lazy("Signature with the partner's key (private_key_jwt)"),
 }
 
 

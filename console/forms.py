@@ -13,6 +13,7 @@ from bfluence.conf import app_settings
 from bfluence.durations import format_duration, parse_duration
 from communities.models import Community, Member
 from communities.services import client_id_validate, token_lifetime_validate
+from console.humane import duration, zone_label
 from console.once import form_key_new
 
 
@@ -26,8 +27,8 @@ def console_time(moment) -> str:
 
 
 def console_time_zoned(moment) -> str:
-    """The same, naming the zone, where a moment stands alone ("28/11/2026 21:03 America/Sao_Paulo")."""
-    return f"{console_time(moment)} {timezone.get_current_timezone_name()}"
+    """The same, naming the zone, where a moment stands alone ("28/11/2026 21:03 (horário de Brasília)")."""
+    return f"{console_time(moment)} ({zone_label()})"
 
 
 class DurationTextField(forms.CharField):
@@ -118,29 +119,25 @@ class MemberForm(forms.ModelForm):
         fields = ["community", "reference", "bflus"]
 
 
-GRACE_OPTIONS = [("0s", None), ("1h", _("1 hour")), ("24h", _("24 hours")), ("7d", _("7 days"))]
+GRACE_OPTIONS = ["0s", "1h", "24h", "7d"]
 
 
 def grace_choices() -> list[tuple[str, str]]:
-    """Each grace window with the moment it ends, in the staff member's zone."""
+    """Each grace window in words, as the audit trail says it ("1 dia"), with the moment it ends."""
     now = timezone.now()
-    choices = []
-    for value, label in GRACE_OPTIONS:
-        if label is None:
-            choices.append((value, _("None: the old secret stops now")))
-        else:
-            choices.append(
-                (
-                    value,
-                    _("%(duration)s (until %(moment)s)")
-                    % {"duration": label, "moment": console_time_zoned(now + parse_duration(value))},
-                )
-            )
+    choices = [(GRACE_OPTIONS[0], _("None: the old secret stops now"))]
+    for value in GRACE_OPTIONS[1:]:
+        grace = parse_duration(value)
+        label = _("%(duration)s (until %(moment)s)") % {
+            "duration": duration(grace.total_seconds()),
+            "moment": console_time_zoned(now + grace),
+        }
+        choices.append((value, label))
     return choices
 
 
 class GraceFormMixin(forms.Form):
-    grace = forms.ChoiceField(label=_("The old secret keeps working for"), choices=grace_choices)
+    grace = forms.ChoiceField(label=_("Grace window"), choices=grace_choices)
 
     def cleaned_grace(self) -> timedelta:
         if "grace" not in self.fields:  # nothing to give a grace window to

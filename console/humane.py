@@ -8,6 +8,9 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+#: Time zones by the name staff know them (``CONSOLE_TIME_ZONE``); any other zone by its own name.
+ZONE_NAMES = {"America/Sao_Paulo": gettext_lazy("Brasília time")}
+
 #: The staff groups (tokens/migrations/0003_staff_groups.py) by the names staff read: every screen that
 #: shows a group shows it through here, never its raw name.
 ROLE_NAMES = {"security": gettext_lazy("security"), "support": gettext_lazy("support")}
@@ -19,6 +22,23 @@ def ago(moment) -> str:
     if now - moment < timedelta(minutes=1):
         return _("just now")
     return _("%(ago)s ago") % {"ago": timesince(moment, now, depth=1)}
+
+
+def duration(seconds: float) -> str:
+    """ "1 hora", "1 dia", "7 dias", "1 dia, 2 horas": the one form every duration takes in the console
+    (the rotation's grace choices and the audit details alike); zero reads "nenhuma"."""
+    if seconds <= 0:
+        return _("none")
+    moment = timezone.now()
+    return timesince(moment - timedelta(seconds=seconds), moment, depth=2)
+
+
+def zone_label() -> str:
+    """The zone the console shows times in (the middleware activates ``CONSOLE_TIME_ZONE``), as staff
+    say it: "horário de Brasília"; a zone with no such name reads "fuso horário Europe/Lisbon"."""
+    name = timezone.get_current_timezone_name()
+    known = ZONE_NAMES.get(name)
+    return str(known) if known else _("time zone %(name)s") % {"name": name}
 
 
 def community_filter_url(changelist: str, community) -> str:

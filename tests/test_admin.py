@@ -140,8 +140,8 @@ def test_rotate_page_shows_a_form_and_rotates_only_on_post(security_client, acme
     page = security_client.get(url("communities_community_rotate_secret", acme.community.pk))
     assert page.status_code == 200
     assert re.search(
-        r"\d\d:\d\d America/Sao_Paulo\)", page.content.decode()
-    )  # until when, in the staff member's named zone
+        r"\d\d:\d\d \(horário de Brasília\)", page.content.decode()
+    )  # until when, in the staff member's zone, named as staff say it
     assert ClientSecret.objects.filter(community=acme.community).count() == 1
 
 

@@ -123,7 +123,9 @@ def test_every_secret_revealing_action_shows_its_secret_once_whatever_the_browse
         page.fill("#id_reason", "yearly rotation")
         second, post = submit_and_read_secret(page)
         assert second != first
-        expect(page.locator("#secret-note")).to_contain_text("continua valendo até")
+        expect(page.locator("#secret-note")).to_contain_text(
+            "Janela de tolerância: o segredo antigo funciona até"
+        )
         # Even a throw-away test secret stays out of the repo's screenshots: masked before the picture.
         page.evaluate(
             "s => { document.getElementById('client-secret').textContent = s; }",
@@ -316,7 +318,7 @@ def test_the_community_page_charts_its_usage_and_the_queue_flags_old_requests(li
         assert sum(1 for height in heights if height > 0) == 3
         assert chart.bounding_box()["width"] > 300
         expect(page.locator("#history-links")).to_contain_text("2 pedidos de revogação")
-        expect(page.locator("#console-zone")).to_contain_text("America/Sao_Paulo")
+        expect(page.locator("#console-zone")).to_have_text("Horário de Brasília")
         screenshot(page, "community-usage", tmp_path)
 
         page.goto(f"{base}/admin/tokens/revocationrequest/")
@@ -396,7 +398,7 @@ def test_a_policy_that_locks_the_partner_out_needs_confirmation(live_server, tmp
     with watched_page() as page:
         sign_in(page, base, "sue")
         page.goto(f"{base}/admin/clients/clientauthpolicy/set/{community.pk}/")
-        expect(page.locator("#page-form")).to_contain_text("Segredo do cliente")
+        expect(page.locator("#page-form")).to_contain_text("Segredo do parceiro")
         expect(page.locator("#id_dpop")).to_contain_text("Desligado")
         page.uncheck("input[name=methods][value=client_secret]")
         page.check("input[name=methods][value=private_key_jwt]")
@@ -467,6 +469,9 @@ def _layout_data():
 
     created = make_community("a-rather-long-client-id-for-layout.example", members={"123": 5})
     community = created.community
+    # A long name in the page's heading, beside the page's buttons (TROCAR O SEGREDO … HISTÓRICO).
+    community.name = "Associação Comercial e Industrial de São José dos Campos"
+    community.save(update_fields=["name"])
     for alg in ("ES256", "RS256"):
         client_key_add(community=community, key_text=public_pem(private_key(alg)), actor=TEST_ACTOR)
     client_auth_policy_set(
@@ -568,16 +573,57 @@ def assert_buttons_do_not_overlap(page, selector: str) -> None:
     assert r1 <= l2 + 0.5 or r2 <= l1 + 0.5 or b1 <= t2 + 0.5 or b2 <= t1 + 0.5, boxes
 
 
+def assert_heading_clear_of_the_buttons(page) -> None:
+    """The page's h1/h2 and its object tools (the buttons at the top) never share a pixel."""
+    boxes = page.evaluate(
+        """() => [...document.querySelectorAll('#content > h1, #content > h2, #content .object-tools li')]
+            .map(e => { const r = e.getBoundingClientRect();
+                        return {tag: e.tagName, text: e.textContent.trim().slice(0, 40),
+                                left: r.left, top: r.top, right: r.right, bottom: r.bottom}; })"""
+    )
+    headings = [box for box in boxes if box["tag"] in ("H1", "H2")]
+    buttons = [box for box in boxes if box["tag"] == "LI"]
+    assert headings and len(buttons) >= 3, boxes
+    for heading in headings:
+        for button in buttons:
+            apart = (
+                heading["right"] <= button["left"] + 0.5
+                or button["right"] <= heading["left"] + 0.5
+                or heading["bottom"] <= button["top"] + 0.5
+                or button["bottom"] <= heading["top"] + 0.5
+            )
+            assert apart, (heading, button)
+
+
+# Cells that must stay on one line: a token ID (its first 12 characters) and a client_id, which the
+# browser would otherwise break at a hyphen ("demo-" / "community").
+ONE_LINE_CELLS = """() => [...document.querySelectorAll(
+        '#result_list td.field-short_jti code, #result_list .field-client_id a, #result_list .field-community_link a')]
+    .filter(e => new Set([...e.getClientRects()].map(r => Math.round(r.top))).size > 1)
+    .map(e => e.textContent)"""
+
+# The list's table inside the box that holds it: no column pushed out of view.
+TABLE_OVERFLOW = """() => { const t = document.querySelector('#result_list');
+    return t ? t.getBoundingClientRect().right - t.parentElement.getBoundingClientRect().right : 0; }"""
+
+# The header's links and the sign-out button, as the reader sees them.
+HEADER_LOOK = """() => [...document.querySelectorAll('#user-tools a, #logout-form button')].map(e => {
+    const s = getComputedStyle(e);
+    return [s.color, s.fontWeight, s.fontSize, s.letterSpacing, s.textTransform, s.opacity].join(' ');
+})"""
+
+
 def test_no_action_is_clipped_at_1024_or_1280_px(live_server, tmp_path):
     base = live_server.url
     staff_user("sue", "security")
     api_created, community, (open_request, _revoke) = _layout_data()
-    for _ in range(3):
+    hyphenated = make_community("demo-community")
+    for created in (api_created, api_created, api_created, hyphenated):
         assert (
             http(
                 "POST",
                 f"{base}/auth/token",
-                {"client_id": community.client_id, "client_secret": api_created.client_secret},
+                {"client_id": created.community.client_id, "client_secret": created.client_secret},
             )[0]
             == 200
         )
@@ -607,6 +653,12 @@ def test_no_action_is_clipped_at_1024_or_1280_px(live_server, tmp_path):
                 assert checked > 0, name
                 if name == "staff":
                     assert_buttons_do_not_overlap(page, "#result_list .staff-actions a.button")
+                if name == "community":
+                    assert_heading_clear_of_the_buttons(page)
+                assert page.evaluate(ONE_LINE_CELLS) == [], (width, name)
+                assert page.evaluate(TABLE_OVERFLOW) <= 0.5, (width, name)
+                look = page.evaluate(HEADER_LOOK)
+                assert len(look) >= 2 and len(set(look)) == 1, look  # sign-out looks like the links
                 if width == 1024 and name in ("audit", "tokens", "keys", "communities", "staff"):
                     screenshot(page, f"layout-1024-{name}", tmp_path)
             page.goto(f"{base}/admin/audit/auditevent/")

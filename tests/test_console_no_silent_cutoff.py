@@ -139,7 +139,7 @@ def test_a_stale_form_gets_a_console_page_in_portuguese(acme):
     login(browser, "sue", "security")
     response = browser.post(url("clients_clientauthpolicy_set", acme.community.pk), {"reason": "x"})
     page = response.content.decode()
-    assert response.status_code == 403 and "Esta página tinha expirado" in page
+    assert response.status_code == 403 and "Esta página expirou" in page
     assert "DEBUG" not in page and 'id="console-error"' in page
 
 

@@ -17,7 +17,7 @@ from tokens.models import RevocationRequest
 
 pytestmark = pytest.mark.django_db
 
-SECRET_PROMPT = "cria ou mostra um segredo de cliente"
+SECRET_PROMPT = "cria ou mostra um segredo do parceiro"
 
 
 def _prompt_text(client, page: str) -> str:
@@ -122,13 +122,13 @@ def test_a_policy_without_secrets_is_shown_where_a_secret_is_rotated_or_a_reques
     assert "private_key_jwt" in line and "client_secret" not in line
 
     rotate = client.get(url("communities_community_rotate_secret", community.pk)).content.decode()
-    assert 'id="policy-refuses-secrets"' in rotate and "não aceita segredos de cliente" in rotate
+    assert 'id="policy-refuses-secrets"' in rotate and "não aceita segredos do parceiro" in rotate
     assert "401" in rotate.split('id="policy-refuses-secrets"')[1].split("</p>")[0]
 
     revocation = _open_in_console(client, community)
     client.force_login(User.objects.get(username="sue"))
     complete = client.get(url("tokens_revocationrequest_handle", revocation.pk)).content.decode()
-    assert 'id="policy-refuses-secrets"' in complete and "não aceita segredos de cliente" in complete
+    assert 'id="policy-refuses-secrets"' in complete and "não aceita segredos do parceiro" in complete
 
 
 def test_a_policy_with_secrets_says_nothing_more_on_the_rotate_page(client, acme):

@@ -1,13 +1,17 @@
 """What pt-BR staff read: plurals that treat 0 as plural, people by their names, Django's own phrases
 overridden where they read badly; one word per secret state, keys "registradas" and "criadas", roles by
-name, "—" for nothing and a header on every column."""
+name, "—" for nothing and a header on every column; titles, filters and dates that read naturally, one
+word for each thing (parceiro, janela de tolerância, autenticações recusadas), times in "horário de
+Brasília"."""
 
-from datetime import timedelta
+import re
+from datetime import date, timedelta
 
 import pytest
 from django.contrib.auth.models import Group, User
 from django.urls import reverse
 from django.utils import translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext, ngettext
 
 from audit.models import AuditEvent
@@ -47,7 +51,7 @@ def test_django_phrases_are_overridden():
             "fields may be case-sensitive."
         )
         rotated = gettext("The secret of %(name)s was rotated; the new one starts with %(hint)s.")
-    assert logged_out == "Sessão encerrada."
+    assert logged_out == "Você saiu do console da equipe."  # the page's title already says "Sessão encerrada"
     assert "os dois campos" in wrong
     assert not (rotated % {"name": "acme", "hint": "bfl_sk_P3vr…"}).endswith("….")
 
@@ -170,3 +174,170 @@ def test_groups_show_as_roles_never_by_their_raw_names(admin_client):
     for where, page in shown.items():
         assert ">security<" not in page and ">support<" not in page, where
         assert "suporte" in page, where
+
+
+# --- round 3, fresh-eyes review: Django's phrases, titles and filters ---------------------------------
+
+
+def _content(page: str) -> str:
+    """The page's #content, without its tags: what the staff member reads below the header."""
+    body = page.split('id="content"', 1)[1].split('id="footer"', 1)[0]
+    return " ".join(re.sub(r"<[^>]+>", " ", body).split())
+
+
+def _filters(page: str) -> str:
+    return " ".join(
+        re.sub(r"<[^>]+>", " ", page.split('id="changelist-filter"', 1)[1].split(">", 1)[1]).split()
+    )
+
+
+def test_the_header_has_no_view_site_link_and_names_the_zone_as_staff_say_it(client):
+    login(client, "sue", "security")
+    page = client.get(reverse("admin:index")).content.decode()
+    assert "Ver o site" not in page and "/api/docs" not in page  # the partners' docs, in English
+    zone = page.split('id="console-zone">', 1)[1].split("</div>", 1)[0]
+    assert zone == "Horário de Brasília" and "Sao_Paulo" not in page
+    assert "Nenhuma ação recente." in page and "Nenhum disponível" not in page
+
+
+def test_a_section_and_each_list_are_titled_by_what_they_hold(client, acme):
+    login(client, "sue", "security")
+    section = client.get(reverse("admin:app_list", args=["communities"])).content.decode()
+    assert "<h1>Parceiros</h1>" in section and "administração" not in section
+    lists = {
+        "communities_community": "Comunidades",
+        "tokens_issuedtoken": "Tokens emitidos",
+        "clients_clientkey": "Chaves públicas do parceiro",
+        "audit_auditevent": "Eventos da trilha de auditoria",
+    }
+    for name, title in lists.items():
+        page = client.get(url(f"{name}_changelist")).content.decode()
+        assert f"<h1>{title}</h1>" in page, name
+        assert "Selecione" not in page.split("<title>", 1)[1].split("</title>", 1)[0], name
+
+
+def test_an_action_with_nothing_ticked_says_what_to_do(client, api, acme):
+    from tests.conftest import issue_token
+
+    issue_token(api, acme)
+    login(client, "sue", "security")
+    page = client.post(
+        url("tokens_issuedtoken_changelist"), {"action": "revoke_selected", "index": 0}, follow=True
+    ).content.decode()
+    assert "Selecione ao menos um item para executar uma ação." in page
+    assert "em ordem a fim de" not in page
+
+
+def test_filters_are_titled_by_a_label_and_todas_agrees_with_a_feminine_one(client, api, acme, globex):
+    from tests.conftest import issue_token
+
+    issue_token(api, acme)
+    issue_token(api, globex)  # two communities: the community filter shows
+    login(client, "sue", "security")
+    communities = _filters(client.get(url("communities_community_changelist")).content.decode())
+    assert "Situação Todas ativas inativas" in communities
+    tokens = _filters(client.get(url("tokens_issuedtoken_changelist")).content.decode())
+    assert "Situação Todas" in tokens and "Comunidade Todas" in tokens
+    audit = _filters(client.get(url("audit_auditevent_changelist")).content.decode())
+    assert "Evento Todos" in audit and "Comunidade Todas" in audit and "Data Qualquer data" in audit
+    for text in (communities, tokens, audit):
+        assert "Por " not in text and "ocorreu em" not in text.lower(), text
+
+
+def test_month_names_are_lower_case(client, api, acme):
+    from tests.conftest import issue_token
+
+    with translation.override("pt-br"):
+        assert date_format(date(2026, 12, 7), "MONTH_DAY_FORMAT") == "7 de dezembro"
+        assert date_format(date(2026, 3, 1), "YEAR_MONTH_FORMAT") == "março de 2026"
+    issue_token(api, acme)
+    login(client, "sue", "security")
+    hierarchy = client.get(url("audit_auditevent_changelist")).content.decode()
+    hierarchy = hierarchy.split('<nav class="toplinks">', 1)[1].split("</nav>", 1)[0]
+    assert re.search(r"\d+ de [a-zç]+<", hierarchy), hierarchy
+
+
+def test_the_sign_out_page_says_so_once_and_a_stale_form_has_expired(acme):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    login(browser, "sue", "security")
+    stale = browser.post(url("clients_clientauthpolicy_set", acme.community.pk), {"reason": "x"})
+    assert "Esta página expirou" in stale.content.decode() and "tinha expirado" not in stale.content.decode()
+    browser = Client()
+    login(browser, "sam", "support")
+    content = _content(browser.post(reverse("admin:logout")).content.decode())
+    assert content.count("Sessão encerrada") == 1, content
+    assert "Você saiu do console da equipe." in content
+
+
+# --- one word for one thing ---------------------------------------------------------------------------
+
+
+def test_the_partner_is_the_parceiro_and_its_id_the_client_id(client, acme):
+    login(client, "sue", "security")
+    keys = client.get(url("clients_clientkey_changelist")).content.decode()
+    assert "Chaves públicas do parceiro" in keys and "do cliente" not in keys
+    communities = client.get(url("communities_community_changelist")).content.decode()
+    assert "ID do cliente (client_id)" in _column_header(communities, "client_id")
+    onboard = client.get(url("communities_community_add")).content.decode()
+    assert "ID do cliente (client_id)" in onboard
+    policy = client.get(url("clients_clientauthpolicy_set", acme.community.pk)).content.decode()
+    assert "Assinatura com a chave do parceiro (private_key_jwt)" in policy
+    assert "Segredo do parceiro (client_secret)" in policy
+    assert "Chave assinada" not in policy and "do cliente" not in policy
+    assert "com o seu nome e o seu IP" in policy  # the audit row records both
+    with translation.override("pt-br"):
+        prompt = gettext("This action creates or shows a client secret. Confirm it is you to go on.")
+    assert "segredo do parceiro" in prompt
+
+
+def test_each_add_button_says_what_its_page_says(client):
+    login(client, "sue", "security")
+    for name in ("communities_community", "clients_clientauthpolicy", "clients_clientkey"):
+        listing = client.get(url(f"{name}_changelist")).content.decode()
+        button = listing.split('class="addlink">', 1)[1].split("</a>", 1)[0].strip()
+        added = client.get(url(f"{name}_add")).content.decode()
+        assert f"<h1>{button}</h1>" in added, (name, button)
+    listing = client.get(url("communities_community_changelist")).content.decode()
+    assert "Cadastrar uma comunidade" in listing and "Adicionar comunidade" not in listing
+
+
+def test_a_community_page_reads_criada_recusadas_and_em_branco(client, acme):
+    login(client, "sue", "security")
+    page = client.get(url("communities_community_change", acme.community.pk)).content.decode()
+    assert "Criada em" in page and "Atualizada em" in page and "Criado em" not in page
+    assert "Autenticações recusadas" in page and "com falha" not in page
+    assert "em branco: o padrão" in page and "vazio" not in page
+
+
+def test_the_grace_window_has_one_name_and_one_duration_form(client, acme):
+    login(client, "sue", "security")
+    form = client.get(url("communities_community_rotate_secret", acme.community.pk)).content.decode()
+    assert "Janela de tolerância" in form and "continua valendo" not in form
+    # timesince's words, kept together by a no-break space ("1\xa0dia"), as in the audit trail
+    assert re.search(r">1\xa0dia: até \d\d/\d\d/\d{4} \d\d:\d\d \(horário de Brasília\)<", form), form
+    assert "24 horas" not in form and "Sao_Paulo" not in form
+    community_rotate_secret(community=acme.community, actor=TEST_ACTOR, grace=timedelta(hours=24))
+    rotated = AuditEvent.objects.get(event_type="secret_rotated")
+    details = client.get(url("audit_auditevent_change", rotated.pk)).content.decode()
+    labels = details.split('class="audit-details"', 1)[1].split("</dl>", 1)[0]
+    assert "<dt>janela de tolerância</dt><dd>1\xa0dia</dd>" in labels, labels
+
+
+def test_audit_details_name_secrets_by_their_start_and_revoked_tokens_by_one_label(client, acme):
+    from tokens.services import tokens_revoke_all
+
+    first = ClientSecret.objects.get(community=acme.community)
+    community_rotate_secret(community=acme.community, actor=TEST_ACTOR, grace=timedelta(hours=1))
+    tokens_revoke_all(community=acme.community, actor=TEST_ACTOR, reason="leak")
+    login(client, "sue", "security")
+    rotated = AuditEvent.objects.get(event_type="secret_rotated")
+    labels = client.get(url("audit_auditevent_change", rotated.pk)).content.decode()
+    labels = labels.split('class="audit-details"', 1)[1].split("</dl>", 1)[0]
+    assert first.hint in labels and "número" not in labels, labels
+    revoked = AuditEvent.objects.filter(details__has_key="revoked").first()
+    assert revoked is not None
+    labels = client.get(url("audit_auditevent_change", revoked.pk)).content.decode()
+    labels = labels.split('class="audit-details"', 1)[1].split("</dl>", 1)[0]
+    assert "<dt>tokens revogados</dt>" in labels and "<dt>revogado</dt>" not in labels, labels

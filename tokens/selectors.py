@@ -8,15 +8,14 @@ cost more than running it (bench/README.md, round 7). tests/test_bearer_auth.py 
 tests/test_query_counts.py pin what it answers on both backends.
 """
 
-import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import Any
 
 from django.db import connection
-from django.db.models import Model
 
+from bfluence.sql import aware, columns, json_value
 from clients.models import ClientAuthPolicy
 from clients.policy import DEFAULT_POLICY, POLICY_COLUMNS, ClientPolicy
 from communities.models import Community, Member
@@ -51,28 +50,24 @@ def live_token_get(*, jti: str, member_reference: str | None = None) -> LiveToke
     allow_secret, allow_key_jwt, dpop, allowed_ips, applies_to_api = row[9:14]
     reference, bflus, updated_at = row[14:]
     return LiveToken(
-        issued_at=_aware(issued_at),
-        expires_at=_aware(expires_at),
-        revoked_at=_aware(revoked_at),
+        issued_at=aware(issued_at),
+        expires_at=aware(expires_at),
+        revoked_at=aware(revoked_at),
         community_id=community_id,
         client_id=client_id,
         community_name=name,
         community_is_active=bool(active),
-        community_permissions=_json(permissions),
-        tokens_revoked_before=_aware(cut_off),
+        community_permissions=json_value(permissions),
+        tokens_revoked_before=aware(cut_off),
         policy=ClientPolicy.from_columns(
-            allow_secret, allow_key_jwt, dpop, _json(allowed_ips), applies_to_api
+            allow_secret, allow_key_jwt, dpop, json_value(allowed_ips), applies_to_api
         ),
-        member=None if reference is None else MemberBalance(reference, bflus, _aware(updated_at)),
+        member=None if reference is None else MemberBalance(reference, bflus, aware(updated_at)),
     )
 
 
 @cache
 def _live_token_sql(vendor: str) -> str:
-    def columns(model: type[Model], alias: str, *fields: str) -> str:
-        concrete = {field.name: str(field.column) for field in model._meta.concrete_fields}
-        return ", ".join(f"{alias}.{quote(concrete[field])}" for field in fields)
-
     quote = connection.ops.quote_name
     return (
         f"SELECT {columns(IssuedToken, 't', 'issued_at', 'expires_at', 'revoked_at', 'community')}, "
@@ -85,13 +80,3 @@ def _live_token_sql(vendor: str) -> str:
         f"LEFT JOIN {quote(Member._meta.db_table)} m ON m.community_id = c.id AND m.reference = %s "
         f"WHERE t.jti = %s"
     )
-
-
-def _aware(value: Any) -> Any:
-    """A timestamp as the ORM gives it: SQLite hands back naive UTC, PostgreSQL an aware one."""
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
-def _json(value: Any) -> Any:
-    """A JSON column as the ORM gives it: SQLite hands back its text, PostgreSQL the value."""
-    return json.loads(value) if isinstance(value, str) else value

@@ -12,11 +12,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
 
 from django.db import connection
-from django.db.models import QuerySet
-from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record, log_auth_decision
@@ -25,8 +22,9 @@ from bfluence.conf import app_settings
 from bfluence.errors import InvalidClient
 from clients import crypto
 from clients.assertions import AssertionRejected, StoredKey, assertion_parse, assertion_verify
-from clients.models import ClientKey, ClientSecret
+from clients.models import ClientKey
 from clients.policy import METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT, ClientPolicy
+from clients.selectors import credential_entitlement_get, secret_digests_newest
 from clients.services.jtis import jti_use_once
 from clients.services.keys import MAX_ACTIVE_KEYS
 from communities.models import Community
@@ -90,7 +88,7 @@ def client_still_entitled(
     client was cut off since it authenticated.
     """
     _community_hold(client.community.pk)
-    entitled = _entitlement(secret_id=client.secret_id, key_id=client.key_id)
+    entitled = credential_entitlement_get(secret_id=client.secret_id, key_id=client.key_id)
     if entitled is None or _policy_refusal(entitled.policy, client.method, source_ip, dpop_jkt) is not None:
         return None
     return AuthenticatedClient(
@@ -161,7 +159,7 @@ def _by_secret(credentials: ClientCredentials, source_ip: str | None) -> Authent
         )
         raise InvalidClient(via_basic=credentials.via_basic)
     secret_id = _matching_secret(credentials.client_id, presented)
-    entitled = _entitlement(secret_id=secret_id) if secret_id is not None else None
+    entitled = credential_entitlement_get(secret_id=secret_id) if secret_id is not None else None
     if entitled is None:  # no stored secret matched, or it has ended, or its community is inactive
         # The row never points at the community: a known and an unknown client_id cost the same.
         raise client_refuse(
@@ -186,9 +184,7 @@ def _matching_secret(client_id: str, presented: str) -> int | None:
     comparisons, against a dummy digest where the client has fewer secrets (or none: unknown client_id).
     Only ids, salts and digests are read here, so a known client_id's rows cost no more to load."""
     rows: list[tuple[int | None, str, str]] = list(
-        ClientSecret.objects.filter(community__client_id=client_id)
-        .order_by("-created_at")
-        .values_list("id", "salt", "digest")[:_SECRETS_COMPARED]
+        secret_digests_newest(client_id=client_id, count=_SECRETS_COMPARED)
     )
     rows += [(None, crypto.DUMMY_SALT, crypto.DUMMY_DIGEST)] * (_SECRETS_COMPARED - len(rows))
     matched = None
@@ -233,7 +229,7 @@ def _by_assertion(credentials: ClientAssertion, source_ip: str | None) -> Authen
         )
     except AssertionRejected as rejected:
         raise refuse(rejected.reason, parsed.client_id) from None
-    entitled = _entitlement(key_id=signer.key_id)
+    entitled = credential_entitlement_get(key_id=signer.key_id)
     if entitled is None:  # retired or deactivated since the keys were read
         raise refuse("invalid_client", parsed.client_id)
     client = _admitted(
@@ -267,49 +263,6 @@ def _admitted(client: AuthenticatedClient, source_ip: str | None) -> Authenticat
             via_basic=client.via_basic,
         )
     return client
-
-
-@dataclass(frozen=True)
-class _Entitlement:
-    community: Community
-    policy: ClientPolicy
-    last_used_at: datetime | None
-
-
-def _entitlement(*, secret_id: int | None = None, key_id: int | None = None) -> _Entitlement | None:
-    """The credential's community and policy if the credential is current and the community active."""
-    credential: ClientSecret | ClientKey | None
-    if secret_id is not None:
-        credential = _one(
-            ClientSecret.objects.select_related("community__auth_policy").filter(
-                pk=secret_id, community__is_active=True
-            )
-        )
-        if credential is None or not credential.is_valid_at(timezone.now()):
-            return None
-    elif key_id is not None:
-        credential = _one(
-            ClientKey.objects.select_related("community__auth_policy").filter(
-                pk=key_id, community__is_active=True, retired_at__isnull=True
-            )
-        )
-        if credential is None:
-            return None
-    else:
-        return None
-    community = credential.community
-    policy = ClientPolicy.of(getattr(community, "auth_policy", None))
-    return _Entitlement(community, policy, credential.last_used_at)
-
-
-_Credential = TypeVar("_Credential", ClientSecret, ClientKey)
-
-
-def _one(rows: QuerySet[_Credential]) -> _Credential | None:
-    """The row of a lookup by primary key, or None. Not ``first()``: its ORDER BY is compiled on every
-    call and means nothing for one row."""
-    found = list(rows.order_by()[:1])
-    return found[0] if found else None
 
 
 def _policy_refusal(

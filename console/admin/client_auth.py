@@ -29,6 +29,7 @@ from clients.services import (
 )
 from communities.models import Community
 from console.admin.credentials import community_link
+from console.admin.filters import CommunityFilter
 from console.credential_notes import keys_refused_warning
 from console.forms import ReasonForm, console_time_zoned
 from console.humane import ago
@@ -131,7 +132,7 @@ class PolicyForm(forms.Form):
     methods = forms.MultipleChoiceField(
         choices=[
             (METHOD_CLIENT_SECRET, gettext_lazy("Client secret (client_secret)")),
-            (METHOD_PRIVATE_KEY_JWT, gettext_lazy("Partner's signed key (private_key_jwt)")),
+            (METHOD_PRIVATE_KEY_JWT, gettext_lazy("Signature with the partner's key (private_key_jwt)")),
         ],
         widget=forms.CheckboxSelectMultiple,
         label=gettext_lazy("Allowed methods"),
@@ -168,7 +169,7 @@ class PolicyForm(forms.Form):
         max_length=500,
         label=gettext_lazy("Reason"),
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=gettext_lazy("Recorded in the audit trail with your name."),
+        help_text=gettext_lazy("Recorded in the audit trail with your name and IP address."),
     )
     confirm_lockout = forms.BooleanField(
         required=False,
@@ -212,6 +213,7 @@ _KEY_REFUSED = gettext_lazy(
 
 @admin.register(ClientKey)
 class ClientKeyAdmin(admin.ModelAdmin):
+    add_label = gettext_lazy("Register a partner public key")  # the list's button and the page it opens
     list_display = (
         "short_kid",
         community_link,
@@ -222,7 +224,7 @@ class ClientKeyAdmin(admin.ModelAdmin):
         "last_used_at",
         "retired_at",
     )
-    list_filter = ("key_type", "community")
+    list_filter = ("key_type", ("community", CommunityFilter))
     search_fields = ("=kid", "=thumbprint", "=community__client_id")
     list_select_related = ("community",)
     readonly_fields = (
@@ -320,7 +322,7 @@ class ClientKeyAdmin(admin.ModelAdmin):
             request,
             self,
             "console/key_paste.html",
-            _("Register a partner public key"),
+            self.add_label,
             form=form,
             crumbs=crumbs,
             cancel_url=changelist,
@@ -515,6 +517,7 @@ def _address_line(address: LastSeenAddress) -> str:
 
 @admin.register(ClientAuthPolicy)
 class ClientAuthPolicyAdmin(admin.ModelAdmin):
+    add_label = gettext_lazy("Set a community's policy")  # the list's button and the page it opens
     list_display = ("community", "methods_allowed", "dpop", "ips", "allowlist_applies_to_api", "updated_at")
     list_select_related = ("community",)
     readonly_fields = (
@@ -564,7 +567,7 @@ class ClientAuthPolicyAdmin(admin.ModelAdmin):
             request,
             self,
             "console/form_page.html",
-            _("Set a community's policy"),
+            self.add_label,
             form=form,
             button=_("Next"),
         )

@@ -24,6 +24,7 @@ from clients.models import ClientSecret
 from clients.services import community_create, secret_expire_previous, secret_in_grace
 from communities.models import Community, Member
 from communities.services import community_reactivate, community_update, member_set_bflus
+from console.admin.filters import CommunityActiveFilter, CommunityFilter
 from console.audit_details import actor_html, details_html
 from console.credential_notes import (
     allowlist_line,
@@ -130,6 +131,7 @@ def _no_grace_note(pending) -> str:
 @admin.register(Community)
 class CommunityAdmin(admin.ModelAdmin):
     form = CommunityChangeForm
+    add_label = gettext_lazy("Onboard a community")  # the list's button and the page it opens
     change_form_template = "console/community_change_form.html"
     list_display = (
         "client_id",
@@ -140,7 +142,7 @@ class CommunityAdmin(admin.ModelAdmin):
         "last_token_issued",
         "secrets_summary",
     )
-    list_filter = ("is_active",)
+    list_filter = (("is_active", CommunityActiveFilter),)
     search_fields = ("client_id", "name")
     readonly_fields = (
         "client_id",
@@ -267,7 +269,7 @@ class CommunityAdmin(admin.ModelAdmin):
             request,
             self,
             "console/form_page.html",
-            _("Onboard a community"),
+            self.add_label,
             form=form,
             button=_("Create community and show its secret"),
             crumbs=[
@@ -655,7 +657,7 @@ REASON_ACTIONS = {
 class MemberAdmin(admin.ModelAdmin):
     form = MemberForm
     list_display = ("reference", "community", "bflus", "updated_at")
-    list_filter = ("community",)
+    list_filter = (("community", CommunityFilter),)
     search_fields = ("reference", "community__client_id", "community__name")
     list_select_related = ("community",)
 

@@ -23,6 +23,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from audit.models import AuditEvent
 from audit.services import Actor
 from clients.services import secrets_a_rotation_ends
+from console.admin.filters import ALL_FEMININE, CommunityFilter, DateFilter, Labelled, StatusFilter
 from console.audit_details import actor_html, details_html
 from console.credential_notes import (
     pending_request,
@@ -64,27 +65,22 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class CommunityFilter(admin.RelatedFieldListFilter):
-    """The community filter, titled in the staff member's language."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.title = _("community")
-
-
 @admin.display(description=gettext_lazy("community"), ordering="community__client_id")
 def community_link(record):
     if record.community_id is None:
         return "—"
+    client_id = record.community.client_id
     return format_html(
-        '<a href="{}">{}</a>',
+        '<a href="{}" title="{}">{}</a>',
         reverse("admin:communities_community_change", args=[record.community_id]),
-        record.community.client_id,
+        client_id,
+        client_id,
     )
 
 
-class TokenStateFilter(admin.SimpleListFilter):
+class TokenStateFilter(Labelled, admin.SimpleListFilter):
     title = gettext_lazy("state")
+    all_label = ALL_FEMININE  # "Situação: Todas"
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
@@ -322,7 +318,7 @@ class RevocationRequestAdmin(admin.ModelAdmin):
     change_form_template = "console/revocationrequest_change_form.html"
     # The name says community and status ("Pedido #3 — acme (pendente)"): the rest fits 1280 px.
     list_display = ("__str__", "reason_short", "waiting", "opener", "tokens_revoked", "completed")
-    list_filter = ("status", ("community", CommunityFilter))
+    list_filter = (("status", StatusFilter), ("community", CommunityFilter))
     ordering = ("-status", "created_at")  # "pending" sorts after "done": pending first, oldest first
     list_select_related = ("community", "handled_by")
 
@@ -601,7 +597,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
         "event_type",
         "actor_type",
         ("community", CommunityFilter),
-        ("occurred_at", admin.DateFieldListFilter),
+        ("occurred_at", DateFilter),
     )
     search_fields = ("actor", "=client_id", "=jti")
     change_form_template = "console/auditevent_change_form.html"

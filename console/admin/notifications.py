@@ -12,7 +12,8 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from console.admin.credentials import CommunityFilter, ReadOnlyAdmin
+from console.admin.credentials import ReadOnlyAdmin
+from console.admin.filters import CommunityFilter, StatusFilter
 from console.forms import ReasonForm, console_time
 from console.humane import ago
 from console.once import form_key_new, secret_reveal_later
@@ -26,7 +27,7 @@ _STATE_CLASS = {"pending": "state-pending", "delivered": "state-ok", "failed": "
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
     list_display = ("event_type", "client_id", "to", "state", "when", "error", "resend_button")
-    list_filter = ("status", "event_type", "channel", ("community", CommunityFilter))
+    list_filter = (("status", StatusFilter), "event_type", "channel", ("community", CommunityFilter))
     search_fields = ("community__client_id", "recipient", "event_id")
     list_select_related = ("community",)
     actions = ["resend_selected"]
