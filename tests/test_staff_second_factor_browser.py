@@ -199,7 +199,7 @@ def test_another_security_member_resets_a_factor_and_nobody_their_own(live_serve
         page.locator("tr", has_text="tom").get_by_text("Redefinir segundo fator").click()
         page.fill("#id_reason", "Tom ligou; voz conferida")
         page.click("#confirm-form input[type=submit]")
-        expect(page.locator(".messagelist .success")).to_contain_text("Segundo fator redefinido")
+        expect(page.locator(".messagelist .success")).to_contain_text("redefinido. O que foi removido")
         expect(page.locator("tr", has_text="tom")).to_contain_text("ainda não cadastrado")
     assert [details["subject"] for _a, details in audit(Event.SECOND_FACTOR_RESET)] == ["tom"]
     assert [details["why"] for _a, details in audit(Event.STAFF_ACTION_REFUSED)] == ["same_person"]

@@ -199,8 +199,8 @@ def _reset(*, user, request, reason) -> str:
         username=user.get_username(), actor=staff_actor(request), reason=reason, by_user=request.user
     )
     return _(
-        "Second factor of %(name)s reset. What was removed: %(what)s. At the next sign-in they set up a "
-        "new one."
+        "Second factor of %(name)s reset. What was removed: %(what)s. They set up a new one before acting "
+        "again (a session still open goes to the set-up page at its next click)."
     ) % {"name": user.get_full_name() or user.get_username(), "what": factors_removed(removed)}
 
 
