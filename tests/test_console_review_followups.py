@@ -320,3 +320,51 @@ def test_a_shown_secret_page_tells_support_to_ask_security_and_security_to_rotat
     support = client.get(secret_page).content.decode()
     assert "peça a um membro do grupo de segurança" in support
     assert "troque o segredo outra vez na página da comunidade" not in support
+
+
+# --- round 3. a revocation request suspends secrets only: the keys the policy admits keep working -------
+
+
+def _with_key(created):
+    from clients.services import PolicyChange, client_auth_policy_set, client_key_add
+    from tests.keyfactory import private_key, public_pem
+
+    community = created.community
+    change = PolicyChange(methods=["client_secret", "private_key_jwt"])
+    client_auth_policy_set(community=community, change=change, actor=TEST_ACTOR)
+    return client_key_add(community=community, key_text=public_pem(private_key("ES256")), actor=TEST_ACTOR)
+
+
+def test_opening_a_request_says_the_active_key_still_works_and_links_to_the_keys(api, client, acme):
+    _with_key(acme)
+    issue_token(api, acme)
+    login(client, "sam", "support")
+    page = url("tokens_revocationrequest_add")
+    keys_link = f"/admin/clients/clientkey/?community__id__exact={acme.community.pk}"
+    shown = client.get(f"{page}?community={acme.community.pk}").content.decode()
+    warning = shown.split('id="form-warning">', 1)[1].split("</div>", 1)[0]
+    assert "a chave ativa da comunidade continua funcionando" in warning
+    assert "fica sem acesso" not in warning and keys_link in warning
+    assert "assim que você abrir" in warning
+    assert "acme" in client.get(page).content.decode().split('id="keys-elsewhere">', 1)[1]
+
+    posted = {"community": acme.community.pk, "reason": "phoned", "form_key": form_key(client, page)}
+    opened = client.post(page, posted, follow=True)
+    said = _messages(opened)
+    assert "1 token revogado e 1 segredo suspenso" in said and "continua funcionando" in said
+    assert "401" not in said and keys_link in said
+    assert ClientSecret.objects.get(community=acme.community).valid_until is not None
+    done = client.get(client.post(page, posted)["Location"]).content.decode()
+    summary = done.split('id="form-done-summary">', 1)[1].split("</p>", 1)[0]
+    assert "continua funcionando" in summary and "retirá-la" in summary and "401" not in summary
+
+    login(client, "sue", "security")
+    handle = client.get(url("tokens_revocationrequest_handle", RevocationRequest.objects.get().pk))
+    assert "continua funcionando" in handle.content.decode().split('id="keys-still-work">', 1)[1]
+
+
+def test_without_a_key_the_request_form_still_says_the_partner_is_cut_off(client, acme):
+    login(client, "sam", "support")
+    shown = client.get(f"{url('tokens_revocationrequest_add')}?community={acme.community.pk}")
+    warning = shown.content.decode().split('id="form-warning">', 1)[1].split("</div>", 1)[0]
+    assert "fica sem acesso" in warning and "continua funcionando" not in warning
