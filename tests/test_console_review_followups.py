@@ -368,3 +368,44 @@ def test_without_a_key_the_request_form_still_says_the_partner_is_cut_off(client
     shown = client.get(f"{url('tokens_revocationrequest_add')}?community={acme.community.pk}")
     warning = shown.content.decode().split('id="form-warning">', 1)[1].split("</div>", 1)[0]
     assert "fica sem acesso" in warning and "continua funcionando" not in warning
+
+
+# --- round 3. "Revogar todos os tokens" says how, and whether, the partner gets new ones ----------------
+
+
+def _revoke_all_consequence(client, community) -> str:
+    page = client.get(url("communities_community_revoke_tokens", community.pk)).content.decode()
+    return page.split('id="confirm-question">', 1)[1].split("</div>", 1)[0]
+
+
+def test_revoking_all_tokens_says_the_partner_gets_new_ones_with_its_secret(api, client, acme):
+    issue_token(api, acme)
+    login(client, "sam", "support")
+    said = _revoke_all_consequence(client, acme.community)
+    assert "pedir tokens novos com o segredo dele" in said and "IPs de origem" not in said
+
+
+def test_revoking_all_tokens_with_only_a_key_working_says_with_its_key_and_the_allowlist(api, client, acme):
+    from clients.services import PolicyChange, client_auth_policy_set
+
+    issue_token(api, acme)
+    _with_key(acme)
+    change = PolicyChange(methods=["private_key_jwt"], allowed_ips=["203.0.113.0/24"])
+    client_auth_policy_set(community=acme.community, change=change, actor=TEST_ACTOR)
+    login(client, "sam", "support")
+    said = _revoke_all_consequence(client, acme.community)
+    assert "pedir tokens novos com a chave dele" in said and "segredo dele" not in said
+    assert "Só a partir dos IPs de origem permitidos: 203.0.113.0/24" in said
+
+
+def test_revoking_all_tokens_with_no_working_credential_says_no_new_tokens(api, client, acme):
+    issue_token(api, acme)
+    ClientSecret.objects.filter(community=acme.community).update(valid_until="2020-01-01T00:00:00Z")
+    login(client, "sam", "support")
+    said = _revoke_all_consequence(client, acme.community)
+    assert "NÃO vai conseguir pedir tokens novos" in said and "segredo dele" not in said
+    posted = {"reason": "cleanup"}
+    assert (
+        client.post(url("communities_community_revoke_tokens", acme.community.pk), posted).status_code == 302
+    )
+    assert not IssuedToken.objects.filter(community=acme.community, revoked_at__isnull=True).exists()
