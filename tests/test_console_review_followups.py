@@ -409,3 +409,30 @@ def test_revoking_all_tokens_with_no_working_credential_says_no_new_tokens(api, 
         client.post(url("communities_community_revoke_tokens", acme.community.pk), posted).status_code == 302
     )
     assert not IssuedToken.objects.filter(community=acme.community, revoked_at__isnull=True).exists()
+
+
+# --- round 3. turning secrets off while the partner still uses one -----------------------------------------
+
+
+def test_turning_secrets_off_while_a_secret_was_used_recently_needs_confirmation(api, client, acme):
+    key = _with_key(acme)  # registered, never used
+    issue_token(api, acme)  # with the secret: used now
+    login(client, "sue", "security")
+    page = url("clients_clientauthpolicy_set", acme.community.pk)
+    posted = {"methods": ["private_key_jwt"], "dpop": "off", "allowed_ips": "", "reason": "keys now"}
+    first = client.post(page, posted)
+    text = first.content.decode()
+    danger = text.split('id="form-danger">', 1)[1].split("</div>", 1)[0]
+    assert (
+        first.status_code == 200 and "obteve um token com um segredo" in danger and "agora há pouco" in danger
+    )
+    assert "Marque a caixa para desligar os segredos" in text
+    assert ClientAuthPolicy.objects.get(community=acme.community).allow_client_secret
+
+    assert client.post(page, {**posted, "confirm_secrets_off": "on"}).status_code == 302
+    assert not ClientAuthPolicy.objects.get(community=acme.community).allow_client_secret
+
+    # Once the partner has signed with a key, turning secrets off asks nothing more.
+    client.post(page, {**posted, "methods": ["client_secret", "private_key_jwt"]})
+    type(key).objects.filter(pk=key.pk).update(last_used_at="2026-01-01T00:00:00Z")
+    assert client.post(page, posted).status_code == 302
