@@ -436,3 +436,21 @@ def test_turning_secrets_off_while_a_secret_was_used_recently_needs_confirmation
     client.post(page, {**posted, "methods": ["client_secret", "private_key_jwt"]})
     type(key).objects.filter(pk=key.pk).update(last_used_at="2026-01-01T00:00:00Z")
     assert client.post(page, posted).status_code == 302
+
+
+# --- round 3. Django's own messages, worded for Portuguese -----------------------------------------------
+
+
+def test_a_missing_record_a_history_and_sorting_read_right_in_portuguese(client, acme):
+    key = _with_key(acme)
+    login(client, "sue", "security")
+    missing = client.get(url("tokens_revocationrequest_change", 999), follow=True)
+    said = _messages(missing)
+    assert "Registro não encontrado: pedido de revogação com ID “999” não existe" in said
+    assert "O pedido" not in said and "removido." not in said
+
+    history = client.get(url("clients_clientkey_history", key.pk)).content.decode()
+    assert history.count("trilha de auditoria") >= 1 and "provavelmente não foi adicionado" not in history
+
+    sorted_list = client.get(url("communities_community_changelist") + "?o=1").content.decode()
+    assert 'title="Alternar ordenação"' in sorted_list and "ordenção" not in sorted_list
