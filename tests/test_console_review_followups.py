@@ -454,3 +454,45 @@ def test_a_missing_record_a_history_and_sorting_read_right_in_portuguese(client,
 
     sorted_list = client.get(url("communities_community_changelist") + "?o=1").content.decode()
     assert 'title="Alternar ordenação"' in sorted_list and "ordenção" not in sorted_list
+
+
+# --- round 3. one word for each thing ------------------------------------------------------------------
+
+
+def test_a_revocation_request_is_opened_everywhere_and_completed_as_o_pedido(api, client, acme):
+    login(client, "sam", "support")
+    changelist = client.get(url("tokens_revocationrequest_changelist")).content.decode()
+    assert "Abrir um pedido de revogação" in changelist and "Adicionar pedido" not in changelist
+    add = client.get(url("tokens_revocationrequest_add")).content.decode()
+    title = add.split("<title>", 1)[1].split("</title>", 1)[0]
+    crumbs = add.split('class="breadcrumbs">', 1)[1].split("</div>", 1)[0]
+    assert "Abrir um pedido de revogação" in title and "Abrir um pedido de revogação" in crumbs
+    assert "Adicionar" not in title + crumbs and "assim que você abrir" in add
+    assert "grupo segurança" not in add and "salvar" not in add.split('id="form-warning">', 1)[1]
+    index = client.get("/admin/").content.decode()
+    assert "Abrir um pedido de revogação" in index
+    posted = {
+        "community": acme.community.pk,
+        "reason": "phoned",
+        "form_key": form_key(client, url("tokens_revocationrequest_add")),
+    }
+    client.post(url("tokens_revocationrequest_add"), posted)
+
+    login(client, "sue", "security")
+    assert "Cadastrar uma comunidade" in client.get("/admin/").content.decode()
+    handle = client.get(url("tokens_revocationrequest_handle", RevocationRequest.objects.get().pk))
+    title = handle.content.decode().split("<title>", 1)[1].split("</title>", 1)[0]
+    assert "Concluir o pedido #" in title and "Concluir Pedido" not in title
+
+
+def test_the_second_factor_help_tells_support_a_member_not_another_member():
+    from tests.test_staff_second_factor import member, password_only
+
+    member("sam", "support", enrolled=False)
+    member("tom")
+    page = password_only("sam").get("/admin/console/second-factor/help/").content.decode()
+    who = page.split('id="who-resets">', 1)[1].split("</p>", 1)[0]
+    assert "um membro do grupo de segurança" in who and "outro membro" not in who
+    member("sue", enrolled=False)
+    page = password_only("sue").get("/admin/console/second-factor/help/").content.decode()
+    assert "outro membro do grupo de segurança" in page.split('id="who-resets">', 1)[1]

@@ -341,6 +341,7 @@ def _opened_by_me(revocation, request) -> bool:
 
 @admin.register(RevocationRequest)
 class RevocationRequestAdmin(admin.ModelAdmin):
+    add_label = gettext_lazy("Open a revocation request")  # the list's button and the page it opens
     form = RevocationRequestForm
     change_form_template = "console/revocationrequest_change_form.html"
     # The name says community and status ("Pedido #3 — acme (pendente)"): the rest fits 1280 px.
@@ -410,6 +411,7 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(form_done_url(key))
         extra_context = {
             **(extra_context or {}),
+            "title": self.add_label,
             "save_label": _("Open the request: suspend the secrets and revoke the tokens now"),
             "save_danger": True,
             "cancel_url": reverse("admin:tokens_revocationrequest_changelist"),
@@ -532,7 +534,8 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             request,
             self,
             "console/form_page.html",
-            _("Complete %(request)s") % {"request": request_name(revocation)},
+            _("Complete request #%(id)s of %(client_id)s")
+            % {"id": revocation.pk, "client_id": revocation.community.client_id},
             form=form,
             button=_("Rotate the secret, close the request and show the new secret"),
             crumbs=[(changelist, self.model._meta.verbose_name_plural.capitalize()), (back, str(revocation))],
