@@ -4,7 +4,8 @@ Django's pt-BR reads "O {name} “{obj}” foi adicionado", masculine whatever t
 adicionado". Listed here so ``makemessages`` keeps them in our catalogue, which Django reads before its
 own (LOCALE_PATHS), with wording that needs no gender ("Comunidade “acme” adicionada" is not possible
 from "{name}"; "Salvo: comunidade “acme”." is). The same for phrases Django's pt-BR words unnaturally
-("Parceiros administração", "Nenhum disponível") and for month names, lower case in Portuguese.
+("Parceiros administração", "Nenhum disponível"), for a typo in Django's pt-BR ("Alternar ordenção"), for
+a history page that should point to the audit trail, and for month names, lower case in Portuguese.
 """
 
 from django.utils.translation import gettext_noop
@@ -21,6 +22,10 @@ ADMIN_MESSAGES = (
     gettext_noop("%(app)s administration"),
     gettext_noop("Items must be selected in order to perform actions on them. No items have been changed."),
     gettext_noop("None available"),
+    # "O %(name)s com ID … removido": masculine for every record; a wrong history sentence; a typo.
+    gettext_noop("%(name)s with ID “%(key)s” doesn’t exist. Perhaps it was deleted?"),
+    gettext_noop("This object doesn’t have a change history. It probably wasn’t added via this admin site."),
+    gettext_noop("Toggle sorting"),
 )
 
 #: Month names as the date hierarchy and the "F" date format show them ("7 de dezembro").

@@ -5,11 +5,13 @@ pending revocation request."""
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from clients.policy import METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT
-from clients.services import client_auth_policy_get
+from clients.services import client_auth_policy_get, communities_keys_outlast_secrets, keys_outlasting_secrets
+from communities.models import Community
 from console.forms import console_time_zoned
+from console.humane import community_filter_url
 from tokens.models import RevocationRequest
 
 _METHOD_NAMES = {
@@ -110,3 +112,49 @@ def pending_request_banner(revocation: RevocationRequest) -> str:
         reverse("admin:tokens_revocationrequest_change", args=[revocation.pk]),
         _("Complete request #%(id)s instead") % {"id": revocation.pk},
     )
+
+
+def keys_still_work(count: int) -> str:
+    """A revocation request stops secrets only (SPEC §2.7): the keys the policy admits keep working."""
+    return ngettext(
+        "A revocation request suspends secrets only: the community's active key still works, so the "
+        "partner keeps getting tokens with it.",
+        "A revocation request suspends secrets only: the community's %(count)s active keys still work, so "
+        "the partner keeps getting tokens with them.",
+        count,
+    ) % {"count": count}
+
+
+def keys_still_work_note(community) -> str:
+    """Empty when no key outlasts the secrets; else that the keys still work, and a link to retire one
+    whose private half leaked."""
+    count = keys_outlasting_secrets(community=community)
+    if not count:
+        return ""
+    return format_html(
+        '{} {} <a href="{}" id="community-keys">{}</a>.',
+        keys_still_work(count),
+        _("If the partner's private key leaked, the security group must retire the key:"),
+        community_filter_url("clients_clientkey", community),
+        _("keys of %(client_id)s") % {"client_id": community.client_id},
+    )
+
+
+def keys_still_work_note_for(community_id) -> str:
+    """``keys_still_work_note`` for the community a form names by id (as sent: maybe not a number)."""
+    try:
+        community = Community.objects.filter(pk=int(community_id)).first()
+    except (TypeError, ValueError):
+        community = None
+    return keys_still_work_note(community) if community is not None else ""
+
+
+def keys_elsewhere_note() -> str:
+    """Before a community is chosen: the communities whose keys would outlast their secrets, if any."""
+    names = communities_keys_outlast_secrets()
+    if not names:
+        return ""
+    return _(
+        "Exception: in %(communities)s an active key that the policy accepts keeps working, because a "
+        "revocation request suspends secrets only."
+    ) % {"communities": ", ".join(names)}

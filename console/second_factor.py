@@ -208,6 +208,10 @@ def security_members(*, excluding=None, excluding_username: str | None = None) -
     return [member.get_full_name() or member.get_username() for member in members]
 
 
+def is_security_member(user) -> bool:
+    return user.is_authenticated and user.groups.filter(name="security").exists()
+
+
 class SamePerson(Exception):
     """Nobody resets their own second factor or lifts their own lock: another security member does."""
 

@@ -189,6 +189,8 @@ def help_page(request):
         "console/second_factor_help.html",
         _("No access to your second factor?"),
         helpers=helpers,
+        # A support member is not in the group: "a member of the security group", not "another".
+        in_security=second_factor.is_security_member(request.user),
         username=request.user.get_username(),
     )
 

@@ -606,6 +606,14 @@ ONE_LINE_CELLS = """() => [...document.querySelectorAll(
 TABLE_OVERFLOW = """() => { const t = document.querySelector('#result_list');
     return t ? t.getBoundingClientRect().right - t.parentElement.getBoundingClientRect().right : 0; }"""
 
+HISTORY_OVERFLOW = """() => { const t = document.querySelector('#community-history');
+    return t.getBoundingClientRect().right - document.documentElement.clientWidth; }"""
+
+# A value in the community's history squeezed to a sliver (a letter or two a line) beside its label.
+SQUEEZED_VALUES = """() => [...document.querySelectorAll('#community-history .history-details dd')]
+    .filter(e => e.textContent.trim().length > 8 && e.getBoundingClientRect().width < 96)
+    .map(e => e.textContent.trim())"""
+
 # The header's links and the sign-out button, as the reader sees them.
 HEADER_LOOK = """() => [...document.querySelectorAll('#user-tools a, #logout-form button')].map(e => {
     const s = getComputedStyle(e);
@@ -627,10 +635,9 @@ def test_no_action_is_clipped_at_1024_or_1280_px(live_server, tmp_path):
             )[0]
             == 200
         )
+    reported = make_community("reported").community
     open_request(
-        community=make_community("reported").community,
-        reason="partner phoned: a contractor kept the secret " * 3,
-        actor=TEST_ACTOR,
+        community=reported, reason="partner phoned: a contractor kept the secret " * 3, actor=TEST_ACTOR
     )
     _colleague_with_a_factor_and_a_lock()
     connections.close_all()
@@ -661,6 +668,13 @@ def test_no_action_is_clipped_at_1024_or_1280_px(live_server, tmp_path):
                 assert len(look) >= 2 and len(set(look)) == 1, look  # sign-out looks like the links
                 if width == 1024 and name in ("audit", "tokens", "keys", "communities", "staff"):
                     screenshot(page, f"layout-1024-{name}", tmp_path)
+            for subject in (community, reported):  # a policy's long values; a request's long labels
+                page.goto(f"{base}/admin/communities/community/{subject.pk}/history/")
+                expect(page.locator("#community-history .history-details dd").first).to_be_visible()
+                assert page.evaluate(SQUEEZED_VALUES) == [], (width, subject.client_id)
+                assert page.evaluate(HISTORY_OVERFLOW) <= 0.5, (width, subject.client_id)
+                if width == 1024:
+                    screenshot(page, f"layout-1024-history-{subject.client_id[:8]}", tmp_path)
             page.goto(f"{base}/admin/audit/auditevent/")
             details = page.locator("#result_list .audit-details").first
             expect(details).to_be_visible()

@@ -320,3 +320,179 @@ def test_a_shown_secret_page_tells_support_to_ask_security_and_security_to_rotat
     support = client.get(secret_page).content.decode()
     assert "peça a um membro do grupo de segurança" in support
     assert "troque o segredo outra vez na página da comunidade" not in support
+
+
+# --- round 3. a revocation request suspends secrets only: the keys the policy admits keep working -------
+
+
+def _with_key(created):
+    from clients.services import PolicyChange, client_auth_policy_set, client_key_add
+    from tests.keyfactory import private_key, public_pem
+
+    community = created.community
+    change = PolicyChange(methods=["client_secret", "private_key_jwt"])
+    client_auth_policy_set(community=community, change=change, actor=TEST_ACTOR)
+    return client_key_add(community=community, key_text=public_pem(private_key("ES256")), actor=TEST_ACTOR)
+
+
+def test_opening_a_request_says_the_active_key_still_works_and_links_to_the_keys(api, client, acme):
+    _with_key(acme)
+    issue_token(api, acme)
+    login(client, "sam", "support")
+    page = url("tokens_revocationrequest_add")
+    keys_link = f"/admin/clients/clientkey/?community__id__exact={acme.community.pk}"
+    shown = client.get(f"{page}?community={acme.community.pk}").content.decode()
+    warning = shown.split('id="form-warning">', 1)[1].split("</div>", 1)[0]
+    assert "a chave ativa da comunidade continua funcionando" in warning
+    assert "fica sem acesso" not in warning and keys_link in warning
+    assert "assim que você abrir" in warning
+    assert "acme" in client.get(page).content.decode().split('id="keys-elsewhere">', 1)[1]
+
+    posted = {"community": acme.community.pk, "reason": "phoned", "form_key": form_key(client, page)}
+    opened = client.post(page, posted, follow=True)
+    said = _messages(opened)
+    assert "1 token revogado e 1 segredo suspenso" in said and "continua funcionando" in said
+    assert "401" not in said and keys_link in said
+    assert ClientSecret.objects.get(community=acme.community).valid_until is not None
+    done = client.get(client.post(page, posted)["Location"]).content.decode()
+    summary = done.split('id="form-done-summary">', 1)[1].split("</p>", 1)[0]
+    assert "continua funcionando" in summary and "retirá-la" in summary and "401" not in summary
+
+    login(client, "sue", "security")
+    handle = client.get(url("tokens_revocationrequest_handle", RevocationRequest.objects.get().pk))
+    assert "continua funcionando" in handle.content.decode().split('id="keys-still-work">', 1)[1]
+
+
+def test_without_a_key_the_request_form_still_says_the_partner_is_cut_off(client, acme):
+    login(client, "sam", "support")
+    shown = client.get(f"{url('tokens_revocationrequest_add')}?community={acme.community.pk}")
+    warning = shown.content.decode().split('id="form-warning">', 1)[1].split("</div>", 1)[0]
+    assert "fica sem acesso" in warning and "continua funcionando" not in warning
+
+
+# --- round 3. "Revogar todos os tokens" says how, and whether, the partner gets new ones ----------------
+
+
+def _revoke_all_consequence(client, community) -> str:
+    page = client.get(url("communities_community_revoke_tokens", community.pk)).content.decode()
+    return page.split('id="confirm-question">', 1)[1].split("</div>", 1)[0]
+
+
+def test_revoking_all_tokens_says_the_partner_gets_new_ones_with_its_secret(api, client, acme):
+    issue_token(api, acme)
+    login(client, "sam", "support")
+    said = _revoke_all_consequence(client, acme.community)
+    assert "pedir tokens novos com o segredo dele" in said and "IPs de origem" not in said
+
+
+def test_revoking_all_tokens_with_only_a_key_working_says_with_its_key_and_the_allowlist(api, client, acme):
+    from clients.services import PolicyChange, client_auth_policy_set
+
+    issue_token(api, acme)
+    _with_key(acme)
+    change = PolicyChange(methods=["private_key_jwt"], allowed_ips=["203.0.113.0/24"])
+    client_auth_policy_set(community=acme.community, change=change, actor=TEST_ACTOR)
+    login(client, "sam", "support")
+    said = _revoke_all_consequence(client, acme.community)
+    assert "pedir tokens novos com a chave dele" in said and "segredo dele" not in said
+    assert "Só a partir dos IPs de origem permitidos: 203.0.113.0/24" in said
+
+
+def test_revoking_all_tokens_with_no_working_credential_says_no_new_tokens(api, client, acme):
+    issue_token(api, acme)
+    ClientSecret.objects.filter(community=acme.community).update(valid_until="2020-01-01T00:00:00Z")
+    login(client, "sam", "support")
+    said = _revoke_all_consequence(client, acme.community)
+    assert "NÃO vai conseguir pedir tokens novos" in said and "segredo dele" not in said
+    posted = {"reason": "cleanup"}
+    assert (
+        client.post(url("communities_community_revoke_tokens", acme.community.pk), posted).status_code == 302
+    )
+    assert not IssuedToken.objects.filter(community=acme.community, revoked_at__isnull=True).exists()
+
+
+# --- round 3. turning secrets off while the partner still uses one -----------------------------------------
+
+
+def test_turning_secrets_off_while_a_secret_was_used_recently_needs_confirmation(api, client, acme):
+    key = _with_key(acme)  # registered, never used
+    issue_token(api, acme)  # with the secret: used now
+    login(client, "sue", "security")
+    page = url("clients_clientauthpolicy_set", acme.community.pk)
+    posted = {"methods": ["private_key_jwt"], "dpop": "off", "allowed_ips": "", "reason": "keys now"}
+    first = client.post(page, posted)
+    text = first.content.decode()
+    danger = text.split('id="form-danger">', 1)[1].split("</div>", 1)[0]
+    assert (
+        first.status_code == 200 and "obteve um token com um segredo" in danger and "agora há pouco" in danger
+    )
+    assert "Marque a caixa para desligar os segredos" in text
+    assert ClientAuthPolicy.objects.get(community=acme.community).allow_client_secret
+
+    assert client.post(page, {**posted, "confirm_secrets_off": "on"}).status_code == 302
+    assert not ClientAuthPolicy.objects.get(community=acme.community).allow_client_secret
+
+    # Once the partner has signed with a key, turning secrets off asks nothing more.
+    client.post(page, {**posted, "methods": ["client_secret", "private_key_jwt"]})
+    type(key).objects.filter(pk=key.pk).update(last_used_at="2026-01-01T00:00:00Z")
+    assert client.post(page, posted).status_code == 302
+
+
+# --- round 3. Django's own messages, worded for Portuguese -----------------------------------------------
+
+
+def test_a_missing_record_a_history_and_sorting_read_right_in_portuguese(client, acme):
+    key = _with_key(acme)
+    login(client, "sue", "security")
+    missing = client.get(url("tokens_revocationrequest_change", 999), follow=True)
+    said = _messages(missing)
+    assert "Registro não encontrado: pedido de revogação com ID “999” não existe" in said
+    assert "O pedido" not in said and "removido." not in said
+
+    history = client.get(url("clients_clientkey_history", key.pk)).content.decode()
+    assert history.count("trilha de auditoria") >= 1 and "provavelmente não foi adicionado" not in history
+
+    sorted_list = client.get(url("communities_community_changelist") + "?o=1").content.decode()
+    assert 'title="Alternar ordenação"' in sorted_list and "ordenção" not in sorted_list
+
+
+# --- round 3. one word for each thing ------------------------------------------------------------------
+
+
+def test_a_revocation_request_is_opened_everywhere_and_completed_as_o_pedido(api, client, acme):
+    login(client, "sam", "support")
+    changelist = client.get(url("tokens_revocationrequest_changelist")).content.decode()
+    assert "Abrir um pedido de revogação" in changelist and "Adicionar pedido" not in changelist
+    add = client.get(url("tokens_revocationrequest_add")).content.decode()
+    title = add.split("<title>", 1)[1].split("</title>", 1)[0]
+    crumbs = add.split('class="breadcrumbs">', 1)[1].split("</div>", 1)[0]
+    assert "Abrir um pedido de revogação" in title and "Abrir um pedido de revogação" in crumbs
+    assert "Adicionar" not in title + crumbs and "assim que você abrir" in add
+    assert "grupo segurança" not in add and "salvar" not in add.split('id="form-warning">', 1)[1]
+    index = client.get("/admin/").content.decode()
+    assert "Abrir um pedido de revogação" in index
+    posted = {
+        "community": acme.community.pk,
+        "reason": "phoned",
+        "form_key": form_key(client, url("tokens_revocationrequest_add")),
+    }
+    client.post(url("tokens_revocationrequest_add"), posted)
+
+    login(client, "sue", "security")
+    assert "Cadastrar uma comunidade" in client.get("/admin/").content.decode()
+    handle = client.get(url("tokens_revocationrequest_handle", RevocationRequest.objects.get().pk))
+    title = handle.content.decode().split("<title>", 1)[1].split("</title>", 1)[0]
+    assert "Concluir o pedido #" in title and "Concluir Pedido" not in title
+
+
+def test_the_second_factor_help_tells_support_a_member_not_another_member():
+    from tests.test_staff_second_factor import member, password_only
+
+    member("sam", "support", enrolled=False)
+    member("tom")
+    page = password_only("sam").get("/admin/console/second-factor/help/").content.decode()
+    who = page.split('id="who-resets">', 1)[1].split("</p>", 1)[0]
+    assert "um membro do grupo de segurança" in who and "outro membro" not in who
+    member("sue", enrolled=False)
+    page = password_only("sue").get("/admin/console/second-factor/help/").content.decode()
+    assert "outro membro do grupo de segurança" in page.split('id="who-resets">', 1)[1]

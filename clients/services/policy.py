@@ -1,16 +1,18 @@
 """A community's client-authentication policy (SPEC §4.1): which methods, DPoP, source-IP allowlist."""
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record
-from clients.models import ClientAuthPolicy, ClientSecret
+from clients.models import ClientAuthPolicy, ClientKey, ClientSecret
 from clients.policy import (
     DPOP_MODES,
     METHOD_CLIENT_SECRET,
@@ -25,6 +27,8 @@ from notifications import events
 from notifications.services import notify
 
 Event = AuditEvent.EventType
+#: A secret used this recently is one the partner still calls with (policy changes ask before cutting it).
+RECENT_USE = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -99,21 +103,67 @@ def policy_locks_out(*, community: Community, policy: ClientPolicy) -> bool:
     return policy.methods == [METHOD_PRIVATE_KEY_JWT] and not active_keys(community).exists()
 
 
+def working_methods(*, community: Community, methods: list[str] | None = None) -> list[str]:
+    """The methods among ``methods`` (default: the policy's own) that have a working credential now: an
+    active key for ``private_key_jwt``, a valid secret (not suspended, not ended) for ``client_secret``."""
+    if methods is None:
+        methods = client_auth_policy_get(community=community).methods
+    working = []
+    if METHOD_CLIENT_SECRET in methods and _valid_secrets(community).exists():
+        working.append(METHOD_CLIENT_SECRET)
+    if METHOD_PRIVATE_KEY_JWT in methods and active_keys(community).exists():
+        working.append(METHOD_PRIVATE_KEY_JWT)
+    return working
+
+
 def policy_change_locks_out(*, community: Community, change: PolicyChange) -> bool:
     """Whether saving ``change`` would leave the community no way to authenticate: every method it
     allows lacks a working credential (keys only and no active key; secrets only and no valid secret,
     as while a revocation request holds them suspended). The console asks before saving such a change."""
-    methods = (
-        change.methods if change.methods is not None else client_auth_policy_get(community=community).methods
+    return not working_methods(community=community, methods=change.methods)
+
+
+def keys_outlasting_secrets(*, community: Community) -> int:
+    """How many keys keep getting the partner tokens when its secrets are suspended (a revocation request
+    stops secrets only, SPEC §2.7): its active keys, if the policy admits ``private_key_jwt``; else 0."""
+    if METHOD_PRIVATE_KEY_JWT not in client_auth_policy_get(community=community).methods:
+        return 0
+    return active_keys(community).count()
+
+
+def communities_keys_outlast_secrets(*, limit: int = 5) -> list[str]:
+    """The client_ids (first ``limit``, by name) whose keys would outlast a revocation request."""
+    keys = active_keys_everywhere().filter(community__auth_policy__allow_private_key_jwt=True)
+    return list(
+        keys.order_by("community__client_id")
+        .values_list("community__client_id", flat=True)
+        .distinct()[:limit]
     )
-    has_key = active_keys(community).exists()
-    has_secret = (
-        ClientSecret.objects.filter(community=community).exclude(valid_until__lte=timezone.now()).exists()
+
+
+def secret_use_a_change_cuts(*, community: Community, change: PolicyChange) -> datetime | None:
+    """When a valid secret was last used, if ``change`` turns secrets off while one was used in the last
+    ``RECENT_USE`` and no active key has ever been used: the partner most likely still calls with the
+    secret. ``None`` when the change does not turn secrets off, or nothing suggests that."""
+    if change.methods is None or METHOD_CLIENT_SECRET in change.methods:
+        return None
+    if METHOD_CLIENT_SECRET not in client_auth_policy_get(community=community).methods:
+        return None
+    if active_keys(community).filter(last_used_at__isnull=False).exists():
+        return None
+    return (
+        _valid_secrets(community)
+        .filter(last_used_at__gte=timezone.now() - RECENT_USE)
+        .aggregate(last=Max("last_used_at"))["last"]
     )
-    usable = (METHOD_PRIVATE_KEY_JWT in methods and has_key) or (
-        METHOD_CLIENT_SECRET in methods and has_secret
-    )
-    return not usable
+
+
+def active_keys_everywhere():
+    return ClientKey.objects.filter(retired_at__isnull=True)
+
+
+def _valid_secrets(community: Community):
+    return ClientSecret.objects.filter(community=community).exclude(valid_until__lte=timezone.now())
 
 
 def policy_summary(policy: ClientPolicy) -> dict[str, Any]:

@@ -3,6 +3,7 @@ community's policy. Security staff register and retire keys and set the policy; 
 Every change goes through the same services as the commands, which write the audit trail."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django import forms
 from django.contrib import admin, messages
@@ -26,6 +27,7 @@ from clients.services import (
     client_key_add,
     policy_change_locks_out,
     policy_locks_out,
+    secret_use_a_change_cuts,
 )
 from communities.models import Community
 from console.admin.credentials import community_link
@@ -181,6 +183,13 @@ class PolicyForm(forms.Form):
     confirm_addresses = forms.BooleanField(
         required=False,
         label=gettext_lazy("Yes, save it: requests from the addresses listed above are refused from now on."),
+    )
+    confirm_secrets_off = forms.BooleanField(
+        required=False,
+        label=gettext_lazy(
+            "Yes, save it: token requests made with a secret are refused from now on, though the partner "
+            "used one recently."
+        ),
     )
 
     def clean_allowed_ips(self):
@@ -458,6 +467,11 @@ class PolicyRisks:
 
     locks_out: bool = False
     refused_addresses: tuple[LastSeenAddress, ...] = ()
+    secret_last_used: datetime | None = None  # secrets turned off though one was used recently
+
+    @property
+    def any(self) -> bool:
+        return self.locks_out or bool(self.refused_addresses) or self.secret_last_used is not None
 
     def note(self) -> str:
         notes = []
@@ -482,17 +496,29 @@ class PolicyRisks:
                 )
                 % {"count": count}
             )
+        if self.secret_last_used is not None:
+            notes.append(
+                _(
+                    "This turns client secrets off, but the partner got a token with a secret %(moment)s "
+                    "(%(ago)s) and has never signed with a key: if it still uses the secret, its server gets "
+                    "a 401 (access refused) on its next token request."
+                )
+                % {"moment": console_time_zoned(self.secret_last_used), "ago": ago(self.secret_last_used)}
+            )
         return " ".join(notes)
 
 
 def policy_risks(community, form: "PolicyForm") -> PolicyRisks:
     """Weigh a valid policy form; an unconfirmed cut-off becomes an error on its box."""
     change = form.change()
+    locks_out = policy_change_locks_out(community=community, change=change)
     risks = PolicyRisks(
-        locks_out=policy_change_locks_out(community=community, change=change),
+        locks_out=locks_out,
         refused_addresses=tuple(
             allowlist_refuses_recent_callers(community=community, allowed_ips=change.allowed_ips or [])
         ),
+        # A lock-out already asks, with a stronger box: one cut-off, one question.
+        secret_last_used=None if locks_out else secret_use_a_change_cuts(community=community, change=change),
     )
     if risks.locks_out and not form.cleaned_data["confirm_lockout"]:
         form.add_error(
@@ -503,6 +529,11 @@ def policy_risks(community, form: "PolicyForm") -> PolicyRisks:
         form.add_error(
             "confirm_addresses",
             _("Tick the box to refuse the addresses the partner calls from, or add them to the list."),
+        )
+    if risks.secret_last_used is not None and not form.cleaned_data["confirm_secrets_off"]:
+        form.add_error(
+            "confirm_secrets_off",
+            _("Tick the box to turn secrets off although the partner used one recently, or keep secrets on."),
         )
     return risks
 
@@ -622,6 +653,8 @@ class ClientAuthPolicyAdmin(admin.ModelAdmin):
             del form.fields["confirm_lockout"]  # asked only when the change would lock the partner out
         if not risks.refused_addresses:
             del form.fields["confirm_addresses"]  # asked only when it refuses where the partner calls from
+        if risks.secret_last_used is None:
+            del form.fields["confirm_secrets_off"]  # asked only when the partner still seems to use a secret
         return render_admin_page(
             request,
             self,
@@ -630,7 +663,7 @@ class ClientAuthPolicyAdmin(admin.ModelAdmin):
             form=form,
             button=_("Save"),
             cancel_url=reverse("admin:clients_clientauthpolicy_changelist"),
-            danger=risks.locks_out or bool(risks.refused_addresses),
+            danger=risks.any,
             danger_note=risks.note(),
             danger_items=[_address_line(address) for address in risks.refused_addresses],
         )

@@ -21,7 +21,14 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from audit.models import AuditEvent
 from clients.models import ClientSecret
-from clients.services import community_create, secret_expire_previous, secret_in_grace
+from clients.policy import METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT
+from clients.services import (
+    client_auth_policy_get,
+    community_create,
+    secret_expire_previous,
+    secret_in_grace,
+    working_methods,
+)
 from communities.models import Community, Member
 from communities.services import community_reactivate, community_update, member_set_bflus
 from console.admin.filters import CommunityActiveFilter, CommunityFilter
@@ -489,7 +496,9 @@ class CommunityAdmin(admin.ModelAdmin):
             action.title,
             form=form,
             question=action.question(community),
-            consequence=action.consequence,
+            consequence=action.consequence(community)
+            if isinstance(action.consequence, Callable)
+            else action.consequence,
             button=action.button,
             cancel_url=self._change_url(community),
             crumbs=self._crumbs(community),
@@ -576,6 +585,36 @@ def _deactivate_question(community) -> str:
     ) % {"count": live, "name": community}
 
 
+def _revoke_tokens_consequence(community) -> str:
+    """Whether, and with what, the partner can get new tokens once its tokens are revoked: the methods
+    its policy allows that have a working credential now (the policy lock-out check), and its allowlist."""
+    if not community.is_active:
+        return _(
+            "Their next request gets a 401; the community is inactive and gets no new tokens until someone reactivates it."
+        )
+    working = working_methods(community=community)
+    if not working:
+        return _(
+            "Their next request gets a 401, and the partner will NOT be able to get new tokens: no method "
+            "its policy allows has a working credential (no active key, and its secrets are suspended or "
+            "ended). It stays so until the security group registers a key or hands over a new secret."
+        )
+    if working == [METHOD_PRIVATE_KEY_JWT]:
+        said = _("Their next request gets a 401; the partner may ask for new tokens with its key.")
+    elif working == [METHOD_CLIENT_SECRET]:
+        said = _("Their next request gets a 401; the partner may ask for new tokens with its secret.")
+    else:
+        said = _(
+            "Their next request gets a 401; the partner may ask for new tokens with its secret or its key."
+        )
+    allowed = client_auth_policy_get(community=community).allowed_ips
+    if allowed:
+        said = " ".join(
+            [said, _("Only from the allowed source IPs: %(networks)s.") % {"networks": ", ".join(allowed)}]
+        )
+    return said
+
+
 @dataclass(frozen=True)
 class ReasonAction:
     """A community action that asks for a reason, then calls one service."""
@@ -583,7 +622,7 @@ class ReasonAction:
     permission: str
     title: str
     question: Callable  # community -> the question, with counts
-    consequence: str
+    consequence: Callable | str  # community -> the consequence, when it depends on the community
     button: str
     perform: Callable
     done: Callable
@@ -619,7 +658,7 @@ REASON_ACTIONS = {
             )
             % {"count": _count_live(community), "name": community}
         ),
-        gettext_lazy("Their next request gets a 401; the partner may ask for new tokens with its secret."),
+        lambda community: _revoke_tokens_consequence(community),
         gettext_lazy("Revoke all tokens"),
         tokens_revoke_all,
         lambda community, count: (

@@ -22,10 +22,14 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from audit.models import AuditEvent
 from audit.services import Actor
-from clients.services import secrets_a_rotation_ends
+from clients.services import keys_outlasting_secrets, secrets_a_rotation_ends
 from console.admin.filters import ALL_FEMININE, CommunityFilter, DateFilter, Labelled, StatusFilter
 from console.audit_details import actor_html, details_html
 from console.credential_notes import (
+    keys_elsewhere_note,
+    keys_still_work,
+    keys_still_work_note,
+    keys_still_work_note_for,
     pending_request,
     pending_request_for,
     pending_request_notice,
@@ -264,6 +268,9 @@ class RevocationRequestForm(forms.ModelForm):
         # The community as sent, or ?community= on the way in (not a field on a request's own page).
         chosen = self["community"].value() if "community" in self.fields else None
         self.pending = pending_request_for(chosen)
+        # A request suspends secrets only: say so when the chosen community's keys keep working.
+        self.keys_note = keys_still_work_note_for(chosen) if chosen else ""
+        self.keys_elsewhere = "" if chosen else keys_elsewhere_note()
 
     def clean(self):
         cleaned = super().clean()
@@ -290,13 +297,9 @@ def request_name(revocation) -> str:
     }
 
 
-def request_opened_summary(revocation) -> str:
-    """ "Pedido #3 de acme aberto: 2 tokens revogados e 1 segredo suspenso. O parceiro recebe 401…" """
+def _opened_counts(revocation) -> dict[str, str]:
     tokens, secrets = revocation.tokens_revoked, revocation.secrets_suspended
-    return _(
-        "%(request)s was opened: %(tokens)s and %(secrets)s. The partner gets a 401 (access refused) "
-        "until someone in the security group completes the request and hands over a new secret."
-    ) % {
+    return {
         "request": request_name(revocation),
         "tokens": ngettext("%(count)s token revoked", "%(count)s tokens revoked", tokens) % {"count": tokens}
         if tokens
@@ -308,12 +311,37 @@ def request_opened_summary(revocation) -> str:
     }
 
 
+def request_opened_summary(revocation, *, keys_link: bool = False) -> str:
+    """ "Pedido #3 de acme aberto: 2 tokens revogados e 1 segredo suspenso. O parceiro recebe 401…", or,
+    when keys the policy admits outlast the secrets, that they still work: plain text for the done page,
+    with the link to the community's keys for the message (``keys_link``)."""
+    counts = _opened_counts(revocation)
+    keys = keys_outlasting_secrets(community=revocation.community)
+    if not keys:
+        return (
+            _(
+                "%(request)s was opened: %(tokens)s and %(secrets)s. The partner gets a 401 (access refused) "
+                "until someone in the security group completes the request and hands over a new secret."
+            )
+            % counts
+        )
+    opened = _("%(request)s was opened: %(tokens)s and %(secrets)s.") % counts
+    if keys_link:
+        return format_html("{} {}", opened, keys_still_work_note(revocation.community))
+    leaked = _(
+        "If the partner's private key leaked, the security group must retire it in the community's list "
+        "of keys."
+    )
+    return " ".join([opened, keys_still_work(keys), leaked])
+
+
 def _opened_by_me(revocation, request) -> bool:
     return revocation.opened_by == str(Actor.staff(request.user))
 
 
 @admin.register(RevocationRequest)
 class RevocationRequestAdmin(admin.ModelAdmin):
+    add_label = gettext_lazy("Open a revocation request")  # the list's button and the page it opens
     form = RevocationRequestForm
     change_form_template = "console/revocationrequest_change_form.html"
     # The name says community and status ("Pedido #3 — acme (pendente)"): the rest fits 1280 px.
@@ -383,6 +411,7 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(form_done_url(key))
         extra_context = {
             **(extra_context or {}),
+            "title": self.add_label,
             "save_label": _("Open the request: suspend the secrets and revoke the tokens now"),
             "save_danger": True,
             "cancel_url": reverse("admin:tokens_revocationrequest_changelist"),
@@ -406,7 +435,7 @@ class RevocationRequestAdmin(admin.ModelAdmin):
 
     def response_add(self, request, obj, post_url_continue=None):
         """What opening it did, in counts, and what it means for the partner (not Django's "added")."""
-        self.message_user(request, request_opened_summary(obj), messages.SUCCESS)
+        self.message_user(request, request_opened_summary(obj, keys_link=True), messages.SUCCESS)
         return self.response_post_save_add(request, obj)
 
     def has_change_permission(self, request, obj=None):
@@ -505,7 +534,8 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             request,
             self,
             "console/form_page.html",
-            _("Complete %(request)s") % {"request": request_name(revocation)},
+            _("Complete request #%(id)s of %(client_id)s")
+            % {"id": revocation.pk, "client_id": revocation.community.client_id},
             form=form,
             button=_("Rotate the secret, close the request and show the new secret"),
             crumbs=[(changelist, self.model._meta.verbose_name_plural.capitalize()), (back, str(revocation))],
@@ -517,6 +547,7 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             notes=[
                 ("nothing-else-ends", "" if ending else _nothing_else_ends(revocation)),
                 ("policy-refuses-secrets", secrets_refused_warning(revocation.community)),
+                ("keys-still-work", keys_still_work_note(revocation.community)),
             ],
         )
 
