@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -151,18 +151,19 @@ def secret_use_a_change_cuts(*, community: Community, change: PolicyChange) -> d
         return None
     if active_keys(community).filter(last_used_at__isnull=False).exists():
         return None
-    return (
+    last_use: datetime | None = (
         _valid_secrets(community)
         .filter(last_used_at__gte=timezone.now() - RECENT_USE)
         .aggregate(last=Max("last_used_at"))["last"]
     )
+    return last_use
 
 
-def active_keys_everywhere():
+def active_keys_everywhere() -> QuerySet[ClientKey]:
     return ClientKey.objects.filter(retired_at__isnull=True)
 
 
-def _valid_secrets(community: Community):
+def _valid_secrets(community: Community) -> QuerySet[ClientSecret]:
     return ClientSecret.objects.filter(community=community).exclude(valid_until__lte=timezone.now())
 
 

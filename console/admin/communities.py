@@ -496,9 +496,7 @@ class CommunityAdmin(admin.ModelAdmin):
             action.title,
             form=form,
             question=action.question(community),
-            consequence=action.consequence(community)
-            if isinstance(action.consequence, Callable)
-            else action.consequence,
+            consequence=action.consequence(community) if callable(action.consequence) else action.consequence,
             button=action.button,
             cancel_url=self._change_url(community),
             crumbs=self._crumbs(community),
