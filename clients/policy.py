@@ -11,6 +11,8 @@ from functools import lru_cache
 
 from django.utils.translation import gettext as _
 
+from bfluence.sql import json_value
+
 METHOD_CLIENT_SECRET = "client_secret"
 METHOD_PRIVATE_KEY_JWT = "private_key_jwt"
 METHODS = (METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT)
@@ -106,9 +108,9 @@ class ClientPolicy:
     def from_columns(cls, allow_secret, allow_key_jwt, dpop, allowed_ips, applies_to_api) -> "ClientPolicy":
         if allow_secret is None:  # no policy row (LEFT JOIN): the defaults
             return DEFAULT_POLICY
-        return cls(
-            bool(allow_secret), bool(allow_key_jwt), dpop, tuple(allowed_ips or ()), bool(applies_to_api)
-        )
+        # A JSON column comes back as text through a cursor, on either database.
+        networks = json_value(allowed_ips) or ()
+        return cls(bool(allow_secret), bool(allow_key_jwt), dpop, tuple(networks), bool(applies_to_api))
 
     @property
     def methods(self) -> list[str]:

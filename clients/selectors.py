@@ -15,7 +15,7 @@ from functools import cache
 from django.db import connection
 from django.utils import timezone
 
-from bfluence.sql import aware, columns, json_value
+from bfluence.sql import aware, columns
 from clients.models import ClientAuthPolicy, ClientKey, ClientSecret
 from clients.policy import POLICY_COLUMNS, ClientPolicy
 from communities.models import Community
@@ -56,7 +56,7 @@ def credential_entitlement_get(
         extra["policy_allow_client_secret"],
         extra["policy_allow_private_key_jwt"],
         extra["policy_dpop"],
-        json_value(extra["policy_allowed_ips"]),
+        extra["policy_allowed_ips"],
         extra["policy_allowlist_applies_to_api"],
     )
     return Entitlement(

@@ -59,9 +59,7 @@ def live_token_get(*, jti: str, member_reference: str | None = None) -> LiveToke
         community_is_active=bool(active),
         community_permissions=json_value(permissions),
         tokens_revoked_before=aware(cut_off),
-        policy=ClientPolicy.from_columns(
-            allow_secret, allow_key_jwt, dpop, json_value(allowed_ips), applies_to_api
-        ),
+        policy=ClientPolicy.from_columns(allow_secret, allow_key_jwt, dpop, allowed_ips, applies_to_api),
         member=None if reference is None else MemberBalance(reference, bflus, aware(updated_at)),
     )
 
