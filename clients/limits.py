@@ -147,9 +147,14 @@ fallback_counts = _LocalCounters(size=10_000)
 _MOST_TELLING = ("token_failures", "token_ip", "token_client")  # which limit a 429 names first
 
 
+def _telling_rank(scope: str) -> int:
+    """A limit not listed in ``_MOST_TELLING`` is named after the listed ones, never a 500."""
+    return _MOST_TELLING.index(scope) if scope in _MOST_TELLING else len(_MOST_TELLING)
+
+
 def _refusal(windows: list[_Window], now: float) -> RateLimited:
     """429 until every reached window ends, naming the limit that tells the caller most (SPEC §2.1)."""
-    scope = min((window.scope for window in windows), key=_MOST_TELLING.index)
+    scope = min((window.scope for window in windows), key=_telling_rank)
     return RateLimited(wait=max(window.ends for window in windows) - now, scope=scope)
 
 

@@ -412,3 +412,15 @@ def test_a_429_for_the_clients_own_limit_says_so_and_only_once_authenticated(api
         )
     assert "Too many requests for this client" in _said(refused)
     assert outsider.status_code == 401 and outsider.json()["error"] == "invalid_client"
+
+
+def test_a_limit_missing_from_the_naming_order_is_named_last_not_a_server_error():
+    """A window added later without a place in ``_MOST_TELLING`` still gives a 429, never a ValueError."""
+    now = time.time()
+    new_rule = client_auth_limits._Window("token_client_hourly", "token_client_hourly", "x", now)
+    per_ip = client_auth_limits._Window("token_ip", "token_ip", "x", now)
+
+    assert client_auth_limits._refusal([new_rule, per_ip], now).scope == "token_ip"
+    alone = client_auth_limits._refusal([new_rule], now)
+    assert alone.status_code == 429
+    assert alone.scope == "token_client_hourly"
