@@ -98,7 +98,7 @@ VALUES = {
     "ip_not_allowed": gettext_lazy("source IP not allowed by the policy"),
     "dpop_proof_required": gettext_lazy("DPoP proof missing (the policy requires it)"),
     "replayed_jti": gettext_lazy("assertion used twice"),
-    "client_secret": gettext_lazy("client secret"),
+    "client_secret": gettext_lazy("client secret (client_secret)"),
     "private_key_jwt": gettext_lazy("signature with the partner's key (private_key_jwt)"),
     "off": gettext_lazy("off"),
     "optional": gettext_lazy("optional"),

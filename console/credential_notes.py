@@ -1,17 +1,24 @@
 """What staff must see before a secret is handed over or a key registered: the community's
-client-authentication policy in a line, the warning when that policy refuses client secrets or keys, and a
-pending revocation request."""
+client-authentication policy in a line, the warning when that policy refuses client secrets or keys, why
+the community has no working way in, the keys a revocation request leaves working, and a pending
+revocation request."""
 
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from clients.policy import METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT
-from clients.services import client_auth_policy_get, communities_keys_outlast_secrets, keys_outlasting_secrets
+from clients.services import (
+    ClosedWay,
+    client_auth_policy_get,
+    closed_ways,
+    communities_keys_outlast_secrets,
+    keys_outlasting_secrets,
+)
 from communities.models import Community
 from console.forms import console_time_zoned
-from console.humane import community_filter_url
+from console.humane import community_filter_url, words_list
 from tokens.models import RevocationRequest
 
 _METHOD_NAMES = {
@@ -125,18 +132,37 @@ def keys_still_work(count: int) -> str:
     ) % {"count": count}
 
 
+def keys_retire_separately() -> str:
+    """A revocation request leaves keys alone: a leaked one is retired on its own (in plain text)."""
+    return _(
+        "The request retires no key: if the partner's private key leaked, the security group must retire "
+        "it separately, in the community's list of keys."
+    )
+
+
+def _keys_link(community, label: str = "") -> str:
+    """The community's keys, in the list of keys filtered to it."""
+    return format_html(
+        '<a href="{}" class="community-keys">{}</a>',
+        community_filter_url("clients_clientkey", community),
+        label or _("keys of %(client_id)s") % {"client_id": community.client_id},
+    )
+
+
 def keys_still_work_note(community) -> str:
-    """Empty when no key outlasts the secrets; else that the keys still work, and a link to retire one
-    whose private half leaked."""
+    """Empty when no key outlasts the secrets; else that the keys still work, that a leaked one must be
+    retired separately, and a link to the community's keys."""
     count = keys_outlasting_secrets(community=community)
     if not count:
         return ""
     return format_html(
-        '{} {} <a href="{}" id="community-keys">{}</a>.',
+        "{} {} {}.",
         keys_still_work(count),
-        _("If the partner's private key leaked, the security group must retire the key:"),
-        community_filter_url("clients_clientkey", community),
-        _("keys of %(client_id)s") % {"client_id": community.client_id},
+        _(
+            "The request retires no key: if the partner's private key leaked, the security group must "
+            "retire it separately:"
+        ),
+        _keys_link(community),
     )
 
 
@@ -150,11 +176,93 @@ def keys_still_work_note_for(community_id) -> str:
 
 
 def keys_elsewhere_note() -> str:
-    """Before a community is chosen: the communities whose keys would outlast their secrets, if any."""
-    names = communities_keys_outlast_secrets()
-    if not names:
+    """Before a community is chosen: the communities whose keys would outlast their secrets, each with
+    how many keys and a link to them, and that a leaked key must be retired separately. Empty if none."""
+    communities = communities_keys_outlast_secrets()
+    if not communities:
+        return ""
+    links = format_html_join(
+        ", ",
+        "{}",
+        (
+            (
+                _keys_link(
+                    community,
+                    ngettext(
+                        "%(client_id)s (%(count)s active key)",
+                        "%(client_id)s (%(count)s active keys)",
+                        working,
+                    )
+                    % {"client_id": community.client_id, "count": working},
+                ),
+            )
+            for community, working in communities
+        ),
+    )
+    return format_html(
+        "{} {}. {}",
+        ngettext(
+            "Exception: a revocation request suspends secrets only, and this community has active keys that "
+            "the policy accepts, with which the partner keeps getting tokens:",
+            "Exception: a revocation request suspends secrets only, and these communities have active keys "
+            "that the policy accepts, with which their partners keep getting tokens:",
+            len(communities),
+        ),
+        links,
+        keys_retire_separately(),
+    )
+
+
+def keys_also_work_line(community) -> str:
+    """On the page that shows a new client secret: the keys that get the partner tokens as well, with a
+    link; empty when none does (the policy refuses keys, or none is active)."""
+    count = keys_outlasting_secrets(community=community)
+    if not count:
+        return ""
+    return format_html(
+        "{} {}.",
+        ngettext(
+            "The community's registered key also still works (private_key_jwt):",
+            "The community's %(count)s registered keys also still work (private_key_jwt):",
+            count,
+        )
+        % {"count": count},
+        _keys_link(community),
+    )
+
+
+_CLOSED_WAYS = {
+    ClosedWay.SECRETS_REFUSED: gettext_lazy("the policy does not accept the partner's secret"),
+    ClosedWay.NO_VALID_SECRET: gettext_lazy(
+        "none of the partner's secrets is valid (a revocation request suspended them, or they ended)"
+    ),
+    ClosedWay.KEYS_REFUSED: gettext_lazy("the policy does not accept keys"),
+    ClosedWay.NO_ACTIVE_KEY: gettext_lazy("the community has no active key"),
+}
+
+
+def no_way_in_causes(closed: list[ClosedWay]) -> str:
+    """ "a política não aceita o segredo do parceiro e a comunidade não tem chave ativa" """
+    return words_list([str(_CLOSED_WAYS[way]) for way in closed])
+
+
+def no_way_in_until(closed: list[ClosedWay]) -> str:
+    """What gives the community a way in again: a working credential for a method the policy accepts."""
+    missing = {way for way in closed if way.missing_credential}
+    if missing == {ClosedWay.NO_ACTIVE_KEY}:
+        return _("until a key is registered")
+    if missing == {ClosedWay.NO_VALID_SECRET}:
+        return _("until a new secret is handed over")
+    return _("until a key is registered or a new secret is handed over")
+
+
+def no_way_in_note(community) -> str:
+    """Empty when the community can authenticate under its policy; else why not, and until when: the
+    causes come from ``clients.services.closed_ways``."""
+    closed = closed_ways(community=community)
+    if not closed:
         return ""
     return _(
-        "Exception: in %(communities)s an active key that the policy accepts keeps working, because a "
-        "revocation request suspends secrets only."
-    ) % {"communities": ", ".join(names)}
+        "The community has no working way to authenticate: %(causes)s. Its server gets a 401 (access "
+        "refused) on every token request %(until)s."
+    ) % {"causes": no_way_in_causes(closed), "until": no_way_in_until(closed)}

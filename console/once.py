@@ -93,14 +93,25 @@ def secret_page_url(key: str) -> str:
 
 
 def secret_reveal_later(
-    request, key: str, *, community, client_secret: str, title: str, note: str = ""
+    request,
+    key: str,
+    *,
+    community,
+    client_secret: str,
+    title: str,
+    note: str = "",
+    authenticates_partner: bool = True,
 ) -> HttpResponseRedirect:
-    """Keep the secret for one display in this staff member's session, and send the browser there."""
+    """Keep the secret for one display in this staff member's session, and send the browser there.
+
+    ``authenticates_partner``: a client secret (not a webhook signing secret), whose page also says
+    which of the community's keys get the partner tokens as well."""
     request.session[_SESSION_PREFIX + key] = {
         "community": community.pk,
         "client_secret": _seal(client_secret, key),
         "title": str(title),
         "note": str(note),
+        "authenticates_partner": authenticates_partner,
     }
     return HttpResponseRedirect(secret_page_url(key))
 

@@ -2,11 +2,12 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -116,11 +117,34 @@ def working_methods(*, community: Community, methods: list[str] | None = None) -
     return working
 
 
-def policy_change_locks_out(*, community: Community, change: PolicyChange) -> bool:
-    """Whether saving ``change`` would leave the community no way to authenticate: every method it
-    allows lacks a working credential (keys only and no active key; secrets only and no valid secret,
-    as while a revocation request holds them suspended). The console asks before saving such a change."""
-    return not working_methods(community=community, methods=change.methods)
+class ClosedWay(StrEnum):
+    """Why one way to authenticate gets no token: the policy refuses the method, or it accepts it and
+    the community has no working credential for it."""
+
+    SECRETS_REFUSED = "secrets_refused"
+    NO_VALID_SECRET = "no_valid_secret"  # every secret suspended (a revocation request) or ended
+    KEYS_REFUSED = "keys_refused"
+    NO_ACTIVE_KEY = "no_active_key"
+
+    @property
+    def missing_credential(self) -> bool:
+        """The policy accepts the method, but no credential works: registering or handing one over helps."""
+        return self in (ClosedWay.NO_VALID_SECRET, ClosedWay.NO_ACTIVE_KEY)
+
+
+def closed_ways(*, community: Community, methods: list[str] | None = None) -> list[ClosedWay]:
+    """Why the community has no working way to authenticate with ``methods`` (default: the policy's
+    own; a ``PolicyChange``'s, before saving it), one reason per method; empty when one of them works.
+    The console asks before saving a policy that closes every way, and names these causes (a keys-only
+    policy whose key was retired is not a matter of suspended secrets)."""
+    if methods is None:
+        methods = client_auth_policy_get(community=community).methods
+    if working_methods(community=community, methods=methods):
+        return []
+    return [
+        ClosedWay.NO_VALID_SECRET if METHOD_CLIENT_SECRET in methods else ClosedWay.SECRETS_REFUSED,
+        ClosedWay.NO_ACTIVE_KEY if METHOD_PRIVATE_KEY_JWT in methods else ClosedWay.KEYS_REFUSED,
+    ]
 
 
 def keys_outlasting_secrets(*, community: Community) -> int:
@@ -131,14 +155,16 @@ def keys_outlasting_secrets(*, community: Community) -> int:
     return active_keys(community).count()
 
 
-def communities_keys_outlast_secrets(*, limit: int = 5) -> list[str]:
-    """The client_ids (first ``limit``, by name) whose keys would outlast a revocation request."""
+def communities_keys_outlast_secrets(*, limit: int = 5) -> list[tuple[Community, int]]:
+    """The communities (first ``limit``, by client_id) whose keys would outlast a revocation request,
+    each with how many of its keys keep working."""
     keys = active_keys_everywhere().filter(community__auth_policy__allow_private_key_jwt=True)
-    return list(
-        keys.order_by("community__client_id")
-        .values_list("community__client_id", flat=True)
-        .distinct()[:limit]
+    communities = (
+        Community.objects.filter(pk__in=keys.values("community"))
+        .annotate(working_keys=Count("client_keys", filter=Q(client_keys__retired_at__isnull=True)))
+        .order_by("client_id")[:limit]
     )
+    return [(community, community.working_keys) for community in communities]
 
 
 def secret_use_a_change_cuts(*, community: Community, change: PolicyChange) -> datetime | None:

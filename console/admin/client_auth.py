@@ -20,19 +20,24 @@ from clients.keys import UnacceptableKey, public_key_parse
 from clients.models import ClientAuthPolicy, ClientKey
 from clients.policy import METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT, networks_normalise
 from clients.services import (
+    ClosedWay,
     PolicyChange,
     active_keys,
     client_auth_policy_get,
     client_auth_policy_set,
     client_key_add,
-    policy_change_locks_out,
-    policy_locks_out,
+    closed_ways,
     secret_use_a_change_cuts,
 )
 from communities.models import Community
 from console.admin.credentials import community_link
 from console.admin.filters import CommunityFilter
-from console.credential_notes import keys_refused_warning
+from console.credential_notes import (
+    keys_refused_warning,
+    no_way_in_causes,
+    no_way_in_note,
+    no_way_in_until,
+)
 from console.forms import ReasonForm, console_time_zoned
 from console.humane import ago
 from console.pages import render_admin_page, staff_actor
@@ -462,12 +467,17 @@ class ClientKeyAdmin(admin.ModelAdmin):
 
 @dataclass(frozen=True)
 class PolicyRisks:
-    """What saving a policy would cut off: every way in (``locks_out``), or the addresses the partner
-    calls from (``refused_addresses``). Each needs its own box ticked (SPEC §5a, no silent cut-off)."""
+    """What saving a policy would cut off: every way in (``closed``: why each way is closed, empty when
+    one works), or the addresses the partner calls from (``refused_addresses``). Each needs its own box
+    ticked (SPEC §5a, no silent cut-off)."""
 
-    locks_out: bool = False
+    closed: tuple[ClosedWay, ...] = ()
     refused_addresses: tuple[LastSeenAddress, ...] = ()
     secret_last_used: datetime | None = None  # secrets turned off though one was used recently
+
+    @property
+    def locks_out(self) -> bool:
+        return bool(self.closed)
 
     @property
     def any(self) -> bool:
@@ -478,11 +488,10 @@ class PolicyRisks:
         if self.locks_out:
             notes.append(
                 _(
-                    "With this policy the community has no working way to authenticate: none of the "
-                    "methods it allows has a working credential (no active key, or its secrets are "
-                    "suspended or ended). Its server gets a 401 (access refused) on every token request "
-                    "until one is registered or handed over."
+                    "With this policy the community has no working way to authenticate: %(causes)s. Its "
+                    "server gets a 401 (access refused) on every token request %(until)s."
                 )
+                % {"causes": no_way_in_causes(list(self.closed)), "until": no_way_in_until(list(self.closed))}
             )
         if self.refused_addresses:
             count = len(self.refused_addresses)
@@ -511,9 +520,10 @@ class PolicyRisks:
 def policy_risks(community, form: "PolicyForm") -> PolicyRisks:
     """Weigh a valid policy form; an unconfirmed cut-off becomes an error on its box."""
     change = form.change()
-    locks_out = policy_change_locks_out(community=community, change=change)
+    closed = tuple(closed_ways(community=community, methods=change.methods))
+    locks_out = bool(closed)
     risks = PolicyRisks(
-        locks_out=locks_out,
+        closed=closed,
         refused_addresses=tuple(
             allowlist_refuses_recent_callers(community=community, allowed_ips=change.allowed_ips or [])
         ),
@@ -642,12 +652,8 @@ class ClientAuthPolicyAdmin(admin.ModelAdmin):
                     _("Client authentication of %(community)s saved.") % {"community": community},
                     messages.SUCCESS,
                 )
-                if policy_locks_out(community=community, policy=client_auth_policy_get(community=community)):
-                    message = _(
-                        "Client secrets are off and the community has no active key: it cannot get tokens "
-                        "until one is registered."
-                    )
-                    self.message_user(request, message, messages.WARNING)
+                if no_way_in := no_way_in_note(community):
+                    self.message_user(request, no_way_in, messages.WARNING)
                 return HttpResponseRedirect(reverse("admin:clients_clientauthpolicy_changelist"))
         if not risks.locks_out:
             del form.fields["confirm_lockout"]  # asked only when the change would lock the partner out

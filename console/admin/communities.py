@@ -7,7 +7,7 @@ from functools import partial
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, F, OuterRef, Subquery
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -20,10 +20,11 @@ from django.utils.translation import gettext_lazy, ngettext, pgettext
 from django.views.decorators.debug import sensitive_post_parameters
 
 from audit.models import AuditEvent
-from clients.models import ClientSecret
+from clients.models import ClientKey, ClientSecret
 from clients.policy import METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT
 from clients.services import (
     client_auth_policy_get,
+    closed_ways,
     community_create,
     secret_expire_previous,
     secret_in_grace,
@@ -35,6 +36,8 @@ from console.admin.filters import CommunityActiveFilter, CommunityFilter
 from console.audit_details import actor_html, details_html
 from console.credential_notes import (
     allowlist_line,
+    no_way_in_causes,
+    no_way_in_until,
     pending_request,
     pending_request_banner,
     policy_line,
@@ -65,6 +68,7 @@ from tokens.models import IssuedToken, RevocationRequest
 from tokens.services import community_deactivate, community_rotate_secret, tokens_revoke_all
 
 HISTORY_SHOWN = 200
+KEYS_SHOWN = 10  # as many as secrets: the active ones first (at most five), then the latest retired
 #: The partner's own traffic: counted on the community page (usage) and kept in the audit trail, but not
 #: actions anyone took about the community.
 TRAFFIC = (
@@ -97,6 +101,28 @@ def _secret_line(secret: ClientSecret, now, suspended: frozenset[int] = frozense
         state = pgettext("secret", "ended")
     last_use = ago(secret.last_used_at) if secret.last_used_at else _("never used")
     return secret.hint, console_time(secret.created_at), state, last_use
+
+
+def _key_cells(key: ClientKey, accepted: bool) -> str:
+    """kid (a link to the key's page) · fingerprint · state · last use; a long kid and the fingerprint
+    show their start, all of it on hover, as in the list of keys."""
+    if key.retired_at is not None:
+        state = pgettext("key", "retired on %(moment)s") % {"moment": console_time(key.retired_at)}
+    elif not accepted:
+        state = _("active, not usable: the policy does not accept keys")
+    else:
+        state = pgettext("key", "active")
+    return format_html(
+        '<td><a href="{}" title="{}"><code>{}</code></a></td><td><code title="{}">{}…</code></td>'
+        "<td>{}</td><td>{}</td>",
+        reverse("admin:clients_clientkey_change", args=[key.pk]),
+        key.kid,
+        key.kid if len(key.kid) <= 16 else f"{key.kid[:12]}…",
+        key.thumbprint,
+        key.thumbprint[:12],
+        state,
+        ago(key.last_used_at) if key.last_used_at else pgettext("key", "never used"),
+    )
 
 
 def _suspended_secrets(community) -> frozenset[int]:
@@ -155,13 +181,17 @@ class CommunityAdmin(admin.ModelAdmin):
         "client_id",
         "is_active",
         "secrets_overview",
+        "keys_overview",
         "tokens_revoked_before",
         "created_at",
         "updated_at",
     )
     fieldsets = (
         (None, {"fields": ("client_id", "name", "is_active", "permissions", "token_lifetime", "reason")}),
-        (gettext_lazy("Credentials"), {"fields": ("secrets_overview", "tokens_revoked_before")}),
+        (
+            gettext_lazy("Credentials"),
+            {"fields": ("secrets_overview", "keys_overview", "tokens_revoked_before")},
+        ),
         (gettext_lazy("History"), {"fields": ("created_at", "updated_at")}),
     )
 
@@ -235,6 +265,34 @@ class CommunityAdmin(admin.ModelAdmin):
             _("state"),
             _("last use"),
             rows,
+        )
+
+    @admin.display(description=gettext_lazy("public keys"))
+    def keys_overview(self, community):
+        """The community's registered keys, as its secrets are shown above: each links to its page, and
+        the list of keys filtered to the community is one click away."""
+        keys = ClientKey.objects.filter(community=community).order_by(
+            F("retired_at").desc(nulls_first=True), "-created_at"
+        )
+        shown = list(keys[:KEYS_SHOWN])
+        all_keys = format_html(
+            '<a id="community-keys-list" href="{}">{}</a>',
+            community_filter_url("clients_clientkey", community),
+            _("All keys of %(client_id)s") % {"client_id": community.client_id},
+        )
+        if not shown:
+            return format_html('<p id="keys">{}</p>', _("No public key registered."))
+        accepted = client_auth_policy_get(community=community).allow_private_key_jwt
+        rows = format_html_join("", "<tr>{}</tr>", ((_key_cells(key, accepted),) for key in shown))
+        return format_html(
+            '<table id="keys" class="console-table"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}'
+            "</table><p>{}</p>",
+            _("key ID (kid)"),
+            _("fingerprint"),
+            _("state"),
+            _("last use"),
+            rows,
+            all_keys,
         )
 
     # --- onboarding (the add page) -----------------------------------------------------------------
@@ -359,6 +417,7 @@ class CommunityAdmin(admin.ModelAdmin):
                 ngettext("%(count)s token", "%(count)s tokens", tokens) % {"count": tokens},
             ),
             ("#secrets", _("secrets")),
+            ("#keys", _("public keys")),
             (
                 community_filter_url("tokens_revocationrequest", community),
                 ngettext("%(count)s revocation request", "%(count)s revocation requests", requests)
@@ -592,11 +651,11 @@ def _revoke_tokens_consequence(community) -> str:
         )
     working = working_methods(community=community)
     if not working:
+        closed = closed_ways(community=community)
         return _(
-            "Their next request gets a 401, and the partner will NOT be able to get new tokens: no method "
-            "its policy allows has a working credential (no active key, and its secrets are suspended or "
-            "ended). It stays so until the security group registers a key or hands over a new secret."
-        )
+            "Their next request gets a 401, and the partner will NOT be able to get new tokens: %(causes)s. "
+            "It stays so %(until)s."
+        ) % {"causes": no_way_in_causes(closed), "until": no_way_in_until(closed)}
     if working == [METHOD_PRIVATE_KEY_JWT]:
         said = _("Their next request gets a 401; the partner may ask for new tokens with its key.")
     elif working == [METHOD_CLIENT_SECRET]:

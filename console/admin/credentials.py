@@ -27,6 +27,7 @@ from console.admin.filters import ALL_FEMININE, CommunityFilter, DateFilter, Lab
 from console.audit_details import actor_html, details_html
 from console.credential_notes import (
     keys_elsewhere_note,
+    keys_retire_separately,
     keys_still_work,
     keys_still_work_note,
     keys_still_work_note_for,
@@ -328,11 +329,7 @@ def request_opened_summary(revocation, *, keys_link: bool = False) -> str:
     opened = _("%(request)s was opened: %(tokens)s and %(secrets)s.") % counts
     if keys_link:
         return format_html("{} {}", opened, keys_still_work_note(revocation.community))
-    leaked = _(
-        "If the partner's private key leaked, the security group must retire it in the community's list "
-        "of keys."
-    )
-    return " ".join([opened, keys_still_work(keys), leaked])
+    return " ".join([opened, keys_still_work(keys), keys_retire_separately()])
 
 
 def _opened_by_me(revocation, request) -> bool:

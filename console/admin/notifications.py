@@ -238,6 +238,7 @@ class SecurityContactsAdmin(admin.ModelAdmin):
                 client_secret=secret,
                 title=_("Webhook signing secret"),
                 note=_("Give it to the partner's webhook receiver; it is shown only now."),
+                authenticates_partner=False,
             )
         return response
 
