@@ -162,7 +162,8 @@ class CommunityAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("client_id", "name", "is_active", "permissions", "token_lifetime", "reason")}),
         (gettext_lazy("Credentials"), {"fields": ("secrets_overview", "tokens_revoked_before")}),
-        (gettext_lazy("History"), {"fields": ("created_at", "updated_at")}),
+        # "Dates", not "History": the page's button of that name opens the community's whole history.
+        (gettext_lazy("Dates"), {"fields": ("created_at", "updated_at")}),
     )
 
     def get_fieldsets(self, request, obj=None):
