@@ -391,6 +391,19 @@ def test_back_then_submit_after_a_rotation_is_refused_and_a_rotation_in_grace_ne
     assert len(event.details["ended_hints"]) == 1
 
 
+# How many lines each of the policy form's method choices takes ("Assinatura com a / chave do parceiro").
+LINES_PER_METHOD = """() => [...document.querySelectorAll('#id_methods label')].map(label => {
+    const tops = new Set();
+    const walker = document.createTreeWalker(label, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const range = document.createRange();
+        range.selectNodeContents(node);
+        for (const rect of range.getClientRects()) if (rect.width > 0) tops.add(Math.round(rect.top));
+    }
+    return tops.size;
+})"""
+
+
 def test_a_policy_that_locks_the_partner_out_needs_confirmation(live_server, tmp_path):
     base = live_server.url
     staff_user("sue", "security")
@@ -401,6 +414,7 @@ def test_a_policy_that_locks_the_partner_out_needs_confirmation(live_server, tmp
         page.goto(f"{base}/admin/clients/clientauthpolicy/set/{community.pk}/")
         expect(page.locator("#page-form")).to_contain_text("Segredo do parceiro")
         expect(page.locator("#id_dpop")).to_contain_text("Desligado")
+        assert page.evaluate(LINES_PER_METHOD) == [1, 1]  # the choices use the form's width (1280 px)
         page.uncheck("input[name=methods][value=client_secret]")
         page.check("input[name=methods][value=private_key_jwt]")
         page.fill("#id_allowed_ips", "10.0.0.1/8")
