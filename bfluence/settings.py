@@ -216,6 +216,7 @@ CONSOLE_MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): the second factor was given
     "console.second_factor_gate.SecondFactorGate",  # staff without a verified second factor can only enrol
     "console.middleware.StaffTimeZoneMiddleware",  # staff read times in CONSOLE_TIME_ZONE
+    "console.middleware.MistypedPathUnderRecord",  # …/1/no-such-page/: a 404, not "record missing"
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy of the console and the API docs (below)
     "console.signin.OneSignInAttemptAtATime",  # sign-in attempts per account + IP one at a time (exact limit)
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires: turns a lockout into the console page

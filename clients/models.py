@@ -80,7 +80,7 @@ class ClientAuthPolicy(models.Model):
     # Normalised CIDR strings ("203.0.113.0/24", "2001:db8::/32"); empty: from anywhere.
     allowed_ips = models.JSONField(_("allowed source IPs"), default=list, blank=True)
     allowlist_applies_to_api = models.BooleanField(_("allowlist also for API calls"), default=False)
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    updated_at = models.DateTimeField(pgettext_lazy("policy", "updated at"), auto_now=True)  # "atualizada"
 
     class Meta:
         db_table = "tokens_clientauthpolicy"

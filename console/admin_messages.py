@@ -22,7 +22,8 @@ ADMIN_MESSAGES = (
     gettext_noop("%(app)s administration"),
     gettext_noop("Items must be selected in order to perform actions on them. No items have been changed."),
     gettext_noop("None available"),
-    # "O %(name)s com ID … removido": masculine for every record; a wrong history sentence; a typo.
+    # "O %(name)s com ID … removido": masculine for every record ("Não há registro de comunidade com o ID …"
+    # needs no gender); a wrong history sentence; a typo.
     gettext_noop("%(name)s with ID “%(key)s” doesn’t exist. Perhaps it was deleted?"),
     gettext_noop("This object doesn’t have a change history. It probably wasn’t added via this admin site."),
     gettext_noop("Toggle sorting"),

@@ -10,6 +10,7 @@ import fcntl
 import functools
 import hashlib
 import logging
+import math
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from functools import lru_cache
 
 from axes.backends import AxesStandaloneBackend
 from axes.exceptions import AxesBackendPermissionDenied
+from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cool_off
 from axes.models import AccessAttempt
 from axes.signals import user_locked_out
@@ -32,7 +34,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.core.exceptions import ValidationError
 from django.core.signals import setting_changed
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import Max, Sum
 from django.dispatch import receiver
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -44,6 +46,7 @@ from audit.models import AuditEvent
 from audit.services import Actor, audit_record
 from bfluence import metrics
 from bfluence.source_ip import request_limit_bucket, request_source_ip
+from console.humane import duration
 from console.second_factor import security_members
 
 Event = AuditEvent.EventType
@@ -420,13 +423,31 @@ class OneSignInAttemptAtATime:
         return None
 
 
-def lockout_response(request, original_response=None, credentials=None) -> TemplateResponse:
-    """``AXES_LOCKOUT_CALLABLE``: a console page (429) that says what happened and for how long."""
+def lock_time_left(request, credentials=None) -> timedelta:
+    """How long this account + address stays locked, to the second.
+
+    The cool-off counts from the failure that locked it (attempts while locked do not extend it:
+    ``AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT``), so someone coming back ten minutes into a
+    fifteen-minute lock has five left, not fifteen. axes' own query finds that failure.
+    """
     cool_off = get_cool_off(request)
+    attempts = AxesProxyHandler.get_implementation().get_user_attempts(request, credentials)
+    locked_at = max(
+        (last for found in attempts if (last := found.aggregate(last=Max("attempt_time"))["last"])),
+        default=timezone.now(),
+    )
+    return max(locked_at + cool_off - timezone.now(), timedelta(0))
+
+
+def lockout_response(request, original_response=None, credentials=None) -> TemplateResponse:
+    """``AXES_LOCKOUT_CALLABLE``: a console page (429) that says what happened and how long is left."""
+    left = lock_time_left(request, credentials)
+    left_seconds = max(1, math.ceil(left.total_seconds()))
     context = {
         **admin.site.each_context(request),
         "title": admin.site.site_header,
-        "lockout_minutes": max(1, round(cool_off.total_seconds() / 60)) if cool_off else None,
+        # Whole minutes, rounded up ("1 minuto" for the last seconds): never less than what is left.
+        "time_left": duration(60 * math.ceil(left_seconds / 60)),
         "signed_in": request.user.is_authenticated,
         # Never the locked person: signed in (the prompt) or only named in the sign-in form.
         "helpers": security_members(
@@ -435,8 +456,7 @@ def lockout_response(request, original_response=None, credentials=None) -> Templ
         ),
     }
     response = TemplateResponse(request, "console/locked_out.html", context, status=429)
-    if cool_off:
-        response["Retry-After"] = str(int(cool_off.total_seconds()))
+    response["Retry-After"] = str(left_seconds)
     add_never_cache_headers(response)
     # Rendered here: axes' middleware sits innermost, and the middleware outside it reads the content.
     return response.render()

@@ -14,6 +14,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from audit.models import AuditEvent
+from audit.services import Actor
 from clients.crypto import generate_secret
 from clients.models import ClientAuthPolicy, ClientKey, ClientSecret
 from communities.models import Community
@@ -390,6 +391,19 @@ def test_back_then_submit_after_a_rotation_is_refused_and_a_rotation_in_grace_ne
     assert len(event.details["ended_hints"]) == 1
 
 
+# How many lines each of the policy form's method choices takes ("Assinatura com a / chave do parceiro").
+LINES_PER_METHOD = """() => [...document.querySelectorAll('#id_methods label')].map(label => {
+    const tops = new Set();
+    const walker = document.createTreeWalker(label, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const range = document.createRange();
+        range.selectNodeContents(node);
+        for (const rect of range.getClientRects()) if (rect.width > 0) tops.add(Math.round(rect.top));
+    }
+    return tops.size;
+})"""
+
+
 def test_a_policy_that_locks_the_partner_out_needs_confirmation(live_server, tmp_path):
     base = live_server.url
     staff_user("sue", "security")
@@ -400,6 +414,7 @@ def test_a_policy_that_locks_the_partner_out_needs_confirmation(live_server, tmp
         page.goto(f"{base}/admin/clients/clientauthpolicy/set/{community.pk}/")
         expect(page.locator("#page-form")).to_contain_text("Segredo do parceiro")
         expect(page.locator("#id_dpop")).to_contain_text("Desligado")
+        assert page.evaluate(LINES_PER_METHOD) == [1, 1]  # the choices use the form's width (1280 px)
         page.uncheck("input[name=methods][value=client_secret]")
         page.check("input[name=methods][value=private_key_jwt]")
         page.fill("#id_allowed_ips", "10.0.0.1/8")
@@ -538,7 +553,19 @@ SPLIT_HEADER_WORDS = """() => {
 }"""
 
 
-def _colleague_with_a_factor_and_a_lock() -> None:
+def _layout_history_rows(community, colleague) -> None:
+    """The community's policy set again (unchanged) by a colleague with a long name."""
+    from clients.services import PolicyChange, client_auth_policy_set
+
+    client_auth_policy_set(
+        community=community,
+        change=PolicyChange(allowed_ips=["127.0.0.1", "203.0.113.0/24"]),
+        actor=Actor.staff(colleague, source_ip="203.0.113.10"),
+        reason="partner asked to keep its office network",
+    )
+
+
+def _colleague_with_a_factor_and_a_lock():
     """A colleague with something to reset and something to lift: both buttons in the row."""
     from axes.models import AccessAttempt
     from django.conf import settings
@@ -559,6 +586,7 @@ def _colleague_with_a_factor_and_a_lock() -> None:
         http_accept="",
         path_info="/admin/login/",
     )
+    return colleague
 
 
 def assert_buttons_do_not_overlap(page, selector: str) -> None:
@@ -639,7 +667,15 @@ def test_no_action_is_clipped_at_1024_or_1280_px(live_server, tmp_path):
     open_request(
         community=reported, reason="partner phoned: a contractor kept the secret " * 3, actor=TEST_ACTOR
     )
-    _colleague_with_a_factor_and_a_lock()
+    colleague = _colleague_with_a_factor_and_a_lock()
+    # In a history's nowrap columns: a long action by a long-named staff member, a long partner client_id.
+    _layout_history_rows(community, colleague)
+    long_partner = make_community("another-rather-long-client-id-for-layout.example").community
+    open_request(
+        community=long_partner,
+        reason="our CI log printed the secret",
+        actor=Actor.partner(long_partner.client_id, source_ip="2001:db8:85a3:0:0:8a2e:370:7334"),
+    )
     connections.close_all()
     pages = {
         "staff": "console/staffaccount/",
@@ -668,12 +704,15 @@ def test_no_action_is_clipped_at_1024_or_1280_px(live_server, tmp_path):
                 assert len(look) >= 2 and len(set(look)) == 1, look  # sign-out looks like the links
                 if width == 1024 and name in ("audit", "tokens", "keys", "communities", "staff"):
                     screenshot(page, f"layout-1024-{name}", tmp_path)
-            for subject in (community, reported):  # a policy's long values; a request's long labels
+            # a policy's long values; a request's long labels; a partner's long client_id as "who"
+            for subject in (community, reported, long_partner):
                 page.goto(f"{base}/admin/communities/community/{subject.pk}/history/")
                 expect(page.locator("#community-history .history-details dd").first).to_be_visible()
                 assert page.evaluate(SQUEEZED_VALUES) == [], (width, subject.client_id)
                 assert page.evaluate(HISTORY_OVERFLOW) <= 0.5, (width, subject.client_id)
-                if width == 1024:
+                # and nothing else on the page (the intro, a long value) makes it scroll sideways
+                assert page.evaluate("document.documentElement.scrollWidth") <= width, subject.client_id
+                if width == 1024 and subject != long_partner:
                     screenshot(page, f"layout-1024-history-{subject.client_id[:8]}", tmp_path)
             page.goto(f"{base}/admin/audit/auditevent/")
             details = page.locator("#result_list .audit-details").first

@@ -446,7 +446,7 @@ def test_a_missing_record_a_history_and_sorting_read_right_in_portuguese(client,
     login(client, "sue", "security")
     missing = client.get(url("tokens_revocationrequest_change", 999), follow=True)
     said = _messages(missing)
-    assert "Registro não encontrado: pedido de revogação com ID “999” não existe" in said
+    assert "Não há registro de pedido de revogação com o ID “999”. Talvez tenha sido excluído." in said
     assert "O pedido" not in said and "removido." not in said
 
     history = client.get(url("clients_clientkey_history", key.pk)).content.decode()

@@ -278,3 +278,26 @@ def request_token_ok(created, secret) -> bool:
         "/auth/token", {"client_id": created.community.client_id, "client_secret": secret}, format="json"
     )
     return response.status_code == 200
+
+
+def test_a_mistyped_action_under_a_real_record_is_a_missing_page_not_a_missing_record(client, acme):
+    """/community/1/end-old-secret/ is no page: Django's fallback read it as the community
+    "1/end-old-secret" and said that community did not exist."""
+    login(client, "sue", "security")
+    community = f"/admin/communities/community/{acme.community.pk}"
+    for mistyped in (f"{community}/end-old-secret/", f"{community}/end-old-secret/change/"):
+        response = client.get(mistyped, follow=True)
+        text = response.content.decode()
+        assert response.status_code == 404 and "console-error" in text, mistyped
+        assert "Não há nada neste endereço" in text and "Não há registro" not in text, mistyped
+    assert client.get(f"{community}/")["Location"].endswith(f"{community}/change/")  # Django's old address
+    assert client.get(f"{community}/change/").status_code == 200
+
+
+def test_no_console_list_reads_a_path_under_a_record_as_the_records_key(admin_client):
+    from django.contrib import admin
+
+    for model in admin.site._registry:
+        base = f"/admin/{model._meta.app_label}/{model._meta.model_name}/1"
+        for mistyped in (f"{base}/no-such-page/", f"{base}/no-such-page/history/"):
+            assert admin_client.get(mistyped).status_code == 404, mistyped

@@ -341,3 +341,66 @@ def test_audit_details_name_secrets_by_their_start_and_revoked_tokens_by_one_lab
     labels = client.get(url("audit_auditevent_change", revoked.pk)).content.decode()
     labels = labels.split('class="audit-details"', 1)[1].split("</dl>", 1)[0]
     assert "<dt>tokens revogados</dt>" in labels and "<dt>revogado</dt>" not in labels, labels
+
+
+# --- round 6: a fresh-eyes review (support and security) -------------------------------------------------
+
+
+def test_a_missing_community_or_key_is_said_without_a_gender(client, acme):
+    login(client, "sue", "security")
+    said = client.get(url("communities_community_change", 999), follow=True).content.decode()
+    assert "Não há registro de comunidade com o ID “999”. Talvez tenha sido excluído." in said
+    assert "O comunidade" not in said and "removido" not in said
+
+
+def test_recent_actions_never_show_a_request_as_pending_once_it_is_completed(client, acme):
+    from console.once import form_key_new
+    from tokens.models import RevocationRequest
+
+    sam = login(client, "sam", "support")
+    page = url("tokens_revocationrequest_add")
+    opened = client.post(
+        page, {"community": acme.community.pk, "reason": "phoned", "form_key": form_key_new()}
+    )
+    assert opened.status_code == 302
+    revocation = RevocationRequest.objects.get()
+    RevocationRequest.objects.filter(pk=revocation.pk).update(status=RevocationRequest.Status.DONE)
+
+    client.force_login(sam)
+    home = client.get(url("index")).content.decode()
+    recent = home.split('id="recent-actions-module"', 1)[1].split("</div>", 1)[0]
+    assert f"Pedido #{revocation.pk} de acme" in recent, recent
+    assert "pendente" not in recent, recent
+    listing = client.get(url("tokens_revocationrequest_changelist")).content.decode()
+    assert f"Pedido #{revocation.pk} de acme (concluído)" in listing  # the list says the state now
+
+
+def test_a_revoked_token_page_names_who_revoked_it_as_the_list_does(api, client, acme):
+    from tests.conftest import issue_token
+    from tokens.models import IssuedToken
+    from tokens.services import tokens_revoke
+
+    issue_token(api, acme)
+    token = IssuedToken.objects.get()
+    support = User.objects.create_user("suporte24", first_name="Sueli", last_name="Prado", is_staff=True)
+    tokens_revoke(community=acme.community, jtis=[token.jti], actor=Actor.staff(support), reason="phoned")
+    login(client, "sue", "security")
+    listing = client.get(url("tokens_issuedtoken_changelist")).content.decode()
+    assert "por Sueli Prado" in listing
+    page = client.get(url("tokens_issuedtoken_change", token.pk)).content.decode()
+    revoked_by = page.split("Revogado por:</label>", 1)[1].split('<div class="readonly">', 1)[1]
+    assert revoked_by.split("</div>", 1)[0] == "Sueli Prado" and "staff:" not in page, revoked_by
+
+
+def test_the_policy_list_says_atualizada_em_and_the_community_page_has_one_historico(client, acme):
+    from clients.services import PolicyChange, client_auth_policy_set
+
+    client_auth_policy_set(community=acme.community, change=PolicyChange(dpop="optional"), actor=TEST_ACTOR)
+    login(client, "sue", "security")
+    policies = client.get(url("clients_clientauthpolicy_changelist")).content.decode()
+    assert "Atualizada em" in _column_header(policies, "updated_at")
+    assert "Atualizado em" not in policies
+    page = client.get(url("communities_community_change", acme.community.pk)).content.decode()
+    headings = re.findall(r"<h2[^>]*>([^<]+)</h2>", page)
+    assert "Datas" in headings and "Histórico" not in headings, headings
+    assert page.count(">Histórico<") == 1  # the button to the community's whole history

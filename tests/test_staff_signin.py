@@ -140,9 +140,9 @@ def test_the_lockout_is_a_console_page_never_api_json(sue):
         assert '"error"' not in body and 'id="site-name"' in body  # the console's own header and layout
     _, english = sign_in("sue", PASSWORD, HTTP_ACCEPT_LANGUAGE="en")
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    assert f"Try again in {minutes} minutes" in english.content.decode()
+    assert f"Try again in {minutes}\xa0minutes" in english.content.decode()  # timesince's no-break space
     _, portuguese = sign_in("sue", PASSWORD, HTTP_ACCEPT_LANGUAGE="pt-BR")
-    assert f"Tente de novo em {minutes} minutos" in portuguese.content.decode()
+    assert f"Tente de novo em {minutes}\xa0minutos" in portuguese.content.decode()
 
 
 def test_sign_in_failed_sign_in_and_lockout_are_audited_with_who_and_ip(sue):
@@ -318,3 +318,23 @@ def test_absurd_sign_in_limits_stop_start_up(name, value):
     )
     assert result.returncode != 0
     assert f"Bfluence cannot start: {name}" in result.stderr
+
+
+def test_the_lockout_page_says_how_long_is_left_not_the_whole_cool_off(sue, settings):
+    settings.AXES_COOLOFF_TIME = timedelta(minutes=30)
+    lock()
+    _, first = sign_in("sue", PASSWORD)
+    assert "Tente de novo em 30\xa0minutos" in first.content.decode()
+    locked_at = AccessAttempt.objects.get(username="sue").attempt_time
+    with time_machine.travel(locked_at + timedelta(minutes=20, seconds=10), tick=False):
+        _, later = sign_in("sue", PASSWORD)
+        assert later.status_code == 429
+        assert "Tente de novo em 10\xa0minutos" in later.content.decode()  # 9 min 50 s, rounded up
+        assert int(later["Retry-After"]) == 590
+    with time_machine.travel(locked_at + timedelta(minutes=29, seconds=30), tick=False):
+        _, last = sign_in("sue", PASSWORD)
+        assert "Tente de novo em 1\xa0minuto." in last.content.decode()
+    settings.AXES_COOLOFF_TIME = timedelta(hours=2)
+    lock("bob-unknown", ip="198.51.100.7")  # an unknown name: still locked by address
+    _, hours = sign_in("bob-unknown", PASSWORD, ip="198.51.100.7")
+    assert "Tente de novo em 2\xa0horas." in hours.content.decode()

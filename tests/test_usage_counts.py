@@ -107,3 +107,16 @@ def test_calls_of_a_window_that_ended_before_its_batch_filled_still_reach_the_da
         assert get_bflus(api, token).status_code in (200, 404)
         login(client, "sam", "support")
         assert shown(client, acme.community, "usage-api") == 8
+
+
+def test_a_partner_making_a_few_calls_at_the_default_limit_shows_them_at_once(api, client, acme):
+    """At the default limit (6,000/min: batches of 60 per process) three calls read 3 on the community
+    page straight away, not 0 until the partner calls again in a later minute."""
+    from tokens.throttling import WindowCounterThrottle
+
+    WindowCounterThrottle._pending.clear()
+    token = issue_token(api, acme)
+    for _call in range(3):
+        assert get_bflus(api, token).status_code in (200, 404)
+    login(client, "sam", "support")
+    assert shown(client, acme.community, "usage-api") == 3

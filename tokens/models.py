@@ -108,9 +108,6 @@ class RevocationRequest(models.Model):
         indexes = [models.Index(fields=["status", "created_at"], name="revocation_request_queue")]
 
     def __str__(self) -> str:
-        # "Pedido #3 — acme (pendente)": what a person reads in lists, links and messages.
-        return _("Request #%(id)s — %(client_id)s (%(status)s)") % {
-            "id": self.pk,
-            "client_id": self.community.client_id,
-            "status": self.get_status_display(),
-        }
+        # "Pedido #3 de acme", no status: the admin's "Recent actions" keeps this text from when it was
+        # logged, so a status here would read "pendente" long after the request was completed.
+        return _("Request #%(id)s of %(client_id)s") % {"id": self.pk, "client_id": self.community.client_id}

@@ -55,10 +55,13 @@ class WindowCounterThrottle(SimpleRateThrottle):
     both fine for abuse control and both bounded:
     - a caller may fit up to twice the rate across a window boundary;
     - for generous limits (100 or more per window) each process adds to the shared counter in batches
-      of 1% of the limit, so a busy partner costs one cache round trip per batch, not per request; the
-      shared count may then lag by under 1% of the limit per process. Small limits count every request.
-      The calls of a window that ended before its batch filled are added to the day's usage with the
-      caller's next call (``CommunityRateThrottle``).
+      of 1% of the limit once the window's shared count has reached one batch, so a busy partner costs
+      one cache round trip per batch, not per request; the shared count may then lag by under 1% of the
+      limit per process. Below that every call is added at once: a quiet partner costs nothing worth
+      batching, and its few calls show in the day's usage straight away (staff read "is the partner
+      calling us?" from it). Small limits count every request. The calls of a window that ended before
+      its batch filled are added to the day's usage with the caller's next call
+      (``CommunityRateThrottle``).
     """
 
     # Per process: caller -> [requests not yet added, last shared total, their window].
@@ -98,7 +101,8 @@ class WindowCounterThrottle(SimpleRateThrottle):
                 carried = pending[0] if pending else 0
                 pending = self._pending[ident] = [0, 0, window]
             pending[0] += 1
-            if pending[0] < batch and not carried:
+            busy = pending[1] >= batch  # the window's shared count, as this process last read it
+            if busy and pending[0] < batch and not carried:
                 return pending[1] + pending[0]
             amount, pending[0] = pending[0], 0
         total = self._add(key, amount, carried=carried)

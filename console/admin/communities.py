@@ -192,7 +192,8 @@ class CommunityAdmin(admin.ModelAdmin):
             gettext_lazy("Credentials"),
             {"fields": ("secrets_overview", "keys_overview", "tokens_revoked_before")},
         ),
-        (gettext_lazy("History"), {"fields": ("created_at", "updated_at")}),
+        # "Dates", not "History": the page's button of that name opens the community's whole history.
+        (gettext_lazy("Dates"), {"fields": ("created_at", "updated_at")}),
     )
 
     def get_fieldsets(self, request, obj=None):

@@ -155,6 +155,21 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
             "who": who(token.revoked_by),
         }
 
+    @admin.display(description=gettext_lazy("revoked by"))
+    def revoked_by_name(self, token):
+        return who(token.revoked_by)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "revoked_by_name"]
+
+    def get_fields(self, request, obj=None):
+        """The token's page names who revoked it as the list does ("Sueli Prado"), not "staff:sup1"."""
+        return [
+            {"revoked_by": "revoked_by_name"}.get(field, field)
+            for field in super().get_fields(request, obj)
+            if field != "revoked_by_name"
+        ]
+
     @admin.display(description=gettext_lazy("actions"))
     def revoke_button(self, token):
         if not _token_is_live(token):
@@ -290,18 +305,10 @@ class RevocationRequestForm(forms.ModelForm):
         return pending_request_notice(self.pending) if self.pending is not None else ""
 
 
-def request_name(revocation) -> str:
-    """ "Pedido #3 de acme": without the status in brackets, which reads wrong inside a sentence."""
-    return _("Request #%(id)s of %(client_id)s") % {
-        "id": revocation.pk,
-        "client_id": revocation.community.client_id,
-    }
-
-
 def _opened_counts(revocation) -> dict[str, str]:
     tokens, secrets = revocation.tokens_revoked, revocation.secrets_suspended
     return {
-        "request": request_name(revocation),
+        "request": str(revocation),
         "tokens": ngettext("%(count)s token revoked", "%(count)s tokens revoked", tokens) % {"count": tokens}
         if tokens
         else _("no active token to revoke"),
@@ -341,11 +348,18 @@ class RevocationRequestAdmin(admin.ModelAdmin):
     add_label = gettext_lazy("Open a revocation request")  # the list's button and the page it opens
     form = RevocationRequestForm
     change_form_template = "console/revocationrequest_change_form.html"
-    # The name says community and status ("Pedido #3 — acme (pendente)"): the rest fits 1280 px.
-    list_display = ("__str__", "reason_short", "waiting", "opener", "tokens_revoked", "completed")
+    # The first column says community and status ("Pedido #3 de acme (pendente)"): the rest fits 1280 px.
+    list_display = ("name_and_status", "reason_short", "waiting", "opener", "tokens_revoked", "completed")
     list_filter = (("status", StatusFilter), ("community", CommunityFilter))
     ordering = ("-status", "created_at")  # "pending" sorts after "done": pending first, oldest first
     list_select_related = ("community", "handled_by")
+
+    @admin.display(description=gettext_lazy("revocation request"), ordering="status")
+    def name_and_status(self, revocation):
+        return _("%(request)s (%(status)s)") % {
+            "request": revocation,
+            "status": revocation.get_status_display(),
+        }
 
     @admin.display(description=gettext_lazy("reason"))
     def reason_short(self, revocation):
@@ -507,7 +521,7 @@ class RevocationRequestAdmin(admin.ModelAdmin):
                     form_done_note(
                         submission,
                         _("%(request)s was completed: a new secret was created and shown once.")
-                        % {"request": request_name(revocation)},
+                        % {"request": str(revocation)},
                     )
             except AlreadySubmitted:
                 return HttpResponseRedirect(secret_page_url(key))
@@ -522,8 +536,7 @@ class RevocationRequestAdmin(admin.ModelAdmin):
                 key,
                 community=revocation.community,
                 client_secret=rotation.client_secret,
-                title=_("%(request)s completed: the new client secret")
-                % {"request": request_name(revocation)},
+                title=_("%(request)s completed: the new client secret") % {"request": str(revocation)},
                 note=_tokens_revoked_at_completion(rotation.tokens_revoked),
             )
         changelist = reverse("admin:tokens_revocationrequest_changelist")
