@@ -15,6 +15,7 @@ from clients.services import (
     closed_ways,
     communities_keys_outlast_secrets,
     keys_outlasting_secrets,
+    keys_that_outlast_secrets,
 )
 from communities.models import Community
 from console.forms import console_time_zoned
@@ -27,12 +28,24 @@ _METHOD_NAMES = {
 }
 
 
+_DPOP_MODES = {
+    "optional": gettext_lazy("DPoP optional: a token is tied to the partner's key when it sends a proof."),
+    "required": gettext_lazy(
+        "DPoP required: every token must be tied to the partner's key, and a token request without a "
+        "DPoP proof gets a 401 (access refused)."
+    ),
+}
+
+
 def policy_line(community) -> str:
-    """ "Autenticação aceita pela política: Segredo de cliente (client_secret)." """
-    methods = client_auth_policy_get(community=community).methods
-    return _("Client authentication the policy accepts: %(methods)s.") % {
-        "methods": ", ".join(str(_METHOD_NAMES.get(method, method)) for method in methods) or "—"
+    """ "Autenticação aceita pela política: Segredo de cliente (client_secret)." and, unless it is off,
+    what DPoP asks of the partner (with DPoP required a proof-less request is refused)."""
+    policy = client_auth_policy_get(community=community)
+    line = _("Client authentication the policy accepts: %(methods)s.") % {
+        "methods": ", ".join(str(_METHOD_NAMES.get(method, method)) for method in policy.methods) or "—"
     }
+    dpop = _DPOP_MODES.get(policy.dpop)
+    return f"{line} {dpop}" if dpop else line
 
 
 def allowlist_line(community) -> str:
@@ -166,6 +179,31 @@ def keys_still_work_note(community) -> str:
     )
 
 
+def request_keys_still_work_note(revocation: RevocationRequest) -> str:
+    """On a revocation request's own page (support reads it before answering the partner): the keys that
+    still get the partner tokens, by kid, so nobody tells the partner it is cut off. Empty if none."""
+    community = revocation.community
+    kids = [key.kid for key in keys_that_outlast_secrets(community=community)]
+    if not kids:
+        return ""
+    return format_html(
+        "{} {} {}.",
+        ngettext(
+            "The partner can still get tokens with its key %(kids)s (private_key_jwt): the request "
+            "suspended its secrets only, so it is not cut off.",
+            "The partner can still get tokens with its keys %(kids)s (private_key_jwt): the request "
+            "suspended its secrets only, so it is not cut off.",
+            len(kids),
+        )
+        % {"kids": words_list(kids)},
+        _(
+            "The request retires no key: if the partner's private key leaked, the security group must "
+            "retire it separately:"
+        ),
+        _keys_link(community),
+    )
+
+
 def keys_still_work_note_for(community_id) -> str:
     """``keys_still_work_note`` for the community a form names by id (as sent: maybe not a number)."""
     try:
@@ -201,11 +239,13 @@ def keys_elsewhere_note() -> str:
     )
     return format_html(
         "{} {}. {}",
+        # Said of the listed communities, never "this community": the server does not know which one
+        # the staff member will pick in the list before the form is sent.
         ngettext(
-            "Exception: a revocation request suspends secrets only, and this community has active keys that "
-            "the policy accepts, with which the partner keeps getting tokens:",
-            "Exception: a revocation request suspends secrets only, and these communities have active keys "
-            "that the policy accepts, with which their partners keep getting tokens:",
+            "Exception: a revocation request suspends secrets only. If you choose the community below, "
+            "its active keys that the policy accepts keep getting the partner tokens:",
+            "Exception: a revocation request suspends secrets only. If you choose one of these "
+            "communities, its active keys that the policy accepts keep getting the partner tokens:",
             len(communities),
         ),
         links,
@@ -227,6 +267,37 @@ def keys_also_work_line(community) -> str:
             count,
         )
         % {"count": count},
+        _keys_link(community),
+    )
+
+
+def new_secret_policy_line(community) -> str:
+    """On the page that shows a new client secret: what else works. When the policy refuses secrets the
+    new one gets a 401 until security turns secrets back on (link to the policy), and the keys keep
+    working; otherwise the keys that also get the partner tokens (``keys_also_work_line``)."""
+    if client_auth_policy_get(community=community).allow_client_secret:
+        return keys_also_work_line(community)
+    refused = format_html(
+        '{} <a href="{}" class="community-policy">{}</a>.',
+        _(
+            "The community's policy does not accept client secrets: this secret gets a 401 (access refused) "
+            "and works only if the security group turns secrets back on in the policy:"
+        ),
+        reverse("admin:clients_clientauthpolicy_set", args=[community.pk]),
+        _("policy of %(client_id)s") % {"client_id": community.client_id},
+    )
+    keys = keys_outlasting_secrets(community=community)
+    if not keys:
+        return refused
+    return format_html(
+        "{} {} {}.",
+        refused,
+        ngettext(
+            "The community's registered key keeps working (private_key_jwt):",
+            "The community's %(count)s registered keys keep working (private_key_jwt):",
+            keys,
+        )
+        % {"count": keys},
         _keys_link(community),
     )
 

@@ -111,8 +111,9 @@ def test_a_keys_only_policy_whose_key_was_retired_blames_the_policy_and_the_key_
     danger = _danger(client.post(page, posted))
     assert "a política não aceita o segredo do parceiro e a comunidade não tem chave ativa" in danger
     assert "até que uma chave seja registrada" in danger and "suspens" not in danger
+    assert "1 token ativo do parceiro não tem DPoP" in danger  # and DPoP required stops it, asked apart
 
-    saved = client.post(page, {**posted, "confirm_lockout": "on"}, follow=True)
+    saved = client.post(page, {**posted, "confirm_lockout": "on", "confirm_dpop_required": "on"}, follow=True)
     said = _messages(saved)
     assert "a política não aceita o segredo do parceiro e a comunidade não tem chave ativa" in said
 

@@ -150,9 +150,14 @@ def closed_ways(*, community: Community, methods: list[str] | None = None) -> li
 def keys_outlasting_secrets(*, community: Community) -> int:
     """How many keys keep getting the partner tokens when its secrets are suspended (a revocation request
     stops secrets only, SPEC §2.7): its active keys, if the policy admits ``private_key_jwt``; else 0."""
+    return keys_that_outlast_secrets(community=community).count()
+
+
+def keys_that_outlast_secrets(*, community: Community) -> QuerySet[ClientKey]:
+    """The keys ``keys_outlasting_secrets`` counts, oldest first (staff name them by ``kid``)."""
     if METHOD_PRIVATE_KEY_JWT not in client_auth_policy_get(community=community).methods:
-        return 0
-    return active_keys(community).count()
+        return ClientKey.objects.none()
+    return active_keys(community).order_by("created_at")
 
 
 def communities_keys_outlast_secrets(*, limit: int = 5) -> list[tuple[Community, int]]:

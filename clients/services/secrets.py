@@ -31,6 +31,8 @@ class SecretRotation:
     older_secrets_stopped: int = 0
     #: Live tokens revoked with it (tokens.services.community_rotate_secret), else 0.
     tokens_revoked: int = 0
+    #: The hints of the secrets this rotation ended at once, newest first (its audit row's ``ended_hints``).
+    ended_hints: tuple[str, ...] = ()
 
 
 def secrets_ended(secrets: list[ClientSecret]) -> list[dict[str, Any]]:
@@ -112,6 +114,7 @@ def secret_rotate(
         client_secret=secret,
         previous_secret_valid_until=valid_until,
         older_secrets_stopped=max(len(valid) - 1, 0),
+        ended_hints=tuple(ended_now),
     )
 
 

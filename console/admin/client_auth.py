@@ -41,7 +41,13 @@ from console.credential_notes import (
 from console.forms import ReasonForm, console_time_zoned
 from console.humane import ago
 from console.pages import render_admin_page, staff_actor
-from tokens.services import LastSeenAddress, allowlist_refuses_recent_callers, community_retire_key
+from tokens.services import (
+    BearerUse,
+    LastSeenAddress,
+    allowlist_refuses_recent_callers,
+    community_retire_key,
+    dpop_requirement_cuts,
+)
 
 MAX_KEY_FILE = 16 * 1024
 
@@ -194,6 +200,13 @@ class PolicyForm(forms.Form):
         label=gettext_lazy(
             "Yes, save it: token requests made with a secret are refused from now on, though the partner "
             "used one recently."
+        ),
+    )
+    confirm_dpop_required = forms.BooleanField(
+        required=False,
+        label=gettext_lazy(
+            "Yes, save it: the partner's tokens without DPoP stop working now, and its token requests "
+            "without a DPoP proof are refused from now on."
         ),
     )
 
@@ -474,6 +487,7 @@ class PolicyRisks:
     closed: tuple[ClosedWay, ...] = ()
     refused_addresses: tuple[LastSeenAddress, ...] = ()
     secret_last_used: datetime | None = None  # secrets turned off though one was used recently
+    bearer_use: BearerUse | None = None  # DPoP required though the partner has tokens without it
 
     @property
     def locks_out(self) -> bool:
@@ -481,7 +495,12 @@ class PolicyRisks:
 
     @property
     def any(self) -> bool:
-        return self.locks_out or bool(self.refused_addresses) or self.secret_last_used is not None
+        return (
+            self.locks_out
+            or bool(self.refused_addresses)
+            or self.secret_last_used is not None
+            or self.bearer_use is not None
+        )
 
     def note(self) -> str:
         notes = []
@@ -514,7 +533,34 @@ class PolicyRisks:
                 )
                 % {"moment": console_time_zoned(self.secret_last_used), "ago": ago(self.secret_last_used)}
             )
+        if self.bearer_use is not None:
+            notes.append(_dpop_required_note(self.bearer_use))
         return " ".join(notes)
+
+
+def _dpop_required_note(use: BearerUse) -> str:
+    """What requiring DPoP stops at once: the live tokens without it, and requests without a proof."""
+    parts = [
+        _(
+            "This makes DPoP required: a token not tied to the partner's DPoP key is refused from now on, "
+            "and a token request without a DPoP proof gets a 401 (access refused)."
+        )
+    ]
+    if use.live_tokens:
+        parts.append(
+            ngettext(
+                "%(count)s live token of the partner has no DPoP: it stops working at once.",
+                "%(count)s live tokens of the partner have no DPoP: they stop working at once.",
+                use.live_tokens,
+            )
+            % {"count": use.live_tokens}
+        )
+    if use.last_issued_at is not None:
+        parts.append(
+            _("Last token issued without DPoP: %(moment)s (%(ago)s).")
+            % {"moment": console_time_zoned(use.last_issued_at), "ago": ago(use.last_issued_at)}
+        )
+    return " ".join(parts)
 
 
 def policy_risks(community, form: "PolicyForm") -> PolicyRisks:
@@ -529,6 +575,7 @@ def policy_risks(community, form: "PolicyForm") -> PolicyRisks:
         ),
         # A lock-out already asks, with a stronger box: one cut-off, one question.
         secret_last_used=None if locks_out else secret_use_a_change_cuts(community=community, change=change),
+        bearer_use=dpop_requirement_cuts(community=community, dpop=change.dpop),
     )
     if risks.locks_out and not form.cleaned_data["confirm_lockout"]:
         form.add_error(
@@ -544,6 +591,14 @@ def policy_risks(community, form: "PolicyForm") -> PolicyRisks:
         form.add_error(
             "confirm_secrets_off",
             _("Tick the box to turn secrets off although the partner used one recently, or keep secrets on."),
+        )
+    if risks.bearer_use is not None and not form.cleaned_data["confirm_dpop_required"]:
+        form.add_error(
+            "confirm_dpop_required",
+            _(
+                "Tick the box to require DPoP although the partner has tokens without it, or keep DPoP "
+                "optional until it sends proofs."
+            ),
         )
     return risks
 
@@ -661,6 +716,8 @@ class ClientAuthPolicyAdmin(admin.ModelAdmin):
             del form.fields["confirm_addresses"]  # asked only when it refuses where the partner calls from
         if risks.secret_last_used is None:
             del form.fields["confirm_secrets_off"]  # asked only when the partner still seems to use a secret
+        if risks.bearer_use is None:
+            del form.fields["confirm_dpop_required"]  # asked only when requiring DPoP stops Bearer use
         return render_admin_page(
             request,
             self,

@@ -52,7 +52,7 @@ from console.forms import (
     console_time,
     console_time_zoned,
 )
-from console.humane import ago, community_filter_url
+from console.humane import ago, community_filter_url, words_list
 from console.once import (
     AlreadySubmitted,
     form_already_submitted,
@@ -584,14 +584,17 @@ def _rotation_summary(community, rotation) -> str:
 
 def _rotation_note(rotation) -> str:
     parts = []
-    if rotation.previous_secret_valid_until is not None:
-        if rotation.previous_secret_valid_until > timezone.now():
-            parts.append(
-                _("The old secret keeps working until %(moment)s.")
-                % {"moment": console_time_zoned(rotation.previous_secret_valid_until)}
-            )
-        else:
-            parts.append(_("The old secret has stopped working."))
+    in_grace = (
+        rotation.previous_secret_valid_until is not None
+        and rotation.previous_secret_valid_until > timezone.now()
+    )
+    if in_grace:
+        parts.append(
+            _("The old secret keeps working until %(moment)s.")
+            % {"moment": console_time_zoned(rotation.previous_secret_valid_until)}
+        )
+    if ended := _ended_secrets_line(rotation.ended_hints, older=in_grace):
+        parts.append(ended)
     if rotation.tokens_revoked:
         parts.append(
             ngettext(
@@ -600,6 +603,25 @@ def _rotation_note(rotation) -> str:
             % {"count": rotation.tokens_revoked}
         )
     return " ".join(parts)
+
+
+def _ended_secrets_line(hints: tuple[str, ...], *, older: bool) -> str:
+    """Which secrets the rotation ended at once, by their first characters, counted (never "the old
+    secret" when two ended). ``older``: the previous secret keeps its grace window, these are older."""
+    if not hints:
+        return ""
+    named = words_list([str(hint) for hint in hints])
+    if older:
+        return ngettext(
+            "The older secret starting with %(hints)s has stopped working.",
+            "The %(count)s older secrets starting with %(hints)s have stopped working.",
+            len(hints),
+        ) % {"count": len(hints), "hints": named}
+    return ngettext(
+        "The old secret starting with %(hints)s has stopped working.",
+        "The %(count)s old secrets starting with %(hints)s have stopped working.",
+        len(hints),
+    ) % {"count": len(hints), "hints": named}
 
 
 def _stop_previous_question(community) -> str:

@@ -34,6 +34,7 @@ from console.credential_notes import (
     pending_request,
     pending_request_for,
     pending_request_notice,
+    request_keys_still_work_note,
     secrets_refused_warning,
 )
 from console.forms import HandleRequestForm, ReasonForm, console_time
@@ -53,7 +54,13 @@ from console.pages import render_admin_page, staff_actor
 from console.second_factor import staff_action_refused
 from console.sudo import form_data, password_prompt
 from tokens.models import IssuedToken, RevocationRequest
-from tokens.services import revocation_request_handle, revocation_request_open, tokens_revoke
+from tokens.services import (
+    TokensCompletionRevokes,
+    revocation_request_handle,
+    revocation_request_open,
+    tokens_a_completion_revokes,
+    tokens_revoke,
+)
 
 # A pending request older than this is flagged in the queue.
 REQUEST_LATE_AFTER = timedelta(hours=1)
@@ -474,6 +481,8 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             )
             if mine and revocation.status == "pending"
             else "",
+            # Support answers the partner from this page: "cut off" is untrue while a key still works.
+            "keys_note": request_keys_still_work_note(revocation) if revocation is not None else "",
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -537,9 +546,10 @@ class RevocationRequestAdmin(admin.ModelAdmin):
                 community=revocation.community,
                 client_secret=rotation.client_secret,
                 title=_("%(request)s completed: the new client secret") % {"request": str(revocation)},
-                note=_tokens_revoked_at_completion(rotation.tokens_revoked),
+                note=_tokens_revoked_at_completion(rotation.tokens_revoked, revocation),
             )
         changelist = reverse("admin:tokens_revocationrequest_changelist")
+        live = tokens_a_completion_revokes(revocation=revocation)
         return render_admin_page(
             request,
             self,
@@ -555,17 +565,21 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             danger_note=_ending_warning(len(ending)) if ending else "",
             danger_items=[_ending_line(secret, revocation) for secret in ending],
             notes=[
-                ("nothing-else-ends", "" if ending else _nothing_else_ends(revocation)),
+                ("nothing-else-ends", "" if ending else _no_secret_ends(revocation, live)),
+                ("tokens-completion-revokes", _tokens_completion_revokes(live)),
                 ("policy-refuses-secrets", secrets_refused_warning(revocation.community)),
                 ("keys-still-work", keys_still_work_note(revocation.community)),
             ],
         )
 
 
-def _tokens_revoked_at_completion(count: int) -> str:
-    """Zero is the usual case: the tokens went when the request was opened. Say that, not "0 tokens"."""
-    if not count:
+def _tokens_revoked_at_completion(count: int, revocation) -> str:
+    """Zero is the usual case: the tokens went when the request was opened. Say that (or that there was
+    none to revoke at all), not "0 tokens"."""
+    if not count and revocation.tokens_revoked:
         return _("No active token remained: they were revoked when the request was opened.")
+    if not count:
+        return _("No active token to revoke.")
     return ngettext("%(count)s live token revoked.", "%(count)s live tokens revoked.", count) % {
         "count": count
     }
@@ -616,11 +630,38 @@ def _ending_line(secret, revocation) -> str:
     }
 
 
-def _nothing_else_ends(revocation) -> str:
-    return _(
-        "No secret works now: the request suspended them when it was opened (%(moment)s). Completing it "
-        "ends nothing more."
-    ) % {"moment": console_time(revocation.created_at)}
+def _no_secret_ends(revocation, live: TokensCompletionRevokes) -> str:
+    """No secret works: completing ends none. "Ends nothing more" only when no live token goes either."""
+    suspended = _("No secret works now: the request suspended them when it was opened (%(moment)s).") % {
+        "moment": console_time(revocation.created_at)
+    }
+    if live.count:
+        return suspended
+    return " ".join([suspended, _("Completing it ends nothing more.")])
+
+
+def _tokens_completion_revokes(live: TokensCompletionRevokes) -> str:
+    """The live tokens completing revokes (issued since the request was opened), and with what they were
+    obtained: a key the request left working keeps getting new ones."""
+    if not live.count:
+        return ""
+    if live.all_with_key:
+        return ngettext(
+            "Completing it revokes the live token the partner obtained since the request was opened, with "
+            "its key: calls with it get a 401 (access refused). The key itself keeps working: the partner "
+            "can get new tokens with it.",
+            "Completing it revokes the %(count)s live tokens the partner obtained since the request was "
+            "opened, with its key: calls with them get a 401 (access refused). The key itself keeps "
+            "working: the partner can get new tokens with it.",
+            live.count,
+        ) % {"count": live.count}
+    return ngettext(
+        "Completing it revokes the live token issued since the request was opened: calls with it get a "
+        "401 (access refused).",
+        "Completing it revokes the %(count)s live tokens issued since the request was opened: calls with "
+        "them get a 401 (access refused).",
+        live.count,
+    ) % {"count": live.count}
 
 
 @admin.register(AuditEvent)

@@ -8,6 +8,7 @@ write is atomic and records its audit event in the same transaction.
 from tokens.services.allowlist import LastSeenAddress, allowlist_refuses_recent_callers
 from tokens.services.bearer import api_call_refused
 from tokens.services.dpop_binding import dpop_proof_accept, token_binding_for
+from tokens.services.dpop_cutoff import BearerUse, dpop_requirement_cuts
 from tokens.services.issuance import IssuedAccessToken, token_issue, token_lifetime_for
 from tokens.services.lifecycle import (
     KeyRetirement,
@@ -22,18 +23,26 @@ from tokens.services.revocation import (
     tokens_revoke,
     tokens_revoke_all,
 )
-from tokens.services.revocation_requests import revocation_request_handle, revocation_request_open
+from tokens.services.revocation_requests import (
+    TokensCompletionRevokes,
+    revocation_request_handle,
+    revocation_request_open,
+    tokens_a_completion_revokes,
+)
 
 __all__ = [
+    "BearerUse",
     "IssuedAccessToken",
     "KeyRetirement",
     "LastSeenAddress",
+    "TokensCompletionRevokes",
     "allowlist_refuses_recent_callers",
     "api_call_refused",
     "community_deactivate",
     "community_retire_key",
     "community_rotate_secret",
     "dpop_proof_accept",
+    "dpop_requirement_cuts",
     "jtis_not_issued_to",
     "revocation_request_handle",
     "revocation_request_open",
@@ -41,6 +50,7 @@ __all__ = [
     "token_issue",
     "token_lifetime_for",
     "token_revoke_presented",
+    "tokens_a_completion_revokes",
     "tokens_purge",
     "tokens_revoke",
     "tokens_revoke_all",

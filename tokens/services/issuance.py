@@ -93,6 +93,7 @@ def _token_record(
         client_secret_id=client.secret_id,
         client_key_id=client.key_id,
         scope=token["scope"],
+        dpop_jkt=dpop_jkt or "",
         issued_at=token.issued_at,
         expires_at=token.issued_at + lifetime,
         source_ip=source_ip,

@@ -1,5 +1,7 @@
 """Revocation requests: a partner's "our credentials are compromised", and staff closing it."""
 
+from dataclasses import dataclass
+
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -14,9 +16,9 @@ from clients.services import SecretRotation, secrets_ended
 from communities.models import Community
 from notifications import events
 from notifications.services import notify
-from tokens.models import RevocationRequest
+from tokens.models import IssuedToken, RevocationRequest
 from tokens.services.lifecycle import community_rotate_secret
-from tokens.services.revocation import tokens_revoke_all
+from tokens.services.revocation import still_accepted_after, tokens_revoke_all
 
 Event = AuditEvent.EventType
 Source = RevocationRequest.Source
@@ -169,3 +171,27 @@ def revocation_request_handle(
         data={"request_id": revocation.pk, "tokens_revoked": rotation.tokens_revoked},
     )
     return rotation
+
+
+@dataclass(frozen=True)
+class TokensCompletionRevokes:
+    """The live tokens completing a request revokes: every token opening it revoked is gone already, so
+    these were issued since (with a key the request left working, or a secret handed over later)."""
+
+    count: int = 0
+    with_key: int = 0  # of them, obtained by signing with one of the community's keys
+
+    @property
+    def all_with_key(self) -> bool:
+        return bool(self.count) and self.with_key == self.count
+
+
+def tokens_a_completion_revokes(*, revocation: RevocationRequest) -> TokensCompletionRevokes:
+    """What ``revocation_request_handle`` would revoke now (its rotation revokes every live token): staff
+    see it before completing, so "completing ends nothing more" is never said while tokens would go."""
+    live = IssuedToken.objects.filter(
+        community=revocation.community,
+        revoked_at__isnull=True,
+        expires_at__gt=still_accepted_after(timezone.now()),
+    )
+    return TokensCompletionRevokes(count=live.count(), with_key=live.filter(client_key__isnull=False).count())
