@@ -29,9 +29,9 @@ def _token(community, *, key=None, dpop_jkt="", jti="t1") -> IssuedToken:
         jti=jti,
         community=community,
         client_key=key,
-        dpop_jkt=dpop_jkt,
         issued_at=now,
         expires_at=now + timedelta(hours=1),
+        **({"dpop_jkt": dpop_jkt} if dpop_jkt else {}),  # a Bearer token: the field's default
     )
 
 
