@@ -645,7 +645,7 @@ def _tokens_completion_revokes(live: TokensCompletionRevokes) -> str:
     obtained: a key the request left working keeps getting new ones."""
     if not live.count:
         return ""
-    if live.all_with_key:
+    if live.all_with_key and keys_outlasting_secrets(community=live.community):
         return ngettext(
             "Completing it revokes the live token the partner obtained since the request was opened, with "
             "its key: calls with it get a 401 (access refused). The key itself keeps working: the partner "

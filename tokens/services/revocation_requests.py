@@ -178,6 +178,7 @@ class TokensCompletionRevokes:
     """The live tokens completing a request revokes: every token opening it revoked is gone already, so
     these were issued since (with a key the request left working, or a secret handed over later)."""
 
+    community: Community
     count: int = 0
     with_key: int = 0  # of them, obtained by signing with one of the community's keys
 
@@ -194,4 +195,8 @@ def tokens_a_completion_revokes(*, revocation: RevocationRequest) -> TokensCompl
         revoked_at__isnull=True,
         expires_at__gt=still_accepted_after(timezone.now()),
     )
-    return TokensCompletionRevokes(count=live.count(), with_key=live.filter(client_key__isnull=False).count())
+    return TokensCompletionRevokes(
+        community=revocation.community,
+        count=live.count(),
+        with_key=live.filter(client_key__isnull=False).count(),
+    )
