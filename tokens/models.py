@@ -41,7 +41,9 @@ class IssuedToken(models.Model):
     scope = models.CharField(_("scope"), max_length=500, blank=True)
     # The DPoP key thumbprint the token is bound to (``cnf.jkt``); empty for a Bearer token (and for
     # records older than this field): requiring DPoP stops those at once, so the console asks first.
-    dpop_jkt = models.CharField(_("DPoP key thumbprint"), max_length=64, blank=True, default="")
+    dpop_jkt = models.CharField(
+        _("DPoP key thumbprint"), max_length=64, blank=True, default="", db_default=""
+    )
     issued_at = models.DateTimeField(_("issued at"))
     expires_at = models.DateTimeField(_("expires at"))
     source_ip = models.GenericIPAddressField(_("source IP"), null=True, blank=True)

@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tokens', '0017_revocation_request_source_staff'),
+        ("tokens", "0017_revocation_request_source_staff"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='issuedtoken',
-            name='dpop_jkt',
-            field=models.CharField(blank=True, default='', max_length=64, verbose_name='DPoP key thumbprint'),
+            model_name="issuedtoken",
+            name="dpop_jkt",
+            field=models.CharField(
+                blank=True, db_default="", default="", max_length=64, verbose_name="DPoP key thumbprint"
+            ),
         ),
     ]
