@@ -85,7 +85,10 @@ class AuditEvent(models.Model):
         ordering = ["-occurred_at", "-id"]
 
     def __str__(self) -> str:
-        return _("%(event)s by %(actor)s") % {"event": self.get_event_type_display(), "actor": self.actor}
+        return _("%(event)s by %(actor)s") % {
+            "event": self.get_event_type_display(),
+            "actor": self.actor_label,
+        }
 
     def save(self, *args, **kwargs) -> None:
         if self.pk is not None:
@@ -94,3 +97,16 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("audit events are append-only")
+
+    @property
+    def actor_label(self) -> str:
+        """The actor as a person reads it. An anonymous row records "-" for a name it does not have: say
+        what the caller was instead, with the client_id it gave; a staff sign-in naming no account is
+        "someone not identified", since no account was named."""
+        if self.actor_type != self.ActorType.ANONYMOUS:
+            return self.actor
+        if self.client_id:
+            return _("unauthenticated caller (client_id: %(client_id)s)") % {"client_id": self.client_id}
+        if self.event_type.startswith("staff_"):
+            return _("someone not identified")
+        return str(self.get_actor_type_display())

@@ -74,8 +74,11 @@ class ClientAuthPolicy(models.Model):
         related_name="auth_policy",
         verbose_name=_("community"),
     )
-    allow_client_secret = models.BooleanField(_("client_secret allowed"), default=True)
-    allow_private_key_jwt = models.BooleanField(_("private_key_jwt allowed"), default=False)
+    # Named as the console names the methods everywhere else ("Segredo do parceiro (client_secret)").
+    allow_client_secret = models.BooleanField(_("partner's secret (client_secret) accepted"), default=True)
+    allow_private_key_jwt = models.BooleanField(
+        _("signature with the partner's key (private_key_jwt) accepted"), default=False
+    )
     dpop = models.CharField(_("DPoP"), max_length=10, choices=DPoP.choices, default=DPoP.OFF)
     # Normalised CIDR strings ("203.0.113.0/24", "2001:db8::/32"); empty: from anywhere.
     allowed_ips = models.JSONField(_("allowed source IPs"), default=list, blank=True)
@@ -94,7 +97,7 @@ class ClientAuthPolicy(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"auth policy ({self.community_id})"
+        return _("Policy of the community %(community)s") % {"community": self.community}
 
 
 class ClientKey(models.Model):

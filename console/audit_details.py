@@ -174,9 +174,12 @@ def details_list(details: dict) -> SafeString:
 
 
 def actor_html(event) -> SafeString | str:
-    """Who did it: a staff member by name; anyone else as recorded, with what kind of actor it is."""
+    """Who did it: a staff member by name; an unauthenticated caller in words (``AuditEvent.actor_label``);
+    anyone else as recorded, with what kind of actor it is."""
     if event.actor_type == "staff":
         return staff_name(event.actor)
+    if event.actor_type == "anonymous":  # its label already says what kind of actor it is
+        return event.actor_label
     return format_html("{}<br><small>{}</small>", event.actor or "—", event.get_actor_type_display())
 
 

@@ -3,11 +3,14 @@ client-authentication policy in a line, the warning when that policy refuses cli
 the community has no working way in, the keys a revocation request leaves working, and a pending
 revocation request."""
 
+from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from clients.models import ClientSecret
 from clients.policy import METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT
 from clients.services import (
     ClosedWay,
@@ -90,6 +93,29 @@ def pending_request(community) -> RevocationRequest | None:
         RevocationRequest.objects.filter(community=community, status=RevocationRequest.Status.PENDING)
         .order_by("created_at")
         .first()
+    )
+
+
+def secrets_suspended_line(community) -> str:
+    """Empty unless a pending revocation request left the community no working secret: then that every
+    secret is suspended, and until when, at the top of its page (an active community whose partner gets
+    a 401 on every token request made with a secret)."""
+    revocation = pending_request(community)
+    if revocation is None:
+        return ""
+    now = timezone.now()
+    working = Q(valid_until__isnull=True) | Q(valid_until__gt=now)
+    if ClientSecret.objects.filter(working, community=community).exists():
+        return ""
+    return format_html(
+        '{} <a href="{}">{}</a>',
+        _(
+            "Every secret is suspended: a revocation request is pending since %(moment)s. A token request "
+            "made with a secret gets a 401 until the request is completed."
+        )
+        % {"moment": console_time_zoned(revocation.created_at)},
+        reverse("admin:tokens_revocationrequest_change", args=[revocation.pk]),
+        _("See request #%(id)s") % {"id": revocation.pk},
     )
 
 

@@ -58,7 +58,7 @@ def who(actor: str) -> str:
     """An actor as recorded ("staff:sup1", "partner:acme", "command:rotate_secret") in plain words."""
     kind, sep, name = actor.partition(":")
     if not sep:
-        return actor or "—"
+        return actor if actor not in ("", "-") else "—"
     if kind == "staff":
         return staff_name(name)
     if kind == "partner":
@@ -66,6 +66,17 @@ def who(actor: str) -> str:
     if kind == "command":
         return _("the command %(name)s") % {"name": name}
     return name or actor
+
+
+def by_whom(actor: str) -> str:
+    """ "by …" for an actor as recorded, as one phrase: Portuguese contracts "por o parceiro" into "pelo
+    parceiro" and "por o comando" into "pelo comando", so each kind of actor has its own msgid."""
+    kind, sep, name = actor.partition(":")
+    if sep and kind == "partner":
+        return _("by the partner (%(client_id)s)") % {"client_id": name}
+    if sep and kind == "command":
+        return _("by the command %(name)s") % {"name": name}
+    return _("by %(who)s") % {"who": who(actor)}
 
 
 def role_name(group_name: str) -> str:

@@ -116,6 +116,13 @@ def secret_reveal_later(
     return HttpResponseRedirect(secret_page_url(key))
 
 
+def secret_link_is_theirs(request, key: str) -> bool:
+    """Whether this staff member made the form behind this secret link. Its secret waits in the creator's
+    session only: anyone else opening the link has nothing to see, and must not be told it was shown."""
+    waiting = _SESSION_PREFIX + key in request.session
+    return waiting or FormSubmission.objects.filter(key=key, staff=request.user).exists()
+
+
 def secret_pop(request, key: str) -> dict | None:
     """The waiting secret, removed from the session as it is read: a second call gets ``None``."""
     shown = request.session.pop(_SESSION_PREFIX + key, None)

@@ -449,11 +449,14 @@ def lockout_response(request, original_response=None, credentials=None) -> Templ
         # Whole minutes, rounded up ("1 minuto" for the last seconds): never less than what is left.
         "time_left": duration(60 * math.ceil(left_seconds / 60)),
         "signed_in": request.user.is_authenticated,
-        # Never the locked person: signed in (the prompt) or only named in the sign-in form.
+        # Names only for a colleague signed in (locked at the password prompt), never the locked person.
+        # Someone not signed in may be anyone, naming any username: the page says who helps by role.
         "helpers": security_members(
             excluding=request.user,
             excluding_username=attempted_username(request, credentials),
-        ),
+        )
+        if request.user.is_authenticated
+        else [],
     }
     response = TemplateResponse(request, "console/locked_out.html", context, status=429)
     response["Retry-After"] = str(left_seconds)

@@ -12,7 +12,7 @@ secret, and is someone guessing?".
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from audit.models import AuditEvent
+from audit.selectors import community_events_q
 from bfluence.usage import API_CALLS, AUTH_FAILURES, usage_read
 from communities.models import Community, UsageDay
 
@@ -55,7 +56,7 @@ def community_usage(community: Community, *, days: int = DAYS) -> Usage:
     today = timezone.localdate()
     first = today - timedelta(days=days - 1)
     start = timezone.make_aware(datetime.combine(first, time.min), zone)
-    mine = Q(community=community) | Q(community__isnull=True, client_id=community.client_id)
+    mine = community_events_q(community)
     rows = (
         AuditEvent.objects.filter(
             mine, occurred_at__gte=start, event_type__in=[Event.TOKEN_ISSUED, Event.CLIENT_AUTH_FAILED]

@@ -15,7 +15,7 @@ from communities.models import Community
 from console.credential_notes import new_secret_policy_line
 from console.middleware import console_prefix
 from console.models import FormSubmission
-from console.once import secret_pop
+from console.once import secret_link_is_theirs, secret_pop
 from console.pages import render_admin_page, safe_next, staff_actor
 from console.second_factor import factor_is_fresh, has_passkey, second_factor_verify_code
 from console.signin import AT_THE_PROMPT, attempts_left, attempts_left_message
@@ -109,6 +109,17 @@ def _code_accepted(request, form) -> bool:
 
 def secret_once(request, key: str):
     """The one page that ever shows a client secret, and only once: it is taken out of the session here."""
+    if not secret_link_is_theirs(request, key):
+        response = render_admin_page(
+            request,
+            None,
+            "console/error.html",
+            _("This secret link is not yours"),
+            status=404,
+            message=_("This secret link is not yours: only whoever created it can see it, once."),
+        )
+        add_never_cache_headers(response)
+        return response
     shown = secret_pop(request, key)
     if shown is None:
         response = render_admin_page(

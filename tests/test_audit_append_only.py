@@ -19,6 +19,8 @@ def test_an_audit_row_can_be_neither_changed_nor_deleted(acme):
     assert AuditEvent.objects.get(pk=event.pk).details != {"rewritten": True}
 
 
-def test_labels_never_show_more_than_a_prefix_or_an_id():
+@pytest.mark.django_db
+def test_labels_never_show_more_than_a_prefix_or_a_name(acme):
     assert str(UsedJti(key="ab" * 32)) == "used jti abababababab…"
-    assert str(ClientAuthPolicy(community_id=7)) == "auth policy (7)"
+    policy = ClientAuthPolicy(community=acme.community)
+    assert str(policy) == "Política da comunidade acme community (acme)"

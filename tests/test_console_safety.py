@@ -6,6 +6,7 @@ import time
 import pytest
 import time_machine
 from django.contrib.auth.models import Group, User
+from django.test import Client
 from django.urls import reverse
 
 from audit.models import AuditEvent
@@ -65,10 +66,16 @@ def test_the_one_time_page_belongs_to_the_session_that_acted(client, acme):
     page = url("communities_community_rotate_secret", acme.community.pk)
     posted = {"grace": "0s", "reason": "r", "form_key": form_key(client, page)}
     secret_page = client.post(page, posted)["Location"]
-    client.logout()
-    login(client, "other-security", "security")
-    response = client.get(secret_page)
-    assert response.status_code == 410 and not SECRET.search(response.content.decode())
+    colleague = Client()
+    login(colleague, "other-security", "security")
+    response = colleague.get(secret_page)
+    text = response.content.decode()
+    assert response.status_code == 404 and not SECRET.search(text)
+    assert "Este link de segredo não é seu: só quem o criou pode vê-lo, uma única vez." in text
+    assert "já foi mostrado" not in text
+    # The colleague's visit neither showed nor used up the secret: its creator still sees it, once.
+    assert SECRET.search(client.get(secret_page).content.decode())
+    assert client.get(secret_page).status_code == 410  # and, once shown, it is gone
 
 
 def test_a_failed_rotation_frees_its_form_key(client, acme):

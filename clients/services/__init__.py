@@ -15,7 +15,13 @@ from clients.services.authentication import (
     failures_counted_by,
 )
 from clients.services.jtis import jti_use_once, used_jtis_purge
-from clients.services.keys import MAX_ACTIVE_KEYS, active_keys, client_key_add, client_key_retire
+from clients.services.keys import (
+    MAX_ACTIVE_KEYS,
+    active_keys,
+    client_key_add,
+    client_key_refuse_if_held_elsewhere,
+    client_key_retire,
+)
 from clients.services.onboarding import DEMO_CLIENT_ID, NewCommunity, community_create, community_seed_demo
 from clients.services.policy import (
     ClosedWay,
@@ -60,6 +66,7 @@ __all__ = [
     "client_auth_policy_set",
     "client_authenticate",
     "client_key_add",
+    "client_key_refuse_if_held_elsewhere",
     "client_key_retire",
     "client_refuse",
     "client_still_entitled",

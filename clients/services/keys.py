@@ -22,6 +22,27 @@ def active_keys(community: Community) -> QuerySet[ClientKey]:
     return ClientKey.objects.filter(community=community, retired_at__isnull=True)
 
 
+def client_key_refuse_if_held_elsewhere(*, community: Community, thumbprint: str) -> None:
+    """One key identifies one partner: whoever holds the private key of a key active for two communities
+    could get tokens as either. Same key, same RFC 7638 thumbprint, whatever kid it was given. Also asked
+    by the console's first step, so the refusal comes before the fingerprint is compared."""
+    elsewhere = (
+        ClientKey.objects.filter(thumbprint=thumbprint, retired_at__isnull=True)
+        .exclude(community=community)
+        .select_related("community")
+        .first()
+    )
+    if elsewhere is not None:
+        raise ValidationError(
+            _(
+                "This key is already registered for the community %(other)s. A key identifies one "
+                "partner: whoever holds its private key could act for both communities. Ask the partner "
+                "for a key of its own."
+            )
+            % {"other": elsewhere.community}
+        )
+
+
 @transaction.atomic
 def client_key_add(*, community: Community, key_text: str, actor: Actor) -> ClientKey:
     """Register a partner's public key (PEM or JWK) for ``private_key_jwt``; private keys are refused."""
@@ -37,6 +58,7 @@ def client_key_add(*, community: Community, key_text: str, actor: Actor) -> Clie
         raise ValidationError(
             _("The community already has an active key with kid %(kid)r.") % {"kid": parsed.kid}
         )
+    client_key_refuse_if_held_elsewhere(community=community, thumbprint=parsed.thumbprint)
     if active.count() >= MAX_ACTIVE_KEYS:
         raise ValidationError(
             _("At most %(count)d active keys: retire one first.") % {"count": MAX_ACTIVE_KEYS}

@@ -26,6 +26,7 @@ from clients.services import (
     client_auth_policy_get,
     client_auth_policy_set,
     client_key_add,
+    client_key_refuse_if_held_elsewhere,
     closed_ways,
     secret_use_a_change_cuts,
 )
@@ -86,6 +87,10 @@ class RegisterKeyForm(forms.Form):
             self.parsed = public_key_parse(text)
         except UnacceptableKey as error:
             raise ValidationError(str(error)) from error
+        if cleaned.get("community") is not None:  # refused before anyone compares its fingerprint
+            client_key_refuse_if_held_elsewhere(
+                community=cleaned["community"], thumbprint=self.parsed.thumbprint
+            )
         cleaned["key_text"] = text
         return cleaned
 
@@ -616,12 +621,14 @@ class ClientAuthPolicyAdmin(admin.ModelAdmin):
     add_label = gettext_lazy("Set a community's policy")  # the list's button and the page it opens
     list_display = ("community", "methods_allowed", "dpop", "ips", "allowlist_applies_to_api", "updated_at")
     list_select_related = ("community",)
-    readonly_fields = (
+    # The read-only page (support's view) shows the addresses as the list does: "qualquer lugar" for an
+    # empty allowlist, never a bare "—" that reads as "none allowed".
+    fields = readonly_fields = (
         "community",
         "allow_client_secret",
         "allow_private_key_jwt",
         "dpop",
-        "allowed_ips",
+        "ips",
         "allowlist_applies_to_api",
         "updated_at",
     )

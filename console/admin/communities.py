@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy, ngettext, pgettext
 from django.views.decorators.debug import sensitive_post_parameters
 
 from audit.models import AuditEvent
+from audit.selectors import community_events_q
 from clients.models import ClientKey, ClientSecret
 from clients.policy import METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT
 from clients.services import (
@@ -42,6 +43,7 @@ from console.credential_notes import (
     pending_request_banner,
     policy_line,
     secrets_refused_warning,
+    secrets_suspended_line,
 )
 from console.forms import (
     CommunityChangeForm,
@@ -70,17 +72,17 @@ from tokens.services import community_deactivate, community_rotate_secret, token
 HISTORY_SHOWN = 200
 KEYS_SHOWN = 10  # as many as secrets: the active ones first (at most five), then the latest retired
 #: The partner's own traffic: counted on the community page (usage) and kept in the audit trail, but not
-#: actions anyone took about the community.
+#: actions anyone took about the community. Refused authentications are not in it: they are what staff
+#: look for when a partner says "we get 401", so the history shows them.
 TRAFFIC = (
     AuditEvent.EventType.TOKEN_ISSUED,
-    AuditEvent.EventType.CLIENT_AUTH_FAILED,
     AuditEvent.EventType.API_CALL_REFUSED,
 )
 
 
 def community_history(community):
     return (
-        AuditEvent.objects.filter(community=community)
+        AuditEvent.objects.filter(community_events_q(community))
         .exclude(event_type__in=TRAFFIC)
         .order_by("-occurred_at", "-id")
     )
@@ -378,6 +380,7 @@ class CommunityAdmin(admin.ModelAdmin):
                 "api_chart": api_chart(usage),
                 "last_seen": console_time(usage.last_seen) if usage.last_seen else None,
                 "history_links": self._history_links(community),
+                "secrets_suspended_line": secrets_suspended_line(community),
                 "policy_line": policy_line(community),
                 "allowlist_line": allowlist_line(community),
             }
@@ -411,7 +414,7 @@ class CommunityAdmin(admin.ModelAdmin):
             community=community, status=RevocationRequest.Status.PENDING
         ).count()
         requests = RevocationRequest.objects.filter(community=community).count()
-        events = AuditEvent.objects.filter(community=community).count()
+        events = AuditEvent.objects.filter(community_events_q(community)).count()
         return [
             (
                 community_filter_url("tokens_issuedtoken", community),

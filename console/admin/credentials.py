@@ -23,7 +23,14 @@ from django.views.decorators.debug import sensitive_post_parameters
 from audit.models import AuditEvent
 from audit.services import Actor
 from clients.services import keys_outlasting_secrets, secrets_a_rotation_ends
-from console.admin.filters import ALL_FEMININE, CommunityFilter, DateFilter, Labelled, StatusFilter
+from console.admin.filters import (
+    ALL_FEMININE,
+    CommunityAuditFilter,
+    CommunityFilter,
+    DateFilter,
+    Labelled,
+    StatusFilter,
+)
 from console.audit_details import actor_html, details_html
 from console.credential_notes import (
     keys_elsewhere_note,
@@ -38,7 +45,7 @@ from console.credential_notes import (
     secrets_refused_warning,
 )
 from console.forms import HandleRequestForm, ReasonForm, console_time
-from console.humane import ago, staff_name, who
+from console.humane import ago, by_whom, staff_name, who
 from console.models import FormSubmission
 from console.once import (
     AlreadySubmitted,
@@ -157,9 +164,9 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
     def revoked(self, token):
         if not token.revoked_at:
             return "—"
-        return _("%(moment)s by %(who)s") % {
+        return _("%(moment)s %(by_whom)s") % {
             "moment": console_time(token.revoked_at),
-            "who": who(token.revoked_by),
+            "by_whom": by_whom(token.revoked_by),
         }
 
     @admin.display(description=gettext_lazy("revoked by"))
@@ -678,7 +685,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_filter = (
         "event_type",
         "actor_type",
-        ("community", CommunityFilter),
+        ("community", CommunityAuditFilter),
         ("occurred_at", DateFilter),
     )
     search_fields = ("actor", "=client_id", "=jti")

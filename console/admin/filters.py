@@ -5,6 +5,8 @@ from django.contrib import admin
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
+from audit.selectors import community_events_q
+
 #: Django's "All" reads "Todos" whatever the filter; a feminine one (comunidade, situação) needs "Todas".
 ALL_FEMININE = pgettext_lazy("feminine", "All")
 
@@ -59,3 +61,19 @@ class CommunityActiveFilter(admin.BooleanFieldListFilter):
         )
         for choice, name in zip(super().choices(changelist), names, strict=False):
             yield {**choice, "display": name}
+
+
+class CommunityAuditFilter(CommunityFilter):
+    """The audit trail of one community: its rows and the refusals that name only its client_id
+    (``audit.selectors.community_events_q``), so the trail holds every refusal its page counts."""
+
+    def queryset(self, request, queryset):
+        chosen = self.used_parameters.get(self.lookup_kwarg)
+        if isinstance(chosen, list):
+            chosen = chosen[-1] if chosen else None
+        community = None
+        if chosen is not None and str(chosen).isdigit():
+            community = self.field.related_model._default_manager.filter(pk=chosen).first()
+        if community is None:
+            return super().queryset(request, queryset)
+        return queryset.filter(community_events_q(community))

@@ -8,7 +8,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django.utils.text import Truncator
+from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -158,7 +158,9 @@ class SecurityContactsForm(forms.ModelForm):
         label=gettext_lazy("webhook URL"), max_length=500, required=False, assume_scheme="https"
     )
     email_lines = forms.CharField(
-        label=gettext_lazy("e-mail addresses"),
+        label=capfirst(
+            gettext_lazy("e-mail addresses")
+        ),  # as the model fields' labels: "Endereços de e-mail"
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=gettext_lazy(
