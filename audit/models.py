@@ -108,5 +108,5 @@ class AuditEvent(models.Model):
         if self.client_id:
             return _("unauthenticated caller (client_id: %(client_id)s)") % {"client_id": self.client_id}
         if self.event_type.startswith("staff_"):
-            return _("someone not identified")
+            return str(_("someone not identified"))
         return str(self.get_actor_type_display())
