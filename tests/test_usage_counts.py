@@ -120,3 +120,19 @@ def test_a_partner_making_a_few_calls_at_the_default_limit_shows_them_at_once(ap
         assert get_bflus(api, token).status_code in (200, 404)
     login(client, "sam", "support")
     assert shown(client, acme.community, "usage-api") == 3
+
+
+def test_a_busy_partner_under_a_huge_limit_is_still_batched(api, client, acme, settings):
+    """A limit of 10,000,000/min makes batches of 100,000: past ``QUIET_CALLS`` calls in a window a busy
+    partner's calls wait for their batch (a cache round trip per batch, not per call)."""
+    from tokens.throttling import WindowCounterThrottle
+
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "api": "10000000/min"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    WindowCounterThrottle._pending.clear()
+    token = issue_token(api, acme)
+    calls = WindowCounterThrottle.QUIET_CALLS + 20
+    for _call in range(calls):
+        assert get_bflus(api, token).status_code in (200, 404)
+    login(client, "sam", "support")
+    assert shown(client, acme.community, "usage-api") == WindowCounterThrottle.QUIET_CALLS

@@ -55,14 +55,18 @@ class WindowCounterThrottle(SimpleRateThrottle):
     both fine for abuse control and both bounded:
     - a caller may fit up to twice the rate across a window boundary;
     - for generous limits (100 or more per window) each process adds to the shared counter in batches
-      of 1% of the limit once the window's shared count has reached one batch, so a busy partner costs
-      one cache round trip per batch, not per request; the shared count may then lag by under 1% of the
+      of 1% of the limit once the window's shared count has reached one batch (or ``QUIET_CALLS``, if
+      smaller), so a busy partner costs one cache round trip per batch, not per request; the shared count may then lag by under 1% of the
       limit per process. Below that every call is added at once: a quiet partner costs nothing worth
       batching, and its few calls show in the day's usage straight away (staff read "is the partner
       calling us?" from it). Small limits count every request. The calls of a window that ended before
       its batch filled are added to the day's usage with the caller's next call
       (``CommunityRateThrottle``).
     """
+
+    # Calls added one by one in a window until its shared count reaches this (or one batch, if smaller);
+    # after that in batches. A huge limit has huge batches, so a fixed bound keeps a busy caller batched.
+    QUIET_CALLS = 100
 
     # Per process: caller -> [requests not yet added, last shared total, their window].
     _pending: dict[str, list] = {}
@@ -101,7 +105,8 @@ class WindowCounterThrottle(SimpleRateThrottle):
                 carried = pending[0] if pending else 0
                 pending = self._pending[ident] = [0, 0, window]
             pending[0] += 1
-            busy = pending[1] >= batch  # the window's shared count, as this process last read it
+            # The window's shared count, as this process last read it, past what a quiet partner makes.
+            busy = pending[1] >= min(batch, self.QUIET_CALLS)
             if busy and pending[0] < batch and not carried:
                 return pending[1] + pending[0]
             amount, pending[0] = pending[0], 0
