@@ -118,6 +118,10 @@ VALUES = {
     "totp": gettext_lazy("authenticator app"),
     "passkey": gettext_lazy("passkey"),
 }
+#: A refusal whose client_id is a community's: "or unknown client" would mislead whoever reads it.
+KNOWN_CLIENT_VALUES = {
+    "invalid_client": gettext_lazy("wrong, ended or suspended secret"),
+}
 
 
 def label(key: str) -> str:
@@ -135,6 +139,8 @@ def _secret(pk) -> str:
 
 
 def _value(key: str, value) -> SafeString | str:
+    if key == "allowed_ips" and value == []:  # every address may call, as the policy list says
+        return _("anywhere")
     if value is None or value == "" or value == []:
         return "—"
     if key in ("id", "secret_id") and isinstance(value, int):  # "id": in a row's list of secrets
@@ -159,7 +165,14 @@ def _value(key: str, value) -> SafeString | str:
     return str(value)
 
 
-def details_list(details: dict) -> SafeString:
+def _reason(value, client_known: bool) -> SafeString | str:
+    if client_known and isinstance(value, str) and value in KNOWN_CLIENT_VALUES:
+        return str(KNOWN_CLIENT_VALUES[value])
+    return _value("reason", value)
+
+
+def details_list(details: dict, *, client_known: bool = False) -> SafeString:
+    """``client_known``: the row's client_id is a community's, so a refusal is not an unknown client."""
     shown = details
     if "hint" in details:  # a rotation names its new secret by its start already: not twice
         shown = {key: value for key, value in details.items() if key != "secret_id"}
@@ -168,7 +181,10 @@ def details_list(details: dict) -> SafeString:
         format_html_join(
             "",
             "<dt>{}</dt><dd>{}</dd>",
-            ((label(key), _value(key, value)) for key, value in shown.items()),
+            (
+                (label(key), _reason(value, client_known) if key == "reason" else _value(key, value))
+                for key, value in shown.items()
+            ),
         ),
     )
 
@@ -183,7 +199,7 @@ def actor_html(event) -> SafeString | str:
     return format_html("{}<br><small>{}</small>", event.actor or "—", event.get_actor_type_display())
 
 
-def details_html(details) -> SafeString | str:
+def details_html(details, *, client_known: bool = False) -> SafeString | str:
     """The readable list, and the raw JSON behind a toggle."""
     if not details:
         return "—"
@@ -191,7 +207,7 @@ def details_html(details) -> SafeString | str:
         return str(details)
     return format_html(
         '{}<details class="audit-raw"><summary>{}</summary><pre>{}</pre></details>',
-        details_list(details),
+        details_list(details, client_known=client_known),
         _("Raw record (JSON)"),
         json.dumps(details, indent=2, ensure_ascii=False, sort_keys=True),
     )

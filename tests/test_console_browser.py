@@ -626,7 +626,8 @@ def assert_heading_clear_of_the_buttons(page) -> None:
 # Cells that must stay on one line: a token ID (its first 12 characters) and a client_id, which the
 # browser would otherwise break at a hyphen ("demo-" / "community").
 ONE_LINE_CELLS = """() => [...document.querySelectorAll(
-        '#result_list .field-short_jti code, #result_list .field-client_id a, #result_list .field-community_link a')]
+        '#result_list .field-short_jti code, #result_list .field-client_id a, #result_list .field-community_link a, '
+        + '#result_list .field-community_shown a')]
     .filter(e => new Set([...e.getClientRects()].map(r => Math.round(r.top))).size > 1)
     .map(e => e.textContent)"""
 

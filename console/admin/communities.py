@@ -395,7 +395,9 @@ class CommunityAdmin(admin.ModelAdmin):
         events = community_history(community)
         shown = list(events[:HISTORY_SHOWN])
         for event in shown:
-            event.who, event.details_shown = actor_html(event), details_html(event.details)
+            # Every row here is the community's: a refusal names its client_id, never an unknown client.
+            event.who = actor_html(event)
+            event.details_shown = details_html(event.details, client_known=True)
         return render_admin_page(
             request,
             self,
