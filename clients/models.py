@@ -97,7 +97,8 @@ class ClientAuthPolicy(models.Model):
         ]
 
     def __str__(self) -> str:
-        return _("Policy of the community %(community)s") % {"community": self.community}
+        # "Policy of <name> (<client_id>)": a name that already says "community" is not said twice.
+        return _("Policy of %(community)s") % {"community": self.community}
 
 
 class ClientKey(models.Model):

@@ -23,4 +23,4 @@ def test_an_audit_row_can_be_neither_changed_nor_deleted(acme):
 def test_labels_never_show_more_than_a_prefix_or_a_name(acme):
     assert str(UsedJti(key="ab" * 32)) == "used jti abababababab…"
     policy = ClientAuthPolicy(community=acme.community)
-    assert str(policy) == "Política da comunidade acme community (acme)"
+    assert str(policy) == "Política de acme community (acme)"

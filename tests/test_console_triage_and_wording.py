@@ -89,13 +89,13 @@ def test_the_policy_page_and_its_history_speak_the_consoles_words(client, acme):
     login(client, "sam", "support")  # support reads the page; security is sent to the set page
     base = f"/admin/clients/clientauthpolicy/{acme.community.pk}"
     page = _text(client.get(f"{base}/change/").content.decode())
-    assert "auth policy" not in page and "Política da comunidade acme community (acme)" in page
+    assert "auth policy" not in page and "Política de acme community (acme)" in page
     assert "Segredo do parceiro (client_secret) aceito" in page
     assert "Assinatura com a chave do parceiro (private_key_jwt) aceita" in page
     assert "Client_secret permitido" not in page and "Private_key_jwt permitido" not in page
     assert "IPs de origem permitidos: qualquer lugar" in page
     history = _text(client.get(f"{base}/history/").content.decode())
-    assert "auth policy" not in history and "Política da comunidade acme community (acme)" in history
+    assert "auth policy" not in history and "Política de acme community (acme)" in history
 
 
 # --- 3. an actor with no name reads as words, never "-" -------------------------------------------------
@@ -175,7 +175,7 @@ def test_a_key_registered_for_another_community_is_refused_in_the_console(client
     )
     said = _text(pasted.content.decode())
     assert pasted.status_code == 200 and 'id="key-fingerprint"' not in pasted.content.decode()
-    assert "Esta chave já está registrada para a comunidade acme community (acme)" in said
+    assert "Esta chave já está registrada para acme community (acme)." in said
     assert "poderia agir pelas duas comunidades" in said
     confirmed = client.post(
         url("clients_clientkey_add"),
@@ -187,7 +187,7 @@ def test_a_key_registered_for_another_community_is_refused_in_the_console(client
             "confirmed": "on",
         },
     )
-    assert "já está registrada para a comunidade acme" in _text(confirmed.content.decode())
+    assert "já está registrada para acme community (acme)." in _text(confirmed.content.decode())
     assert list(ClientKey.objects.values_list("community__client_id", flat=True)) == ["acme"]
 
 

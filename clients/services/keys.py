@@ -35,7 +35,7 @@ def client_key_refuse_if_held_elsewhere(*, community: Community, thumbprint: str
     if elsewhere is not None:
         raise ValidationError(
             _(
-                "This key is already registered for the community %(other)s. A key identifies one "
+                "This key is already registered for %(other)s. A key identifies one "
                 "partner: whoever holds its private key could act for both communities. Ask the partner "
                 "for a key of its own."
             )

@@ -16,6 +16,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext
 
+from audit.models import AuditEvent
 from clients.keys import UnacceptableKey, public_key_parse
 from clients.models import ClientAuthPolicy, ClientKey
 from clients.policy import METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT, networks_normalise
@@ -33,6 +34,7 @@ from clients.services import (
 from communities.models import Community
 from console.admin.credentials import community_link
 from console.admin.filters import CommunityFilter
+from console.audit_details import actor_html, details_html
 from console.credential_notes import (
     keys_refused_warning,
     no_way_in_causes,
@@ -40,7 +42,7 @@ from console.credential_notes import (
     no_way_in_until,
 )
 from console.forms import ReasonForm, console_time_zoned
-from console.humane import ago
+from console.humane import ago, community_filter_url
 from console.pages import render_admin_page, staff_actor
 from tokens.services import (
     BearerUse,
@@ -51,6 +53,7 @@ from tokens.services import (
 )
 
 MAX_KEY_FILE = 16 * 1024
+POLICY_HISTORY_SHOWN = 200  # as many as a community's history shows
 
 
 class RegisterKeyForm(forms.Form):
@@ -679,6 +682,39 @@ class ClientAuthPolicyAdmin(admin.ModelAdmin):
         if request.method == "GET" and self.has_change_permission(request):
             return HttpResponseRedirect(reverse("admin:clients_clientauthpolicy_set", args=[object_id]))
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        """The policy's changes as the audit trail holds them: the console changes a policy through a
+        service that writes an audit row, never through Django's forms, so Django's own history (LogEntry)
+        would say nothing was ever changed."""
+        policy = self.get_object(request, object_id)
+        if policy is None or not self.has_view_or_change_permission(request, policy):
+            raise PermissionDenied
+        community = policy.community
+        events = AuditEvent.objects.filter(
+            community=community, event_type=AuditEvent.EventType.CLIENT_AUTH_POLICY_SET
+        ).order_by("-occurred_at", "-id")
+        shown = list(events[:POLICY_HISTORY_SHOWN])
+        for event in shown:
+            event.who, event.details_shown = actor_html(event), details_html(event.details, client_known=True)
+        return render_admin_page(
+            request,
+            self,
+            "console/community_history.html",
+            _("Changes of the policy of %(community)s") % {"community": community},
+            events=shown,
+            total=events.count() if len(shown) == POLICY_HISTORY_SHOWN else len(shown),
+            policy_history=True,
+            community_history_url=reverse("admin:communities_community_history", args=[community.pk]),
+            audit_url=community_filter_url("audit_auditevent", community),
+            crumbs=[
+                (
+                    reverse("admin:clients_clientauthpolicy_changelist"),
+                    self.model._meta.verbose_name_plural.capitalize(),
+                ),
+                (reverse("admin:clients_clientauthpolicy_change", args=[community.pk]), str(policy)),
+            ],
+        )
 
     def set_view(self, request, community_id):
         if not (
