@@ -62,6 +62,7 @@ from console.second_factor import staff_action_refused
 from console.sudo import form_data, password_prompt
 from tokens.models import IssuedToken, RevocationRequest
 from tokens.services import (
+    REFUSED_BY_DPOP_POLICY,
     TokensCompletionRevokes,
     revocation_request_handle,
     revocation_request_open,
@@ -106,14 +107,20 @@ class TokenStateFilter(Labelled, admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         return [
             ("active", pgettext("token", "active")),
+            ("refused", pgettext("token", "refused by the policy (DPoP)")),
             ("expired", pgettext("token", "expired")),
             ("revoked", pgettext("token", "revoked")),
         ]
 
     def queryset(self, request, queryset):
+        """As the state column says: a live token its policy refuses is "refused", not "active"."""
         now = timezone.now()
         if self.value() == "active":
-            return queryset.filter(revoked_at__isnull=True, expires_at__gt=now)
+            return queryset.filter(revoked_at__isnull=True, expires_at__gt=now).exclude(
+                REFUSED_BY_DPOP_POLICY
+            )
+        if self.value() == "refused":
+            return queryset.filter(REFUSED_BY_DPOP_POLICY, revoked_at__isnull=True, expires_at__gt=now)
         if self.value() == "expired":
             return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
         if self.value() == "revoked":
