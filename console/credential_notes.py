@@ -10,7 +10,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from clients.models import ClientSecret
+from clients.models import ClientAuthPolicy, ClientSecret
 from clients.policy import METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT
 from clients.services import (
     ClosedWay,
@@ -174,8 +174,8 @@ def keys_still_work(count: int) -> str:
 def keys_retire_separately() -> str:
     """A revocation request leaves keys alone: a leaked one is retired on its own (in plain text)."""
     return _(
-        "The request retires no key: if the partner's private key leaked, the security group must retire "
-        "it separately, in the community's list of keys."
+        "The request retires no key: if the partner's private key leaked, retiring it is a separate action "
+        "(security group), in the community's list of keys."
     )
 
 
@@ -198,8 +198,8 @@ def keys_still_work_note(community) -> str:
         "{} {} {}.",
         keys_still_work(count),
         _(
-            "The request retires no key: if the partner's private key leaked, the security group must "
-            "retire it separately:"
+            "The request retires no key: if the partner's private key leaked, retiring it is a separate "
+            "action (security group):"
         ),
         _keys_link(community),
     )
@@ -223,8 +223,8 @@ def request_keys_still_work_note(revocation: RevocationRequest) -> str:
         )
         % {"kids": words_list(kids)},
         _(
-            "The request retires no key: if the partner's private key leaked, the security group must "
-            "retire it separately:"
+            "The request retires no key: if the partner's private key leaked, retiring it is a separate "
+            "action (security group):"
         ),
         _keys_link(community),
     )
@@ -263,19 +263,25 @@ def keys_elsewhere_note() -> str:
             for community, working in communities
         ),
     )
-    return format_html(
-        "{} {}. {}",
-        # Said of the listed communities, never "this community": the server does not know which one
-        # the staff member will pick in the list before the form is sent.
-        ngettext(
-            "Exception: a revocation request suspends secrets only. If you choose the community below, "
-            "its active keys that the policy accepts keep getting the partner tokens:",
-            "Exception: a revocation request suspends secrets only. If you choose one of these "
-            "communities, its active keys that the policy accepts keep getting the partner tokens:",
-            len(communities),
-        ),
-        links,
-        keys_retire_separately(),
+    return format_html("{} {}. {}", _keys_elsewhere_lead(communities), links, keys_retire_separately())
+
+
+def _keys_elsewhere_lead(communities: list[tuple[Community, int]]) -> str:
+    """Said of the listed communities, never "this community": the server does not know which one the
+    staff member will pick before the form is sent. A lone one is named ("the community below" would
+    read as whichever one is picked), with its keys counted."""
+    if len(communities) == 1:
+        community, working = communities[0]
+        return ngettext(
+            "Exception: a revocation request suspends secrets only. If you choose %(client_id)s, its active "
+            "key that the policy accepts keeps getting the partner tokens:",
+            "Exception: a revocation request suspends secrets only. If you choose %(client_id)s, its "
+            "%(count)s active keys that the policy accepts keep getting the partner tokens:",
+            working,
+        ) % {"client_id": community.client_id, "count": working}
+    return _(
+        "Exception: a revocation request suspends secrets only. If you choose one of these communities, "
+        "its active keys that the policy accepts keep getting the partner tokens:"
     )
 
 
@@ -325,6 +331,19 @@ def new_secret_policy_line(community) -> str:
         )
         % {"count": keys},
         _keys_link(community),
+    )
+
+
+def new_secret_dpop_line(community) -> str:
+    """On the page that shows a new client secret: with DPoP required, the secret alone is not enough (a
+    request without a proof gets a 401). Empty otherwise, and when the policy refuses secrets anyway
+    (``new_secret_policy_line`` says so)."""
+    policy = client_auth_policy_get(community=community)
+    if policy.dpop != ClientAuthPolicy.DPoP.REQUIRED or not policy.allow_client_secret:
+        return ""
+    return _(
+        "The community's policy requires DPoP: a token request with this secret but without a DPoP proof "
+        "gets a 401 (access refused)."
     )
 
 

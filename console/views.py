@@ -12,7 +12,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from bfluence import errors as api_errors
 from communities.models import Community
-from console.credential_notes import new_secret_policy_line
+from console.credential_notes import new_secret_dpop_line, new_secret_policy_line
 from console.middleware import console_prefix
 from console.models import FormSubmission
 from console.once import secret_link_is_theirs, secret_pop
@@ -142,6 +142,7 @@ def secret_once(request, key: str):
             client_secret=shown["client_secret"],
             note=shown["note"],
             keys_line=new_secret_policy_line(community) if shown.get("authenticates_partner") else "",
+            dpop_line=new_secret_dpop_line(community) if shown.get("authenticates_partner") else "",
         )
     add_never_cache_headers(response)
     return response

@@ -137,7 +137,7 @@ def test_the_first_view_speaks_of_the_listed_communities_and_a_chosen_one_gets_i
     login(client, "sam", "support")
     page = url("tokens_revocationrequest_add")
     first = _text(_warning(client.get(page).content.decode()))
-    assert "esta comunidade" not in first and "Se você escolher a comunidade abaixo" in first
+    assert "esta comunidade" not in first and "Se você escolher acme, a chave ativa dela" in first
     assert "acme (1 chave ativa)" in first
 
     chosen = _text(_warning(client.get(f"{page}?community={acme.community.pk}").content.decode()))

@@ -56,7 +56,7 @@ def test_the_request_forms_first_view_names_the_keys_that_keep_working_with_a_li
     assert "só a conclusão do pedido entrega um novo segredo ao parceiro" in said
     assert "um pedido de token feito com segredo recebe 401" in said
     assert "acme (1 chave ativa)" in said and _keys_link(acme.community) in first
-    assert "precisa aposentá-la à parte" in said
+    assert "aposentá-la é uma ação à parte (grupo de segurança)" in said
     assert "globex" not in said  # no key: not an exception
 
     # The same facts once a community is chosen, as after a validation error (no reason given).
@@ -66,7 +66,10 @@ def test_the_request_forms_first_view_names_the_keys_that_keep_working_with_a_li
     again = _warning(error.content.decode())
     assert error.status_code == 200 and "fica sem acesso" not in _text(again)
     assert "a chave ativa da comunidade continua funcionando" in _text(again)
-    assert "precisa aposentá-la à parte" in _text(again) and _keys_link(acme.community) in again
+    assert (
+        "aposentá-la é uma ação à parte (grupo de segurança)" in _text(again)
+        and _keys_link(acme.community) in again
+    )
 
 
 def test_with_no_key_anywhere_the_first_view_still_says_the_partner_is_cut_off(client, acme):
@@ -168,7 +171,7 @@ def test_retiring_a_key_is_aposentar_in_every_note(client, acme):
     login(client, "sue", "security")
     note = client.get(url("tokens_revocationrequest_handle", revocation.pk)).content.decode()
     note = _text(note.split('id="keys-still-work">', 1)[1].split("</p>", 1)[0])
-    assert "aposentá-la à parte" in note and "retir" not in note
+    assert "aposentá-la é uma ação à parte" in note and "retir" not in note
 
 
 def test_staff_texts_say_segredo_do_parceiro_and_chave_publica_do_parceiro(api, client, acme):

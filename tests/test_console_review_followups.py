@@ -358,7 +358,11 @@ def test_opening_a_request_says_the_active_key_still_works_and_links_to_the_keys
     assert ClientSecret.objects.get(community=acme.community).valid_until is not None
     done = client.get(client.post(page, posted)["Location"]).content.decode()
     summary = done.split('id="form-done-summary">', 1)[1].split("</p>", 1)[0]
-    assert "continua funcionando" in summary and "aposentá-la à parte" in summary and "401" not in summary
+    assert (
+        "continua funcionando" in summary
+        and "aposentá-la é uma ação à parte" in summary
+        and "401" not in summary
+    )
 
     login(client, "sue", "security")
     handle = client.get(url("tokens_revocationrequest_handle", RevocationRequest.objects.get().pk))

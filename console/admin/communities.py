@@ -67,7 +67,12 @@ from console.pages import render_admin_page, staff_actor
 from console.sudo import form_data, password_prompt
 from console.usage import api_chart, community_usage, usage_chart
 from tokens.models import IssuedToken, RevocationRequest
-from tokens.services import community_deactivate, community_rotate_secret, tokens_revoke_all
+from tokens.services import (
+    REFUSED_BY_DPOP_POLICY,
+    community_deactivate,
+    community_rotate_secret,
+    tokens_revoke_all,
+)
 
 HISTORY_SHOWN = 200
 KEYS_SHOWN = 10  # as many as secrets: the active ones first (at most five), then the latest retired
@@ -215,12 +220,17 @@ class CommunityAdmin(admin.ModelAdmin):
         live = IssuedToken.objects.filter(
             community=OuterRef("pk"), revoked_at__isnull=True, expires_at__gt=timezone.now()
         )
+        # Live but refused by the API: Bearer tokens once the policy requires DPoP (not "working").
+        refused = live.filter(REFUSED_BY_DPOP_POLICY)
         latest = IssuedToken.objects.filter(community=OuterRef("pk")).order_by("-issued_at")
         return (
             super()
             .get_queryset(request)
             .annotate(
                 live_token_count=Subquery(live.values("community").annotate(n=Count("pk")).values("n")[:1]),
+                refused_token_count=Subquery(
+                    refused.values("community").annotate(n=Count("pk")).values("n")[:1]
+                ),
                 last_issued=Subquery(latest.values("issued_at")[:1]),
             )
             .prefetch_related("secrets")
@@ -232,7 +242,16 @@ class CommunityAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("live tokens"), ordering="live_token_count")
     def live_tokens(self, community):
-        return community.live_token_count or 0
+        """The tokens that work; those the policy refuses (DPoP required, none bound) said apart."""
+        refused = community.refused_token_count or 0
+        working = (community.live_token_count or 0) - refused
+        if not refused:
+            return working
+        return ngettext(
+            "%(working)s (and %(refused)s refused by the policy: DPoP required)",
+            "%(working)s (and %(refused)s refused by the policy: DPoP required)",
+            refused,
+        ) % {"working": working, "refused": refused}
 
     @admin.display(description=gettext_lazy("last token issued"), ordering="last_issued")
     def last_token_issued(self, community):
@@ -412,6 +431,7 @@ class CommunityAdmin(admin.ModelAdmin):
     @staticmethod
     def _history_links(community) -> list[tuple[str, str]]:
         tokens = IssuedToken.objects.filter(community=community).count()
+        refused = getattr(community, "refused_token_count", None) or 0  # annotated by get_queryset
         pending = RevocationRequest.objects.filter(
             community=community, status=RevocationRequest.Status.PENDING
         ).count()
@@ -420,7 +440,18 @@ class CommunityAdmin(admin.ModelAdmin):
         return [
             (
                 community_filter_url("tokens_issuedtoken", community),
-                ngettext("%(count)s token", "%(count)s tokens", tokens) % {"count": tokens},
+                ngettext("%(count)s token", "%(count)s tokens", tokens) % {"count": tokens}
+                + (
+                    " "
+                    + ngettext(
+                        "(%(count)s refused by the policy: DPoP required)",
+                        "(%(count)s refused by the policy: DPoP required)",
+                        refused,
+                    )
+                    % {"count": refused}
+                    if refused
+                    else ""
+                ),
             ),
             ("#secrets", _("secrets")),
             ("#keys", _("public keys")),

@@ -64,9 +64,11 @@ from console.second_factor import staff_action_refused
 from console.sudo import form_data, password_prompt
 from tokens.models import IssuedToken, RevocationRequest
 from tokens.services import (
+    REFUSED_BY_DPOP_POLICY,
     TokensCompletionRevokes,
     revocation_request_handle,
     revocation_request_open,
+    token_refused_by_dpop_policy,
     tokens_a_completion_revokes,
     tokens_revoke,
 )
@@ -107,14 +109,20 @@ class TokenStateFilter(Labelled, admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         return [
             ("active", pgettext("token", "active")),
+            ("refused", pgettext("token", "refused by the policy (DPoP)")),
             ("expired", pgettext("token", "expired")),
             ("revoked", pgettext("token", "revoked")),
         ]
 
     def queryset(self, request, queryset):
+        """As the state column says: a live token its policy refuses is "refused", not "active"."""
         now = timezone.now()
         if self.value() == "active":
-            return queryset.filter(revoked_at__isnull=True, expires_at__gt=now)
+            return queryset.filter(revoked_at__isnull=True, expires_at__gt=now).exclude(
+                REFUSED_BY_DPOP_POLICY
+            )
+        if self.value() == "refused":
+            return queryset.filter(REFUSED_BY_DPOP_POLICY, revoked_at__isnull=True, expires_at__gt=now)
         if self.value() == "expired":
             return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
         if self.value() == "revoked":
@@ -127,10 +135,16 @@ def _token_is_live(token) -> bool:
 
 
 def _token_state(token) -> str:
-    """A token is masculine in Portuguese ("ativo, expirado, revogado"), a community feminine ("ativa")."""
+    """A token is masculine in Portuguese ("ativo, expirado, revogado"), a community feminine ("ativa").
+
+    A live Bearer token is not "active" once its community's policy requires DPoP: the API refuses it."""
     if token.revoked_at:
         return pgettext("token", "revoked")
-    return pgettext("token", "active") if token.expires_at > timezone.now() else pgettext("token", "expired")
+    if token.expires_at <= timezone.now():
+        return pgettext("token", "expired")
+    if token_refused_by_dpop_policy(token):
+        return pgettext("token", "refused: the policy requires DPoP")
+    return pgettext("token", "active")
 
 
 @admin.register(IssuedToken)
@@ -149,7 +163,8 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
     list_filter = (TokenStateFilter, ("community", CommunityFilter))
     change_list_template = "console/issuedtoken_change_list.html"
     search_fields = ("=jti", "=community__client_id")
-    list_select_related = ("community",)
+    # The policy with the token: the state says when DPoP required refuses it, at no query per row.
+    list_select_related = ("community", "community__auth_policy")
     date_hierarchy = "issued_at"
     actions = ("revoke_selected",)
 
@@ -175,16 +190,24 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
     def revoked_by_name(self, token):
         return who(token.revoked_by)
 
+    def get_queryset(self, request):
+        """The token's page reads its community's policy with it, for the state (as the list does)."""
+        return super().get_queryset(request).select_related("community", "community__auth_policy")
+
     def get_readonly_fields(self, request, obj=None):
-        return [*super().get_readonly_fields(request, obj), "revoked_by_name"]
+        return [*super().get_readonly_fields(request, obj), "revoked_by_name", "state"]
 
     def get_fields(self, request, obj=None):
-        """The token's page names who revoked it as the list does ("Sueli Prado"), not "staff:sup1"."""
-        return [
-            {"revoked_by": "revoked_by_name"}.get(field, field)
-            for field in super().get_fields(request, obj)
-            if field != "revoked_by_name"
-        ]
+        """The token's page names who revoked it as the list does ("Sueli Prado"), not "staff:sup1", and
+        says its state as the list does (refused by the policy, too), right after the community."""
+        fields = []
+        for field in super().get_fields(request, obj):
+            if field in ("revoked_by_name", "state"):
+                continue
+            fields.append({"revoked_by": "revoked_by_name"}.get(field, field))
+            if field == "community":
+                fields.append("state")
+        return fields
 
     @admin.display(description=gettext_lazy("actions"))
     def revoke_button(self, token):
@@ -225,7 +248,11 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
     def _confirm_and_revoke(self, request, queryset, *, hidden):
         changelist = reverse("admin:tokens_issuedtoken_changelist")
         form = ReasonForm(request.POST if "confirm" in request.POST else None)
-        tokens = list(queryset.select_related("community").order_by("community_id", "-issued_at"))
+        tokens = list(
+            queryset.select_related("community", "community__auth_policy").order_by(
+                "community_id", "-issued_at"
+            )
+        )
         live = [token for token in tokens if _token_is_live(token)]
         if not live:  # never "revoke 0 tokens?": nothing to confirm
             self.message_user(

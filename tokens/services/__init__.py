@@ -8,7 +8,12 @@ write is atomic and records its audit event in the same transaction.
 from tokens.services.allowlist import LastSeenAddress, allowlist_refuses_recent_callers
 from tokens.services.bearer import api_call_refused
 from tokens.services.dpop_binding import dpop_proof_accept, token_binding_for
-from tokens.services.dpop_cutoff import BearerUse, dpop_requirement_cuts
+from tokens.services.dpop_cutoff import (
+    REFUSED_BY_DPOP_POLICY,
+    BearerUse,
+    dpop_requirement_cuts,
+    token_refused_by_dpop_policy,
+)
 from tokens.services.issuance import IssuedAccessToken, token_issue, token_lifetime_for
 from tokens.services.lifecycle import (
     KeyRetirement,
@@ -31,6 +36,7 @@ from tokens.services.revocation_requests import (
 )
 
 __all__ = [
+    "REFUSED_BY_DPOP_POLICY",
     "BearerUse",
     "IssuedAccessToken",
     "KeyRetirement",
@@ -49,6 +55,7 @@ __all__ = [
     "token_binding_for",
     "token_issue",
     "token_lifetime_for",
+    "token_refused_by_dpop_policy",
     "token_revoke_presented",
     "tokens_a_completion_revokes",
     "tokens_purge",

@@ -5,9 +5,10 @@ without a DPoP proof."""
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
+from clients.models import ClientAuthPolicy
 from clients.services import client_auth_policy_get
 from communities.models import Community
 from tokens.models import IssuedToken
@@ -40,3 +41,22 @@ def dpop_requirement_cuts(*, community: Community, dpop: str | None) -> BearerUs
     if not live and last is None:
         return None
     return BearerUse(live_tokens=live, last_issued_at=last)
+
+
+#: Bearer tokens (bound to no DPoP key) of a community whose policy requires DPoP: the API refuses them
+#: though they are neither revoked nor expired. A filter on ``IssuedToken``, so a count is one query.
+REFUSED_BY_DPOP_POLICY = Q(dpop_jkt="", community__auth_policy__dpop=DPOP_REQUIRED)
+
+
+def token_refused_by_dpop_policy(token: IssuedToken) -> bool:
+    """Whether the API refuses ``token`` because its community's policy requires DPoP and it has none.
+
+    Reads the policy through ``token.community.auth_policy``: a list selects it with the token
+    (``select_related("community__auth_policy")``), so no row costs a query."""
+    if token.dpop_jkt:
+        return False
+    try:
+        policy = token.community.auth_policy
+    except ClientAuthPolicy.DoesNotExist:  # no row: the defaults, DPoP off
+        return False
+    return policy.dpop == DPOP_REQUIRED
