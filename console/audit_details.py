@@ -2,6 +2,8 @@
 nothing, durations in words; the raw JSON stays one click away (a <details> toggle)."""
 
 import json
+from collections.abc import Iterable
+from typing import Any
 
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
@@ -211,3 +213,13 @@ def details_html(details, *, client_known: bool = False) -> SafeString | str:
         _("Raw record (JSON)"),
         json.dumps(details, indent=2, ensure_ascii=False, sort_keys=True),
     )
+
+
+def history_rows(events: Iterable[Any]) -> list[Any]:
+    """Audit rows of one community, each with ``who`` and ``details_shown`` for the history template.
+    Every row there is the community's: a refusal names its client_id, never an unknown client."""
+    rows = list(events)
+    for event in rows:
+        event.who = actor_html(event)
+        event.details_shown = details_html(event.details, client_known=True)
+    return rows

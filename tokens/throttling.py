@@ -48,25 +48,17 @@ class SimpleRateThrottle(DRFSimpleRateThrottle):
 
 
 class WindowCounterThrottle(SimpleRateThrottle):
-    """One small shared counter per caller and fixed window, instead of DRF's list of timestamps.
-
-    DRF's history list is read and rewritten whole on every request: at 6,000 calls a minute that is a
-    pickled list of 6,000 floats per call. A counter is one ``incr`` of a few bytes. Two trade-offs,
-    both fine for abuse control and both bounded:
+    """One small shared counter per caller and fixed window, instead of DRF's list of timestamps (read
+    and rewritten whole on every request). Two bounded trade-offs, fine for abuse control:
     - a caller may fit up to twice the rate across a window boundary;
-    - for generous limits (100 or more per window) each process adds to the shared counter in batches
-      of 1% of the limit once the window's shared count has reached one batch (or ``QUIET_CALLS``, if
-      smaller), so a busy partner costs one cache round trip per batch, not per request; the shared count may then lag by under 1% of the
-      limit per process. Below that every call is added at once: a quiet partner costs nothing worth
-      batching, and its few calls show in the day's usage straight away (staff read "is the partner
-      calling us?" from it). Small limits count every request. The calls of a window that ended before
-      its batch filled are added to the day's usage with the caller's next call
-      (``CommunityRateThrottle``).
+    - for limits of 100 or more per window, once the window's shared count reaches 1% of the limit (or
+      ``QUIET_CALLS``, if smaller) each process adds its calls in batches of 1% of the limit: one cache
+      round trip per batch, a shared count lagging by under 1% of the limit per process. Before that every call is
+      added at once, so a quiet partner's calls show in the day's usage straight away. The calls of a
+      window that ended before its batch filled join the day's usage with the caller's next call.
     """
 
-    # Calls added one by one in a window until its shared count reaches this (or one batch, if smaller);
-    # after that in batches. A huge limit has huge batches, so a fixed bound keeps a busy caller batched.
-    QUIET_CALLS = 100
+    QUIET_CALLS = 100  # a huge limit has huge batches: past this many calls a busy caller is batched
 
     # Per process: caller -> [requests not yet added, last shared total, their window].
     _pending: dict[str, list] = {}

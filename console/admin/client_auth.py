@@ -34,7 +34,7 @@ from clients.services import (
 from communities.models import Community
 from console.admin.credentials import community_link
 from console.admin.filters import CommunityFilter
-from console.audit_details import actor_html, details_html
+from console.audit_details import history_rows
 from console.credential_notes import (
     keys_refused_warning,
     no_way_in_causes,
@@ -694,9 +694,7 @@ class ClientAuthPolicyAdmin(admin.ModelAdmin):
         events = AuditEvent.objects.filter(
             community=community, event_type=AuditEvent.EventType.CLIENT_AUTH_POLICY_SET
         ).order_by("-occurred_at", "-id")
-        shown = list(events[:POLICY_HISTORY_SHOWN])
-        for event in shown:
-            event.who, event.details_shown = actor_html(event), details_html(event.details, client_known=True)
+        shown = history_rows(events[:POLICY_HISTORY_SHOWN])
         return render_admin_page(
             request,
             self,

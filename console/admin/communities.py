@@ -34,7 +34,7 @@ from clients.services import (
 from communities.models import Community, Member
 from communities.services import community_reactivate, community_update, member_set_bflus
 from console.admin.filters import CommunityActiveFilter, CommunityFilter
-from console.audit_details import actor_html, details_html
+from console.audit_details import history_rows
 from console.credential_notes import (
     allowlist_line,
     no_way_in_causes,
@@ -412,11 +412,7 @@ class CommunityAdmin(admin.ModelAdmin):
         if community is None or not self.has_view_or_change_permission(request, community):
             raise PermissionDenied
         events = community_history(community)
-        shown = list(events[:HISTORY_SHOWN])
-        for event in shown:
-            # Every row here is the community's: a refusal names its client_id, never an unknown client.
-            event.who = actor_html(event)
-            event.details_shown = details_html(event.details, client_known=True)
+        shown = history_rows(events[:HISTORY_SHOWN])
         return render_admin_page(
             request,
             self,

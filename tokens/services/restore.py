@@ -1,14 +1,10 @@
 """After a database restore (SPEC §4 ``post_restore``): what the restore undid, done again, from the audit
 export (SPEC §6 ``AUDIT_EXPORT``).
 
-A restored database is older than the truth: a secret rotated away since the backup works again, a
-revoked token is live again, a retired key or a deactivated community is back. The export holds every
-audit row written since, outside the database. This re-applies every cut-off it records (secrets ended or
-suspended, tokens revoked, keys retired, communities deactivated; and the last client-authentication
-policy and permissions it records), puts the audit rows back, and opens a revocation request for each
-community left with no working secret (the secret handed out since the
-backup is gone: staff hand over a new one). Fail closed: a cut-off only ever moves an end earlier, never
-later, and nothing is re-enabled. Running it twice changes nothing more.
+A restored database is older than the truth (a rotated secret, a revoked token, a retired key works
+again). This re-applies every cut-off the export records, and the last policy and permissions, puts the
+audit rows back, and opens a revocation request for each community left with no working secret. Fail
+closed (an end only moves earlier, nothing is re-enabled); running it twice changes nothing more.
 """
 
 from collections.abc import Callable
