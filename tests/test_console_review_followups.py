@@ -502,3 +502,15 @@ def test_the_second_factor_help_tells_support_a_member_not_another_member():
     member("sue", enrolled=False)
     page = password_only("sue").get("/admin/console/second-factor/help/").content.decode()
     assert "outro membro do grupo de segurança" in page.split('id="who-resets">', 1)[1]
+
+
+def test_revoking_all_tokens_under_a_dpop_policy_says_a_proof_is_needed_too(api, client, acme):
+    """ "With its secret" alone would be wrong when the policy requires DPoP: a request without a proof
+    gets 401."""
+    from clients.services import PolicyChange, client_auth_policy_set
+
+    issue_token(api, acme)
+    client_auth_policy_set(community=acme.community, change=PolicyChange(dpop="required"), actor=TEST_ACTOR)
+    login(client, "sam", "support")
+    said = _revoke_all_consequence(client, acme.community)
+    assert "com o segredo dele" in said and "prova DPoP" in said and "exige DPoP" in said

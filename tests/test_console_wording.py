@@ -404,3 +404,38 @@ def test_the_policy_list_says_atualizada_em_and_the_community_page_has_one_histo
     headings = re.findall(r"<h2[^>]*>([^<]+)</h2>", page)
     assert "Datas" in headings and "Histórico" not in headings, headings
     assert page.count(">Histórico<") == 1  # the button to the community's whole history
+
+
+def test_a_valid_secret_the_policy_refuses_reads_not_usable_on_the_community_page_and_list(client, acme):
+    """Support answering "we get 401": a keys-only policy makes the current secret useless, and the
+    secrets tables say so, as the keys table does for a policy that refuses keys."""
+    from clients.services import PolicyChange, client_auth_policy_set
+
+    community = acme.community
+    secret = ClientSecret.objects.get(community=community)
+    login(client, "sam", "support")
+    page = client.get(url("communities_community_change", community.pk)).content.decode()
+    assert _secret_states(page) == {secret.hint: "atual"}
+
+    client_auth_policy_set(
+        community=community, change=PolicyChange(methods=["private_key_jwt"]), actor=TEST_ACTOR
+    )
+    refused = "válido, mas não utilizável: a política não aceita segredos"
+    page = client.get(url("communities_community_change", community.pk)).content.decode()
+    assert _secret_states(page) == {secret.hint: refused}
+    listing = client.get(url("communities_community_changelist")).content.decode()
+    assert refused in listing and "atual" not in listing.split('id="result_list"', 1)[1]
+
+
+def test_a_refused_page_tells_a_security_member_to_ask_a_superuser_not_their_own_group(client):
+    """Staff accounts are a superuser's screen: "ask someone in the security group" would send a security
+    member to their own group; support is still sent to security."""
+    login(client, "sue", "security")
+    refused = client.get(reverse("admin:auth_user_changelist"))
+    assert refused.status_code == 403
+    body = refused.content.decode()
+    assert "superusuário" in body and "grupo de segurança" not in body
+
+    client.logout()
+    login(client, "sam", "support")
+    assert "grupo de segurança" in client.get(reverse("admin:auth_user_changelist")).content.decode()

@@ -21,7 +21,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from audit.models import AuditEvent
 from audit.selectors import community_events_q
-from clients.models import ClientKey, ClientSecret
+from clients.models import ClientAuthPolicy, ClientKey, ClientSecret
 from clients.policy import METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT
 from clients.services import (
     client_auth_policy_get,
@@ -93,21 +93,32 @@ def community_history(community):
     )
 
 
-def _secret_line(secret: ClientSecret, now, suspended: frozenset[int] = frozenset()) -> tuple:
+def _secret_line(
+    secret: ClientSecret, now, suspended: frozenset[int] = frozenset(), accepted: bool = True
+) -> tuple:
     """hint · created · state · last use: enough for staff to see when an old secret is safe to stop.
 
     A secret a revocation request stopped reads "suspended", as on the request's page; one whose grace
-    window ran out (or was ended early) reads "ended"."""
-    if secret.valid_until is None:
+    window ran out (or was ended early) reads "ended"; a valid one the policy refuses says so, as a key
+    does (support reads this list when a partner says "we get 401")."""
+    if secret.valid_until is not None and secret.valid_until <= now:
+        stopped = secret.pk in suspended or secret.reported_leaked_at is not None
+        state = pgettext("secret", "suspended") if stopped else pgettext("secret", "ended")
+    elif not accepted:
+        state = _("valid, not usable: the policy does not accept secrets")
+    elif secret.valid_until is None:
         state = _("current")
-    elif secret.valid_until > now:
-        state = _("valid until %(moment)s") % {"moment": console_time(secret.valid_until)}
-    elif secret.pk in suspended or secret.reported_leaked_at is not None:
-        state = pgettext("secret", "suspended")
     else:
-        state = pgettext("secret", "ended")
+        state = _("valid until %(moment)s") % {"moment": console_time(secret.valid_until)}
     last_use = ago(secret.last_used_at) if secret.last_used_at else _("never used")
     return secret.hint, console_time(secret.created_at), state, last_use
+
+
+def _accepts_secrets(community) -> bool:
+    try:
+        return community.auth_policy.allow_client_secret
+    except ClientAuthPolicy.DoesNotExist:  # no row: the defaults, which accept secrets
+        return True
 
 
 def _key_cells(key: ClientKey, accepted: bool) -> str:
@@ -233,6 +244,7 @@ class CommunityAdmin(admin.ModelAdmin):
                 ),
                 last_issued=Subquery(latest.values("issued_at")[:1]),
             )
+            .select_related("auth_policy")
             .prefetch_related("secrets")
         )
 
@@ -265,7 +277,7 @@ class CommunityAdmin(admin.ModelAdmin):
             format_html_join(
                 mark_safe("<br>"),
                 "<code>{}</code> · {} · {} · {}",
-                (_secret_line(secret, now) for secret in valid),
+                (_secret_line(secret, now, accepted=_accepts_secrets(community)) for secret in valid),
             )
             or "—"
         )
@@ -273,11 +285,11 @@ class CommunityAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("secrets"))
     def secrets_overview(self, community):
         now = timezone.now()
-        suspended = _suspended_secrets(community)
+        suspended, accepted = _suspended_secrets(community), _accepts_secrets(community)
         rows = format_html_join(
             "",
             "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (_secret_line(secret, now, suspended) for secret in community.secrets.all()[:10]),
+            (_secret_line(secret, now, suspended, accepted) for secret in community.secrets.all()[:10]),
         )
         return format_html(
             '<table id="secrets" class="console-table"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}'
@@ -719,11 +731,12 @@ def _revoke_tokens_consequence(community) -> str:
         said = _(
             "Their next request gets a 401; the partner may ask for new tokens with its secret or its key."
         )
-    allowed = client_auth_policy_get(community=community).allowed_ips
-    if allowed:
-        said = " ".join(
-            [said, _("Only from the allowed source IPs: %(networks)s.") % {"networks": ", ".join(allowed)}]
-        )
+    policy = client_auth_policy_get(community=community)
+    if policy.allowed_ips:
+        networks = ", ".join(policy.allowed_ips)
+        said = " ".join([said, _("Only from the allowed source IPs: %(networks)s.") % {"networks": networks}])
+    if policy.dpop == "required":
+        said = " ".join([said, _("Each token request needs a DPoP proof too: the policy requires DPoP.")])
     return said
 
 
