@@ -130,8 +130,11 @@ class ClientKey(models.Model):
                 condition=models.Q(retired_at__isnull=True),
                 name="client_key_active_kid_unique",
             ),
+            # One key identifies one partner: active for one community at most, whatever its kid, so
+            # that two registrations of one key for two communities at the same moment cannot both
+            # succeed (clients.services.keys turns the loser's IntegrityError into the usual refusal).
             models.UniqueConstraint(
-                fields=["community", "thumbprint"],
+                fields=["thumbprint"],
                 condition=models.Q(retired_at__isnull=True),
                 name="client_key_active_thumbprint_unique",
             ),

@@ -1,13 +1,17 @@
 """The client models' move to ``clients`` and the removal of the one-statement issuing path migrate both
-ways, keeping every row, and leave no database object of the removed code behind."""
+ways, keeping every row, and leave no database object of the removed code behind. A key active for two
+communities stops the migration that makes a key one partner's, naming them."""
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
 
-from clients.models import ClientSecret
+from clients.keys import public_key_parse
+from clients.models import ClientKey, ClientSecret
 from tests.conftest import make_community
+from tests.keyfactory import private_key, public_pem
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -74,3 +78,21 @@ def test_the_generated_per_query_functions_are_dropped(postgresql_only):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_proc WHERE starts_with(proname, 'bfluence_q_')")
         assert cursor.fetchone()[0] == 0
+
+
+def test_a_key_active_for_two_communities_stops_the_one_partner_migration_until_retired():
+    parsed = public_key_parse(public_pem(private_key("ES256", fresh=True)))
+    held_as = {"kid": parsed.kid, "thumbprint": parsed.thumbprint, "key_type": "EC", "public_jwk": {}}
+    before = [("clients", "0004_auth_policy_console_labels")]
+    try:
+        _migrate(before)
+        for client_id in ("acme", "globex"):  # as the per-community constraint allowed
+            ClientKey.objects.create(community=make_community(client_id).community, **held_as)
+        with pytest.raises(RuntimeError, match="remove_client_key") as stopped:
+            _migrate(_latest())
+        assert f"{parsed.thumbprint}: acme " in str(stopped.value)
+        assert f"{parsed.thumbprint}: globex " in str(stopped.value)
+        ClientKey.objects.filter(community__client_id="globex").update(retired_at=timezone.now())
+    finally:
+        _migrate(_latest())
+    assert ClientKey.objects.filter(retired_at__isnull=True).get().community.client_id == "acme"

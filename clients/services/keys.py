@@ -1,20 +1,21 @@
 """Partners' public keys for ``private_key_jwt`` (SPEC §4, §4.1): registering and retiring them."""
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record
-from clients.keys import UnacceptableKey, public_key_parse
+from clients.keys import PublicKey, UnacceptableKey, public_key_parse
 from clients.models import ClientKey
 from communities.models import Community
 from notifications import events
 from notifications.services import notify
 
 Event = AuditEvent.EventType
+THUMBPRINT_CONSTRAINT = "client_key_active_thumbprint_unique"  # clients.models.ClientKey.Meta
 MAX_ACTIVE_KEYS = 5  # rotation needs two; five leaves room, and bounds the work of a kid-less assertion
 
 
@@ -25,7 +26,8 @@ def active_keys(community: Community) -> QuerySet[ClientKey]:
 def client_key_refuse_if_held_elsewhere(*, community: Community, thumbprint: str) -> None:
     """One key identifies one partner: whoever holds the private key of a key active for two communities
     could get tokens as either. Same key, same RFC 7638 thumbprint, whatever kid it was given. Also asked
-    by the console's first step, so the refusal comes before the fingerprint is compared."""
+    by the console's first step, so the refusal comes before the fingerprint is compared. The database
+    holds the rule too (``THUMBPRINT_CONSTRAINT``), for registrations at the same moment."""
     elsewhere = (
         ClientKey.objects.filter(thumbprint=thumbprint, retired_at__isnull=True)
         .exclude(community=community)
@@ -63,13 +65,7 @@ def client_key_add(*, community: Community, key_text: str, actor: Actor) -> Clie
         raise ValidationError(
             _("At most %(count)d active keys: retire one first.") % {"count": MAX_ACTIVE_KEYS}
         )
-    key = ClientKey.objects.create(
-        community=community,
-        kid=parsed.kid,
-        thumbprint=parsed.thumbprint,
-        key_type=parsed.key_type,
-        public_jwk=parsed.public_jwk,
-    )
+    key = _client_key_insert(community=community, parsed=parsed)
     audit_record(
         event_type=Event.CLIENT_KEY_ADDED,
         actor=actor,
@@ -80,6 +76,37 @@ def client_key_add(*, community: Community, key_text: str, actor: Actor) -> Clie
         community=community, event=events.KEY_ADDED, data={"kid": parsed.kid, "thumbprint": parsed.thumbprint}
     )
     return key
+
+
+def _client_key_insert(*, community: Community, parsed: PublicKey) -> ClientKey:
+    """The row, in a savepoint. Each registration locks only its own community, so two registering one
+    key for two communities at once both pass ``client_key_refuse_if_held_elsewhere``; the database lets
+    one in, and the other gets the same refusal (naming the winner, now committed), not a 500."""
+    try:
+        with transaction.atomic():
+            return ClientKey.objects.create(
+                community=community,
+                kid=parsed.kid,
+                thumbprint=parsed.thumbprint,
+                key_type=parsed.key_type,
+                public_jwk=parsed.public_jwk,
+            )
+    except IntegrityError as error:
+        if not _is_thumbprint_taken(error):
+            raise
+        client_key_refuse_if_held_elsewhere(community=community, thumbprint=parsed.thumbprint)
+        # Retired again in the meantime: nothing to name, and trying again would succeed.
+        raise ValidationError(
+            _("This key was being registered for another community at the same moment: try again.")
+        ) from error
+
+
+def _is_thumbprint_taken(error: IntegrityError) -> bool:
+    """PostgreSQL names the violated constraint (psycopg's ``diag``); SQLite names only its columns."""
+    diagnostic = getattr(error.__cause__, "diag", None)
+    if diagnostic is not None:
+        return diagnostic.constraint_name == THUMBPRINT_CONSTRAINT
+    return str(error) == f"UNIQUE constraint failed: {ClientKey._meta.db_table}.thumbprint"
 
 
 @transaction.atomic
