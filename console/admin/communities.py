@@ -34,7 +34,7 @@ from clients.services import (
 from communities.models import Community, Member
 from communities.services import community_reactivate, community_update, member_set_bflus
 from console.admin.filters import CommunityActiveFilter, CommunityFilter
-from console.audit_details import history_rows
+from console.audit_details import history_rows, outsider_refusals_note
 from console.credential_notes import (
     allowlist_line,
     no_way_in_causes,
@@ -77,8 +77,8 @@ from tokens.services import (
 HISTORY_SHOWN = 200
 KEYS_SHOWN = 10  # as many as secrets: the active ones first (at most five), then the latest retired
 #: The partner's own traffic: counted on the community page (usage) and kept in the audit trail, but not
-#: actions anyone took about the community. Refused authentications are not in it: they are what staff
-#: look for when a partner says "we get 401", so the history shows them.
+#: actions anyone took about the community. A refusal that names the community (its policy refused a real
+#: credential) stays a row: it is what staff look for when a partner says "we get 401".
 TRAFFIC = (
     AuditEvent.EventType.TOKEN_ISSUED,
     AuditEvent.EventType.API_CALL_REFUSED,
@@ -86,8 +86,11 @@ TRAFFIC = (
 
 
 def community_history(community):
+    """The rows that name the community. The refusals that name only its client_id are counted apart
+    (``outsider_refusals_note``): anyone can write those, and they must not push staff actions off the
+    newest ``HISTORY_SHOWN``."""
     return (
-        AuditEvent.objects.filter(community_events_q(community))
+        AuditEvent.objects.filter(community=community)
         .exclude(event_type__in=TRAFFIC)
         .order_by("-occurred_at", "-id")
     )
@@ -433,6 +436,7 @@ class CommunityAdmin(admin.ModelAdmin):
             events=shown,
             total=events.count() if len(shown) == HISTORY_SHOWN else len(shown),
             audit_url=community_filter_url("audit_auditevent", community),
+            outsider_refusals=outsider_refusals_note(community),
             crumbs=self._crumbs(community),
         )
 
