@@ -46,7 +46,9 @@ def _refused_with_a_suspended_secret(api, created) -> None:
 # --- 1. "we get 401": the community's trail and history hold the refusals its page counts -------------
 
 
-def test_a_refusal_naming_only_the_client_id_is_in_the_communitys_trail_and_counted_on_its_history(api, client, acme):
+def test_a_refusal_naming_only_the_client_id_is_in_the_communitys_trail_and_counted_on_its_history(
+    api, client, acme
+):
     _refused_with_a_suspended_secret(api, acme)
     api.post("/auth/token", {"client_id": "nobody", "client_secret": acme.client_secret}, format="json")
     refused = AuditEvent.objects.get(event_type="client_auth_failed", client_id="acme")
