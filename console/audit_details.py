@@ -4,13 +4,16 @@ nothing, durations in words; the raw JSON stays one click away (a <details> togg
 import json
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlencode
 
+from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
+from audit.selectors import outsider_refusals_count
 from clients.models import ClientSecret
 from console.forms import console_time
 from console.humane import duration, staff_name
@@ -223,3 +226,35 @@ def history_rows(events: Iterable[Any]) -> list[Any]:
         event.who = actor_html(event)
         event.details_shown = details_html(event.details, client_known=True)
     return rows
+
+
+def outsider_refusals_url(community) -> str:
+    """The audit trail filtered to ``audit.selectors.outsider_refusals_q``: the community filter's "none"
+    choice and the client_id."""
+    query = urlencode({"client_id": community.client_id, "community__isnull": "True"})
+    return f"{reverse('admin:audit_auditevent_changelist')}?{query}"
+
+
+def outsider_refusals_note(community) -> SafeString:
+    """On the community's history, above its rows: the refusals naming only its client_id, counted and
+    linked rather than listed, so an outsider guessing secrets cannot push staff actions off the page."""
+    caller = _("unauthenticated caller (client_id: %(client_id)s)") % {"client_id": community.client_id}
+    counted = outsider_refusals_count(community)
+    if not counted.total:
+        return format_html("{}", _("No refused authentication by an %(caller)s.") % {"caller": caller})
+    figures = ngettext(
+        "%(recent)s in the last 24 hours, %(total)s in all (the latest %(moment)s)",
+        "%(recent)s in the last 24 hours, %(total)s in all (the latest %(moment)s)",
+        counted.total,
+    ) % {"recent": counted.recent, "total": counted.total, "moment": console_time(counted.newest)}
+    return format_html(
+        '{} <a id="outsider-refusals-link" href="{}">{}</a>',
+        ngettext(
+            "Refused authentication by an %(caller)s, not listed below: %(figures)s.",
+            "Refused authentications by an %(caller)s, not listed below: %(figures)s.",
+            counted.total,
+        )
+        % {"caller": caller, "figures": figures},
+        outsider_refusals_url(community),
+        ngettext("See it in the audit trail", "See them in the audit trail", counted.total),
+    )

@@ -96,6 +96,20 @@ def pending_request(community) -> RevocationRequest | None:
     )
 
 
+def request_link(request_id: int, label: str = "") -> str:
+    """A link to a revocation request's page: "Ver pedido #3" unless ``label`` says otherwise."""
+    return format_html(
+        '<a href="{}" class="revocation-request">{}</a>',
+        reverse("admin:tokens_revocationrequest_change", args=[request_id]),
+        label or _("See request #%(id)s") % {"id": request_id},
+    )
+
+
+def pending_request_line(revocation: RevocationRequest, lead: str, label: str = "") -> str:
+    """Every banner about a pending request: what it means where it is shown (``lead``), then the link."""
+    return format_html("{} {}", lead, request_link(revocation.pk, label))
+
+
 def secrets_suspended_line(community) -> str:
     """Empty unless a pending revocation request left the community no working secret: then that every
     secret is suspended, and until when, at the top of its page (an active community whose partner gets
@@ -107,16 +121,25 @@ def secrets_suspended_line(community) -> str:
     working = Q(valid_until__isnull=True) | Q(valid_until__gt=now)
     if ClientSecret.objects.filter(working, community=community).exists():
         return ""
-    return format_html(
-        '{} <a href="{}">{}</a>',
+    return pending_request_line(
+        revocation,
         _(
             "Every secret is suspended: a revocation request is pending since %(moment)s. A token request "
             "made with a secret gets a 401 until the request is completed."
         )
         % {"moment": console_time_zoned(revocation.created_at)},
-        reverse("admin:tokens_revocationrequest_change", args=[revocation.pk]),
-        _("See request #%(id)s") % {"id": revocation.pk},
     )
+
+
+def pending_request_cell(request_id: int, *, secrets_left: bool) -> str:
+    """In the communities list, above the valid secrets: a pending request, linked. With no valid secret
+    left, that every secret is suspended (the partner gets a 401 with any of them)."""
+    state = (
+        _("revocation request pending:")
+        if secrets_left
+        else _("every secret suspended — revocation request pending:")
+    )
+    return format_html('<span class="pending-request">{} {}</span>', state, request_link(request_id))
 
 
 def pending_request_for(community_id) -> RevocationRequest | None:
@@ -134,28 +157,25 @@ def pending_request_for(community_id) -> RevocationRequest | None:
 
 def pending_request_notice(revocation: RevocationRequest) -> str:
     """On the form that opens a request: one is pending already, with a link to it."""
-    return format_html(
-        '{} <a href="{}">{}</a>',
+    return pending_request_line(
+        revocation,
         _(
             "%(community)s already has a pending revocation request, opened %(moment)s: its secrets were "
             "suspended and its tokens revoked then."
         )
         % {"community": revocation.community.client_id, "moment": console_time_zoned(revocation.created_at)},
-        reverse("admin:tokens_revocationrequest_change", args=[revocation.pk]),
-        _("See request #%(id)s") % {"id": revocation.pk},
     )
 
 
 def pending_request_banner(revocation: RevocationRequest) -> str:
     """A link to the pending request: completing it is the way to hand over a secret after a report."""
-    return format_html(
-        '{} <a href="{}">{}</a>',
+    return pending_request_line(
+        revocation,
         _(
             "This community has a pending revocation request, opened %(moment)s: its secrets were "
             "suspended then."
         )
         % {"moment": console_time_zoned(revocation.created_at)},
-        reverse("admin:tokens_revocationrequest_change", args=[revocation.pk]),
         _("Complete request #%(id)s instead") % {"id": revocation.pk},
     )
 

@@ -46,7 +46,9 @@ def _refused_with_a_suspended_secret(api, created) -> None:
 # --- 1. "we get 401": the community's trail and history hold the refusals its page counts -------------
 
 
-def test_a_refusal_naming_only_the_client_id_is_in_the_communitys_trail_and_history(api, client, acme):
+def test_a_refusal_naming_only_the_client_id_is_in_the_communitys_trail_and_counted_on_its_history(
+    api, client, acme
+):
     _refused_with_a_suspended_secret(api, acme)
     api.post("/auth/token", {"client_id": "nobody", "client_secret": acme.client_secret}, format="json")
     refused = AuditEvent.objects.get(event_type="client_auth_failed", client_id="acme")
@@ -62,10 +64,11 @@ def test_a_refusal_naming_only_the_client_id_is_in_the_communitys_trail_and_hist
     assert "chamador não autenticado (client_id: acme)" in trail
     assert "nobody" not in trail  # another client_id's refusal is not this community's
 
+    # The history counts it apart from the rows (an outsider must not push staff actions off the page).
     history = client.get(f"/admin/communities/community/{acme.community.pk}/history/").content.decode()
-    rows = history.split('id="community-history">', 1)[1]
-    assert "history-client_auth_failed" in rows and "chamador não autenticado (client_id: acme)" in rows
-    assert "client_id: nobody" not in rows
+    summary = _text(history.split('id="outsider-refusals">', 1)[1].split("</div>", 1)[0])
+    assert "chamador não autenticado (client_id: acme)" in summary and "1 no total" in summary, summary
+    assert "client_id: nobody" not in history
 
 
 def test_the_community_page_says_at_its_top_when_every_secret_is_suspended(client, acme, globex):

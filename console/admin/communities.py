@@ -34,13 +34,14 @@ from clients.services import (
 from communities.models import Community, Member
 from communities.services import community_reactivate, community_update, member_set_bflus
 from console.admin.filters import CommunityActiveFilter, CommunityFilter
-from console.audit_details import history_rows
+from console.audit_details import history_rows, outsider_refusals_note
 from console.credential_notes import (
     allowlist_line,
     no_way_in_causes,
     no_way_in_until,
     pending_request,
     pending_request_banner,
+    pending_request_cell,
     policy_line,
     secrets_refused_warning,
     secrets_suspended_line,
@@ -71,14 +72,15 @@ from tokens.services import (
     REFUSED_BY_DPOP_POLICY,
     community_deactivate,
     community_rotate_secret,
+    secrets_held_suspended,
     tokens_revoke_all,
 )
 
 HISTORY_SHOWN = 200
 KEYS_SHOWN = 10  # as many as secrets: the active ones first (at most five), then the latest retired
 #: The partner's own traffic: counted on the community page (usage) and kept in the audit trail, but not
-#: actions anyone took about the community. Refused authentications are not in it: they are what staff
-#: look for when a partner says "we get 401", so the history shows them.
+#: actions anyone took about the community. A refusal that names the community (its policy refused a real
+#: credential) stays a row: it is what staff look for when a partner says "we get 401".
 TRAFFIC = (
     AuditEvent.EventType.TOKEN_ISSUED,
     AuditEvent.EventType.API_CALL_REFUSED,
@@ -86,8 +88,11 @@ TRAFFIC = (
 
 
 def community_history(community):
+    """The rows that name the community. The refusals that name only its client_id are counted apart
+    (``outsider_refusals_note``): anyone can write those, and they must not push staff actions off the
+    newest ``HISTORY_SHOWN``."""
     return (
-        AuditEvent.objects.filter(community_events_q(community))
+        AuditEvent.objects.filter(community=community)
         .exclude(event_type__in=TRAFFIC)
         .order_by("-occurred_at", "-id")
     )
@@ -98,12 +103,12 @@ def _secret_line(
 ) -> tuple:
     """hint · created · state · last use: enough for staff to see when an old secret is safe to stop.
 
-    A secret a revocation request stopped reads "suspended", as on the request's page; one whose grace
-    window ran out (or was ended early) reads "ended"; a valid one the policy refuses says so, as a key
-    does (support reads this list when a partner says "we get 401")."""
+    A secret a pending revocation request stopped (``suspended``) reads "suspended", as on the request's
+    page; once the request is completed it reads "ended", as does one whose grace window ran out (or was
+    ended early); a valid one the policy refuses says so, as a key does (support reads this list when a
+    partner says "we get 401")."""
     if secret.valid_until is not None and secret.valid_until <= now:
-        stopped = secret.pk in suspended or secret.reported_leaked_at is not None
-        state = pgettext("secret", "suspended") if stopped else pgettext("secret", "ended")
+        state = pgettext("secret", "suspended") if secret.pk in suspended else pgettext("secret", "ended")
     elif not accepted:
         state = _("valid, not usable: the policy does not accept secrets")
     elif secret.valid_until is None:
@@ -140,19 +145,6 @@ def _key_cells(key: ClientKey, accepted: bool) -> str:
         key.thumbprint[:12],
         state,
         ago(key.last_used_at) if key.last_used_at else pgettext("key", "never used"),
-    )
-
-
-def _suspended_secrets(community) -> frozenset[int]:
-    """The secrets revocation requests suspended: each request's audit row names them (SPEC §2.7)."""
-    opened = AuditEvent.objects.filter(
-        community=community, event_type=AuditEvent.EventType.REVOCATION_REQUEST_OPENED
-    ).values_list("details", flat=True)
-    return frozenset(
-        item["id"]
-        for details in opened
-        for item in (details or {}).get("secrets_ended", [])
-        if isinstance(item, dict) and "id" in item
     )
 
 
@@ -234,6 +226,9 @@ class CommunityAdmin(admin.ModelAdmin):
         # Live but refused by the API: Bearer tokens once the policy requires DPoP (not "working").
         refused = live.filter(REFUSED_BY_DPOP_POLICY)
         latest = IssuedToken.objects.filter(community=OuterRef("pk")).order_by("-issued_at")
+        pending = RevocationRequest.objects.filter(
+            community=OuterRef("pk"), status=RevocationRequest.Status.PENDING
+        ).order_by("created_at")
         return (
             super()
             .get_queryset(request)
@@ -243,6 +238,7 @@ class CommunityAdmin(admin.ModelAdmin):
                     refused.values("community").annotate(n=Count("pk")).values("n")[:1]
                 ),
                 last_issued=Subquery(latest.values("issued_at")[:1]),
+                pending_request_id=Subquery(pending.values("pk")[:1]),
             )
             .select_related("auth_policy")
             .prefetch_related("secrets")
@@ -271,21 +267,25 @@ class CommunityAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("valid secrets (hint · created · state · last use)"))
     def secrets_summary(self, community):
+        """The valid secrets; above them, a pending revocation request (support scans this list during an
+        incident), linked."""
         now = timezone.now()
         valid = [secret for secret in community.secrets.all() if secret.is_valid_at(now)]
-        return (
-            format_html_join(
-                mark_safe("<br>"),
-                "<code>{}</code> · {} · {} · {}",
-                (_secret_line(secret, now, accepted=_accepts_secrets(community)) for secret in valid),
-            )
-            or "—"
+        lines = format_html_join(
+            mark_safe("<br>"),
+            "<code>{}</code> · {} · {} · {}",
+            (_secret_line(secret, now, accepted=_accepts_secrets(community)) for secret in valid),
         )
+        pending = getattr(community, "pending_request_id", None)  # annotated by get_queryset
+        if pending is None:
+            return lines or "—"
+        cell = pending_request_cell(pending, secrets_left=bool(valid))
+        return format_html("{}<br>{}", cell, lines) if lines else cell
 
     @admin.display(description=gettext_lazy("secrets"))
     def secrets_overview(self, community):
         now = timezone.now()
-        suspended, accepted = _suspended_secrets(community), _accepts_secrets(community)
+        suspended, accepted = secrets_held_suspended(community=community), _accepts_secrets(community)
         rows = format_html_join(
             "",
             "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -433,6 +433,7 @@ class CommunityAdmin(admin.ModelAdmin):
             events=shown,
             total=events.count() if len(shown) == HISTORY_SHOWN else len(shown),
             audit_url=community_filter_url("audit_auditevent", community),
+            outsider_refusals=outsider_refusals_note(community),
             crumbs=self._crumbs(community),
         )
 

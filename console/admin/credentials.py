@@ -47,7 +47,7 @@ from console.credential_notes import (
     secrets_refused_warning,
 )
 from console.forms import HandleRequestForm, ReasonForm, console_time
-from console.humane import ago, by_whom, staff_name, who
+from console.humane import ago, by_whom, staff_name, who, words_list
 from console.models import FormSubmission
 from console.once import (
     AlreadySubmitted,
@@ -68,6 +68,7 @@ from tokens.services import (
     TokensCompletionRevokes,
     revocation_request_handle,
     revocation_request_open,
+    secrets_suspended_by,
     token_refused_by_dpop_policy,
     tokens_a_completion_revokes,
     tokens_revoke,
@@ -422,6 +423,29 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             "who": revocation.handled_by.get_full_name() or revocation.handled_by.get_username(),
         }
 
+    @admin.display(description=gettext_lazy("secrets suspended"))
+    def suspended_secrets_shown(self, revocation):
+        """How many secrets opening the request suspended, and which (by their start): while it is pending
+        they stay suspended; once it is completed they are ended for good, as the community page says."""
+        count = revocation.secrets_suspended
+        if not count:
+            return _("no working secret to suspend")
+        if revocation.status == RevocationRequest.Status.PENDING:
+            said = ngettext(
+                "%(count)s secret, suspended by this request until it is completed",
+                "%(count)s secrets, suspended by this request until it is completed",
+                count,
+            )
+        else:
+            said = ngettext(
+                "%(count)s secret, suspended by this request and ended when it was completed",
+                "%(count)s secrets, suspended by this request and ended when it was completed",
+                count,
+            )
+        hints = [secret.hint for secret in secrets_suspended_by(revocation=revocation)]
+        said %= {"count": count}
+        return f"{said}: {words_list(hints)}" if hints else said
+
     @admin.display(description=gettext_lazy("waiting"), ordering="created_at")
     def waiting(self, revocation):
         if revocation.status != RevocationRequest.Status.PENDING:
@@ -445,7 +469,7 @@ class RevocationRequestAdmin(admin.ModelAdmin):
             "source",
             "source_ip",
             "tokens_revoked",
-            "secrets_suspended",
+            "suspended_secrets_shown",
             "created_at",
             "completed",  # when and by whom, in one row ("—" while pending)
         )

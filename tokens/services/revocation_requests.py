@@ -200,3 +200,45 @@ def tokens_a_completion_revokes(*, revocation: RevocationRequest) -> TokensCompl
         count=live.count(),
         with_key=live.filter(client_key__isnull=False).count(),
     )
+
+
+def _suspended_ids(details) -> list[int]:
+    """The secrets an opening row names (``secrets_ended``: each with its id)."""
+    return [
+        item["id"]
+        for item in (details or {}).get("secrets_ended", [])
+        if isinstance(item, dict) and isinstance(item.get("id"), int)
+    ]
+
+
+def secrets_suspended_by(*, revocation: RevocationRequest) -> list[ClientSecret]:
+    """The secrets opening ``revocation`` suspended, as its audit row names them (the request keeps only
+    their count), newest first."""
+    opened = AuditEvent.objects.filter(
+        community=revocation.community,
+        event_type=Event.REVOCATION_REQUEST_OPENED,
+        details__request_id=revocation.pk,
+    ).values_list("details", flat=True)
+    ids = [pk for details in opened for pk in _suspended_ids(details)]
+    return list(ClientSecret.objects.filter(pk__in=ids).order_by("-created_at"))
+
+
+def secrets_held_suspended(*, community: Community) -> frozenset[int]:
+    """The secrets a still pending request suspended. Once the request is completed they are simply
+    ended: nothing can make them work again, and "suspended" would suggest something might."""
+    pending = set(
+        RevocationRequest.objects.filter(
+            community=community, status=RevocationRequest.Status.PENDING
+        ).values_list("pk", flat=True)
+    )
+    if not pending:
+        return frozenset()
+    opened = AuditEvent.objects.filter(
+        community=community, event_type=Event.REVOCATION_REQUEST_OPENED
+    ).values_list("details", flat=True)
+    return frozenset(
+        pk
+        for details in opened
+        if isinstance(details, dict) and details.get("request_id") in pending
+        for pk in _suspended_ids(details)
+    )
