@@ -10,6 +10,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from audit.models import AuditEvent
 from clients.models import ClientAuthPolicy, ClientSecret
 from clients.policy import METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT
 from clients.services import (
@@ -402,3 +403,37 @@ def no_way_in_note(community) -> str:
         "The community has no working way to authenticate: %(causes)s. Its server gets a 401 (access "
         "refused) on every token request %(until)s."
     ) % {"causes": no_way_in_causes(closed), "until": no_way_in_until(closed)}
+
+
+def secrets_suspended_by(revocation: RevocationRequest) -> list[ClientSecret]:
+    """The secrets opening ``revocation`` suspended, newest first: its audit row names them (the request
+    keeps only their count)."""
+    return list(
+        ClientSecret.objects.filter(
+            pk__in=_secrets_named_on_opening(revocation.community_id, [revocation.pk])
+        ).order_by("-created_at")
+    )
+
+
+def secrets_held_suspended(community: Community) -> frozenset[int]:
+    """The secrets a still pending request suspended. Once the request is completed they are simply
+    ended: nothing can make them work again, and "suspended" would suggest something might."""
+    pending = RevocationRequest.objects.filter(community=community, status=RevocationRequest.Status.PENDING)
+    return frozenset(_secrets_named_on_opening(community.pk, list(pending.values_list("pk", flat=True))))
+
+
+def _secrets_named_on_opening(community_id: int, request_ids: list[int]) -> list[int]:
+    """The ids in the ``secrets_ended`` of these requests' opening audit rows."""
+    if not request_ids:
+        return []
+    opened = AuditEvent.objects.filter(
+        community_id=community_id,
+        event_type=AuditEvent.EventType.REVOCATION_REQUEST_OPENED,
+        details__request_id__in=request_ids,
+    ).values_list("details", flat=True)
+    return [
+        item["id"]
+        for details in opened
+        for item in details.get("secrets_ended", [])
+        if isinstance(item, dict) and isinstance(item.get("id"), int)
+    ]

@@ -43,6 +43,7 @@ from console.credential_notes import (
     pending_request_banner,
     pending_request_cell,
     policy_line,
+    secrets_held_suspended,
     secrets_refused_warning,
     secrets_suspended_line,
 )
@@ -72,7 +73,6 @@ from tokens.services import (
     REFUSED_BY_DPOP_POLICY,
     community_deactivate,
     community_rotate_secret,
-    secrets_held_suspended,
     tokens_revoke_all,
 )
 

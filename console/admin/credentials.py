@@ -45,6 +45,7 @@ from console.credential_notes import (
     pending_request_notice,
     request_keys_still_work_note,
     secrets_refused_warning,
+    secrets_suspended_by,
 )
 from console.forms import HandleRequestForm, ReasonForm, console_time
 from console.humane import ago, by_whom, staff_name, who, words_list
@@ -68,7 +69,6 @@ from tokens.services import (
     TokensCompletionRevokes,
     revocation_request_handle,
     revocation_request_open,
-    secrets_suspended_by,
     token_refused_by_dpop_policy,
     tokens_a_completion_revokes,
     tokens_revoke,

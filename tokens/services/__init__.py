@@ -32,8 +32,6 @@ from tokens.services.revocation_requests import (
     TokensCompletionRevokes,
     revocation_request_handle,
     revocation_request_open,
-    secrets_held_suspended,
-    secrets_suspended_by,
     tokens_a_completion_revokes,
 )
 
@@ -54,8 +52,6 @@ __all__ = [
     "jtis_not_issued_to",
     "revocation_request_handle",
     "revocation_request_open",
-    "secrets_held_suspended",
-    "secrets_suspended_by",
     "token_binding_for",
     "token_issue",
     "token_lifetime_for",
