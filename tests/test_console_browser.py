@@ -477,6 +477,12 @@ def test_registering_a_key_end_to_end_and_retiring_the_last_one(live_server, tmp
     assert ClientKey.objects.get().retired_at is not None
 
 
+def _require_dpop(community) -> None:
+    from clients.services import PolicyChange, client_auth_policy_set
+
+    client_auth_policy_set(community=community, change=PolicyChange(dpop="required"), actor=TEST_ACTOR)
+
+
 def _layout_data():
     from clients.services import PolicyChange, client_auth_policy_set, client_key_add
     from tests.conftest import TEST_ACTOR
@@ -664,6 +670,8 @@ def test_no_action_is_clipped_at_1024_or_1280_px(live_server, tmp_path):
             )[0]
             == 200
         )
+    # The tokens' longest state beside a "Revogar" button: a live Bearer token the policy refuses.
+    _require_dpop(hyphenated.community)
     reported = make_community("reported").community
     open_request(
         community=reported, reason="partner phoned: a contractor kept the secret " * 3, actor=TEST_ACTOR
@@ -699,6 +707,8 @@ def test_no_action_is_clipped_at_1024_or_1280_px(live_server, tmp_path):
                     assert_buttons_do_not_overlap(page, "#result_list .staff-actions a.button")
                 if name == "community":
                     assert_heading_clear_of_the_buttons(page)
+                if name == "tokens":  # the long state wraps; its row's button stays in view (checked above)
+                    expect(page.get_by_text("recusado: a política exige DPoP")).to_be_visible()
                 assert page.evaluate(ONE_LINE_CELLS) == [], (width, name)
                 assert page.evaluate(TABLE_OVERFLOW) <= 0.5, (width, name)
                 look = page.evaluate(HEADER_LOOK)

@@ -184,7 +184,12 @@ class PolicyForm(forms.Form):
         ),
     )
     allowlist_applies_to_api = forms.BooleanField(
-        required=False, label=gettext_lazy("Also refuse API calls from elsewhere")
+        required=False,
+        label=gettext_lazy("Also refuse API calls from elsewhere"),
+        help_text=gettext_lazy(
+            "Tokens already issued too: a call made with one from outside the list gets a 401 (access "
+            "refused) from the moment the policy is saved."
+        ),
     )
     reason = forms.CharField(
         max_length=500,
@@ -239,6 +244,12 @@ class PolicyForm(forms.Form):
             allowlist_applies_to_api=self.cleaned_data["allowlist_applies_to_api"],
         )
 
+
+# The address box when the allowlist judges API calls too: the tokens already issued stop there as well.
+_CONFIRM_ADDRESSES_API_TOO = gettext_lazy(
+    "Yes, save it: token requests and API calls (with the tokens already issued) from the addresses listed "
+    "above are refused from now on."
+)
 
 _KEY_REFUSED = gettext_lazy(
     "It cannot be used until the community's policy accepts keys (private_key_jwt): until then the partner "
@@ -496,6 +507,8 @@ class PolicyRisks:
     refused_addresses: tuple[LastSeenAddress, ...] = ()
     secret_last_used: datetime | None = None  # secrets turned off though one was used recently
     bearer_use: BearerUse | None = None  # DPoP required though the partner has tokens without it
+    # The allowlist judges API calls too: the tokens the partner holds are refused from outside it.
+    allowlist_applies_to_api: bool = False
 
     @property
     def locks_out(self) -> bool:
@@ -532,6 +545,16 @@ class PolicyRisks:
                 )
                 % {"count": count}
             )
+            if self.allowlist_applies_to_api:
+                notes.append(
+                    ngettext(
+                        "As the list applies to API calls too, the tokens the partner already holds are "
+                        "refused from its next call made from there: a 401 (access refused).",
+                        "As the list applies to API calls too, the tokens the partner already holds are "
+                        "refused from its next call made from them: a 401 (access refused).",
+                        count,
+                    )
+                )
         if self.secret_last_used is not None:
             notes.append(
                 _(
@@ -584,6 +607,7 @@ def policy_risks(community, form: "PolicyForm") -> PolicyRisks:
         # A lock-out already asks, with a stronger box: one cut-off, one question.
         secret_last_used=None if locks_out else secret_use_a_change_cuts(community=community, change=change),
         bearer_use=dpop_requirement_cuts(community=community, dpop=change.dpop),
+        allowlist_applies_to_api=bool(change.allowlist_applies_to_api),
     )
     if risks.locks_out and not form.cleaned_data["confirm_lockout"]:
         form.add_error(
@@ -755,6 +779,8 @@ class ClientAuthPolicyAdmin(admin.ModelAdmin):
             del form.fields["confirm_lockout"]  # asked only when the change would lock the partner out
         if not risks.refused_addresses:
             del form.fields["confirm_addresses"]  # asked only when it refuses where the partner calls from
+        elif risks.allowlist_applies_to_api:
+            form["confirm_addresses"].label = _CONFIRM_ADDRESSES_API_TOO  # the bound field, as rendered
         if risks.secret_last_used is None:
             del form.fields["confirm_secrets_off"]  # asked only when the partner still seems to use a secret
         if risks.bearer_use is None:

@@ -698,16 +698,64 @@ def _count_live(community) -> int:
     return _live_tokens(community).count()
 
 
-def _deactivate_question(community) -> str:
-    """With no live token, the question names none (never "revoke its 0 live tokens?")."""
-    live = _count_live(community)
-    if not live:
-        return _("Deactivate %(name)s? It has no live token.") % {"name": community}
+def _live_split(community) -> tuple[int, int]:
+    """The live tokens that work, and those the policy already refuses (DPoP required, none bound): both
+    are revoked, but only the first are "ativos" to the partner."""
+    counts = _live_tokens(community).aggregate(
+        live=Count("pk"), refused=Count("pk", filter=REFUSED_BY_DPOP_POLICY)
+    )
+    return counts["live"] - counts["refused"], counts["refused"]
+
+
+def _refused_revoked_too(refused: int) -> str:
+    """Said after the active tokens' count: the refused ones go too."""
     return ngettext(
+        "%(count)s more token, already refused by the policy (DPoP required), is revoked too.",
+        "%(count)s more tokens, already refused by the policy (DPoP required), are revoked too.",
+        refused,
+    ) % {"count": refused}
+
+
+def _revoke_tokens_question(community) -> str:
+    """N active tokens, and apart, M the policy already refuses: never "3 active" for 1 working."""
+    working, refused = _live_split(community)
+    if not working:
+        return ngettext(
+            "Revoke the token of %(name)s that the policy already refuses (DPoP required)?",
+            "Revoke the %(count)s tokens of %(name)s that the policy already refuses (DPoP required)?",
+            refused,
+        ) % {"count": refused, "name": community}
+    question = ngettext(
+        "Revoke %(count)s live token of %(name)s?", "Revoke %(count)s live tokens of %(name)s?", working
+    ) % {"count": working, "name": community}
+    return " ".join([question, _refused_revoked_too(refused)]) if refused else question
+
+
+def _deactivate_question(community) -> str:
+    """With no live token, the question names none (never "revoke its 0 live tokens?"); tokens the policy
+    already refuses are counted apart, as "revoke all tokens" does."""
+    working, refused = _live_split(community)
+    if not working:
+        question = _("Deactivate %(name)s? It has no live token.") % {"name": community}
+        if not refused:
+            return question
+        return " ".join(
+            [
+                question,
+                ngettext(
+                    "Its token already refused by the policy (DPoP required) is revoked too.",
+                    "Its %(count)s tokens already refused by the policy (DPoP required) are revoked too.",
+                    refused,
+                )
+                % {"count": refused},
+            ]
+        )
+    question = ngettext(
         "Deactivate %(name)s and revoke its %(count)s live token?",
         "Deactivate %(name)s and revoke its %(count)s live tokens?",
-        live,
-    ) % {"count": live, "name": community}
+        working,
+    ) % {"count": working, "name": community}
+    return " ".join([question, _refused_revoked_too(refused)]) if refused else question
 
 
 def _revoke_tokens_consequence(community) -> str:
@@ -776,14 +824,7 @@ REASON_ACTIONS = {
     "revoke-tokens": ReasonAction(
         "communities.revoke_community_tokens",
         gettext_lazy("Revoke all tokens"),
-        lambda community: (
-            ngettext(
-                "Revoke %(count)s live token of %(name)s?",
-                "Revoke %(count)s live tokens of %(name)s?",
-                _count_live(community),
-            )
-            % {"count": _count_live(community), "name": community}
-        ),
+        lambda community: _revoke_tokens_question(community),
         lambda community: _revoke_tokens_consequence(community),
         gettext_lazy("Revoke all tokens"),
         tokens_revoke_all,

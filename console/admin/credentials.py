@@ -16,9 +16,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
-from django.utils.text import Truncator
+from django.utils.text import Truncator, get_text_list
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext, pgettext
+from django.utils.translation import gettext_lazy, ngettext, pgettext, pgettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters
 
 from audit.models import AuditEvent
@@ -65,11 +65,12 @@ from console.second_factor import staff_action_refused
 from console.sudo import form_data, password_prompt
 from tokens.models import IssuedToken, RevocationRequest
 from tokens.services import (
-    REFUSED_BY_DPOP_POLICY,
+    REFUSED_THOUGH_LIVE,
+    TokenRefusal,
     TokensCompletionRevokes,
     revocation_request_handle,
     revocation_request_open,
-    token_refused_by_dpop_policy,
+    token_refusals,
     tokens_a_completion_revokes,
     tokens_revoke,
 )
@@ -110,20 +111,19 @@ class TokenStateFilter(Labelled, admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         return [
             ("active", pgettext("token", "active")),
-            ("refused", pgettext("token", "refused by the policy (DPoP)")),
+            ("refused", pgettext("token", "refused (DPoP required or community inactive)")),
             ("expired", pgettext("token", "expired")),
             ("revoked", pgettext("token", "revoked")),
         ]
 
     def queryset(self, request, queryset):
-        """As the state column says: a live token its policy refuses is "refused", not "active"."""
+        """As the state column says: a live token the API refuses (its community inactive, or its policy
+        requiring DPoP) is "refused", not "active"."""
         now = timezone.now()
         if self.value() == "active":
-            return queryset.filter(revoked_at__isnull=True, expires_at__gt=now).exclude(
-                REFUSED_BY_DPOP_POLICY
-            )
+            return queryset.filter(revoked_at__isnull=True, expires_at__gt=now).exclude(REFUSED_THOUGH_LIVE)
         if self.value() == "refused":
-            return queryset.filter(REFUSED_BY_DPOP_POLICY, revoked_at__isnull=True, expires_at__gt=now)
+            return queryset.filter(REFUSED_THOUGH_LIVE, revoked_at__isnull=True, expires_at__gt=now)
         if self.value() == "expired":
             return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
         if self.value() == "revoked":
@@ -135,17 +135,32 @@ def _token_is_live(token) -> bool:
     return token.revoked_at is None and token.expires_at > timezone.now()
 
 
-def _token_state(token) -> str:
-    """A token is masculine in Portuguese ("ativo, expirado, revogado"), a community feminine ("ativa").
+# What the state column says for each reason (tokens.services.token_refusals): the token's own end...
+_TOKEN_ENDED = {
+    TokenRefusal.REVOKED: pgettext_lazy("token", "revoked"),
+    TokenRefusal.EXPIRED: pgettext_lazy("token", "expired"),
+}
+# ...and, after "recusado:", why the API refuses it though it has not ended.
+_TOKEN_REFUSED_BECAUSE = {
+    TokenRefusal.COMMUNITY_INACTIVE: pgettext_lazy("token refused", "the community is inactive"),
+    TokenRefusal.DPOP_REQUIRED: pgettext_lazy("token refused", "the policy requires DPoP"),
+}
 
-    A live Bearer token is not "active" once its community's policy requires DPoP: the API refuses it."""
-    if token.revoked_at:
-        return pgettext("token", "revoked")
-    if token.expires_at <= timezone.now():
-        return pgettext("token", "expired")
-    if token_refused_by_dpop_policy(token):
-        return pgettext("token", "refused: the policy requires DPoP")
-    return pgettext("token", "active")
+
+def _token_state(token) -> str:
+    """Every reason the API refuses the token, not only the first it meets: "revogado; expirado;
+    recusado: a comunidade está desativada e a política exige DPoP". A token is masculine in Portuguese
+    ("ativo, expirado, revogado"), a community feminine ("ativa")."""
+    refusals = token_refusals(token, now=timezone.now())
+    if not refusals:
+        return pgettext("token", "active")
+    parts = [str(_TOKEN_ENDED[refusal]) for refusal in refusals if refusal in _TOKEN_ENDED]
+    causes = [
+        str(_TOKEN_REFUSED_BECAUSE[refusal]) for refusal in refusals if refusal in _TOKEN_REFUSED_BECAUSE
+    ]
+    if causes:
+        parts.append(pgettext("token", "refused: %(causes)s") % {"causes": get_text_list(causes, _("and"))})
+    return "; ".join(parts)
 
 
 @admin.register(IssuedToken)

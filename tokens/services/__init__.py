@@ -21,6 +21,7 @@ from tokens.services.lifecycle import (
     community_retire_key,
     community_rotate_secret,
 )
+from tokens.services.refusals import REFUSED_THOUGH_LIVE, TokenRefusal, token_refusals
 from tokens.services.revocation import (
     jtis_not_issued_to,
     token_revoke_presented,
@@ -37,10 +38,12 @@ from tokens.services.revocation_requests import (
 
 __all__ = [
     "REFUSED_BY_DPOP_POLICY",
+    "REFUSED_THOUGH_LIVE",
     "BearerUse",
     "IssuedAccessToken",
     "KeyRetirement",
     "LastSeenAddress",
+    "TokenRefusal",
     "TokensCompletionRevokes",
     "allowlist_refuses_recent_callers",
     "api_call_refused",
@@ -55,6 +58,7 @@ __all__ = [
     "token_binding_for",
     "token_issue",
     "token_lifetime_for",
+    "token_refusals",
     "token_refused_by_dpop_policy",
     "token_revoke_presented",
     "tokens_a_completion_revokes",
