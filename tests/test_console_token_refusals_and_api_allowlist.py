@@ -154,3 +154,28 @@ def test_an_allowlist_for_token_requests_only_says_nothing_of_the_tokens_held(ap
     assert "no próximo pedido de token" in page
     assert "os tokens que o parceiro já tem são recusados" not in page
     assert "chamadas à API (com os tokens já emitidos)" not in page
+
+
+def test_revoking_selected_tokens_counts_the_refused_ones_apart(client, acme):
+    _token(acme.community, jti="bearer-one")
+    _token(acme.community, jti="bearer-two")
+    _token(acme.community, jti="bound-one", dpop_jkt="x" * 43)
+    _require_dpop(acme.community)
+    login(client, "sue", "security")
+    selected = {"action": "revoke_selected", "_selected_action": ["bearer-one", "bearer-two", "bound-one"]}
+    page = _text(client.post(url("tokens_issuedtoken_changelist"), selected).content.decode())
+    assert "Revogar 1 token ativo?" in page and "3 tokens ativos" not in page
+    assert (
+        "Outros 2 tokens, já recusados pela API (o estado de cada um diz por quê), também são revogados."
+        in page
+    )
+
+
+def test_revoking_only_refused_tokens_names_no_active_one(client, acme):
+    _token(acme.community, jti="bearer-one")
+    _require_dpop(acme.community)
+    login(client, "sue", "security")
+    selected = {"action": "revoke_selected", "_selected_action": ["bearer-one"]}
+    page = _text(client.post(url("tokens_issuedtoken_changelist"), selected).content.decode())
+    assert "Revogar o token já recusado pela API (o estado diz por quê)?" in page
+    assert "token ativo" not in page

@@ -135,6 +135,30 @@ def _token_is_live(token) -> bool:
     return token.revoked_at is None and token.expires_at > timezone.now()
 
 
+def _revoke_selected_question(live: list) -> str:
+    """N active tokens, and apart, M the API refuses all the same (their state says why)."""
+    now = timezone.now()
+    refused = sum(1 for token in live if token_refusals(token, now=now))
+    working = len(live) - refused
+    if not working:
+        return ngettext(
+            "Revoke the token already refused by the API (its state says why)?",
+            "Revoke the %(count)s tokens already refused by the API (their state says why)?",
+            refused,
+        ) % {"count": refused}
+    question = ngettext("Revoke %(count)s active token?", "Revoke %(count)s active tokens?", working) % {
+        "count": working
+    }
+    if not refused:
+        return question
+    more = ngettext(
+        "%(count)s more token, already refused by the API (its state says why), is revoked too.",
+        "%(count)s more tokens, already refused by the API (the state of each says why), are revoked too.",
+        refused,
+    ) % {"count": refused}
+    return f"{question} {more}"
+
+
 # What the state column says for each reason (tokens.services.token_refusals): the token's own end...
 _TOKEN_ENDED = {
     TokenRefusal.REVOKED: pgettext_lazy("token", "revoked"),
@@ -302,8 +326,7 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
             "console/confirm_with_reason.html",
             _("Revoke tokens"),
             form=form,
-            question=ngettext("Revoke %(count)s active token?", "Revoke %(count)s active tokens?", len(live))
-            % {"count": len(live)},
+            question=_revoke_selected_question(live),
             consequence=_(
                 "Their next request gets a 401. Tokens already revoked or expired stay as they are."
             ),
