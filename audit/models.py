@@ -101,10 +101,15 @@ class AuditEvent(models.Model):
     @property
     def actor_label(self) -> str:
         """The actor as a person reads it. An anonymous row records "-" for a name it does not have: say
-        what the caller was instead, with the client_id it gave; a staff sign-in naming no account is
-        "someone not identified", since no account was named."""
+        what the caller was instead, with the client_id it gave (a policy refusal's caller held a valid
+        credential); a staff sign-in naming no account is "someone not identified"."""
         if self.actor_type != self.ActorType.ANONYMOUS:
             return self.actor
+        if self.community_id is not None and self.event_type == self.EventType.CLIENT_AUTH_FAILED:
+            # Only a policy refusal names the community: the caller's credential checked out.
+            return _("partner (valid credential, refused by the policy; client_id: %(client_id)s)") % {
+                "client_id": self.client_id
+            }
         if self.client_id:
             return _("unauthenticated caller (client_id: %(client_id)s)") % {"client_id": self.client_id}
         if self.event_type.startswith("staff_"):

@@ -11,12 +11,14 @@ from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
+from rest_framework.settings import api_settings
 
 from audit.selectors import outsider_refusals_count
 from clients.models import ClientSecret
 from console.forms import console_time
 from console.humane import duration, staff_name
+from console.usage import community_usage, outsider_refusals_counted
 
 LABELS = {
     "reason": gettext_lazy("reason"),
@@ -235,26 +237,85 @@ def outsider_refusals_url(community) -> str:
     return f"{reverse('admin:audit_auditevent_changelist')}?{query}"
 
 
+def audit_cap_words() -> str | None:
+    """The per-client_id audit cap (``AUDIT_FAILURES_PER_CLIENT``) in words, "100 per hour"; None when
+    switched off (every refusal with a well-formed credential then gets its row)."""
+    rate = api_settings.DEFAULT_THROTTLE_RATES.get("token_failures_audited")
+    if not isinstance(rate, str):
+        return None
+    number, period = rate.split("/")
+    per = str(_PER_PERIOD.get(period[0], period))
+    return _("%(count)s per %(period)s") % {"count": number, "period": per}
+
+
+_PER_PERIOD = {
+    "s": pgettext_lazy("rate period", "second"),
+    "m": pgettext_lazy("rate period", "minute"),
+    "h": pgettext_lazy("rate period", "hour"),
+    "d": pgettext_lazy("rate period", "day"),
+}
+
+
+def _only_counted() -> str:
+    """Which refusals the audit trail does not record one by one, though the usage figures count them."""
+    cap = audit_cap_words()
+    if cap is None:
+        return _("refusals with secrets not even shaped like a Bfluence secret are only counted")
+    return _(
+        "past %(cap)s per client_id, and with secrets not even shaped like a Bfluence secret, refusals "
+        "are only counted"
+    ) % {"cap": cap}
+
+
 def outsider_refusals_note(community) -> SafeString:
-    """On the community's history, above its rows: the refusals naming only its client_id, counted and
-    linked rather than listed, so an outsider guessing secrets cannot push staff actions off the page."""
-    caller = _("unauthenticated caller (client_id: %(client_id)s)") % {"client_id": community.client_id}
-    counted = outsider_refusals_count(community)
-    if not counted.total:
-        return format_html("{}", _("No refused authentication by an %(caller)s.") % {"caller": caller})
-    figures = ngettext(
-        "%(recent)s in the last 24 hours, %(total)s in all (the latest %(moment)s)",
-        "%(recent)s in the last 24 hours, %(total)s in all (the latest %(moment)s)",
-        counted.total,
-    ) % {"recent": counted.recent, "total": counted.total, "moment": console_time(counted.newest)}
+    """On the community's history, above its rows: the refusals of callers that presented no valid
+    credential, naming only its client_id, counted and linked rather than listed, so an outsider guessing
+    secrets cannot push staff actions off the page. The count is the usage figures' (audited or not):
+    past the audit cap, and for malformed secrets, the audit trail holds no row to count."""
+    caller = _("caller that presented no valid credential (client_id: %(client_id)s)") % {
+        "client_id": community.client_id
+    }
+    usage = community_usage(community)
+    counted = outsider_refusals_counted(community, usage)
+    audited = outsider_refusals_count(community)
+    days = len(usage.days)
+    if not counted and not audited.total:
+        return format_html(
+            "{}",
+            ngettext(
+                "No refused authentication by a %(caller)s in the last %(days)s day.",
+                "No refused authentication by a %(caller)s in the last %(days)s days.",
+                days,
+            )
+            % {"caller": caller, "days": days},
+        )
+    in_usage = ngettext(
+        "%(count)s in the last %(days)s day, by the usage figures",
+        "%(count)s in the last %(days)s days, by the usage figures",
+        days,
+    ) % {"count": counted, "days": days}
+    if audited.total:
+        recorded = ngettext(
+            "recorded one by one in the audit trail: %(recent)s in the last 24 hours, %(total)s in all "
+            "(the latest %(moment)s)",
+            "recorded one by one in the audit trail: %(recent)s in the last 24 hours, %(total)s in all "
+            "(the latest %(moment)s)",
+            audited.total,
+        ) % {"recent": audited.recent, "total": audited.total, "moment": console_time(audited.newest)}
+    else:
+        recorded = _("none recorded one by one in the audit trail")
+    line = ngettext(
+        "Refused authentication by a %(caller)s, not listed below: %(in_usage)s; %(recorded)s; "
+        "%(only_counted)s.",
+        "Refused authentications by a %(caller)s, not listed below: %(in_usage)s; %(recorded)s; "
+        "%(only_counted)s.",
+        max(counted, audited.total),
+    ) % {"caller": caller, "in_usage": in_usage, "recorded": recorded, "only_counted": _only_counted()}
+    if not audited.total:
+        return format_html("{}", line)
     return format_html(
         '{} <a id="outsider-refusals-link" href="{}">{}</a>',
-        ngettext(
-            "Refused authentication by an %(caller)s, not listed below: %(figures)s.",
-            "Refused authentications by an %(caller)s, not listed below: %(figures)s.",
-            counted.total,
-        )
-        % {"caller": caller, "figures": figures},
+        line,
         outsider_refusals_url(community),
-        ngettext("See it in the audit trail", "See them in the audit trail", counted.total),
+        ngettext("See it in the audit trail", "See them in the audit trail", audited.total),
     )

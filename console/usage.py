@@ -99,6 +99,20 @@ def _counted(community: Community, calendar: list[date]) -> dict[tuple[date, str
     return counted
 
 
+def outsider_refusals_counted(community: Community, usage: Usage) -> int:
+    """The refusals of callers with no valid credential naming the community's client_id over ``usage``'s
+    days, as the usage figures count them (malformed secrets and those past the per-client_id audit cap
+    included): every failure counted, less the policy refusals, which name the community and are always
+    audited (except one a rate limit answered 429 first: it has no row, so it is counted here too). Per
+    day a failure figure is at least that day's audited rows, so the difference never goes below the
+    refusals the audit trail holds for those days."""
+    start = timezone.make_aware(datetime.combine(usage.days[0], time.min), timezone.get_current_timezone())
+    by_policy = AuditEvent.objects.filter(
+        community=community, event_type=Event.CLIENT_AUTH_FAILED, occurred_at__gte=start
+    ).count()
+    return max(usage.failed_total - by_policy, 0)
+
+
 def api_chart(usage: Usage) -> SafeString:
     """Bars: API calls per day (the partner's calls with its tokens)."""
     calls = usage.api_calls or [0] * len(usage.days)

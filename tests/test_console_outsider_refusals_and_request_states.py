@@ -64,7 +64,7 @@ def test_an_outsiders_refusals_cannot_push_a_staff_rotation_off_the_history(clie
     assert "history-secret_rotated" in rows
     assert rows.count("history-client_auth_failed") == 1  # the policy refusal, not the 250 guesses
     summary = _text(html.split('id="outsider-refusals">', 1)[1].split("</div>", 1)[0])
-    assert "chamador não autenticado (client_id: acme)" in summary
+    assert "chamador sem credencial válida (client_id: acme)" in summary
     assert "240 nas últimas 24 horas" in summary and "250 no total" in summary, summary
     link = re.search(r'id="outsider-refusals-link" href="([^"]+)"', html)
     assert link
@@ -77,7 +77,7 @@ def test_the_history_says_when_no_outsider_refusal_names_the_client_id(client, a
     login(client, "sam", "support")
     html = client.get(url("communities_community_history", acme.community.pk)).content.decode()
     summary = _text(html.split('id="outsider-refusals">', 1)[1].split("</div>", 1)[0])
-    assert "Nenhuma autenticação recusada de chamador não autenticado (client_id: acme)" in summary
+    assert "Nenhuma autenticação recusada de chamador sem credencial válida (client_id: acme)" in summary
 
 
 # --- B. the communities list shows a pending revocation request ----------------------------------------

@@ -43,7 +43,7 @@ def test_the_history_and_the_usage_say_malformed_secrets_are_only_counted(api, c
     assert "não registradas uma a uma" in history
     page = _text(client.get(url("communities_community_change", acme.community.pk)).content.decode())
     assert "Os segredos malformados (que nem têm o formato de um segredo Bfluence) são só contados" in page
-    assert "todas as outras recusas aparecem no histórico" in page
+    assert "o histórico lista as recusas da política e conta as demais" in page
 
 
 # --- 2. a refusal with a known client_id is its community's -------------------------------------------
@@ -96,7 +96,7 @@ def test_a_refusal_with_a_known_client_id_reads_as_its_communitys_on_its_page(ap
 
     # The history counts it apart, as its community's: never as an unknown client_id's.
     history = _text(client.get(url("communities_community_history", acme.community.pk)).content.decode())
-    assert "Autenticação recusada de chamador não autenticado (client_id: acme)" in history
+    assert "Autenticação recusada de chamador sem credencial válida (client_id: acme)" in history
     assert "client_id desconhecido" not in history
 
 

@@ -67,7 +67,7 @@ def test_a_refusal_naming_only_the_client_id_is_in_the_communitys_trail_and_coun
     # The history counts it apart from the rows (an outsider must not push staff actions off the page).
     history = client.get(f"/admin/communities/community/{acme.community.pk}/history/").content.decode()
     summary = _text(history.split('id="outsider-refusals">', 1)[1].split("</div>", 1)[0])
-    assert "chamador não autenticado (client_id: acme)" in summary and "1 no total" in summary, summary
+    assert "chamador sem credencial válida (client_id: acme)" in summary and "1 no total" in summary, summary
     assert "client_id: nobody" not in history
 
 

@@ -34,7 +34,7 @@ from clients.services import (
 from communities.models import Community, Member
 from communities.services import community_reactivate, community_update, member_set_bflus
 from console.admin.filters import CommunityActiveFilter, CommunityFilter
-from console.audit_details import history_rows, outsider_refusals_note
+from console.audit_details import audit_cap_words, history_rows, outsider_refusals_note
 from console.credential_notes import (
     allowlist_line,
     no_way_in_causes,
@@ -409,6 +409,7 @@ class CommunityAdmin(admin.ModelAdmin):
                 "usage": usage,
                 "usage_chart": usage_chart(usage),
                 "api_chart": api_chart(usage),
+                "audit_cap": audit_cap_words(),
                 "last_seen": console_time(usage.last_seen) if usage.last_seen else None,
                 "history_links": self._history_links(community),
                 "secrets_suspended_line": secrets_suspended_line(community),

@@ -23,6 +23,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from audit.models import AuditEvent
 from audit.services import Actor
+from clients.models import ClientAuthPolicy
+from clients.policy import ClientPolicy, ip_in
 from clients.services import keys_outlasting_secrets, secrets_a_rotation_ends
 from communities.models import Community
 from console.admin.filters import (
@@ -171,13 +173,38 @@ _TOKEN_REFUSED_BECAUSE = {
 }
 
 
-def _token_state(token) -> str:
+def _api_allowlist(token) -> tuple[str, ...]:
+    """The networks the token's community accepts API calls from, if its policy applies the allowlist to
+    API calls; () if not. The policy is selected with the token: no query."""
+    try:
+        policy = ClientPolicy.of(token.community.auth_policy)
+    except ClientAuthPolicy.DoesNotExist:  # no row: the defaults, no allowlist
+        return ()
+    return policy.allowed_ips if policy.allowlist_applies_to_api else ()
+
+
+def _active_state(token, *, on_page: bool) -> str:
+    """A live token the API takes. The allowlist judges each call's address, not the token; but when the
+    address the token was issued to is outside it, calls from there are refused, so the state says so."""
+    allowed = _api_allowlist(token)
+    if not allowed:
+        return pgettext("token", "active")
+    if token.source_ip and not ip_in(token.source_ip, allowed):
+        return pgettext("token", "active, but refused from %(ip)s (outside the allowed IP list)") % {
+            "ip": token.source_ip
+        }
+    if on_page:
+        return pgettext("token", "active (accepted only from IPs on the allowlist)")
+    return pgettext("token", "active")
+
+
+def _token_state(token, *, on_page: bool = False) -> str:
     """Every reason the API refuses the token, not only the first it meets: "revogado; expirado;
     recusado: a comunidade está desativada e a política exige DPoP". A token is masculine in Portuguese
     ("ativo, expirado, revogado"), a community feminine ("ativa")."""
     refusals = token_refusals(token, now=timezone.now())
     if not refusals:
-        return pgettext("token", "active")
+        return _active_state(token, on_page=on_page)
     parts = [str(_TOKEN_ENDED[refusal]) for refusal in refusals if refusal in _TOKEN_ENDED]
     causes = [
         str(_TOKEN_REFUSED_BECAUSE[refusal]) for refusal in refusals if refusal in _TOKEN_REFUSED_BECAUSE
@@ -212,6 +239,11 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
     def state(self, token):
         return _token_state(token)
 
+    @admin.display(description=gettext_lazy("state"))
+    def state_on_page(self, token):
+        """As the list says it, and whether an allowlist limits where calls with it come from."""
+        return _token_state(token, on_page=True)
+
     @admin.display(description=gettext_lazy("token ID (jti)"), ordering="jti")
     def short_jti(self, token):
         """The first 12 characters (the whole ID on hover and in search): the list stays readable."""
@@ -235,18 +267,18 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
         return super().get_queryset(request).select_related("community", "community__auth_policy")
 
     def get_readonly_fields(self, request, obj=None):
-        return [*super().get_readonly_fields(request, obj), "revoked_by_name", "state"]
+        return [*super().get_readonly_fields(request, obj), "revoked_by_name", "state_on_page"]
 
     def get_fields(self, request, obj=None):
         """The token's page names who revoked it as the list does ("Sueli Prado"), not "staff:sup1", and
         says its state as the list does (refused by the policy, too), right after the community."""
         fields = []
         for field in super().get_fields(request, obj):
-            if field in ("revoked_by_name", "state"):
+            if field in ("revoked_by_name", "state_on_page"):
                 continue
             fields.append({"revoked_by": "revoked_by_name"}.get(field, field))
             if field == "community":
-                fields.append("state")
+                fields.append("state_on_page")
         return fields
 
     @admin.display(description=gettext_lazy("actions"))
