@@ -171,7 +171,7 @@ _TOKEN_REFUSED_BECAUSE = {
 }
 
 
-def _token_state(token) -> str:
+def token_state(token) -> str:
     """Every reason the API refuses the token, not only the first it meets: "revogado; expirado;
     recusado: a comunidade está desativada e a política exige DPoP". A token is masculine in Portuguese
     ("ativo, expirado, revogado"), a community feminine ("ativa")."""
@@ -210,7 +210,7 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
 
     @admin.display(description=gettext_lazy("state"))
     def state(self, token):
-        return _token_state(token)
+        return token_state(token)
 
     @admin.display(description=gettext_lazy("token ID (jti)"), ordering="jti")
     def short_jti(self, token):
@@ -336,7 +336,7 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
                     (
                         token.jti,
                         token.community.client_id,
-                        _token_state(token),
+                        token_state(token),
                         console_time(token.expires_at),
                     )
                     for token in tokens
