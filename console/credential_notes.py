@@ -369,6 +369,7 @@ def new_secret_dpop_line(community) -> str:
 
 
 _CLOSED_WAYS = {
+    ClosedWay.COMMUNITY_INACTIVE: gettext_lazy("the community is deactivated"),
     ClosedWay.SECRETS_REFUSED: gettext_lazy("the policy does not accept the partner's secret"),
     ClosedWay.NO_VALID_SECRET: gettext_lazy(
         "none of the partner's secrets is valid (a revocation request suspended them, or they ended)"
@@ -384,8 +385,17 @@ def no_way_in_causes(closed: list[ClosedWay]) -> str:
 
 
 def no_way_in_until(closed: list[ClosedWay]) -> str:
-    """What gives the community a way in again: a working credential for a method the policy accepts."""
+    """What gives the community a way in again: reactivating it, if it is deactivated, and a working
+    credential for a method the policy accepts, if none works."""
     missing = {way for way in closed if way.missing_credential}
+    if ClosedWay.COMMUNITY_INACTIVE in closed:
+        if not missing:
+            return _("until the community is reactivated")
+        if missing == {ClosedWay.NO_ACTIVE_KEY}:
+            return _("until the community is reactivated and a key is registered")
+        if missing == {ClosedWay.NO_VALID_SECRET}:
+            return _("until the community is reactivated and a new secret is handed over")
+        return _("until the community is reactivated and a key is registered or a new secret is handed over")
     if missing == {ClosedWay.NO_ACTIVE_KEY}:
         return _("until a key is registered")
     if missing == {ClosedWay.NO_VALID_SECRET}:
@@ -437,3 +447,55 @@ def _secrets_named_on_opening(community_id: int, request_ids: list[int]) -> list
         for item in details.get("secrets_ended", [])
         if isinstance(item, dict) and isinstance(item.get("id"), int)
     ]
+
+
+def _reactivate_link(community) -> str:
+    return format_html(
+        '<a href="{}" class="community-reactivate">{}</a>',
+        reverse("admin:communities_community_reactivate", args=[community.pk]),
+        _("Reactivate %(client_id)s") % {"client_id": community.client_id},
+    )
+
+
+def _policy_link(community) -> str:
+    return format_html(
+        '<a href="{}" class="community-policy">{}</a>',
+        reverse("admin:clients_clientauthpolicy_set", args=[community.pk]),
+        _("policy of %(client_id)s") % {"client_id": community.client_id},
+    )
+
+
+def community_inactive_warning(community) -> str:
+    """Empty for an active community; else, where a secret is rotated and where the new one is shown, that
+    it cannot work yet: a deactivated community's every token request gets invalid_client."""
+    if community.is_active:
+        return ""
+    return format_html(
+        "{} {}.",
+        _(
+            "The community is deactivated: the new secret gets a 401 (invalid_client) on every token "
+            "request until it is reactivated:"
+        ),
+        _reactivate_link(community),
+    )
+
+
+def no_token_banner(community) -> str:
+    """At the top of the community page: empty when the partner can get a token; else why not (the causes
+    of ``closed_ways``), until when, and the page that fixes each cause (reactivation, the keys, the
+    policy)."""
+    closed = closed_ways(community=community)
+    if not closed:
+        return ""
+    said = _(
+        "The partner cannot obtain any token: %(causes)s. Its server gets a 401 (access refused) on every "
+        "token request %(until)s."
+    ) % {"causes": no_way_in_causes(closed), "until": no_way_in_until(closed)}
+    links = []
+    if ClosedWay.COMMUNITY_INACTIVE in closed:
+        links.append(_reactivate_link(community))
+    if ClosedWay.NO_ACTIVE_KEY in closed:
+        links.append(_keys_link(community))
+    if ClosedWay.SECRETS_REFUSED in closed or ClosedWay.KEYS_REFUSED in closed:
+        links.append(_policy_link(community))
+    return format_html("{} {}", said, format_html_join(" · ", "{}", ((link,) for link in links)))

@@ -12,7 +12,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from bfluence import errors as api_errors
 from communities.models import Community
-from console.credential_notes import new_secret_dpop_line, new_secret_policy_line
+from console.credential_notes import community_inactive_warning, new_secret_dpop_line, new_secret_policy_line
 from console.middleware import console_prefix
 from console.models import FormSubmission
 from console.once import secret_link_is_theirs, secret_pop
@@ -141,6 +141,7 @@ def secret_once(request, key: str):
             community=community,
             client_secret=shown["client_secret"],
             note=shown["note"],
+            inactive_line=community_inactive_warning(community) if shown.get("authenticates_partner") else "",
             keys_line=new_secret_policy_line(community) if shown.get("authenticates_partner") else "",
             dpop_line=new_secret_dpop_line(community) if shown.get("authenticates_partner") else "",
         )

@@ -118,9 +118,11 @@ def working_methods(*, community: Community, methods: list[str] | None = None) -
 
 
 class ClosedWay(StrEnum):
-    """Why one way to authenticate gets no token: the policy refuses the method, or it accepts it and
-    the community has no working credential for it."""
+    """Why one way to authenticate gets no token: the community is deactivated (every way, whatever the
+    credential: invalid_client), the policy refuses the method, or it accepts it and the community has no
+    working credential for it."""
 
+    COMMUNITY_INACTIVE = "community_inactive"
     SECRETS_REFUSED = "secrets_refused"
     NO_VALID_SECRET = "no_valid_secret"  # every secret suspended (a revocation request) or ended
     KEYS_REFUSED = "keys_refused"
@@ -131,17 +133,26 @@ class ClosedWay(StrEnum):
         """The policy accepts the method, but no credential works: registering or handing one over helps."""
         return self in (ClosedWay.NO_VALID_SECRET, ClosedWay.NO_ACTIVE_KEY)
 
+    @property
+    def about_methods(self) -> bool:
+        """A cause the policy and the credentials decide (a policy change can open or close it)."""
+        return self is not ClosedWay.COMMUNITY_INACTIVE
+
 
 def closed_ways(*, community: Community, methods: list[str] | None = None) -> list[ClosedWay]:
-    """Why the community has no working way to authenticate with ``methods`` (default: the policy's
-    own; a ``PolicyChange``'s, before saving it), one reason per method; empty when one of them works.
-    The console asks before saving a policy that closes every way, and names these causes (a keys-only
-    policy whose key was retired is not a matter of suspended secrets)."""
+    """Why the partner can get no token with ``methods`` (default: the policy's own; a
+    ``PolicyChange``'s, before saving it): first that the community is deactivated, if it is, then one
+    reason per method when none of them works; empty when the partner can get a token.
+    The console names these causes wherever it says no token can be obtained (a keys-only policy whose
+    key was retired is not a matter of suspended secrets), and asks before saving a policy that closes
+    every method (``about_methods``: deactivation is not the policy's doing)."""
     if methods is None:
         methods = client_auth_policy_get(community=community).methods
+    closed = [] if community.is_active else [ClosedWay.COMMUNITY_INACTIVE]
     if working_methods(community=community, methods=methods):
-        return []
+        return closed
     return [
+        *closed,
         ClosedWay.NO_VALID_SECRET if METHOD_CLIENT_SECRET in methods else ClosedWay.SECRETS_REFUSED,
         ClosedWay.NO_ACTIVE_KEY if METHOD_PRIVATE_KEY_JWT in methods else ClosedWay.KEYS_REFUSED,
     ]

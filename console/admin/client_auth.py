@@ -512,7 +512,8 @@ class PolicyRisks:
 
     @property
     def locks_out(self) -> bool:
-        return bool(self.closed)
+        """Every method closed: a deactivated community alone is no lock-out the policy causes."""
+        return any(way.about_methods for way in self.closed)
 
     @property
     def any(self) -> bool:
@@ -598,7 +599,7 @@ def policy_risks(community, form: "PolicyForm") -> PolicyRisks:
     """Weigh a valid policy form; an unconfirmed cut-off becomes an error on its box."""
     change = form.change()
     closed = tuple(closed_ways(community=community, methods=change.methods))
-    locks_out = bool(closed)
+    locks_out = any(way.about_methods for way in closed)
     risks = PolicyRisks(
         closed=closed,
         refused_addresses=tuple(

@@ -33,10 +33,13 @@ from clients.services import (
 )
 from communities.models import Community, Member
 from communities.services import community_reactivate, community_update, member_set_bflus
+from console.admin.credentials import token_state
 from console.admin.filters import CommunityActiveFilter, CommunityFilter
 from console.audit_details import audit_cap_words, history_rows, outsider_refusals_note
 from console.credential_notes import (
     allowlist_line,
+    community_inactive_warning,
+    no_token_banner,
     no_way_in_causes,
     no_way_in_until,
     pending_request,
@@ -77,6 +80,7 @@ from tokens.services import (
 )
 
 HISTORY_SHOWN = 200
+TOKENS_LISTED = 50  # on a confirmation that revokes a community's tokens; the rest are counted
 KEYS_SHOWN = 10  # as many as secrets: the active ones first (at most five), then the latest retired
 #: The partner's own traffic: counted on the community page (usage) and kept in the audit trail, but not
 #: actions anyone took about the community. A refusal that names the community (its policy refused a real
@@ -99,16 +103,26 @@ def community_history(community):
 
 
 def _secret_line(
-    secret: ClientSecret, now, suspended: frozenset[int] = frozenset(), accepted: bool = True
+    secret: ClientSecret,
+    now,
+    suspended: frozenset[int] = frozenset(),
+    accepted: bool = True,
+    community_active: bool = True,
 ) -> tuple:
     """hint · created · state · last use: enough for staff to see when an old secret is safe to stop.
 
     A secret a pending revocation request stopped (``suspended``) reads "suspended", as on the request's
     page; once the request is completed it reads "ended", as does one whose grace window ran out (or was
-    ended early); a valid one the policy refuses says so, as a key does (support reads this list when a
-    partner says "we get 401")."""
+    ended early); a valid one a deactivated community (first: it refuses every credential) or the policy
+    refuses says so, as a key does (support reads this list when a partner says "we get 401")."""
     if secret.valid_until is not None and secret.valid_until <= now:
         state = pgettext("secret", "suspended") if secret.pk in suspended else pgettext("secret", "ended")
+    elif not community_active and secret.valid_until is None:
+        state = _("current, not usable: the community is deactivated")
+    elif not community_active:
+        state = _("valid until %(moment)s, not usable: the community is deactivated") % {
+            "moment": console_time(secret.valid_until)
+        }
     elif not accepted:
         state = _("valid, not usable: the policy does not accept secrets")
     elif secret.valid_until is None:
@@ -274,7 +288,12 @@ class CommunityAdmin(admin.ModelAdmin):
         lines = format_html_join(
             mark_safe("<br>"),
             "<code>{}</code> · {} · {} · {}",
-            (_secret_line(secret, now, accepted=_accepts_secrets(community)) for secret in valid),
+            (
+                _secret_line(
+                    secret, now, accepted=_accepts_secrets(community), community_active=community.is_active
+                )
+                for secret in valid
+            ),
         )
         pending = getattr(community, "pending_request_id", None)  # annotated by get_queryset
         if pending is None:
@@ -289,7 +308,10 @@ class CommunityAdmin(admin.ModelAdmin):
         rows = format_html_join(
             "",
             "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (_secret_line(secret, now, suspended, accepted) for secret in community.secrets.all()[:10]),
+            (
+                _secret_line(secret, now, suspended, accepted, community.is_active)
+                for secret in community.secrets.all()[:10]
+            ),
         )
         return format_html(
             '<table id="secrets" class="console-table"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}'
@@ -412,6 +434,7 @@ class CommunityAdmin(admin.ModelAdmin):
                 "audit_cap": audit_cap_words(),
                 "last_seen": console_time(usage.last_seen) if usage.last_seen else None,
                 "history_links": self._history_links(community),
+                "no_token_banner": no_token_banner(community),
                 "secrets_suspended_line": secrets_suspended_line(community),
                 "policy_line": policy_line(community),
                 "allowlist_line": allowlist_line(community),
@@ -578,6 +601,7 @@ class CommunityAdmin(admin.ModelAdmin):
             notes=[
                 ("pending-request", pending_request_banner(pending) if pending is not None else ""),
                 ("no-grace", "" if give_grace else _no_grace_note(pending)),
+                ("community-inactive", community_inactive_warning(community)),
                 ("policy-refuses-secrets", secrets_refused_warning(community)),
             ],
         )
@@ -603,6 +627,7 @@ class CommunityAdmin(admin.ModelAdmin):
             form=form,
             question=action.question(community),
             consequence=action.consequence(community) if callable(action.consequence) else action.consequence,
+            listed=action.listed(community) if action.listed is not None else None,
             button=action.button,
             cancel_url=self._change_url(community),
             crumbs=self._crumbs(community),
@@ -693,6 +718,25 @@ def _stop_previous_question(community) -> str:
         if secret.valid_until is not None  # an older secret always has its end (the rotation set it)
     ]
     return " ".join([question, *named])
+
+
+def _live_tokens_listed(community) -> dict | None:
+    """The tokens a confirmation revokes, newest first, as "revoke selected" lists them (jti · state ·
+    expires at), the first ``TOKENS_LISTED`` only: "and N more" counts the rest."""
+    live = (
+        _live_tokens(community).select_related("community", "community__auth_policy").order_by("-issued_at")
+    )
+    shown = list(live[:TOKENS_LISTED])
+    if not shown:  # deactivating a community with no live token: nothing to list
+        return None
+    more = live.count() - len(shown) if len(shown) == TOKENS_LISTED else 0
+    return {
+        "headings": [_("token ID (jti)"), _("state"), _("expires at")],
+        "rows": [(token.jti, token_state(token), console_time(token.expires_at)) for token in shown],
+        "more": ngettext("and %(count)s more token", "and %(count)s more tokens", more) % {"count": more}
+        if more
+        else "",
+    }
 
 
 def _count_live(community) -> int:
@@ -803,6 +847,7 @@ class ReasonAction:
     done: Callable
     available: Callable = lambda community: True
     unavailable: str = ""
+    listed: Callable | None = None  # community -> the tokens the action revokes (``_live_tokens_listed``)
 
 
 REASON_ACTIONS = {
@@ -834,6 +879,7 @@ REASON_ACTIONS = {
         ),
         available=lambda community: _count_live(community) > 0,
         unavailable=gettext_lazy("This community has no live token: there is nothing to revoke."),
+        listed=_live_tokens_listed,
     ),
     "deactivate": ReasonAction(
         "communities.deactivate_community",
@@ -845,6 +891,7 @@ REASON_ACTIONS = {
         lambda community, _result: _("%(name)s is inactive.") % {"name": community},
         available=lambda community: community.is_active,
         unavailable=gettext_lazy("This community is already inactive."),
+        listed=_live_tokens_listed,
     ),
     "reactivate": ReasonAction(
         "communities.deactivate_community",

@@ -198,7 +198,7 @@ def _active_state(token, *, on_page: bool) -> str:
     return pgettext("token", "active")
 
 
-def _token_state(token, *, on_page: bool = False) -> str:
+def token_state(token, *, on_page: bool = False) -> str:
     """Every reason the API refuses the token, not only the first it meets: "revogado; expirado;
     recusado: a comunidade está desativada e a política exige DPoP". A token is masculine in Portuguese
     ("ativo, expirado, revogado"), a community feminine ("ativa")."""
@@ -237,12 +237,12 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
 
     @admin.display(description=gettext_lazy("state"))
     def state(self, token):
-        return _token_state(token)
+        return token_state(token)
 
     @admin.display(description=gettext_lazy("state"))
     def state_on_page(self, token):
         """As the list says it, and whether an allowlist limits where calls with it come from."""
-        return _token_state(token, on_page=True)
+        return token_state(token, on_page=True)
 
     @admin.display(description=gettext_lazy("token ID (jti)"), ordering="jti")
     def short_jti(self, token):
@@ -368,7 +368,7 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
                     (
                         token.jti,
                         token.community.client_id,
-                        _token_state(token),
+                        token_state(token),
                         console_time(token.expires_at),
                     )
                     for token in tokens
