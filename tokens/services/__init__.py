@@ -8,12 +8,6 @@ write is atomic and records its audit event in the same transaction.
 from tokens.services.allowlist import LastSeenAddress, allowlist_refuses_recent_callers
 from tokens.services.bearer import api_call_refused
 from tokens.services.dpop_binding import dpop_proof_accept, token_binding_for
-from tokens.services.dpop_cutoff import (
-    REFUSED_BY_DPOP_POLICY,
-    BearerUse,
-    dpop_requirement_cuts,
-    token_refused_by_dpop_policy,
-)
 from tokens.services.issuance import IssuedAccessToken, token_issue, token_lifetime_for
 from tokens.services.lifecycle import (
     KeyRetirement,
@@ -21,7 +15,15 @@ from tokens.services.lifecycle import (
     community_retire_key,
     community_rotate_secret,
 )
-from tokens.services.refusals import REFUSED_THOUGH_LIVE, TokenRefusal, token_refusals
+from tokens.services.refusals import (
+    REFUSED_BY_DPOP_POLICY,
+    REFUSED_THOUGH_LIVE,
+    BearerUse,
+    TokenRefusal,
+    dpop_requirement_cuts,
+    token_refusals,
+    token_refused_by_dpop_policy,
+)
 from tokens.services.revocation import (
     jtis_not_issued_to,
     token_revoke_presented,

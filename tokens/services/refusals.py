@@ -1,14 +1,57 @@
-"""Why the API refuses a token now, as far as the token's own row, its community and the community's policy
-tell, in the bearer check's order (tokens/authentication.py). Not the source-IP allowlist: it judges the
-caller's address at each call, not the token, so no token is "refused by the allowlist" as such."""
+"""Why the API refuses a token now, as far as its row, its community and the community's policy tell (in
+the bearer check's order, tokens/authentication.py), and what requiring DPoP would cut off. Not the
+source-IP allowlist: it judges the caller's address at each call, not the token."""
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from django.db.models import Q
+from django.db.models import Max, Q
+from django.utils import timezone
 
+from clients.models import ClientAuthPolicy
+from clients.services import client_auth_policy_get
+from communities.models import Community
 from tokens.models import IssuedToken
-from tokens.services.dpop_cutoff import REFUSED_BY_DPOP_POLICY, token_refused_by_dpop_policy
+from tokens.services.revocation import still_accepted_after
+
+#: A token issued without DPoP this recently says the partner still asks for tokens without a proof.
+RECENT = timedelta(days=30)
+DPOP_REQUIRED = "required"
+
+
+@dataclass(frozen=True)
+class BearerUse:
+    live_tokens: int  # live tokens bound to no DPoP key: refused from the moment the policy is saved
+    last_issued_at: datetime | None  # the newest token issued without DPoP in the last ``RECENT``
+
+
+def dpop_requirement_cuts(*, community: Community, dpop: str | None) -> BearerUse | None:
+    """What switching DPoP to ``required`` would stop; ``None`` if ``dpop`` switches nothing or nothing stops."""
+    if dpop != DPOP_REQUIRED or client_auth_policy_get(community=community).dpop == DPOP_REQUIRED:
+        return None
+    now = timezone.now()
+    bearer = IssuedToken.objects.filter(community=community, dpop_jkt="")
+    live = bearer.filter(revoked_at__isnull=True, expires_at__gt=still_accepted_after(now)).count()
+    last = bearer.filter(issued_at__gte=now - RECENT).aggregate(last=Max("issued_at"))["last"]
+    if not live and last is None:
+        return None
+    return BearerUse(live_tokens=live, last_issued_at=last)
+
+
+#: Bearer tokens of a community whose policy requires DPoP: refused by the API, though live.
+REFUSED_BY_DPOP_POLICY = Q(dpop_jkt="", community__auth_policy__dpop=DPOP_REQUIRED)
+
+
+def token_refused_by_dpop_policy(token: IssuedToken) -> bool:
+    """Whether the API refuses ``token`` for want of DPoP (a list selects ``community__auth_policy``)."""
+    if token.dpop_jkt:
+        return False
+    try:
+        policy = token.community.auth_policy
+    except ClientAuthPolicy.DoesNotExist:  # no row: the defaults, DPoP off
+        return False
+    return policy.dpop == DPOP_REQUIRED
 
 
 class TokenRefusal(StrEnum):
