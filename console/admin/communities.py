@@ -34,6 +34,7 @@ from clients.services import (
 from communities.models import Community, Member
 from communities.services import community_reactivate, community_update, member_set_bflus
 from console.admin.filters import CommunityActiveFilter, CommunityFilter
+from console.admin.related_links import NoRelatedLinks
 from console.audit_details import history_rows, outsider_refusals_note
 from console.credential_notes import (
     allowlist_line,
@@ -860,7 +861,7 @@ REASON_ACTIONS = {
 
 
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin):
+class MemberAdmin(NoRelatedLinks, admin.ModelAdmin):
     form = MemberForm
     list_display = ("reference", "community", "bflus", "updated_at")
     list_filter = (("community", CommunityFilter),)

@@ -33,6 +33,7 @@ from console.admin.filters import (
     Labelled,
     StatusFilter,
 )
+from console.admin.related_links import NoRelatedLinks
 from console.audit_details import actor_html, details_html
 from console.credential_notes import (
     keys_elsewhere_note,
@@ -426,7 +427,7 @@ def _opened_by_me(revocation, request) -> bool:
 
 
 @admin.register(RevocationRequest)
-class RevocationRequestAdmin(admin.ModelAdmin):
+class RevocationRequestAdmin(NoRelatedLinks, admin.ModelAdmin):
     add_label = gettext_lazy("Open a revocation request")  # the list's button and the page it opens
     form = RevocationRequestForm
     change_form_template = "console/revocationrequest_change_form.html"
