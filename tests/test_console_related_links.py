@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
 from django.utils import translation
 from django_otp.plugins.otp_static.models import StaticDevice
+from rest_framework.test import APIClient
 
 from clients.services.keys import client_key_add
 from clients.services.policy import PolicyChange, client_auth_policy_set
@@ -65,8 +66,6 @@ def one_of_each(admin_user):
         community=acme.community, change=PolicyChange(methods=["client_secret"]), actor=TEST_ACTOR
     )
     security_contacts_set(community=acme.community, actor=TEST_ACTOR, emails=[("sec@acme.example", "pt-br")])
-    from rest_framework.test import APIClient
-
     issue_token(APIClient(), acme)
     globex = make_community("globex")
     revocation_request_open(community=globex.community, reason="leaked", actor=TEST_ACTOR)
