@@ -364,6 +364,12 @@ class RevocationRequestForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # Back onto this form once sent fetches it anew (no-store); Chromium puts back no value of a
+        # control that is autocomplete="off" (console/form_page.html says so on its whole form).
+        for field in self.fields.values():
+            # A related field's widget is drawn by the one inside the admin's wrapper.
+            drawn = getattr(field.widget, "widget", field.widget)
+            drawn.attrs["autocomplete"] = "off"
         # The community as sent, or ?community= on the way in (not a field on a request's own page).
         chosen = self["community"].value() if "community" in self.fields else None
         self.pending = pending_request_for(chosen)
