@@ -9,7 +9,8 @@ itself, so reloading, going Back or resubmitting can neither repeat the action n
   history entry keeps it (``console/once-form.js`` puts it in ``history.state`` as the form is sent,
   and back into the form when the entry is reached by Back or Forward, whether or not the browser
   fetched the page again). Submitting that, or reloading the POST, gets a page saying what already
-  happened;
+  happened. What that page shows is fetched anew (admin pages are ``no-store``) and nothing typed or
+  ticked before comes back (the form is ``autocomplete="off"``): it says what is true now;
 - the secret waits in the staff member's own session under that key and is removed the first time
   the page shows it. The session is a database row (base64 JSON, signed, not encrypted), so the secret
   waits there encrypted with a key derived from ``SECRET_KEY``: a redirect never followed must not leave

@@ -31,8 +31,11 @@ needs_chromium = pytest.mark.skipif(
 
 
 @contextmanager
-def chromium_page():
-    """A fresh browser page whose requests to anything but this machine are aborted (no CDN, no leaks)."""
+def chromium_page(*, back_forward_cache: bool = False):
+    """A fresh browser page whose requests to anything but this machine are aborted (no CDN, no leaks).
+
+    ``back_forward_cache``: keep Chromium's back/forward cache on, as people have it (Playwright turns it
+    off by default); a page restored from it fires no "load", so go Back with ``wait_until="commit"``."""
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop; our test-database calls in between are still synchronous.
@@ -40,7 +43,12 @@ def chromium_page():
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                headless=True,
+                args=CHROMIUM_ARGS,
+                ignore_default_args=["--disable-back-forward-cache"] if back_forward_cache else None,
+            )
             try:
                 page = browser.new_page(locale="pt-BR", viewport={"width": 1280, "height": 860})
                 page.route(

@@ -339,11 +339,11 @@ def test_the_community_page_charts_its_usage_and_the_queue_flags_old_requests(li
 
 
 @contextmanager
-def watched_page(width: int = 1280, height: int = 900):
+def watched_page(width: int = 1280, height: int = 900, *, back_forward_cache: bool = False):
     """A pt-BR Chromium page that fails the test on any console error or uncaught script error (a CSP
     refusal is a console error too)."""
     errors: list[str] = []
-    with chromium_page() as page:
+    with chromium_page(back_forward_cache=back_forward_cache) as page:
         page.set_viewport_size({"width": width, "height": height})
         page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
         page.on("pageerror", lambda error: errors.append(str(error)))
@@ -389,6 +389,37 @@ def test_back_then_submit_after_a_rotation_is_refused_and_a_rotation_in_grace_ne
     assert secrets_of("backco") == 3
     event = AuditEvent.objects.filter(event_type="secret_rotated").latest("id")
     assert len(event.details["ended_hints"]) == 1
+
+
+def test_back_after_a_second_rotation_shows_the_rotate_page_afresh_not_as_it_was_filled_in(live_server):
+    base = live_server.url
+    staff_user("sue", "security")
+    community = make_community("freshco").community
+    connections.close_all()
+    rotate = f"{base}/admin/communities/community/{community.pk}/rotate-secret/"
+    with watched_page(back_forward_cache=True) as page:  # as people browse: Back may restore a kept page
+        sign_in(page, base, "sue")
+        page.goto(rotate)
+        page.fill("#id_reason", "yearly rotation")
+        submit_and_read_secret(page)  # the first secret keeps its grace window beside the second
+        first, second = ClientSecret.objects.filter(community=community).order_by("pk")
+        connections.close_all()
+
+        page.goto(rotate)  # the first secret in grace: the box names it
+        page.fill("#id_reason", "second rotation")
+        page.check("#id_end_secret_in_grace")
+        expect(page.locator("#form-danger")).to_contain_text(first.hint)
+        submit_and_read_secret(page)  # the first secret ends; the second now has the grace window
+
+        page.go_back(wait_until="commit")
+        expect(page.locator("#page-form")).to_be_visible()
+        # Drawn again from the server: the secret a rotation now would end is the second, the one the
+        # partner uses; nothing typed or ticked before comes back.
+        expect(page.locator("#form-danger")).to_contain_text(second.hint)
+        expect(page.locator("#form-danger")).not_to_contain_text(first.hint)
+        expect(page.locator("#id_end_secret_in_grace")).not_to_be_checked()
+        expect(page.locator("#id_reason")).to_have_value("")
+    assert secrets_of("freshco") == 3
 
 
 # How many lines each of the policy form's method choices takes ("Assinatura com a / chave do parceiro").

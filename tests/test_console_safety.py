@@ -1,6 +1,7 @@
 """SPEC §5a in the console, without a browser: one-time secrets, sudo mode, the two-person rule, roles,
 console error pages. The browser tests drive the same through Chromium."""
 
+import re
 import time
 
 import pytest
@@ -50,6 +51,27 @@ def test_rotation_reload_and_resubmit_never_rotate_again_nor_show_the_secret_aga
     assert AuditEvent.objects.filter(event_type="secret_rotated").count() == 1
     assert FormSubmission.objects.count() == 1
     assert request_token(api, as_partner(acme.community, secret)).status_code == 200
+
+
+def test_a_one_time_form_reached_again_by_back_is_fetched_anew_and_not_refilled(client, acme):
+    """Back onto a form already sent must show what is true now, not the form as it was filled in: the
+    page is never stored (``no-store``) and its fields are ``autocomplete="off"``, so Chromium restores no
+    typed value or ticked box (tests/test_console_browser.py drives the same in Chromium)."""
+    login(client, "sue", "security")
+    rotate = client.get(url("communities_community_rotate_secret", acme.community.pk))
+    assert "no-store" in rotate["Cache-Control"]
+    assert re.search(r'<form [^>]*id="page-form"[^>]*autocomplete="off"', rotate.content.decode())
+
+    opening = client.get(url("tokens_revocationrequest_add"))
+    assert "no-store" in opening["Cache-Control"]
+    controls = re.findall(r"<(?:select|textarea|input)\b[^>]*>", opening.content.decode())
+    form_controls = [
+        control
+        for control in controls
+        if re.search(r'name="(community|reason|open_another|form_key)"', control)
+    ]
+    assert len(form_controls) >= 3
+    assert all('autocomplete="off"' in control for control in form_controls), form_controls
 
 
 def test_onboarding_resubmitted_creates_no_second_secret(client):

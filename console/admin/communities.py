@@ -35,6 +35,7 @@ from communities.models import Community, Member
 from communities.services import community_reactivate, community_update, member_set_bflus
 from console.admin.credentials import token_state
 from console.admin.filters import CommunityActiveFilter, CommunityFilter
+from console.admin.related_links import NoRelatedLinks
 from console.audit_details import audit_cap_words, history_rows, outsider_refusals_note
 from console.credential_notes import (
     allowlist_line,
@@ -908,7 +909,7 @@ REASON_ACTIONS = {
 
 
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin):
+class MemberAdmin(NoRelatedLinks, admin.ModelAdmin):
     form = MemberForm
     list_display = ("reference", "community", "bflus", "updated_at")
     list_filter = (("community", CommunityFilter),)

@@ -35,6 +35,7 @@ from console.admin.filters import (
     Labelled,
     StatusFilter,
 )
+from console.admin.related_links import NoRelatedLinks
 from console.audit_details import actor_html, details_html
 from console.credential_notes import (
     keys_elsewhere_note,
@@ -395,6 +396,12 @@ class RevocationRequestForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # Back onto this form once sent fetches it anew (no-store); Chromium puts back no value of a
+        # control that is autocomplete="off" (console/form_page.html says so on its whole form).
+        for field in self.fields.values():
+            # A related field's widget is drawn by the one inside the admin's wrapper.
+            drawn = getattr(field.widget, "widget", field.widget)
+            drawn.attrs["autocomplete"] = "off"
         # The community as sent, or ?community= on the way in (not a field on a request's own page).
         chosen = self["community"].value() if "community" in self.fields else None
         self.pending = pending_request_for(chosen)
@@ -458,7 +465,7 @@ def _opened_by_me(revocation, request) -> bool:
 
 
 @admin.register(RevocationRequest)
-class RevocationRequestAdmin(admin.ModelAdmin):
+class RevocationRequestAdmin(NoRelatedLinks, admin.ModelAdmin):
     add_label = gettext_lazy("Open a revocation request")  # the list's button and the page it opens
     form = RevocationRequestForm
     change_form_template = "console/revocationrequest_change_form.html"
