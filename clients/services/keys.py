@@ -105,7 +105,7 @@ def _is_thumbprint_taken(error: IntegrityError) -> bool:
     """PostgreSQL names the violated constraint (psycopg's ``diag``); SQLite names only its columns."""
     diagnostic = getattr(error.__cause__, "diag", None)
     if diagnostic is not None:
-        return diagnostic.constraint_name == THUMBPRINT_CONSTRAINT
+        return bool(diagnostic.constraint_name == THUMBPRINT_CONSTRAINT)
     return str(error) == f"UNIQUE constraint failed: {ClientKey._meta.db_table}.thumbprint"
 
 

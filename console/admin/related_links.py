@@ -11,6 +11,7 @@ only the msgids found in our own code, hence the ``gettext_noop`` calls below, w
 msgids (from ``admin/widgets/related_widget_wrapper.html``) in our catalogue.
 """
 
+from django.contrib import admin
 from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.utils.translation import gettext_noop
 
@@ -22,8 +23,8 @@ DJANGO_TITLES_OVERRIDDEN = (
 )
 
 
-class NoRelatedLinks:
-    """Mixed into a ModelAdmin before ``admin.ModelAdmin``: its related fields are picked, never edited."""
+class NoRelatedLinks(admin.ModelAdmin):
+    """Listed first among a ModelAdmin's bases: its related fields are picked, never edited."""
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
