@@ -1,9 +1,11 @@
 """Small helpers that turn records into what a person reads."""
 
+import math
 from datetime import timedelta
 
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import avoid_wrapping
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -25,12 +27,24 @@ def ago(moment) -> str:
 
 
 def duration(seconds: float) -> str:
-    """ "1 hora", "1 dia", "7 dias", "1 dia, 2 horas": the one form every duration takes in the console
-    (the rotation's grace choices and the audit details alike); zero reads "nenhuma"."""
+    """ "20 segundos", "1 minuto, 30 segundos", "1 hora", "1 dia, 2 horas": the one form every duration
+    takes in the console (the rotation's grace choices and the audit details alike); zero reads "nenhuma".
+    timesince counts no seconds (20 s would read "0 minuto"), so under an hour the seconds are said here,
+    in its words and with its separator, as the second of its two units."""
     if seconds <= 0:
         return _("none")
+    whole = math.ceil(seconds)  # never less than it is: "1 segundo" for half of one
+    in_seconds = whole % 60
+    said_seconds = avoid_wrapping(
+        ngettext("%(count)s second", "%(count)s seconds", in_seconds) % {"count": in_seconds}
+    )
+    if whole < 60:
+        return said_seconds
     moment = timezone.now()
-    return timesince(moment - timedelta(seconds=seconds), moment, depth=2)
+    said = timesince(moment - timedelta(seconds=whole), moment, depth=2)
+    if whole < 3600 and in_seconds:
+        return _(", ").join([said, said_seconds])
+    return said
 
 
 def zone_label() -> str:

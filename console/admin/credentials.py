@@ -71,6 +71,7 @@ from tokens.services import (
     REFUSED_THOUGH_LIVE,
     TokenRefusal,
     TokensCompletionRevokes,
+    refused_from_where_issued,
     revocation_request_handle,
     revocation_request_open,
     token_refusals,
@@ -114,19 +115,25 @@ class TokenStateFilter(Labelled, admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         return [
             ("active", pgettext("token", "active")),
-            ("refused", pgettext("token", "refused (DPoP required or community inactive)")),
+            (
+                "refused",
+                pgettext(
+                    "token", "refused (DPoP required, community inactive or issued outside the IP allowlist)"
+                ),
+            ),
             ("expired", pgettext("token", "expired")),
             ("revoked", pgettext("token", "revoked")),
         ]
 
     def queryset(self, request, queryset):
-        """As the state column says: a live token the API refuses (its community inactive, or its policy
-        requiring DPoP) is "refused", not "active"."""
+        """As the state column says: a live token the API refuses (its community inactive, its policy
+        requiring DPoP, or an allowlist for API calls leaving out the address it was issued to) is
+        "refused", not "active"."""
         now = timezone.now()
-        if self.value() == "active":
-            return queryset.filter(revoked_at__isnull=True, expires_at__gt=now).exclude(REFUSED_THOUGH_LIVE)
-        if self.value() == "refused":
-            return queryset.filter(REFUSED_THOUGH_LIVE, revoked_at__isnull=True, expires_at__gt=now)
+        if self.value() in ("active", "refused"):
+            live = queryset.filter(revoked_at__isnull=True, expires_at__gt=now)
+            refused = REFUSED_THOUGH_LIVE | refused_from_where_issued(live, now=now)
+            return live.exclude(refused) if self.value() == "active" else live.filter(refused)
         if self.value() == "expired":
             return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
         if self.value() == "revoked":

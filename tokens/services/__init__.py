@@ -5,7 +5,11 @@ Views, admin actions and management commands call these functions; nothing else 
 write is atomic and records its audit event in the same transaction.
 """
 
-from tokens.services.allowlist import LastSeenAddress, allowlist_refuses_recent_callers
+from tokens.services.allowlist import (
+    LastSeenAddress,
+    allowlist_refuses_recent_callers,
+    refused_from_where_issued,
+)
 from tokens.services.bearer import api_call_refused
 from tokens.services.dpop_binding import dpop_proof_accept, token_binding_for
 from tokens.services.issuance import IssuedAccessToken, token_issue, token_lifetime_for
@@ -55,6 +59,7 @@ __all__ = [
     "dpop_proof_accept",
     "dpop_requirement_cuts",
     "jtis_not_issued_to",
+    "refused_from_where_issued",
     "revocation_request_handle",
     "revocation_request_open",
     "token_binding_for",

@@ -1,10 +1,11 @@
 """Whether a new source-IP allowlist would refuse the addresses the partner really calls from (SPEC §5a,
-"no silent cut-off"): the addresses its recent tokens were issued to, newest first."""
+"no silent cut-off"): the addresses its recent tokens were issued to, newest first; and which live tokens
+an allowlist applied to API calls already refuses from the address they were issued to."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Max
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from clients.policy import ip_in, networks_normalise
@@ -48,3 +49,21 @@ def allowlist_refuses_recent_callers(
         if not ip_in(row["source_ip"], networks)
     ]
     return refused[:MAX_NAMED]
+
+
+def refused_from_where_issued(tokens: QuerySet[IssuedToken], *, now: datetime) -> Q:
+    """Those of ``tokens`` live but issued to an address outside their community's allowlist, when its
+    policy applies the allowlist to API calls: calls from there are refused, as the console's state column
+    says. CIDR matching has no portable SQL (SQLite), so the few candidates (live tokens of communities
+    with such a policy) are judged here, in one query however many rows, and named by their pks."""
+    candidates = tokens.filter(
+        revoked_at__isnull=True,
+        expires_at__gt=now,
+        source_ip__isnull=False,
+        community__auth_policy__allowlist_applies_to_api=True,
+    ).values_list("pk", "source_ip", "community__auth_policy__allowed_ips")
+    # An empty allowlist takes every address: nothing refused.
+    refused = [
+        pk for pk, source_ip, allowed in candidates if allowed and not ip_in(source_ip, tuple(allowed))
+    ]
+    return Q(pk__in=refused)
