@@ -114,7 +114,8 @@ def pending_request_line(revocation: RevocationRequest, lead: str, label: str = 
 def secrets_suspended_line(community) -> str:
     """Empty unless a pending revocation request left the community no working secret: then that every
     secret is suspended, and until when, at the top of its page (an active community whose partner gets
-    a 401 on every token request made with a secret)."""
+    a 401 on every token request made with a secret). Empty too when no way in is left at all: then
+    ``no_token_banner`` names the request, and two banners would say the same."""
     revocation = pending_request(community)
     if revocation is None:
         return ""
@@ -122,6 +123,8 @@ def secrets_suspended_line(community) -> str:
     working = Q(valid_until__isnull=True) | Q(valid_until__gt=now)
     if ClientSecret.objects.filter(working, community=community).exists():
         return ""
+    if ClosedWay.NO_VALID_SECRET in closed_ways(community=community):
+        return ""  # the no-token banner above says it, with the same link
     return pending_request_line(
         revocation,
         _(
@@ -483,10 +486,13 @@ def community_inactive_warning(community) -> str:
 def no_token_banner(community) -> str:
     """At the top of the community page: empty when the partner can get a token; else why not (the causes
     of ``closed_ways``), until when, and the page that fixes each cause (reactivation, the keys, the
-    policy)."""
+    policy; the pending revocation request when it suspended every secret)."""
     closed = closed_ways(community=community)
     if not closed:
         return ""
+    revocation = pending_request(community) if ClosedWay.NO_VALID_SECRET in closed else None
+    if revocation is not None:
+        return _no_token_for_pending_request(community, closed, revocation)
     said = _(
         "The partner cannot obtain any token: %(causes)s. Its server gets a 401 (access refused) on every "
         "token request %(until)s."
@@ -499,3 +505,54 @@ def no_token_banner(community) -> str:
     if ClosedWay.SECRETS_REFUSED in closed or ClosedWay.KEYS_REFUSED in closed:
         links.append(_policy_link(community))
     return format_html("{} {}", said, format_html_join(" · ", "{}", ((link,) for link in links)))
+
+
+def _no_token_for_pending_request(community, closed: list[ClosedWay], revocation: RevocationRequest) -> str:
+    """``no_token_banner`` when a pending revocation request suspended every secret: the fix is completing
+    the request (it hands over a new secret), so the banner says so and links to it. A policy that refuses
+    keys is only a side remark: turning keys on gives the partner nothing until it has a key registered."""
+    causes = (
+        [str(_CLOSED_WAYS[ClosedWay.COMMUNITY_INACTIVE])] if ClosedWay.COMMUNITY_INACTIVE in closed else []
+    )
+    causes.append(
+        _("every secret is suspended by a revocation request pending since %(moment)s")
+        % {"moment": console_time_zoned(revocation.created_at)}
+    )
+    no_key = ClosedWay.NO_ACTIVE_KEY in closed
+    if no_key:
+        causes.append(str(_CLOSED_WAYS[ClosedWay.NO_ACTIVE_KEY]))
+    if ClosedWay.COMMUNITY_INACTIVE in closed:
+        until = (
+            _(
+                "until the community is reactivated and the revocation request is completed or a key is registered"
+            )
+            if no_key
+            else _("until the community is reactivated and the revocation request is completed")
+        )
+    else:
+        until = (
+            _("until the revocation request is completed or a key is registered")
+            if no_key
+            else _("until the revocation request is completed")
+        )
+    said = [
+        _(
+            "The partner cannot obtain any token: %(causes)s. Its server gets a 401 (access refused) on every "
+            "token request %(until)s."
+        )
+        % {"causes": words_list(causes), "until": until},
+        _("Completing the request creates a new secret to hand over to the partner."),
+    ]
+    if ClosedWay.KEYS_REFUSED in closed:
+        said.append(_("The policy does not accept keys either."))
+    links = []
+    if ClosedWay.COMMUNITY_INACTIVE in closed:
+        links.append(_reactivate_link(community))
+    links.append(request_link(revocation.pk, _("Complete request #%(id)s") % {"id": revocation.pk}))
+    if no_key:
+        links.append(_keys_link(community))
+    return format_html(
+        "{} {}",
+        " ".join(str(part) for part in said),
+        format_html_join(" · ", "{}", ((link,) for link in links)),
+    )

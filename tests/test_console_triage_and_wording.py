@@ -75,12 +75,13 @@ def test_the_community_page_says_at_its_top_when_every_secret_is_suspended(clien
     revocation_request_open(community=acme.community, reason="leak", actor=TEST_ACTOR)
     login(client, "sam", "support")
     page = client.get(url("communities_community_change", acme.community.pk)).content.decode()
-    assert 'id="secrets-suspended"' in page
-    top = page.split('id="secrets-suspended">', 1)[1].split("</p>", 1)[0]
-    assert "Todos os segredos estão suspensos" in _text(top) and "recebe 401" in _text(top)
-    assert page.index('id="secrets-suspended"') < page.index('id="usage"')  # above the charts
+    # A secrets-only policy: no way in is left, so the no-token banner says it (one banner, not two).
+    assert 'id="secrets-suspended"' not in page
+    top = page.split('id="no-token">', 1)[1].split("</p>", 1)[0]
+    assert "todos os segredos estão suspensos" in _text(top) and "recebe 401" in _text(top)
+    assert page.index('id="no-token"') < page.index('id="usage"')  # above the charts
     other = client.get(url("communities_community_change", globex.community.pk)).content.decode()
-    assert 'id="secrets-suspended"' not in other
+    assert 'id="secrets-suspended"' not in other and 'id="no-token"' not in other
 
 
 # --- 2. the policy's own pages in the console's words ---------------------------------------------------

@@ -70,6 +70,7 @@ from console.once import (
     secret_reveal_later,
 )
 from console.pages import render_admin_page, staff_actor
+from console.reactivation_notes import reactivation_credentials_line
 from console.sudo import form_data, password_prompt
 from console.usage import api_chart, community_usage, usage_chart
 from tokens.models import IssuedToken, RevocationRequest
@@ -591,12 +592,7 @@ class CommunityAdmin(admin.ModelAdmin):
             original=community,
             crumbs=self._crumbs(community),
             cancel_url=self._change_url(community),
-            warning=_(
-                "The new secret is shown once, on the next page. The partner needs it before the old "
-                "one stops."
-            )
-            if give_grace
-            else _("The new secret is shown once, on the next page: hand it over to the partner."),
+            warning=_rotate_warning(community, give_grace=give_grace),
             danger=ending is not None,
             danger_note=_ending_warning(ending) if ending is not None else "",
             notes=[
@@ -633,6 +629,21 @@ class CommunityAdmin(admin.ModelAdmin):
             cancel_url=self._change_url(community),
             crumbs=self._crumbs(community),
         )
+
+
+def _rotate_warning(community, *, give_grace: bool) -> str:
+    """Above the rotate form. "Before the old one stops" only while the old one works: a deactivated
+    community's secrets all get a 401, the old one as much as the new (the red note says until when)."""
+    if not community.is_active:
+        return _(
+            "The new secret is shown once, on the next page. Neither it nor the old one works while the "
+            "community is deactivated."
+        )
+    if give_grace:
+        return _(
+            "The new secret is shown once, on the next page. The partner needs it before the old one stops."
+        )
+    return _("The new secret is shown once, on the next page: hand it over to the partner.")
 
 
 def _ending_warning(secret: ClientSecret) -> str:
@@ -898,7 +909,12 @@ REASON_ACTIONS = {
         "communities.deactivate_community",
         gettext_lazy("Reactivate"),
         lambda community: _("Reactivate %(name)s?") % {"name": community},
-        gettext_lazy("It may ask for new tokens again; revoked tokens stay revoked."),
+        lambda community: " ".join(
+            [
+                _("It may ask for new tokens again; revoked tokens stay revoked."),
+                reactivation_credentials_line(community),
+            ]
+        ),
         gettext_lazy("Reactivate"),
         community_reactivate,
         lambda community, _result: _("%(name)s is active again.") % {"name": community},
