@@ -4,6 +4,11 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+#: ``client_auth_failed`` reasons of a real credential that no longer entitles (written by
+#: clients/services/authentication.py): its community is inactive, or the secret has ended (past its grace
+#: window, or suspended by a compromise report). Such a row names the community, like a policy refusal.
+NOT_CURRENT_REASONS = frozenset({"community_inactive", "secret_ended"})
+
 
 class AuditEvent(models.Model):
     """An append-only record of one security event: who, what, when, from where. Never a secret."""
@@ -106,7 +111,12 @@ class AuditEvent(models.Model):
         if self.actor_type != self.ActorType.ANONYMOUS:
             return self.actor
         if self.community_id is not None and self.event_type == self.EventType.CLIENT_AUTH_FAILED:
-            # Only a policy refusal names the community: the caller's credential checked out.
+            # Only a real credential's refusal names the community: its policy said no, or the credential
+            # no longer entitles (clients/services/authentication.py); the reason says which.
+            if isinstance(self.details, dict) and self.details.get("reason") in NOT_CURRENT_REASONS:
+                return _("partner (real credential of the community, refused; client_id: %(client_id)s)") % {
+                    "client_id": self.client_id
+                }
             return _("partner (valid credential, refused by the policy; client_id: %(client_id)s)") % {
                 "client_id": self.client_id
             }

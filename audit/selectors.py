@@ -14,8 +14,9 @@ if TYPE_CHECKING:  # the audit trail imports no app above it
 
 
 def outsider_refusals_q(community: "Community") -> Q:
-    """Refused authentications that name only the community's client_id: a wrong, ended or suspended
-    secret or key, written with no community (a known and an unknown client_id must cost the same at
+    """Refused authentications that name only the community's client_id: a wrong secret, a wrong or
+    retired key (and, in rows written before real secrets' refusals named the community, an ended or
+    suspended secret or an inactive community), written with no community (a known and an unknown client_id must cost the same at
     request time). Anyone who knows the client_id can cause them, so they are not the community's
     actions: screens count them apart."""
     return Q(community__isnull=True, client_id=community.client_id)

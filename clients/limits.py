@@ -193,20 +193,23 @@ class ClientAuthLimits:
         limit."""
         self._count(added=[self.per_ip], read=self.failures)
 
-    def count_failure(self) -> bool:
+    def count_failure(self, *, spends_audit_allowance: bool = True) -> bool:
         """Count a failed authentication (once per request, however often asked); ``RateLimited`` when
         it went past a limit (no verdict given, and no audit row). True: the failure gets its audit row;
         False: past ``token_failures_audited`` for this client_id, so a metric counts it instead.
 
         Every refusal passes here, whatever its reason (malformed, checksum, unknown or ended secret,
         policy): the same round trip adds it to the client_id's failures of the day (``bfluence.usage``).
+        ``spends_audit_allowance=False``: a refusal that writes no row whatever the allowance says (a
+        secret not even shaped like one, text no client sends) or one always recorded (it names the
+        community): counted for the rate limits and the usage figures, but not against the allowance, or
+        junk would leave the well-formed guesses after it unrecorded.
         """
         if self._failure_audited is None:
             extra = usage_increment(AUTH_FAILURES, self.client_id) if self.client_id else {}
-            tallied = self._count(added=self.failures, read=[], tallied=self.audit_cap, extra=extra)
-            self._failure_audited = all(
-                count <= window.limit for window, count in zip(self.audit_cap, tallied)
-            )
+            allowance = self.audit_cap if spends_audit_allowance else []
+            tallied = self._count(added=self.failures, read=[], tallied=allowance, extra=extra)
+            self._failure_audited = all(count <= window.limit for window, count in zip(allowance, tallied))
         return self._failure_audited
 
     def count_success(self, *, client_id: str) -> None:

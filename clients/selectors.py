@@ -64,6 +64,21 @@ def credential_entitlement_get(
     )
 
 
+def secret_not_current_why(*, secret_id: int) -> tuple[Community, str] | None:
+    """Why a secret that matched a presented one entitles nothing (``credential_entitlement_get`` said
+    None): its community and ``"community_inactive"`` (reactivating the community is the way back), or
+    ``"secret_ended"`` (past its grace window, or suspended by a compromise report: both set its end, so
+    they cannot be told apart here). None when neither holds any more (it changed since that read)."""
+    secret = ClientSecret.objects.select_related("community").filter(pk=secret_id).first()
+    if secret is None:
+        return None
+    if not secret.community.is_active:
+        return secret.community, "community_inactive"
+    if not secret.is_valid_at(timezone.now()):
+        return secret.community, "secret_ended"
+    return None
+
+
 _EXTRA_COLUMNS = (
     "credential_valid_until",
     "credential_last_used_at",

@@ -47,7 +47,7 @@ class ClientAuthenticatedView(NoStoreAPIView):
                 source_ip=getattr(self.request, "source_ip", None),
             )
             try:
-                limits.count_failure()
+                limits.count_failure(spends_audit_allowance=False)  # it writes no audit row
             except (RateLimited, ServiceUnavailable) as counted:
                 exc = counted
         return super().handle_exception(exc)
@@ -73,7 +73,9 @@ class ClientAuthenticatedView(NoStoreAPIView):
             with failures_counted_by(request.client_auth_limits.count_failure):
                 client = client_authenticate(credentials=credentials, source_ip=request.source_ip)
         except InvalidClient:
-            request.client_auth_limits.count_failure()  # counted once: a refusal without a row too
+            # A refusal that wrote no row (a malformed secret) is counted here, off the audit allowance;
+            # one ``client_refuse`` already counted is not counted again.
+            request.client_auth_limits.count_failure(spends_audit_allowance=False)
             raise
         self.count_success(request, client)
         return client

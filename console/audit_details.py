@@ -104,6 +104,8 @@ VALUES = {
     "method_not_allowed": gettext_lazy("method not allowed by the policy"),
     "ip_not_allowed": gettext_lazy("source IP not allowed by the policy"),
     "dpop_proof_required": gettext_lazy("DPoP proof missing (the policy requires it)"),
+    "community_inactive": gettext_lazy("community deactivated"),
+    "secret_ended": gettext_lazy("ended or suspended secret"),
     "replayed_jti": gettext_lazy("assertion used twice"),
     "client_secret": gettext_lazy("client secret (client_secret)"),
     "private_key_jwt": gettext_lazy("signature with the partner's key (private_key_jwt)"),

@@ -10,13 +10,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEvent
+from clients.crypto import generate_secret
 from clients.services import PolicyChange, client_auth_policy_set, client_key_add
 from communities.models import Community
 from tests.conftest import TEST_ACTOR
 from tests.keyfactory import private_key, public_pem
 from tests.test_admin import url
 from tests.test_console_safety import login
-from tests.test_console_triage_and_wording import _refused_with_a_suspended_secret
+from tests.test_console_triage_and_wording import _refused_with_a_wrong_secret
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +51,7 @@ def test_the_history_and_the_usage_say_malformed_secrets_are_only_counted(api, c
 
 
 def test_a_refusal_with_a_known_client_id_shows_its_community_linked_on_the_list(api, client, acme):
-    _refused_with_a_suspended_secret(api, acme)
+    _refused_with_a_wrong_secret(api, acme)
     _refused_as(api, "nobody", acme.client_secret)
     known = AuditEvent.objects.get(event_type="client_auth_failed", client_id="acme")
     assert known.community is None  # as written at request time: unchanged
@@ -72,15 +73,15 @@ def test_the_list_finds_known_client_ids_in_one_query_whatever_the_rows(api, cli
             assert client.get(url("audit_auditevent_changelist")).status_code == 200
         return len(queries.captured_queries)
 
-    _refused_with_a_suspended_secret(api, acme)
+    _refused_with_a_wrong_secret(api, acme)
     one_refusal = queries_for_the_list()
     for _attempt in range(3):
-        _refused_as(api, "acme", acme.client_secret)
+        _refused_as(api, "acme", generate_secret())
     assert queries_for_the_list() == one_refusal
 
 
 def test_a_refusal_with_a_known_client_id_reads_as_its_communitys_on_its_page(api, client, acme):
-    _refused_with_a_suspended_secret(api, acme)
+    _refused_with_a_wrong_secret(api, acme)
     _refused_as(api, "nobody", acme.client_secret)
     login(client, "sue", "security")
     known = AuditEvent.objects.get(event_type="client_auth_failed", client_id="acme")

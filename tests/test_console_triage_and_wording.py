@@ -15,6 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from clients.crypto import generate_secret
 from clients.models import ClientKey
 from clients.services import PolicyChange, client_auth_policy_set, client_key_add
 from tests.conftest import TEST_ACTOR, issue_token
@@ -31,13 +32,13 @@ def _text(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
-def _refused_with_a_suspended_secret(api, created) -> None:
-    """A pending request suspends the secret: the partner's next token request is refused, and the row
-    names only the client_id (a known and an unknown client_id cost the same at request time)."""
-    revocation_request_open(community=created.community, reason="leak", actor=TEST_ACTOR)
+def _refused_with_a_wrong_secret(api, created) -> None:
+    """A well-formed secret that is none of the community's: refused, and the row names only the client_id
+    (a known and an unknown client_id cost the same at request time). A real secret that was suspended
+    names the community instead: tests/test_true_credential_refusals_and_audit_allowance.py."""
     response = api.post(
         "/auth/token",
-        {"client_id": created.community.client_id, "client_secret": created.client_secret},
+        {"client_id": created.community.client_id, "client_secret": generate_secret()},
         format="json",
     )
     assert response.status_code == 401
@@ -49,7 +50,7 @@ def _refused_with_a_suspended_secret(api, created) -> None:
 def test_a_refusal_naming_only_the_client_id_is_in_the_communitys_trail_and_counted_on_its_history(
     api, client, acme
 ):
-    _refused_with_a_suspended_secret(api, acme)
+    _refused_with_a_wrong_secret(api, acme)
     api.post("/auth/token", {"client_id": "nobody", "client_secret": acme.client_secret}, format="json")
     refused = AuditEvent.objects.get(event_type="client_auth_failed", client_id="acme")
     assert refused.community is None  # as written at request time: unchanged
@@ -106,7 +107,7 @@ def test_the_policy_page_and_its_history_speak_the_consoles_words(client, acme):
 
 
 def test_an_unauthenticated_actor_reads_as_words_on_the_list_and_the_event_page(api, client, acme):
-    _refused_with_a_suspended_secret(api, acme)
+    _refused_with_a_wrong_secret(api, acme)
     Client(REMOTE_ADDR="198.51.100.9").post("/admin/login/", {"username": "ghost", "password": "wrong"})
     login(client, "sue", "security")
     listed = _text(client.get("/admin/audit/auditevent/").content.decode())

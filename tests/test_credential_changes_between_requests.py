@@ -70,7 +70,7 @@ def test_a_secret_ended_by_rotation_is_refused_at_once(api, acme):
     response = request_token(api, acme)
     assert response.status_code == 401 and response.json()["error"] == "invalid_client"
     assert IssuedToken.objects.count() == tokens_before
-    assert _failures(acme) == ["invalid_client"]
+    assert _failures(acme) == ["secret_ended"]
 
 
 def test_a_digest_changed_by_hand_refuses_the_old_secret(api, acme):
@@ -94,7 +94,7 @@ def test_a_deactivated_community_is_refused(api, acme):
     _busy(api, acme)
     community_deactivate(community=acme.community, actor=TEST_ACTOR)
     assert request_token(api, acme).status_code == 401
-    assert _failures(acme) == ["invalid_client"]
+    assert _failures(acme) == ["community_inactive"]
 
 
 def test_a_permission_change_is_in_the_next_token(api):
@@ -154,7 +154,7 @@ def test_a_grace_window_that_ended_since_is_refused(api, acme):
         _busy(api, acme)  # the old secret, in its grace window
     with time_machine.travel(timezone.now() + timedelta(seconds=45), tick=True):  # last use not due yet
         assert request_token(api, acme).status_code == 401
-    assert _failures(acme) == ["invalid_client"]
+    assert _failures(acme) == ["secret_ended"]
 
 
 # --- Changes that widen what the partner may do take effect at once too --------------------------------
@@ -220,7 +220,7 @@ def test_an_ended_secret_does_not_use_up_the_partners_own_limit(api, acme, one_w
 
 
 def test_an_ended_secret_is_refused_and_audited_even_when_the_partner_is_at_its_limit(api, acme, one_window):
-    """401 and an ``invalid_client`` audit row: failures never touch the partner's ``token_client``."""
+    """401 and a ``secret_ended`` audit row: failures never touch the partner's ``token_client``."""
     old_secret = acme.client_secret
     with _token_client_limit("3/min"):
         _busy(api, acme)  # 3 of 3
@@ -228,7 +228,7 @@ def test_an_ended_secret_is_refused_and_audited_even_when_the_partner_is_at_its_
         body = {"client_id": "acme", "client_secret": old_secret}
         response = api.post("/auth/token", body, format="json")
     assert response.status_code == 401, response.content
-    assert _failures(acme) == ["invalid_client"]
+    assert _failures(acme) == ["secret_ended"]
 
 
 # --- A change between a request's authentication and its token -----------------------------------------

@@ -54,7 +54,9 @@ class TokenView(ClientAuthenticatedView):
                 client = client_authenticate(credentials=credentials, source_ip=request.source_ip)
                 dpop_jkt = self.dpop_binding(request, client)
         except InvalidClient:
-            request.client_auth_limits.count_failure()  # counted once: a refusal without a row too
+            # A refusal that wrote no row (a malformed secret) is counted here, off the audit allowance;
+            # one ``client_refuse`` already counted is not counted again.
+            request.client_auth_limits.count_failure(spends_audit_allowance=False)
             raise
         self.count_success(request, client)
         issued = token_issue(

@@ -4,7 +4,9 @@ whether the community's policy admits the call now.
 Every failure looks the same to the caller (``invalid_client``) and writes one audit row saying why. A
 secret that fails its checksum, or an assertion that is not even a JWT, is refused before any database
 work; everything else costs the same whether the client_id exists or not: two digest comparisons
-(against a dummy when there are fewer secrets), and only the matched secret's community is read.
+(against a dummy when there are fewer secrets), and only the matched secret's community is read. A real
+secret that no longer entitles (ended, suspended, its community inactive) is refused naming the community
+and why: one more read, on a path only the holder of a real secret reaches.
 """
 
 from collections.abc import Callable, Iterator
@@ -24,7 +26,7 @@ from clients import crypto
 from clients.assertions import AssertionRejected, StoredKey, assertion_parse, assertion_verify
 from clients.models import ClientKey
 from clients.policy import METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT, ClientPolicy
-from clients.selectors import credential_entitlement_get, secret_digests_newest
+from clients.selectors import credential_entitlement_get, secret_digests_newest, secret_not_current_why
 from clients.services.jtis import jti_use_once
 from clients.services.keys import MAX_ACTIVE_KEYS
 from communities.models import Community
@@ -104,11 +106,11 @@ def client_still_entitled(
 # How the request being served counts its failures (set by the view: ``failures_counted_by``). A refusal is
 # counted before it is recorded: past a rate limit the count raises ``RateLimited`` (answered 429, with no
 # audit row: an outsider's flood writes nothing), past the per-client_id audit cap it answers False.
-_count_failure: ContextVar[Callable[[], bool] | None] = ContextVar("bfluence_count_failure", default=None)
+_count_failure: ContextVar[Callable[..., bool] | None] = ContextVar("bfluence_count_failure", default=None)
 
 
 @contextmanager
-def failures_counted_by(count: Callable[[], bool]) -> Iterator[None]:
+def failures_counted_by(count: Callable[..., bool]) -> Iterator[None]:
     """Within this block, every ``client_refuse`` first calls ``count`` (see ``_count_failure``)."""
     token = _count_failure.set(count)
     try:
@@ -133,9 +135,10 @@ def client_refuse(
     per-client_id audit cap a metric counts a guess instead of a row.
     """
     count = _count_failure.get()
-    audited = count is None or count()
     # A refusal that names the community came from someone holding a real credential (its policy said
-    # no): always recorded, however much of the client_id's audit allowance outsiders' guesses spent.
+    # no, or the credential no longer entitles): always recorded, however much of the client_id's audit
+    # allowance outsiders' guesses spent, and spending none of it (the allowance bounds guesses).
+    audited = count is None or count(spends_audit_allowance=community is None)
     if audited or community is not None:
         audit_record(
             event_type=AuditEvent.EventType.CLIENT_AUTH_FAILED,
@@ -160,7 +163,22 @@ def _by_secret(credentials: ClientCredentials, source_ip: str | None) -> Authent
         raise InvalidClient(via_basic=credentials.via_basic)
     secret_id = _matching_secret(credentials.client_id, presented)
     entitled = credential_entitlement_get(secret_id=secret_id) if secret_id is not None else None
-    if entitled is None:  # no stored secret matched, or it has ended, or its community is inactive
+    if entitled is None and secret_id is not None:
+        # The caller holds one of the community's real secrets, but it has ended or the community is
+        # inactive: say which, naming the community, so staff reactivate rather than rotate. The extra read
+        # is on this path only, which a wrong secret never reaches (it cannot time a known client_id).
+        why = secret_not_current_why(secret_id=secret_id)
+        if why is not None:
+            community, reason = why
+            raise client_refuse(
+                reason=reason,
+                client_id=credentials.client_id,
+                community=community,
+                source_ip=source_ip,
+                method=METHOD_CLIENT_SECRET,
+                via_basic=credentials.via_basic,
+            )
+    if entitled is None:  # no stored secret matched (or it became current again since the read)
         # The row never points at the community: a known and an unknown client_id cost the same.
         raise client_refuse(
             reason="invalid_client",
