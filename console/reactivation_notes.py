@@ -36,7 +36,8 @@ def reactivation_credentials_line(community) -> str:
         "credentials": words_list(named)
     }
     newest = secrets[0] if secrets else None
-    if newest is not None and newest.deactivated_at is not None and newest.created_at > newest.deactivated_at:
+    deactivated_at = getattr(newest, "deactivated_at", None)  # annotated by the query below
+    if newest is not None and deactivated_at is not None and newest.created_at > deactivated_at:
         said = " ".join(
             [
                 said,
