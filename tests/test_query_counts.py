@@ -6,7 +6,9 @@ Counts are inside the test's transaction, so an atomic block adds its SAVEPOINT 
 import pytest
 from django.db import connection
 
+from audit.models import AuditEvent
 from clients.crypto import generate_secret
+from communities.models import Community
 from tests.conftest import bearer, get_bflus, issue_token, request_token
 
 pytestmark = pytest.mark.django_db
@@ -41,6 +43,19 @@ def test_failed_client_authentication_costs_one_read_and_one_audit_write(
             "/auth/token", {"client_id": "acme", "client_secret": generate_secret()}, format="json"
         )
     assert response.status_code == 401
+
+
+def test_a_real_secret_refused_costs_the_reads_of_a_current_one(api, acme, django_assert_num_queries):
+    # digests compared; the matched secret's community and policy read (which also says why it entitles
+    # nothing: the community is inactive); the audit row naming the community. No read to find out why.
+    Community.objects.filter(pk=acme.community.pk).update(is_active=False)
+    with django_assert_num_queries(3):
+        response = api.post(
+            "/auth/token", {"client_id": "acme", "client_secret": acme.client_secret}, format="json"
+        )
+    assert response.status_code == 401
+    row = AuditEvent.objects.filter(event_type=AuditEvent.EventType.CLIENT_AUTH_FAILED).get()
+    assert (row.community_id, row.details["reason"]) == (acme.community.pk, "community_inactive")
 
 
 def test_get_bflus_reads_token_and_member_in_one_query(api, acme, django_assert_num_queries):
