@@ -78,15 +78,17 @@ from tokens.services import (
     REFUSED_BY_DPOP_POLICY,
     community_deactivate,
     community_rotate_secret,
+    refused_from_where_issued,
     tokens_revoke_all,
 )
 
 HISTORY_SHOWN = 200
 TOKENS_LISTED = 50  # on a confirmation that revokes a community's tokens; the rest are counted
 KEYS_SHOWN = 10  # as many as secrets: the active ones first (at most five), then the latest retired
-#: The partner's own traffic: counted on the community page (usage) and kept in the audit trail, but not
-#: actions anyone took about the community. A refusal that names the community (its policy refused a real
-#: credential) stays a row: it is what staff look for when a partner says "we get 401".
+#: The partner's own traffic: kept in the audit trail, not actions anyone took about the community, and as
+#: many rows as calls (tokens issued are in the usage figures too; refused API calls are counted and linked
+#: in the history's introduction instead). A refused authentication that names the community (its policy
+#: refused a real credential) stays a row: it is what staff look for when a partner says "we get 401".
 TRAFFIC = (
     AuditEvent.EventType.TOKEN_ISSUED,
     AuditEvent.EventType.API_CALL_REFUSED,
@@ -168,6 +170,50 @@ def _live_tokens(community):
     return IssuedToken.objects.filter(
         community=community, revoked_at__isnull=True, expires_at__gt=timezone.now()
     )
+
+
+@dataclass(frozen=True)
+class RefusedLiveTokens:
+    """A community's live tokens the API refuses: those without DPoP its policy requires, and those issued
+    to an address outside the allowlist it applies to API calls. A token refused both ways counts once."""
+
+    by_dpop: int = 0
+    by_allowlist: int = 0
+    by_both: int = 0
+
+    @property
+    def count(self) -> int:
+        return self.by_dpop + self.by_allowlist - self.by_both
+
+    def reasons(self) -> str:
+        return words_list(
+            ([_("DPoP required")] if self.by_dpop else [])
+            + ([_("outside the IP allowlist")] if self.by_allowlist else [])
+        )
+
+
+def refused_by_allowlist_counts(communities) -> dict[int, tuple[int, int]]:
+    """Per community id: its live tokens an allowlist applied to API calls refuses, and how many of them
+    DPoP refuses too. The CIDR match happens in Python (no SQL for it in SQLite), so the service reads the
+    candidates of all ``communities`` at once, and one grouped query counts them: no query per row."""
+    now = timezone.now()
+    live = IssuedToken.objects.filter(community__in=communities, revoked_at__isnull=True, expires_at__gt=now)
+    counted = (
+        IssuedToken.objects.filter(refused_from_where_issued(live, now=now))
+        .values("community")
+        .annotate(n=Count("pk"), also_dpop=Count("pk", filter=REFUSED_BY_DPOP_POLICY))
+    )
+    return {row["community"]: (row["n"], row["also_dpop"]) for row in counted}
+
+
+def refused_live_tokens(community) -> RefusedLiveTokens:
+    """Read from what the list attached (``get_changelist_instance``) or ``get_queryset`` annotated, else
+    counted for this one community (its page)."""
+    by_allowlist = getattr(community, "allowlist_refused", None)
+    if by_allowlist is None:
+        by_allowlist = refused_by_allowlist_counts([community.pk]).get(community.pk, (0, 0))
+    dpop = getattr(community, "refused_token_count", None) or 0
+    return RefusedLiveTokens(by_dpop=dpop, by_allowlist=by_allowlist[0], by_both=by_allowlist[1])
 
 
 def _valid_secrets(community) -> int:
@@ -260,22 +306,32 @@ class CommunityAdmin(admin.ModelAdmin):
             .prefetch_related("secrets")
         )
 
+    def get_changelist_instance(self, request):
+        """The page's communities get their allowlist-refused token counts in one go (not one per row)."""
+        changelist = super().get_changelist_instance(request)
+        rows = list(changelist.result_list)
+        counts = refused_by_allowlist_counts([community.pk for community in rows])
+        for community in rows:
+            community.allowlist_refused = counts.get(community.pk, (0, 0))
+        return changelist
+
     @admin.display(description=gettext_lazy("permissions"))
     def permission_list(self, community):
         return ", ".join(community.permissions) or "—"
 
     @admin.display(description=gettext_lazy("live tokens"), ordering="live_token_count")
     def live_tokens(self, community):
-        """The tokens that work; those the policy refuses (DPoP required, none bound) said apart."""
-        refused = community.refused_token_count or 0
-        working = (community.live_token_count or 0) - refused
-        if not refused:
+        """The tokens that work; those the policy refuses (DPoP required and none bound, or issued outside
+        the allowlist it applies to API calls) said apart, with why."""
+        refused = refused_live_tokens(community)
+        working = (community.live_token_count or 0) - refused.count
+        if not refused.count:
             return working
         return ngettext(
-            "%(working)s (and %(refused)s refused by the policy: DPoP required)",
-            "%(working)s (and %(refused)s refused by the policy: DPoP required)",
-            refused,
-        ) % {"working": working, "refused": refused}
+            "%(working)s (and %(refused)s refused by the policy: %(reasons)s)",
+            "%(working)s (and %(refused)s refused by the policy: %(reasons)s)",
+            refused.count,
+        ) % {"working": working, "refused": refused.count, "reasons": refused.reasons()}
 
     @admin.display(description=gettext_lazy("last token issued"), ordering="last_issued")
     def last_token_issued(self, community):
@@ -460,13 +516,19 @@ class CommunityAdmin(admin.ModelAdmin):
             total=events.count() if len(shown) == HISTORY_SHOWN else len(shown),
             audit_url=community_filter_url("audit_auditevent", community),
             outsider_refusals=outsider_refusals_note(community),
+            # Not listed: a partner's client retrying from outside its allowlist writes one per call.
+            refused_api_calls=AuditEvent.objects.filter(
+                community=community, event_type=AuditEvent.EventType.API_CALL_REFUSED
+            ).count(),
+            refused_api_calls_url=community_filter_url("audit_auditevent", community)
+            + f"&event_type__exact={AuditEvent.EventType.API_CALL_REFUSED}",
             crumbs=self._crumbs(community),
         )
 
     @staticmethod
     def _history_links(community) -> list[tuple[str, str]]:
         tokens = IssuedToken.objects.filter(community=community).count()
-        refused = getattr(community, "refused_token_count", None) or 0  # annotated by get_queryset
+        refused = refused_live_tokens(community)
         pending = RevocationRequest.objects.filter(
             community=community, status=RevocationRequest.Status.PENDING
         ).count()
@@ -479,12 +541,12 @@ class CommunityAdmin(admin.ModelAdmin):
                 + (
                     " "
                     + ngettext(
-                        "(%(count)s refused by the policy: DPoP required)",
-                        "(%(count)s refused by the policy: DPoP required)",
-                        refused,
+                        "(%(count)s refused by the policy: %(reasons)s)",
+                        "(%(count)s refused by the policy: %(reasons)s)",
+                        refused.count,
                     )
-                    % {"count": refused}
-                    if refused
+                    % {"count": refused.count, "reasons": refused.reasons()}
+                    if refused.count
                     else ""
                 ),
             ),
