@@ -100,7 +100,11 @@ LABELS = {
 DURATIONS = {"expires_in", "token_lifetime"}
 #: Values recorded as codes, shown in words.
 VALUES = {
-    "invalid_client": gettext_lazy("wrong, ended or suspended secret, or unknown client"),
+    # Only the community's two newest secrets are compared: an ended or suspended one among them reads
+    # "secret_ended"; an older one lands here, with any wrong secret.
+    "invalid_client": gettext_lazy(
+        "wrong or too old secret (matches neither of the community's two newest secrets), or unknown client"
+    ),
     "method_not_allowed": gettext_lazy("method not allowed by the policy"),
     "ip_not_allowed": gettext_lazy("source IP not allowed by the policy"),
     "dpop_proof_required": gettext_lazy("DPoP proof missing (the policy requires it)"),
@@ -129,7 +133,9 @@ VALUES = {
 }
 #: A refusal whose client_id is a community's: "or unknown client" would mislead whoever reads it.
 KNOWN_CLIENT_VALUES = {
-    "invalid_client": gettext_lazy("wrong, ended or suspended secret"),
+    "invalid_client": gettext_lazy(
+        "wrong or too old secret: matches neither of the community's two newest secrets"
+    ),
 }
 
 

@@ -24,6 +24,7 @@ from clients.services import (
 from communities.models import Community
 from console.forms import console_time_zoned
 from console.humane import community_filter_url, words_list
+from console.second_factor import security_members
 from tokens.models import RevocationRequest
 
 _METHOD_NAMES = {
@@ -483,16 +484,19 @@ def community_inactive_warning(community) -> str:
     )
 
 
-def no_token_banner(community) -> str:
+def no_token_banner(community, *, can_complete_requests: bool) -> str:
     """At the top of the community page: empty when the partner can get a token; else why not (the causes
     of ``closed_ways``), until when, and the page that fixes each cause (reactivation, the keys, the
-    policy; the pending revocation request when it suspended every secret)."""
+    policy; the pending revocation request when it suspended every secret). ``can_complete_requests``:
+    the reader may complete that request; support may not, so its link only offers to see it."""
     closed = closed_ways(community=community)
     if not closed:
         return ""
     revocation = pending_request(community) if ClosedWay.NO_VALID_SECRET in closed else None
     if revocation is not None:
-        return _no_token_for_pending_request(community, closed, revocation)
+        return _no_token_for_pending_request(
+            community, closed, revocation, can_complete_requests=can_complete_requests
+        )
     said = _(
         "The partner cannot obtain any token: %(causes)s. Its server gets a 401 (access refused) on every "
         "token request %(until)s."
@@ -507,7 +511,9 @@ def no_token_banner(community) -> str:
     return format_html("{} {}", said, format_html_join(" · ", "{}", ((link,) for link in links)))
 
 
-def _no_token_for_pending_request(community, closed: list[ClosedWay], revocation: RevocationRequest) -> str:
+def _no_token_for_pending_request(
+    community, closed: list[ClosedWay], revocation: RevocationRequest, *, can_complete_requests: bool
+) -> str:
     """``no_token_banner`` when a pending revocation request suspended every secret: the fix is completing
     the request (it hands over a new secret), so the banner says so and links to it. A policy that refuses
     keys is only a side remark: turning keys on gives the partner nothing until it has a key registered."""
@@ -548,7 +554,11 @@ def _no_token_for_pending_request(community, closed: list[ClosedWay], revocation
     links = []
     if ClosedWay.COMMUNITY_INACTIVE in closed:
         links.append(_reactivate_link(community))
-    links.append(request_link(revocation.pk, _("Complete request #%(id)s") % {"id": revocation.pk}))
+    # "Complete" would send support to a page with no button: it may only see the request (SPEC §5a).
+    link_label = (_("Complete request #%(id)s") if can_complete_requests else _("See request #%(id)s")) % {
+        "id": revocation.pk
+    }
+    links.append(request_link(revocation.pk, link_label))
     if no_key:
         links.append(_keys_link(community))
     return format_html(
@@ -556,3 +566,17 @@ def _no_token_for_pending_request(community, closed: list[ClosedWay], revocation
         " ".join(str(part) for part in said),
         format_html_join(" · ", "{}", ((link,) for link in links)),
     )
+
+
+def only_security_completes_note() -> str:
+    """On a pending request's page, for staff who cannot complete it (support): who can, by name, so they
+    know whom to ask; with no active member in the security group, that only a superuser is left."""
+    members = security_members()
+    if not members:
+        return _(
+            "Only a member of the security group can complete this request, but the security group has no "
+            "active member: ask a console administrator (superuser)."
+        )
+    return _("Only a member of the security group can complete this request: %(names)s.") % {
+        "names": words_list(members)
+    }

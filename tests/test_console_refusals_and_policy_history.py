@@ -89,7 +89,7 @@ def test_a_refusal_with_a_known_client_id_reads_as_its_communitys_on_its_page(ap
     assert f'href="{url("communities_community_change", acme.community.pk)}"' in html
     page = _text(html)
     assert "Comunidade: —" not in page and "Comunidade: acme" in page
-    assert "segredo errado, encerrado ou suspenso" in page and "client_id desconhecido" not in page
+    assert "segredo errado ou antigo demais" in page and "client_id desconhecido" not in page
 
     unknown = AuditEvent.objects.get(event_type="client_auth_failed", client_id="nobody")
     page = _text(client.get(url("audit_auditevent_change", unknown.pk)).content.decode())

@@ -492,7 +492,9 @@ class CommunityAdmin(admin.ModelAdmin):
                 "audit_cap": audit_cap_words(),
                 "last_seen": console_time(usage.last_seen) if usage.last_seen else None,
                 "history_links": self._history_links(community),
-                "no_token_banner": no_token_banner(community),
+                "no_token_banner": no_token_banner(
+                    community, can_complete_requests=user.has_perm("tokens.handle_revocationrequest")
+                ),
                 "secrets_suspended_line": secrets_suspended_line(community),
                 "policy_line": policy_line(community),
                 "allowlist_line": allowlist_line(community),
@@ -695,11 +697,17 @@ class CommunityAdmin(admin.ModelAdmin):
 
 def _rotate_warning(community, *, give_grace: bool) -> str:
     """Above the rotate form. "Before the old one stops" only while the old one works: a deactivated
-    community's secrets all get a 401, the old one as much as the new (the red note says until when)."""
+    community's secrets all get a 401, the old one as much as the new (the red note says until when),
+    and so do they all under a policy that refuses secrets (its note says so)."""
     if not community.is_active:
         return _(
             "The new secret is shown once, on the next page. Neither it nor the old one works while the "
             "community is deactivated."
+        )
+    if not _accepts_secrets(community):
+        return _(
+            "The new secret is shown once, on the next page. Neither it nor the old one works while the "
+            "policy does not accept secrets."
         )
     if give_grace:
         return _(

@@ -43,6 +43,7 @@ from console.credential_notes import (
     keys_still_work,
     keys_still_work_note,
     keys_still_work_note_for,
+    only_security_completes_note,
     pending_request,
     pending_request_for,
     pending_request_notice,
@@ -624,6 +625,12 @@ class RevocationRequestAdmin(NoRelatedLinks, admin.ModelAdmin):
                 "You opened this request: someone else in the security group must complete it."
             )
             if mine and revocation.status == "pending"
+            else "",
+            # Support may see a pending request but not complete it: say who can, or it waits on no one.
+            "only_security_completes": only_security_completes_note()
+            if revocation is not None
+            and revocation.status == RevocationRequest.Status.PENDING
+            and not request.user.has_perm("tokens.handle_revocationrequest")
             else "",
             # Support answers the partner from this page: "cut off" is untrue while a key still works.
             "keys_note": request_keys_still_work_note(revocation) if revocation is not None else "",
