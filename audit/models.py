@@ -107,7 +107,8 @@ class AuditEvent(models.Model):
     def actor_label(self) -> str:
         """The actor as a person reads it. An anonymous row records "-" for a name it does not have: say
         what the caller was instead, with the client_id it gave (a policy refusal's caller held a valid
-        credential); a staff sign-in naming no account is "someone not identified"."""
+        credential, a refused API call a valid token); a staff sign-in naming no account is "someone not
+        identified"."""
         if self.actor_type != self.ActorType.ANONYMOUS:
             return self.actor
         if self.community_id is not None and self.event_type == self.EventType.CLIENT_AUTH_FAILED:
@@ -118,6 +119,15 @@ class AuditEvent(models.Model):
                     "client_id": self.client_id
                 }
             return _("partner (valid credential, refused by the policy; client_id: %(client_id)s)") % {
+                "client_id": self.client_id
+            }
+        if self.community_id is not None and self.event_type == self.EventType.API_CALL_REFUSED:
+            # The call carried the partner's real token (tokens/authentication.py): its policy refused it.
+            if isinstance(self.details, dict) and self.details.get("reason") == "ip_not_allowed":
+                return _(
+                    "partner (valid token, call refused from outside the IP allowlist; client_id: %(client_id)s)"
+                ) % {"client_id": self.client_id}
+            return _("partner (valid token, call refused by the policy; client_id: %(client_id)s)") % {
                 "client_id": self.client_id
             }
         if self.client_id:

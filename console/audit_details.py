@@ -26,6 +26,7 @@ LABELS = {
     "methods": gettext_lazy("methods"),
     "hint": gettext_lazy("secret (start)"),
     "ended_hints": gettext_lazy("secrets ended now"),
+    "ended_suspended_hints": gettext_lazy("secrets suspended by the request, ended for good"),
     "grace_seconds": gettext_lazy("grace window"),
     "tokens_revoked": gettext_lazy("tokens revoked"),
     "secrets_suspended": gettext_lazy("secrets suspended"),
@@ -186,11 +187,18 @@ def _reason(value, client_known: bool) -> SafeString | str:
     return _value("reason", value)
 
 
+EMPTY_ENDINGS = ("ended_hints", "secrets_ended")
+
+
 def details_list(details: dict, *, client_known: bool = False) -> SafeString:
     """``client_known``: the row's client_id is a community's, so a refusal is not an unknown client."""
     shown = details
     if "hint" in details:  # a rotation names its new secret by its start already: not twice
         shown = {key: value for key, value in details.items() if key != "secret_id"}
+    if details.get("ended_suspended_hints"):
+        # A completion ended the secrets its request had suspended: an empty "secrets ended now: —" (no
+        # secret still working) would read as if it ended none.
+        shown = {key: value for key, value in shown.items() if key not in EMPTY_ENDINGS or value}
     return format_html(
         '<dl class="audit-details">{}</dl>',
         format_html_join(

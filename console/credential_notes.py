@@ -10,7 +10,6 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from audit.models import AuditEvent
 from clients.models import ClientAuthPolicy, ClientSecret
 from clients.policy import METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT
 from clients.services import (
@@ -26,6 +25,7 @@ from console.forms import console_time_zoned
 from console.humane import community_filter_url, words_list
 from console.second_factor import security_members
 from tokens.models import RevocationRequest
+from tokens.services import secrets_named_on_opening
 
 _METHOD_NAMES = {
     METHOD_CLIENT_SECRET: gettext_lazy("Client secret (client_secret)"),
@@ -424,7 +424,7 @@ def secrets_suspended_by(revocation: RevocationRequest) -> list[ClientSecret]:
     keeps only their count)."""
     return list(
         ClientSecret.objects.filter(
-            pk__in=_secrets_named_on_opening(revocation.community_id, [revocation.pk])
+            pk__in=secrets_named_on_opening(revocation.community_id, [revocation.pk])
         ).order_by("-created_at")
     )
 
@@ -433,24 +433,7 @@ def secrets_held_suspended(community: Community) -> frozenset[int]:
     """The secrets a still pending request suspended. Once the request is completed they are simply
     ended: nothing can make them work again, and "suspended" would suggest something might."""
     pending = RevocationRequest.objects.filter(community=community, status=RevocationRequest.Status.PENDING)
-    return frozenset(_secrets_named_on_opening(community.pk, list(pending.values_list("pk", flat=True))))
-
-
-def _secrets_named_on_opening(community_id: int, request_ids: list[int]) -> list[int]:
-    """The ids in the ``secrets_ended`` of these requests' opening audit rows."""
-    if not request_ids:
-        return []
-    opened = AuditEvent.objects.filter(
-        community_id=community_id,
-        event_type=AuditEvent.EventType.REVOCATION_REQUEST_OPENED,
-        details__request_id__in=request_ids,
-    ).values_list("details", flat=True)
-    return [
-        item["id"]
-        for details in opened
-        for item in details.get("secrets_ended", [])
-        if isinstance(item, dict) and isinstance(item.get("id"), int)
-    ]
+    return frozenset(secrets_named_on_opening(community.pk, list(pending.values_list("pk", flat=True))))
 
 
 def _reactivate_link(community) -> str:

@@ -70,11 +70,13 @@ def secret_rotate(
     actor: Actor,
     grace: timedelta = timedelta(0),
     reason: str = "",
+    suspended_hints: tuple[str, ...] = (),
 ) -> SecretRotation:
     """Issue a new secret; the current one keeps working for ``grace`` (at most 7 days), then stops.
 
     Only the newest previous secret gets the grace window: any older one stops now, so a community
-    never holds more than two valid secrets.
+    never holds more than two valid secrets. ``suspended_hints``: the secrets a revocation request
+    suspended, which the rotation completing it ends for good (they work no more already).
     """
     if grace < timedelta(0) or grace > MAX_GRACE:
         raise ValidationError(_("The grace period must be between 0 and 7 days."))
@@ -93,21 +95,19 @@ def secret_rotate(
     created = ClientSecret.objects.create(
         community=community, hint=stored.hint, salt=stored.salt, digest=stored.digest, lookup=stored.lookup
     )
-    audit_record(
-        event_type=Event.SECRET_ROTATED,
-        actor=actor,
-        community=community,
-        details={
-            "hint": stored.hint,
-            "grace_seconds": int(grace.total_seconds()),
-            # Which secrets this rotation ended at once (by hint): an older one still in its grace
-            # window, and with no grace the current one too.
-            "ended_hints": ended_now,
-            "reason": reason,
-            "secret_id": created.pk,
-            "secrets_ended": secrets_ended(valid),
-        },
-    )
+    details = {
+        "hint": stored.hint,
+        "grace_seconds": int(grace.total_seconds()),
+        # Which secrets this rotation ended at once (by hint): an older one still in its grace
+        # window, and with no grace the current one too.
+        "ended_hints": ended_now,
+        "reason": reason,
+        "secret_id": created.pk,
+        "secrets_ended": secrets_ended(valid),
+    }
+    if suspended_hints:  # only a revocation request's completion: "—" would say none ended
+        details["ended_suspended_hints"] = list(suspended_hints)
+    audit_record(event_type=Event.SECRET_ROTATED, actor=actor, community=community, details=details)
     notify_rotation(community=community, hint=stored.hint, previous_valid_until=valid_until)
     return SecretRotation(
         community=community,

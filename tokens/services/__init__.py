@@ -39,6 +39,7 @@ from tokens.services.revocation_requests import (
     TokensCompletionRevokes,
     revocation_request_handle,
     revocation_request_open,
+    secrets_named_on_opening,
     tokens_a_completion_revokes,
 )
 
@@ -62,6 +63,7 @@ __all__ = [
     "refused_from_where_issued",
     "revocation_request_handle",
     "revocation_request_open",
+    "secrets_named_on_opening",
     "token_binding_for",
     "token_issue",
     "token_lifetime_for",

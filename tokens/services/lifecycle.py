@@ -28,10 +28,13 @@ def community_rotate_secret(
     grace: timedelta = timedelta(0),
     revoke_tokens: bool = False,
     reason: str = "",
+    suspended_hints: tuple[str, ...] = (),
 ) -> SecretRotation:
     """A new secret (``clients.services.secret_rotate``), and with ``revoke_tokens`` every live token
     revoked in the same transaction."""
-    rotation = secret_rotate(community=community, actor=actor, grace=grace, reason=reason)
+    rotation = secret_rotate(
+        community=community, actor=actor, grace=grace, reason=reason, suspended_hints=suspended_hints
+    )
     if not revoke_tokens:
         return rotation
     revoked = tokens_revoke_all(community=community, actor=actor, reason=reason or _("secret rotated"))

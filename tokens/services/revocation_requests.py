@@ -149,11 +149,16 @@ def revocation_request_handle(
     actor = Actor.staff(staff_user, source_ip=source_ip)
     if revocation.opened_by == str(actor):
         raise ValidationError(_("You opened this request: someone else must complete it."))
+    # The secrets opening the request suspended stop for good now: the rotation's row names them.
+    suspended = ClientSecret.objects.filter(
+        pk__in=secrets_named_on_opening(revocation.community_id, [revocation.pk])
+    ).order_by("-created_at")
     rotation = community_rotate_secret(
         community=revocation.community,
         actor=actor,
         revoke_tokens=True,
         reason=reason or _("revocation request #%(id)s") % {"id": revocation.pk},
+        suspended_hints=tuple(secret.hint for secret in suspended),
     )
     revocation.status = RevocationRequest.Status.DONE
     revocation.handled_by = staff_user
@@ -171,6 +176,24 @@ def revocation_request_handle(
         data={"request_id": revocation.pk, "tokens_revoked": rotation.tokens_revoked},
     )
     return rotation
+
+
+def secrets_named_on_opening(community_id: int, request_ids: list[int]) -> list[int]:
+    """The ids of the secrets these requests suspended: the ``secrets_ended`` of their opening audit rows
+    (a request keeps only their count)."""
+    if not request_ids:
+        return []
+    opened = AuditEvent.objects.filter(
+        community_id=community_id,
+        event_type=AuditEvent.EventType.REVOCATION_REQUEST_OPENED,
+        details__request_id__in=request_ids,
+    ).values_list("details", flat=True)
+    return [
+        item["id"]
+        for details in opened
+        for item in details.get("secrets_ended", [])
+        if isinstance(item, dict) and isinstance(item.get("id"), int)
+    ]
 
 
 @dataclass(frozen=True)
