@@ -132,11 +132,18 @@ def test_outsiders_guesses_do_not_spend_the_allowance_of_a_real_credentials_refu
 
 
 @pytest.mark.django_db
-def test_a_real_credentials_refusal_is_counted_in_the_one_round_trip_of_any_failure(api, acme, cache_calls):
+def test_a_real_credentials_refusal_is_counted_in_the_one_round_trip_of_any_failure(
+    api,
+    acme,
+    cache_calls,  # noqa: F811 (the fixture imported above)
+):
     leaked = acme.client_secret
     secret_rotate(community=acme.community, actor=TEST_ACTOR, grace=timedelta(0))
     assert _token(api, "acme", leaked, "198.51.100.1").status_code == 401
     assert len(cache_calls) == 2  # the attempt, then the outcome (failures, allowance, usage together)
+    outcome_added, _read = cache_calls[1]
+    assert any(key.startswith("throttle_credential_refusals_audited_") for key in outcome_added)
+    assert not any(key.startswith("throttle_token_failures_audited_") for key in outcome_added)
 
 
 def _row_at(when, **fields) -> AuditEvent:
