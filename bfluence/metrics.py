@@ -22,7 +22,8 @@ CLIENT_AUTH_FAILURES = Counter(
 )
 UNAUDITED_FAILURES = Counter(
     "bfluence_client_auth_failures_unaudited",
-    "Failed client authentications past the per-client_id audit cap (AUDIT_FAILURES_PER_CLIENT): "
+    "Failed client authentications past a per-client_id audit allowance (AUDIT_FAILURES_PER_CLIENT, "
+    "AUDIT_CREDENTIAL_REFUSALS_PER_CLIENT): "
     "counted here instead of in the audit trail.",
 )
 BEARER_DECISIONS = Counter(

@@ -420,6 +420,9 @@ REST_FRAMEWORK = {
         "token_failures": _rate("THROTTLE_TOKEN_FAILURES", "10/min"),
         # Not a limit: failed authentications per client_id that get an audit row (clients/limits.py).
         "token_failures_audited": _rate("AUDIT_FAILURES_PER_CLIENT", "100/hour"),
+        # Not a limit either: refusals of a real credential (ended or suspended secret, inactive community,
+        # policy), which name the community, that get an audit row per client_id (clients/limits.py).
+        "credential_refusals_audited": _rate("AUDIT_CREDENTIAL_REFUSALS_PER_CLIENT", "100/hour"),
         "api": _rate("THROTTLE_API", "6000/min"),
     },
 }

@@ -8,9 +8,16 @@ Knowing a client_id gives no power over that partner, so what is counted where:
 
 (a source IP being an IPv4 address or an IPv6 network: ``bfluence.source_ip.limit_bucket``)
 
-and, never refusing anything, ``token_failures_audited``: failures per client_id that get an audit row
-(beyond it a failure is still counted and refused as usual, and counted in a metric, but not recorded:
-nobody can grow the audit trail of a tenant without bound by naming its client_id).
+and, never refusing anything, two allowances of audit rows per client_id (beyond one, a failure is still
+counted and refused as usual, and counted in a metric, but not recorded: nobody can grow the audit trail
+of a tenant without bound, whether by naming its client_id or by replaying an old leaked secret of it):
+
+  - ``token_failures_audited``: guesses, well-formed credentials that match nothing (rows naming no
+    community);
+  - ``credential_refusals_audited``: refusals of one of the community's real credentials (its secret
+    ended or suspended, the community inactive, its policy refusing the method: rows naming the
+    community). Apart from the guesses', so an outsider's junk cannot leave a credential holder's
+    refusal unrecorded, and a replayed old secret cannot leave the guesses unrecorded.
 - ``token_client``: per client_id, only requests that *authenticated* as that client.
 
 Two cache round trips (one Redis script each): the attempt before the view runs, and the outcome once
@@ -175,9 +182,15 @@ class ClientAuthLimits:
                 _Window("token_failures", "token_failures_client_ip", _digest(f"{client_id}\x00{ip}"), now)
             )
         self.failures = [window for window in failures if window.enabled]
-        audited = _Window("token_failures_audited", "token_failures_audited", _digest(client_id or ""), now)
-        self.audit_cap = [audited] if client_id and audited.enabled else []
+        self.audit_cap = self._allowance("token_failures_audited", client_id, now)
+        self.credential_audit_cap = self._allowance("credential_refusals_audited", client_id, now)
         self._failure_audited: bool | None = None
+
+    @staticmethod
+    def _allowance(scope: str, client_id: str | None, now: float) -> list[_Window]:
+        """An allowance of audit rows for this client_id: empty without a client_id, or switched off."""
+        window = _Window(scope, scope, _digest(client_id or ""), now)
+        return [window] if client_id and window.enabled else []
 
     def refused_here(self) -> RateLimited | None:
         """The refusal, if this process already saw the shared count refuse this caller in the current
@@ -193,21 +206,25 @@ class ClientAuthLimits:
         limit."""
         self._count(added=[self.per_ip], read=self.failures)
 
-    def count_failure(self, *, spends_audit_allowance: bool = True) -> bool:
+    def count_failure(self, *, spends_audit_allowance: bool = True, names_community: bool = False) -> bool:
         """Count a failed authentication (once per request, however often asked); ``RateLimited`` when
         it went past a limit (no verdict given, and no audit row). True: the failure gets its audit row;
-        False: past ``token_failures_audited`` for this client_id, so a metric counts it instead.
+        False: past its audit allowance for this client_id, so a metric counts it instead.
 
         Every refusal passes here, whatever its reason (malformed, checksum, unknown or ended secret,
-        policy): the same round trip adds it to the client_id's failures of the day (``bfluence.usage``).
-        ``spends_audit_allowance=False``: a refusal that writes no row whatever the allowance says (a
-        secret not even shaped like one, text no client sends) or one always recorded (it names the
-        community): counted for the rate limits and the usage figures, but not against the allowance, or
-        junk would leave the well-formed guesses after it unrecorded.
+        policy): the same round trip adds it to the client_id's failures of the day (``bfluence.usage``)
+        and to the allowance it spends. ``names_community``: a refusal of one of the community's real
+        credentials, which spends ``credential_refusals_audited``; otherwise a guess, which spends
+        ``token_failures_audited``. ``spends_audit_allowance=False``: a refusal that writes no row
+        whatever an allowance says (a secret not even shaped like one, text no client sends): counted for
+        the rate limits and the usage figures, but against no allowance, or junk would leave the
+        well-formed guesses after it unrecorded.
         """
         if self._failure_audited is None:
             extra = usage_increment(AUTH_FAILURES, self.client_id) if self.client_id else {}
-            allowance = self.audit_cap if spends_audit_allowance else []
+            allowance = []
+            if spends_audit_allowance:
+                allowance = self.credential_audit_cap if names_community else self.audit_cap
             tallied = self._count(added=self.failures, read=[], tallied=allowance, extra=extra)
             self._failure_audited = all(count <= window.limit for window, count in zip(allowance, tallied))
         return self._failure_audited

@@ -102,8 +102,9 @@ def _counted(community: Community, calendar: list[date]) -> dict[tuple[date, str
 def outsider_refusals_counted(community: Community, usage: Usage) -> int:
     """The refusals of callers with no valid credential naming the community's client_id over ``usage``'s
     days, as the usage figures count them (malformed secrets and those past the per-client_id audit cap
-    included): every failure counted, less the policy refusals, which name the community and are always
-    audited (except one a rate limit answered 429 first: it has no row, so it is counted here too). Per
+    included): every failure counted, less the refusals of a real credential, which name the community
+    and are audited (except one a rate limit answered 429 first, or one past their own per-client_id
+    allowance, ``AUDIT_CREDENTIAL_REFUSALS_PER_CLIENT``: it has no row, so it is counted here too). Per
     day a failure figure is at least that day's audited rows, so the difference never goes below the
     refusals the audit trail holds for those days."""
     start = timezone.make_aware(datetime.combine(usage.days[0], time.min), timezone.get_current_timezone())

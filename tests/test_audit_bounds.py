@@ -3,6 +3,10 @@
 - A request refused by a rate limit (429) writes no audit row: the limit's metric counts it.
 - Failures naming one client_id get an audit row up to ``AUDIT_FAILURES_PER_CLIENT`` (100/hour) per
   client_id; beyond it they are still refused and counted (a metric), not recorded.
+- Refusals of a real credential of the community (its secret ended or suspended, the community inactive,
+  its policy refusing the method) name the community: they get an audit row up to their own allowance,
+  ``AUDIT_CREDENTIAL_REFUSALS_PER_CLIENT`` (100/hour) per client_id, apart from the guesses' one, so an
+  old leaked secret replayed from many addresses cannot bury staff actions in the community's trail.
 - ``purge_audit`` deletes failed-authentication rows of unknown clients older than
   ``AUDIT_FAILURE_RETENTION`` (90d), in batches, ``--json``; every other row stays.
 """
@@ -20,9 +24,11 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record
 from bfluence import metrics
-from tests.conftest import make_community
+from bfluence.usage import AUTH_FAILURES, usage_day, usage_read
+from clients.services import secret_rotate
+from tests.conftest import TEST_ACTOR, make_community
 from tests.stack import http
-from tests.test_client_auth_limits import _parallel, rates
+from tests.test_client_auth_limits import _parallel, cache_calls, rates  # noqa: F401 (a fixture)
 
 Event = AuditEvent.EventType
 pytestmark = pytest.mark.usefixtures("one_window")
@@ -78,6 +84,66 @@ def test_outsiders_spending_the_audit_allowance_cannot_hide_a_credential_holders
     rows = AuditEvent.objects.filter(event_type=Event.CLIENT_AUTH_FAILED, client_id="acme")
     assert rows.count() == 4
     assert rows.filter(details__reason="ip_not_allowed", source_ip="203.0.113.5").count() == 1
+
+
+def _token(api, client_id: str, secret: str, ip: str):
+    return api.post(
+        "/auth/token", {"client_id": client_id, "client_secret": secret}, format="json", REMOTE_ADDR=ip
+    )
+
+
+@pytest.mark.django_db
+def test_an_ended_secret_replayed_from_many_addresses_is_audited_up_to_its_own_allowance(
+    api, acme, globex, settings
+):
+    settings.METRICS_ENABLED = True
+    before = _unaudited()
+    leaked = acme.client_secret
+    secret_rotate(community=acme.community, actor=TEST_ACTOR, grace=timedelta(0))
+    with rates(credential_refusals_audited="3/h", token_failures_audited="3/h", token_failures="100/min"):
+        replayed = [_token(api, "acme", leaked, f"198.51.100.{n}") for n in range(1, 8)]
+        # The guesses' allowance is untouched: an outsider's wrong secret after them is still recorded.
+        guessed = _token(api, "acme", globex.client_secret, "192.0.2.9")
+    assert [(response.status_code, response.json()["error"]) for response in replayed] == [
+        (401, "invalid_client")
+    ] * 7
+    assert guessed.status_code == 401
+    rows = AuditEvent.objects.filter(event_type=Event.CLIENT_AUTH_FAILED, client_id="acme")
+    assert rows.filter(community=acme.community, details__reason="secret_ended").count() == 3
+    assert rows.filter(community=None, details__reason="invalid_client").count() == 1
+    assert rows.count() == 4
+    assert _unaudited() - before == 4
+    # Every refusal is still in the day's usage figures, audited or not.
+    assert usage_read(["acme"], [usage_day()])[("acme", usage_day(), AUTH_FAILURES)] == 8
+
+
+@pytest.mark.django_db
+def test_outsiders_guesses_do_not_spend_the_allowance_of_a_real_credentials_refusals(api, acme, globex):
+    leaked = acme.client_secret
+    secret_rotate(community=acme.community, actor=TEST_ACTOR, grace=timedelta(0))
+    with rates(credential_refusals_audited="2/h", token_failures_audited="2/h", token_failures="100/min"):
+        for n in range(1, 6):  # the guesses' allowance spent, and more
+            _token(api, "acme", globex.client_secret, f"198.51.100.{n}")
+        for n in range(1, 4):
+            assert _token(api, "acme", leaked, f"203.0.113.{n}").status_code == 401
+    rows = AuditEvent.objects.filter(event_type=Event.CLIENT_AUTH_FAILED, client_id="acme")
+    assert rows.filter(community=None).count() == 2
+    assert rows.filter(community=acme.community, details__reason="secret_ended").count() == 2
+
+
+@pytest.mark.django_db
+def test_a_real_credentials_refusal_is_counted_in_the_one_round_trip_of_any_failure(
+    api,
+    acme,
+    cache_calls,  # noqa: F811 (the fixture imported above)
+):
+    leaked = acme.client_secret
+    secret_rotate(community=acme.community, actor=TEST_ACTOR, grace=timedelta(0))
+    assert _token(api, "acme", leaked, "198.51.100.1").status_code == 401
+    assert len(cache_calls) == 2  # the attempt, then the outcome (failures, allowance, usage together)
+    outcome_added, _read = cache_calls[1]
+    assert any(key.startswith("throttle_credential_refusals_audited_") for key in outcome_added)
+    assert not any(key.startswith("throttle_token_failures_audited_") for key in outcome_added)
 
 
 def _row_at(when, **fields) -> AuditEvent:

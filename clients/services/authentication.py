@@ -110,7 +110,7 @@ def client_still_entitled(
 
 # How the request being served counts its failures (set by the view: ``failures_counted_by``). A refusal is
 # counted before it is recorded: past a rate limit the count raises ``RateLimited`` (answered 429, with no
-# audit row: an outsider's flood writes nothing), past the per-client_id audit cap it answers False.
+# audit row: an outsider's flood writes nothing), past the per-client_id audit allowance it answers False.
 _count_failure: ContextVar[Callable[..., bool] | None] = ContextVar("bfluence_count_failure", default=None)
 
 
@@ -136,15 +136,17 @@ def client_refuse(
     """The one refusal of client authentication: an audit row saying why, a log line, ``invalid_client``.
 
     The reason is for staff only; the caller always gets the same response. Inside
-    ``failures_counted_by`` the failure is counted first: past a limit no row is written (429), past the
-    per-client_id audit cap a metric counts a guess instead of a row.
+    ``failures_counted_by`` the failure is counted first: past a limit no row is written (429), past its
+    per-client_id audit allowance (guesses, or refusals of a real credential) a metric counts it instead
+    of a row.
     """
     count = _count_failure.get()
     # A refusal that names the community came from someone holding a real credential (its policy said
-    # no, or the credential no longer entitles): always recorded, however much of the client_id's audit
-    # allowance outsiders' guesses spent, and spending none of it (the allowance bounds guesses).
-    audited = count is None or count(spends_audit_allowance=community is None)
-    if audited or community is not None:
+    # no, or the credential no longer entitles): it spends the client_id's own allowance for those, not
+    # the guesses' one. So it is recorded however many guesses outsiders sent, and an old leaked secret
+    # replayed from many addresses cannot bury staff actions in the community's trail either.
+    audited = count is None or count(names_community=community is not None)
+    if audited:
         audit_record(
             event_type=AuditEvent.EventType.CLIENT_AUTH_FAILED,
             actor=Actor.anonymous(),
