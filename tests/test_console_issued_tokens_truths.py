@@ -8,12 +8,13 @@ import pytest
 from clients.services import PolicyChange, client_auth_policy_set
 from tests.conftest import TEST_ACTOR
 from tests.test_admin import submit_once, url
-from tests.test_console_dpop_and_request_truths import _token
+from tests.test_console_dpop_and_request_truths import _keys_only_request_with_a_key_token, _token
 from tests.test_console_keys_and_lockout_causes import _text
 from tests.test_console_policy_refused_tokens_and_reader_wording import _require_dpop
 from tests.test_console_review_followups import _with_key
 from tests.test_console_safety import login
-from tokens.services import community_deactivate, revocation_request_open
+from tokens.models import IssuedToken
+from tokens.services import community_deactivate
 
 pytestmark = pytest.mark.django_db
 STILL_VALID = "tokens já emitidos continuam válidos"  # the stop page's usual consequence
@@ -67,7 +68,7 @@ def test_ending_the_old_secret_counts_the_refused_tokens_apart_from_the_working_
     said = _stop_previous_consequence(client, acme)
     assert STILL_VALID not in said
     assert "1 token já emitido continua valendo até expirar." in said
-    assert "Mais 2 já são recusados pela API (DPoP obrigatório)." in said
+    assert "Outros 2 tokens já são recusados pela API (DPoP obrigatório)." in said
 
 
 def test_ending_the_old_secret_of_a_deactivated_community_says_every_token_is_refused(client, acme):
@@ -78,13 +79,26 @@ def test_ending_the_old_secret_of_a_deactivated_community_says_every_token_is_re
     assert "A comunidade está desativada: a API recusa todo token até que ela seja reativada" in said
 
 
+def test_ending_the_old_secret_counts_a_token_issued_outside_the_api_allowlist_as_refused(client, acme):
+    _rotated_with_grace(client, acme)
+    inside = _token(acme.community, jti="inside")
+    outside = _token(acme.community, jti="outside")
+    IssuedToken.objects.filter(pk=inside.pk).update(source_ip="192.0.2.10")
+    IssuedToken.objects.filter(pk=outside.pk).update(source_ip="198.51.100.7")
+    change = PolicyChange(allowed_ips=["192.0.2.0/24"], allowlist_applies_to_api=True)
+    client_auth_policy_set(community=acme.community, change=change, actor=TEST_ACTOR)
+    said = _stop_previous_consequence(client, acme)
+    assert STILL_VALID not in said
+    assert "1 token já emitido continua valendo até expirar." in said
+    assert "Mais 1 token já é recusado pela API (fora da lista de IPs permitidos)." in said
+
+
 # --- 2. rotating with no grace to give (a pending request): the same truth on the revoke box ----------
 
 
 def test_rotating_during_a_request_under_required_dpop_does_not_say_the_tokens_keep_working(client, acme):
-    _token(acme.community, jti="bearer-one")
+    _keys_only_request_with_a_key_token(acme)  # a Bearer token obtained with the key, after opening
     _require_dpop(acme.community)
-    revocation_request_open(community=acme.community, reason="leak", actor=TEST_ACTOR)
     login(client, "sue", "security")
     page = _rotate_page(client, acme)
     assert KEEP_WORKING not in page
@@ -92,8 +106,7 @@ def test_rotating_during_a_request_under_required_dpop_does_not_say_the_tokens_k
 
 
 def test_rotating_during_a_request_with_working_tokens_keeps_the_usual_words(client, acme):
-    _token(acme.community, jti="bearer-one")
-    revocation_request_open(community=acme.community, reason="leak", actor=TEST_ACTOR)
+    _keys_only_request_with_a_key_token(acme)
     login(client, "sue", "security")
     assert KEEP_WORKING in _rotate_page(client, acme)
 
