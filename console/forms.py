@@ -1,6 +1,7 @@
 """Staff console forms. Validation of substance stays in the services."""
 
 from datetime import timedelta
+from enum import StrEnum
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -145,6 +146,27 @@ class GraceFormMixin(forms.Form):
         return parse_duration(self.cleaned_data["grace"])
 
 
+class SecretsRefusedBy(StrEnum):
+    POLICY = "policy"  # the community's policy accepts keys only
+    DEACTIVATION = "deactivation"
+
+
+def _grace_help_while_secrets_refused(cause: SecretsRefusedBy) -> str:
+    """Neither secret works now, so the old one gets no token during its grace window; it would again if
+    the cause ends before the window does, which is what a leaked secret must not be given."""
+    if cause is SecretsRefusedBy.POLICY:
+        return _(
+            "The policy does not accept secrets now, so neither secret works. The grace window matters only "
+            "if the policy accepts secrets again before it ends: the old secret would then work until it "
+            "ends. If the secret leaked, choose no grace."
+        )
+    return _(
+        "The community is deactivated, so neither secret works. The grace window matters only if it is "
+        "reactivated before the window ends: the old secret would then work until it ends. If the secret "
+        "leaked, choose no grace."
+    )
+
+
 class RotateSecretForm(OnceForm, GraceFormMixin):
     revoke_tokens = forms.BooleanField(
         label=_("Also revoke every live token now"),
@@ -158,19 +180,30 @@ class RotateSecretForm(OnceForm, GraceFormMixin):
     reason = reason_field()
     field_order = ["grace", "revoke_tokens", "reason"]
 
-    def __init__(self, *args, ending=None, grace=True, **kwargs):
+    def __init__(
+        self,
+        *args,
+        ending=None,
+        grace=True,
+        tokens_help="",
+        secrets_refused_by: SecretsRefusedBy | None = None,
+        **kwargs,
+    ):
         """``ending``: an older secret still in its grace window, which this rotation ends at once.
         ``grace=False``: no grace window to offer (no secret works now: a pending revocation request
-        suspended them), so the new secret works at once and nothing is asked."""
+        suspended them), so the new secret works at once and nothing is asked; ``tokens_help`` then says
+        what the tokens already issued do. ``secrets_refused_by``: why no secret works now though a grace
+        window is on offer (the policy, a deactivated community): the old one gets no token meanwhile."""
         super().__init__(*args, **kwargs)
         # A routine rotation: the partner gets a day to switch. A leak: staff pick "None".
         self.fields["grace"].initial = "24h"
         if not grace:
             del self.fields["grace"]
-            # The usual help weighs a grace window against revoking: with none on offer, say only this.
-            self.fields["revoke_tokens"].help_text = _(
-                "Tokens already issued keep working until they expire, unless revoked here."
-            )
+            # The usual help weighs a grace window against revoking: with none on offer, only what the
+            # tokens already issued do (as the API takes them now: see console/issued_tokens_notes.py).
+            self.fields["revoke_tokens"].help_text = tokens_help
+        elif secrets_refused_by is not None:
+            self.fields["revoke_tokens"].help_text = _grace_help_while_secrets_refused(secrets_refused_by)
         self.ending = ending
         if ending is not None:
             self.fields["ending_hint"] = forms.CharField(

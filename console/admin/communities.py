@@ -57,10 +57,12 @@ from console.forms import (
     OnboardCommunityForm,
     ReasonForm,
     RotateSecretForm,
+    SecretsRefusedBy,
     console_time,
     console_time_zoned,
 )
 from console.humane import ago, community_filter_url, words_list
+from console.issued_tokens_notes import revoke_tokens_help, stop_previous_secret_consequence
 from console.once import (
     AlreadySubmitted,
     form_already_submitted,
@@ -142,6 +144,15 @@ def _accepts_secrets(community) -> bool:
         return community.auth_policy.allow_client_secret
     except ClientAuthPolicy.DoesNotExist:  # no row: the defaults, which accept secrets
         return True
+
+
+def _secrets_refused_by(community) -> SecretsRefusedBy | None:
+    """Why no secret works now whatever the rotation does, as the rotate page's notes say it."""
+    if not community.is_active:
+        return SecretsRefusedBy.DEACTIVATION
+    if not _accepts_secrets(community):
+        return SecretsRefusedBy.POLICY
+    return None
 
 
 def _key_cells(key: ClientKey, accepted: bool) -> str:
@@ -619,7 +630,13 @@ class CommunityAdmin(admin.ModelAdmin):
         # A grace window only keeps a working secret working: none to give when no secret works (a
         # pending revocation request suspended them), nor while a request is pending at all.
         give_grace = pending is None and _valid_secrets(community) > 0
-        form = RotateSecretForm(form_data(request), ending=ending, grace=give_grace)
+        form = RotateSecretForm(
+            form_data(request),
+            ending=ending,
+            grace=give_grace,
+            tokens_help="" if give_grace else revoke_tokens_help(community),
+            secrets_refused_by=_secrets_refused_by(community),
+        )
         if request.method == "POST" and form.is_valid():
             key = form.cleaned_data["form_key"]
             try:
@@ -937,9 +954,7 @@ REASON_ACTIONS = {
         "communities.rotate_secret",
         gettext_lazy("End the old secret now"),
         lambda community: _stop_previous_question(community),
-        gettext_lazy(
-            "The partner's requests with the old secret fail from now on; tokens already issued stay valid."
-        ),
+        stop_previous_secret_consequence,
         gettext_lazy("End the old secret now"),
         secret_expire_previous,
         lambda community, stopped: (

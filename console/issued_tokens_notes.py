@@ -1,0 +1,122 @@
+"""What a secret's end or rotation leaves of the tokens already issued, said as the API takes them now: a
+policy that requires DPoP already refuses the Bearer tokens, an allowlist applied to API calls those
+issued outside it, and a deactivated community every token. The stop-previous-secret page and the
+rotate page's revoke box say it the same way; which token is refused, and why, is the tokens services'
+rule (``REFUSED_BY_DPOP_POLICY``, ``refused_from_where_issued``), only counted here."""
+
+from dataclasses import dataclass
+
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from communities.models import Community
+from console.humane import words_list
+from tokens.models import IssuedToken
+from tokens.services import REFUSED_BY_DPOP_POLICY, refused_from_where_issued
+
+
+@dataclass(frozen=True)
+class IssuedTokensNow:
+    """A community's live tokens (neither revoked nor expired), and those of them the API refuses all
+    the same, with the reasons that apply to any of them."""
+
+    live: int
+    refused: int
+    reasons: tuple[str, ...]
+
+    @property
+    def working(self) -> int:
+        return self.live - self.refused
+
+
+def issued_tokens_now(community: Community) -> IssuedTokensNow:
+    """An active community's live tokens, the refused ones apart (a token refused both ways counts once)."""
+    now = timezone.now()
+    live = IssuedToken.objects.filter(community=community, revoked_at__isnull=True, expires_at__gt=now)
+    by_allowlist = refused_from_where_issued(live, now=now)
+    counts = live.aggregate(
+        live=Count("pk"),
+        refused=Count("pk", filter=REFUSED_BY_DPOP_POLICY | by_allowlist),
+        by_dpop=Count("pk", filter=REFUSED_BY_DPOP_POLICY),
+        by_allowlist=Count("pk", filter=by_allowlist),
+    )
+    reasons = ([_("DPoP required")] if counts["by_dpop"] else []) + (
+        [_("outside the IP allowlist")] if counts["by_allowlist"] else []
+    )
+    return IssuedTokensNow(live=counts["live"], refused=counts["refused"], reasons=tuple(reasons))
+
+
+def _refused_tokens_said(tokens: IssuedTokensNow, *, revocable_here: bool) -> str:
+    """Some or all of the live tokens refused: how many work until they expire, how many the API already
+    refuses and why; never "tokens already issued keep working" when none does."""
+    reasons = words_list(list(tokens.reasons))
+    if not tokens.working:
+        said = ngettext(
+            "The token already issued and not yet expired is refused by the API (%(reasons)s): no token "
+            "works now.",
+            "The %(count)s tokens already issued and not yet expired are all refused by the API "
+            "(%(reasons)s): no token works now.",
+            tokens.refused,
+        ) % {"count": tokens.refused, "reasons": reasons}
+        if revocable_here:
+            said = " ".join([said, _("Revoking them here keeps them refused whatever the policy becomes.")])
+        return said
+    if revocable_here:
+        working = ngettext(
+            "%(count)s token already issued keeps working until it expires, unless revoked here.",
+            "%(count)s tokens already issued keep working until they expire, unless revoked here.",
+            tokens.working,
+        )
+    else:
+        working = ngettext(
+            "%(count)s token already issued keeps working until it expires.",
+            "%(count)s tokens already issued keep working until they expire.",
+            tokens.working,
+        )
+    refused = ngettext(
+        "%(count)s more is already refused by the API (%(reasons)s).",
+        "%(count)s more are already refused by the API (%(reasons)s).",
+        tokens.refused,
+    )
+    return " ".join(
+        [
+            working % {"count": tokens.working},
+            refused % {"count": tokens.refused, "reasons": reasons},
+        ]
+    )
+
+
+def _deactivated_said() -> str:
+    # Deactivating revoked its tokens; none issued since: nothing works until it is reactivated.
+    return _("The community is deactivated: the API refuses every token until it is reactivated.")
+
+
+def stop_previous_secret_consequence(community: Community) -> str:
+    """Under "end the old secret now"'s question: what stops, and what the tokens already issued do."""
+    if not community.is_active:
+        return " ".join(
+            [_("The partner's requests with the old secret fail from now on."), _deactivated_said()]
+        )
+    tokens = issued_tokens_now(community)
+    if not tokens.refused:
+        return _(
+            "The partner's requests with the old secret fail from now on; tokens already issued stay valid."
+        )
+    return " ".join(
+        [
+            _("The partner's requests with the old secret fail from now on."),
+            _refused_tokens_said(tokens, revocable_here=False),
+        ]
+    )
+
+
+def revoke_tokens_help(community: Community) -> str:
+    """The rotate page's "also revoke every live token" box, when no grace window is on offer."""
+    if not community.is_active:
+        return _deactivated_said()
+    tokens = issued_tokens_now(community)
+    if not tokens.refused:
+        return _("Tokens already issued keep working until they expire, unless revoked here.")
+    return _refused_tokens_said(tokens, revocable_here=True)
