@@ -23,7 +23,7 @@ from clients.services import (
 from communities.models import Community
 from console.forms import console_time_zoned
 from console.humane import community_filter_url, words_list
-from console.second_factor import security_members
+from console.who_can_act import may_reactivate, may_set_policy, security_only_line
 from tokens.models import RevocationRequest
 from tokens.services import secrets_named_on_opening
 
@@ -452,6 +452,23 @@ def _policy_link(community) -> str:
     )
 
 
+def _fix_links(community, closed: list[ClosedWay], viewer, *, policy: bool) -> tuple[list[str], str]:
+    """The banner's links to reactivation and the policy when the viewer may follow them; else, for those
+    it may not, the line that says who can."""
+    links, security_only = [], []
+    if ClosedWay.COMMUNITY_INACTIVE in closed:
+        if may_reactivate(viewer):
+            links.append(_reactivate_link(community))
+        else:
+            security_only.append("reactivate")
+    if policy:
+        if may_set_policy(viewer):
+            links.append(_policy_link(community))
+        else:
+            security_only.append("policy")
+    return links, security_only_line(security_only, viewer=viewer)
+
+
 def community_inactive_warning(community) -> str:
     """Empty for an active community; else, where a secret is rotated and where the new one is shown, that
     it cannot work yet: a deactivated community's every token request gets invalid_client."""
@@ -467,35 +484,31 @@ def community_inactive_warning(community) -> str:
     )
 
 
-def no_token_banner(community, *, can_complete_requests: bool) -> str:
+def no_token_banner(community, *, viewer) -> str:
     """At the top of the community page: empty when the partner can get a token; else why not (the causes
     of ``closed_ways``), until when, and the page that fixes each cause (reactivation, the keys, the
-    policy; the pending revocation request when it suspended every secret). ``can_complete_requests``:
-    the reader may complete that request; support may not, so its link only offers to see it."""
+    policy; the pending revocation request when it suspended every secret). Pages the ``viewer`` may not
+    open are not linked: the banner names who can instead."""
     closed = closed_ways(community=community)
     if not closed:
         return ""
     revocation = pending_request(community) if ClosedWay.NO_VALID_SECRET in closed else None
     if revocation is not None:
-        return _no_token_for_pending_request(
-            community, closed, revocation, can_complete_requests=can_complete_requests
-        )
+        return _no_token_for_pending_request(community, closed, revocation, viewer=viewer)
     said = _(
         "The partner cannot obtain any token: %(causes)s. Its server gets a 401 (access refused) on every "
         "token request %(until)s."
     ) % {"causes": no_way_in_causes(closed), "until": no_way_in_until(closed)}
-    links = []
-    if ClosedWay.COMMUNITY_INACTIVE in closed:
-        links.append(_reactivate_link(community))
+    policy = ClosedWay.SECRETS_REFUSED in closed or ClosedWay.KEYS_REFUSED in closed
+    links, security_only = _fix_links(community, closed, viewer, policy=policy)
     if ClosedWay.NO_ACTIVE_KEY in closed:
-        links.append(_keys_link(community))
-    if ClosedWay.SECRETS_REFUSED in closed or ClosedWay.KEYS_REFUSED in closed:
-        links.append(_policy_link(community))
-    return format_html("{} {}", said, format_html_join(" · ", "{}", ((link,) for link in links)))
+        links.append(_keys_link(community))  # support reads keys: this link is for everyone
+    parts = [said, security_only, format_html_join(" · ", "{}", ((link,) for link in links))]
+    return format_html_join(" ", "{}", ((part,) for part in parts if part))
 
 
 def _no_token_for_pending_request(
-    community, closed: list[ClosedWay], revocation: RevocationRequest, *, can_complete_requests: bool
+    community, closed: list[ClosedWay], revocation: RevocationRequest, *, viewer
 ) -> str:
     """``no_token_banner`` when a pending revocation request suspended every secret: the fix is completing
     the request (it hands over a new secret), so the banner says so and links to it. A policy that refuses
@@ -534,32 +547,19 @@ def _no_token_for_pending_request(
     ]
     if ClosedWay.KEYS_REFUSED in closed:
         said.append(_("The policy does not accept keys either."))
-    links = []
-    if ClosedWay.COMMUNITY_INACTIVE in closed:
-        links.append(_reactivate_link(community))
+    links, security_only = _fix_links(community, closed, viewer, policy=False)
     # "Complete" would send support to a page with no button: it may only see the request (SPEC §5a).
-    link_label = (_("Complete request #%(id)s") if can_complete_requests else _("See request #%(id)s")) % {
+    can_complete = viewer.has_perm("tokens.handle_revocationrequest")
+    link_label = (_("Complete request #%(id)s") if can_complete else _("See request #%(id)s")) % {
         "id": revocation.pk
     }
     links.append(request_link(revocation.pk, link_label))
     if no_key:
         links.append(_keys_link(community))
+    if security_only:
+        said.append(security_only)
     return format_html(
         "{} {}",
         " ".join(str(part) for part in said),
         format_html_join(" · ", "{}", ((link,) for link in links)),
     )
-
-
-def only_security_completes_note() -> str:
-    """On a pending request's page, for staff who cannot complete it (support): who can, by name, so they
-    know whom to ask; with no active member in the security group, that only a superuser is left."""
-    members = security_members()
-    if not members:
-        return _(
-            "Only a member of the security group can complete this request, but the security group has no "
-            "active member: ask a console administrator (superuser)."
-        )
-    return _("Only a member of the security group can complete this request: %(names)s.") % {
-        "names": words_list(members)
-    }

@@ -17,9 +17,14 @@ from console.middleware import console_prefix
 from console.models import FormSubmission
 from console.once import secret_link_is_theirs, secret_pop
 from console.pages import render_admin_page, safe_next, staff_actor
-from console.second_factor import factor_is_fresh, has_passkey, is_security_member, second_factor_verify_code
+from console.second_factor import (
+    factor_is_fresh,
+    has_passkey,
+    second_factor_verify_code,
+)
 from console.signin import AT_THE_PROMPT, attempts_left, attempts_left_message
 from console.sudo import password_confirmed, password_is_fresh, prompt_purpose
+from console.who_can_act import refused_whom_to_ask
 
 
 class ConfirmPasswordForm(forms.Form):
@@ -199,15 +204,7 @@ def _error_page(request, status: int, title: str, message: str):
 
 def handler403(request, exception=None):
     if _in_console(request):
-        # A security member refused is told whom else to ask: only a superuser reaches what they cannot.
-        return _error_page(
-            request,
-            403,
-            _("Not allowed"),
-            _("Your role does not allow this. Ask a console administrator (superuser).")
-            if is_security_member(request.user)
-            else _("Your role does not allow this. Ask someone in the security group."),
-        )
+        return _error_page(request, 403, _("Not allowed"), refused_whom_to_ask(request.user))
     return api_errors.handler403(request, exception)
 
 

@@ -44,6 +44,7 @@ from console.credential_notes import (
 from console.forms import ReasonForm, console_time_zoned
 from console.humane import ago, community_filter_url
 from console.pages import render_admin_page, staff_actor
+from console.who_can_act import may_set_policy
 from tokens.services import (
     BearerUse,
     LastSeenAddress,
@@ -740,10 +741,7 @@ class ClientAuthPolicyAdmin(admin.ModelAdmin):
         )
 
     def set_view(self, request, community_id):
-        if not (
-            request.user.has_perm("clients.change_clientauthpolicy")
-            and request.user.has_perm("clients.add_clientauthpolicy")
-        ):
+        if not may_set_policy(request.user):  # the community page's banner links here only when this holds
             raise PermissionDenied
         community = get_object_or_404(Community, pk=community_id)
         current = client_auth_policy_get(community=community)

@@ -503,9 +503,7 @@ class CommunityAdmin(admin.ModelAdmin):
                 "audit_cap": audit_cap_words(),
                 "last_seen": console_time(usage.last_seen) if usage.last_seen else None,
                 "history_links": self._history_links(community),
-                "no_token_banner": no_token_banner(
-                    community, can_complete_requests=user.has_perm("tokens.handle_revocationrequest")
-                ),
+                "no_token_banner": no_token_banner(community, viewer=user),
                 "secrets_suspended_line": secrets_suspended_line(community),
                 "policy_line": policy_line(community),
                 "allowlist_line": allowlist_line(community),

@@ -22,7 +22,6 @@ from django.utils.translation import gettext_lazy, ngettext, pgettext, pgettext_
 from django.views.decorators.debug import sensitive_post_parameters
 
 from audit.models import AuditEvent
-from audit.services import Actor
 from clients.models import ClientAuthPolicy
 from clients.policy import ClientPolicy, ip_in
 from clients.services import keys_outlasting_secrets, secrets_a_rotation_ends
@@ -43,7 +42,6 @@ from console.credential_notes import (
     keys_still_work,
     keys_still_work_note,
     keys_still_work_note_for,
-    only_security_completes_note,
     pending_request,
     pending_request_for,
     pending_request_notice,
@@ -67,6 +65,11 @@ from console.once import (
 from console.pages import render_admin_page, staff_actor
 from console.second_factor import staff_action_refused
 from console.sudo import form_data, password_prompt
+from console.who_can_act import (
+    only_security_completes_note,
+    opener_cannot_complete_note,
+    request_opener_username,
+)
 from tokens.models import IssuedToken, RevocationRequest
 from tokens.services import (
     REFUSED_THOUGH_LIVE,
@@ -469,7 +472,7 @@ def request_opened_summary(revocation, *, keys_link: bool = False) -> str:
 
 
 def _opened_by_me(revocation, request) -> bool:
-    return revocation.opened_by == str(Actor.staff(request.user))
+    return request_opener_username(revocation) == request.user.get_username()
 
 
 @admin.register(RevocationRequest)
@@ -618,19 +621,17 @@ class RevocationRequestAdmin(NoRelatedLinks, admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         revocation = self.get_object(request, object_id)
         mine = revocation is not None and _opened_by_me(revocation, request)
+        may_handle = request.user.has_perm("tokens.handle_revocationrequest")
+        pending = revocation is not None and revocation.status == RevocationRequest.Status.PENDING
         extra_context = {
             **(extra_context or {}),
-            "can_handle": request.user.has_perm("tokens.handle_revocationrequest") and not mine,
-            "handle_blocked": _(
-                "You opened this request: someone else in the security group must complete it."
-            )
-            if mine and revocation.status == "pending"
+            "can_handle": may_handle and not mine,
+            "handle_blocked": opener_cannot_complete_note(request.user)
+            if mine and may_handle and pending
             else "",
             # Support may see a pending request but not complete it: say who can, or it waits on no one.
-            "only_security_completes": only_security_completes_note()
-            if revocation is not None
-            and revocation.status == RevocationRequest.Status.PENDING
-            and not request.user.has_perm("tokens.handle_revocationrequest")
+            "only_security_completes": only_security_completes_note(revocation)
+            if pending and not may_handle
             else "",
             # Support answers the partner from this page: "cut off" is untrue while a key still works.
             "keys_note": request_keys_still_work_note(revocation) if revocation is not None else "",

@@ -1,0 +1,108 @@
+"""Who can act when the reader cannot: the security members by name (never the one the two-person rule
+refuses), or a superuser when nobody is left. Said where a link would end on a refusal, and on a
+pending revocation request's page."""
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from audit.models import AuditEvent
+from console.humane import words_list
+from console.second_factor import is_security_member, security_members
+from tokens.models import RevocationRequest
+
+
+def may_reactivate(user) -> bool:
+    """The permission the reactivate page asks for (``communities.deactivate_community``)."""
+    return user.has_perm("communities.deactivate_community")
+
+
+def may_set_policy(user) -> bool:
+    """The permissions the page that sets a community's policy asks for."""
+    return user.has_perm("clients.change_clientauthpolicy") and user.has_perm("clients.add_clientauthpolicy")
+
+
+_SECURITY_ONLY = {
+    "reactivate": gettext_lazy("reactivate the community"),
+    "policy": gettext_lazy("change the community's policy"),
+}
+
+
+def security_only_line(actions: list[str], *, viewer) -> str:
+    """Said instead of links the viewer's role cannot follow (they end on a refusal): who can, by name,
+    or a superuser when the security group has no active member."""
+    if not actions:
+        return ""
+    what = words_list([str(_SECURITY_ONLY[action]) for action in actions])
+    members = security_members(excluding=viewer)
+    if not members:
+        return _(
+            "Only the security group can %(actions)s, but it has no active member: ask a console "
+            "administrator (superuser)."
+        ) % {"actions": what}
+    return _("Only the security group can %(actions)s: %(names)s.") % {
+        "actions": what,
+        "names": words_list(members),
+    }
+
+
+def request_opener_username(revocation: RevocationRequest) -> str | None:
+    """Who opened ``revocation``, when staff did (``opened_by`` is "staff:<username>"); None when the
+    partner or a scanner did."""
+    kind, _sep, name = revocation.opened_by.partition(":")
+    return name if kind == AuditEvent.ActorType.STAFF else None
+
+
+def only_security_completes_note(revocation: RevocationRequest) -> str:
+    """On a pending request's page, for staff who cannot complete it (support): who can, by name, so they
+    know whom to ask. Never the member who opened it: the two-person rule refuses them. With nobody
+    left, whom to ask instead (a superuser), and why nobody is left."""
+    opener = request_opener_username(revocation)
+    members = security_members(excluding_username=opener)
+    if members:
+        return _("Only a member of the security group can complete this request: %(names)s.") % {
+            "names": words_list(members)
+        }
+    lone_opener = security_members() if opener else []
+    if lone_opener:
+        return _(
+            "Only a member of the security group can complete this request, and %(name)s, its only active "
+            "member, opened this request (whoever opens a request cannot complete it): ask a console "
+            "administrator (superuser) to complete it or to add another member to the security group."
+        ) % {"name": lone_opener[0]}
+    return _(
+        "Only a member of the security group can complete this request, but the security group has no "
+        "active member: ask a console administrator (superuser)."
+    )
+
+
+def opener_cannot_complete_note(viewer) -> str:
+    """On a pending request's page, for the security member who opened it: the two-person rule refuses
+    them, so who else can complete it, or, with nobody else, whom to ask."""
+    members = security_members(excluding=viewer)
+    if members:
+        return _(
+            "You opened this request: someone else in the security group must complete it (%(names)s)."
+        ) % {"names": words_list(members)}
+    return _(
+        "You opened this request, so someone else must complete it, and nobody else in the security group "
+        "is active: ask a console administrator (superuser) to complete it or to add another member to the "
+        "security group."
+    )
+
+
+def refused_whom_to_ask(user) -> str:
+    """Whom a refused staff member asks, by name: the active security members, or, for a security member
+    or when the group has no active member, a superuser (the only one who reaches the rest)."""
+    if is_security_member(user):
+        return _("Your role does not allow this. Ask a console administrator (superuser).")
+    if not (user.is_authenticated and user.is_staff):  # names are for staff only
+        return _("Your role does not allow this. Ask someone in the security group.")
+    members = security_members(excluding=user)
+    if not members:
+        return _(
+            "Your role does not allow this, and the security group has no active member: ask a console "
+            "administrator (superuser)."
+        )
+    return _("Your role does not allow this. Ask someone in the security group: %(names)s.") % {
+        "names": words_list(members)
+    }
