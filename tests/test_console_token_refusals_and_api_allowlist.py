@@ -37,7 +37,7 @@ def test_revoke_all_counts_the_tokens_the_policy_refuses_apart_from_the_active_o
     login(client, "sue", "security")
     page = _text(client.get(url("communities_community_revoke_tokens", acme.community.pk)).content.decode())
     assert "Revogar 1 token ativo de" in page and "3 tokens ativos" not in page
-    assert "Outros 2 tokens, já recusados pela política (DPoP obrigatório), também são revogados." in page
+    assert "Outros 2 tokens, já recusados pela API (DPoP obrigatório), também são revogados." in page
 
 
 def test_revoke_all_with_only_refused_tokens_names_no_active_one(client, acme):
@@ -45,7 +45,7 @@ def test_revoke_all_with_only_refused_tokens_names_no_active_one(client, acme):
     _require_dpop(acme.community)
     login(client, "sue", "security")
     page = _text(client.get(url("communities_community_revoke_tokens", acme.community.pk)).content.decode())
-    assert "Revogar o token de" in page and "já recusado pela política (DPoP obrigatório)" in page
+    assert "Revogar o token de" in page and "que a API já recusa (DPoP obrigatório)" in page
     assert "token ativo" not in page and "0 tokens" not in page
 
 
@@ -56,7 +56,7 @@ def test_deactivate_counts_the_tokens_the_policy_refuses_apart_too(client, acme)
     login(client, "sue", "security")
     page = _text(client.get(url("communities_community_deactivate", acme.community.pk)).content.decode())
     assert "revogar o único token ativo da comunidade?" in page
-    assert "Outro token, já recusado pela política (DPoP obrigatório), também é revogado." in page
+    assert "Outro token, já recusado pela API (DPoP obrigatório), também é revogado." in page
 
 
 # --- B. every reason a token is refused, in the list and on its page --------------------------------
@@ -165,10 +165,7 @@ def test_revoking_selected_tokens_counts_the_refused_ones_apart(client, acme):
     selected = {"action": "revoke_selected", "_selected_action": ["bearer-one", "bearer-two", "bound-one"]}
     page = _text(client.post(url("tokens_issuedtoken_changelist"), selected).content.decode())
     assert "Revogar 1 token ativo?" in page and "3 tokens ativos" not in page
-    assert (
-        "Outros 2 tokens, já recusados pela API (o estado de cada um diz por quê), também são revogados."
-        in page
-    )
+    assert "Outros 2 tokens, já recusados pela API (DPoP obrigatório), também são revogados." in page
 
 
 def test_revoking_only_refused_tokens_names_no_active_one(client, acme):
@@ -177,5 +174,5 @@ def test_revoking_only_refused_tokens_names_no_active_one(client, acme):
     login(client, "sue", "security")
     selected = {"action": "revoke_selected", "_selected_action": ["bearer-one"]}
     page = _text(client.post(url("tokens_issuedtoken_changelist"), selected).content.decode())
-    assert "Revogar o token já recusado pela API (o estado diz por quê)?" in page
+    assert "Revogar o token já recusado pela API (DPoP obrigatório)?" in page
     assert "token ativo" not in page

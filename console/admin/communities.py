@@ -73,13 +73,16 @@ from console.once import (
 )
 from console.pages import render_admin_page, staff_actor
 from console.reactivation_notes import reactivation_credentials_line
+from console.refused_tokens import refused_reasons, refused_revoked_too
 from console.sudo import form_data, password_prompt
 from console.usage import api_chart, community_usage, usage_chart
 from tokens.models import IssuedToken, RevocationRequest
 from tokens.services import (
     REFUSED_BY_DPOP_POLICY,
+    LiveTokenSplit,
     community_deactivate,
     community_rotate_secret,
+    live_token_split,
     refused_from_where_issued,
     tokens_revoke_all,
 )
@@ -840,64 +843,52 @@ def _count_live(community) -> int:
     return _live_tokens(community).count()
 
 
-def _live_split(community) -> tuple[int, int]:
-    """The live tokens that work, and those the policy already refuses (DPoP required, none bound): both
-    are revoked, but only the first are "ativos" to the partner."""
-    counts = _live_tokens(community).aggregate(
-        live=Count("pk"), refused=Count("pk", filter=REFUSED_BY_DPOP_POLICY)
-    )
-    return counts["live"] - counts["refused"], counts["refused"]
-
-
-def _refused_revoked_too(refused: int) -> str:
-    """Said after the active tokens' count: the refused ones go too."""
-    return ngettext(
-        "%(count)s more token, already refused by the policy (DPoP required), is revoked too.",
-        "%(count)s more tokens, already refused by the policy (DPoP required), are revoked too.",
-        refused,
-    ) % {"count": refused}
+def _live_split(community) -> LiveTokenSplit:
+    """The live tokens that work, and those the API already refuses (and why): both are revoked, but only
+    the first are "ativos" to the partner."""
+    return live_token_split(IssuedToken.objects.filter(community=community), now=timezone.now())
 
 
 def _revoke_tokens_question(community) -> str:
-    """N active tokens, and apart, M the policy already refuses: never "3 active" for 1 working."""
-    working, refused = _live_split(community)
-    if not working:
+    """N active tokens, and apart, M the API already refuses: never "3 active" for 1 working."""
+    split = _live_split(community)
+    if not split.working:
         return ngettext(
-            "Revoke the token of %(name)s that the policy already refuses (DPoP required)?",
-            "Revoke the %(count)s tokens of %(name)s that the policy already refuses (DPoP required)?",
-            refused,
-        ) % {"count": refused, "name": community}
+            "Revoke the token of %(name)s that the API already refuses (%(reasons)s)?",
+            "Revoke the %(count)s tokens of %(name)s that the API already refuses (%(reasons)s)?",
+            split.refused,
+        ) % {"count": split.refused, "name": community, "reasons": refused_reasons(split)}
     question = ngettext(
-        "Revoke %(count)s live token of %(name)s?", "Revoke %(count)s live tokens of %(name)s?", working
-    ) % {"count": working, "name": community}
-    return " ".join([question, _refused_revoked_too(refused)]) if refused else question
+        "Revoke %(count)s live token of %(name)s?", "Revoke %(count)s live tokens of %(name)s?", split.working
+    ) % {"count": split.working, "name": community}
+    return " ".join([question, refused_revoked_too(split)]) if split.refused else question
 
 
 def _deactivate_question(community) -> str:
-    """With no live token, the question names none (never "revoke its 0 live tokens?"); tokens the policy
+    """With no live token, the question names none (never "revoke its 0 live tokens?"); tokens the API
     already refuses are counted apart, as "revoke all tokens" does."""
-    working, refused = _live_split(community)
-    if not working:
+    split = _live_split(community)
+    if not split.working:
         question = _("Deactivate %(name)s? It has no live token.") % {"name": community}
-        if not refused:
+        if not split.refused:
             return question
         return " ".join(
             [
                 question,
                 ngettext(
-                    "Its token already refused by the policy (DPoP required) is revoked too.",
-                    "Its %(count)s tokens already refused by the policy (DPoP required) are revoked too.",
-                    refused,
+                    "Its token already refused by the API (%(reasons)s) is revoked too.",
+                    "Its %(count)s tokens already refused by the API (%(reasons)s) are revoked too.",
+                    split.refused,
                 )
-                % {"count": refused},
+                % {"count": split.refused, "reasons": refused_reasons(split)},
             ]
         )
     question = ngettext(
         "Deactivate %(name)s and revoke its %(count)s live token?",
         "Deactivate %(name)s and revoke its %(count)s live tokens?",
-        working,
-    ) % {"count": working, "name": community}
-    return " ".join([question, _refused_revoked_too(refused)]) if refused else question
+        split.working,
+    ) % {"count": split.working, "name": community}
+    return " ".join([question, refused_revoked_too(split)]) if split.refused else question
 
 
 def _revoke_tokens_consequence(community) -> str:

@@ -22,8 +22,6 @@ from django.utils.translation import gettext_lazy, ngettext, pgettext, pgettext_
 from django.views.decorators.debug import sensitive_post_parameters
 
 from audit.models import AuditEvent
-from clients.models import ClientAuthPolicy
-from clients.policy import ClientPolicy, ip_in
 from clients.services import keys_outlasting_secrets, secrets_a_rotation_ends
 from communities.models import Community
 from console.admin.filters import (
@@ -63,6 +61,7 @@ from console.once import (
     secret_reveal_later,
 )
 from console.pages import render_admin_page, staff_actor
+from console.refused_tokens import refused_reasons, refused_revoked_too
 from console.second_factor import staff_action_refused
 from console.sudo import form_data, password_prompt
 from console.who_can_act import (
@@ -72,10 +71,12 @@ from console.who_can_act import (
 )
 from tokens.models import IssuedToken, RevocationRequest
 from tokens.services import (
-    REFUSED_THOUGH_LIVE,
     TokenRefusal,
     TokensCompletionRevokes,
-    refused_from_where_issued,
+    api_allowlist,
+    live_token_split,
+    live_tokens,
+    refused_though_live,
     revocation_request_handle,
     revocation_request_open,
     token_refusals,
@@ -135,8 +136,8 @@ class TokenStateFilter(Labelled, admin.SimpleListFilter):
         "refused", not "active"."""
         now = timezone.now()
         if self.value() in ("active", "refused"):
-            live = queryset.filter(revoked_at__isnull=True, expires_at__gt=now)
-            refused = REFUSED_THOUGH_LIVE | refused_from_where_issued(live, now=now)
+            live = live_tokens(queryset, now=now)
+            refused = refused_though_live(live, now=now)
             return live.exclude(refused) if self.value() == "active" else live.filter(refused)
         if self.value() == "expired":
             return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
@@ -150,27 +151,19 @@ def _token_is_live(token) -> bool:
 
 
 def _revoke_selected_question(live: list) -> str:
-    """N active tokens, and apart, M the API refuses all the same (their state says why)."""
-    now = timezone.now()
-    refused = sum(1 for token in live if token_refusals(token, now=now))
-    working = len(live) - refused
-    if not working:
+    """N active tokens, and apart, M the API refuses all the same, and why (as the state column says)."""
+    selected = IssuedToken.objects.filter(pk__in=[token.pk for token in live])
+    split = live_token_split(selected, now=timezone.now())
+    if not split.working:
         return ngettext(
-            "Revoke the token already refused by the API (its state says why)?",
-            "Revoke the %(count)s tokens already refused by the API (their state says why)?",
-            refused,
-        ) % {"count": refused}
-    question = ngettext("Revoke %(count)s active token?", "Revoke %(count)s active tokens?", working) % {
-        "count": working
-    }
-    if not refused:
-        return question
-    more = ngettext(
-        "%(count)s more token, already refused by the API (its state says why), is revoked too.",
-        "%(count)s more tokens, already refused by the API (the state of each says why), are revoked too.",
-        refused,
-    ) % {"count": refused}
-    return f"{question} {more}"
+            "Revoke the token already refused by the API (%(reasons)s)?",
+            "Revoke the %(count)s tokens already refused by the API (%(reasons)s)?",
+            split.refused,
+        ) % {"count": split.refused, "reasons": refused_reasons(split)}
+    question = ngettext(
+        "Revoke %(count)s active token?", "Revoke %(count)s active tokens?", split.working
+    ) % {"count": split.working}
+    return f"{question} {refused_revoked_too(split)}" if split.refused else question
 
 
 # What the state column says for each reason (tokens.services.token_refusals): the token's own end...
@@ -185,27 +178,15 @@ _TOKEN_REFUSED_BECAUSE = {
 }
 
 
-def _api_allowlist(token) -> tuple[str, ...]:
-    """The networks the token's community accepts API calls from, if its policy applies the allowlist to
-    API calls; () if not. The policy is selected with the token: no query."""
-    try:
-        policy = ClientPolicy.of(token.community.auth_policy)
-    except ClientAuthPolicy.DoesNotExist:  # no row: the defaults, no allowlist
-        return ()
-    return policy.allowed_ips if policy.allowlist_applies_to_api else ()
-
-
-def _active_state(token, *, on_page: bool) -> str:
-    """A live token the API takes. The allowlist judges each call's address, not the token; but when the
-    address the token was issued to is outside it, calls from there are refused, so the state says so."""
-    allowed = _api_allowlist(token)
-    if not allowed:
-        return pgettext("token", "active")
-    if token.source_ip and not ip_in(token.source_ip, allowed):
+def _active_state(token, refusals, *, on_page: bool) -> str:
+    """A live token the API takes, but for the allowlist: it judges each call's address, not the token;
+    but when the address the token was issued to is outside it, calls from there are refused, so the state
+    says so."""
+    if TokenRefusal.OUTSIDE_ALLOWLIST in refusals:
         return pgettext("token", "active, but refused from %(ip)s (outside the allowed IP list)") % {
             "ip": token.source_ip
         }
-    if on_page:
+    if on_page and api_allowlist(token):
         return pgettext("token", "active (accepted only from IPs on the allowlist)")
     return pgettext("token", "active")
 
@@ -215,12 +196,17 @@ def token_state(token, *, on_page: bool = False) -> str:
     recusado: a comunidade está desativada e a política exige DPoP". A token is masculine in Portuguese
     ("ativo, expirado, revogado"), a community feminine ("ativa")."""
     refusals = token_refusals(token, now=timezone.now())
-    if not refusals:
-        return _active_state(token, on_page=on_page)
+    if not set(refusals) - {TokenRefusal.OUTSIDE_ALLOWLIST}:
+        return _active_state(token, refusals, on_page=on_page)
     parts = [str(_TOKEN_ENDED[refusal]) for refusal in refusals if refusal in _TOKEN_ENDED]
     causes = [
         str(_TOKEN_REFUSED_BECAUSE[refusal]) for refusal in refusals if refusal in _TOKEN_REFUSED_BECAUSE
     ]
+    if TokenRefusal.OUTSIDE_ALLOWLIST in refusals:
+        causes.append(
+            pgettext("token refused", "calls from %(ip)s are outside the allowed IP list")
+            % {"ip": token.source_ip}
+        )
     if causes:
         parts.append(pgettext("token", "refused: %(causes)s") % {"causes": get_text_list(causes, _("and"))})
     return "; ".join(parts)

@@ -1,6 +1,7 @@
 """Why the API refuses a token now, as far as its row, its community and the community's policy tell (in
-the bearer check's order, tokens/authentication.py), and what requiring DPoP would cut off. Not the
-source-IP allowlist: it judges the caller's address at each call, not the token."""
+the bearer check's order, tokens/authentication.py), and what requiring DPoP would cut off. The source-IP
+allowlist judges the caller's address at each call, not the token: a token counts as refused by it when
+the address it was issued to is outside an allowlist applied to API calls (calls from there fail)."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +14,7 @@ from clients.models import ClientAuthPolicy
 from clients.services import client_auth_policy_get
 from communities.models import Community
 from tokens.models import IssuedToken
+from tokens.services.allowlist import issued_outside
 from tokens.services.revocation import still_accepted_after
 
 #: A token issued without DPoP this recently says the partner still asks for tokens without a proof.
@@ -59,11 +61,23 @@ class TokenRefusal(StrEnum):
     EXPIRED = "expired"
     COMMUNITY_INACTIVE = "community_inactive"
     DPOP_REQUIRED = "dpop_required"
+    OUTSIDE_ALLOWLIST = "outside_allowlist"  # issued to an address an allowlist applied to API calls refuses
 
 
 #: Tokens neither revoked nor expired that the API refuses all the same: their community is inactive, or
-#: its policy requires DPoP and they are bound to no DPoP key.
+#: its policy requires DPoP and they are bound to no DPoP key. Not the allowlist (no SQL for CIDR):
+#: ``tokens.services.live_split.refused_though_live`` adds it.
 REFUSED_THOUGH_LIVE = Q(community__is_active=False) | REFUSED_BY_DPOP_POLICY
+
+
+def api_allowlist(token: IssuedToken) -> tuple[str, ...]:
+    """The networks the token's community accepts API calls from, if its policy applies the allowlist to
+    API calls; () if not. Reads ``token.community.auth_policy`` (a list selects it with the tokens)."""
+    try:
+        policy = token.community.auth_policy
+    except ClientAuthPolicy.DoesNotExist:  # no row: the defaults, no allowlist
+        return ()
+    return tuple(policy.allowed_ips) if policy.allowlist_applies_to_api else ()
 
 
 def token_refusals(token: IssuedToken, *, now: datetime) -> list[TokenRefusal]:
@@ -79,4 +93,6 @@ def token_refusals(token: IssuedToken, *, now: datetime) -> list[TokenRefusal]:
         refusals.append(TokenRefusal.COMMUNITY_INACTIVE)
     if token_refused_by_dpop_policy(token):
         refusals.append(TokenRefusal.DPOP_REQUIRED)
+    if issued_outside(token.source_ip, api_allowlist(token)):
+        refusals.append(TokenRefusal.OUTSIDE_ALLOWLIST)
     return refusals
