@@ -2,56 +2,26 @@
 policy that requires DPoP already refuses the Bearer tokens, an allowlist applied to API calls those
 issued outside it, and a deactivated community every token. The stop-previous-secret page and the
 rotate page's revoke box say it the same way; which token is refused, and why, is the tokens services'
-rule (``REFUSED_BY_DPOP_POLICY``, ``refused_from_where_issued``), only counted here."""
+rule (``live_token_split``), only said here."""
 
-from dataclasses import dataclass
-
-from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from communities.models import Community
-from console.humane import words_list
+from console.refused_tokens import refused_reasons
 from tokens.models import IssuedToken
-from tokens.services import REFUSED_BY_DPOP_POLICY, refused_from_where_issued
+from tokens.services import LiveTokenSplit, live_token_split
 
 
-@dataclass(frozen=True)
-class IssuedTokensNow:
-    """A community's live tokens (neither revoked nor expired), and those of them the API refuses all
-    the same, with the reasons that apply to any of them."""
-
-    live: int
-    refused: int
-    reasons: tuple[str, ...]
-
-    @property
-    def working(self) -> int:
-        return self.live - self.refused
+def _issued_tokens_now(community: Community) -> LiveTokenSplit:
+    return live_token_split(IssuedToken.objects.filter(community=community), now=timezone.now())
 
 
-def issued_tokens_now(community: Community) -> IssuedTokensNow:
-    """An active community's live tokens, the refused ones apart (a token refused both ways counts once)."""
-    now = timezone.now()
-    live = IssuedToken.objects.filter(community=community, revoked_at__isnull=True, expires_at__gt=now)
-    by_allowlist = refused_from_where_issued(live, now=now)
-    counts = live.aggregate(
-        live=Count("pk"),
-        refused=Count("pk", filter=REFUSED_BY_DPOP_POLICY | by_allowlist),
-        by_dpop=Count("pk", filter=REFUSED_BY_DPOP_POLICY),
-        by_allowlist=Count("pk", filter=by_allowlist),
-    )
-    reasons = ([_("DPoP required")] if counts["by_dpop"] else []) + (
-        [_("outside the IP allowlist")] if counts["by_allowlist"] else []
-    )
-    return IssuedTokensNow(live=counts["live"], refused=counts["refused"], reasons=tuple(reasons))
-
-
-def _refused_tokens_said(tokens: IssuedTokensNow, *, revocable_here: bool) -> str:
+def _refused_tokens_said(tokens: LiveTokenSplit, *, revocable_here: bool) -> str:
     """Some or all of the live tokens refused: how many work until they expire, how many the API already
     refuses and why; never "tokens already issued keep working" when none does."""
-    reasons = words_list(list(tokens.reasons))
+    reasons = refused_reasons(tokens)
     if not tokens.working:
         said = ngettext(
             "The token already issued and not yet expired is refused by the API (%(reasons)s): no token "
@@ -99,7 +69,7 @@ def stop_previous_secret_consequence(community: Community) -> str:
         return " ".join(
             [_("The partner's requests with the old secret fail from now on."), _deactivated_said()]
         )
-    tokens = issued_tokens_now(community)
+    tokens = _issued_tokens_now(community)
     if not tokens.refused:
         return _(
             "The partner's requests with the old secret fail from now on; tokens already issued stay valid."
@@ -116,7 +86,7 @@ def revoke_tokens_help(community: Community) -> str:
     """The rotate page's "also revoke every live token" box, when no grace window is on offer."""
     if not community.is_active:
         return _deactivated_said()
-    tokens = issued_tokens_now(community)
+    tokens = _issued_tokens_now(community)
     if not tokens.refused:
         return _("Tokens already issued keep working until they expire, unless revoked here.")
     return _refused_tokens_said(tokens, revocable_here=True)

@@ -31,9 +31,9 @@ def test_the_list_and_the_page_count_allowlist_refused_tokens_apart(client, acme
     _allowlist(acme.community, applies_to_api=True)
     login(client, "sue", "security")
     listed = client.get(url("communities_community_changelist")).content.decode()
-    assert "1 (e 2 recusados pela política: fora da lista de IPs permitidos)" in _list_row(listed, "acme")
+    assert "1 (e 2 recusados pela API: fora da lista de IPs permitidos)" in _list_row(listed, "acme")
     page = _text(client.get(url("communities_community_change", acme.community.pk)).content.decode())
-    assert "3 tokens (2 recusados pela política: fora da lista de IPs permitidos)" in page
+    assert "3 tokens (2 recusados pela API: fora da lista de IPs permitidos)" in page
 
 
 def test_a_token_refused_both_ways_is_counted_once_and_both_reasons_named(client, acme):
@@ -43,7 +43,7 @@ def test_a_token_refused_both_ways_is_counted_once_and_both_reasons_named(client
     _require_dpop(acme.community)
     login(client, "sue", "security")
     listed = client.get(url("communities_community_changelist")).content.decode()
-    both = "0 (e 2 recusados pela política: DPoP obrigatório e fora da lista de IPs permitidos)"
+    both = "0 (e 2 recusados pela API: DPoP obrigatório e fora da lista de IPs permitidos)"
     assert both in _list_row(listed, "acme")
 
 
@@ -72,7 +72,7 @@ def test_the_list_costs_the_same_queries_for_two_and_five_communities(client, ac
     with CaptureQueriesContext(connection) as many:
         page = client.get(communities).content.decode()
     assert len(many) == len(few)
-    assert page.count("recusado pela política: fora da lista de IPs permitidos") == 5
+    assert page.count("recusado pela API: fora da lista de IPs permitidos") == 5
 
 
 def test_the_history_says_which_refused_api_calls_are_recorded_and_where(client, acme):

@@ -94,13 +94,13 @@ def test_the_community_page_and_list_do_not_count_refused_tokens_as_working(clie
     login(client, "sam", "support")
     page = url("communities_community_change", acme.community.pk)
     listed = url("communities_community_changelist")
-    assert "recusado pela política:" not in _text(client.get(page).content.decode())
+    assert "recusado pela API:" not in _text(client.get(page).content.decode())
 
     _require_dpop(acme.community)
     said = _text(client.get(page).content.decode())
-    assert "2 tokens (1 recusado pela política: DPoP obrigatório)" in said
+    assert "2 tokens (1 recusado pela API: DPoP obrigatório)" in said
     # The list's live-token column counts the working one, the refused one apart.
-    assert "1 (e 1 recusado pela política: DPoP obrigatório)" in _text(client.get(listed).content.decode())
+    assert "1 (e 1 recusado pela API: DPoP obrigatório)" in _text(client.get(listed).content.decode())
 
 
 # --- 2. the new secret page under a policy that requires DPoP ----------------------------------------

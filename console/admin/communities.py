@@ -78,12 +78,12 @@ from console.sudo import form_data, password_prompt
 from console.usage import api_chart, community_usage, usage_chart
 from tokens.models import IssuedToken, RevocationRequest
 from tokens.services import (
-    REFUSED_BY_DPOP_POLICY,
+    NO_LIVE_TOKEN,
     LiveTokenSplit,
     community_deactivate,
     community_rotate_secret,
     live_token_split,
-    refused_from_where_issued,
+    live_token_splits,
     tokens_revoke_all,
 )
 
@@ -186,48 +186,13 @@ def _live_tokens(community):
     )
 
 
-@dataclass(frozen=True)
-class RefusedLiveTokens:
-    """A community's live tokens the API refuses: those without DPoP its policy requires, and those issued
-    to an address outside the allowlist it applies to API calls. A token refused both ways counts once."""
-
-    by_dpop: int = 0
-    by_allowlist: int = 0
-    by_both: int = 0
-
-    @property
-    def count(self) -> int:
-        return self.by_dpop + self.by_allowlist - self.by_both
-
-    def reasons(self) -> str:
-        return words_list(
-            ([_("DPoP required")] if self.by_dpop else [])
-            + ([_("outside the IP allowlist")] if self.by_allowlist else [])
-        )
-
-
-def refused_by_allowlist_counts(communities) -> dict[int, tuple[int, int]]:
-    """Per community id: its live tokens an allowlist applied to API calls refuses, and how many of them
-    DPoP refuses too. The CIDR match happens in Python (no SQL for it in SQLite), so the service reads the
-    candidates of all ``communities`` at once, and one grouped query counts them: no query per row."""
-    now = timezone.now()
-    live = IssuedToken.objects.filter(community__in=communities, revoked_at__isnull=True, expires_at__gt=now)
-    counted = (
-        IssuedToken.objects.filter(refused_from_where_issued(live, now=now))
-        .values("community")
-        .annotate(n=Count("pk"), also_dpop=Count("pk", filter=REFUSED_BY_DPOP_POLICY))
-    )
-    return {row["community"]: (row["n"], row["also_dpop"]) for row in counted}
-
-
-def refused_live_tokens(community) -> RefusedLiveTokens:
-    """Read from what the list attached (``get_changelist_instance``) or ``get_queryset`` annotated, else
-    counted for this one community (its page)."""
-    by_allowlist = getattr(community, "allowlist_refused", None)
-    if by_allowlist is None:
-        by_allowlist = refused_by_allowlist_counts([community.pk]).get(community.pk, (0, 0))
-    dpop = getattr(community, "refused_token_count", None) or 0
-    return RefusedLiveTokens(by_dpop=dpop, by_allowlist=by_allowlist[0], by_both=by_allowlist[1])
+def token_split(community) -> LiveTokenSplit:
+    """The community's live tokens, working and refused: what the list attached
+    (``get_changelist_instance``), else counted for this one community (its page)."""
+    split = getattr(community, "token_split", None)
+    if split is None:
+        split = live_token_split(IssuedToken.objects.filter(community=community), now=timezone.now())
+    return split
 
 
 def _valid_secrets(community) -> int:
@@ -299,8 +264,6 @@ class CommunityAdmin(admin.ModelAdmin):
         live = IssuedToken.objects.filter(
             community=OuterRef("pk"), revoked_at__isnull=True, expires_at__gt=timezone.now()
         )
-        # Live but refused by the API: Bearer tokens once the policy requires DPoP (not "working").
-        refused = live.filter(REFUSED_BY_DPOP_POLICY)
         latest = IssuedToken.objects.filter(community=OuterRef("pk")).order_by("-issued_at")
         pending = RevocationRequest.objects.filter(
             community=OuterRef("pk"), status=RevocationRequest.Status.PENDING
@@ -310,9 +273,6 @@ class CommunityAdmin(admin.ModelAdmin):
             .get_queryset(request)
             .annotate(
                 live_token_count=Subquery(live.values("community").annotate(n=Count("pk")).values("n")[:1]),
-                refused_token_count=Subquery(
-                    refused.values("community").annotate(n=Count("pk")).values("n")[:1]
-                ),
                 last_issued=Subquery(latest.values("issued_at")[:1]),
                 pending_request_id=Subquery(pending.values("pk")[:1]),
             )
@@ -321,12 +281,13 @@ class CommunityAdmin(admin.ModelAdmin):
         )
 
     def get_changelist_instance(self, request):
-        """The page's communities get their allowlist-refused token counts in one go (not one per row)."""
+        """The page's communities get their live tokens split, working and refused, in one go (two queries
+        for the page, not one per row)."""
         changelist = super().get_changelist_instance(request)
         rows = list(changelist.result_list)
-        counts = refused_by_allowlist_counts([community.pk for community in rows])
+        splits = live_token_splits(IssuedToken.objects.filter(community__in=rows), now=timezone.now())
         for community in rows:
-            community.allowlist_refused = counts.get(community.pk, (0, 0))
+            community.token_split = splits.get(community.pk, NO_LIVE_TOKEN)
         return changelist
 
     @admin.display(description=gettext_lazy("permissions"))
@@ -335,17 +296,16 @@ class CommunityAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("live tokens"), ordering="live_token_count")
     def live_tokens(self, community):
-        """The tokens that work; those the policy refuses (DPoP required and none bound, or issued outside
-        the allowlist it applies to API calls) said apart, with why."""
-        refused = refused_live_tokens(community)
-        working = (community.live_token_count or 0) - refused.count
-        if not refused.count:
-            return working
+        """The tokens that work; those the API refuses though live (DPoP required and none bound, issued
+        outside the allowlist it applies to API calls, community inactive) said apart, with why."""
+        split = token_split(community)
+        if not split.refused:
+            return split.working
         return ngettext(
-            "%(working)s (and %(refused)s refused by the policy: %(reasons)s)",
-            "%(working)s (and %(refused)s refused by the policy: %(reasons)s)",
-            refused.count,
-        ) % {"working": working, "refused": refused.count, "reasons": refused.reasons()}
+            "%(working)s (and %(refused)s refused by the API: %(reasons)s)",
+            "%(working)s (and %(refused)s refused by the API: %(reasons)s)",
+            split.refused,
+        ) % {"working": split.working, "refused": split.refused, "reasons": refused_reasons(split)}
 
     @admin.display(description=gettext_lazy("last token issued"), ordering="last_issued")
     def last_token_issued(self, community):
@@ -542,7 +502,7 @@ class CommunityAdmin(admin.ModelAdmin):
     @staticmethod
     def _history_links(community) -> list[tuple[str, str]]:
         tokens = IssuedToken.objects.filter(community=community).count()
-        refused = refused_live_tokens(community)
+        split = token_split(community)
         pending = RevocationRequest.objects.filter(
             community=community, status=RevocationRequest.Status.PENDING
         ).count()
@@ -555,12 +515,12 @@ class CommunityAdmin(admin.ModelAdmin):
                 + (
                     " "
                     + ngettext(
-                        "(%(count)s refused by the policy: %(reasons)s)",
-                        "(%(count)s refused by the policy: %(reasons)s)",
-                        refused.count,
+                        "(%(count)s refused by the API: %(reasons)s)",
+                        "(%(count)s refused by the API: %(reasons)s)",
+                        split.refused,
                     )
-                    % {"count": refused.count, "reasons": refused.reasons()}
-                    if refused.count
+                    % {"count": split.refused, "reasons": refused_reasons(split)}
+                    if split.refused
                     else ""
                 ),
             ),
@@ -843,15 +803,9 @@ def _count_live(community) -> int:
     return _live_tokens(community).count()
 
 
-def _live_split(community) -> LiveTokenSplit:
-    """The live tokens that work, and those the API already refuses (and why): both are revoked, but only
-    the first are "ativos" to the partner."""
-    return live_token_split(IssuedToken.objects.filter(community=community), now=timezone.now())
-
-
 def _revoke_tokens_question(community) -> str:
     """N active tokens, and apart, M the API already refuses: never "3 active" for 1 working."""
-    split = _live_split(community)
+    split = token_split(community)
     if not split.working:
         return ngettext(
             "Revoke the token of %(name)s that the API already refuses (%(reasons)s)?",
@@ -867,7 +821,7 @@ def _revoke_tokens_question(community) -> str:
 def _deactivate_question(community) -> str:
     """With no live token, the question names none (never "revoke its 0 live tokens?"); tokens the API
     already refuses are counted apart, as "revoke all tokens" does."""
-    split = _live_split(community)
+    split = token_split(community)
     if not split.working:
         question = _("Deactivate %(name)s? It has no live token.") % {"name": community}
         if not split.refused:

@@ -20,8 +20,10 @@ from tokens.services.lifecycle import (
     community_rotate_secret,
 )
 from tokens.services.live_split import (
+    NO_LIVE_TOKEN,
     LiveTokenSplit,
     live_token_split,
+    live_token_splits,
     live_tokens,
     refused_though_live,
 )
@@ -51,6 +53,7 @@ from tokens.services.revocation_requests import (
 )
 
 __all__ = [
+    "NO_LIVE_TOKEN",
     "REFUSED_BY_DPOP_POLICY",
     "REFUSED_THOUGH_LIVE",
     "BearerUse",
@@ -70,6 +73,7 @@ __all__ = [
     "dpop_requirement_cuts",
     "jtis_not_issued_to",
     "live_token_split",
+    "live_token_splits",
     "live_tokens",
     "refused_from_where_issued",
     "refused_though_live",
