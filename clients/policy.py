@@ -62,16 +62,7 @@ def networks_normalise(entries: list[str]) -> list[str]:
         entry = entry.strip()
         if not entry:
             continue
-        try:
-            network = ipaddress.ip_network(entry, strict=True)
-        except ValueError as error:
-            raise ValueError(
-                _(
-                    "“%(entry)s” is not an IP address or a CIDR range (a range must end in zeros, "
-                    "like 10.0.0.0/8)."
-                )
-                % {"entry": entry[:60]}
-            ) from error
+        network = _network_or_why_not(entry)
         if isinstance(network, ipaddress.IPv6Network) and network.network_address.ipv4_mapped is not None:
             raise ValueError(
                 _("“%(entry)s”: write IPv4-mapped ranges as plain IPv4.") % {"entry": entry[:60]}
@@ -81,6 +72,43 @@ def networks_normalise(entries: list[str]) -> list[str]:
     if len(normalised) > MAX_ALLOWED_NETWORKS:
         raise ValueError(_("At most %(count)s ranges.") % {"count": MAX_ALLOWED_NETWORKS})
     return normalised
+
+
+def _network_or_why_not(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """``entry`` as a network, or a ``ValueError`` naming what is wrong with it: not an address at all,
+    a size after the "/" the address cannot have, or a range that does not start where it says."""
+    try:
+        return ipaddress.ip_network(entry, strict=True)
+    except ValueError as error:
+        refused = error
+    shown = entry[:60]
+    address_text = entry.partition("/")[0]
+    try:
+        address = ipaddress.ip_address(address_text)
+    except ValueError:
+        raise ValueError(
+            _("“%(entry)s” is not an IP address or a CIDR range (write one like 203.0.113.7 or 10.0.0.0/8).")
+            % {"entry": shown}
+        ) from refused
+    try:
+        network = ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        # The address is fine, so the size is what ipaddress refused: too long, or no number at all.
+        raise ValueError(
+            _(
+                "“%(entry)s”: the number after the “/” must be from 0 to %(longest)s for an "
+                "IPv%(version)s address (at most %(longest)s, a single address)."
+            )
+            % {"entry": shown, "longest": address.max_prefixlen, "version": address.version}
+        ) from refused
+    # Host bits set (10.1.2.3/8): suggested, never silently widened, so the allowlist is what staff meant.
+    raise ValueError(
+        _(
+            "“%(entry)s” is not the start of a range: a CIDR range must end in zeros. "
+            "Did you mean %(network)s?"
+        )
+        % {"entry": shown, "network": network}
+    ) from refused
 
 
 @dataclass(frozen=True)

@@ -83,3 +83,17 @@ TEXTS = {
     ),
 }
 EVENT_TYPES = tuple(TEXTS)
+
+#: event → its name in staff screens (the console's "Evento" column and filter)
+NAMES = {
+    SECRET_LEAKED: _("secret found leaked"),
+    SECRETS_SUSPENDED: _("secrets suspended"),
+    SECRET_ROTATED: _("secret rotated"),
+    SECRET_EXPIRING: _("previous secret about to stop"),
+    KEY_ADDED: _("client public key registered"),
+    KEY_RETIRED: _("client public key retired"),
+    POLICY_CHANGED: _("client authentication policy changed"),
+    REVOCATION_REQUEST_COMPLETED: _("revocation request handled"),
+    COMMUNITY_DEACTIVATED: _("community deactivated"),
+    COMMUNITY_REACTIVATED: _("community reactivated"),
+}

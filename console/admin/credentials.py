@@ -7,6 +7,7 @@ from itertools import groupby
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
@@ -316,7 +317,12 @@ class IssuedTokenAdmin(ReadOnlyAdmin):
         return self._confirm_and_revoke(request, queryset, hidden=hidden)
 
     def _confirm_and_revoke(self, request, queryset, *, hidden):
-        changelist = reverse("admin:tokens_issuedtoken_changelist")
+        # Back to the list as staff had filtered, searched and sorted it: the action posts to the list's
+        # own address (its query string), the one-token page carries it as `_changelist_filters`.
+        changelist = add_preserved_filters(
+            {"preserved_filters": self.get_preserved_filters(request), "opts": self.opts},
+            reverse("admin:tokens_issuedtoken_changelist"),
+        )
         form = ReasonForm(request.POST if "confirm" in request.POST else None)
         tokens = list(
             queryset.select_related("community", "community__auth_policy").order_by(

@@ -13,22 +13,39 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from console.admin.credentials import ReadOnlyAdmin
-from console.admin.filters import CommunityFilter, StatusFilter
+from console.admin.filters import CommunityFilter, Labelled, StatusFilter
 from console.admin.related_links import NoRelatedLinks
 from console.forms import ReasonForm, console_time
 from console.humane import ago
 from console.once import form_key_new, secret_reveal_later
 from console.pages import render_admin_page, staff_actor
+from notifications.events import EVENT_TYPES, NAMES
 from notifications.models import Notification, SecurityContacts
 from notifications.services import notification_resend, security_contacts_set
+
+
+class EventTypeFilter(Labelled, admin.SimpleListFilter):
+    """ "Evento: Todos · comunidade desativada · segredo trocado …": every event partners are told about,
+    by name. ``event_type`` has no choices of its own (the events live in ``notifications.events``), so
+    Django's default filter could only list the raw codes."""
+
+    title = gettext_lazy("event")
+    parameter_name = "event_type"
+
+    def lookups(self, request, model_admin):
+        return [(event_type, NAMES[event_type]) for event_type in EVENT_TYPES]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(event_type=self.value()) if self.value() else queryset
+
 
 _STATE_CLASS = {"pending": "state-pending", "delivered": "state-ok", "failed": "state-failed"}
 
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ("event_type", "client_id", "to", "state", "when", "error", "resend_button")
-    list_filter = (("status", StatusFilter), "event_type", "channel", ("community", CommunityFilter))
+    list_display = ("event", "client_id", "to", "state", "when", "error", "resend_button")
+    list_filter = (("status", StatusFilter), EventTypeFilter, "channel", ("community", CommunityFilter))
     search_fields = ("community__client_id", "recipient", "event_id")
     list_select_related = ("community",)
     actions = ["resend_selected"]
@@ -47,6 +64,15 @@ class NotificationAdmin(ReadOnlyAdmin):
         "delivered_at",
         "last_error",
     )
+
+    @admin.display(description=gettext_lazy("event"), ordering="event_type")
+    def event(self, notification):
+        # The code too, on hover: it is what the webhook and the e-mail's partner-side logs carry.
+        return format_html(
+            '<span title="{}">{}</span>',
+            notification.event_type,
+            NAMES.get(notification.event_type, notification.event_type),
+        )
 
     @admin.display(description=gettext_lazy("community"), ordering="community__client_id")
     def client_id(self, notification):
