@@ -23,7 +23,7 @@ from clients.services import (
 from communities.models import Community
 from console.forms import console_time_zoned
 from console.humane import community_filter_url, words_list
-from console.who_can_act import may_reactivate, may_set_policy, security_only_line
+from console.who_can_act import MAY, may_reactivate, may_set_policy, security_only_line
 from tokens.models import RevocationRequest
 from tokens.services import secrets_named_on_opening
 
@@ -452,21 +452,40 @@ def _policy_link(community) -> str:
     )
 
 
-def _fix_links(community, closed: list[ClosedWay], viewer, *, policy: bool) -> tuple[list[str], str]:
+def _fix_links(
+    community, closed: list[ClosedWay], viewer, *, policy: bool, pending: RevocationRequest | None = None
+) -> tuple[list[str], str]:
     """The banner's links to reactivation and the policy when the viewer may follow them; else, for those
-    it may not, the line that says who can."""
+    it may not, the line that says who can: reactivating, and what gives the partner a credential again
+    when the viewer can do none of it."""
     links, security_only = [], []
     if ClosedWay.COMMUNITY_INACTIVE in closed:
         if may_reactivate(viewer):
             links.append(_reactivate_link(community))
         else:
             security_only.append("reactivate")
-    if policy:
-        if may_set_policy(viewer):
-            links.append(_policy_link(community))
-        else:
-            security_only.append("policy")
+    if policy and may_set_policy(viewer):
+        links.append(_policy_link(community))
+    remedies = _credential_remedies(closed, pending)
+    if remedies and not any(MAY[remedy](viewer) for remedy in remedies):
+        security_only.append(remedies)
     return links, security_only_line(security_only, viewer=viewer)
+
+
+def _credential_remedies(closed: list[ClosedWay], pending: RevocationRequest | None) -> tuple[str, ...]:
+    """What gives the partner a way to authenticate again, any one of them, cause by cause: a suspended
+    secret comes back by completing the pending request (it hands over a new secret), an ended one by a new
+    secret, a missing key by registering one; a method the policy refuses by changing the policy (with a
+    pending request that is only a side remark: its fix is completing the request)."""
+    remedies: list[str] = []
+    if ClosedWay.NO_VALID_SECRET in closed:
+        remedies.append("complete_request" if pending is not None else "new_secret")
+    if ClosedWay.NO_ACTIVE_KEY in closed:
+        remedies.append("register_key")
+    refused = ClosedWay.SECRETS_REFUSED in closed or ClosedWay.KEYS_REFUSED in closed
+    if refused and pending is None:
+        remedies.append("policy")
+    return tuple(remedies)
 
 
 def community_inactive_warning(community) -> str:
@@ -547,7 +566,7 @@ def _no_token_for_pending_request(
     ]
     if ClosedWay.KEYS_REFUSED in closed:
         said.append(_("The policy does not accept keys either."))
-    links, security_only = _fix_links(community, closed, viewer, policy=False)
+    links, security_only = _fix_links(community, closed, viewer, policy=False, pending=revocation)
     # "Complete" would send support to a page with no button: it may only see the request (SPEC §5a).
     can_complete = viewer.has_perm("tokens.handle_revocationrequest")
     link_label = (_("Complete request #%(id)s") if can_complete else _("See request #%(id)s")) % {

@@ -14,7 +14,7 @@ from bfluence.conf import app_settings
 from bfluence.durations import format_duration, parse_duration
 from communities.models import Community, Member
 from communities.services import client_id_validate, token_lifetime_validate
-from console.humane import duration, zone_label
+from console.humane import ago, duration, zone_label
 from console.once import form_key_new
 
 
@@ -30,6 +30,16 @@ def console_time(moment) -> str:
 def console_time_zoned(moment) -> str:
     """The same, naming the zone, where a moment stands alone ("28/11/2026 21:03 (horário de Brasília)")."""
     return f"{console_time(moment)} ({zone_label()})"
+
+
+def console_time_zoned_ago(moment) -> str:
+    """The same with how long ago, in the one bracket: "28/11/2026 21:03 (horário de Brasília, agora há
+    pouco)", never "(horário de Brasília) (agora há pouco)"."""
+    return str(_("%(moment)s (%(zone)s, %(ago)s)")) % {
+        "moment": console_time(moment),
+        "zone": zone_label(),
+        "ago": ago(moment),
+    }
 
 
 class DurationTextField(forms.CharField):

@@ -105,6 +105,13 @@ def words_list(parts: list[str]) -> str:
     return _("%(first)s and %(last)s") % {"first": ", ".join(parts[:-1]), "last": parts[-1]}
 
 
+def words_either(parts: list[str]) -> str:
+    """ "a, b ou c": alternatives, any one of which will do."""
+    if len(parts) <= 1:
+        return "".join(parts)
+    return _("%(first)s or %(last)s") % {"first": ", ".join(parts[:-1]), "last": parts[-1]}
+
+
 def factors_removed(removed) -> str:
     """What a second-factor reset took away (``console.second_factor.FactorsRemoved``), in words:
     "o aplicativo autenticador, 2 chaves de acesso e os códigos de recuperação"."""

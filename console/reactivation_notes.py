@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.models import AuditEvent
-from clients.models import ClientSecret
+from clients.models import ClientAuthPolicy, ClientSecret
 from clients.services import active_keys, client_auth_policy_get
 from console.forms import console_time_zoned
 from console.humane import words_list
@@ -35,6 +35,16 @@ def reactivation_credentials_line(community) -> str:
     said = _("Once reactivated, the partner can get tokens with %(credentials)s.") % {
         "credentials": words_list(named)
     }
+    if policy.dpop == ClientAuthPolicy.DPoP.REQUIRED:
+        said = " ".join(
+            [
+                said,
+                _(
+                    "Each token request and each API call then also needs a DPoP proof: the policy "
+                    "requires DPoP."
+                ),
+            ]
+        )
     newest = secrets[0] if secrets else None
     deactivated_at = getattr(newest, "deactivated_at", None)  # annotated by the query below
     if newest is not None and deactivated_at is not None and newest.created_at > deactivated_at:

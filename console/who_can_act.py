@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from audit.models import AuditEvent
-from console.humane import words_list
+from console.humane import words_either, words_list
 from console.second_factor import is_security_member, security_members
 from tokens.models import RevocationRequest
 
@@ -21,18 +21,49 @@ def may_set_policy(user) -> bool:
     return user.has_perm("clients.change_clientauthpolicy") and user.has_perm("clients.add_clientauthpolicy")
 
 
+def may_register_key(user) -> bool:
+    return user.has_perm("clients.add_clientkey")
+
+
+def may_rotate_secret(user) -> bool:
+    return user.has_perm("communities.rotate_secret")
+
+
+def may_complete_request(user) -> bool:
+    return user.has_perm("tokens.handle_revocationrequest")
+
+
 _SECURITY_ONLY = {
     "reactivate": gettext_lazy("reactivate the community"),
     "policy": gettext_lazy("change the community's policy"),
+    "register_key": gettext_lazy("register a key"),
+    "new_secret": gettext_lazy("create a new secret"),
+    "complete_request": gettext_lazy("complete the revocation request"),
+}
+
+MAY = {
+    "reactivate": may_reactivate,
+    "policy": may_set_policy,
+    "register_key": may_register_key,
+    "new_secret": may_rotate_secret,
+    "complete_request": may_complete_request,
 }
 
 
-def security_only_line(actions: list[str], *, viewer) -> str:
+def security_only_line(actions: list[str | tuple[str, ...]], *, viewer) -> str:
     """Said instead of links the viewer's role cannot follow (they end on a refusal): who can, by name,
-    or a superuser when the security group has no active member."""
+    or a superuser when the security group has no active member. A tuple is alternatives, any one of
+    which gives the partner a way in again ("register a key or change the policy")."""
     if not actions:
         return ""
-    what = words_list([str(_SECURITY_ONLY[action]) for action in actions])
+    what = words_list(
+        [
+            words_either([str(_SECURITY_ONLY[one]) for one in action])
+            if isinstance(action, tuple)
+            else str(_SECURITY_ONLY[action])
+            for action in actions
+        ]
+    )
     members = security_members(excluding=viewer)
     if not members:
         return _(

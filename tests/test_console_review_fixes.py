@@ -172,7 +172,7 @@ def test_the_completion_page_lists_every_secret_it_ends_as_the_audit_row_records
     assert sorted(ended) == sorted([current.hint, in_grace.hint])
 
 
-def test_a_completion_that_ends_nothing_more_says_so(client, acme):
+def test_a_completion_that_ends_no_working_secret_says_so(client, acme):
     revocation = _open_in_console(client, acme.community)
     login(client, "sue", "security")
     shown = client.get(url("tokens_revocationrequest_handle", revocation.pk)).content.decode()

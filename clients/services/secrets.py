@@ -163,8 +163,9 @@ def secret_grace_window_end(*, community: Community) -> datetime | None:
 
 
 @transaction.atomic
-def secret_expire_previous(*, community: Community, actor: Actor, reason: str = "") -> int:
-    """End a rotation's grace window now: every valid secret but the newest stops at once."""
+def secret_expire_previous(*, community: Community, actor: Actor, reason: str = "") -> list[ClientSecret]:
+    """End a rotation's grace window now: every valid secret but the newest stops at once. Returns the
+    secrets it ended, newest first (staff are told which, by hint)."""
     Community.objects.select_for_update().get(pk=community.pk)  # authentication.client_still_entitled
     now = timezone.now()
     valid = list(
@@ -182,4 +183,4 @@ def secret_expire_previous(*, community: Community, actor: Actor, reason: str = 
             community=community,
             details={"secrets_stopped": stopped, "reason": reason, "secrets_ended": secrets_ended(valid[1:])},
         )
-    return stopped
+    return valid[1:] if stopped else []

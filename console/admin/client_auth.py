@@ -41,8 +41,8 @@ from console.credential_notes import (
     no_way_in_note,
     no_way_in_until,
 )
-from console.forms import ReasonForm, console_time_zoned
-from console.humane import ago, community_filter_url
+from console.forms import ReasonForm, console_time_zoned, console_time_zoned_ago
+from console.humane import community_filter_url
 from console.pages import render_admin_page, staff_actor
 from console.who_can_act import may_set_policy
 from tokens.services import (
@@ -561,10 +561,10 @@ class PolicyRisks:
             notes.append(
                 _(
                     "This turns client secrets off, but the partner got a token with a secret %(moment)s "
-                    "(%(ago)s) and has never signed with a key: if it still uses the secret, its server gets "
-                    "a 401 (access refused) on its next token request."
+                    "and has never signed with a key: if it still uses the secret, its server gets a 401 "
+                    "(access refused) on its next token request."
                 )
-                % {"moment": console_time_zoned(self.secret_last_used), "ago": ago(self.secret_last_used)}
+                % {"moment": console_time_zoned_ago(self.secret_last_used)}
             )
         if self.bearer_use is not None:
             notes.append(_dpop_required_note(self.bearer_use))
@@ -590,8 +590,8 @@ def _dpop_required_note(use: BearerUse) -> str:
         )
     if use.last_issued_at is not None:
         parts.append(
-            _("Last token issued without DPoP: %(moment)s (%(ago)s).")
-            % {"moment": console_time_zoned(use.last_issued_at), "ago": ago(use.last_issued_at)}
+            _("Last token issued without DPoP: %(moment)s.")
+            % {"moment": console_time_zoned_ago(use.last_issued_at)}
         )
     return " ".join(parts)
 
@@ -638,10 +638,9 @@ def policy_risks(community, form: "PolicyForm") -> PolicyRisks:
 
 
 def _address_line(address: LastSeenAddress) -> str:
-    return _("%(ip)s: last token issued %(moment)s (%(ago)s)") % {
+    return _("%(ip)s: last token issued %(moment)s") % {
         "ip": address.source_ip,
-        "moment": console_time_zoned(address.last_token_at),
-        "ago": ago(address.last_token_at),
+        "moment": console_time_zoned_ago(address.last_token_at),
     }
 
 

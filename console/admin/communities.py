@@ -755,6 +755,15 @@ def _ended_secrets_line(hints: tuple[str, ...], *, older: bool) -> str:
     ) % {"count": len(hints), "hints": named}
 
 
+def _old_secrets_ended(ended: list) -> str:
+    """The done message, naming each secret by hint: "1 old secret ended" leaves staff asking which."""
+    return ngettext(
+        "The old secret starting with %(hints)s was ended.",
+        "%(count)s old secrets were ended: those starting with %(hints)s.",
+        len(ended),
+    ) % {"count": len(ended), "hints": words_list([secret.hint for secret in ended])}
+
+
 def _stop_previous_question(community) -> str:
     """Names each secret "end the old secret now" stops (hint, until when, last use), as the rotate page
     does: the question is about a secret the partner may still be using."""
@@ -900,10 +909,7 @@ REASON_ACTIONS = {
         stop_previous_secret_consequence,
         gettext_lazy("End the old secret now"),
         secret_expire_previous,
-        lambda community, stopped: (
-            ngettext("%(count)s old secret ended.", "%(count)s old secrets ended.", stopped)
-            % {"count": stopped}
-        ),
+        lambda community, ended: _old_secrets_ended(ended),
         available=lambda community: _previous_secrets(community) > 0,
         unavailable=gettext_lazy("This community has no old secret still working."),
     ),

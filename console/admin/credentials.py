@@ -694,6 +694,7 @@ class RevocationRequestAdmin(NoRelatedLinks, admin.ModelAdmin):
             )
         changelist = reverse("admin:tokens_revocationrequest_changelist")
         live = tokens_a_completion_revokes(revocation=revocation)
+        suspended = secrets_suspended_by(revocation)
         return render_admin_page(
             request,
             self,
@@ -709,7 +710,8 @@ class RevocationRequestAdmin(NoRelatedLinks, admin.ModelAdmin):
             danger_note=_ending_warning(len(ending)) if ending else "",
             danger_items=[_ending_line(secret, revocation) for secret in ending],
             notes=[
-                ("nothing-else-ends", "" if ending else _no_secret_ends(revocation, live)),
+                ("nothing-else-ends", "" if ending else _no_secret_ends(revocation, live, suspended)),
+                ("suspended-end-for-good", _suspended_end_for_good(suspended)),
                 ("tokens-completion-revokes", _tokens_completion_revokes(live)),
                 ("policy-refuses-secrets", secrets_refused_warning(revocation.community)),
                 ("keys-still-work", keys_still_work_note(revocation.community)),
@@ -774,14 +776,32 @@ def _ending_line(secret, revocation) -> str:
     }
 
 
-def _no_secret_ends(revocation, live: TokensCompletionRevokes) -> str:
-    """No secret works: completing ends none. "Ends nothing more" only when no live token goes either."""
-    suspended = _("No secret works now: the request suspended them when it was opened (%(moment)s).") % {
-        "moment": console_time(revocation.created_at)
-    }
-    if live.count:
-        return suspended
-    return " ".join([suspended, _("Completing it ends nothing more.")])
+def _no_secret_ends(revocation, live: TokensCompletionRevokes, suspended: list) -> str:
+    """No secret works: completing hands none a 401. "Ends nothing more" only when it truly ends nothing:
+    no suspended secret (completing ends those for good) and no live token."""
+    if not suspended:
+        said = _("No secret works now.")
+    else:
+        said = _("No secret works now: the request suspended them when it was opened (%(moment)s).") % {
+            "moment": console_time(revocation.created_at)
+        }
+    if live.count or suspended:
+        return said
+    return " ".join([said, _("Completing it ends nothing more.")])
+
+
+def _suspended_end_for_good(suspended: list) -> str:
+    """The secrets the request suspended, by hint: completing ends them for good, as the completion's audit
+    row records, so staff read it before they click."""
+    if not suspended:
+        return ""
+    return ngettext(
+        "Completing it ends for good the secret the request suspended, starting with %(hints)s: it can "
+        "never work again.",
+        "Completing it ends for good the %(count)s secrets the request suspended, starting with "
+        "%(hints)s: none can ever work again.",
+        len(suspended),
+    ) % {"count": len(suspended), "hints": words_list([secret.hint for secret in suspended])}
 
 
 def _tokens_completion_revokes(live: TokensCompletionRevokes) -> str:
