@@ -189,9 +189,9 @@ def revoke_tokens_label(tokens: LiveTokenSplit) -> str:
     live = tokens.working + tokens.refused
     if not live:
         return str(_("Also revoke every live token now (there is none now)"))
-    label = ngettext(
-        "Also revoke the live token now", "Also revoke the %(count)s live tokens now", live
-    ) % {"count": live}
+    label = ngettext("Also revoke the live token now", "Also revoke the %(count)s live tokens now", live) % {
+        "count": live
+    }
     if not tokens.refused:
         return label
     if not tokens.working:
@@ -211,13 +211,21 @@ def revoke_tokens_label(tokens: LiveTokenSplit) -> str:
 
 def _end_in_grace_label(ending, secrets_refused_by: SecretsRefusedBy | None) -> str:
     """The tick box that ends a secret in its grace window: "stops working now" only if it works now; a
-    secret the API refuses anyway is ended for good (it would work again if the cause ended in time)."""
+    secret the API refuses anyway is ended for good (it would work again if the cause ended in time). The
+    moment without its zone: the red box above names it."""
     if secrets_refused_by is None:
         return str(_("Yes, the secret starting with %(hint)s stops working now.") % {"hint": ending.hint})
-    return str(_(
-        "Yes, end the secret starting with %(hint)s for good (it would work again until %(moment)s if "
-        "%(until)s)."
-    ) % {"hint": ending.hint, "moment": console_time_zoned(ending.valid_until), "until": secrets_refused_by.until})
+    return str(
+        _(
+            "Yes, end the secret starting with %(hint)s for good (it would work again until %(moment)s if "
+            "%(until)s)."
+        )
+        % {
+            "hint": ending.hint,
+            "moment": console_time(ending.valid_until),
+            "until": secrets_refused_by.until,
+        }
+    )
 
 
 class RotateSecretForm(OnceForm, GraceFormMixin):
@@ -262,7 +270,9 @@ class RotateSecretForm(OnceForm, GraceFormMixin):
         elif secrets_refused_by is not None:
             # What revoking does to the tokens already issued, then what the grace window would do.
             self.fields["revoke_tokens"].help_text = " ".join(
-                str(part) for part in (tokens_help, _grace_help_while_secrets_refused(secrets_refused_by)) if part
+                str(part)
+                for part in (tokens_help, _grace_help_while_secrets_refused(secrets_refused_by))
+                if part
             )
         self.ending = ending
         if ending is not None:

@@ -118,7 +118,7 @@ def test_the_new_secret_page_keeps_the_usual_grace_words_while_secrets_are_accep
 
 
 @pytest.mark.parametrize(
-    ("make_refused", "why"),
+    "make_refused, why",
     [(_keys_only, "a política não aceita segredos"), (_deactivated, "a comunidade está desativada")],
 )
 def test_the_new_secret_page_does_not_say_a_refused_old_secret_works(client, acme, make_refused, why):
@@ -129,7 +129,7 @@ def test_the_new_secret_page_does_not_say_a_refused_old_secret_works(client, acm
     shown = client.get(client.post(page, data)["Location"]).content.decode()
     note = _part(shown, 'id="secret-note">')
     assert "o segredo antigo funciona até" not in note
-    assert "o segredo antigo está na janela de tolerância até" in note
+    assert "O segredo antigo está na janela de tolerância até" in note
     assert f"mas não funciona agora: {why}" in note
 
 
@@ -151,7 +151,7 @@ def test_ending_the_old_secret_keeps_the_usual_words_while_secrets_are_accepted(
 
 
 @pytest.mark.parametrize(
-    ("make_refused", "why", "back"),
+    "make_refused, why, back",
     [
         (_keys_only, "a política não aceita segredos", "se a política voltar a aceitar segredos"),
         (_deactivated, "a comunidade está desativada", "se a comunidade for reativada"),
@@ -164,7 +164,7 @@ def test_ending_a_refused_old_secret_says_it_is_already_refused(client, acme, ma
     said = _stop_page(client, acme)
     assert "funciona até" not in said
     assert "A partir de agora" not in said
-    assert f"mas já é recusado: {why}" in said
+    assert "mas já é recusado; último uso" in said
     assert f"Pedidos com o segredo antigo já falham: {why}." in said
     assert f"não volte a funcionar {back}" in said
 

@@ -791,13 +791,14 @@ def _stop_previous_question(community) -> str:
         "End the %(count)s old secrets of %(name)s now, before their grace windows end?",
         len(previous),
     ) % {"name": community, "count": len(previous)}
+    # Why it is refused: the consequence below says it (stop_previous_secret_consequence).
     refused_by = _secrets_refused_by(community)
     works = (
         _("The secret starting with %(hint)s works until %(moment)s; last used: %(last_use)s.")
         if refused_by is None
         else _(
             "The secret starting with %(hint)s is in its grace window until %(moment)s, but is already "
-            "refused: %(why)s; last used: %(last_use)s."
+            "refused; last used: %(last_use)s."
         )
     )
     named = [
@@ -805,7 +806,6 @@ def _stop_previous_question(community) -> str:
         % {
             "hint": secret.hint,
             "moment": console_time_zoned(secret.valid_until),
-            "why": refused_by.why if refused_by is not None else "",
             "last_use": ago(secret.last_used_at) if secret.last_used_at else _("never"),
         }
         for secret in previous
