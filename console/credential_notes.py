@@ -363,12 +363,56 @@ def new_secret_dpop_line(community) -> str:
     """On the page that shows a new client secret: with DPoP required, the secret alone is not enough (a
     request without a proof gets a 401). Empty otherwise, and when the policy refuses secrets anyway
     (``new_secret_policy_line`` says so)."""
+    if not _dpop_required_with_secrets(community):
+        return ""
+    return " ".join(
+        [
+            _(
+                "The community's policy requires DPoP: a token request with this secret but without a DPoP "
+                "proof gets a 401 (access refused)."
+            ),
+            _("The partner must send a DPoP proof with each token request and each API call."),
+        ]
+    )
+
+
+def _dpop_required_with_secrets(community) -> bool:
     policy = client_auth_policy_get(community=community)
-    if policy.dpop != ClientAuthPolicy.DPoP.REQUIRED or not policy.allow_client_secret:
+    return policy.dpop == ClientAuthPolicy.DPoP.REQUIRED and policy.allow_client_secret
+
+
+def rotate_dpop_line(community) -> str:
+    """On the rotate page, as the one-time page says it (``new_secret_dpop_line``): the new secret alone
+    gets no token while the policy requires DPoP. Empty when it does not, or refuses secrets anyway."""
+    if not _dpop_required_with_secrets(community):
         return ""
     return _(
-        "The community's policy requires DPoP: a token request with this secret but without a DPoP proof "
-        "gets a 401 (access refused)."
+        "The community's policy requires DPoP: with the new secret, the partner must send a DPoP proof "
+        "with each token request and each API call; without one, it gets a 401 (access refused)."
+    )
+
+
+def new_secret_allowlist_line(community) -> str:
+    """On the page that shows a new client secret: the addresses the allowlist accepts token requests
+    from (anything else gets a 401), and whether API calls are held to them too, for whoever hands the
+    secret over to tell the partner. Empty with no allowlist."""
+    policy = client_auth_policy_get(community=community)
+    if not policy.allowed_ips:
+        return ""
+    api = (
+        _("API calls are accepted only from these addresses too.")
+        if policy.allowlist_applies_to_api
+        else _("API calls are not restricted.")
+    )
+    return " ".join(
+        [
+            _(
+                "The community's IP allowlist: token requests with this secret are accepted only from "
+                "%(networks)s; from any other address they get a 401 (access refused)."
+            )
+            % {"networks": ", ".join(policy.allowed_ips)},
+            api,
+        ]
     )
 
 

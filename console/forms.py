@@ -16,6 +16,8 @@ from communities.models import Community, Member
 from communities.services import client_id_validate, token_lifetime_validate
 from console.humane import ago, duration, zone_label
 from console.once import form_key_new
+from console.refused_tokens import refused_reasons
+from tokens.services import LiveTokenSplit
 
 
 def _catalogue_choices():
@@ -160,6 +162,20 @@ class SecretsRefusedBy(StrEnum):
     POLICY = "policy"  # the community's policy accepts keys only
     DEACTIVATION = "deactivation"
 
+    @property
+    def why(self) -> str:
+        """ "a política não aceita segredos": why a secret in its grace window gets no token now."""
+        if self is SecretsRefusedBy.POLICY:
+            return str(_("the policy does not accept secrets"))
+        return str(_("the community is deactivated"))
+
+    @property
+    def until(self) -> str:
+        """ "a política voltar a aceitar segredos": what would make a secret in its grace window work again."""
+        if self is SecretsRefusedBy.POLICY:
+            return str(_("the policy accepts secrets again"))
+        return str(_("the community is reactivated"))
+
 
 def _grace_help_while_secrets_refused(cause: SecretsRefusedBy) -> str:
     """Neither secret works now, so the old one gets no token during its grace window; it would again if
@@ -174,6 +190,51 @@ def _grace_help_while_secrets_refused(cause: SecretsRefusedBy) -> str:
         "The community is deactivated, so neither secret works. The grace window matters only if it is "
         "reactivated before the window ends: the old secret would then work until it ends. If the secret "
         "leaked, choose no grace."
+    )
+
+
+def revoke_tokens_label(tokens: LiveTokenSplit) -> str:
+    """The revoke box counts what it revokes before it is ticked, those the API already refuses apart
+    (the same split and words as the other confirmations that revoke tokens)."""
+    live = tokens.working + tokens.refused
+    if not live:
+        return str(_("Also revoke every live token now (there is none now)"))
+    label = ngettext("Also revoke the live token now", "Also revoke the %(count)s live tokens now", live) % {
+        "count": live
+    }
+    if not tokens.refused:
+        return label
+    if not tokens.working:
+        refused = ngettext(
+            "(already refused by the API: %(reasons)s)",
+            "(all already refused by the API: %(reasons)s)",
+            live,
+        )
+    else:
+        refused = ngettext(
+            "(%(count)s of them already refused by the API: %(reasons)s)",
+            "(%(count)s of them already refused by the API: %(reasons)s)",
+            tokens.refused,
+        )
+    return f"{label} {refused % {'count': tokens.refused, 'reasons': refused_reasons(tokens)}}"
+
+
+def _end_in_grace_label(ending, secrets_refused_by: SecretsRefusedBy | None) -> str:
+    """The tick box that ends a secret in its grace window: "stops working now" only if it works now; a
+    secret the API refuses anyway is ended for good (it would work again if the cause ended in time). The
+    moment without its zone: the red box above names it."""
+    if secrets_refused_by is None:
+        return str(_("Yes, the secret starting with %(hint)s stops working now.") % {"hint": ending.hint})
+    return str(
+        _(
+            "Yes, end the secret starting with %(hint)s for good (it would work again until %(moment)s if "
+            "%(until)s)."
+        )
+        % {
+            "hint": ending.hint,
+            "moment": console_time(ending.valid_until),
+            "until": secrets_refused_by.until,
+        }
     )
 
 
@@ -197,14 +258,18 @@ class RotateSecretForm(OnceForm, GraceFormMixin):
         grace=True,
         tokens_help="",
         secrets_refused_by: SecretsRefusedBy | None = None,
+        tokens: LiveTokenSplit | None = None,
         **kwargs,
     ):
         """``ending``: an older secret still in its grace window, which this rotation ends at once.
         ``grace=False``: no grace window to offer (no secret works now: a pending revocation request
         suspended them), so the new secret works at once and nothing is asked; ``tokens_help`` then says
         what the tokens already issued do. ``secrets_refused_by``: why no secret works now though a grace
-        window is on offer (the policy, a deactivated community): the old one gets no token meanwhile."""
+        window is on offer (the policy, a deactivated community): the old one gets no token meanwhile.
+        ``tokens``: the live tokens now, counted on the revoke box."""
         super().__init__(*args, **kwargs)
+        if tokens is not None:
+            self.fields["revoke_tokens"].label = revoke_tokens_label(tokens)
         # A routine rotation: the partner gets a day to switch. A leak: staff pick "None".
         self.fields["grace"].initial = "24h"
         if not grace:
@@ -213,14 +278,19 @@ class RotateSecretForm(OnceForm, GraceFormMixin):
             # tokens already issued do (as the API takes them now: see console/issued_tokens_notes.py).
             self.fields["revoke_tokens"].help_text = tokens_help
         elif secrets_refused_by is not None:
-            self.fields["revoke_tokens"].help_text = _grace_help_while_secrets_refused(secrets_refused_by)
+            # What revoking does to the tokens already issued, then what the grace window would do.
+            self.fields["revoke_tokens"].help_text = " ".join(
+                str(part)
+                for part in (tokens_help, _grace_help_while_secrets_refused(secrets_refused_by))
+                if part
+            )
         self.ending = ending
         if ending is not None:
             self.fields["ending_hint"] = forms.CharField(
                 widget=forms.HiddenInput, required=False, initial=ending.hint
             )
             self.fields["end_secret_in_grace"] = forms.BooleanField(
-                label=_("Yes, the secret starting with %(hint)s stops working now.") % {"hint": ending.hint},
+                label=_end_in_grace_label(ending, secrets_refused_by),
                 error_messages={
                     "required": _(
                         "Tick the box to end that secret now, or cancel and rotate after its grace window."

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from communities.models import Community
+from console.forms import SecretsRefusedBy
 from console.refused_tokens import refused_reasons
 from tokens.models import IssuedToken
 from tokens.services import LiveTokenSplit, live_token_split
@@ -63,23 +64,35 @@ def _deactivated_said() -> str:
     return _("The community is deactivated: the API refuses every token until it is reactivated.")
 
 
-def stop_previous_secret_consequence(community: Community) -> str:
-    """Under "end the old secret now"'s question: what stops, and what the tokens already issued do."""
+def _old_secret_already_refused(cause: SecretsRefusedBy) -> str:
+    """The old secret gets no token now whatever this page does: ending it keeps it so for good."""
+    return _(
+        "Requests with the old secret already fail: %(why)s. Ending it now makes sure it does not work "
+        "again if %(until)s."
+    ) % {"why": cause.why, "until": cause.until}
+
+
+def stop_previous_secret_consequence(
+    community: Community, *, secrets_refused_by: SecretsRefusedBy | None = None
+) -> str:
+    """Under "end the old secret now"'s question: what stops, and what the tokens already issued do.
+    ``secrets_refused_by``: why the old secret is refused already (never "fails from now on" then)."""
+    stops = (
+        _("The partner's requests with the old secret fail from now on.")
+        if secrets_refused_by is None
+        else _old_secret_already_refused(secrets_refused_by)
+    )
     if not community.is_active:
-        return " ".join(
-            [_("The partner's requests with the old secret fail from now on."), _deactivated_said()]
-        )
+        return " ".join([stops, _deactivated_said()])
     tokens = _issued_tokens_now(community)
     if not tokens.refused:
-        return _(
-            "The partner's requests with the old secret fail from now on; tokens already issued stay valid."
-        )
-    return " ".join(
-        [
-            _("The partner's requests with the old secret fail from now on."),
-            _refused_tokens_said(tokens, revocable_here=False),
-        ]
-    )
+        if secrets_refused_by is None:
+            return _(
+                "The partner's requests with the old secret fail from now on; tokens already issued stay "
+                "valid."
+            )
+        return " ".join([stops, _("Tokens already issued stay valid.")])
+    return " ".join([stops, _refused_tokens_said(tokens, revocable_here=False)])
 
 
 def revoke_tokens_help(community: Community) -> str:

@@ -12,7 +12,12 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from bfluence import errors as api_errors
 from communities.models import Community
-from console.credential_notes import community_inactive_warning, new_secret_dpop_line, new_secret_policy_line
+from console.credential_notes import (
+    community_inactive_warning,
+    new_secret_allowlist_line,
+    new_secret_dpop_line,
+    new_secret_policy_line,
+)
 from console.middleware import console_prefix
 from console.models import FormSubmission
 from console.once import secret_link_is_theirs, secret_pop
@@ -149,6 +154,7 @@ def secret_once(request, key: str):
             inactive_line=community_inactive_warning(community) if shown.get("authenticates_partner") else "",
             keys_line=new_secret_policy_line(community) if shown.get("authenticates_partner") else "",
             dpop_line=new_secret_dpop_line(community) if shown.get("authenticates_partner") else "",
+            allowlist_line=new_secret_allowlist_line(community) if shown.get("authenticates_partner") else "",
         )
     add_never_cache_headers(response)
     return response

@@ -47,6 +47,7 @@ from console.credential_notes import (
     pending_request_banner,
     pending_request_cell,
     policy_line,
+    rotate_dpop_line,
     secrets_held_suspended,
     secrets_refused_warning,
     secrets_suspended_line,
@@ -591,12 +592,14 @@ class CommunityAdmin(admin.ModelAdmin):
         # A grace window only keeps a working secret working: none to give when no secret works (a
         # pending revocation request suspended them), nor while a request is pending at all.
         give_grace = pending is None and _valid_secrets(community) > 0
+        refused_by = _secrets_refused_by(community)
         form = RotateSecretForm(
             form_data(request),
             ending=ending,
             grace=give_grace,
-            tokens_help="" if give_grace else revoke_tokens_help(community),
-            secrets_refused_by=_secrets_refused_by(community),
+            tokens_help="" if give_grace and refused_by is None else revoke_tokens_help(community),
+            secrets_refused_by=refused_by,
+            tokens=token_split(community),
         )
         if request.method == "POST" and form.is_valid():
             key = form.cleaned_data["form_key"]
@@ -610,7 +613,7 @@ class CommunityAdmin(admin.ModelAdmin):
                         revoke_tokens=form.cleaned_data["revoke_tokens"],
                         reason=form.cleaned_data["reason"],
                     )
-                    form_done_note(submission, _rotation_summary(community, rotation))
+                    form_done_note(submission, _rotation_summary(community, rotation, refused_by))
             except AlreadySubmitted:
                 return HttpResponseRedirect(secret_page_url(key))
             self.log_change(
@@ -622,7 +625,7 @@ class CommunityAdmin(admin.ModelAdmin):
                 community=community,
                 client_secret=rotation.client_secret,
                 title=_("New client secret"),
-                note=_rotation_note(rotation),
+                note=_rotation_note(rotation, refused_by),
             )
         return render_admin_page(
             request,
@@ -636,12 +639,13 @@ class CommunityAdmin(admin.ModelAdmin):
             cancel_url=self._change_url(community),
             warning=_rotate_warning(community, give_grace=give_grace),
             danger=ending is not None,
-            danger_note=_ending_warning(ending) if ending is not None else "",
+            danger_note=_ending_warning(ending, refused_by) if ending is not None else "",
             notes=[
                 ("pending-request", pending_request_banner(pending) if pending is not None else ""),
                 ("no-grace", "" if give_grace else _no_grace_note(pending)),
                 ("community-inactive", community_inactive_warning(community)),
                 ("policy-refuses-secrets", secrets_refused_warning(community)),
+                ("dpop-required", rotate_dpop_line(community)),
             ],
         )
 
@@ -694,9 +698,22 @@ def _rotate_warning(community, *, give_grace: bool) -> str:
     return _("The new secret is shown once, on the next page: hand it over to the partner.")
 
 
-def _ending_warning(secret: ClientSecret) -> str:
-    """Which working secret a rotation now would end, and whether the partner still uses it."""
+def _ending_warning(secret: ClientSecret, refused_by: SecretsRefusedBy | None) -> str:
+    """Which secret in its grace window a rotation now would end, and whether the partner still uses it.
+    "Still works" only while the API takes secrets: else it is refused now, and ending it is for good."""
     last_use = ago(secret.last_used_at) if secret.last_used_at else _("never")
+    if refused_by is not None:
+        return _(
+            "An older secret, starting with %(hint)s, is in its grace window until %(moment)s, but does not "
+            "work now: %(why)s. Last used: %(last_use)s. Rotating now ends it for good: it will not work "
+            "again even if %(until)s."
+        ) % {
+            "hint": secret.hint,
+            "moment": console_time_zoned(secret.valid_until),
+            "why": refused_by.why,
+            "until": refused_by.until,
+            "last_use": last_use,
+        }
     return _(
         "An older secret, starting with %(hint)s, still works until %(moment)s (its grace window). "
         "Last used: %(last_use)s. Rotating now ends it at once: a partner still using it gets a 401 "
@@ -704,22 +721,29 @@ def _ending_warning(secret: ClientSecret) -> str:
     ) % {"hint": secret.hint, "moment": console_time_zoned(secret.valid_until), "last_use": last_use}
 
 
-def _rotation_summary(community, rotation) -> str:
+def _rotation_summary(community, rotation, refused_by: SecretsRefusedBy | None) -> str:
     newest = ClientSecret.objects.filter(community=community).order_by("-created_at").first()
     summary = _("The secret of %(name)s was rotated; the new one starts with %(hint)s.") % {
         "name": community,
         "hint": newest.hint if newest else "—",
     }
-    return f"{summary} {_rotation_note(rotation)}".strip()
+    return f"{summary} {_rotation_note(rotation, refused_by)}".strip()
 
 
-def _rotation_note(rotation) -> str:
+def _rotation_note(rotation, refused_by: SecretsRefusedBy | None) -> str:
+    """What the rotation did. ``refused_by``: why no secret works now (the old one in its grace window no
+    more than the new one), so the grace window is not said as the old secret working."""
     parts = []
     in_grace = (
         rotation.previous_secret_valid_until is not None
         and rotation.previous_secret_valid_until > timezone.now()
     )
-    if in_grace:
+    if in_grace and refused_by is not None:
+        parts.append(
+            _("The old secret is in its grace window until %(moment)s, but does not work now: %(why)s.")
+            % {"moment": console_time_zoned(rotation.previous_secret_valid_until), "why": refused_by.why}
+        )
+    elif in_grace:
         parts.append(
             _("The old secret keeps working until %(moment)s.")
             % {"moment": console_time_zoned(rotation.previous_secret_valid_until)}
@@ -776,8 +800,18 @@ def _stop_previous_question(community) -> str:
         "End the %(count)s old secrets of %(name)s now, before their grace windows end?",
         len(previous),
     ) % {"name": community, "count": len(previous)}
-    named = [
+    # Why it is refused: the consequence below says it (stop_previous_secret_consequence).
+    refused_by = _secrets_refused_by(community)
+    works = (
         _("The secret starting with %(hint)s works until %(moment)s; last used: %(last_use)s.")
+        if refused_by is None
+        else _(
+            "The secret starting with %(hint)s is in its grace window until %(moment)s, but is already "
+            "refused; last used: %(last_use)s."
+        )
+    )
+    named = [
+        works
         % {
             "hint": secret.hint,
             "moment": console_time_zoned(secret.valid_until),
@@ -906,7 +940,9 @@ REASON_ACTIONS = {
         "communities.rotate_secret",
         gettext_lazy("End the old secret now"),
         lambda community: _stop_previous_question(community),
-        stop_previous_secret_consequence,
+        lambda community: stop_previous_secret_consequence(
+            community, secrets_refused_by=_secrets_refused_by(community)
+        ),
         gettext_lazy("End the old secret now"),
         secret_expire_previous,
         lambda community, ended: _old_secrets_ended(ended),
