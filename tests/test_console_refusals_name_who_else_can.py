@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.contrib.messages import get_messages
 
 from audit.services import Actor
-from tests.test_admin import form_key, staff, url
+from tests.test_admin import form_key, staff, submit_once, url
 from tests.test_console_keys_and_lockout_causes import _text
 from tests.test_console_safety import login
 from tokens.models import RevocationRequest
@@ -139,3 +139,13 @@ def test_recent_actions_say_a_request_was_opened_and_why(client, acme):
     recent = recent.split("</ul>", 1)[0]
     assert "Aberto: phoned in" in _text(recent)
     assert "Pedido #" in recent
+
+
+def test_recent_actions_say_a_community_was_created_with_its_first_secret(client):
+    client.force_login(_member("sec1", "Ana"))
+    posted = {"client_id": "newco", "name": "New Co", "permissions": ["bflus:read"], "token_lifetime": "1h"}
+    submit_once(client, url("communities_community_add"), posted)
+    recent = client.get("/admin/").content.decode().split('id="recent-actions-module"', 1)[1]
+    said = _text(recent.split("</ul>", 1)[0])
+    assert "Criada com o primeiro segredo" in said and "New Co (newco)" in said
+    assert "Adicionado" not in said
