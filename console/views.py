@@ -29,7 +29,7 @@ from console.second_factor import (
 )
 from console.signin import AT_THE_PROMPT, attempts_left, attempts_left_message
 from console.sudo import password_confirmed, password_is_fresh, prompt_purpose
-from console.who_can_act import refused_whom_to_ask
+from console.who_can_act import RefusedOnRequest, refused_whom_to_ask
 
 
 class ConfirmPasswordForm(forms.Form):
@@ -210,7 +210,10 @@ def _error_page(request, status: int, title: str, message: str):
 
 def handler403(request, exception=None):
     if _in_console(request):
-        return _error_page(request, 403, _("Not allowed"), refused_whom_to_ask(request.user))
+        revocation = exception.revocation if isinstance(exception, RefusedOnRequest) else None
+        return _error_page(
+            request, 403, _("Not allowed"), refused_whom_to_ask(request.user, revocation=revocation)
+        )
     return api_errors.handler403(request, exception)
 
 

@@ -2,6 +2,8 @@
 refuses), or a superuser when nobody is left. Said where a link would end on a refusal, and on a
 pending revocation request's page."""
 
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -83,6 +85,18 @@ def request_opener_username(revocation: RevocationRequest) -> str | None:
     return name if kind == AuditEvent.ActorType.STAFF else None
 
 
+def opened_by_security_member(revocation: RevocationRequest) -> bool:
+    """Whether a member of the security group opened ``revocation``: they cannot complete it themselves."""
+    opener = request_opener_username(revocation)
+    if opener is None:
+        return False
+    return (
+        get_user_model()
+        ._default_manager.filter(**{get_user_model().USERNAME_FIELD: opener}, groups__name="security")
+        .exists()
+    )
+
+
 def only_security_completes_note(revocation: RevocationRequest) -> str:
     """On a pending request's page, for staff who cannot complete it (support): who can, by name, so they
     know whom to ask. Never the member who opened it: the two-person rule refuses them. With nobody
@@ -121,14 +135,42 @@ def opener_cannot_complete_note(viewer) -> str:
     )
 
 
-def refused_whom_to_ask(user) -> str:
+def yourself_refused_line(user) -> str:
+    """Refusing a self-reset of the second factor or a self lift of a lock: which other security
+    members can do it, or a superuser when nobody else is active."""
+    members = security_members(excluding=user)
+    if not members:
+        return _(
+            "Nobody does this for themselves, and nobody else in the security group is active: ask a "
+            "console administrator (superuser)."
+        )
+    return _("Nobody does this for themselves: ask another member of the security group (%(names)s).") % {
+        "names": words_list(members)
+    }
+
+
+class RefusedOnRequest(PermissionDenied):
+    """A refusal on a revocation request's own page (its completion page): the 403 page then names who
+    can complete that request, never its opener (the two-person rule refuses them)."""
+
+    def __init__(self, revocation: RevocationRequest) -> None:
+        super().__init__()
+        self.revocation = revocation
+
+
+def refused_whom_to_ask(user, *, revocation: RevocationRequest | None = None) -> str:
     """Whom a refused staff member asks, by name: the active security members, or, for a security member
-    or when the group has no active member, a superuser (the only one who reaches the rest)."""
+    or when the group has no active member, a superuser (the only one who reaches the rest). Refused on a
+    request's page (``revocation``), never its opener: they cannot complete it."""
     if is_security_member(user):
         return _("Your role does not allow this. Ask a console administrator (superuser).")
     if not (user.is_authenticated and user.is_staff):  # names are for staff only
         return _("Your role does not allow this. Ask someone in the security group.")
-    members = security_members(excluding=user)
+    opener = request_opener_username(revocation) if revocation is not None else None
+    members = security_members(excluding=user, excluding_username=opener)
+    # Only the request's opener is left in the group, and the two-person rule refuses them.
+    if not members and revocation is not None and opener and security_members():
+        return " ".join([_("Your role does not allow this."), only_security_completes_note(revocation)])
     if not members:
         return _(
             "Your role does not allow this, and the security group has no active member: ask a console "

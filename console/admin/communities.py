@@ -411,7 +411,8 @@ class CommunityAdmin(admin.ModelAdmin):
             except ValidationError as error:
                 form.add_error(None, error)
             else:
-                self.log_addition(request, created.community, [{"added": {}}])
+                # "Recent actions" says what was made, not a bare "Adicionado.".
+                self.log_addition(request, created.community, _("Created with its first secret"))
                 return secret_reveal_later(
                     request,
                     key,

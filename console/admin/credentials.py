@@ -63,10 +63,12 @@ from console.once import (
 )
 from console.pages import render_admin_page, staff_actor
 from console.refused_tokens import refused_reasons, refused_revoked_too
-from console.second_factor import staff_action_refused
+from console.second_factor import security_members, staff_action_refused
 from console.sudo import form_data, password_prompt
 from console.who_can_act import (
+    RefusedOnRequest,
     only_security_completes_note,
+    opened_by_security_member,
     opener_cannot_complete_note,
     request_opener_username,
 )
@@ -449,6 +451,8 @@ def request_opened_summary(revocation, *, keys_link: bool = False) -> str:
     with the link to the community's keys for the message (``keys_link``)."""
     counts = _opened_counts(revocation)
     keys = keys_outlasting_secrets(community=revocation.community)
+    if not keys and opened_by_security_member(revocation):
+        return _opened_by_security_summary(revocation, counts)
     if not keys:
         return (
             _(
@@ -461,6 +465,27 @@ def request_opened_summary(revocation, *, keys_link: bool = False) -> str:
     if keys_link:
         return format_html("{} {}", opened, keys_still_work_note(revocation.community))
     return " ".join([opened, keys_still_work(keys), keys_retire_separately()])
+
+
+def _opened_by_security_summary(revocation, counts: dict[str, str]) -> str:
+    """The summary for a security member who opened the request: the two-person rule keeps them from
+    completing it, so who else can, by name, or whom to ask when nobody else is active."""
+    others = security_members(excluding_username=request_opener_username(revocation))
+    if others:
+        return _(
+            "%(request)s was opened: %(tokens)s and %(secrets)s. The partner gets a 401 (access refused) "
+            "until another member of the security group (%(names)s) completes the request and hands over a "
+            "new secret: whoever opens a request cannot complete it."
+        ) % {**counts, "names": words_list(others)}
+    return (
+        _(
+            "%(request)s was opened: %(tokens)s and %(secrets)s. The partner gets a 401 (access refused) "
+            "until the request is completed, and whoever opens a request cannot complete it: nobody else in the "
+            "security group is active, so ask a console administrator (superuser) to complete it or to add "
+            "another member to the security group."
+        )
+        % counts
+    )
 
 
 def _opened_by_me(revocation, request) -> bool:
@@ -591,6 +616,10 @@ class RevocationRequestAdmin(NoRelatedLinks, admin.ModelAdmin):
         obj.pk = created.pk
         obj.refresh_from_db()
 
+    def log_addition(self, request, obj, message):
+        # "Recent actions" says what opening it was and why ("Aberto: …"), as it does for a completion.
+        return super().log_addition(request, obj, _("Opened: %(reason)s") % {"reason": obj.reason})
+
     def response_add(self, request, obj, post_url_continue=None):
         """What opening it did, in counts, and what it means for the partner (not Django's "added")."""
         self.message_user(request, request_opened_summary(obj, keys_link=True), messages.SUCCESS)
@@ -632,9 +661,9 @@ class RevocationRequestAdmin(NoRelatedLinks, admin.ModelAdmin):
 
     @method_decorator(sensitive_post_parameters())
     def handle_view(self, request, object_id):
-        if not request.user.has_perm("tokens.handle_revocationrequest"):
-            raise PermissionDenied
         revocation = get_object_or_404(RevocationRequest.objects.select_related("community"), pk=object_id)
+        if not request.user.has_perm("tokens.handle_revocationrequest"):
+            raise RefusedOnRequest(revocation)  # the refusal names who can complete it: never its opener
         back = reverse("admin:tokens_revocationrequest_change", args=[revocation.pk])
         scope = f"handle:{revocation.pk}"
         if replayed := form_already_submitted(request):  # the request is closed by now: say so, once

@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.debug import sensitive_post_parameters
@@ -33,6 +34,7 @@ from console.pages import render_admin_page, staff_actor
 from console.second_factor import SamePerson, second_factor_reset, staff_action_refused
 from console.signin import staff_lock_lift
 from console.sudo import form_data, password_prompt
+from console.who_can_act import yourself_refused_line
 
 MANAGE = "console.manage_staff_access"
 
@@ -64,6 +66,11 @@ class StaffAccountAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(is_staff=True).prefetch_related("groups")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # The page is read-only: the user model's editing help ("Required. 150 characters or fewer…")
+        # would tell the reader how to fill in a field they cannot edit.
+        return super().get_form(request, obj, change, help_texts=dict.fromkeys(self.fields, ""), **kwargs)
 
     def has_add_permission(self, request):
         return False
@@ -166,9 +173,7 @@ class StaffAccountAdmin(admin.ModelAdmin):
                 subject=user.get_username(),
                 why="same_person",
             )
-            self.message_user(
-                request, _("Nobody does this for themselves: ask another security member."), messages.ERROR
-            )
+            self.message_user(request, yourself_refused_line(request.user), messages.ERROR)
             return HttpResponseRedirect(back)
         # Another person's access: sudo mode first.
         if prompt := password_prompt(request, request.path, action["purpose"]):
@@ -191,6 +196,7 @@ class StaffAccountAdmin(admin.ModelAdmin):
             consequence=action["consequence"],
             button=action["title"],
             cancel_url=back,
+            crumbs=[(back, capfirst(self.model._meta.verbose_name_plural))],
         )
 
 
