@@ -451,7 +451,7 @@ def test_a_policy_that_locks_the_partner_out_needs_confirmation(live_server, tmp
         page.fill("#id_allowed_ips", "10.0.0.1/8")
         page.fill("#id_reason", "moving to keys")
         page.click("#page-form input[type=submit]")
-        expect(page.locator("#page-form .errorlist").first).to_contain_text("não é um endereço IP")
+        expect(page.locator("#page-form .errorlist").first).to_contain_text("Você quis dizer 10.0.0.0/8?")
         page.fill("#id_allowed_ips", "")
         page.click("#page-form input[type=submit]")
         expect(page.locator("#form-danger")).to_contain_text("401")

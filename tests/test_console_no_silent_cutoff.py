@@ -129,7 +129,7 @@ def test_a_policy_that_leaves_no_way_in_needs_confirmation_and_invalid_ranges_ar
     assert ClientAuthPolicy.objects.get(community=acme.community).allow_client_secret is False
 
     bad = client.post(page, {**keys_only, "methods": ["client_secret"], "allowed_ips": "10.0.0.1/8"})
-    assert bad.status_code == 200 and "não é um endereço IP" in bad.content.decode()
+    assert bad.status_code == 200 and "Você quis dizer 10.0.0.0/8?" in bad.content.decode()
 
 
 def test_a_stale_form_gets_a_console_page_in_portuguese(acme):
