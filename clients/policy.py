@@ -9,6 +9,7 @@ import ipaddress
 from dataclasses import dataclass
 from functools import lru_cache
 
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from bfluence.sql import json_value
@@ -55,22 +56,28 @@ def networks_normalise(entries: list[str]) -> list[str]:
     """Staff input (``203.0.113.7``, ``10.0.0.0/8``, ``2001:db8::/32``) as canonical CIDR strings.
 
     A single address becomes a /32 or /128; host bits set (``10.0.0.1/8``) are refused rather than
-    silently widened, so the allowlist is exactly what staff meant. Raises ``ValueError``.
+    silently widened, so the allowlist is exactly what staff meant. Raises ``ValidationError`` with one
+    message per wrong entry, all of them at once, so staff fix the list in one go.
     """
-    normalised = []
+    normalised: list[str] = []
+    wrong: list[str] = []
     for entry in entries:
         entry = entry.strip()
         if not entry:
             continue
-        network = _network_or_why_not(entry)
+        try:
+            network = _network_or_why_not(entry)
+        except ValueError as error:
+            wrong.append(str(error))
+            continue
         if isinstance(network, ipaddress.IPv6Network) and network.network_address.ipv4_mapped is not None:
-            raise ValueError(
-                _("“%(entry)s”: write IPv4-mapped ranges as plain IPv4.") % {"entry": entry[:60]}
-            )
-        if str(network) not in normalised:
+            wrong.append(_("“%(entry)s”: write IPv4-mapped ranges as plain IPv4.") % {"entry": entry[:60]})
+        elif str(network) not in normalised:
             normalised.append(str(network))
+    if wrong:
+        raise ValidationError(wrong)
     if len(normalised) > MAX_ALLOWED_NETWORKS:
-        raise ValueError(_("At most %(count)s ranges.") % {"count": MAX_ALLOWED_NETWORKS})
+        raise ValidationError(_("At most %(count)s ranges.") % {"count": MAX_ALLOWED_NETWORKS})
     return normalised
 
 

@@ -534,13 +534,13 @@ def _credential_remedies(closed: list[ClosedWay], pending: RevocationRequest | N
 
 def community_inactive_warning(community) -> str:
     """Empty for an active community; else, where a secret is rotated and where the new one is shown, that
-    it cannot work yet: a deactivated community's every token request gets invalid_client."""
+    it cannot work yet: a deactivated community's every token request is refused (invalid_client)."""
     if community.is_active:
         return ""
     return format_html(
         "{} {}.",
         _(
-            "The community is deactivated: the new secret gets a 401 (invalid_client) on every token "
+            "The community is deactivated: the new secret gets a 401 (access refused) on every token "
             "request until it is reactivated:"
         ),
         _reactivate_link(community),

@@ -34,6 +34,12 @@ def console_time_zoned(moment) -> str:
     return f"{console_time(moment)} ({zone_label()})"
 
 
+def console_time_zoned_inside_brackets(moment) -> str:
+    """The same for a moment said inside brackets: "(válido até 08/12/2026 10:59, horário de Brasília)",
+    never brackets in brackets."""
+    return f"{console_time(moment)}, {zone_label()}"
+
+
 def console_time_zoned_ago(moment) -> str:
     """The same with how long ago, in the one bracket: "28/11/2026 21:03 (horário de Brasília, agora há
     pouco)", never "(horário de Brasília) (agora há pouco)"."""
@@ -186,10 +192,11 @@ def _grace_help_while_secrets_refused(cause: SecretsRefusedBy) -> str:
             "if the policy accepts secrets again before it ends: the old secret would then work until it "
             "ends. If the secret leaked, choose no grace."
         )
+    # Said after the tokens' help, which already opens with "the community is deactivated": not twice.
     return _(
-        "The community is deactivated, so neither secret works. The grace window matters only if it is "
-        "reactivated before the window ends: the old secret would then work until it ends. If the secret "
-        "leaked, choose no grace."
+        "Neither secret works meanwhile. The grace window matters only if the community is reactivated "
+        "before the window ends: the old secret would then work until it ends. If the secret leaked, "
+        "choose no grace."
     )
 
 

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from audit.models import AuditEvent
 from clients.models import ClientAuthPolicy, ClientSecret
 from clients.services import active_keys, client_auth_policy_get
-from console.forms import console_time_zoned
+from console.forms import console_time_zoned_inside_brackets
 from console.humane import words_list
 
 
@@ -55,7 +55,7 @@ def reactivation_credentials_line(community) -> str:
                     "The secret starting with %(hint)s was created while the community was deactivated "
                     "(%(moment)s): the partner may not have received it yet."
                 )
-                % {"hint": newest.hint, "moment": console_time_zoned(newest.created_at)},
+                % {"hint": newest.hint, "moment": console_time_zoned_inside_brackets(newest.created_at)},
             ]
         )
     return said
@@ -82,5 +82,5 @@ def _secret_named(secret: ClientSecret) -> str:
         return _("the secret starting with %(hint)s") % {"hint": secret.hint}
     return _("the secret starting with %(hint)s (valid until %(moment)s)") % {
         "hint": secret.hint,
-        "moment": console_time_zoned(secret.valid_until),
+        "moment": console_time_zoned_inside_brackets(secret.valid_until),
     }

@@ -18,6 +18,7 @@ from console.credential_notes import (
     new_secret_dpop_line,
     new_secret_policy_line,
 )
+from console.forms import console_time_zoned
 from console.middleware import console_prefix
 from console.models import FormSubmission
 from console.once import secret_link_is_theirs, secret_pop
@@ -132,13 +133,15 @@ def secret_once(request, key: str):
         return response
     shown = secret_pop(request, key)
     if shown is None:
+        done = FormSubmission.objects.filter(key=key, staff=request.user).first()
         response = render_admin_page(
             request,
             None,
             "console/secret_gone.html",
             _("This secret was already shown"),
             status=410,
-            done=FormSubmission.objects.filter(key=key, staff=request.user).first(),
+            done=done,
+            done_at=console_time_zoned(done.created_at) if done is not None else "",
             can_rotate=request.user.has_perm("communities.rotate_secret"),
         )
     else:

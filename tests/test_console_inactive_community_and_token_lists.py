@@ -37,14 +37,14 @@ def test_rotating_a_deactivated_communitys_secret_says_before_and_after_it_gets_
     rotate = url("communities_community_rotate_secret", community.pk)
 
     before = _note(client.get(rotate).content.decode(), "community-inactive")
-    assert "A comunidade está desativada" in _text(before) and "invalid_client" in before
+    assert "A comunidade está desativada" in _text(before) and "401 (acesso recusado)" in before
     assert "até que ela seja reativada" in _text(before) and reactivate in before
 
     done = client.post(rotate, {"grace": "0s", "reason": "handover", "form_key": form_key(client, rotate)})
     shown = client.get(done["Location"])
     secret = shown_secret(shown)
     after = _note(shown.content.decode(), "secret-inactive")
-    assert "A comunidade está desativada" in _text(after) and "invalid_client" in after
+    assert "A comunidade está desativada" in _text(after) and "401 (acesso recusado)" in after
     assert reactivate in after
 
     refused = request_token(api, as_partner(community, secret))

@@ -136,4 +136,4 @@ def test_rotating_for_a_deactivated_community_does_not_say_the_old_secret_still_
     login(client, "sue", "security")
     page = _rotate_page(client, acme)
     assert OLD_SECRET_STILL_GETS_TOKENS not in page
-    assert "só importa se ela for reativada antes de a janela acabar" in page
+    assert "só importa se a comunidade for reativada antes de a janela acabar" in page

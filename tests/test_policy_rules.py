@@ -4,6 +4,7 @@ durations. Pure functions: no database, no request."""
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from bfluence.durations import format_duration, parse_duration
 from bfluence.source_ip import parse_trusted_proxies
@@ -23,11 +24,11 @@ def test_staff_networks_are_normalised_or_refused_with_a_reason():
         "10.0.0.0/8",
         "203.0.113.7/32",
     ]
-    with pytest.raises(ValueError, match="faixa CIDR"):  # in the staff language (pt-BR)
+    with pytest.raises(ValidationError, match="faixa CIDR"):  # in the staff language (pt-BR)
         networks_normalise(["10.0.0.1/8"])
-    with pytest.raises(ValueError, match="IPv4 simples"):
+    with pytest.raises(ValidationError, match="IPv4 simples"):
         networks_normalise(["::ffff:10.0.0.0/104"])
-    with pytest.raises(ValueError, match="No máximo"):
+    with pytest.raises(ValidationError, match="No máximo"):
         networks_normalise([f"10.0.{n // 256}.{n % 256}" for n in range(MAX_ALLOWED_NETWORKS + 1)])
 
 

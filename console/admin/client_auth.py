@@ -226,10 +226,7 @@ class PolicyForm(forms.Form):
 
     def clean_allowed_ips(self):
         """Refused here, in the staff member's language, before anything else is weighed."""
-        try:
-            networks_normalise(self._ip_entries(self.cleaned_data["allowed_ips"]))
-        except ValueError as error:
-            raise ValidationError(str(error)) from error
+        networks_normalise(self._ip_entries(self.cleaned_data["allowed_ips"]))  # ValidationError: each entry
         return self.cleaned_data["allowed_ips"]
 
     @staticmethod

@@ -28,7 +28,7 @@ def allowlist_refuses_recent_callers(
 ) -> list[LastSeenAddress]:
     """The addresses the partner got tokens from in the last ``RECENT`` (at least its very last one, however
     old) that ``allowed_ips`` would refuse, newest first, at most ``MAX_NAMED``. Empty allowlist: none
-    (from anywhere). ``allowed_ips`` must be valid (``networks_normalise`` raises ``ValueError``)."""
+    (from anywhere). ``allowed_ips`` must be valid (``networks_normalise`` raises ``ValidationError``)."""
     networks = tuple(networks_normalise(allowed_ips))
     if not networks:
         return []
