@@ -7,8 +7,8 @@ import pytest
 from clients.services import PolicyChange, client_auth_policy_set
 from tests.conftest import TEST_ACTOR, issue_token
 from tests.test_admin import url
-from tests.test_console_refusals_name_who_else_can import _member, _messages, _open_in_console
 from tests.test_console_keys_and_lockout_causes import _with_key
+from tests.test_console_refusals_name_who_else_can import _member, _messages, _open_in_console
 from tests.test_console_safety import login
 from tokens.models import RevocationRequest
 
@@ -36,7 +36,9 @@ def test_the_deactivation_message_counts_the_revoked_tokens(client, api, acme):
     issue_token(api, acme)
     issue_token(api, acme)
     login(client, "sue", "security")
-    assert "acme community (acme) desativada: 2 tokens revogados." in _messages(_deactivate(client, acme.community))
+    assert "acme community (acme) desativada: 2 tokens revogados." in _messages(
+        _deactivate(client, acme.community)
+    )
 
 
 def test_the_deactivation_message_says_when_no_token_was_revoked(client, acme):

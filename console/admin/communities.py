@@ -921,7 +921,6 @@ def _revoke_tokens_consequence(community) -> str:
     return said
 
 
-
 def _deactivated(community) -> str:
     """ "Comunidade Demo (demo) desativada: 1 token revogado.": the name stands alone (it often starts
     with "Comunidade"), and the count is the one the deactivation recorded in its audit row."""
@@ -938,6 +937,7 @@ def _deactivated(community) -> str:
         "%(name)s deactivated: %(count)s tokens revoked.",
         revoked,
     ) % {"name": community, "count": revoked}
+
 
 @dataclass(frozen=True)
 class ReasonAction:

@@ -478,8 +478,8 @@ def _until_completed_summary(revocation, counts: dict[str, str]) -> str:
     return (
         _(
             "Request #%(id)s of %(client_id)s was opened: %(tokens)s and %(secrets)s. The partner gets a 401 "
-            "(access refused) until the request is completed, and the security group has no active member: "
-            "ask a console administrator (superuser) to complete it."
+            "(access refused) until someone completes the request and hands over a new secret, and the security "
+            "group has no active member: ask a console administrator (superuser) to complete it."
         )
         % counts
     )
