@@ -87,7 +87,7 @@ def test_a_revocation_request_form_sent_twice_opens_one_request(client, acme):
     assert client.post(page, posted).status_code == 302
     again = client.post(page, posted)  # Back, then submit
     assert again.status_code == 302 and "/admin/console/done/" in again["Location"]
-    assert "Pedido" in client.get(again["Location"]).content.decode()
+    assert "O pedido #" in client.get(again["Location"]).content.decode()
     assert RevocationRequest.objects.count() == 1
 
 

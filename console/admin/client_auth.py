@@ -34,6 +34,7 @@ from clients.services import (
 from communities.models import Community
 from console.admin.credentials import community_link
 from console.admin.filters import CommunityFilter
+from console.admin.read_only import NoEditingHelpWhenReadOnly
 from console.audit_details import history_rows
 from console.credential_notes import (
     keys_refused_warning,
@@ -256,7 +257,7 @@ _KEY_REFUSED = gettext_lazy(
 
 
 @admin.register(ClientKey)
-class ClientKeyAdmin(admin.ModelAdmin):
+class ClientKeyAdmin(NoEditingHelpWhenReadOnly, admin.ModelAdmin):
     add_label = gettext_lazy("Register a partner public key")  # the list's button and the page it opens
     list_display = (
         "short_kid",
@@ -642,7 +643,7 @@ def _address_line(address: LastSeenAddress) -> str:
 
 
 @admin.register(ClientAuthPolicy)
-class ClientAuthPolicyAdmin(admin.ModelAdmin):
+class ClientAuthPolicyAdmin(NoEditingHelpWhenReadOnly, admin.ModelAdmin):
     add_label = gettext_lazy("Set a community's policy")  # the list's button and the page it opens
     list_display = ("community", "methods_allowed", "dpop", "ips", "allowlist_applies_to_api", "updated_at")
     list_select_related = ("community",)

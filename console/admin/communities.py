@@ -35,6 +35,7 @@ from communities.models import Community, Member
 from communities.services import community_reactivate, community_update, member_set_bflus
 from console.admin.credentials import token_state
 from console.admin.filters import CommunityActiveFilter, CommunityFilter
+from console.admin.read_only import NoEditingHelpWhenReadOnly
 from console.admin.related_links import NoRelatedLinks
 from console.audit_details import audit_cap_words, history_rows, outsider_refusals_note
 from console.credential_notes import (
@@ -214,7 +215,7 @@ def _no_grace_note(pending) -> str:
 
 
 @admin.register(Community)
-class CommunityAdmin(admin.ModelAdmin):
+class CommunityAdmin(NoEditingHelpWhenReadOnly, admin.ModelAdmin):
     form = CommunityChangeForm
     add_label = gettext_lazy("Onboard a community")  # the list's button and the page it opens
     change_form_template = "console/community_change_form.html"
@@ -920,6 +921,24 @@ def _revoke_tokens_consequence(community) -> str:
     return said
 
 
+def _deactivated(community) -> str:
+    """ "Comunidade Demo (demo) desativada: 1 token revogado.": the name stands alone (it often starts
+    with "Comunidade"), and the count is the one the deactivation recorded in its audit row."""
+    event = (
+        AuditEvent.objects.filter(community=community, event_type=AuditEvent.EventType.COMMUNITY_DEACTIVATED)
+        .order_by("-occurred_at", "-id")
+        .first()
+    )
+    revoked = event.details.get("tokens_revoked", 0) if event is not None else 0
+    if not revoked:
+        return _("%(name)s deactivated: no token to revoke.") % {"name": community}
+    return ngettext(
+        "%(name)s deactivated: %(count)s token revoked.",
+        "%(name)s deactivated: %(count)s tokens revoked.",
+        revoked,
+    ) % {"name": community, "count": revoked}
+
+
 @dataclass(frozen=True)
 class ReasonAction:
     """A community action that asks for a reason, then calls one service."""
@@ -971,7 +990,7 @@ REASON_ACTIONS = {
         gettext_lazy("It gets no new tokens until someone reactivates it."),
         gettext_lazy("Deactivate"),
         community_deactivate,
-        lambda community, _result: _("%(name)s is inactive.") % {"name": community},
+        lambda community, _result: _deactivated(community),
         available=lambda community: community.is_active,
         unavailable=gettext_lazy("This community is already inactive."),
         listed=_live_tokens_listed,
@@ -996,7 +1015,7 @@ REASON_ACTIONS = {
 
 
 @admin.register(Member)
-class MemberAdmin(NoRelatedLinks, admin.ModelAdmin):
+class MemberAdmin(NoEditingHelpWhenReadOnly, NoRelatedLinks, admin.ModelAdmin):
     form = MemberForm
     list_display = ("reference", "community", "bflus", "updated_at")
     list_filter = (("community", CommunityFilter),)

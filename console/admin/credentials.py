@@ -33,6 +33,7 @@ from console.admin.filters import (
     Labelled,
     StatusFilter,
 )
+from console.admin.read_only import NoEditingHelpWhenReadOnly
 from console.admin.related_links import NoRelatedLinks
 from console.audit_details import actor_html, details_html
 from console.credential_notes import (
@@ -91,7 +92,7 @@ from tokens.services import (
 REQUEST_LATE_AFTER = timedelta(hours=1)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(NoEditingHelpWhenReadOnly, admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
@@ -434,7 +435,9 @@ class RevocationRequestForm(forms.ModelForm):
 def _opened_counts(revocation) -> dict[str, str]:
     tokens, secrets = revocation.tokens_revoked, revocation.secrets_suspended
     return {
-        "request": str(revocation),
+        # The number and client_id, not str(revocation): the sentence starts with its article ("O pedido").
+        "id": str(revocation.pk),
+        "client_id": revocation.community.client_id,
         "tokens": ngettext("%(count)s token revoked", "%(count)s tokens revoked", tokens) % {"count": tokens}
         if tokens
         else _("no active token to revoke"),
@@ -446,25 +449,40 @@ def _opened_counts(revocation) -> dict[str, str]:
 
 
 def request_opened_summary(revocation, *, keys_link: bool = False) -> str:
-    """ "Pedido #3 de acme aberto: 2 tokens revogados e 1 segredo suspenso. O parceiro recebe 401…", or,
-    when keys the policy admits outlast the secrets, that they still work: plain text for the done page,
-    with the link to the community's keys for the message (``keys_link``)."""
+    """ "O pedido #3 de acme foi aberto: 2 tokens revogados e 1 segredo suspenso. O parceiro recebe 401…",
+    or, when keys the policy admits outlast the secrets, that they still work: plain text for the done
+    page, with the link to the community's keys for the message (``keys_link``)."""
     counts = _opened_counts(revocation)
     keys = keys_outlasting_secrets(community=revocation.community)
-    if not keys and opened_by_security_member(revocation):
-        return _opened_by_security_summary(revocation, counts)
     if not keys:
-        return (
-            _(
-                "%(request)s was opened: %(tokens)s and %(secrets)s. The partner gets a 401 (access refused) "
-                "until someone in the security group completes the request and hands over a new secret."
-            )
-            % counts
-        )
-    opened = _("%(request)s was opened: %(tokens)s and %(secrets)s.") % counts
+        return _until_completed_summary(revocation, counts)
+    opened = _("Request #%(id)s of %(client_id)s was opened: %(tokens)s and %(secrets)s.") % counts
     if keys_link:
         return format_html("{} {}", opened, keys_still_work_note(revocation.community))
     return " ".join([opened, keys_still_work(keys), keys_retire_separately()])
+
+
+def _until_completed_summary(revocation, counts: dict[str, str]) -> str:
+    """The partner is locked out until the request is completed: who can complete it, by name, as the
+    request's page says. A security member who opened it cannot (the two-person rule): then another
+    member, or whom to ask when nobody else is active."""
+    if opened_by_security_member(revocation):
+        return _opened_by_security_summary(revocation, counts)
+    members = security_members()
+    if members:
+        return _(
+            "Request #%(id)s of %(client_id)s was opened: %(tokens)s and %(secrets)s. The partner gets a 401 "
+            "(access refused) until a member of the security group (%(names)s) completes the request and "
+            "hands over a new secret."
+        ) % {**counts, "names": words_list(members)}
+    return (
+        _(
+            "Request #%(id)s of %(client_id)s was opened: %(tokens)s and %(secrets)s. The partner gets a 401 "
+            "(access refused) until someone completes the request and hands over a new secret, and the security "
+            "group has no active member: ask a console administrator (superuser) to complete it."
+        )
+        % counts
+    )
 
 
 def _opened_by_security_summary(revocation, counts: dict[str, str]) -> str:
@@ -473,16 +491,16 @@ def _opened_by_security_summary(revocation, counts: dict[str, str]) -> str:
     others = security_members(excluding_username=request_opener_username(revocation))
     if others:
         return _(
-            "%(request)s was opened: %(tokens)s and %(secrets)s. The partner gets a 401 (access refused) "
-            "until another member of the security group (%(names)s) completes the request and hands over a "
-            "new secret: whoever opens a request cannot complete it."
+            "Request #%(id)s of %(client_id)s was opened: %(tokens)s and %(secrets)s. The partner gets a 401 "
+            "(access refused) until another member of the security group (%(names)s) completes the request "
+            "and hands over a new secret: whoever opens a request cannot complete it."
         ) % {**counts, "names": words_list(others)}
     return (
         _(
-            "%(request)s was opened: %(tokens)s and %(secrets)s. The partner gets a 401 (access refused) "
-            "until the request is completed, and whoever opens a request cannot complete it: nobody else in the "
-            "security group is active, so ask a console administrator (superuser) to complete it or to add "
-            "another member to the security group."
+            "Request #%(id)s of %(client_id)s was opened: %(tokens)s and %(secrets)s. The partner gets a 401 "
+            "(access refused) until the request is completed, and whoever opens a request cannot complete it: "
+            "nobody else in the security group is active, so ask a console administrator (superuser) to "
+            "complete it or to add another member to the security group."
         )
         % counts
     )
@@ -493,7 +511,7 @@ def _opened_by_me(revocation, request) -> bool:
 
 
 @admin.register(RevocationRequest)
-class RevocationRequestAdmin(NoRelatedLinks, admin.ModelAdmin):
+class RevocationRequestAdmin(NoEditingHelpWhenReadOnly, NoRelatedLinks, admin.ModelAdmin):
     add_label = gettext_lazy("Open a revocation request")  # the list's button and the page it opens
     form = RevocationRequestForm
     change_form_template = "console/revocationrequest_change_form.html"

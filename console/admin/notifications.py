@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from console.admin.credentials import ReadOnlyAdmin
 from console.admin.filters import CommunityFilter, Labelled, StatusFilter
+from console.admin.read_only import NoEditingHelpWhenReadOnly
 from console.admin.related_links import NoRelatedLinks
 from console.forms import ReasonForm, console_time
 from console.humane import ago
@@ -219,7 +220,7 @@ class SecurityContactsForm(forms.ModelForm):
 
 
 @admin.register(SecurityContacts)
-class SecurityContactsAdmin(NoRelatedLinks, admin.ModelAdmin):
+class SecurityContactsAdmin(NoEditingHelpWhenReadOnly, NoRelatedLinks, admin.ModelAdmin):
     form = SecurityContactsForm
     list_display = ("community", "addresses", "webhook_url", "webhook_secret_hint", "updated_at")
     search_fields = ("community__client_id",)
