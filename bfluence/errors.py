@@ -138,6 +138,21 @@ class RevokedToken(InvalidToken):
     header_description = "The access token was revoked"
 
 
+class CallerOutsideAllowlist(InvalidToken):
+    """A working token, called from an address the community's allowlist refuses for API calls (SPEC
+    §4.1). Said only once the token (and, if key-bound, its proof) checked out, so it tells nothing to
+    anyone without a working token; the allowlist itself is never named."""
+
+    default_detail = _(
+        "The access token is valid, but this call comes from an IP address outside the community's list "
+        "of allowed IPs."
+    )
+    header_description = (
+        "The access token is valid, but this call comes from an IP address outside the community's list "
+        "of allowed IPs"
+    )
+
+
 # The algorithms DPoP proofs may use (clients.keys.SIGNING_ALGORITHMS; a test keeps the two equal).
 DPOP_ALGORITHMS = "ES256 RS256 PS256 EdDSA"
 

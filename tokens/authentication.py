@@ -17,6 +17,7 @@ from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 
 from audit.services import log_auth_decision
 from bfluence.errors import (
+    CallerOutsideAllowlist,
     DPoPChallenge,
     DPoPError,
     ExpiredToken,
@@ -128,24 +129,39 @@ class BearerTokenAuthentication(JWTAuthentication):
             raise _Denied(InvalidDPoPToken(), "dpop_token_as_bearer", jti=validated["jti"])
         if scheme == b"dpop" and bound_to is None:
             raise _Denied(InvalidDPoPToken(), "bearer_token_as_dpop", jti=validated["jti"])
-        principal = self.get_user(
-            validated,
-            member_reference=self._member_to_prefetch(request),
-            source_ip=source_ip,
-            dpop_bound=bound_to is not None,
-        )
+        try:
+            principal = self.get_user(
+                validated,
+                member_reference=self._member_to_prefetch(request),
+                source_ip=source_ip,
+                dpop_bound=bound_to is not None,
+            )
+        except _Denied as denied:
+            if bound_to is not None and isinstance(denied.error, CallerOutsideAllowlist):
+                self._outside_allowlist_said_only_with_the_proof(request, raw_token, bound_to, denied)
+            raise
         if bound_to is not None:
-            self.check_dpop_proof(request, raw_token, bound_to, principal)
+            self.check_dpop_proof(
+                request, raw_token, bound_to, client_id=principal.client_id, jti=principal.jti
+            )
         return principal, validated
 
+    def _outside_allowlist_said_only_with_the_proof(
+        self, request, raw_token: bytes, bound_to: str, denied: _Denied
+    ) -> None:
+        """A key-bound token alone is no credential (a stolen one is useless): without a good proof the
+        refusal stays the plain "invalid", so a thief learns nothing about the token or the allowlist."""
+        try:
+            self.check_dpop_proof(request, raw_token, bound_to, client_id=denied.client_id, jti=denied.jti)
+        except _Denied:
+            denied.error = InvalidToken()
+
     @staticmethod
-    def check_dpop_proof(request, raw_token: bytes, bound_to: str, principal: "PartnerPrincipal") -> None:
+    def check_dpop_proof(request, raw_token: bytes, bound_to: str, *, client_id: str, jti: str) -> None:
         """A fresh proof for this method and URL, signed by the token's key, used once (RFC 9449 §7.1)."""
         proof = request.headers.get("DPoP")
         if proof is None:
-            raise _Denied(
-                InvalidDPoPProof(), "dpop_proof_missing", client_id=principal.client_id, jti=principal.jti
-            )
+            raise _Denied(InvalidDPoPProof(), "dpop_proof_missing", client_id=client_id, jti=jti)
         try:
             verified = dpop_proof_accept(
                 proof=proof,
@@ -155,15 +171,10 @@ class BearerTokenAuthentication(JWTAuthentication):
             )
         except ProofRejected as rejected:
             raise _Denied(
-                InvalidDPoPProof(),
-                f"dpop_{rejected.reason}",
-                client_id=principal.client_id,
-                jti=principal.jti,
+                InvalidDPoPProof(), f"dpop_{rejected.reason}", client_id=client_id, jti=jti
             ) from None
         if verified.jkt != bound_to:
-            raise _Denied(
-                InvalidDPoPProof(), "dpop_other_key", client_id=principal.client_id, jti=principal.jti
-            )
+            raise _Denied(InvalidDPoPProof(), "dpop_other_key", client_id=client_id, jti=jti)
 
     @staticmethod
     def _member_to_prefetch(request) -> str | None:
@@ -219,7 +230,10 @@ class BearerTokenAuthentication(JWTAuthentication):
                 source_ip=source_ip,
                 reason="ip_not_allowed",
             )
-            raise _Denied(InvalidToken(), "ip_not_allowed", client_id=record.client_id, jti=jti)
+            # Named only when it is the one thing wrong: a token DPoP would refuse too gets the plain text.
+            refused_for_dpop_too = policy.dpop == "required" and not dpop_bound
+            error = InvalidToken() if refused_for_dpop_too else CallerOutsideAllowlist()
+            raise _Denied(error, "ip_not_allowed", client_id=record.client_id, jti=jti)
         if policy.dpop == "required" and not dpop_bound:
             raise _Denied(InvalidToken(), "dpop_required", client_id=record.client_id, jti=jti)
         return PartnerPrincipal(
