@@ -23,7 +23,7 @@ from clients.services import (
 from communities.models import Community
 from console.forms import console_time_zoned
 from console.humane import community_filter_url, words_list
-from console.who_can_act import MAY, may_reactivate, may_set_policy, security_only_line
+from console.who_can_act import MAY, may_complete_request, may_reactivate, may_set_policy, security_only_line
 from tokens.models import RevocationRequest
 from tokens.services import secrets_named_on_opening
 
@@ -612,7 +612,7 @@ def _no_token_for_pending_request(
         said.append(_("The policy does not accept keys either."))
     links, security_only = _fix_links(community, closed, viewer, policy=False, pending=revocation)
     # "Complete" would send support to a page with no button: it may only see the request (SPEC §5a).
-    can_complete = viewer.has_perm("tokens.handle_revocationrequest")
+    can_complete = may_complete_request(viewer)
     link_label = (_("Complete request #%(id)s") if can_complete else _("See request #%(id)s")) % {
         "id": revocation.pk
     }

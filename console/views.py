@@ -30,7 +30,7 @@ from console.second_factor import (
 )
 from console.signin import AT_THE_PROMPT, attempts_left, attempts_left_message
 from console.sudo import password_confirmed, password_is_fresh, prompt_purpose
-from console.who_can_act import RefusedOnRequest, refused_whom_to_ask
+from console.who_can_act import RefusedOnRequest, may_rotate_secret, refused_whom_to_ask
 
 
 class ConfirmPasswordForm(forms.Form):
@@ -142,7 +142,7 @@ def secret_once(request, key: str):
             status=410,
             done=done,
             done_at=console_time_zoned(done.created_at) if done is not None else "",
-            can_rotate=request.user.has_perm("communities.rotate_secret"),
+            can_rotate=may_rotate_secret(request.user),
         )
     else:
         community = Community.objects.get(pk=shown["community"])

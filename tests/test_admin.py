@@ -74,6 +74,12 @@ def result_rows(response) -> str:
     return response.content.decode().split('id="result_list"')[1].split("</table>")[0]
 
 
+def no_token_banner(client, community) -> str:
+    """The community page's top banner saying why the partner gets no token (its HTML, links kept)."""
+    page = client.get(url("communities_community_change", community.pk)).content.decode()
+    return page.split('id="no-token">', 1)[1].split("</p>", 1)[0]
+
+
 def as_partner(community, secret):
     from clients.services import NewCommunity
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from clients.models import ClientSecret
 from clients.services import PolicyChange, client_auth_policy_set
 from tests.conftest import TEST_ACTOR, issue_token
-from tests.test_admin import url
+from tests.test_admin import no_token_banner, url
 from tests.test_console_keys_and_lockout_causes import _keys_only_with_its_key_retired, _text
 from tests.test_console_names_who_can_act import _member, _note
 from tests.test_console_review_fixes import _open_in_console
@@ -70,8 +70,7 @@ def test_reactivating_without_dpop_says_nothing_of_proofs(client, acme):
 
 
 def _banner(client, community) -> str:
-    page = client.get(url("communities_community_change", community.pk)).content.decode()
-    return _text(_note(page, "no-token"))
+    return _text(no_token_banner(client, community))
 
 
 def test_keys_only_without_a_key_names_registering_a_key(client, acme):

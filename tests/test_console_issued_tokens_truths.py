@@ -10,7 +10,10 @@ from tests.conftest import TEST_ACTOR
 from tests.test_admin import submit_once, url
 from tests.test_console_dpop_and_request_truths import _keys_only_request_with_a_key_token, _token
 from tests.test_console_keys_and_lockout_causes import _text
-from tests.test_console_policy_refused_tokens_and_reader_wording import _require_dpop
+from tests.test_console_policy_refused_tokens_and_reader_wording import (
+    _require_dpop,
+    _two_bearer_tokens_and_one_bound_then_dpop_required,
+)
 from tests.test_console_review_followups import _with_key
 from tests.test_console_safety import login
 from tokens.models import IssuedToken
@@ -61,10 +64,7 @@ def test_ending_the_old_secret_under_required_dpop_says_the_bearer_token_is_alre
 
 def test_ending_the_old_secret_counts_the_refused_tokens_apart_from_the_working_ones(client, acme):
     _rotated_with_grace(client, acme)
-    _token(acme.community, jti="bearer-one")
-    _token(acme.community, jti="bearer-two")
-    _token(acme.community, jti="bound-one", dpop_jkt="x" * 43)
-    _require_dpop(acme.community)
+    _two_bearer_tokens_and_one_bound_then_dpop_required(acme.community)
     said = _stop_previous_consequence(client, acme)
     assert STILL_VALID not in said
     assert "1 token já emitido continua valendo até expirar." in said

@@ -30,19 +30,20 @@ def _page(client, name: str, community) -> str:
     return _text(client.get(url(name, community.pk)).content.decode())
 
 
-def test_revoke_all_counts_a_token_issued_outside_the_api_allowlist_as_refused(client, acme):
+@pytest.mark.parametrize(
+    "page_name, active_said",
+    [
+        ("communities_community_revoke_tokens", "Revogar 1 token ativo de"),
+        ("communities_community_deactivate", "revogar o único token ativo da comunidade?"),
+    ],
+)
+def test_revoke_all_and_deactivate_count_a_token_issued_outside_the_api_allowlist_as_refused(
+    client, acme, page_name, active_said
+):
     _one_inside_one_outside(acme.community)
     login(client, "sue", "security")
-    page = _page(client, "communities_community_revoke_tokens", acme.community)
-    assert "Revogar 1 token ativo de" in page and "2 tokens ativos" not in page
-    assert "Outro token, já recusado pela API (fora da lista de IPs permitidos), também é revogado." in page
-
-
-def test_deactivate_counts_a_token_issued_outside_the_api_allowlist_as_refused(client, acme):
-    _one_inside_one_outside(acme.community)
-    login(client, "sue", "security")
-    page = _page(client, "communities_community_deactivate", acme.community)
-    assert "revogar o único token ativo da comunidade?" in page and "2 tokens ativos" not in page
+    page = _page(client, page_name, acme.community)
+    assert active_said in page and "2 tokens ativos" not in page
     assert "Outro token, já recusado pela API (fora da lista de IPs permitidos), também é revogado." in page
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from audit.services import Actor
 from tests.conftest import TEST_ACTOR
-from tests.test_admin import staff, url
+from tests.test_admin import no_token_banner, staff, url
 from tests.test_console_keys_and_lockout_causes import _keys_only_with_its_key_retired, _text
 from tests.test_console_safety import login
 from tokens.services import community_deactivate, revocation_request_open
@@ -93,7 +93,7 @@ def test_security_still_gets_the_reactivate_link_in_the_banner(client, acme):
     community = acme.community
     community_deactivate(community=community, actor=TEST_ACTOR, reason="contract ended")
     login(client, "sue", "security")
-    banner = _note(client.get(url("communities_community_change", community.pk)).content.decode(), "no-token")
+    banner = no_token_banner(client, community)
     assert url("communities_community_reactivate", community.pk) in banner
     assert "Só o grupo de segurança" not in _text(banner)
 
@@ -113,10 +113,7 @@ def test_support_sees_who_can_change_the_policy_instead_of_a_link_to_it(client, 
 def test_support_is_told_to_ask_a_superuser_when_security_has_no_active_member(client, acme):
     community_deactivate(community=acme.community, actor=TEST_ACTOR, reason="contract ended")
     login(client, "sam", "support")
-    banner = _note(
-        client.get(url("communities_community_change", acme.community.pk)).content.decode(), "no-token"
-    )
-    said = _text(banner)
+    said = _text(no_token_banner(client, acme.community))
     assert "Só o grupo de segurança pode reativar a comunidade" in said
     assert "peça a um administrador do console (superusuário)" in said
 

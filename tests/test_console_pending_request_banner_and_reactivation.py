@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from clients.models import ClientSecret
 from tests.conftest import TEST_ACTOR
-from tests.test_admin import url
+from tests.test_admin import no_token_banner, url
 from tests.test_console_keys_and_lockout_causes import _text
 from tests.test_console_review_followups import _with_key
 from tests.test_console_safety import login
@@ -55,9 +55,7 @@ def test_suspended_secrets_banner_with_no_active_key_offers_the_request_or_a_key
     community_retire_key(community=acme.community, kid=key.kid, actor=TEST_ACTOR, reason="rotated out")
     revocation = revocation_request_open(community=acme.community, reason="leak", actor=TEST_ACTOR)
     login(client, "sue", "security")
-    banner = _note(
-        client.get(url("communities_community_change", acme.community.pk)).content.decode(), "no-token"
-    )
+    banner = no_token_banner(client, acme.community)
     said = _text(banner)
     assert "todos os segredos estão suspensos por um pedido de revogação pendente" in said
     assert "a comunidade não tem chave ativa" in said

@@ -24,6 +24,14 @@ def _require_dpop(community) -> None:
     client_auth_policy_set(community=community, change=PolicyChange(dpop="required"), actor=TEST_ACTOR)
 
 
+def _two_bearer_tokens_and_one_bound_then_dpop_required(community) -> None:
+    """Three live tokens, of which the policy, now requiring DPoP, refuses the two Bearer ones."""
+    _token(community, jti="bearer-one")
+    _token(community, jti="bearer-two")
+    _token(community, jti="bound-one", dpop_jkt="x" * 43)
+    _require_dpop(community)
+
+
 def _fresh_key(created) -> None:
     """A key of its own (``_with_key`` gives every community the same one, refused the second time)."""
     change = PolicyChange(methods=["client_secret", "private_key_jwt"])

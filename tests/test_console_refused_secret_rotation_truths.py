@@ -10,7 +10,10 @@ from tests.conftest import TEST_ACTOR
 from tests.test_admin import form_key, submit_once, url
 from tests.test_console_dpop_and_request_truths import _keys_only_request_with_a_key_token, _token
 from tests.test_console_keys_and_lockout_causes import _text
-from tests.test_console_policy_refused_tokens_and_reader_wording import _require_dpop
+from tests.test_console_policy_refused_tokens_and_reader_wording import (
+    _require_dpop,
+    _two_bearer_tokens_and_one_bound_then_dpop_required,
+)
 from tests.test_console_review_followups import _with_key
 from tests.test_console_safety import login
 from tokens.services import community_deactivate
@@ -77,33 +80,40 @@ def test_the_rotate_page_keeps_the_usual_words_while_secrets_are_accepted(client
     assert STOPS_NOW in _tick_label(page)
 
 
-def test_the_rotate_page_under_a_keys_only_policy_does_not_say_the_secret_in_grace_works(client, acme):
+@pytest.mark.parametrize(
+    "make_refused, danger_says, tick_says",
+    [
+        (
+            _keys_only,
+            [
+                "está na janela de tolerância até",
+                "mas não funciona agora: a política não aceita segredos",
+                "Trocar agora o encerra de vez",
+            ],
+            ["Sim, encerrar de vez o segredo que começa com", "se a política voltar a aceitar segredos"],
+        ),
+        (
+            _deactivated,
+            ["mas não funciona agora: a comunidade está desativada"],
+            ["se a comunidade for reativada"],
+        ),
+    ],
+)
+def test_the_rotate_page_does_not_say_a_refused_secret_in_grace_works(
+    client, acme, make_refused, danger_says, tick_says
+):
     login(client, "sue", "security")
     _rotate(client, acme)
-    _keys_only(acme)
+    make_refused(acme)
     page = _rotate_page(client, acme)
     danger = _part(page, 'id="form-danger"><p>')
     assert STILL_WORKS not in danger
-    assert "está na janela de tolerância até" in danger
-    assert "mas não funciona agora: a política não aceita segredos" in danger
-    assert "Trocar agora o encerra de vez" in danger
+    for said in danger_says:
+        assert said in danger
     tick = _tick_label(page)
     assert STOPS_NOW not in tick
-    assert "Sim, encerrar de vez o segredo que começa com" in tick
-    assert "se a política voltar a aceitar segredos" in tick
-
-
-def test_the_rotate_page_of_a_deactivated_community_does_not_say_the_secret_in_grace_works(client, acme):
-    login(client, "sue", "security")
-    _rotate(client, acme)
-    _deactivated(acme)
-    page = _rotate_page(client, acme)
-    danger = _part(page, 'id="form-danger"><p>')
-    assert STILL_WORKS not in danger
-    assert "mas não funciona agora: a comunidade está desativada" in danger
-    tick = _tick_label(page)
-    assert STOPS_NOW not in tick
-    assert "se a comunidade for reativada" in tick
+    for said in tick_says:
+        assert said in tick
 
 
 # --- 2. the one-time page after that rotation ---------------------------------------------------------
@@ -173,10 +183,7 @@ def test_ending_a_refused_old_secret_says_it_is_already_refused(client, acme, ma
 
 
 def test_the_revoke_box_counts_the_live_tokens_and_those_already_refused(client, acme):
-    _token(acme.community, jti="bearer-one")
-    _token(acme.community, jti="bearer-two")
-    _token(acme.community, jti="bound-one", dpop_jkt="x" * 43)
-    _require_dpop(acme.community)
+    _two_bearer_tokens_and_one_bound_then_dpop_required(acme.community)
     login(client, "sue", "security")
     label = _revoke_label(_rotate_page(client, acme))
     assert "Revogar também os 3 tokens ativos agora" in label

@@ -8,7 +8,7 @@ import pytest
 from audit.models import AuditEvent
 from clients.services import PolicyChange, client_auth_policy_set
 from tests.conftest import TEST_ACTOR
-from tests.test_admin import staff, url
+from tests.test_admin import no_token_banner, staff, url
 from tests.test_console_keys_and_lockout_causes import _text
 from tests.test_console_refusals_and_policy_history import _refused_as
 from tests.test_console_review_followups import _with_key
@@ -23,17 +23,13 @@ def _note(page: str, note_id: str) -> str:
     return page.split(f'id="{note_id}">', 1)[1].split("</p>", 1)[0]
 
 
-def _banner(client, community) -> str:
-    return _note(client.get(url("communities_community_change", community.pk)).content.decode(), "no-token")
-
-
 # --- 1. support sees a pending request it cannot complete, and who can -------------------------------
 
 
 def test_support_is_offered_to_see_the_pending_request_not_to_complete_it(client, acme):
     revocation = revocation_request_open(community=acme.community, reason="leak", actor=TEST_ACTOR)
     login(client, "sam", "support")
-    banner = _banner(client, acme.community)
+    banner = no_token_banner(client, acme.community)
     assert url("tokens_revocationrequest_change", revocation.pk) in banner
     assert f"Ver o pedido #{revocation.pk}" in _text(banner)
     assert f"Concluir o pedido #{revocation.pk}" not in _text(banner)
@@ -42,7 +38,7 @@ def test_support_is_offered_to_see_the_pending_request_not_to_complete_it(client
 def test_security_is_still_offered_to_complete_the_pending_request(client, acme):
     revocation = revocation_request_open(community=acme.community, reason="leak", actor=TEST_ACTOR)
     login(client, "sue", "security")
-    assert f"Concluir o pedido #{revocation.pk}" in _text(_banner(client, acme.community))
+    assert f"Concluir o pedido #{revocation.pk}" in _text(no_token_banner(client, acme.community))
 
 
 def test_the_request_page_tells_support_which_security_members_can_complete_it(client, acme):

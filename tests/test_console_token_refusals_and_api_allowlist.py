@@ -15,7 +15,11 @@ from communities.models import Community
 from tests.test_admin import url
 from tests.test_console_dpop_and_request_truths import _token
 from tests.test_console_keys_and_lockout_causes import _text
-from tests.test_console_policy_refused_tokens_and_reader_wording import _require_dpop, _row
+from tests.test_console_policy_refused_tokens_and_reader_wording import (
+    _require_dpop,
+    _row,
+    _two_bearer_tokens_and_one_bound_then_dpop_required,
+)
 from tests.test_console_safety import login
 
 pytestmark = pytest.mark.django_db
@@ -30,10 +34,7 @@ def _deactivate_in_place(community) -> None:
 
 
 def test_revoke_all_counts_the_tokens_the_policy_refuses_apart_from_the_active_ones(client, acme):
-    _token(acme.community, jti="bearer-one")
-    _token(acme.community, jti="bearer-two")
-    _token(acme.community, jti="bound-one", dpop_jkt="x" * 43)
-    _require_dpop(acme.community)
+    _two_bearer_tokens_and_one_bound_then_dpop_required(acme.community)
     login(client, "sue", "security")
     page = _text(client.get(url("communities_community_revoke_tokens", acme.community.pk)).content.decode())
     assert "Revogar 1 token ativo de" in page and "3 tokens ativos" not in page
@@ -157,10 +158,7 @@ def test_an_allowlist_for_token_requests_only_says_nothing_of_the_tokens_held(ap
 
 
 def test_revoking_selected_tokens_counts_the_refused_ones_apart(client, acme):
-    _token(acme.community, jti="bearer-one")
-    _token(acme.community, jti="bearer-two")
-    _token(acme.community, jti="bound-one", dpop_jkt="x" * 43)
-    _require_dpop(acme.community)
+    _two_bearer_tokens_and_one_bound_then_dpop_required(acme.community)
     login(client, "sue", "security")
     selected = {"action": "revoke_selected", "_selected_action": ["bearer-one", "bearer-two", "bound-one"]}
     page = _text(client.post(url("tokens_issuedtoken_changelist"), selected).content.decode())

@@ -78,6 +78,7 @@ from console.reactivation_notes import reactivation_credentials_line
 from console.refused_tokens import refused_reasons, refused_revoked_too
 from console.sudo import form_data, password_prompt
 from console.usage import api_chart, community_usage, usage_chart
+from console.who_can_act import may_rotate_secret
 from tokens.models import IssuedToken, RevocationRequest
 from tokens.services import (
     NO_LIVE_TOKEN,
@@ -458,7 +459,7 @@ class CommunityAdmin(NoEditingHelpWhenReadOnly, admin.ModelAdmin):
         if community is not None:
             usage = community_usage(community)
             extra = {
-                "can_rotate": user.has_perm("communities.rotate_secret"),
+                "can_rotate": may_rotate_secret(user),
                 "can_revoke": user.has_perm("communities.revoke_community_tokens")
                 and _count_live(community) > 0,
                 "can_deactivate": user.has_perm("communities.deactivate_community"),
