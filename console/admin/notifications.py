@@ -22,7 +22,8 @@ from console.once import form_key_new, secret_reveal_later
 from console.pages import render_admin_page, staff_actor
 from notifications.events import EVENT_TYPES, NAMES
 from notifications.models import Notification, SecurityContacts
-from notifications.services import notification_resend, security_contacts_set
+from notifications.services import email_lines_parse, notification_resend, security_contacts_set
+from notifications.webhooks import webhook_target
 
 
 class EventTypeFilter(Labelled, admin.SimpleListFilter):
@@ -210,13 +211,21 @@ class SecurityContactsForm(forms.ModelForm):
                 f"{entry['address']}:{entry['language']}" for entry in self.instance.emails
             )
 
+    def clean_email_lines(self) -> str:
+        """Every wrong line named at once, and the form shown again as typed (not saved, not emptied)."""
+        self.email_pairs = email_lines_parse(self.cleaned_data["email_lines"])
+        return self.cleaned_data["email_lines"]
+
+    def clean_webhook_url(self) -> str:
+        """The service checks a new URL again when it saves; checked here too so that a refused one
+        brings the form back as typed, its reason beside the field."""
+        url = self.cleaned_data["webhook_url"]
+        if url and url != self.instance.webhook_url:
+            webhook_target(url)
+        return url
+
     def emails(self) -> list[tuple[str, str]]:
-        pairs = []
-        for line in self.cleaned_data["email_lines"].splitlines():
-            if line.strip():
-                address, _colon, language = line.strip().partition(":")
-                pairs.append((address, language or "pt-br"))
-        return pairs
+        return self.email_pairs
 
 
 @admin.register(SecurityContacts)
@@ -256,6 +265,8 @@ class SecurityContactsAdmin(NoEditingHelpWhenReadOnly, NoRelatedLinks, admin.Mod
         try:
             response = super().changeform_view(request, object_id, form_url, extra_context)
         except _FormError as error:
+            # Only when the service refuses what the form accepted (a webhook host that resolved
+            # differently a moment later): the form's own checks keep what was typed.
             self.message_user(request, " ".join(error.error.messages), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
         revealed = getattr(request, "new_webhook_secret", None)
