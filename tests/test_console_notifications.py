@@ -225,3 +225,27 @@ def test_the_contacts_pages_say_e_mail_never_email(security_client, acme):
         assert "e-mail" in text
         assert not re.search(r"(?<!e-)\bemails?\b", text, re.IGNORECASE), text
     assert "No máximo 10 endereços de e-mail" in _visible_text(wrong)
+
+
+def test_the_contacts_form_has_a_cancel_link_back_to_the_list(security_client, acme):
+    changelist = reverse("admin:notifications_securitycontacts_changelist")
+    add = reverse("admin:notifications_securitycontacts_add")
+    cancel = f'<a href="{changelist}" class="button cancel-link">Cancelar</a>'
+    assert cancel in security_client.get(add).content.decode()
+    after_a_mistake = security_client.post(add, {"community": acme.community.pk, "email_lines": "x"})
+    assert cancel in after_a_mistake.content.decode()
+    filtered = security_client.get(add, {"_changelist_filters": "q=acme"}).content.decode()
+    assert f'<a href="{changelist}?q=acme" class="button cancel-link">Cancelar</a>' in filtered
+    security_contacts_set(community=acme.community, actor=TEST_ACTOR, emails=[("sec@acme.example", "en")])
+    contacts = SecurityContacts.objects.get(community=acme.community)
+    change = security_client.get(reverse("admin:notifications_securitycontacts_change", args=[contacts.pk]))
+    assert cancel in change.content.decode()
+
+
+def test_a_read_only_contacts_page_offers_close_not_cancel(support_client, acme):
+    security_contacts_set(community=acme.community, actor=TEST_ACTOR, emails=[("sec@acme.example", "en")])
+    contacts = SecurityContacts.objects.get(community=acme.community)
+    page = support_client.get(reverse("admin:notifications_securitycontacts_change", args=[contacts.pk]))
+    assert page.status_code == 200
+    assert "Fechar" in page.content.decode()
+    assert "cancel-link" not in page.content.decode()

@@ -3,6 +3,7 @@ and every notification with its delivery state, which staff can send again. Both
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -262,6 +263,14 @@ class SecurityContactsAdmin(NoEditingHelpWhenReadOnly, NoRelatedLinks, admin.Mod
             request.new_webhook_secret = (result.contacts.community, result.webhook_secret)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        editable = self.has_change_permission(request) if object_id else self.has_add_permission(request)
+        if editable:  # a page staff may only read has the admin's "Fechar" instead
+            # Back to the list as staff had filtered it, like the console's other forms.
+            changelist = add_preserved_filters(
+                {"preserved_filters": self.get_preserved_filters(request), "opts": self.opts},
+                reverse("admin:notifications_securitycontacts_changelist"),
+            )
+            extra_context = {**(extra_context or {}), "cancel_url": changelist}
         try:
             response = super().changeform_view(request, object_id, form_url, extra_context)
         except _FormError as error:
