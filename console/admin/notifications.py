@@ -3,6 +3,7 @@ and every notification with its delivery state, which staff can send again. Both
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -22,7 +23,8 @@ from console.once import form_key_new, secret_reveal_later
 from console.pages import render_admin_page, staff_actor
 from notifications.events import EVENT_TYPES, NAMES
 from notifications.models import Notification, SecurityContacts
-from notifications.services import notification_resend, security_contacts_set
+from notifications.services import email_lines_parse, notification_resend, security_contacts_set
+from notifications.webhooks import webhook_target
 
 
 class EventTypeFilter(Labelled, admin.SimpleListFilter):
@@ -210,13 +212,21 @@ class SecurityContactsForm(forms.ModelForm):
                 f"{entry['address']}:{entry['language']}" for entry in self.instance.emails
             )
 
+    def clean_email_lines(self) -> str:
+        """Every wrong line named at once, and the form shown again as typed (not saved, not emptied)."""
+        self.email_pairs = email_lines_parse(self.cleaned_data["email_lines"])
+        return self.cleaned_data["email_lines"]
+
+    def clean_webhook_url(self) -> str:
+        """The service checks a new URL again when it saves; checked here too so that a refused one
+        brings the form back as typed, its reason beside the field."""
+        url = self.cleaned_data["webhook_url"]
+        if url and url != self.instance.webhook_url:
+            webhook_target(url)
+        return url
+
     def emails(self) -> list[tuple[str, str]]:
-        pairs = []
-        for line in self.cleaned_data["email_lines"].splitlines():
-            if line.strip():
-                address, _colon, language = line.strip().partition(":")
-                pairs.append((address, language or "pt-br"))
-        return pairs
+        return self.email_pairs
 
 
 @admin.register(SecurityContacts)
@@ -253,9 +263,19 @@ class SecurityContactsAdmin(NoEditingHelpWhenReadOnly, NoRelatedLinks, admin.Mod
             request.new_webhook_secret = (result.contacts.community, result.webhook_secret)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        editable = self.has_change_permission(request) if object_id else self.has_add_permission(request)
+        if editable:  # a page staff may only read has the admin's "Fechar" instead
+            # Back to the list as staff had filtered it, like the console's other forms.
+            changelist = add_preserved_filters(
+                {"preserved_filters": self.get_preserved_filters(request), "opts": self.opts},
+                reverse("admin:notifications_securitycontacts_changelist"),
+            )
+            extra_context = {**(extra_context or {}), "cancel_url": changelist}
         try:
             response = super().changeform_view(request, object_id, form_url, extra_context)
         except _FormError as error:
+            # Only when the service refuses what the form accepted (a webhook host that resolved
+            # differently a moment later): the form's own checks keep what was typed.
             self.message_user(request, " ".join(error.error.messages), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
         revealed = getattr(request, "new_webhook_secret", None)

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record
@@ -27,19 +28,69 @@ class ContactsChange:
     webhook_secret: str | None = field(default=None, repr=False)
 
 
+def email_lines_parse(text: str) -> list[tuple[str, str]]:
+    """Staff's list as typed, one ``address[:language]`` per line, as the pairs ``security_contacts_set``
+    takes. Raises ``ValidationError`` with one message per wrong line, all of them at once, each naming
+    its line number (blank lines count, as on the screen) and what is wrong there, so staff fix the list in
+    one go."""
+    lines = text.splitlines()
+    _check_how_many(sum(1 for line in lines if line.strip()))  # first: it bounds the work below
+    pairs: list[tuple[str, str]] = []
+    wrong: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        address, _colon, language = line.strip().partition(":")
+        try:
+            entry = _email_entry_or_why_not(address, language)
+        except ValueError as error:
+            wrong.append(_("Line %(line)s: %(problem)s") % {"line": number, "problem": error})
+            continue
+        pairs.append((entry["address"], entry["language"]))
+    if wrong:
+        raise ValidationError(wrong)
+    return pairs
+
+
 def _clean_emails(emails: list[tuple[str, str]]) -> list[dict[str, str]]:
-    if len(emails) > MAX_EMAILS:
-        raise ValidationError(_("At most %(count)d e-mail addresses.") % {"count": MAX_EMAILS})
-    cleaned = []
+    """The pairs as stored; ``ValidationError`` with one message per wrong pair, all at once."""
+    _check_how_many(len(emails))
+    cleaned: list[dict[str, str]] = []
+    wrong: list[str] = []
     for address, language in emails:
-        address, language = address.strip(), (language or Language.PT_BR).strip().lower()
-        validate_email(address)
-        if language not in Language.values:
-            raise ValidationError(
-                _("Unknown language %(language)s: use pt-br or en.") % {"language": language[:10]}
-            )
-        cleaned.append({"address": address, "language": language})
+        try:
+            cleaned.append(_email_entry_or_why_not(address, language))
+        except ValueError as error:
+            wrong.append(str(error))
+    if wrong:
+        raise ValidationError(wrong)
     return cleaned
+
+
+def _email_entry_or_why_not(address: str, language: str) -> dict[str, str]:
+    """One contact as stored, or a ``ValueError`` saying what is wrong with it in the staff's words.
+    Our own message rather than Django's, whose pt-BR says "email" where the console says "e-mail"."""
+    address, language = address.strip(), (language or Language.PT_BR).strip().lower()
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise ValueError(
+            _("“%(address)s” is not a valid e-mail address.") % {"address": address[:80]}
+        ) from None
+    if language not in Language.values:
+        raise ValueError(
+            _("“%(address)s” has an unknown language, “%(language)s”: use pt-br or en.")
+            % {"address": address[:80], "language": language[:10]}
+        )
+    return {"address": address, "language": language}
+
+
+def _check_how_many(count: int) -> None:
+    if count > MAX_EMAILS:
+        raise ValidationError(
+            ngettext("At most %(count)s e-mail address.", "At most %(count)s e-mail addresses.", MAX_EMAILS)
+            % {"count": MAX_EMAILS}
+        )
 
 
 def _new_webhook_secret() -> str:
