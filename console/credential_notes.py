@@ -290,8 +290,8 @@ def new_secret_still_refused_note(community) -> str:
     if not needed:
         return ""
     return _(
-        "Even with the new secret that completing the request hands over, the partner gets a 401 (access "
-        "refused) until %(needed)s."
+        "Even once the request is completed, the new secret it hands over gets a 401 (access refused) until "
+        "%(needed)s."
     ) % {"needed": words_list(needed)}
 
 

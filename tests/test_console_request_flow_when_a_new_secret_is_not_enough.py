@@ -116,6 +116,8 @@ def test_the_community_banner_says_the_policy_must_accept_secrets_again(client, 
     login(client, "sam", "support")
     said = _suspended_banner(client, acme.community)
     assert "Um pedido de token feito com segredo recebe 401" in said
+    # The key still gets the partner tokens: it is the new secret that gets the 401, not the partner.
+    assert "o novo segredo que ele entrega recebe 401 (acesso recusado) até que a política" in said
     assert POLICY_MUST_ACCEPT in said and WHO_CHANGES_POLICY in said and MUST_REACTIVATE not in said
 
 
