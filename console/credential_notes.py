@@ -126,14 +126,12 @@ def secrets_suspended_line(community) -> str:
         return ""
     if ClosedWay.NO_VALID_SECRET in closed_ways(community=community):
         return ""  # the no-token banner above says it, with the same link
-    return pending_request_line(
-        revocation,
-        _(
-            "Every secret is suspended: a revocation request is pending since %(moment)s. A token request "
-            "made with a secret gets a 401 until the request is completed."
-        )
-        % {"moment": console_time_zoned(revocation.created_at)},
-    )
+    suspended = _(
+        "Every secret is suspended: a revocation request is pending since %(moment)s. A token request "
+        "made with a secret gets a 401 until the request is completed."
+    ) % {"moment": console_time_zoned(revocation.created_at)}
+    still_refused = new_secret_still_refused_note(community)
+    return pending_request_line(revocation, f"{suspended} {still_refused}" if still_refused else suspended)
 
 
 def pending_request_cell(request_id: int, *, secrets_left: bool) -> str:
@@ -255,13 +253,46 @@ def request_keys_still_work_note(revocation: RevocationRequest) -> str:
     )
 
 
+def community_named(community_id) -> Community | None:
+    """The community a form names by id (as sent: maybe not a number, maybe none)."""
+    try:
+        return Community.objects.filter(pk=int(community_id)).first()
+    except (TypeError, ValueError):
+        return None
+
+
 def keys_still_work_note_for(community_id) -> str:
     """``keys_still_work_note`` for the community a form names by id (as sent: maybe not a number)."""
-    try:
-        community = Community.objects.filter(pk=int(community_id)).first()
-    except (TypeError, ValueError):
-        community = None
+    community = community_named(community_id)
     return keys_still_work_note(community) if community is not None else ""
+
+
+# What a new secret needs besides being handed over: the causes of ``closed_ways`` that completing a
+# revocation request (a new secret) does not lift.
+_NEW_SECRET_ALSO_NEEDS = {
+    ClosedWay.SECRETS_REFUSED: gettext_lazy(
+        "the policy accepts client secrets again (a member of the security group changes the "
+        "client-authentication policy)"
+    ),
+    ClosedWay.COMMUNITY_INACTIVE: gettext_lazy("the community is reactivated"),
+}
+
+
+def new_secret_still_refused_note(community) -> str:
+    """Empty when a new client secret would get the partner tokens; else what else it needs. The request
+    form, the "opened" message and the community page say that completing a revocation request gives the
+    partner access again: not under a keys-only policy, nor for a deactivated community (the completion
+    page says so too). Computed as ``closed_ways`` would for the policy's secrets alone."""
+    accepted = client_auth_policy_get(community=community).methods
+    secrets_only = [METHOD_CLIENT_SECRET] if METHOD_CLIENT_SECRET in accepted else []
+    closed = closed_ways(community=community, methods=secrets_only)
+    needed = [str(_NEW_SECRET_ALSO_NEEDS[way]) for way in _NEW_SECRET_ALSO_NEEDS if way in closed]
+    if not needed:
+        return ""
+    return _(
+        "Even once the request is completed, the new secret it hands over gets a 401 (access refused) until "
+        "%(needed)s."
+    ) % {"needed": words_list(needed)}
 
 
 def keys_elsewhere_note() -> str:

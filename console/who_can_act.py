@@ -120,6 +120,34 @@ def only_security_completes_note(revocation: RevocationRequest) -> str:
     )
 
 
+def request_completer(*, opener_username: str | None, opener_is_security: bool) -> tuple[str, str]:
+    """Who completes a request opened by ``opener_username``, to put in "until … completes the request":
+    a member of the security group, by name, or another one when a member opened it (the two-person rule
+    refuses the opener; support is not in the group, so "another" would be wrong); "someone" when nobody
+    is left. Second, the sentence that goes with it: that rule, or whom to ask when nobody is left."""
+    members = security_members(excluding_username=opener_username)
+    if members and opener_is_security:
+        return (
+            _("another member of the security group (%(names)s)") % {"names": words_list(members)},
+            _("Whoever opens a request cannot complete it."),
+        )
+    if members:
+        return _("a member of the security group (%(names)s)") % {"names": words_list(members)}, ""
+    if opener_is_security:
+        return (
+            _("someone"),
+            _(
+                "Nobody else in the security group is active, and whoever opens a request cannot complete it: "
+                "ask a console administrator (superuser) to complete it or to add another member to the "
+                "security group."
+            ),
+        )
+    return (
+        _("someone"),
+        _("The security group has no active member: ask a console administrator (superuser) to complete it."),
+    )
+
+
 def opener_cannot_complete_note(viewer) -> str:
     """On a pending request's page, for the security member who opened it: the two-person rule refuses
     them, so who else can complete it, or, with nobody else, whom to ask."""

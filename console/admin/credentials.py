@@ -37,11 +37,13 @@ from console.admin.read_only import NoEditingHelpWhenReadOnly
 from console.admin.related_links import NoRelatedLinks
 from console.audit_details import actor_html, details_html
 from console.credential_notes import (
+    community_named,
     keys_elsewhere_note,
     keys_retire_separately,
     keys_still_work,
     keys_still_work_note,
     keys_still_work_note_for,
+    new_secret_still_refused_note,
     pending_request,
     pending_request_for,
     pending_request_notice,
@@ -64,13 +66,14 @@ from console.once import (
 )
 from console.pages import render_admin_page, staff_actor
 from console.refused_tokens import refused_reasons, refused_revoked_too
-from console.second_factor import security_members, staff_action_refused
+from console.second_factor import is_security_member, staff_action_refused
 from console.sudo import form_data, password_prompt
 from console.who_can_act import (
     RefusedOnRequest,
     only_security_completes_note,
     opened_by_security_member,
     opener_cannot_complete_note,
+    request_completer,
     request_opener_username,
 )
 from tokens.models import IssuedToken, RevocationRequest
@@ -414,6 +417,10 @@ class RevocationRequestForm(forms.ModelForm):
         # A request suspends secrets only: say so when the chosen community's keys keep working.
         self.keys_note = keys_still_work_note_for(chosen) if chosen else ""
         self.keys_elsewhere = "" if chosen else keys_elsewhere_note()
+        # Completing the request gives access back only if the policy accepts secrets and the community
+        # is active: else say what else is needed.
+        community = community_named(chosen) if chosen else None
+        self.secret_still_refused = new_secret_still_refused_note(community) if community is not None else ""
 
     def clean(self):
         cleaned = super().clean()
@@ -450,60 +457,54 @@ def _opened_counts(revocation) -> dict[str, str]:
 
 def request_opened_summary(revocation, *, keys_link: bool = False) -> str:
     """ "O pedido #3 de acme foi aberto: 2 tokens revogados e 1 segredo suspenso. O parceiro recebe 401…",
-    or, when keys the policy admits outlast the secrets, that they still work: plain text for the done
-    page, with the link to the community's keys for the message (``keys_link``)."""
-    counts = _opened_counts(revocation)
-    keys = keys_outlasting_secrets(community=revocation.community)
+    in pieces: what opening it did; until when the partner is locked out, or, when keys the policy admits
+    outlast the secrets, that they still work; who completes the request, by name, as the request's page
+    says (never a security member who opened it: the two-person rule), or whom to ask; and what else a new
+    secret needs (a keys-only policy, a deactivated community). Plain text for the done page, with the link
+    to the community's keys for the message (``keys_link``)."""
+    community = revocation.community
+    opened = _("Request #%(id)s of %(client_id)s was opened: %(tokens)s and %(secrets)s.") % _opened_counts(
+        revocation
+    )
+    completer, whom_to_ask = request_completer(
+        opener_username=request_opener_username(revocation),
+        opener_is_security=opened_by_security_member(revocation),
+    )
+    after = [whom_to_ask, new_secret_still_refused_note(community)]
+    keys = keys_outlasting_secrets(community=community)
     if not keys:
-        return _until_completed_summary(revocation, counts)
-    opened = _("Request #%(id)s of %(client_id)s was opened: %(tokens)s and %(secrets)s.") % counts
+        until = _(
+            "The partner gets a 401 (access refused) until %(who)s completes the request and hands over a new "
+            "secret."
+        ) % {"who": completer}
+        return " ".join(part for part in [opened, until, *after] if part)
+    completes = _("A new secret is handed over only when %(who)s completes the request.") % {"who": completer}
     if keys_link:
-        return format_html("{} {}", opened, keys_still_work_note(revocation.community))
-    return " ".join([opened, keys_still_work(keys), keys_retire_separately()])
-
-
-def _until_completed_summary(revocation, counts: dict[str, str]) -> str:
-    """The partner is locked out until the request is completed: who can complete it, by name, as the
-    request's page says. A security member who opened it cannot (the two-person rule): then another
-    member, or whom to ask when nobody else is active."""
-    if opened_by_security_member(revocation):
-        return _opened_by_security_summary(revocation, counts)
-    members = security_members()
-    if members:
-        return _(
-            "Request #%(id)s of %(client_id)s was opened: %(tokens)s and %(secrets)s. The partner gets a 401 "
-            "(access refused) until a member of the security group (%(names)s) completes the request and "
-            "hands over a new secret."
-        ) % {**counts, "names": words_list(members)}
-    return (
-        _(
-            "Request #%(id)s of %(client_id)s was opened: %(tokens)s and %(secrets)s. The partner gets a 401 "
-            "(access refused) until someone completes the request and hands over a new secret, and the security "
-            "group has no active member: ask a console administrator (superuser) to complete it."
-        )
-        % counts
+        rest = " ".join(part for part in [completes, *after] if part)
+        return format_html("{} {} {}", opened, keys_still_work_note(community), rest)
+    return " ".join(
+        part for part in [opened, keys_still_work(keys), keys_retire_separately(), completes, *after] if part
     )
 
 
-def _opened_by_security_summary(revocation, counts: dict[str, str]) -> str:
-    """The summary for a security member who opened the request: the two-person rule keeps them from
-    completing it, so who else can, by name, or whom to ask when nobody else is active."""
-    others = security_members(excluding_username=request_opener_username(revocation))
-    if others:
-        return _(
-            "Request #%(id)s of %(client_id)s was opened: %(tokens)s and %(secrets)s. The partner gets a 401 "
-            "(access refused) until another member of the security group (%(names)s) completes the request "
-            "and hands over a new secret: whoever opens a request cannot complete it."
-        ) % {**counts, "names": words_list(others)}
-    return (
-        _(
-            "Request #%(id)s of %(client_id)s was opened: %(tokens)s and %(secrets)s. The partner gets a 401 "
-            "(access refused) until the request is completed, and whoever opens a request cannot complete it: "
-            "nobody else in the security group is active, so ask a console administrator (superuser) to "
-            "complete it or to add another member to the security group."
-        )
-        % counts
+def _who_completes_what_you_open(viewer) -> dict[str, str]:
+    """The request form's lines on who completes the request the viewer opens: by name, "another member"
+    only to a security member (support is not in the group), or whom to ask when nobody can."""
+    completer, whom_to_ask = request_completer(
+        opener_username=viewer.get_username(), opener_is_security=is_security_member(viewer)
     )
+    return {
+        "until_completed": _(
+            "The partner stays cut off until %(who)s completes the request and hands over a new secret."
+        )
+        % {"who": completer},
+        "only_when_completed": _(
+            "Without an active key that its policy accepts, the partner gets tokens again only when %(who)s "
+            "completes the request and hands over a new secret."
+        )
+        % {"who": completer},
+        "whom_to_ask": whom_to_ask,
+    }
 
 
 def _opened_by_me(revocation, request) -> bool:
@@ -616,6 +617,7 @@ class RevocationRequestAdmin(NoEditingHelpWhenReadOnly, NoRelatedLinks, admin.Mo
             "save_label": _("Open the request: suspend the secrets and revoke the tokens now"),
             "save_danger": True,
             "cancel_url": reverse("admin:tokens_revocationrequest_changelist"),
+            **_who_completes_what_you_open(request.user),
         }
         try:
             return super().add_view(request, form_url, extra_context)
@@ -698,7 +700,7 @@ class RevocationRequestAdmin(NoEditingHelpWhenReadOnly, NoRelatedLinks, admin.Mo
                 request,
                 _("This request is closed.")
                 if revocation.status != "pending"
-                else _("You opened this request: someone else must complete it."),
+                else opener_cannot_complete_note(request.user),
                 messages.ERROR,
             )
             return HttpResponseRedirect(back)

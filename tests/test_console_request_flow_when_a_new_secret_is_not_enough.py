@@ -1,0 +1,203 @@
+"""The revocation-request flow, read in pt-BR through Django's test client, as a fresh-eyes review (support
+agent and security officer) found it: where the form, the "opened" message and the community page's
+banner promise access back once the request is completed, they say what else is needed when the policy
+refuses secrets or the community is deactivated (the new secret still gets a 401 then); the opener
+refused the completion page, and the "opened" message when keys keep working, name who completes the
+request; and a support agent is not told "someone else" in a group it is not in."""
+
+import pytest
+
+from audit.services import Actor
+from clients.services import PolicyChange, client_auth_policy_set
+from tests.conftest import TEST_ACTOR
+from tests.test_admin import url
+from tests.test_console_keys_and_lockout_causes import _keys_only_with_its_key_retired, _text, _with_key
+from tests.test_console_refusals_name_who_else_can import _member, _messages, _open_in_console
+from tests.test_console_safety import login
+from tokens.models import RevocationRequest
+from tokens.services import community_deactivate, revocation_request_open
+
+pytestmark = pytest.mark.django_db
+
+POLICY_MUST_ACCEPT = "até que a política volte a aceitar segredos de cliente"
+WHO_CHANGES_POLICY = "um membro do grupo de segurança muda a política de autenticação de cliente"
+MUST_REACTIVATE = "a comunidade seja reativada"
+
+
+def _warning(client, community=None) -> str:
+    page = url("tokens_revocationrequest_add")
+    if community is not None:
+        page = f"{page}?community={community.pk}"
+    html = client.get(page).content.decode()
+    return _text(html.split('id="form-warning">', 1)[1].split("</div>", 1)[0])
+
+
+def _keys_only(created) -> None:
+    """Keys only, with an active key: the partner keeps getting tokens, never with a secret."""
+    _with_key(created)
+    change = PolicyChange(methods=["private_key_jwt"])
+    client_auth_policy_set(community=created.community, change=change, actor=TEST_ACTOR)
+
+
+def _deactivated(created) -> None:
+    community_deactivate(community=created.community, actor=TEST_ACTOR, reason="contract ended")
+
+
+# --- 1. a new secret is not enough: keys-only policy, deactivated community --------------------------
+
+
+def test_the_form_says_the_policy_must_accept_secrets_again_for_a_keys_only_community(client, acme):
+    _keys_only_with_its_key_retired(acme)
+    login(client, "sam", "support")
+    said = _warning(client, acme.community)
+    assert POLICY_MUST_ACCEPT in said and WHO_CHANGES_POLICY in said
+    assert MUST_REACTIVATE not in said
+
+
+def test_the_form_says_the_community_must_be_reactivated_when_deactivated(client, acme):
+    _deactivated(acme)
+    login(client, "sam", "support")
+    said = _warning(client, acme.community)
+    assert MUST_REACTIVATE in said
+    assert POLICY_MUST_ACCEPT not in said
+
+
+def test_the_form_says_nothing_more_for_an_active_community_that_accepts_secrets(client, acme):
+    login(client, "sam", "support")
+    said = _warning(client, acme.community)
+    assert "até que alguém conclua o pedido e entregue um novo segredo" in said and "superusuário" in said
+    assert POLICY_MUST_ACCEPT not in said and MUST_REACTIVATE not in said
+
+
+def test_the_opened_message_says_the_policy_must_accept_secrets_again(client, acme):
+    _keys_only_with_its_key_retired(acme)
+    _member("sec1", "Ana")
+    login(client, "sam", "support")
+    said = _messages(_open_in_console(client, acme.community))
+    assert "até que um membro do grupo de segurança (Ana) conclua o pedido" in said
+    assert POLICY_MUST_ACCEPT in said and WHO_CHANGES_POLICY in said
+    assert MUST_REACTIVATE not in said
+
+
+def test_the_opened_message_says_both_for_a_deactivated_keys_only_community(client, acme):
+    _keys_only_with_its_key_retired(acme)
+    _deactivated(acme)
+    _member("sec1", "Ana")
+    login(client, "sam", "support")
+    said = _messages(_open_in_console(client, acme.community))
+    assert POLICY_MUST_ACCEPT in said and MUST_REACTIVATE in said
+
+
+def test_the_opened_message_says_the_community_must_be_reactivated(client, acme):
+    _deactivated(acme)
+    client.force_login(_member("sec1", "Ana"))
+    _member("sec2", "Bruno")
+    said = _messages(_open_in_console(client, acme.community))
+    assert "até que outro membro do grupo de segurança (Bruno) conclua o pedido" in said
+    assert MUST_REACTIVATE in said and POLICY_MUST_ACCEPT not in said
+
+
+def test_the_opened_message_says_nothing_more_in_the_normal_case(client, acme):
+    _member("sec1", "Ana")
+    login(client, "sam", "support")
+    said = _messages(_open_in_console(client, acme.community))
+    assert "até que um membro do grupo de segurança (Ana) conclua o pedido e entregue um novo segredo" in said
+    assert POLICY_MUST_ACCEPT not in said and MUST_REACTIVATE not in said
+
+
+def _suspended_banner(client, community) -> str:
+    page = client.get(url("communities_community_change", community.pk)).content.decode()
+    return _text(page.split('id="secrets-suspended">', 1)[1].split("</p>", 1)[0])
+
+
+def test_the_community_banner_says_the_policy_must_accept_secrets_again(client, acme):
+    _keys_only(acme)
+    revocation_request_open(community=acme.community, reason="leak", actor=TEST_ACTOR)
+    login(client, "sam", "support")
+    said = _suspended_banner(client, acme.community)
+    assert "Um pedido de token feito com segredo recebe 401" in said
+    # The key still gets the partner tokens: it is the new secret that gets the 401, not the partner.
+    assert "o novo segredo que ele entrega recebe 401 (acesso recusado) até que a política" in said
+    assert POLICY_MUST_ACCEPT in said and WHO_CHANGES_POLICY in said and MUST_REACTIVATE not in said
+
+
+def test_the_community_banner_says_the_community_must_be_reactivated(client, acme):
+    _with_key(acme)
+    revocation_request_open(community=acme.community, reason="leak", actor=TEST_ACTOR)
+    _deactivated(acme)
+    login(client, "sam", "support")
+    said = _suspended_banner(client, acme.community)
+    assert MUST_REACTIVATE in said and POLICY_MUST_ACCEPT not in said
+
+
+def test_the_community_banner_says_nothing_more_in_the_normal_case(client, acme):
+    _with_key(acme)
+    revocation_request_open(community=acme.community, reason="leak", actor=TEST_ACTOR)
+    login(client, "sam", "support")
+    said = _suspended_banner(client, acme.community)
+    assert "recebe 401 até o pedido ser concluído." in said
+    assert POLICY_MUST_ACCEPT not in said and MUST_REACTIVATE not in said
+
+
+# --- 5. the opener refused the completion page, and the "opened" message with working keys, name whom ---
+
+
+def test_the_opener_refused_the_completion_page_is_told_who_else_completes_it(client, acme):
+    ana = _member("sec1", "Ana")
+    _member("sec2", "Bruno")
+    revocation = _opened(ana, acme)
+    client.force_login(ana)
+    refused = client.get(url("tokens_revocationrequest_handle", revocation.pk), follow=True)
+    said = _messages(refused)
+    assert "Você abriu este pedido" in said and "Bruno" in said and "Ana" not in said
+
+
+def test_the_lone_opener_refused_the_completion_page_is_told_to_ask_a_superuser(client, acme):
+    ana = _member("sec1", "Ana")
+    revocation = _opened(ana, acme)
+    client.force_login(ana)
+    said = _messages(client.get(url("tokens_revocationrequest_handle", revocation.pk), follow=True))
+    assert "Você abriu este pedido" in said and "superusuário" in said
+
+
+def _opened(user, created) -> RevocationRequest:
+    return revocation_request_open(community=created.community, reason="leak", actor=Actor.staff(user))
+
+
+def test_the_opened_message_with_working_keys_names_who_completes_the_request(client, acme):
+    _with_key(acme)
+    _member("sec1", "Ana")
+    _member("sec2", "Bruno")
+    login(client, "sam", "support")
+    said = _messages(_open_in_console(client, acme.community))
+    assert "chave ativa da comunidade continua funcionando" in said
+    assert "quando um membro do grupo de segurança (Ana e Bruno) concluir o pedido" in said
+
+
+# --- 6. "someone else in the security group" only to a security member ---------------------------------
+
+
+def test_the_form_tells_support_a_member_of_the_security_group_by_name(client, acme):
+    _member("sec1", "Ana")
+    _member("sec2", "Bruno")
+    login(client, "sam", "support")
+    said = _warning(client, acme.community)
+    assert "até que um membro do grupo de segurança (Ana e Bruno) conclua o pedido" in said
+    assert "outra pessoa" not in said and "outro membro" not in said
+
+
+def test_the_form_tells_a_security_member_another_member_by_name(client, acme):
+    client.force_login(_member("sec1", "Ana"))
+    _member("sec2", "Bruno")
+    said = _warning(client, acme.community)
+    assert "até que outro membro do grupo de segurança (Bruno) conclua o pedido" in said
+    assert "Ana" not in said
+
+
+def test_the_forms_first_view_tells_support_a_member_of_the_security_group(client, acme):
+    _with_key(acme)
+    _member("sec1", "Ana")
+    login(client, "sam", "support")
+    said = _warning(client)
+    assert "quando um membro do grupo de segurança (Ana) concluir o pedido" in said
+    assert "outra pessoa" not in said
