@@ -569,10 +569,25 @@ def community_inactive_warning(community) -> str:
     if community.is_active:
         return ""
     return format_html(
-        "{} {}.",
+        "{} {}",
         _(
             "The community is deactivated: the new secret gets a 401 (access refused) on every token "
-            "request until it is reactivated:"
+            "request until it is reactivated."
+        ),
+        _reactivate_link(community),
+    )
+
+
+def rotate_inactive_warning(community) -> str:
+    """Empty for an active community; else, on the rotate page, the one place it says the community is
+    deactivated: neither the new secret nor the old one gets a token until it is reactivated."""
+    if community.is_active:
+        return ""
+    return format_html(
+        "{} {}",
+        _(
+            "The community is deactivated: neither the new secret nor the old one gets a token; every token "
+            "request gets a 401 (access refused) until it is reactivated."
         ),
         _reactivate_link(community),
     )

@@ -192,20 +192,18 @@ def _grace_help_while_secrets_refused(cause: SecretsRefusedBy) -> str:
             "if the policy accepts secrets again before it ends: the old secret would then work until it "
             "ends. If the secret leaked, choose no grace."
         )
-    # Said after the tokens' help, which already opens with "the community is deactivated": not twice.
+    # The page's note already says the community is deactivated and neither secret works: not again.
     return _(
-        "Neither secret works meanwhile. The grace window matters only if the community is reactivated "
-        "before the window ends: the old secret would then work until it ends. If the secret leaked, "
-        "choose no grace."
+        "The grace window matters only if the community is reactivated before the window ends: the old "
+        "secret would then work until it ends. If the secret leaked, choose no grace."
     )
 
 
 def revoke_tokens_label(tokens: LiveTokenSplit) -> str:
     """The revoke box counts what it revokes before it is ticked, those the API already refuses apart
-    (the same split and words as the other confirmations that revoke tokens)."""
+    (the same split and words as the other confirmations that revoke tokens). Only offered with a live
+    token: a box that revokes none would do nothing."""
     live = tokens.working + tokens.refused
-    if not live:
-        return str(_("Also revoke every live token now (there is none now)"))
     label = ngettext("Also revoke the live token now", "Also revoke the %(count)s live tokens now", live) % {
         "count": live
     }
@@ -273,24 +271,21 @@ class RotateSecretForm(OnceForm, GraceFormMixin):
         suspended them), so the new secret works at once and nothing is asked; ``tokens_help`` then says
         what the tokens already issued do. ``secrets_refused_by``: why no secret works now though a grace
         window is on offer (the policy, a deactivated community): the old one gets no token meanwhile.
-        ``tokens``: the live tokens now, counted on the revoke box."""
+        ``tokens``: the live tokens now, counted on the revoke box; with none, no box (a POST without
+        it revokes nothing)."""
         super().__init__(*args, **kwargs)
-        if tokens is not None:
+        revocable = tokens is None or bool(tokens.working + tokens.refused)
+        if tokens is not None and revocable:
             self.fields["revoke_tokens"].label = revoke_tokens_label(tokens)
         # A routine rotation: the partner gets a day to switch. A leak: staff pick "None".
         self.fields["grace"].initial = "24h"
+        self._place_help(
+            grace=grace, revocable=revocable, tokens_help=tokens_help, refused_by=secrets_refused_by
+        )
         if not grace:
             del self.fields["grace"]
-            # The usual help weighs a grace window against revoking: with none on offer, only what the
-            # tokens already issued do (as the API takes them now: see console/issued_tokens_notes.py).
-            self.fields["revoke_tokens"].help_text = tokens_help
-        elif secrets_refused_by is not None:
-            # What revoking does to the tokens already issued, then what the grace window would do.
-            self.fields["revoke_tokens"].help_text = " ".join(
-                str(part)
-                for part in (tokens_help, _grace_help_while_secrets_refused(secrets_refused_by))
-                if part
-            )
+        if not revocable:
+            del self.fields["revoke_tokens"]
         self.ending = ending
         if ending is not None:
             self.fields["ending_hint"] = forms.CharField(
@@ -303,6 +298,29 @@ class RotateSecretForm(OnceForm, GraceFormMixin):
                         "Tick the box to end that secret now, or cancel and rotate after its grace window."
                     )
                 },
+            )
+
+    def _place_help(
+        self, *, grace: bool, revocable: bool, tokens_help: str, refused_by: SecretsRefusedBy | None
+    ) -> None:
+        """The usual help (on the revoke box) weighs a grace window against revoking. With no grace on
+        offer, the box says only what the tokens already issued do (as the API takes them now: see
+        console/issued_tokens_notes.py). With no box (no live token), what the grace window does goes
+        under the grace window instead."""
+        if not grace:
+            self.fields["revoke_tokens"].help_text = tokens_help
+        elif refused_by is not None:
+            grace_help = _grace_help_while_secrets_refused(refused_by)
+            if revocable:  # what revoking does to the tokens already issued, then what the grace window would
+                self.fields["revoke_tokens"].help_text = " ".join(
+                    str(part) for part in (tokens_help, grace_help) if part
+                )
+            else:
+                self.fields["grace"].help_text = grace_help
+        elif not revocable:
+            self.fields["grace"].help_text = _(
+                "With a grace window, whoever holds the old secret can still get new tokens until it ends. "
+                "If the secret leaked, choose no grace."
             )
 
     def clean(self):

@@ -83,7 +83,8 @@ def test_rotating_a_deactivated_communitys_secret_does_not_say_the_old_one_still
     page = client.get(url("communities_community_rotate_secret", acme.community.pk)).content.decode()
     warning = _text(_note(page, "form-warning"))
     assert "precisa dele antes que o antigo pare" not in warning
-    assert "Nem ele nem o antigo funcionam enquanto a comunidade estiver desativada" in warning
+    assert "desativada" not in warning  # said once, in the note beside it
+    assert "nem o novo segredo nem o antigo obtêm token" in _text(_note(page, "community-inactive"))
 
 
 def test_rotating_an_active_communitys_secret_still_says_the_partner_needs_it_first(client, acme):

@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 
 from audit.models import AuditEvent
 from tests.test_admin import form_key, url
+from tests.test_console_dpop_and_request_truths import _token
 from tests.test_console_safety import login
 from tokens.models import RevocationRequest
 
@@ -202,6 +203,7 @@ def test_with_no_grace_on_offer_the_rotate_page_does_not_hint_at_one(client, acm
     usual = client.get(page).content.decode()
     assert 'name="grace"' in usual and "Com janela de tolerância" in usual
     _open_in_console(client, acme.community)
+    _token(acme.community, jti="issued-since")  # a live token, so the revoke box (and its help) shows
     client.force_login(User.objects.get(username="sue"))
     shown = client.get(page).content.decode()
     assert 'name="grace"' not in shown and 'id="no-grace"' in shown

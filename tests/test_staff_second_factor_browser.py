@@ -18,6 +18,7 @@ from playwright.sync_api import expect
 from audit.models import AuditEvent
 from tests.browser import chromium_page, needs_chromium, pass_second_factor, screenshot, staff_groups  # noqa: F401
 from tests.conftest import make_community, totp_code, verified_device
+from tests.test_console_dpop_and_request_truths import _token
 
 pytestmark = [
     needs_chromium,
@@ -150,6 +151,7 @@ def test_the_prompt_asks_for_password_and_code_and_keeps_every_field(live_server
     base = live_server.url
     member("sue")
     community = make_community("keepco").community
+    _token(community, jti="keepco-live")  # a live token: the rotate page offers its revoke box only then
     connections.close_all()
     rotate = f"{base}/admin/communities/community/{community.pk}/rotate-secret/"
     with chromium_page() as page:

@@ -12,6 +12,7 @@ from django.db.models import OuterRef, Subquery
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext
@@ -45,13 +46,16 @@ from console.credential_notes import (
 from console.forms import ReasonForm, console_time_zoned, console_time_zoned_ago
 from console.humane import community_filter_url
 from console.pages import render_admin_page, staff_actor
+from console.refused_tokens import key_tokens_revoked_said
 from console.who_can_act import may_set_policy
+from tokens.models import IssuedToken
 from tokens.services import (
     BearerUse,
     LastSeenAddress,
     allowlist_refuses_recent_callers,
     community_retire_key,
     dpop_requirement_cuts,
+    live_token_split,
 )
 
 MAX_KEY_FILE = 16 * 1024
@@ -136,8 +140,12 @@ class RetireKeyForm(ReasonForm):
         help_text=gettext_lazy("Unticked, every live token the key obtained is revoked now."),
     )
 
-    def __init__(self, *args, last: bool = False, **kwargs):
+    def __init__(self, *args, last: bool = False, tokens_to_revoke: bool = True, **kwargs):
+        """``tokens_to_revoke=False``: no live token was obtained with the key, so no box to keep them
+        (posted without it, the retirement revokes whatever is live by then: none, or one issued since)."""
         super().__init__(*args, **kwargs)
+        if not tokens_to_revoke:
+            del self.fields["keep_tokens"]
         if last:
             self.fields["confirm_last"] = forms.BooleanField(
                 label=gettext_lazy("Yes, retire the community's last active key."),
@@ -414,14 +422,21 @@ class ClientKeyAdmin(NoEditingHelpWhenReadOnly, admin.ModelAdmin):
             )
         others = active_keys(key.community).exclude(pk=key.pk).count()
         last = others == 0
-        form = RetireKeyForm(request.POST or None, last=last)
+        tokens = live_token_split(
+            IssuedToken.objects.filter(community=key.community, client_key=key), now=timezone.now()
+        )
+        form = RetireKeyForm(
+            request.POST or None, last=last, tokens_to_revoke=bool(tokens.working + tokens.refused)
+        )
         question = _("Retire key %(kid)s of %(community)s now?") % {
             "kid": key.kid,
             "community": key.community,
         }
-        consequence = _(
-            "Assertions signed with it are refused at once, and the tokens it obtained are revoked (unless "
-            "you tick the box below); a retired key is never used again."
+        consequence = " ".join(
+            [
+                _("Assertions signed with it are refused at once; a retired key is never used again."),
+                key_tokens_revoked_said(tokens),
+            ]
         )
         if last:
             policy = client_auth_policy_get(community=key.community)
@@ -447,7 +462,7 @@ class ClientKeyAdmin(NoEditingHelpWhenReadOnly, admin.ModelAdmin):
                 kid=key.kid,
                 actor=staff_actor(request),
                 reason=form.cleaned_data["reason"],
-                revoke_tokens=not form.cleaned_data["keep_tokens"],
+                revoke_tokens=not form.cleaned_data.get("keep_tokens", False),
             )
             revoked = retirement.tokens_revoked
             self.message_user(

@@ -40,7 +40,6 @@ from console.admin.related_links import NoRelatedLinks
 from console.audit_details import audit_cap_words, history_rows, outsider_refusals_note
 from console.credential_notes import (
     allowlist_line,
-    community_inactive_warning,
     no_token_banner,
     no_way_in_causes,
     no_way_in_until,
@@ -49,6 +48,7 @@ from console.credential_notes import (
     pending_request_cell,
     policy_line,
     rotate_dpop_line,
+    rotate_inactive_warning,
     secrets_held_suspended,
     secrets_refused_warning,
     secrets_suspended_line,
@@ -613,7 +613,7 @@ class CommunityAdmin(NoEditingHelpWhenReadOnly, admin.ModelAdmin):
                         community=community,
                         actor=staff_actor(request),
                         grace=form.cleaned_grace(),
-                        revoke_tokens=form.cleaned_data["revoke_tokens"],
+                        revoke_tokens=form.cleaned_data.get("revoke_tokens", False),  # not offered: none live
                         reason=form.cleaned_data["reason"],
                     )
                     form_done_note(submission, _rotation_summary(community, rotation, refused_by))
@@ -646,7 +646,7 @@ class CommunityAdmin(NoEditingHelpWhenReadOnly, admin.ModelAdmin):
             notes=[
                 ("pending-request", pending_request_banner(pending) if pending is not None else ""),
                 ("no-grace", "" if give_grace else _no_grace_note(pending)),
-                ("community-inactive", community_inactive_warning(community)),
+                ("community-inactive", rotate_inactive_warning(community)),
                 ("policy-refuses-secrets", secrets_refused_warning(community)),
                 ("dpop-required", rotate_dpop_line(community)),
             ],
@@ -682,13 +682,10 @@ class CommunityAdmin(NoEditingHelpWhenReadOnly, admin.ModelAdmin):
 
 def _rotate_warning(community, *, give_grace: bool) -> str:
     """Above the rotate form. "Before the old one stops" only while the old one works: a deactivated
-    community's secrets all get a 401, the old one as much as the new (the red note says until when),
-    and so do they all under a policy that refuses secrets (its note says so)."""
+    community's secrets all get a 401, the old one as much as the new (its note says so, and until when:
+    not said twice), and so do they all under a policy that refuses secrets (its note says so)."""
     if not community.is_active:
-        return _(
-            "The new secret is shown once, on the next page. Neither it nor the old one works while the "
-            "community is deactivated."
-        )
+        return _("The new secret is shown once, on the next page.")
     if not _accepts_secrets(community):
         return _(
             "The new secret is shown once, on the next page. Neither it nor the old one works while the "
