@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 
 from clients.models import ClientAuthPolicy, ClientSecret
 from clients.policy import METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT
@@ -274,7 +274,9 @@ _NEW_SECRET_ALSO_NEEDS = {
         "the policy accepts client secrets again (a member of the security group changes the "
         "client-authentication policy)"
     ),
-    ClosedWay.COMMUNITY_INACTIVE: gettext_lazy("the community is reactivated"),
+    # Its own context: said after "até que" ("a comunidade seja reativada"), where the rotate page's
+    # "the community is reactivated" comes after "se" ("a comunidade for reativada").
+    ClosedWay.COMMUNITY_INACTIVE: pgettext_lazy("after 'until'", "the community is reactivated"),
 }
 
 

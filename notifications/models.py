@@ -40,7 +40,9 @@ class SecurityContacts(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
-        verbose_name = _("security contacts")
+        # One row is one community's list: "1 lista de contatos de segurança", "Adicionar lista de …"; the
+        # plural stays the menu's name.
+        verbose_name = _("security contact list")
         verbose_name_plural = _("security contacts")
 
     def __str__(self) -> str:

@@ -157,12 +157,15 @@ def closed_ways(*, community: Community, methods: list[str] | None = None) -> li
 
 def keys_outlasting_secrets(*, community: Community) -> int:
     """How many keys keep getting the partner tokens when its secrets are suspended (a revocation request
-    stops secrets only, SPEC §2.7): its active keys, if the policy admits ``private_key_jwt``; else 0."""
+    stops secrets only, SPEC §2.7): its active keys, if the policy admits ``private_key_jwt`` and the
+    community is active; else 0 (a deactivated community gets no token at all: invalid_client)."""
     return keys_that_outlast_secrets(community=community).count()
 
 
 def keys_that_outlast_secrets(*, community: Community) -> QuerySet[ClientKey]:
     """The keys ``keys_outlasting_secrets`` counts, oldest first (staff name them by ``kid``)."""
+    if not community.is_active:
+        return ClientKey.objects.none()
     if METHOD_PRIVATE_KEY_JWT not in client_auth_policy_get(community=community).methods:
         return ClientKey.objects.none()
     return active_keys(community).order_by("created_at")
@@ -170,8 +173,10 @@ def keys_that_outlast_secrets(*, community: Community) -> QuerySet[ClientKey]:
 
 def communities_keys_outlast_secrets(*, limit: int = 5) -> list[tuple[Community, int]]:
     """The communities (first ``limit``, by client_id) whose keys would outlast a revocation request,
-    each with how many of its keys keep working."""
-    keys = active_keys_everywhere().filter(community__auth_policy__allow_private_key_jwt=True)
+    each with how many of its keys keep working (none of a deactivated community: it gets no token)."""
+    keys = active_keys_everywhere().filter(
+        community__is_active=True, community__auth_policy__allow_private_key_jwt=True
+    )
     communities = (
         Community.objects.filter(pk__in=keys.values("community"))
         .annotate(working_keys=Count("client_keys", filter=Q(client_keys__retired_at__isnull=True)))
