@@ -86,7 +86,9 @@ def test_the_opened_message_does_not_say_the_keys_of_a_deactivated_community_sti
     login(client, "sam", "support")
     said = _messages(_open_in_console(client, acme.community))
     assert not _says_keys_still_work(said)
-    assert "até que um membro do grupo de segurança (Ana) conclua o pedido" in said
+    assert (
+        "Um novo segredo só é entregue quando um membro do grupo de segurança (Ana) concluir o pedido" in said
+    )
     assert MUST_REACTIVATE in said
 
 

@@ -52,6 +52,9 @@ def test_the_form_says_the_policy_must_accept_secrets_again_for_a_keys_only_comm
     said = _warning(client, acme.community)
     assert POLICY_MUST_ACCEPT in said and WHO_CHANGES_POLICY in said
     assert MUST_REACTIVATE not in said
+    # Completing alone gives no access back: the form does not say "cut off until it is completed".
+    assert "fica sem acesso até que" not in said
+    assert "Um novo segredo só é entregue quando alguém concluir o pedido" in said
 
 
 def test_the_form_says_the_community_must_be_reactivated_when_deactivated(client, acme):
@@ -60,6 +63,7 @@ def test_the_form_says_the_community_must_be_reactivated_when_deactivated(client
     said = _warning(client, acme.community)
     assert MUST_REACTIVATE in said
     assert POLICY_MUST_ACCEPT not in said
+    assert "fica sem acesso até que" not in said
 
 
 def test_the_form_says_nothing_more_for_an_active_community_that_accepts_secrets(client, acme):
@@ -74,7 +78,11 @@ def test_the_opened_message_says_the_policy_must_accept_secrets_again(client, ac
     _member("sec1", "Ana")
     login(client, "sam", "support")
     said = _messages(_open_in_console(client, acme.community))
-    assert "até que um membro do grupo de segurança (Ana) conclua o pedido" in said
+    # Not "401 until someone completes the request": completing it alone gives no access back.
+    assert "até que um membro do grupo de segurança (Ana) conclua o pedido" not in said
+    assert (
+        "Um novo segredo só é entregue quando um membro do grupo de segurança (Ana) concluir o pedido" in said
+    )
     assert POLICY_MUST_ACCEPT in said and WHO_CHANGES_POLICY in said
     assert MUST_REACTIVATE not in said
 
@@ -93,7 +101,8 @@ def test_the_opened_message_says_the_community_must_be_reactivated(client, acme)
     client.force_login(_member("sec1", "Ana"))
     _member("sec2", "Bruno")
     said = _messages(_open_in_console(client, acme.community))
-    assert "até que outro membro do grupo de segurança (Bruno) conclua o pedido" in said
+    assert "até que outro membro do grupo de segurança (Bruno) conclua o pedido" not in said
+    assert "Um novo segredo só é entregue quando outro membro do grupo de segurança (Bruno) concluir" in said
     assert MUST_REACTIVATE in said and POLICY_MUST_ACCEPT not in said
 
 

@@ -470,15 +470,22 @@ def request_opened_summary(revocation, *, keys_link: bool = False) -> str:
         opener_username=request_opener_username(revocation),
         opener_is_security=opened_by_security_member(revocation),
     )
-    after = [whom_to_ask, new_secret_still_refused_note(community)]
+    still_refused = new_secret_still_refused_note(community)
+    after = [whom_to_ask, still_refused]
+    completes = _("A new secret is handed over only when %(who)s completes the request.") % {"who": completer}
     keys = keys_outlasting_secrets(community=community)
     if not keys:
-        until = _(
-            "The partner gets a 401 (access refused) until %(who)s completes the request and hands over a new "
-            "secret."
-        ) % {"who": completer}
+        # "401 until it is completed" only when completing it is enough; else the next part says what is.
+        until = (
+            " ".join([_("The partner gets a 401 (access refused)."), completes])
+            if still_refused
+            else _(
+                "The partner gets a 401 (access refused) until %(who)s completes the request and hands over a "
+                "new secret."
+            )
+            % {"who": completer}
+        )
         return " ".join(part for part in [opened, until, *after] if part)
-    completes = _("A new secret is handed over only when %(who)s completes the request.") % {"who": completer}
     if keys_link:
         rest = " ".join(part for part in [completes, *after] if part)
         return format_html("{} {} {}", opened, keys_still_work_note(community), rest)
@@ -502,6 +509,9 @@ def _who_completes_what_you_open(viewer) -> dict[str, str]:
             "Without an active key that its policy accepts, the partner gets tokens again only when %(who)s "
             "completes the request and hands over a new secret."
         )
+        % {"who": completer},
+        # When a new secret is not enough (keys-only policy, deactivated community): no "until" at all.
+        "handed_over_when": _("A new secret is handed over only when %(who)s completes the request.")
         % {"who": completer},
         "whom_to_ask": whom_to_ask,
     }
