@@ -126,12 +126,25 @@ def secrets_suspended_line(community) -> str:
         return ""
     if ClosedWay.NO_VALID_SECRET in closed_ways(community=community):
         return ""  # the no-token banner above says it, with the same link
-    suspended = _(
-        "Every secret is suspended: a revocation request is pending since %(moment)s. A token request "
-        "made with a secret gets a 401 until the request is completed."
-    ) % {"moment": console_time_zoned(revocation.created_at)}
+    moment = {"moment": console_time_zoned(revocation.created_at)}
     still_refused = new_secret_still_refused_note(community)
-    return pending_request_line(revocation, f"{suspended} {still_refused}" if still_refused else suspended)
+    if still_refused:  # completing the request is not enough: no "until" it is completed
+        suspended = (
+            _(
+                "Every secret is suspended: a revocation request is pending since %(moment)s. A token request "
+                "made with a secret gets a 401."
+            )
+            % moment
+        )
+        return pending_request_line(revocation, f"{suspended} {still_refused}")
+    suspended = (
+        _(
+            "Every secret is suspended: a revocation request is pending since %(moment)s. A token request "
+            "made with a secret gets a 401 until the request is completed."
+        )
+        % moment
+    )
+    return pending_request_line(revocation, suspended)
 
 
 def pending_request_cell(request_id: int, *, secrets_left: bool) -> str:

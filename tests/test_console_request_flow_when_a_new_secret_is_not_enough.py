@@ -128,6 +128,8 @@ def test_the_community_banner_says_the_policy_must_accept_secrets_again(client, 
     # The key still gets the partner tokens: it is the new secret that gets the 401, not the partner.
     assert "o novo segredo que ele entrega recebe 401 (acesso recusado) até que a política" in said
     assert POLICY_MUST_ACCEPT in said and WHO_CHANGES_POLICY in said and MUST_REACTIVATE not in said
+    # Not "until the request is completed" first: completing it alone gives the secret nothing back.
+    assert "até o pedido ser concluído" not in said
 
 
 def test_the_community_banner_says_the_community_must_be_reactivated(client, acme):
@@ -137,6 +139,7 @@ def test_the_community_banner_says_the_community_must_be_reactivated(client, acm
     login(client, "sam", "support")
     said = _suspended_banner(client, acme.community)
     assert MUST_REACTIVATE in said and POLICY_MUST_ACCEPT not in said
+    assert "até o pedido ser concluído" not in said
 
 
 def test_the_community_banner_says_nothing_more_in_the_normal_case(client, acme):
