@@ -47,7 +47,9 @@ def _bearer_token(api, created) -> str:
 
 
 def _require_dpop(created) -> None:
-    client_auth_policy_set(community=created.community, actor=TEST_ACTOR, change=PolicyChange(dpop="required"))
+    client_auth_policy_set(
+        community=created.community, actor=TEST_ACTOR, change=PolicyChange(dpop="required")
+    )
 
 
 def test_a_valid_bearer_token_refused_because_dpop_is_now_required_is_told_why(api, acme):
