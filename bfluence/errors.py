@@ -153,6 +153,21 @@ class CallerOutsideAllowlist(InvalidToken):
     )
 
 
+class BearerTokenWithoutRequiredDPoP(InvalidToken):
+    """A working plain Bearer token whose community has since switched DPoP to required (SPEC §4.1): a new
+    token, requested with a DPoP proof, is the fix. Said only once the token checked out (not forged,
+    expired, revoked, its community active) and the allowlist, if any, admits the call."""
+
+    default_detail = _(
+        "The access token was issued without DPoP, and the community now requires DPoP: request a new "
+        "token with a DPoP proof."
+    )
+    header_description = (
+        "The access token was issued without DPoP, and the community now requires DPoP: request a new "
+        "token with a DPoP proof"
+    )
+
+
 # The algorithms DPoP proofs may use (clients.keys.SIGNING_ALGORITHMS; a test keeps the two equal).
 DPOP_ALGORITHMS = "ES256 RS256 PS256 EdDSA"
 

@@ -17,6 +17,7 @@ from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 
 from audit.services import log_auth_decision
 from bfluence.errors import (
+    BearerTokenWithoutRequiredDPoP,
     CallerOutsideAllowlist,
     DPoPChallenge,
     DPoPError,
@@ -235,7 +236,9 @@ class BearerTokenAuthentication(JWTAuthentication):
             error = InvalidToken() if refused_for_dpop_too else CallerOutsideAllowlist()
             raise _Denied(error, "ip_not_allowed", client_id=record.client_id, jti=jti)
         if policy.dpop == "required" and not dpop_bound:
-            raise _Denied(InvalidToken(), "dpop_required", client_id=record.client_id, jti=jti)
+            raise _Denied(
+                BearerTokenWithoutRequiredDPoP(), "dpop_required", client_id=record.client_id, jti=jti
+            )
         return PartnerPrincipal(
             community_id=record.community_id,
             client_id=record.client_id,
