@@ -767,3 +767,37 @@ def test_no_action_is_clipped_at_1024_or_1280_px(live_server, tmp_path):
                 )
                 assert "community" not in headers.lower(), (path, headers)
                 assert page.evaluate(SPLIT_HEADER_WORDS) == [], (width, path)
+
+
+def test_retiring_a_key_counts_its_live_tokens_before_confirming_and_revokes_them(live_server, tmp_path):
+    from tests.test_console_dpop_and_request_truths import _token
+    from tests.test_console_key_retire_token_count import _two_keys
+    from tokens.models import IssuedToken
+
+    base = live_server.url
+    staff_user("sue", "security")
+    created = make_community("retireco")
+    key = _two_keys(created)  # another key stays active: no "last key" question on this page
+    _token(created.community, key=key, jti="with-key-1")
+    _token(created.community, key=key, jti="with-key-2")
+    _token(created.community, jti="with-secret")  # not issued with the key: left alone
+    connections.close_all()
+    with watched_page(1024, 768) as page:
+        sign_in(page, base, "sue")
+        page.goto(f"{base}/admin/clients/clientkey/{key.pk}/retire/")
+        expect(page.locator("#confirm-question")).to_contain_text(
+            "2 tokens ativos emitidos com esta chave serão revogados"
+        )
+        page.fill("#id_reason", "laptop lost")
+        confirm = page.locator("#confirm-form input[type=submit]")
+        # Reachable without scrolling sideways or down at 1024 x 768, and on one line.
+        box = confirm.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["y"] >= 0 and box["height"] <= 44, box
+        assert box["x"] + box["width"] <= 1024 and box["y"] + box["height"] <= 768, box
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+        screenshot(page, "key-retire-count", tmp_path)
+        confirm.click()
+        expect(page.locator(".messagelist .success")).to_contain_text("2 tokens revogados")
+    revoked = set(IssuedToken.objects.filter(revoked_at__isnull=False).values_list("jti", flat=True))
+    assert revoked == {"with-key-1", "with-key-2"}
+    connections.close_all()
