@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
+from django.utils.translation import gettext_lazy, ngettext, pgettext, pgettext_lazy
 
 from clients.models import ClientAuthPolicy, ClientSecret
 from clients.policy import METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT
@@ -16,6 +16,7 @@ from clients.services import (
     ClosedWay,
     client_auth_policy_get,
     closed_ways,
+    communities_a_new_secret_cannot_reopen,
     communities_keys_outlast_secrets,
     keys_outlasting_secrets,
     keys_that_outlast_secrets,
@@ -308,6 +309,46 @@ def new_secret_still_refused_note(community) -> str:
         "Even once the request is completed, the new secret it hands over gets a 401 (access refused) until "
         "%(needed)s."
     ) % {"needed": words_list(needed)}
+
+
+def new_secret_not_enough_elsewhere_note() -> str:
+    """Before a community is chosen: the communities where completing the request gives no access back
+    (the first few by client_id, each linked, with why, and how many more), so the form's "until it is
+    completed" line can speak of the others only. Empty if none."""
+    communities, total = communities_a_new_secret_cannot_reopen()
+    if not communities:
+        return ""
+    links = format_html_join(
+        ", ",
+        '<a href="{}">{}</a>',
+        (
+            (
+                reverse("admin:communities_community_change", args=[community.pk]),
+                _("%(client_id)s (%(why)s)")
+                % {"client_id": community.client_id, "why": _why_a_new_secret_is_not_enough(community)},
+            )
+            for community in communities
+        ),
+    )
+    more = total - len(communities)
+    tail = ngettext("and %(count)s more", "and %(count)s more", more) % {"count": more} if more else ""
+    lead = ngettext(
+        "In this community completing the request is not enough: the new secret gets a 401 (access "
+        "refused) too:",
+        "In these communities completing the request is not enough: the new secret gets a 401 (access "
+        "refused) too:",
+        total,
+    )
+    return format_html("{} {}{}{}.", lead, links, " " if tail else "", tail)
+
+
+def _why_a_new_secret_is_not_enough(community) -> str:
+    reasons = []
+    if not community.is_active:
+        reasons.append(pgettext("community", "deactivated"))
+    if community.secrets_refused:
+        reasons.append(_("the policy does not accept secrets"))
+    return words_list(reasons)
 
 
 def keys_elsewhere_note() -> str:
