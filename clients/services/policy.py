@@ -191,14 +191,16 @@ def communities_a_new_secret_cannot_reopen(*, limit: int = 3) -> tuple[list[Comm
     refuses client secrets (no policy row: secrets accepted). One query: the total is a window count; each
     carries ``secrets_refused`` (a deactivated one may be both)."""
     refused = Q(auth_policy__allow_client_secret=False)
-    communities = list(
+    found = (
         Community.objects.filter(Q(is_active=False) | refused)
         .annotate(
             secrets_refused=ExpressionWrapper(refused, output_field=BooleanField()), total=Window(Count("pk"))
         )
         .order_by("client_id")[:limit]
     )
-    return communities, communities[0].total if communities else 0
+    communities: list[Community] = list(found)
+    total: int = found[0].total if communities else 0  # the cached rows: no second query
+    return communities, total
 
 
 def secret_use_a_change_cuts(*, community: Community, change: PolicyChange) -> datetime | None:
