@@ -24,7 +24,15 @@ from clients.services import (
 from communities.models import Community
 from console.forms import console_time_zoned
 from console.humane import community_filter_url, words_list
-from console.who_can_act import MAY, may_complete_request, may_reactivate, may_set_policy, security_only_line
+from console.who_can_act import (
+    MAY,
+    may_complete_request,
+    may_reactivate,
+    may_set_policy,
+    opener_cannot_complete_note,
+    request_opener_username,
+    security_only_line,
+)
 from tokens.models import RevocationRequest
 from tokens.services import secrets_named_on_opening
 
@@ -713,8 +721,12 @@ def _no_token_for_pending_request(
     if ClosedWay.KEYS_REFUSED in closed:
         said.append(_("The policy does not accept keys either."))
     links, security_only = _fix_links(community, closed, viewer, policy=False, pending=revocation)
-    # "Complete" would send support to a page with no button: it may only see the request (SPEC §5a).
-    can_complete = may_complete_request(viewer)
+    # "Complete" would send support to a page with no button: it may only see the request (SPEC §5a),
+    # and the member who opened it to the two-person rule's refusal: they are told who else completes it.
+    opened_it = request_opener_username(revocation) == viewer.get_username()
+    can_complete = may_complete_request(viewer) and not opened_it
+    if opened_it and may_complete_request(viewer):
+        said.append(opener_cannot_complete_note(viewer))
     link_label = (_("Complete request #%(id)s") if can_complete else _("See request #%(id)s")) % {
         "id": revocation.pk
     }

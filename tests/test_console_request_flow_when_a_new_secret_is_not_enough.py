@@ -10,7 +10,7 @@ import pytest
 from audit.services import Actor
 from clients.services import PolicyChange, client_auth_policy_set
 from tests.conftest import TEST_ACTOR, make_community
-from tests.test_admin import form_key, url
+from tests.test_admin import form_key, no_token_banner, url
 from tests.test_console_keys_and_lockout_causes import _keys_only_with_its_key_retired, _text, _with_key
 from tests.test_console_names_who_can_act import _note
 from tests.test_console_refusals_name_who_else_can import _member, _messages, _open_in_console
@@ -294,3 +294,27 @@ def test_the_completion_page_of_an_active_community_says_nothing_of_deactivation
     login(client, "sue", "security")
     page = client.get(url("tokens_revocationrequest_handle", revocation.pk)).content.decode()
     assert 'id="community-deactivated"' not in page and "está desativada" not in _text(page)
+
+
+# --- 6. the community banner tells the opener who completes the request, not "Complete request #N" ----
+
+
+def test_the_community_banner_tells_the_opener_who_else_completes_the_request(client, acme):
+    ana = _member("sec1", "Ana")
+    _member("sec2", "Bruno")
+    revocation = revocation_request_open(community=acme.community, reason="leak", actor=Actor.staff(ana))
+    client.force_login(ana)
+    banner = no_token_banner(client, acme.community)
+    said = _text(banner)
+    assert f"Concluir o pedido #{revocation.pk}" not in said  # it leads to the two-person rule's refusal
+    assert "Você abriu este pedido" in said and "Bruno" in said
+    assert f"Ver o pedido #{revocation.pk}" in said
+
+
+def test_the_community_banner_still_offers_another_member_to_complete_the_request(client, acme):
+    ana = _member("sec1", "Ana")
+    bruno = _member("sec2", "Bruno")
+    revocation = revocation_request_open(community=acme.community, reason="leak", actor=Actor.staff(ana))
+    client.force_login(bruno)
+    said = _text(no_token_banner(client, acme.community))
+    assert f"Concluir o pedido #{revocation.pk}" in said and "Você abriu este pedido" not in said
