@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
+from django.utils.translation import gettext_lazy, ngettext, pgettext, pgettext_lazy
 
 from clients.models import ClientAuthPolicy, ClientSecret
 from clients.policy import METHOD_CLIENT_SECRET, METHOD_PRIVATE_KEY_JWT
@@ -16,6 +16,7 @@ from clients.services import (
     ClosedWay,
     client_auth_policy_get,
     closed_ways,
+    communities_a_new_secret_cannot_reopen,
     communities_keys_outlast_secrets,
     keys_outlasting_secrets,
     keys_that_outlast_secrets,
@@ -23,7 +24,15 @@ from clients.services import (
 from communities.models import Community
 from console.forms import console_time_zoned
 from console.humane import community_filter_url, words_list
-from console.who_can_act import MAY, may_complete_request, may_reactivate, may_set_policy, security_only_line
+from console.who_can_act import (
+    MAY,
+    may_complete_request,
+    may_reactivate,
+    may_set_policy,
+    opener_cannot_complete_note,
+    request_opener_username,
+    security_only_line,
+)
 from tokens.models import RevocationRequest
 from tokens.services import secrets_named_on_opening
 
@@ -308,6 +317,46 @@ def new_secret_still_refused_note(community) -> str:
         "Even once the request is completed, the new secret it hands over gets a 401 (access refused) until "
         "%(needed)s."
     ) % {"needed": words_list(needed)}
+
+
+def new_secret_not_enough_elsewhere_note() -> str:
+    """Before a community is chosen: the communities where completing the request gives no access back
+    (the first few by client_id, each linked, with why, and how many more), so the form's "until it is
+    completed" line can speak of the others only. Empty if none."""
+    communities, total = communities_a_new_secret_cannot_reopen()
+    if not communities:
+        return ""
+    links = format_html_join(
+        ", ",
+        '<a href="{}">{}</a>',
+        (
+            (
+                reverse("admin:communities_community_change", args=[community.pk]),
+                _("%(client_id)s (%(why)s)")
+                % {"client_id": community.client_id, "why": _why_a_new_secret_is_not_enough(community)},
+            )
+            for community in communities
+        ),
+    )
+    more = total - len(communities)
+    tail = ngettext("and %(count)s more", "and %(count)s more", more) % {"count": more} if more else ""
+    lead = ngettext(
+        "In this community completing the request is not enough: the new secret gets a 401 (access "
+        "refused) too:",
+        "In these communities completing the request is not enough: the new secret gets a 401 (access "
+        "refused) too:",
+        total,
+    )
+    return format_html("{} {}{}{}.", lead, links, " " if tail else "", tail)
+
+
+def _why_a_new_secret_is_not_enough(community) -> str:
+    reasons = []
+    if not community.is_active:
+        reasons.append(pgettext("community", "deactivated"))
+    if community.secrets_refused:
+        reasons.append(_("the policy does not accept secrets"))
+    return words_list(reasons)
 
 
 def keys_elsewhere_note() -> str:
@@ -672,8 +721,12 @@ def _no_token_for_pending_request(
     if ClosedWay.KEYS_REFUSED in closed:
         said.append(_("The policy does not accept keys either."))
     links, security_only = _fix_links(community, closed, viewer, policy=False, pending=revocation)
-    # "Complete" would send support to a page with no button: it may only see the request (SPEC §5a).
-    can_complete = may_complete_request(viewer)
+    # "Complete" would send support to a page with no button: it may only see the request (SPEC §5a),
+    # and the member who opened it to the two-person rule's refusal: they are told who else completes it.
+    opened_it = request_opener_username(revocation) == viewer.get_username()
+    can_complete = may_complete_request(viewer) and not opened_it
+    if opened_it and may_complete_request(viewer):
+        said.append(opener_cannot_complete_note(viewer))
     link_label = (_("Complete request #%(id)s") if can_complete else _("See request #%(id)s")) % {
         "id": revocation.pk
     }

@@ -76,7 +76,9 @@ def test_the_forms_first_view_does_not_list_a_deactivated_community_among_those_
     login(client, "sam", "support")
     said = _warning(client)
     assert "Se você escolher globex" in said
-    assert "acme" not in said
+    assert "acme (1 chave ativa)" not in said and "Se você escolher acme" not in said
+    # It is named only among the communities where a new secret is not enough.
+    assert "acme (desativada)" in said
 
 
 def test_the_opened_message_does_not_say_the_keys_of_a_deactivated_community_still_work(client, acme):

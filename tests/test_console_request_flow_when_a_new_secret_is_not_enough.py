@@ -9,9 +9,10 @@ import pytest
 
 from audit.services import Actor
 from clients.services import PolicyChange, client_auth_policy_set
-from tests.conftest import TEST_ACTOR
-from tests.test_admin import url
+from tests.conftest import TEST_ACTOR, make_community
+from tests.test_admin import form_key, no_token_banner, url
 from tests.test_console_keys_and_lockout_causes import _keys_only_with_its_key_retired, _text, _with_key
+from tests.test_console_names_who_can_act import _note
 from tests.test_console_refusals_name_who_else_can import _member, _messages, _open_in_console
 from tests.test_console_safety import login
 from tokens.models import RevocationRequest
@@ -213,3 +214,107 @@ def test_the_forms_first_view_tells_support_a_member_of_the_security_group(clien
     said = _warning(client)
     assert "quando um membro do grupo de segurança (Ana) concluir o pedido" in said
     assert "outra pessoa" not in said
+
+
+# --- 4. the form reached without ?community= names where a new secret is not enough ------------------
+
+
+def test_the_forms_first_view_names_the_communities_where_a_new_secret_is_not_enough(client, acme, globex):
+    _deactivated(acme)
+    _keys_only_with_its_key_retired(globex)
+    login(client, "sam", "support")
+    said = _warning(client)
+    assert "acme (desativada)" in said
+    assert "globex (a política não aceita segredos)" in said
+    # The generic "until" line speaks of the other communities only; no promise of access back in general.
+    assert "Nas demais comunidades, o parceiro fica sem acesso até que" in said
+    assert "só a conclusão do pedido devolve o acesso ao parceiro." not in said
+    assert "e nas comunidades listadas acima nem isso" in said
+
+
+def test_the_forms_first_view_with_keys_elsewhere_promises_tokens_back_only_for_the_others(
+    client, acme, globex
+):
+    _deactivated(acme)
+    _with_key(globex)
+    login(client, "sam", "support")
+    said = _warning(client)
+    assert "acme (desativada)" in said
+    assert "Nas demais comunidades, sem uma chave ativa aceita pela política" in said
+    assert "Sem uma chave ativa aceita pela política" not in said
+
+
+def test_the_forms_first_view_says_the_plain_line_when_a_new_secret_is_enough_everywhere(client, acme):
+    login(client, "sam", "support")
+    said = _warning(client)
+    assert "O parceiro fica sem acesso até que" in said
+    assert "desativada" not in said and "Nas demais comunidades" not in said
+
+
+def test_the_form_re_shown_with_an_error_warns_for_the_community_sent(client, acme, globex):
+    _deactivated(acme)
+    _keys_only_with_its_key_retired(globex)
+    login(client, "sam", "support")
+    page = url("tokens_revocationrequest_add")
+    response = client.post(
+        page, {"community": acme.community.pk, "reason": "", "form_key": form_key(client, page)}
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    said = _text(html.split('id="form-warning">', 1)[1].split("</div>", 1)[0])
+    assert MUST_REACTIVATE in said
+    assert "globex" not in said and "Nas demais comunidades" not in said
+    assert not RevocationRequest.objects.filter(community=acme.community).exists()
+
+
+def test_the_forms_first_view_names_the_first_three_and_counts_the_rest(client, acme):
+    for client_id in ["d1", "d2", "d3", "d4", "d5"]:
+        _deactivated(make_community(client_id))
+    login(client, "sam", "support")
+    said = _warning(client).replace(" ,", ",")  # _text spaces out the links
+    assert "d1 (desativada), d2 (desativada), d3 (desativada) e mais 2" in said
+    assert "d4" not in said and "Nestas comunidades, concluir o pedido não basta" in said
+
+
+# --- 5. the completion page of a deactivated community warns before the button ----------------------
+
+
+def test_the_completion_page_warns_a_deactivated_communitys_new_secret_gets_a_401(client, acme):
+    revocation = revocation_request_open(community=acme.community, reason="leak", actor=TEST_ACTOR)
+    _deactivated(acme)
+    login(client, "sue", "security")
+    page = client.get(url("tokens_revocationrequest_handle", revocation.pk)).content.decode()
+    note = _text(_note(page, "community-deactivated"))
+    assert "A comunidade está desativada" in note and "até que ela seja reativada" in note
+    assert page.index('id="community-deactivated"') < page.index("Trocar o segredo, concluir o pedido")
+
+
+def test_the_completion_page_of_an_active_community_says_nothing_of_deactivation(client, acme):
+    revocation = revocation_request_open(community=acme.community, reason="leak", actor=TEST_ACTOR)
+    login(client, "sue", "security")
+    page = client.get(url("tokens_revocationrequest_handle", revocation.pk)).content.decode()
+    assert 'id="community-deactivated"' not in page and "está desativada" not in _text(page)
+
+
+# --- 6. the community banner tells the opener who completes the request, not "Complete request #N" ----
+
+
+def test_the_community_banner_tells_the_opener_who_else_completes_the_request(client, acme):
+    ana = _member("sec1", "Ana")
+    _member("sec2", "Bruno")
+    revocation = revocation_request_open(community=acme.community, reason="leak", actor=Actor.staff(ana))
+    client.force_login(ana)
+    banner = no_token_banner(client, acme.community)
+    said = _text(banner)
+    assert f"Concluir o pedido #{revocation.pk}" not in said  # it leads to the two-person rule's refusal
+    assert "Você abriu este pedido" in said and "Bruno" in said
+    assert f"Ver o pedido #{revocation.pk}" in said
+
+
+def test_the_community_banner_still_offers_another_member_to_complete_the_request(client, acme):
+    ana = _member("sec1", "Ana")
+    bruno = _member("sec2", "Bruno")
+    revocation = revocation_request_open(community=acme.community, reason="leak", actor=Actor.staff(ana))
+    client.force_login(bruno)
+    said = _text(no_token_banner(client, acme.community))
+    assert f"Concluir o pedido #{revocation.pk}" in said and "Você abriu este pedido" not in said

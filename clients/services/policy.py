@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, Max, Q, QuerySet, Window
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -183,6 +183,24 @@ def communities_keys_outlast_secrets(*, limit: int = 5) -> list[tuple[Community,
         .order_by("client_id")[:limit]
     )
     return [(community, community.working_keys) for community in communities]
+
+
+def communities_a_new_secret_cannot_reopen(*, limit: int = 3) -> tuple[list[Community], int]:
+    """The communities (first ``limit``, by client_id) where completing a revocation request gives the
+    partner no tokens back, and how many there are in all: deactivated ones, and those whose policy
+    refuses client secrets (no policy row: secrets accepted). One query: the total is a window count; each
+    carries ``secrets_refused`` (a deactivated one may be both)."""
+    refused = Q(auth_policy__allow_client_secret=False)
+    found = (
+        Community.objects.filter(Q(is_active=False) | refused)
+        .annotate(
+            secrets_refused=ExpressionWrapper(refused, output_field=BooleanField()), total=Window(Count("pk"))
+        )
+        .order_by("client_id")[:limit]
+    )
+    communities: list[Community] = list(found)
+    total: int = found[0].total if communities else 0  # the cached rows: no second query
+    return communities, total
 
 
 def secret_use_a_change_cuts(*, community: Community, change: PolicyChange) -> datetime | None:

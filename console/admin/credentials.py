@@ -37,12 +37,14 @@ from console.admin.read_only import NoEditingHelpWhenReadOnly
 from console.admin.related_links import NoRelatedLinks
 from console.audit_details import actor_html, details_html
 from console.credential_notes import (
+    community_inactive_warning,
     community_named,
     keys_elsewhere_note,
     keys_retire_separately,
     keys_still_work,
     keys_still_work_note,
     keys_still_work_note_for,
+    new_secret_not_enough_elsewhere_note,
     new_secret_still_refused_note,
     pending_request,
     pending_request_for,
@@ -417,6 +419,9 @@ class RevocationRequestForm(forms.ModelForm):
         # A request suspends secrets only: say so when the chosen community's keys keep working.
         self.keys_note = keys_still_work_note_for(chosen) if chosen else ""
         self.keys_elsewhere = "" if chosen else keys_elsewhere_note()
+        # Nor is a new secret enough everywhere: name where it is not, so "until completed" is said of the
+        # others only.
+        self.not_enough_elsewhere = "" if chosen else new_secret_not_enough_elsewhere_note()
         # Completing the request gives access back only if the policy accepts secrets and the community
         # is active: else say what else is needed.
         community = community_named(chosen) if chosen else None
@@ -508,6 +513,17 @@ def _who_completes_what_you_open(viewer) -> dict[str, str]:
         "only_when_completed": _(
             "Without an active key that its policy accepts, the partner gets tokens again only when %(who)s "
             "completes the request and hands over a new secret."
+        )
+        % {"who": completer},
+        # Before a community is chosen, when some are listed where a new secret is not enough.
+        "until_completed_elsewhere": _(
+            "In the other communities, the partner stays cut off until %(who)s completes the request and "
+            "hands over a new secret."
+        )
+        % {"who": completer},
+        "only_when_completed_elsewhere": _(
+            "In the other communities, without an active key that its policy accepts, the partner gets tokens "
+            "again only when %(who)s completes the request and hands over a new secret."
         )
         % {"who": completer},
         # When a new secret is not enough (keys-only policy, deactivated community): no "until" at all.
@@ -772,6 +788,8 @@ class RevocationRequestAdmin(NoEditingHelpWhenReadOnly, NoRelatedLinks, admin.Mo
                 ("nothing-else-ends", "" if ending else _no_secret_ends(revocation, live, suspended)),
                 ("suspended-end-for-good", _suspended_end_for_good(suspended)),
                 ("tokens-completion-revokes", _tokens_completion_revokes(live)),
+                # Said before the button, as the keys-only case is: the new secret cannot work yet.
+                ("community-deactivated", community_inactive_warning(revocation.community)),
                 ("policy-refuses-secrets", secrets_refused_warning(revocation.community)),
                 ("keys-still-work", keys_still_work_note(revocation.community)),
             ],
