@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from rest_framework.settings import api_settings
 
 from audit.selectors import outsider_refusals_count
-from clients.models import ClientSecret
+from clients.models import ClientKey, ClientSecret
 from console.forms import console_time
 from console.humane import duration, staff_name
 from console.usage import community_usage, outsider_refusals_counted
@@ -154,6 +154,12 @@ def _secret(pk) -> str:
     return hint or _("secret no. %(id)s") % {"id": pk}
 
 
+def _key(pk) -> str:
+    """A key the row names by its number (``client_key_id``), as staff know it: by its kid."""
+    kid = ClientKey.objects.filter(pk=pk).values_list("kid", flat=True).first()
+    return kid or _("key no. %(id)s") % {"id": pk}
+
+
 def _value(key: str, value) -> SafeString | str:
     if key == "allowed_ips" and value == []:  # every address may call, as the policy list says
         return _("anywhere")
@@ -161,6 +167,8 @@ def _value(key: str, value) -> SafeString | str:
         return "—"
     if key in ("id", "secret_id") and isinstance(value, int):  # "id": in a row's list of secrets
         return _secret(value)
+    if key == "client_key_id" and isinstance(value, int):
+        return _key(value)
     if key == "subject" and isinstance(value, str):  # a staff username, shown as colleagues know them
         return staff_name(value)
     if isinstance(value, bool):

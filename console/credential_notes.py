@@ -719,7 +719,13 @@ def _no_token_for_pending_request(
         _("Completing the request creates a new secret to hand over to the partner."),
     ]
     if ClosedWay.KEYS_REFUSED in closed:
-        said.append(_("The policy does not accept keys either."))
+        # A plain cause, not "também": it says why registering a key would not help, not one more block.
+        said.append(
+            _(
+                "The policy does not accept keys (private_key_jwt): registering one would not help, the "
+                "partner needs the new secret."
+            )
+        )
     links, security_only = _fix_links(community, closed, viewer, policy=False, pending=revocation)
     # "Complete" would send support to a page with no button: it may only see the request (SPEC §5a),
     # and the member who opened it to the two-person rule's refusal: they are told who else completes it.

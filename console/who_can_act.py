@@ -52,6 +52,20 @@ MAY = {
 }
 
 
+def reactivated_by_line() -> str:
+    """On the deactivate page: who can bring the community back, by name, as every page that sends staff
+    to the security group says (the viewer included: they may reactivate it themselves)."""
+    members = security_members()
+    if not members:
+        return _(
+            "It gets no new tokens until it is reactivated, and the security group, which can reactivate it, "
+            "has no active member: a console administrator (superuser) can."
+        )
+    return _("It gets no new tokens until someone in the security group reactivates it: %(names)s.") % {
+        "names": words_list(members)
+    }
+
+
 def security_only_line(actions: list[str | tuple[str, ...]], *, viewer) -> str:
     """Said instead of links the viewer's role cannot follow (they end on a refusal): who can, by name,
     or a superuser when the security group has no active member. A tuple is alternatives, any one of

@@ -93,7 +93,7 @@ def test_a_secrets_only_community_with_its_secrets_suspended_says_so_at_the_top(
     login(client, "sue", "security")
     said = _text(_banner(client.get(url("communities_community_change", acme.community.pk)).content.decode()))
     assert "todos os segredos estão suspensos por um pedido de revogação pendente" in said
-    assert "A política também não aceita chaves" in said  # a side remark: the fix is the request
+    assert "A política não aceita chaves (private_key_jwt)" in said  # a side remark: the fix is the request
 
 
 def test_a_community_that_can_get_tokens_has_no_banner(client, acme):

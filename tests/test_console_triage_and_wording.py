@@ -140,7 +140,7 @@ def test_the_deactivate_page_says_da_comunidade_not_a_pronoun_agreeing_with_the_
     login(client, "sue", "security")
     page = _text(client.get(url("communities_community_deactivate", acme.community.pk)).content.decode())
     assert "revogar os 2 tokens ativos da comunidade?" in page
-    assert "A comunidade não recebe tokens novos até alguém reativá-la." in page
+    assert "A comunidade não recebe tokens novos até que alguém do grupo de segurança a reative: sue." in page
     assert "dela?" not in page and "Ela não recebe" not in page
 
 

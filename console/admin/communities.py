@@ -78,7 +78,7 @@ from console.reactivation_notes import reactivation_credentials_line
 from console.refused_tokens import refused_reasons, refused_revoked_too
 from console.sudo import form_data, password_prompt
 from console.usage import api_chart, community_usage, usage_chart
-from console.who_can_act import may_rotate_secret
+from console.who_can_act import may_rotate_secret, reactivated_by_line
 from tokens.models import IssuedToken, RevocationRequest
 from tokens.services import (
     NO_LIVE_TOKEN,
@@ -405,8 +405,7 @@ class CommunityAdmin(NoEditingHelpWhenReadOnly, admin.ModelAdmin):
                     created = community_create(actor=staff_actor(request), **form.service_arguments())
                     form_done_note(
                         submission,
-                        _("The community %(name)s was created with its first secret.")
-                        % {"name": created.community},
+                        _("%(name)s was created with its first secret.") % {"name": created.community},
                     )
             except AlreadySubmitted:
                 return HttpResponseRedirect(secret_page_url(key))
@@ -628,7 +627,7 @@ class CommunityAdmin(NoEditingHelpWhenReadOnly, admin.ModelAdmin):
                 community=community,
                 client_secret=rotation.client_secret,
                 title=_("New client secret"),
-                note=_rotation_note(rotation, refused_by),
+                note=_rotation_note(rotation, refused_by, deactivation_said_apart=True),
             )
         return render_admin_page(
             request,
@@ -730,15 +729,24 @@ def _rotation_summary(community, rotation, refused_by: SecretsRefusedBy | None) 
     return f"{summary} {_rotation_note(rotation, refused_by)}".strip()
 
 
-def _rotation_note(rotation, refused_by: SecretsRefusedBy | None) -> str:
+def _rotation_note(
+    rotation, refused_by: SecretsRefusedBy | None, *, deactivation_said_apart: bool = False
+) -> str:
     """What the rotation did. ``refused_by``: why no secret works now (the old one in its grace window no
-    more than the new one), so the grace window is not said as the old secret working."""
+    more than the new one), so the grace window is not said as the old secret working.
+    ``deactivation_said_apart``: the secret page says the community is deactivated just before this note,
+    so the note does not say it a second time."""
     parts = []
     in_grace = (
         rotation.previous_secret_valid_until is not None
         and rotation.previous_secret_valid_until > timezone.now()
     )
-    if in_grace and refused_by is not None:
+    if in_grace and refused_by is SecretsRefusedBy.DEACTIVATION and deactivation_said_apart:
+        parts.append(
+            _("The old secret is in its grace window until %(moment)s, but it does not work now either.")
+            % {"moment": console_time_zoned(rotation.previous_secret_valid_until)}
+        )
+    elif in_grace and refused_by is not None:
         parts.append(
             _("The old secret is in its grace window until %(moment)s, but does not work now: %(why)s.")
             % {"moment": console_time_zoned(rotation.previous_secret_valid_until), "why": refused_by.why}
@@ -985,7 +993,7 @@ REASON_ACTIONS = {
         "communities.deactivate_community",
         gettext_lazy("Deactivate"),
         lambda community: _deactivate_question(community),
-        gettext_lazy("It gets no new tokens until someone reactivates it."),
+        lambda community: reactivated_by_line(),
         gettext_lazy("Deactivate"),
         community_deactivate,
         lambda community, _result: _deactivated(community),
@@ -1005,6 +1013,7 @@ REASON_ACTIONS = {
         ),
         gettext_lazy("Reactivate"),
         community_reactivate,
+        # "Comunidade Antiga (oldco) está ativa de novo.": the name stands alone, as on deactivation.
         lambda community, _result: _("%(name)s is active again.") % {"name": community},
         available=lambda community: not community.is_active,
         unavailable=gettext_lazy("This community is already active."),

@@ -185,7 +185,12 @@ class NotificationAdmin(ReadOnlyAdmin):
 
 class SecurityContactsForm(forms.ModelForm):
     webhook_url = forms.URLField(
-        label=gettext_lazy("webhook URL"), max_length=500, required=False, assume_scheme="https"
+        label=gettext_lazy("webhook URL"),
+        max_length=500,
+        required=False,
+        assume_scheme="https",
+        # Django's own pt-BR catalogue says "um URL válido"; the console writes "uma URL" everywhere.
+        error_messages={"invalid": gettext_lazy("Enter a valid webhook URL.")},
     )
     email_lines = forms.CharField(
         label=capfirst(

@@ -221,8 +221,9 @@ RESET = {
     "title": gettext_lazy("Reset second factor"),
     "question": gettext_lazy("Reset the second factor of %(name)s?"),
     "consequence": gettext_lazy(
-        "Their authenticator app, passkeys and recovery codes stop working now. At the next sign-in they "
-        "set up a new one. Do this only after confirming who is asking (a call, in person)."
+        "Their authenticator app, passkeys and recovery codes stop working now. They set up a new one before "
+        "acting again (a session still open goes to the set-up page at its next click). Do this only after "
+        "confirming who is asking (a call, in person)."
     ),
     "perform": _reset,
 }
