@@ -90,3 +90,10 @@ def test_support_sees_no_none_when_no_contacts_are_saved(client, acme):
     assert "None" not in form
     assert "Email lines" not in form
 
+
+def test_the_list_says_updated_at_in_the_feminine(client, saved):
+    client.force_login(staff("sam-support", "support"))
+    html = client.get(reverse("admin:notifications_securitycontacts_changelist")).content.decode()
+    headers = [_text(th) for th in re.findall(r"<th[^>]*scope=\"col\"[^>]*>(.*?)</th>", html, re.S)]
+    assert "Atualizada em" in headers
+    assert "Atualizado em" not in headers
