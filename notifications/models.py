@@ -14,6 +14,7 @@ import uuid
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Language(models.TextChoices):
@@ -37,7 +38,8 @@ class SecurityContacts(models.Model):
     # could not sign); it is shown once, when made, and never again: no screen or command reads it back.
     webhook_secret = models.CharField(max_length=100, blank=True)
     webhook_secret_hint = models.CharField(_("signing secret hint"), max_length=20, blank=True)
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # "atualizada em": a row is a "lista de contatos de segurança"
+    updated_at = models.DateTimeField(pgettext_lazy("security contact list", "updated at"), auto_now=True)
 
     class Meta:
         # One row is one community's list: "1 lista de contatos de segurança", "Adicionar lista de …"; the

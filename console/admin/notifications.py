@@ -245,6 +245,13 @@ class SecurityContactsAdmin(NoEditingHelpWhenReadOnly, NoRelatedLinks, admin.Mod
     def addresses(self, contacts):
         return ", ".join(f"{entry['address']} ({entry['language']})" for entry in contacts.emails)
 
+    def get_fields(self, request, obj=None):
+        # A page staff may only read shows what is saved: the form's own fields (the lines to edit, the
+        # new-secret box) have no saved value and, read-only, only Django's English names for themselves.
+        if obj is not None and not self.has_change_permission(request, obj):
+            return ("community", "addresses", "webhook_url", "webhook_secret_hint")
+        return super().get_fields(request, obj)
+
     def get_readonly_fields(self, request, obj=None):
         return ("community", "webhook_secret_hint") if obj else ("webhook_secret_hint",)
 
