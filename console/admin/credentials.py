@@ -3,6 +3,7 @@ staff act on them only through services (revoke, open, complete), which write th
 
 from datetime import timedelta
 from itertools import groupby
+from typing import cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -37,6 +38,7 @@ from console.admin.read_only import NoEditingHelpWhenReadOnly
 from console.admin.related_links import NoRelatedLinks
 from console.audit_details import actor_html, details_html
 from console.credential_notes import (
+    communities_a_new_secret_is_not_enough_for,
     community_inactive_warning,
     community_named,
     keys_elsewhere_note,
@@ -44,7 +46,6 @@ from console.credential_notes import (
     keys_still_work,
     keys_still_work_note,
     keys_still_work_note_for,
-    communities_a_new_secret_is_not_enough_for,
     new_secret_not_enough_elsewhere_note,
     new_secret_not_enough_marks,
     new_secret_still_refused_note,
@@ -435,7 +436,7 @@ class RevocationRequestForm(forms.ModelForm):
         self.secret_still_refused = new_secret_still_refused_note(community) if community is not None else ""
 
     def _mark_where_a_new_secret_is_not_enough(self, marks: dict[int, str]) -> None:
-        field = self.fields["community"]
+        field = cast(forms.ModelChoiceField, self.fields["community"])
         plain = field.label_from_instance
         field.label_from_instance = lambda community: (
             f"{plain(community)} — {marks[community.pk]}" if community.pk in marks else plain(community)
