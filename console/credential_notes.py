@@ -319,13 +319,36 @@ def new_secret_still_refused_note(community) -> str:
     ) % {"needed": words_list(needed)}
 
 
-def new_secret_not_enough_elsewhere_note() -> str:
+# How many of them the red box names; the dropdown marks every one (``new_secret_not_enough_marks``).
+NOT_ENOUGH_NAMED = 3
+
+
+def communities_a_new_secret_is_not_enough_for() -> list[Community]:
+    """Every community where completing a revocation request gives no access back, by client_id: one query
+    for both the red box's note and the dropdown's marks."""
+    communities, _total = communities_a_new_secret_cannot_reopen(limit=None)
+    return communities
+
+
+def new_secret_not_enough_marks(communities: list[Community]) -> dict[int, str]:
+    """Community id → what the request form's dropdown adds to its option: "desativada: um novo segredo
+    não basta". A reviewer who picks one the red box cut under "e mais 2" is told before saving."""
+    return {
+        community.pk: _("%(why)s: a new secret is not enough")
+        % {"why": _why_a_new_secret_is_not_enough(community)}
+        for community in communities
+    }
+
+
+def new_secret_not_enough_elsewhere_note(communities: list[Community]) -> str:
     """Before a community is chosen: the communities where completing the request gives no access back
     (the first few by client_id, each linked, with why, and how many more), so the form's "until it is
-    completed" line can speak of the others only. Empty if none."""
-    communities, total = communities_a_new_secret_cannot_reopen()
+    completed" line can speak of the others only; and that the dropdown marks every one of them, so "and 2
+    more" hides none. Empty if none."""
+    total = len(communities)
     if not communities:
         return ""
+    communities = communities[:NOT_ENOUGH_NAMED]
     links = format_html_join(
         ", ",
         '<a href="{}">{}</a>',
@@ -347,7 +370,12 @@ def new_secret_not_enough_elsewhere_note() -> str:
         "refused) too:",
         total,
     )
-    return format_html("{} {}{}{}.", lead, links, " " if tail else "", tail)
+    marked = ngettext(
+        "It is marked in the Community list below too.",
+        "They are all marked in the Community list below.",
+        total,
+    )
+    return format_html("{} {}{}{}. {}", lead, links, " " if tail else "", tail, marked)
 
 
 def _why_a_new_secret_is_not_enough(community) -> str:

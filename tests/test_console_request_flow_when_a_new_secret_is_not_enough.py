@@ -5,6 +5,8 @@ refuses secrets or the community is deactivated (the new secret still gets a 401
 refused the completion page, and the "opened" message when keys keep working, name who completes the
 request; and a support agent is not told "someone else" in a group it is not in."""
 
+import re
+
 import pytest
 
 from audit.services import Actor
@@ -318,3 +320,56 @@ def test_the_community_banner_still_offers_another_member_to_complete_the_reques
     client.force_login(bruno)
     said = _text(no_token_banner(client, acme.community))
     assert f"Concluir o pedido #{revocation.pk}" in said and "Você abriu este pedido" not in said
+
+
+# --- 6. the dropdown itself marks where a new secret is not enough (nothing hidden under "e mais") -----
+
+
+def _options(client) -> dict[str, str]:
+    """The community dropdown of the form reached without ?community=: client_id → the option's text."""
+    html = client.get(url("tokens_revocationrequest_add")).content.decode()
+    select = html.split('name="community"', 1)[1].split("</select>", 1)[0]
+    found = re.findall(r"<option value=\"\d+\"[^>]*>(.*?)</option>", select, flags=re.S)
+    return {re.search(r"\((\w+)\)", text).group(1): " ".join(text.split()) for text in found}
+
+
+def test_the_dropdown_marks_the_community_cut_from_the_red_box_list(client, acme, globex):
+    for client_id in ["d1", "d2", "d3", "d4"]:
+        _deactivated(make_community(client_id))
+    _keys_only_with_its_key_retired(globex)
+    login(client, "sam", "support")
+    said = _warning(client).replace(" ,", ",")
+    assert "d1 (desativada), d2 (desativada), d3 (desativada) e mais 2" in said
+    assert "d4" not in said and "globex" not in said
+    options = _options(client)
+    # The one hidden under "e mais 2", chosen in the dropdown, says its state before saving.
+    assert options["d4"] == "d4 community (d4) — desativada: um novo segredo não basta"
+    assert (
+        options["globex"]
+        == "globex community (globex) — a política não aceita segredos: um novo segredo não basta"
+    )
+    # A community where completing the request gives access back is listed as before.
+    assert options["acme"] == "acme community (acme)"
+
+
+def test_the_red_box_says_the_dropdown_marks_every_community_where_completing_is_not_enough(client, acme):
+    for client_id in ["d1", "d2", "d3", "d4"]:
+        _deactivated(make_community(client_id))
+    login(client, "sam", "support")
+    said = _warning(client)
+    assert "Todas estão marcadas na lista Comunidade abaixo" in said
+
+
+def test_the_red_box_says_the_dropdown_marks_the_only_such_community(client, acme, globex):
+    _deactivated(acme)
+    login(client, "sam", "support")
+    said = _warning(client)
+    assert "Ela também está marcada na lista Comunidade abaixo" in said
+    assert "globex" not in said and _options(client)["globex"] == "globex community (globex)"
+
+
+def test_the_dropdown_marks_a_deactivated_community_when_another_one_was_chosen(client, acme, globex):
+    _deactivated(globex)
+    login(client, "sam", "support")
+    html = client.get(f"{url('tokens_revocationrequest_add')}?community={acme.community.pk}").content.decode()
+    assert "globex community (globex) — desativada: um novo segredo não basta" in html

@@ -185,8 +185,8 @@ def communities_keys_outlast_secrets(*, limit: int = 5) -> list[tuple[Community,
     return [(community, community.working_keys) for community in communities]
 
 
-def communities_a_new_secret_cannot_reopen(*, limit: int = 3) -> tuple[list[Community], int]:
-    """The communities (first ``limit``, by client_id) where completing a revocation request gives the
+def communities_a_new_secret_cannot_reopen(*, limit: int | None = 3) -> tuple[list[Community], int]:
+    """The communities (first ``limit``, by client_id; all with ``None``) where completing a revocation request gives the
     partner no tokens back, and how many there are in all: deactivated ones, and those whose policy
     refuses client secrets (no policy row: secrets accepted). One query: the total is a window count; each
     carries ``secrets_refused`` (a deactivated one may be both)."""

@@ -3,6 +3,7 @@ staff act on them only through services (revoke, open, complete), which write th
 
 from datetime import timedelta
 from itertools import groupby
+from typing import cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -37,6 +38,7 @@ from console.admin.read_only import NoEditingHelpWhenReadOnly
 from console.admin.related_links import NoRelatedLinks
 from console.audit_details import actor_html, details_html
 from console.credential_notes import (
+    communities_a_new_secret_is_not_enough_for,
     community_inactive_warning,
     community_named,
     keys_elsewhere_note,
@@ -45,6 +47,7 @@ from console.credential_notes import (
     keys_still_work_note,
     keys_still_work_note_for,
     new_secret_not_enough_elsewhere_note,
+    new_secret_not_enough_marks,
     new_secret_still_refused_note,
     pending_request,
     pending_request_for,
@@ -421,11 +424,23 @@ class RevocationRequestForm(forms.ModelForm):
         self.keys_elsewhere = "" if chosen else keys_elsewhere_note()
         # Nor is a new secret enough everywhere: name where it is not, so "until completed" is said of the
         # others only.
-        self.not_enough_elsewhere = "" if chosen else new_secret_not_enough_elsewhere_note()
+        not_enough = communities_a_new_secret_is_not_enough_for() if "community" in self.fields else []
+        self.not_enough_elsewhere = "" if chosen else new_secret_not_enough_elsewhere_note(not_enough)
+        # The red box names only the first few: the dropdown marks every one, so whichever is picked, the
+        # page says before saving that completing the request gives it no access back.
+        if not_enough:
+            self._mark_where_a_new_secret_is_not_enough(new_secret_not_enough_marks(not_enough))
         # Completing the request gives access back only if the policy accepts secrets and the community
         # is active: else say what else is needed.
         community = community_named(chosen) if chosen else None
         self.secret_still_refused = new_secret_still_refused_note(community) if community is not None else ""
+
+    def _mark_where_a_new_secret_is_not_enough(self, marks: dict[int, str]) -> None:
+        field = cast(forms.ModelChoiceField, self.fields["community"])
+        plain = field.label_from_instance
+        field.label_from_instance = lambda community: (
+            f"{plain(community)} — {marks[community.pk]}" if community.pk in marks else plain(community)
+        )
 
     def clean(self):
         cleaned = super().clean()
