@@ -29,6 +29,27 @@ _FORBIDDEN_HEADERS = {"jku", "jwk", "x5u", "x5c", "crit", "b64"}
 _KEY_TYPE_FOR = {"ES256": "EC", "RS256": "RSA", "PS256": "RSA", "EdDSA": "OKP"}
 
 
+#: Every reason an assertion is refused for, as the audit trail records it (``details["reason"]``); the
+#: console words each one (console/audit_details.py). ``client_id_mismatch`` is raised by the caller.
+ASSERTION_REFUSALS = frozenset(
+    {
+        "malformed_assertion",
+        "algorithm_not_allowed",
+        "forbidden_header",
+        "unacceptable_text",
+        "iss_sub_mismatch",
+        "client_id_mismatch",
+        "expired",
+        "not_yet_valid",
+        "wrong_audience",
+        "invalid_claims",
+        "bad_signature_or_unknown_key",
+        "lifetime_too_long",
+        "invalid_jti",
+    }
+)
+
+
 class AssertionRejected(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

@@ -112,6 +112,38 @@ VALUES = {
     "community_inactive": gettext_lazy("community deactivated"),
     "secret_ended": gettext_lazy("ended or suspended secret"),
     "replayed_jti": gettext_lazy("assertion used twice"),
+    "cut_off_while_issuing": gettext_lazy(
+        "credential ended, or community deactivated, while the token was being issued"
+    ),
+    # private_key_jwt: why the signed assertion was refused (clients.assertions.ASSERTION_REFUSALS).
+    "malformed_assertion": gettext_lazy("assertion unreadable (not a valid JWT)"),
+    "algorithm_not_allowed": gettext_lazy("assertion signed with an algorithm we do not accept"),
+    "forbidden_header": gettext_lazy("assertion header not allowed (it names its own key, or crit)"),
+    "unacceptable_text": gettext_lazy("assertion with text no honest client sends"),
+    "iss_sub_mismatch": gettext_lazy("assertion iss and sub differ (both must be the client_id)"),
+    "client_id_mismatch": gettext_lazy("the client_id field names someone other than the assertion"),
+    "expired": gettext_lazy("assertion expired"),
+    "not_yet_valid": gettext_lazy(
+        "assertion not valid yet (issued in the future: check the partner's clock)"
+    ),
+    "wrong_audience": gettext_lazy("assertion addressed to another server (aud)"),
+    "invalid_claims": gettext_lazy("assertion claims missing or invalid (exp, iat or jti)"),
+    "bad_signature_or_unknown_key": gettext_lazy("invalid signature or unknown key (or one already retired)"),
+    "lifetime_too_long": gettext_lazy("assertion valid for too long (more than an hour)"),
+    "invalid_jti": gettext_lazy("assertion ID (jti) empty or unacceptable"),
+    # DPoP proofs refused at the token endpoint (tokens.dpop.PROOF_REFUSALS, recorded as "dpop_<reason>").
+    "dpop_algorithm_not_allowed": gettext_lazy("DPoP proof signed with an algorithm we do not accept"),
+    "dpop_bad_key": gettext_lazy("DPoP proof with an unusable key"),
+    "dpop_malformed_proof": gettext_lazy("DPoP proof unreadable (not a valid JWT)"),
+    "dpop_wrong_typ": gettext_lazy("DPoP proof of the wrong type (typ)"),
+    "dpop_bad_signature": gettext_lazy("DPoP proof with an invalid signature"),
+    "dpop_iat_in_future": gettext_lazy("DPoP proof issued in the future (check the partner's clock)"),
+    "dpop_invalid_claims": gettext_lazy("DPoP proof claims missing or invalid"),
+    "dpop_stale_proof": gettext_lazy("DPoP proof too old"),
+    "dpop_wrong_method": gettext_lazy("DPoP proof made for another HTTP method"),
+    "dpop_wrong_url": gettext_lazy("DPoP proof made for another address"),
+    "dpop_wrong_ath": gettext_lazy("DPoP proof made for another access token"),
+    "dpop_replayed_jti": gettext_lazy("DPoP proof used twice"),
     "client_secret": gettext_lazy("client secret (client_secret)"),
     "private_key_jwt": gettext_lazy("signature with the partner's key (private_key_jwt)"),
     "off": gettext_lazy("off"),

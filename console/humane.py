@@ -105,6 +105,12 @@ def words_list(parts: list[str]) -> str:
     return _("%(first)s and %(last)s") % {"first": ", ".join(parts[:-1]), "last": parts[-1]}
 
 
+def quoted_hint(hint: str) -> str:
+    """A secret's start in quotes, “bfl_sk_AbCd…”: where a sentence goes on or ends after it, its "…"
+    is never read as the sentence's end, nor followed by a bare full stop ("bfl_sk_AbCd….")."""
+    return f"“{hint}”"
+
+
 def words_either(parts: list[str]) -> str:
     """ "a, b ou c": alternatives, any one of which will do."""
     if len(parts) <= 1:

@@ -10,7 +10,7 @@ from audit.models import AuditEvent
 from clients.models import ClientAuthPolicy, ClientSecret
 from clients.services import active_keys, client_auth_policy_get
 from console.forms import console_time_zoned_inside_brackets
-from console.humane import words_list
+from console.humane import quoted_hint, words_list
 
 
 def reactivation_credentials_line(community) -> str:
@@ -79,8 +79,8 @@ def _valid_secrets_since_deactivation(community) -> list[ClientSecret]:
 
 def _secret_named(secret: ClientSecret) -> str:
     if secret.valid_until is None:
-        return _("the secret starting with %(hint)s") % {"hint": secret.hint}
+        return _("the secret starting with %(hint)s") % {"hint": quoted_hint(secret.hint)}
     return _("the secret starting with %(hint)s (valid until %(moment)s)") % {
-        "hint": secret.hint,
+        "hint": quoted_hint(secret.hint),
         "moment": console_time_zoned_inside_brackets(secret.valid_until),
     }

@@ -83,7 +83,7 @@ def test_reactivating_names_the_old_secrets_end_without_nested_brackets(client, 
     _new, old = ClientSecret.objects.filter(community=community).order_by("-created_at")
     login(client, "sue", "security")
     said = _consequence(client, community)
-    assert f"o segredo que começa com {old.hint} (válido até " in said
+    assert f"o segredo que começa com “{old.hint}” (válido até " in said
     assert ", horário de Brasília)" in said
     assert not NESTED_BRACKETS.search(said), said
 

@@ -134,4 +134,4 @@ def test_ending_the_old_secret_names_it_by_hint(client, acme):
     done = client.post(url("communities_community_stop_previous_secret", acme.community.pk), {"reason": "ok"})
     assert done.status_code == 302
     said = _messages(done)
-    assert f"O segredo antigo que começa com {old.hint} foi encerrado." in said
+    assert f"O segredo antigo que começa com “{old.hint}” foi encerrado." in said

@@ -107,7 +107,7 @@ def test_reactivating_names_the_secret_that_will_work(client, acme):
     login(client, "sue", "security")
     said = _consequence(client, acme.community)
     assert (
-        f"Depois da reativação, o parceiro poderá obter tokens com o segredo que começa com {hint}." in said
+        f"Depois da reativação, o parceiro poderá obter tokens com o segredo que começa com “{hint}”." in said
     )
     assert "pode ainda não ter recebido" not in said
 
@@ -122,7 +122,9 @@ def test_reactivating_after_a_rotation_while_deactivated_warns_the_partner_may_l
     key = _with_key(acme)
     login(client, "sue", "security")
     said = _consequence(client, community)
-    assert f"o segredo que começa com {new.hint}, o segredo que começa com {old.hint} (válido até " in said
+    assert (
+        f"o segredo que começa com “{new.hint}”, o segredo que começa com “{old.hint}” (válido até " in said
+    )
     assert f"e a chave {key.kid} (private_key_jwt)" in said
     assert f"O segredo que começa com {new.hint} foi criado com a comunidade desativada" in said
     assert "o parceiro pode ainda não tê-lo recebido" in said

@@ -28,6 +28,26 @@ _FORBIDDEN_HEADERS = {"jku", "x5u", "x5c", "crit", "b64"}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+#: Every reason a DPoP proof is refused for; the audit trail records it as ``dpop_<reason>`` and the console
+#: words each one (console/audit_details.py). ``replayed_jti`` is raised by tokens/services/dpop_binding.py.
+PROOF_REFUSALS = frozenset(
+    {
+        "algorithm_not_allowed",
+        "bad_key",
+        "malformed_proof",
+        "wrong_typ",
+        "bad_signature",
+        "iat_in_future",
+        "invalid_claims",
+        "stale_proof",
+        "wrong_method",
+        "wrong_url",
+        "wrong_ath",
+        "replayed_jti",
+    }
+)
+
+
 class ProofRejected(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

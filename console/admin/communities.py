@@ -63,7 +63,7 @@ from console.forms import (
     console_time,
     console_time_zoned,
 )
-from console.humane import ago, community_filter_url, words_list
+from console.humane import ago, community_filter_url, quoted_hint, words_list
 from console.issued_tokens_notes import revoke_tokens_help, stop_previous_secret_consequence
 from console.once import (
     AlreadySubmitted,
@@ -793,7 +793,7 @@ def _old_secrets_ended(ended: list) -> str:
         "The old secret starting with %(hints)s was ended.",
         "%(count)s old secrets were ended: those starting with %(hints)s.",
         len(ended),
-    ) % {"count": len(ended), "hints": words_list([secret.hint for secret in ended])}
+    ) % {"count": len(ended), "hints": words_list([quoted_hint(secret.hint) for secret in ended])}
 
 
 def _stop_previous_question(community) -> str:

@@ -874,9 +874,11 @@ def _no_secret_ends(revocation, live: TokensCompletionRevokes, suspended: list) 
     if not suspended:
         said = _("No secret works now.")
     else:
-        said = _("No secret works now: the request suspended them when it was opened (%(moment)s).") % {
-            "moment": console_time(revocation.created_at)
-        }
+        said = ngettext(
+            "No secret works now: the request suspended it when it was opened (%(moment)s).",
+            "No secret works now: the request suspended them when it was opened (%(moment)s).",
+            len(suspended),
+        ) % {"moment": console_time(revocation.created_at)}
     if live.count or suspended:
         return said
     return " ".join([said, _("Completing it ends nothing more.")])
