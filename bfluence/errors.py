@@ -138,6 +138,14 @@ class RevokedToken(InvalidToken):
     header_description = "The access token was revoked"
 
 
+class RevokedTokenOfDeactivatedCommunity(RevokedToken):
+    """A token that verifies, revoked with its community's deactivation (SPEC §4.1): a new token is refused
+    while the community is deactivated, so the description does not invite one."""
+
+    default_detail = _("The access token was revoked: the community is deactivated; contact Bfluence.")
+    header_description = "The access token was revoked: the community is deactivated; contact Bfluence"
+
+
 class CallerOutsideAllowlist(InvalidToken):
     """A working token, called from an address the community's allowlist refuses for API calls (SPEC
     §4.1). Said only once the token (and, if key-bound, its proof) checked out, so it tells nothing to

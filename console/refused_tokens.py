@@ -11,12 +11,11 @@ from tokens.services import LiveTokenSplit, TokenRefusal
 _REASONS = {
     TokenRefusal.COMMUNITY_INACTIVE: gettext_lazy("community inactive"),
     TokenRefusal.DPOP_REQUIRED: gettext_lazy("DPoP required"),
-    TokenRefusal.OUTSIDE_ALLOWLIST: gettext_lazy("outside the IP allowlist"),
 }
 
 
 def refused_reasons(split: LiveTokenSplit) -> str:
-    """ "DPoP obrigatório e fora da lista de IPs permitidos": only the reasons present."""
+    """ "comunidade desativada e DPoP obrigatório": only the reasons present."""
     return words_list([str(words) for reason, words in _REASONS.items() if reason in split.reasons])
 
 

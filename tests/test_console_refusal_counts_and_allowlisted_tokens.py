@@ -116,17 +116,16 @@ def _issued_from(community, jti: str, source_ip: str):
     return token
 
 
-def test_a_token_issued_outside_an_api_allowlist_says_it_is_refused_from_there(client, acme):
+def test_a_token_issued_outside_an_api_allowlist_is_active_and_accepted_only_from_the_list(client, acme):
     _issued_from(acme.community, "outside", "127.0.0.1")
     _issued_from(acme.community, "inside", "203.0.113.9")
     _allowlist(acme.community, applies_to_api=True)
     login(client, "sue", "security")
     listed = client.get(url("tokens_issuedtoken_changelist")).content.decode()
-    refused_there = "ativo, mas recusado a partir de 127.0.0.1 (fora da lista de IPs permitidos)"
-    assert refused_there in _row(listed, "outside")
+    assert "recusado" not in _row(listed, "outside") and "ativo" in _row(listed, "outside")
     assert "recusado" not in _row(listed, "inside")
     page = _text(client.get(url("tokens_issuedtoken_change", "outside")).content.decode())
-    assert refused_there in page
+    assert "ativo (aceito só de IPs da lista de permissões)" in page and "recusado" not in page
     inside_page = _text(client.get(url("tokens_issuedtoken_change", "inside")).content.decode())
     assert "ativo (aceito só de IPs da lista de permissões)" in inside_page
 

@@ -27,6 +27,7 @@ from bfluence.errors import (
     InvalidToken,
     MalformedAuthorization,
     RevokedToken,
+    RevokedTokenOfDeactivatedCommunity,
     TokenInBody,
 )
 from bfluence.source_ip import request_source_ip
@@ -219,7 +220,9 @@ class BearerTokenAuthentication(JWTAuthentication):
             raise _Denied(InvalidToken(), "unknown_jti", jti=jti)
         cut_off = record.tokens_revoked_before
         if record.revoked_at is not None or (cut_off is not None and record.issued_at < cut_off):
-            raise _Denied(RevokedToken(), "revoked", client_id=record.client_id, jti=jti)
+            # Deactivation revokes every token, and a new one is refused until reactivation: say so.
+            revoked = RevokedToken() if record.community_is_active else RevokedTokenOfDeactivatedCommunity()
+            raise _Denied(revoked, "revoked", client_id=record.client_id, jti=jti)
         if not record.community_is_active:
             raise _Denied(InvalidToken(), "community_inactive", client_id=record.client_id, jti=jti)
         policy = record.policy

@@ -284,7 +284,7 @@ class CommunityAdmin(NoEditingHelpWhenReadOnly, admin.ModelAdmin):
         )
 
     def get_changelist_instance(self, request):
-        """The page's communities get their live tokens split, working and refused, in one go (two queries
+        """The page's communities get their live tokens split, working and refused, in one go (one query
         for the page, not one per row)."""
         changelist = super().get_changelist_instance(request)
         rows = list(changelist.result_list)

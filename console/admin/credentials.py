@@ -134,22 +134,19 @@ class TokenStateFilter(Labelled, admin.SimpleListFilter):
             ("active", pgettext("token", "active")),
             (
                 "refused",
-                pgettext(
-                    "token", "refused (DPoP required, community inactive or issued outside the IP allowlist)"
-                ),
+                pgettext("token", "refused (DPoP required or community inactive)"),
             ),
             ("expired", pgettext("token", "expired")),
             ("revoked", pgettext("token", "revoked")),
         ]
 
     def queryset(self, request, queryset):
-        """As the state column says: a live token the API refuses (its community inactive, its policy
-        requiring DPoP, or an allowlist for API calls leaving out the address it was issued to) is
-        "refused", not "active"."""
+        """As the state column says: a live token the API refuses (its community inactive, or its policy
+        requiring DPoP) is "refused", not "active". Not the allowlist: it refuses calls, not tokens."""
         now = timezone.now()
         if self.value() in ("active", "refused"):
             live = live_tokens(queryset, now=now)
-            refused = refused_though_live(live, now=now)
+            refused = refused_though_live()
             return live.exclude(refused) if self.value() == "active" else live.filter(refused)
         if self.value() == "expired":
             return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
@@ -190,14 +187,9 @@ _TOKEN_REFUSED_BECAUSE = {
 }
 
 
-def _active_state(token, refusals, *, on_page: bool) -> str:
-    """A live token the API takes, but for the allowlist: it judges each call's address, not the token;
-    but when the address the token was issued to is outside it, calls from there are refused, so the state
-    says so."""
-    if TokenRefusal.OUTSIDE_ALLOWLIST in refusals:
-        return pgettext("token", "active, but refused from %(ip)s (outside the allowed IP list)") % {
-            "ip": token.source_ip
-        }
+def _active_state(token, *, on_page: bool) -> str:
+    """A live token the API takes. The allowlist judges each call's address, whatever the token (one issued
+    outside it works from inside it): the token's page says so, once."""
     if on_page and api_allowlist(token):
         return pgettext("token", "active (accepted only from IPs on the allowlist)")
     return pgettext("token", "active")
@@ -208,17 +200,12 @@ def token_state(token, *, on_page: bool = False) -> str:
     recusado: a comunidade está desativada e a política exige DPoP". A token is masculine in Portuguese
     ("ativo, expirado, revogado"), a community feminine ("ativa")."""
     refusals = token_refusals(token, now=timezone.now())
-    if not set(refusals) - {TokenRefusal.OUTSIDE_ALLOWLIST}:
-        return _active_state(token, refusals, on_page=on_page)
+    if not refusals:
+        return _active_state(token, on_page=on_page)
     parts = [str(_TOKEN_ENDED[refusal]) for refusal in refusals if refusal in _TOKEN_ENDED]
     causes = [
         str(_TOKEN_REFUSED_BECAUSE[refusal]) for refusal in refusals if refusal in _TOKEN_REFUSED_BECAUSE
     ]
-    if TokenRefusal.OUTSIDE_ALLOWLIST in refusals:
-        causes.append(
-            pgettext("token refused", "calls from %(ip)s are outside the allowed IP list")
-            % {"ip": token.source_ip}
-        )
     if causes:
         parts.append(pgettext("token", "refused: %(causes)s") % {"causes": get_text_list(causes, _("and"))})
     return "; ".join(parts)

@@ -8,7 +8,6 @@ write is atomic and records its audit event in the same transaction.
 from tokens.services.allowlist import (
     LastSeenAddress,
     allowlist_refuses_recent_callers,
-    refused_from_where_issued,
 )
 from tokens.services.bearer import api_call_refused
 from tokens.services.dpop_binding import dpop_proof_accept, token_binding_for
@@ -75,7 +74,6 @@ __all__ = [
     "live_token_split",
     "live_token_splits",
     "live_tokens",
-    "refused_from_where_issued",
     "refused_though_live",
     "revocation_request_handle",
     "revocation_request_open",

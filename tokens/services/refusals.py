@@ -1,7 +1,7 @@
 """Why the API refuses a token now, as far as its row, its community and the community's policy tell (in
 the bearer check's order, tokens/authentication.py), and what requiring DPoP would cut off. The source-IP
-allowlist judges the caller's address at each call, not the token: a token counts as refused by it when
-the address it was issued to is outside an allowlist applied to API calls (calls from there fail)."""
+allowlist judges the caller's address at each call, not the token: calls from outside it are refused
+whatever the token, and a token issued outside it works from inside it, so it is no reason here."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,7 +14,6 @@ from clients.models import ClientAuthPolicy
 from clients.services import client_auth_policy_get
 from communities.models import Community
 from tokens.models import IssuedToken
-from tokens.services.allowlist import issued_outside
 from tokens.services.revocation import still_accepted_after
 
 #: A token issued without DPoP this recently says the partner still asks for tokens without a proof.
@@ -61,12 +60,11 @@ class TokenRefusal(StrEnum):
     EXPIRED = "expired"
     COMMUNITY_INACTIVE = "community_inactive"
     DPOP_REQUIRED = "dpop_required"
-    OUTSIDE_ALLOWLIST = "outside_allowlist"  # issued to an address an allowlist applied to API calls refuses
 
 
 #: Tokens neither revoked nor expired that the API refuses all the same: their community is inactive, or
-#: its policy requires DPoP and they are bound to no DPoP key. Not the allowlist (no SQL for CIDR):
-#: ``tokens.services.live_split.refused_though_live`` adds it.
+#: its policy requires DPoP and they are bound to no DPoP key. Not the allowlist: it refuses calls, not
+#: tokens.
 REFUSED_THOUGH_LIVE = Q(community__is_active=False) | REFUSED_BY_DPOP_POLICY
 
 
@@ -93,6 +91,4 @@ def token_refusals(token: IssuedToken, *, now: datetime) -> list[TokenRefusal]:
         refusals.append(TokenRefusal.COMMUNITY_INACTIVE)
     if token_refused_by_dpop_policy(token):
         refusals.append(TokenRefusal.DPOP_REQUIRED)
-    if issued_outside(token.source_ip, api_allowlist(token)):
-        refusals.append(TokenRefusal.OUTSIDE_ALLOWLIST)
     return refusals
